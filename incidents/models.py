@@ -1,0 +1,356 @@
+"""Provides the incident vocabulary: stages, classification, and the records the service returns.
+
+Everything here is plain data (enums and frozen dataclasses) shared by the service, the CLI and
+the console. Labels carry both the English code used in files and commands and the Chinese
+term a duty office uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    """Stages of the closed loop 上报→立案→派遣→处置→反馈→核查→结案, plus the two ends aside."""
+
+    REPORTED = "reported"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    HANDLING = "handling"
+    FEEDBACK = "feedback"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    VOIDED = "voided"
+    MERGED = "merged"
+
+    @property
+    def label_zh(self) -> str:
+        return STAGE_ZH[self]
+
+    @property
+    def is_open(self) -> bool:
+        return self not in TERMINAL
+
+
+STAGE_ZH = {
+    Stage.REPORTED: "上报",
+    Stage.REGISTERED: "立案",
+    Stage.DISPATCHED: "派遣",
+    Stage.HANDLING: "处置",
+    Stage.FEEDBACK: "反馈",
+    Stage.VERIFIED: "核查",
+    Stage.CLOSED: "结案",
+    Stage.VOIDED: "作废",
+    Stage.MERGED: "合并",
+}
+LOOP = (
+    Stage.REPORTED,
+    Stage.REGISTERED,
+    Stage.DISPATCHED,
+    Stage.HANDLING,
+    Stage.FEEDBACK,
+    Stage.VERIFIED,
+    Stage.CLOSED,
+)
+TERMINAL = frozenset({Stage.CLOSED, Stage.VOIDED, Stage.MERGED})
+
+
+class Severity(IntEnum):
+    """Level I-IV, shown in the four warning colors red/orange/yellow/blue."""
+
+    I = 1  # noqa: E741 - the official level names are Roman numerals
+    II = 2
+    III = 3
+    IV = 4
+
+    @property
+    def label_zh(self) -> str:
+        return ("特别重大", "重大", "较大", "一般")[self - 1]
+
+    @property
+    def color(self) -> str:
+        return ("red", "orange", "yellow", "blue")[self - 1]
+
+    @property
+    def roman(self) -> str:
+        return self.name
+
+    @classmethod
+    def parse(cls, text: str | int) -> Severity:
+        """Accept ``I``..``IV``, ``1``..``4``, or the Chinese label."""
+        value = str(text).strip().upper()
+        for level in cls:
+            if value in (level.name, str(level.value), level.label_zh):
+                return level
+        raise ValueError(f"unknown severity {text!r}; use I, II, III or IV (1-4)")
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    VERY_URGENT = "very_urgent"
+
+    @property
+    def label_zh(self) -> str:
+        return {"normal": "一般", "urgent": "紧急", "very_urgent": "特急"}[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Urgency:
+        value = text.strip().lower().replace("-", "_").replace(" ", "_")
+        for urgency in cls:
+            if value in (urgency.value, urgency.label_zh):
+                return urgency
+        raise ValueError(f"unknown urgency {text!r}; use normal, urgent or very-urgent")
+
+
+class Source(StrEnum):
+    PHONE = "phone"
+    HOTLINE = "hotline"
+    GRID_PATROL = "grid_patrol"
+    VIDEO = "video"
+    DIRECTIVE = "directive"
+    OTHER = "other"
+
+    @property
+    def label_zh(self) -> str:
+        return SOURCE_ZH[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Source:
+        value = text.strip().lower().replace("-", "_").replace(" ", "_")
+        for source in cls:
+            if value in (source.value, source.label_zh):
+                return source
+        names = ", ".join(s.value.replace("_", "-") for s in cls)
+        raise ValueError(f"unknown source {text!r}; use one of {names}")
+
+
+SOURCE_ZH = {
+    Source.PHONE: "电话",
+    Source.HOTLINE: "热线",
+    Source.GRID_PATROL: "网格巡查",
+    Source.VIDEO: "视频监控",
+    Source.DIRECTIVE: "上级交办",
+    Source.OTHER: "其他",
+}
+
+# category -> (Chinese label, {type: Chinese label})
+CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
+    "natural_disaster": (
+        "自然灾害",
+        {
+            "flood": "洪涝",
+            "rainstorm": "暴雨",
+            "typhoon": "台风",
+            "earthquake": "地震",
+            "geological": "地质灾害",
+            "snow_ice": "雨雪冰冻",
+            "drought": "干旱",
+            "other": "其他",
+        },
+    ),
+    "accident_disaster": (
+        "事故灾难",
+        {
+            "fire": "火灾",
+            "traffic": "交通事故",
+            "gas_leak": "燃气泄漏",
+            "building_collapse": "房屋倒塌",
+            "hazmat": "危化品事故",
+            "power_outage": "停电",
+            "work_safety": "生产安全事故",
+            "other": "其他",
+        },
+    ),
+    "public_health": (
+        "公共卫生",
+        {
+            "epidemic": "传染病疫情",
+            "food_poisoning": "食物中毒",
+            "animal_epidemic": "动物疫情",
+            "other": "其他",
+        },
+    ),
+    "social_security": (
+        "社会安全",
+        {
+            "mass_incident": "群体性事件",
+            "public_order": "治安事件",
+            "missing_person": "人员走失",
+            "other": "其他",
+        },
+    ),
+    "environment": (
+        "环境卫生",
+        {
+            "garbage": "垃圾堆放",
+            "pollution": "污染",
+            "noise": "噪声扰民",
+            "other": "其他",
+        },
+    ),
+    "facilities": (
+        "市政设施",
+        {
+            "road_damage": "道路破损",
+            "manhole": "井盖缺失",
+            "streetlight": "路灯故障",
+            "water_pipe": "供水管道",
+            "other": "其他",
+        },
+    ),
+    "dispute": (
+        "矛盾纠纷",
+        {
+            "neighbour": "邻里纠纷",
+            "property": "物业纠纷",
+            "labour": "劳资纠纷",
+            "family": "家庭纠纷",
+            "other": "其他",
+        },
+    ),
+    "safety_hazard": (
+        "安全隐患",
+        {
+            "fire_hazard": "消防隐患",
+            "electrical": "电气线路",
+            "unsafe_building": "危房",
+            "falling_objects": "高空坠物",
+            "flood_risk": "防汛隐患",
+            "other": "其他",
+        },
+    ),
+}
+
+
+def parse_classification(category: str, type_: str | None) -> tuple[str, str]:
+    """Validate a category/type pair (codes or Chinese labels); ``None`` type means ``other``."""
+    cat_value = category.strip().lower().replace("-", "_")
+    for code, (label, types) in CATEGORIES.items():
+        if cat_value in (code, label):
+            if not type_:
+                return code, "other"
+            type_value = type_.strip().lower().replace("-", "_")
+            for type_code, type_label in types.items():
+                if type_value in (type_code, type_label):
+                    return code, type_code
+            names = ", ".join(t.replace("_", "-") for t in types)
+            raise ValueError(f"unknown type {type_!r} in category {code}; use one of {names}")
+    names = ", ".join(c.replace("_", "-") for c in CATEGORIES)
+    raise ValueError(f"unknown category {category!r}; use one of {names}")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One case as stored; times are aware UTC datetimes."""
+
+    id: int
+    number: str
+    title: str
+    description: str
+    category: str
+    type: str
+    severity: Severity
+    urgency: Urgency
+    stage: Stage
+    location: str
+    lat: float | None
+    lon: float | None
+    grid: str | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    source: Source
+    tags: tuple[str, ...]
+    assignee: str | None
+    reported_at: datetime
+    stage_since: datetime
+    deadline: datetime | None
+    parked: bool
+    supervised: bool
+    reminders: int
+    extensions: int
+    merged_into: int | None
+    updated_at: datetime
+    closed_at: datetime | None
+
+    def overdue_at(self, now: datetime) -> bool:
+        return self.deadline is not None and now > self.deadline and not self.parked
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The stable JSON form used by ``--json`` listings and the uplink."""
+        from store.clock import to_iso
+
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "description": self.description,
+            "category": self.category,
+            "type": self.type,
+            "severity": self.severity.roman,
+            "urgency": self.urgency.value,
+            "stage": self.stage.value,
+            "location": self.location,
+            "lat": self.lat,
+            "lon": self.lon,
+            "grid": self.grid,
+            "reporter_name": self.reporter_name,
+            "reporter_phone": self.reporter_phone,
+            "source": self.source.value,
+            "tags": list(self.tags),
+            "assignee": self.assignee,
+            "reported_at": to_iso(self.reported_at),
+            "stage_since": to_iso(self.stage_since),
+            "deadline": to_iso(self.deadline) if self.deadline else None,
+            "overdue": self.overdue_at(now),
+            "parked": self.parked,
+            "supervised": self.supervised,
+            "reminders": self.reminders,
+            "extensions": self.extensions,
+            "merged_into": self.merged_into,
+            "updated_at": to_iso(self.updated_at),
+            "closed_at": to_iso(self.closed_at) if self.closed_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    id: int
+    at: datetime
+    operator: str
+    kind: str
+    stage_from: Stage | None
+    stage_to: Stage | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    incident_id: int
+    title: str
+    owner: str | None
+    due: datetime | None
+    created_at: datetime
+    done_at: datetime | None
+    done_by: str | None
+
+    def overdue_at(self, now: datetime) -> bool:
+        return self.done_at is None and self.due is not None and now > self.due
+
+
+@dataclass(frozen=True)
+class Extension:
+    id: int
+    incident_id: int
+    seq: int
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    new_deadline: datetime
+    approvals_needed: int
+    approvals: tuple[str, ...]
+    status: str

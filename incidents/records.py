@@ -1,0 +1,431 @@
+"""Provides logging new cases and reading them back: get, list (keyset pages), search, timeline.
+
+Every function takes the database and, where time matters, the current time or a clock; none
+keeps state between calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from incidents.limits import Policy
+from incidents.models import (
+    Incident,
+    Severity,
+    Source,
+    Stage,
+    Task,
+    TimelineEntry,
+    Urgency,
+    parse_classification,
+)
+from store.audit import append_event
+from store.clock import Clock, from_iso, to_iso
+from store.db import write
+from store.errors import InvalidInput, NotFound
+from store.textsearch import fts_query
+
+NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
+COLUMNS = (
+    "id, number, title, description, category, type, severity, urgency, stage, location, lat,"
+    " lon, grid, reporter_name, reporter_phone, source, tags, assignee, reported_at, stage_since,"
+    " deadline, parked, supervised, reminders, extensions, merged_into, updated_at, closed_at"
+)
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+
+
+def _opt_time(value: str | None) -> datetime | None:
+    return from_iso(value) if value else None
+
+
+def row_to_incident(row: Sequence[Any]) -> Incident:
+    return Incident(
+        id=row[0],
+        number=row[1],
+        title=row[2],
+        description=row[3],
+        category=row[4],
+        type=row[5],
+        severity=Severity(row[6]),
+        urgency=Urgency(row[7]),
+        stage=Stage(row[8]),
+        location=row[9],
+        lat=row[10],
+        lon=row[11],
+        grid=row[12],
+        reporter_name=row[13],
+        reporter_phone=row[14],
+        source=Source(row[15]),
+        tags=tuple(json.loads(row[16])),
+        assignee=row[17],
+        reported_at=from_iso(row[18]),
+        stage_since=from_iso(row[19]),
+        deadline=_opt_time(row[20]),
+        parked=bool(row[21]),
+        supervised=bool(row[22]),
+        reminders=row[23],
+        extensions=row[24],
+        merged_into=row[25],
+        updated_at=from_iso(row[26]),
+        closed_at=_opt_time(row[27]),
+    )
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What a person gives when logging a case; validated by :func:`validate_new`."""
+
+    title: str
+    category: str
+    type: str | None = None
+    severity: str | int = "IV"
+    urgency: str = "normal"
+    description: str = ""
+    location: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    grid: str | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    source: str = "phone"
+    tags: tuple[str, ...] = ()
+
+
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{2,19}$")
+
+
+def validate_new(new: NewIncident) -> dict[str, Any]:
+    """Check every field of a new case; the first bad one raises naming its field.
+
+    Returns:
+        The normalised column values (category and type codes, severity number, ...).
+    """
+    title = new.title.strip()
+    if not title:
+        raise InvalidInput("a title is required", "title")
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"at most {MAX_TITLE} characters (got {len(title)})", "title")
+    if len(new.description) > MAX_TEXT:
+        raise InvalidInput(f"at most {MAX_TEXT} characters", "description")
+    try:
+        category, type_ = parse_classification(new.category, new.type)
+    except ValueError as exc:
+        field = "type" if "type" in str(exc).split(" ")[1] else "category"
+        raise InvalidInput(str(exc), field) from exc
+    try:
+        severity = Severity.parse(new.severity)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "severity") from exc
+    try:
+        urgency = Urgency.parse(new.urgency)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "urgency") from exc
+    try:
+        source = Source.parse(new.source)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "source") from exc
+    if (new.lat is None) != (new.lon is None):
+        raise InvalidInput("give both latitude and longitude, or neither", "lat/lon")
+    if new.lat is not None and not -90 <= new.lat <= 90:
+        raise InvalidInput(f"latitude must be between -90 and 90 (got {new.lat})", "lat")
+    if new.lon is not None and not -180 <= new.lon <= 180:
+        raise InvalidInput(f"longitude must be between -180 and 180 (got {new.lon})", "lon")
+    phone = (new.reporter_phone or "").strip() or None
+    if phone and not PHONE_RE.match(phone):
+        raise InvalidInput(f"{phone!r} is not a phone number", "reporter_phone")
+    tags = tuple(dict.fromkeys(t.strip() for t in new.tags if t.strip()))
+    return {
+        "title": title,
+        "description": new.description.strip(),
+        "category": category,
+        "type": type_,
+        "severity": int(severity),
+        "urgency": urgency.value,
+        "location": new.location.strip(),
+        "lat": new.lat,
+        "lon": new.lon,
+        "grid": (new.grid or "").strip() or None,
+        "reporter_name": (new.reporter_name or "").strip() or None,
+        "reporter_phone": phone,
+        "source": source.value,
+        "tags": json.dumps(list(tags), ensure_ascii=False),
+    }
+
+
+def next_number(db: Database, year: int) -> str:
+    """Allocate the next human-readable case number of ``year`` (inside a write transaction)."""
+    name = f"incident-{year}"
+    db.conn.execute(
+        "INSERT INTO counters (name, value) VALUES (?, 1) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + 1",
+        (name,),
+    )
+    value = db.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
+    return f"{year}-{value:06d}"
+
+
+def create_incident(
+    db: Database, clock: Clock, policy: Policy, operator: str, new: NewIncident
+) -> Incident:
+    """Log a reported case (stage ``reported``) with its first timeline entry."""
+    values = validate_new(new)
+    now = clock.now()
+    at = to_iso(now)
+    deadline = policy.deadline(
+        Stage.REPORTED, now, values["category"], values["type"], values["urgency"]
+    )
+    with write(db):
+        number = next_number(db, now.astimezone(policy.calendar.zone).year)
+        cursor = db.conn.execute(
+            "INSERT INTO incidents (number, title, description, category, type, severity,"
+            " urgency, stage, location, lat, lon, grid, reporter_name, reporter_phone, source,"
+            " tags, reported_at, stage_since, deadline, active, updated_at) VALUES"
+            " (:number, :title, :description, :category, :type, :severity, :urgency, 'reported',"
+            " :location, :lat, :lon, :grid, :reporter_name, :reporter_phone, :source, :tags,"
+            " :at, :at, :deadline, 1, :at)",
+            {
+                **values,
+                "number": number,
+                "at": at,
+                "deadline": to_iso(deadline) if deadline else None,
+            },
+        )
+        incident_id = int(cursor.lastrowid or 0)
+        data = {**values, "tags": json.loads(values["tags"]), "number": number}
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="reported",
+            incident_id=incident_id,
+            stage_to=Stage.REPORTED.value,
+            data=data,
+        )
+    return get_incident(db, incident_id)
+
+
+def resolve_id(db: Database, ref: int | str) -> int:
+    """Find a case by id (``42``) or number (``2026-000042``); raise NotFound naming the ref."""
+    text = str(ref).strip()
+    if NUMBER_RE.match(text):
+        row = db.conn.execute("SELECT id FROM incidents WHERE number = ?", (text,)).fetchone()
+    elif text.isdigit():
+        row = db.conn.execute("SELECT id FROM incidents WHERE id = ?", (int(text),)).fetchone()
+    else:
+        raise InvalidInput(f"{text!r} is neither a case id nor a number like 2026-000123", "case")
+    if row is None:
+        raise NotFound(f"no case {text}")
+    return int(row[0])
+
+
+def get_incident(db: Database, ref: int | str) -> Incident:
+    incident_id = resolve_id(db, ref)
+    row = db.conn.execute(
+        f"SELECT {COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+    ).fetchone()
+    return row_to_incident(row)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Filters of the case list; ``None`` means "any"."""
+
+    stages: tuple[Stage, ...] | None = None
+    severities: tuple[Severity, ...] | None = None
+    urgencies: tuple[Urgency, ...] | None = None
+    grid: str | None = None
+    overdue: bool | None = None
+    supervised: bool | None = None
+    parked: bool | None = False
+    text: str | None = None
+    include_closed: bool = False
+
+    @property
+    def active_queue(self) -> bool:
+        """True when only the active queue is asked for: the fast, indexed path."""
+        return (
+            not self.include_closed
+            and self.parked is False
+            and (self.stages is None or all(s.is_open for s in self.stages))
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Incident]
+    next_after: tuple[str, int] | None
+
+
+def list_incidents(
+    db: Database,
+    now: datetime,
+    flt: ListFilter | None = None,
+    *,
+    after: tuple[str, int] | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of cases sorted by deadline (then id), with keyset pagination.
+
+    Args:
+        after: the ``next_after`` of the previous page; ``None`` for the first page.
+        limit: page size.
+
+    Returns:
+        The page and the key to pass as ``after`` for the next one (``None`` at the end).
+    """
+    flt = flt or ListFilter()
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.active_queue:
+        key = "deadline"
+        where.append("active = 1")
+    else:
+        key = "coalesce(deadline, '~')"
+        if not flt.include_closed and not (flt.stages and any(not s.is_open for s in flt.stages)):
+            where.append("stage NOT IN ('closed', 'voided', 'merged')")
+        if flt.parked is not None:
+            where.append("parked = ?")
+            params.append(int(flt.parked))
+    if flt.stages:
+        where.append(f"stage IN ({','.join('?' * len(flt.stages))})")
+        params.extend(s.value for s in flt.stages)
+    if flt.severities:
+        where.append(f"severity IN ({','.join('?' * len(flt.severities))})")
+        params.extend(int(s) for s in flt.severities)
+    if flt.urgencies:
+        where.append(f"urgency IN ({','.join('?' * len(flt.urgencies))})")
+        params.extend(u.value for u in flt.urgencies)
+    if flt.grid:
+        where.append("grid = ?")
+        params.append(flt.grid)
+    if flt.overdue is not None:
+        where.append(
+            "(deadline IS NOT NULL AND parked = 0 AND deadline < ?)"
+            if flt.overdue
+            else "(deadline IS NULL OR parked = 1 OR deadline >= ?)"
+        )
+        params.append(to_iso(now))
+    if flt.supervised is not None:
+        where.append("supervised = ?")
+        params.append(int(flt.supervised))
+    if flt.text:
+        match = fts_query(flt.text)
+        if match is None:
+            raise InvalidInput("the search text has no searchable word", "text")
+        where.append("id IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH ?)")
+        params.append(match)
+    if after is not None:
+        where.append(f"({key}, id) > (?, ?)")
+        params.extend(after)
+    sql = (
+        f"SELECT {COLUMNS}, {key} FROM incidents"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {key}, id LIMIT ?"
+    )
+    params.append(limit + 1)
+    rows = db.conn.execute(sql, params).fetchall()
+    items = [row_to_incident(r) for r in rows[:limit]]
+    next_after = (rows[limit - 1][-1], rows[limit - 1][0]) if len(rows) > limit else None
+    return Page(items, next_after)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    incident: Incident
+    rank: float
+
+
+def search_incidents(db: Database, text: str, *, limit: int = 50) -> list[SearchHit]:
+    """Full-text search over title, description, location and notes, best match first.
+
+    Chinese words of any length are found inside unsegmented text (see ``store.textsearch``);
+    title matches weigh most, then description, location, notes.
+    """
+    match = fts_query(text)
+    if match is None:
+        raise InvalidInput("the search text has no searchable word", "text")
+    try:
+        rows = db.conn.execute(
+            f"SELECT {', '.join('i.' + c.strip() for c in COLUMNS.split(','))}, f.rank"
+            " FROM incident_fts f JOIN incidents i ON i.id = f.rowid"
+            " WHERE incident_fts MATCH ? AND rank MATCH 'bm25(10.0, 4.0, 3.0, 1.0)'"
+            " ORDER BY f.rank LIMIT ?",
+            (match, limit),
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InvalidInput(f"cannot search for {text!r}: {exc}", "text") from exc
+    return [SearchHit(row_to_incident(r[:-1]), float(r[-1])) for r in rows]
+
+
+def timeline(db: Database, ref: int | str) -> list[TimelineEntry]:
+    incident_id = resolve_id(db, ref)
+    rows = db.conn.execute(
+        "SELECT id, at, operator, kind, stage_from, stage_to, data FROM events"
+        " WHERE incident_id = ? ORDER BY id",
+        (incident_id,),
+    ).fetchall()
+    return [
+        TimelineEntry(
+            id=r[0],
+            at=from_iso(r[1]),
+            operator=r[2],
+            kind=r[3],
+            stage_from=Stage(r[4]) if r[4] else None,
+            stage_to=Stage(r[5]) if r[5] else None,
+            data=json.loads(r[6]),
+        )
+        for r in rows
+    ]
+
+
+def replay_stage(entries: Sequence[TimelineEntry]) -> Stage | None:
+    """The stage a case is in according to its timeline alone (the last stage change)."""
+    stage: Stage | None = None
+    for entry in entries:
+        if entry.stage_to is not None:
+            stage = entry.stage_to
+    return stage
+
+
+def row_to_task(row: Sequence[Any]) -> Task:
+    return Task(
+        id=row[0],
+        incident_id=row[1],
+        title=row[2],
+        owner=row[3],
+        due=_opt_time(row[4]),
+        created_at=from_iso(row[5]),
+        done_at=_opt_time(row[6]),
+        done_by=row[7],
+    )
+
+
+TASK_COLUMNS = "id, incident_id, title, owner, due, created_at, done_at, done_by"
+
+
+def tasks_of(db: Database, ref: int | str) -> list[Task]:
+    incident_id = resolve_id(db, ref)
+    rows = db.conn.execute(
+        f"SELECT {TASK_COLUMNS} FROM tasks WHERE incident_id = ? ORDER BY id", (incident_id,)
+    ).fetchall()
+    return [row_to_task(r) for r in rows]
+
+
+def list_tasks(db: Database, now: datetime, *, overdue_only: bool = False) -> list[Task]:
+    """Open tasks (or only the overdue ones), earliest due first."""
+    sql = f"SELECT {TASK_COLUMNS} FROM tasks WHERE done_at IS NULL"
+    params: list[Any] = []
+    if overdue_only:
+        sql += " AND due IS NOT NULL AND due < ?"
+        params.append(to_iso(now))
+    sql += " ORDER BY due IS NULL, due, id"
+    return [row_to_task(r) for r in db.conn.execute(sql, params).fetchall()]

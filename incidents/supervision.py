@@ -1,0 +1,139 @@
+"""Provides the overdue sweep (督办 and 催办) and the shift handover.
+
+The sweep is idempotent and driven by stored state only: a case whose current deadline has
+passed is put under supervision once (one ``supervise`` entry per deadline), then gets one
+``remind`` entry per ``policy.remind_every`` while it stays overdue. After downtime the sweep
+writes the reminder the case is due now (numbered by elapsed intervals), not a burst of
+back-dated ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from incidents.limits import Policy
+from store.audit import append_event
+from store.clock import Clock, from_iso, to_iso
+from store.db import write
+from store.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    supervised: int
+    reminded: int
+
+
+def sweep_overdue(
+    db: Database, clock: Clock, policy: Policy, *, operator: str = "system", batch: int = 500
+) -> SweepResult:
+    """Put newly overdue cases under supervision and remind the ones still overdue."""
+    now = clock.now()
+    at = to_iso(now)
+    supervised = reminded = 0
+    interval = policy.remind_every.total_seconds()
+    with write(db):
+        rows = db.conn.execute(
+            "SELECT id, stage, deadline, overdue_since, reminders FROM incidents"
+            " WHERE active = 1 AND deadline < ? ORDER BY deadline LIMIT ?",
+            (at, batch * 20),
+        ).fetchall()
+        for incident_id, stage, deadline, overdue_since, reminders in rows:
+            if overdue_since is None:
+                db.conn.execute(
+                    "UPDATE incidents SET supervised = 1, overdue_since = ?, reminders = 0"
+                    " WHERE id = ?",
+                    (deadline, incident_id),
+                )
+                append_event(
+                    db,
+                    at=at,
+                    operator=operator,
+                    kind="supervise",
+                    incident_id=incident_id,
+                    data={"stage": stage, "deadline": deadline},
+                )
+                supervised += 1
+                continue
+            due = int((now - from_iso(deadline)).total_seconds() // interval) if interval else 0
+            if due > reminders:
+                db.conn.execute(
+                    "UPDATE incidents SET reminders = ? WHERE id = ?", (due, incident_id)
+                )
+                append_event(
+                    db,
+                    at=at,
+                    operator=operator,
+                    kind="remind",
+                    incident_id=incident_id,
+                    data={"n": due, "stage": stage, "deadline": deadline},
+                )
+                reminded += 1
+    return SweepResult(supervised, reminded)
+
+
+@dataclass(frozen=True)
+class Counts:
+    open: int
+    overdue: int
+    supervised: int
+    parked: int
+
+
+def counts(db: Database, now: datetime) -> Counts:
+    row = db.conn.execute(
+        "SELECT"
+        " (SELECT count(*) FROM incidents WHERE stage NOT IN ('closed','voided','merged')),"
+        " (SELECT count(*) FROM incidents WHERE active = 1 AND deadline < ?),"
+        " (SELECT count(*) FROM incidents WHERE supervised = 1),"
+        " (SELECT count(*) FROM incidents WHERE parked = 1"
+        "   AND stage NOT IN ('closed','voided','merged'))",
+        (to_iso(now),),
+    ).fetchone()
+    return Counts(*row)
+
+
+@dataclass(frozen=True)
+class Handover:
+    id: int
+    at: datetime
+    from_operator: str
+    to_operator: str
+    note: str
+    counts: Counts
+
+
+def shift_handover(db: Database, clock: Clock, operator: str, to: str, note: str = "") -> Handover:
+    """交接班: record who hands the shift to whom, with the open/overdue/supervised counts."""
+    successor = to.strip()
+    if not successor:
+        raise InvalidInput("name the operator taking over", "to")
+    if successor == operator:
+        raise InvalidInput(f"{operator} cannot hand the shift over to themselves", "to")
+    now = clock.now()
+    at = to_iso(now)
+    with write(db):
+        c = counts(db, now)
+        cursor = db.conn.execute(
+            "INSERT INTO handovers (at, from_operator, to_operator, note, open_cases,"
+            " overdue_cases, supervised_cases) VALUES (?,?,?,?,?,?,?)",
+            (at, operator, successor, note, c.open, c.overdue, c.supervised),
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="handover",
+            data={
+                "to": successor,
+                "note": note,
+                "open": c.open,
+                "overdue": c.overdue,
+                "supervised": c.supervised,
+                "parked": c.parked,
+            },
+        )
+    return Handover(int(cursor.lastrowid or 0), now, operator, successor, note, c)

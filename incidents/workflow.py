@@ -1,0 +1,800 @@
+"""Provides the closed-loop workflow: every step a case can take, each one audited.
+
+上报 reported → 立案 registered → 派遣 dispatched → 处置 handling → 反馈 feedback → 核查 verified
+→ 结案 closed, with 作废 void (false reports), 回退 return, 延期 extension, 挂账 parking, reopen
+and merge. Every step is one transaction that writes the new state and its timeline entry;
+a step not allowed from the current stage raises :class:`InvalidTransition` naming the stage and
+the steps that are allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from incidents.limits import Policy
+from incidents.models import Extension, Incident, Severity, Stage, Task, Urgency
+from incidents.records import (
+    TASK_COLUMNS,
+    NewIncident,
+    get_incident,
+    resolve_id,
+    row_to_task,
+    validate_new,
+)
+from store.audit import append_event
+from store.clock import Clock, from_iso, to_iso
+from store.db import write
+from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+
+OPEN = frozenset(s for s in Stage if s.is_open)
+
+# action -> stages it may start from; the stage it leads to is decided by the action itself.
+ACTIONS: dict[str, frozenset[Stage]] = {
+    "register": frozenset({Stage.REPORTED}),
+    "dispatch": frozenset({Stage.REGISTERED}),
+    "handle": frozenset({Stage.DISPATCHED}),
+    "feedback": frozenset({Stage.HANDLING}),
+    "verify": frozenset({Stage.FEEDBACK}),
+    "close": frozenset({Stage.VERIFIED}),
+    "void": frozenset({Stage.REPORTED, Stage.REGISTERED}),
+    "return": frozenset({Stage.HANDLING, Stage.FEEDBACK}),
+    "reopen": frozenset({Stage.CLOSED}),
+    "merge": OPEN,
+    "extend": OPEN,
+    "park": OPEN - {Stage.REPORTED},
+    "unpark": OPEN,
+    "edit": OPEN,
+}
+STAGE_STEPS = (
+    "register",
+    "dispatch",
+    "handle",
+    "feedback",
+    "verify",
+    "close",
+    "void",
+    "return",
+    "reopen",
+    "merge",
+)
+# The one forward step from each stage of the loop, for the console's "advance" key.
+NEXT_STEP = {
+    Stage.REPORTED: "register",
+    Stage.REGISTERED: "dispatch",
+    Stage.DISPATCHED: "handle",
+    Stage.HANDLING: "feedback",
+    Stage.FEEDBACK: "verify",
+    Stage.VERIFIED: "close",
+}
+
+
+def allowed_actions(incident: Incident) -> list[str]:
+    """The steps the case may take now, in loop order."""
+    if incident.parked:
+        return ["unpark", "merge", "extend"]
+    return [
+        action
+        for action, origins in ACTIONS.items()
+        if incident.stage in origins and action != "unpark"
+    ]
+
+
+def _check(incident: Incident, action: str) -> None:
+    if incident.parked and action not in ("unpark", "merge", "extend"):
+        raise InvalidTransition(
+            f"case {incident.number} is parked (挂账); unpark it before '{action}'"
+        )
+    if incident.stage not in ACTIONS[action]:
+        allowed = ", ".join(allowed_actions(incident)) or "none (the case is finished)"
+        raise InvalidTransition(
+            f"case {incident.number} is in stage '{incident.stage.value}' "
+            f"({incident.stage.label_zh}); '{action}' is not allowed there. "
+            f"Allowed next steps: {allowed}"
+        )
+
+
+def _require(text: str | None, field: str) -> str:
+    value = (text or "").strip()
+    if not value:
+        raise InvalidInput("a reason is required" if field == "reason" else "required", field)
+    return value
+
+
+def _move(
+    db: Database,
+    policy: Policy,
+    operator: str,
+    incident: Incident,
+    now: datetime,
+    to: Stage,
+    kind: str,
+    data: dict[str, Any] | None = None,
+    **columns: Any,
+) -> None:
+    """Write a stage change and its timeline entry (inside the caller's transaction)."""
+    deadline = policy.deadline(to, now, incident.category, incident.type, incident.urgency)
+    at = to_iso(now)
+    values: dict[str, Any] = {
+        "stage": to.value,
+        "stage_since": at,
+        "deadline": to_iso(deadline) if deadline else None,
+        "overdue_since": None,
+        "reminders": 0,
+        "active": int(to.is_open and not incident.parked),
+        "updated_at": at,
+        **columns,
+    }
+    if not to.is_open:
+        values["supervised"] = 0
+        values.setdefault("closed_at", at)
+    assignments = ", ".join(f"{name} = :{name}" for name in values)
+    cursor = db.conn.execute(
+        f"UPDATE incidents SET {assignments} WHERE id = :id AND stage = :expected",
+        {**values, "id": incident.id, "expected": incident.stage.value},
+    )
+    if cursor.rowcount != 1:
+        raise InvalidTransition(
+            f"case {incident.number} was changed by someone else meanwhile; look again and retry"
+        )
+    append_event(
+        db,
+        at=at,
+        operator=operator,
+        kind=kind,
+        incident_id=incident.id,
+        stage_from=incident.stage.value,
+        stage_to=to.value,
+        data={**(data or {}), "deadline": values["deadline"]},
+    )
+
+
+def _step(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    action: str,
+    to: Stage,
+    data: dict[str, Any] | None = None,
+    **columns: Any,
+) -> Incident:
+    with write(db):
+        incident = get_incident(db, ref)
+        _check(incident, action)
+        _move(db, policy, operator, incident, clock.now(), to, action, data, **columns)
+    return get_incident(db, incident.id)
+
+
+def register(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    note: str | None = None,
+) -> Incident:
+    """立案: accept a reported case."""
+    data = {"note": note} if note else None
+    return _step(db, clock, policy, operator, ref, "register", Stage.REGISTERED, data)
+
+
+def dispatch(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, to: str | None = None
+) -> Incident:
+    """派遣: send the case to a grid, team or person (``grid:G01``, ``team:rescue``, a name).
+
+    Without a target it goes to its own grid, or to the duty office when it has none.
+    """
+    incident = get_incident(db, ref)
+    target = (to or "").strip()
+    if not target:
+        target = f"grid:{incident.grid}" if incident.grid else f"office:{policy.office_name}"
+    elif ":" not in target:
+        target = f"person:{target}"
+    kind, _, name = target.partition(":")
+    if kind not in ("grid", "team", "person", "office") or not name.strip():
+        raise InvalidInput(
+            f"{to!r} is not a target; use grid:CODE, team:NAME, office:NAME or a person's name",
+            "to",
+        )
+    return _step(
+        db,
+        clock,
+        policy,
+        operator,
+        ref,
+        "dispatch",
+        Stage.DISPATCHED,
+        {"to": target},
+        assignee=target,
+    )
+
+
+def handle(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    note: str | None = None,
+) -> Incident:
+    """处置: the assignee has started handling the case."""
+    return _step(
+        db, clock, policy, operator, ref, "handle", Stage.HANDLING, {"note": note} if note else None
+    )
+
+
+def feedback(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, result: str
+) -> Incident:
+    """反馈: the handler reports what was done."""
+    text = _require(result, "result")
+    return _step(db, clock, policy, operator, ref, "feedback", Stage.FEEDBACK, {"result": text})
+
+
+def verify(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    *,
+    passed: bool = True,
+    reason: str | None = None,
+) -> Incident:
+    """核查: confirm the result (→ verified) or find it lacking (→ back to handling)."""
+    if passed:
+        return _step(
+            db,
+            clock,
+            policy,
+            operator,
+            ref,
+            "verify",
+            Stage.VERIFIED,
+            {"passed": True, **({"note": reason} if reason else {})},
+        )
+    text = _require(reason, "reason")
+    return _step(
+        db,
+        clock,
+        policy,
+        operator,
+        ref,
+        "verify",
+        Stage.HANDLING,
+        {"passed": False, "reason": text},
+    )
+
+
+def close(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    note: str | None = None,
+) -> Incident:
+    """结案."""
+    return _step(
+        db, clock, policy, operator, ref, "close", Stage.CLOSED, {"note": note} if note else None
+    )
+
+
+def void(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, reason: str
+) -> Incident:
+    """作废: a false or duplicate-by-mistake report, before dispatch."""
+    text = _require(reason, "reason")
+    return _step(db, clock, policy, operator, ref, "void", Stage.VOIDED, {"reason": text})
+
+
+def return_case(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, reason: str
+) -> Incident:
+    """回退: from handling/feedback back to dispatched, e.g. sent to the wrong grid."""
+    text = _require(reason, "reason")
+    return _step(db, clock, policy, operator, ref, "return", Stage.DISPATCHED, {"reason": text})
+
+
+def reopen(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, reason: str
+) -> Incident:
+    """Reopen a closed case: back to handling with a fresh deadline."""
+    text = _require(reason, "reason")
+    return _step(
+        db, clock, policy, operator, ref, "reopen", Stage.HANDLING, {"reason": text}, closed_at=None
+    )
+
+
+def merge(
+    db: Database, clock: Clock, policy: Policy, operator: str, duplicate: int | str, into: int | str
+) -> Incident:
+    """Merge a duplicate report into its original; the duplicate keeps its history."""
+    with write(db):
+        dup = get_incident(db, duplicate)
+        original = get_incident(db, into)
+        if dup.id == original.id:
+            raise InvalidInput("a case cannot be merged into itself", "into")
+        if original.stage in (Stage.VOIDED, Stage.MERGED):
+            raise InvalidTransition(
+                f"case {original.number} is {original.stage.value}; merge into its original instead"
+            )
+        _check(dup, "merge")
+        now = clock.now()
+        _move(
+            db,
+            policy,
+            operator,
+            dup,
+            now,
+            Stage.MERGED,
+            "merge",
+            {"into": original.number},
+            merged_into=original.id,
+        )
+        append_event(
+            db,
+            at=to_iso(now),
+            operator=operator,
+            kind="merged_in",
+            incident_id=original.id,
+            data={"duplicate": dup.number},
+        )
+        db.conn.execute(
+            "UPDATE incidents SET updated_at = ? WHERE id = ?", (to_iso(now), original.id)
+        )
+    return get_incident(db, dup.id)
+
+
+def park(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, reason: str
+) -> Incident:
+    """挂账: a long-running case leaves the active queue (no deadline) but stays visible."""
+    text = _require(reason, "reason")
+    with write(db):
+        incident = get_incident(db, ref)
+        if incident.parked:
+            raise InvalidTransition(f"case {incident.number} is already parked")
+        _check(incident, "park")
+        at = to_iso(clock.now())
+        db.conn.execute(
+            "UPDATE incidents SET parked = 1, active = 0, deadline = NULL, overdue_since = NULL,"
+            " reminders = 0, updated_at = ? WHERE id = ?",
+            (at, incident.id),
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="park",
+            incident_id=incident.id,
+            data={"reason": text},
+        )
+    return get_incident(db, incident.id)
+
+
+def unpark(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    note: str | None = None,
+) -> Incident:
+    """Bring a parked case back to the active queue with a fresh deadline for its stage."""
+    with write(db):
+        incident = get_incident(db, ref)
+        if not incident.parked:
+            raise InvalidTransition(f"case {incident.number} is not parked")
+        now = clock.now()
+        deadline = policy.deadline(
+            incident.stage, now, incident.category, incident.type, incident.urgency
+        )
+        at = to_iso(now)
+        db.conn.execute(
+            "UPDATE incidents SET parked = 0, active = 1, deadline = ?, updated_at = ?"
+            " WHERE id = ?",
+            (to_iso(deadline) if deadline else None, at, incident.id),
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="unpark",
+            incident_id=incident.id,
+            data={
+                "deadline": to_iso(deadline) if deadline else None,
+                **({"note": note} if note else {}),
+            },
+        )
+    return get_incident(db, incident.id)
+
+
+def add_note(db: Database, clock: Clock, operator: str, ref: int | str, text: str) -> int:
+    """Add a note to the timeline (searchable); returns the entry id."""
+    body = _require(text, "text")
+    with write(db):
+        incident_id = resolve_id(db, ref)
+        at = to_iso(clock.now())
+        db.conn.execute("UPDATE incidents SET updated_at = ? WHERE id = ?", (at, incident_id))
+        return append_event(
+            db, at=at, operator=operator, kind="note", incident_id=incident_id, data={"text": body}
+        )
+
+
+def assign(db: Database, clock: Clock, operator: str, ref: int | str, to: str) -> Incident:
+    """Name the person (or team/grid) responsible for the case without changing its stage."""
+    target = _require(to, "to")
+    with write(db):
+        incident = get_incident(db, ref)
+        if not incident.stage.is_open:
+            raise InvalidTransition(
+                f"case {incident.number} is {incident.stage.value}; reopen it first"
+            )
+        at = to_iso(clock.now())
+        db.conn.execute(
+            "UPDATE incidents SET assignee = ?, updated_at = ? WHERE id = ?",
+            (target, at, incident.id),
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="assign",
+            incident_id=incident.id,
+            data={"from": incident.assignee, "to": target},
+        )
+    return get_incident(db, incident.id)
+
+
+EDITABLE = (
+    "title",
+    "description",
+    "location",
+    "severity",
+    "urgency",
+    "grid",
+    "tags",
+    "reporter_name",
+    "reporter_phone",
+    "lat",
+    "lon",
+)
+
+
+def edit(
+    db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, **changes: Any
+) -> Incident:
+    """Change case fields, recording each as old → new; a new urgency moves the deadline."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}", "field")
+    with write(db):
+        incident = get_incident(db, ref)
+        _check(incident, "edit")
+        current = NewIncident(
+            title=incident.title,
+            category=incident.category,
+            type=incident.type,
+            severity=int(incident.severity),
+            urgency=incident.urgency.value,
+            description=incident.description,
+            location=incident.location,
+            lat=incident.lat,
+            lon=incident.lon,
+            grid=incident.grid,
+            reporter_name=incident.reporter_name,
+            reporter_phone=incident.reporter_phone,
+            source=incident.source.value,
+            tags=incident.tags,
+        )
+        before = validate_new(current)
+        after = validate_new(NewIncident(**{**current.__dict__, **changes}))
+        diff = {k: [before[k], after[k]] for k in EDITABLE if before[k] != after[k]}
+        if not diff:
+            return incident
+        now = clock.now()
+        at = to_iso(now)
+        columns = {k: after[k] for k in diff}
+        if "urgency" in diff and not incident.parked:
+            deadline = policy.deadline(
+                incident.stage,
+                incident.stage_since,
+                incident.category,
+                incident.type,
+                after["urgency"],
+            )
+            columns["deadline"] = to_iso(deadline) if deadline else None
+            columns["overdue_since"] = None
+            columns["reminders"] = 0
+        assignments = ", ".join(f"{k} = :{k}" for k in columns)
+        db.conn.execute(
+            f"UPDATE incidents SET {assignments}, updated_at = :at WHERE id = :id",
+            {**columns, "at": at, "id": incident.id},
+        )
+        if "tags" in diff:
+            diff["tags"] = [json.loads(diff["tags"][0]), json.loads(diff["tags"][1])]
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="edit",
+            incident_id=incident.id,
+            data={"changes": diff},
+        )
+    return get_incident(db, incident.id)
+
+
+# ---- extensions (延期) -------------------------------------------------------------------
+
+
+def _row_to_extension(row: Any) -> Extension:
+    return Extension(
+        id=row[0],
+        incident_id=row[1],
+        seq=row[2],
+        requested_by=row[3],
+        requested_at=from_iso(row[4]),
+        reason=row[5],
+        new_deadline=from_iso(row[6]),
+        approvals_needed=row[7],
+        approvals=tuple(json.loads(row[8])),
+        status=row[9],
+    )
+
+
+EXT_COLUMNS = (
+    "id, incident_id, seq, requested_by, requested_at, reason, new_deadline,"
+    " approvals_needed, approvals, status"
+)
+
+
+def extensions_of(db: Database, ref: int | str) -> list[Extension]:
+    incident_id = resolve_id(db, ref)
+    rows = db.conn.execute(
+        f"SELECT {EXT_COLUMNS} FROM extensions WHERE incident_id = ? ORDER BY id", (incident_id,)
+    ).fetchall()
+    return [_row_to_extension(r) for r in rows]
+
+
+def request_extension(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    reason: str,
+    until: datetime,
+) -> Extension:
+    """延期 request: a new deadline for the current stage, pending a shift lead's approval.
+
+    The first extension of a case needs one approval; every later one needs
+    ``policy.second_extension_approvals`` approvals by different shift leads.
+    """
+    text = _require(reason, "reason")
+    with write(db):
+        incident = get_incident(db, ref)
+        _check(incident, "extend")
+        now = clock.now()
+        floor = incident.deadline or now
+        if until <= max(floor, now):
+            raise InvalidInput(
+                f"the new deadline must be after the current one ({to_iso(max(floor, now))})",
+                "until",
+            )
+        if db.conn.execute(
+            "SELECT 1 FROM extensions WHERE incident_id = ? AND status = 'pending'", (incident.id,)
+        ).fetchone():
+            raise InvalidTransition(
+                f"case {incident.number} already has an extension waiting for approval"
+            )
+        seq = incident.extensions + 1
+        needed = 1 if seq == 1 else max(1, policy.second_extension_approvals)
+        at = to_iso(now)
+        cursor = db.conn.execute(
+            "INSERT INTO extensions (incident_id, seq, requested_by, requested_at, reason,"
+            " new_deadline, approvals_needed) VALUES (?,?,?,?,?,?,?)",
+            (incident.id, seq, operator, at, text, to_iso(until), needed),
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="extension_requested",
+            incident_id=incident.id,
+            data={"seq": seq, "reason": text, "until": to_iso(until), "approvals_needed": needed},
+        )
+        ext_id = int(cursor.lastrowid or 0)
+        row = db.conn.execute(
+            f"SELECT {EXT_COLUMNS} FROM extensions WHERE id = ?", (ext_id,)
+        ).fetchone()
+    return _row_to_extension(row)
+
+
+def approve_extension(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    *,
+    reject: bool = False,
+    reason: str | None = None,
+) -> Extension:
+    """A shift lead approves (or rejects) the pending extension of a case.
+
+    Raises:
+        PermissionDenied: the operator is not a shift lead, is the requester, or already approved.
+        InvalidTransition: nothing is pending.
+    """
+    with write(db):
+        incident = get_incident(db, ref)
+        row = db.conn.execute(
+            f"SELECT {EXT_COLUMNS} FROM extensions WHERE incident_id = ? AND status = 'pending'",
+            (incident.id,),
+        ).fetchone()
+        if row is None:
+            raise InvalidTransition(f"case {incident.number} has no extension waiting for approval")
+        ext = _row_to_extension(row)
+        if policy.shift_leads and operator not in policy.shift_leads:
+            raise PermissionDenied(
+                f"{operator} is not a shift lead (configured: {', '.join(policy.shift_leads)});"
+                " use --as NAME"
+            )
+        if operator == ext.requested_by:
+            raise PermissionDenied(f"{operator} requested this extension and cannot approve it")
+        if operator in ext.approvals:
+            raise PermissionDenied(f"{operator} has already approved this extension")
+        now = clock.now()
+        at = to_iso(now)
+        if reject:
+            text = _require(reason, "reason")
+            db.conn.execute(
+                "UPDATE extensions SET status = 'rejected', decided_at = ? WHERE id = ?",
+                (at, ext.id),
+            )
+            append_event(
+                db,
+                at=at,
+                operator=operator,
+                kind="extension_rejected",
+                incident_id=incident.id,
+                data={"seq": ext.seq, "reason": text},
+            )
+        else:
+            approvals = [*ext.approvals, operator]
+            granted = len(approvals) >= ext.approvals_needed
+            db.conn.execute(
+                "UPDATE extensions SET approvals = ?, status = ?, decided_at = ? WHERE id = ?",
+                (
+                    json.dumps(approvals, ensure_ascii=False),
+                    "granted" if granted else "pending",
+                    at if granted else None,
+                    ext.id,
+                ),
+            )
+            if granted:
+                db.conn.execute(
+                    "UPDATE incidents SET deadline = ?, extensions = extensions + 1,"
+                    " overdue_since = NULL, reminders = 0, updated_at = ? WHERE id = ?",
+                    (to_iso(ext.new_deadline), at, incident.id),
+                )
+            append_event(
+                db,
+                at=at,
+                operator=operator,
+                kind="extension_granted" if granted else "extension_approved",
+                incident_id=incident.id,
+                data={
+                    "seq": ext.seq,
+                    "approvals": approvals,
+                    "needed": ext.approvals_needed,
+                    **({"deadline": to_iso(ext.new_deadline)} if granted else {}),
+                },
+            )
+        row = db.conn.execute(
+            f"SELECT {EXT_COLUMNS} FROM extensions WHERE id = ?", (ext.id,)
+        ).fetchone()
+    return _row_to_extension(row)
+
+
+# ---- tasks -----------------------------------------------------------------------------
+
+
+def add_task(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    ref: int | str,
+    title: str,
+    owner: str | None = None,
+    due: datetime | None = None,
+) -> Task:
+    text = _require(title, "title")
+    with write(db):
+        incident_id = resolve_id(db, ref)
+        at = to_iso(clock.now())
+        cursor = db.conn.execute(
+            "INSERT INTO tasks (incident_id, title, owner, due, created_at) VALUES (?,?,?,?,?)",
+            (incident_id, text, owner, to_iso(due) if due else None, at),
+        )
+        task_id = int(cursor.lastrowid or 0)
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="task_added",
+            incident_id=incident_id,
+            data={
+                "task": task_id,
+                "title": text,
+                "owner": owner,
+                "due": to_iso(due) if due else None,
+            },
+        )
+        row = db.conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
+    return row_to_task(row)
+
+
+def complete_task(db: Database, clock: Clock, operator: str, task_id: int) -> Task:
+    with write(db):
+        row = db.conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        task = row_to_task(row)
+        if task.done_at is not None:
+            raise InvalidTransition(f"task {task_id} is already done")
+        at = to_iso(clock.now())
+        db.conn.execute(
+            "UPDATE tasks SET done_at = ?, done_by = ? WHERE id = ?", (at, operator, task_id)
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="task_done",
+            incident_id=task.incident_id,
+            data={"task": task_id, "title": task.title},
+        )
+        row = db.conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
+    return row_to_task(row)
+
+
+__all__ = [
+    "ACTIONS",
+    "NEXT_STEP",
+    "Severity",
+    "Urgency",
+    "add_note",
+    "add_task",
+    "allowed_actions",
+    "approve_extension",
+    "assign",
+    "close",
+    "complete_task",
+    "dispatch",
+    "edit",
+    "feedback",
+    "handle",
+    "merge",
+    "park",
+    "register",
+    "reopen",
+    "request_extension",
+    "return_case",
+    "unpark",
+    "verify",
+    "void",
+]

@@ -1,0 +1,175 @@
+"""Provides the versioned schema migrations of the dutydesk database.
+
+Each migration is a function that takes the connection inside the migration transaction; the
+version reached is kept in ``PRAGMA user_version``. Migrations are only ever appended: an
+existing one is never edited once it has shipped, so every database upgrades along one path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run a multi-statement script inside the caller's transaction.
+
+    ``Connection.executescript`` commits any open transaction first, which would make a
+    migration half-applied on failure; this runs the statements one by one instead.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
+
+
+def _m1_core(conn: sqlite3.Connection) -> None:
+    """Cases, their hash-chained timeline/audit log, tasks, counters, shift handovers."""
+    _run_script(
+        conn,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL,
+            type TEXT NOT NULL,
+            severity INTEGER NOT NULL CHECK (severity BETWEEN 1 AND 4),
+            urgency TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            location TEXT NOT NULL DEFAULT '',
+            lat REAL CHECK (lat IS NULL OR lat BETWEEN -90 AND 90),
+            lon REAL CHECK (lon IS NULL OR lon BETWEEN -180 AND 180),
+            grid TEXT,
+            reporter_name TEXT,
+            reporter_phone TEXT,
+            source TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            assignee TEXT,
+            reported_at TEXT NOT NULL,
+            stage_since TEXT NOT NULL,
+            deadline TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            parked INTEGER NOT NULL DEFAULT 0,
+            supervised INTEGER NOT NULL DEFAULT 0,
+            overdue_since TEXT,
+            reminders INTEGER NOT NULL DEFAULT 0,
+            extensions INTEGER NOT NULL DEFAULT 0,
+            merged_into INTEGER REFERENCES incidents(id),
+            updated_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX incidents_queue ON incidents(active, deadline, id);
+        CREATE INDEX incidents_stage ON incidents(stage, deadline, id);
+        CREATE INDEX incidents_grid ON incidents(grid, deadline, id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            incident_id INTEGER REFERENCES incidents(id),
+            kind TEXT NOT NULL,
+            stage_from TEXT,
+            stage_to TEXT,
+            data TEXT NOT NULL DEFAULT '{}',
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX events_incident ON events(incident_id, id);
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_id INTEGER NOT NULL,
+            last_hash TEXT NOT NULL
+        );
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            title TEXT NOT NULL,
+            owner TEXT,
+            due TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            done_by TEXT
+        );
+        CREATE INDEX tasks_open ON tasks(done_at, due);
+        CREATE INDEX tasks_incident ON tasks(incident_id);
+        CREATE TABLE extensions (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            seq INTEGER NOT NULL,
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            new_deadline TEXT NOT NULL,
+            approvals_needed INTEGER NOT NULL,
+            approvals TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'pending',
+            decided_at TEXT
+        );
+        CREATE INDEX extensions_incident ON extensions(incident_id, status);
+        CREATE TABLE handovers (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            from_operator TEXT NOT NULL,
+            to_operator TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            open_cases INTEGER NOT NULL,
+            overdue_cases INTEGER NOT NULL,
+            supervised_cases INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+def _m2_search_and_lease(conn: sqlite3.Connection) -> None:
+    """Full-text search over cases and notes (segmented for Chinese), and the engine lease."""
+    _run_script(
+        conn,
+        """
+        CREATE VIRTUAL TABLE incident_fts USING fts5(
+            title, description, location, notes,
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        INSERT INTO incident_fts(rowid, title, description, location, notes)
+            SELECT id, dd_seg(title), dd_seg(description), dd_seg(location), '' FROM incidents;
+        CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN
+            INSERT INTO incident_fts(rowid, title, description, location, notes)
+            VALUES (new.id, dd_seg(new.title), dd_seg(new.description), dd_seg(new.location), '');
+        END;
+        CREATE TRIGGER incidents_fts_update AFTER UPDATE OF title, description, location
+            ON incidents BEGIN
+            UPDATE incident_fts SET title = dd_seg(new.title),
+                description = dd_seg(new.description), location = dd_seg(new.location)
+            WHERE rowid = new.id;
+        END;
+        CREATE TRIGGER incidents_fts_delete AFTER DELETE ON incidents BEGIN
+            DELETE FROM incident_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER notes_fts_insert AFTER INSERT ON events
+            WHEN new.kind = 'note' AND new.incident_id IS NOT NULL BEGIN
+            UPDATE incident_fts
+            SET notes = notes || ' ' || dd_seg(json_extract(new.data, '$.text'))
+            WHERE rowid = new.incident_id;
+        END;
+        UPDATE incident_fts SET notes = coalesce((
+            SELECT group_concat(dd_seg(json_extract(e.data, '$.text')), ' ')
+            FROM events e WHERE e.incident_id = incident_fts.rowid AND e.kind = 'note'), '');
+        CREATE TABLE engine_lease (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            holder TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease]
+SCHEMA_VERSION = len(MIGRATIONS)
