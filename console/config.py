@@ -1,0 +1,337 @@
+"""Provides the TOML configuration: loading, validation with file/line/key errors, and display.
+
+The file is optional: every setting has a default, so a fresh install works. Sections:
+
+* top level: ``operator`` (who is at the desk), ``timezone`` (IANA name, default Asia/Shanghai);
+* ``[calendar]``: ``workdays``, ``hours``, ``holidays``, ``extra_workdays`` (调休 make-up days);
+* ``[limits]``: ``remind_every_minutes`` and ``[[limits.rule]]`` entries (category, type,
+  urgency, unit, and hours per stage) that refine the built-in stage time limits;
+* ``[shift]``: ``leads`` (who may approve extensions), ``second_extension_approvals``,
+  ``office`` (where an undirected dispatch goes);
+* ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
+  features.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from incidents.calendar import WorkingCalendar
+from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
+from incidents.models import CATEGORIES, Urgency
+from store.errors import ConfigError
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+KNOWN = {
+    "": {"operator", "timezone", "calendar", "limits", "shift", "channels", "uplink", "ui"},
+    "calendar": {"workdays", "hours", "holidays", "extra_workdays"},
+    "limits": {"remind_every_minutes", "rule"},
+    "limits.rule": {"category", "type", "urgency", "unit", *(s.value for s in LIMITED_STAGES)},
+    "shift": {"leads", "second_extension_approvals", "office"},
+    "ui": {"language", "refresh_seconds"},
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration."""
+
+    path: Path | None
+    operator: str = "duty-officer"
+    timezone: str = "Asia/Shanghai"
+    policy: Policy = field(default_factory=Policy)
+    raw: dict[str, Any] = field(default_factory=dict)
+    refresh_seconds: float = 1.0
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.policy.calendar.zone
+
+    def effective(self) -> dict[str, Any]:
+        """Every setting with its effective value (defaults filled in), for ``config show``."""
+        cal = self.policy.calendar
+        user_rules = self.policy.rules[len(BUILTIN_RULES) :]
+        return {
+            "file": str(self.path) if self.path else None,
+            "operator": self.operator,
+            "timezone": self.timezone,
+            "calendar": {
+                "workdays": [DAYS[d] for d in sorted(cal.workdays)],
+                "hours": [f"{a:%H:%M}-{b:%H:%M}" for a, b in cal.hours],
+                "holidays": [d.isoformat() for d in sorted(cal.holidays)],
+                "extra_workdays": [d.isoformat() for d in sorted(cal.extra_workdays)],
+            },
+            "limits": {
+                "remind_every_minutes": self.policy.remind_every.total_seconds() / 60,
+                "rule": [_rule_dict(r) for r in user_rules],
+                "builtin_rule": [_rule_dict(r) for r in BUILTIN_RULES],
+            },
+            "shift": {
+                "leads": list(self.policy.shift_leads),
+                "second_extension_approvals": self.policy.second_extension_approvals,
+                "office": self.policy.office_name,
+            },
+            "ui": {"refresh_seconds": self.refresh_seconds},
+            "channels": self.raw.get("channels", {}),
+            "uplink": self.raw.get("uplink", {}),
+        }
+
+
+def _rule_dict(rule: LimitRule) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("category", rule.category),
+            ("type", rule.type),
+            ("urgency", rule.urgency),
+            ("unit", rule.unit),
+        )
+        if v is not None
+    }
+    out.update(rule.hours)
+    return out
+
+
+def locate(text: str, path: tuple[str | int, ...]) -> int | None:
+    """Line number (1-based) of the key at ``path`` in TOML ``text``, when it can be found."""
+    names = [p for p in path if isinstance(p, str)]
+    index = next((p for p in path if isinstance(p, int)), None)
+    key = names[-1]
+    table = ".".join(names[:-1])
+    current = ""
+    seen = -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
+        if header:
+            current = header.group(1).replace('"', "")
+            if stripped.startswith("[[") and current == table:
+                seen += 1
+            if current == ".".join(names) and index is None:
+                return number
+            continue
+        if current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+            if index is None or seen == index:
+                return number
+    return None
+
+
+class _Reader:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> ConfigError:
+        line = locate(self.text, path) if path else None
+        key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        where = f"{self.source}, line {line}" if line else self.source
+        return ConfigError(f"{where}, key '{key}': {message}")
+
+    def check_keys(self, table: dict[str, Any], section: str, path: tuple[str | int, ...]) -> None:
+        allowed = KNOWN[section]
+        for name in table:
+            if name not in allowed:
+                raise self.fail(
+                    (*path, name), f"unknown setting; expected one of {', '.join(sorted(allowed))}"
+                )
+
+
+def _time(value: str) -> time:
+    return time.fromisoformat(value.strip())
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
+    """Read and validate the configuration file at ``path``.
+
+    A missing file gives the defaults, unless ``must_exist`` (the path was named explicitly).
+
+    Raises:
+        ConfigError: naming the file, line and key of the first problem.
+    """
+    if path is None or not path.exists():
+        if must_exist and path is not None:
+            raise ConfigError(f"configuration file {path} does not exist")
+        return Config(path=None)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc}") from exc
+    return parse_config(text, str(path), path)
+
+
+def parse_config(text: str, source: str = "<config>", path: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    r = _Reader(text, source)
+    r.check_keys(data, "", ())
+
+    operator = data.get("operator", "duty-officer")
+    if not isinstance(operator, str) or not operator.strip():
+        raise r.fail(("operator",), "must be a non-empty string")
+    tz_name = data.get("timezone", "Asia/Shanghai")
+    try:
+        zone = ZoneInfo(str(tz_name))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise r.fail(("timezone",), f"unknown time zone {tz_name!r}") from exc
+
+    cal = data.get("calendar", {})
+    if not isinstance(cal, dict):
+        raise r.fail(("calendar",), "must be a table")
+    r.check_keys(cal, "calendar", ("calendar",))
+    kwargs: dict[str, Any] = {"zone": zone}
+    if "workdays" in cal:
+        try:
+            kwargs["workdays"] = frozenset(DAYS.index(str(d).lower()[:3]) for d in cal["workdays"])
+        except (ValueError, TypeError) as exc:
+            raise r.fail(("calendar", "workdays"), "use day names like mon, tue, ...") from exc
+    if "hours" in cal:
+        try:
+            spans = []
+            for span in cal["hours"]:
+                start, end = str(span).split("-")
+                spans.append((_time(start), _time(end)))
+            kwargs["hours"] = tuple(spans)
+        except (ValueError, TypeError) as exc:
+            raise r.fail(("calendar", "hours"), 'use spans like "08:30-12:00"') from exc
+    for name in ("holidays", "extra_workdays"):
+        if name in cal:
+            try:
+                kwargs[name] = frozenset(_date(d) for d in cal[name])
+            except (ValueError, TypeError) as exc:
+                raise r.fail(("calendar", name), "use dates like 2026-10-01") from exc
+    try:
+        calendar = WorkingCalendar(**kwargs)
+    except ValueError as exc:
+        raise r.fail(("calendar", "hours"), str(exc)) from exc
+
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict):
+        raise r.fail(("limits",), "must be a table")
+    r.check_keys(limits, "limits", ("limits",))
+    remind = limits.get("remind_every_minutes", 120)
+    if not isinstance(remind, int | float) or isinstance(remind, bool) or remind <= 0:
+        raise r.fail(("limits", "remind_every_minutes"), "must be a positive number of minutes")
+    rules = list(BUILTIN_RULES)
+    raw_rules = limits.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise r.fail(("limits", "rule"), "use [[limits.rule]] tables")
+    for i, raw in enumerate(raw_rules):
+        rules.append(_parse_rule(r, raw, i))
+
+    shift = data.get("shift", {})
+    if not isinstance(shift, dict):
+        raise r.fail(("shift",), "must be a table")
+    r.check_keys(shift, "shift", ("shift",))
+    leads = shift.get("leads", [])
+    if not isinstance(leads, list) or not all(isinstance(x, str) and x.strip() for x in leads):
+        raise r.fail(("shift", "leads"), "must be a list of operator names")
+    approvals = shift.get("second_extension_approvals", 2)
+    if not isinstance(approvals, int) or isinstance(approvals, bool) or approvals < 1:
+        raise r.fail(("shift", "second_extension_approvals"), "must be a whole number >= 1")
+    office = shift.get("office", "duty-office")
+    if not isinstance(office, str) or not office.strip():
+        raise r.fail(("shift", "office"), "must be a non-empty string")
+
+    ui = data.get("ui", {})
+    if not isinstance(ui, dict):
+        raise r.fail(("ui",), "must be a table")
+    r.check_keys(ui, "ui", ("ui",))
+    refresh = ui.get("refresh_seconds", 1.0)
+    if not isinstance(refresh, int | float) or isinstance(refresh, bool) or refresh <= 0:
+        raise r.fail(("ui", "refresh_seconds"), "must be a positive number")
+    for name in ("channels", "uplink"):
+        if name in data and not isinstance(data[name], dict):
+            raise r.fail((name,), "must be a table")
+
+    policy = Policy(
+        rules=tuple(rules),
+        calendar=calendar,
+        remind_every=timedelta(minutes=float(remind)),
+        shift_leads=tuple(x.strip() for x in leads),
+        second_extension_approvals=approvals,
+        office_name=office.strip(),
+    )
+    return Config(
+        path=path,
+        operator=operator.strip(),
+        timezone=str(tz_name),
+        policy=policy,
+        raw=data,
+        refresh_seconds=float(refresh),
+    )
+
+
+def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
+    base: tuple[str | int, ...] = ("limits", "rule", i)
+    if not isinstance(raw, dict):
+        raise r.fail(base, "must be a table")
+    r.check_keys(raw, "limits.rule", base)
+    category = raw.get("category")
+    type_ = raw.get("type")
+    if category is not None and category not in CATEGORIES:
+        raise r.fail((*base, "category"), f"unknown category {category!r}")
+    if type_ is not None:
+        if category is None:
+            raise r.fail((*base, "type"), "a type needs its category")
+        if type_ not in CATEGORIES[category][1]:
+            raise r.fail((*base, "type"), f"unknown type {type_!r} in {category}")
+    urgency = raw.get("urgency")
+    if urgency is not None and urgency not in {u.value for u in Urgency}:
+        raise r.fail((*base, "urgency"), "use normal, urgent or very_urgent")
+    unit = raw.get("unit")
+    if unit is not None and unit not in UNITS:
+        raise r.fail((*base, "unit"), "use natural or working")
+    hours: dict[str, float] = {}
+    for stage in LIMITED_STAGES:
+        if stage.value in raw:
+            value = raw[stage.value]
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise r.fail((*base, stage.value), "must be a positive number of hours")
+            hours[stage.value] = float(value)
+    if not hours and unit is None:
+        raise r.fail(base, "a rule must set hours for at least one stage, or a unit")
+    return LimitRule(hours=hours, unit=unit, category=category, type=type_, urgency=urgency)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Render the effective configuration as TOML (for ``config show``)."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for key, value in data.items():
+        if key == "file":
+            continue
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    for name, table in tables:
+        lines.append(f"\n[{name}]")
+        for key, value in table.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                arrays.append((f"{name}.{key}", value))
+            elif isinstance(value, dict):
+                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+            else:
+                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        for array_name, items in arrays:
+            for item in items:
+                lines.append(f"\n[[{array_name}]]")
+                lines.extend(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in item.items())
+        arrays.clear()
+    return "\n".join(lines).lstrip() + "\n"

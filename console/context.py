@@ -1,0 +1,54 @@
+"""Provides the composition root's bundle: the opened database, clock, configuration, operator.
+
+The CLI and the console build one :class:`Context` at start and hand its parts to the domain
+functions; nothing else in dutydesk opens the database or reads the configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from console.config import Config, load_config
+from incidents.limits import Policy
+from store.clock import Clock, SystemClock
+from store.db import connect
+from store.paths import default_config_path, default_db_path
+
+
+@dataclass
+class Context:
+    db: Database
+    db_path: Path
+    config: Config
+    operator: str
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def policy(self) -> Policy:
+        return self.config.policy
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_context(
+    db_path: Path | None = None,
+    config_path: Path | None = None,
+    operator: str | None = None,
+    clock: Clock | None = None,
+) -> Context:
+    """Load the configuration, open (and migrate) the database, settle who the operator is."""
+    explicit_config = config_path is not None
+    config = load_config(config_path or default_config_path(), must_exist=explicit_config)
+    path = db_path or default_db_path()
+    db = connect(path)
+    return Context(
+        db=db,
+        db_path=Path(path),
+        config=config,
+        operator=(operator or "").strip() or config.operator,
+        clock=clock or SystemClock(),
+    )
