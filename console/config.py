@@ -117,9 +117,9 @@ def locate(text: str, path: tuple[str | int, ...]) -> int | None:
             if current == ".".join(names) and index is None:
                 return number
             continue
-        if current == table and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-            if index is None or seen == index:
-                return number
+        is_key = re.match(rf'^"?{re.escape(key)}"?\s*=', stripped)
+        if current == table and is_key and (index is None or seen == index):
+            return number
     return None
 
 
