@@ -1,0 +1,299 @@
+"""Provides the ``dutydesk`` command line: the public contract of the console's commands.
+
+``dutydesk`` alone opens the console; ``dutydesk COMMAND`` runs one command and exits. Every
+listing and ``show`` takes ``--json`` with stable keys. Errors are one line on stderr: exit code
+2 for bad input and refused steps, 1 for other failures; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from console import render
+from console.context import Context, open_context
+from store.errors import DutydeskError
+
+
+class State:
+    """Global options, and the context opened on first use (so ``--help`` opens nothing)."""
+
+    def __init__(self, db: Path | None, config: Path | None, operator: str | None) -> None:
+        self.db = db
+        self.config = config
+        self.operator = operator
+        self._ctx: Context | None = None
+
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            self._ctx = open_context(self.db, self.config, self.operator)
+        return self._ctx
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DUTYDESK_DB",
+    help="Database file (default: the user data dir; env DUTYDESK_DB).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DUTYDESK_CONFIG",
+    help="Configuration TOML (default: the user config dir; env DUTYDESK_CONFIG).",
+)
+@click.option(
+    "--as",
+    "operator",
+    metavar="OPERATOR",
+    help="Act as this operator (default: `operator` in the configuration).",
+)
+@click.option(
+    "--demo", is_flag=True, help="Open the console on the demo database (built if needed)."
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.version_option(package_name="dutydesk")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    db: Path | None,
+    config: Path | None,
+    operator: str | None,
+    demo: bool,
+    debug: bool,
+) -> None:
+    """dutydesk: the duty office's command console. With no command, opens the console."""
+    state = State(db, config, operator)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    if ctx.invoked_subcommand is not None:
+        if demo:
+            raise click.UsageError("--demo opens the console; it takes no command")
+        return
+    if demo:
+        from console.demo import ensure_demo
+
+        path = ensure_demo(db, echo=lambda line: click.echo(line, err=True))
+        state.db = path
+    from console.app import run_console
+
+    run_console(state.ctx)
+
+
+@cli.command()
+@pass_state
+def init(state: State) -> None:
+    """Create the database, or migrate it to this version's schema."""
+    from store.db import schema_version
+
+    ctx = state.ctx
+    click.echo(f"database ready: {ctx.db_path} (schema version {schema_version(ctx.db)})")
+
+
+@cli.command()
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to build it (default: demo.db in the user data dir).",
+)
+@click.option("--force", is_flag=True, help="Rebuild it if it exists.")
+@click.option(
+    "--cases",
+    default=240,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many cases to log.",
+)
+def demo(db: Path | None, force: bool, cases: int) -> None:
+    """Build a realistic demo database and say where it is (opens nothing)."""
+    from console.demo import build_demo, default_demo_path
+
+    path = db or default_demo_path()
+    if path.exists() and not force:
+        click.echo(f"demo database already at {path} (use --force to rebuild)")
+        click.echo(f"open it with: dutydesk --db {path}")
+        return
+    summary = build_demo(path, cases=cases, replace=force)
+    click.echo(f"demo database built at {path}")
+    click.echo(summary)
+    click.echo(f"open it with: dutydesk --db {path}    (or: dutydesk --demo)")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def config_show(state: State, as_json: bool) -> None:
+    """Print the effective configuration (defaults filled in)."""
+    from console.config import load_config, to_toml
+    from store.paths import default_config_path
+
+    config = load_config(state.config or default_config_path(), must_exist=state.config is not None)
+    data = config.effective()
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"# file: {data['file'] or '(none; defaults)'}")
+    click.echo(to_toml(data), nl=False)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def audit_verify(state: State, as_json: bool) -> None:
+    """Check the audit chain; exit 1 naming the first bad entry."""
+    from store.audit import verify_chain
+    from store.errors import AuditBroken
+
+    report = verify_chain(state.ctx.db)
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "bad_id": report.bad_id,
+                "problem": report.problem,
+            }
+        )
+        if not report.ok:
+            sys.exit(AuditBroken.exit_code)
+        return
+    if not report.ok:
+        raise AuditBroken(f"audit chain broken at entry {report.bad_id}: {report.problem}")
+    click.echo(f"audit chain intact: {report.checked} entries verified")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_state
+def backup(state: State, path: Path) -> None:
+    """Copy the database to PATH, consistently, even while it is in use."""
+    from store.db import backup as backup_db
+
+    target = backup_db(state.ctx.db, path)
+    click.echo(f"backup written: {target} ({target.stat().st_size / 1e6:.1f} MB)")
+
+
+@cli.command()
+@pass_state
+def sweep(state: State) -> None:
+    """Run the overdue sweep once (督办/催办), as the console's engine does every 30 s."""
+    from incidents.supervision import sweep_overdue
+
+    ctx = state.ctx
+    result = sweep_overdue(ctx.db, ctx.clock, ctx.policy)
+    click.echo(f"newly supervised: {result.supervised}, reminders: {result.reminded}")
+
+
+@cli.group("shift")
+def shift_group() -> None:
+    """Shift handover."""
+
+
+@shift_group.command("handover")
+@click.option("--to", "to", required=True, help="The operator taking over.")
+@click.option("--note", default="", help="What the next shift must know.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
+    """Record the handover with the open/overdue/supervised counts at this moment."""
+    from incidents.supervision import shift_handover
+
+    ctx = state.ctx
+    handover = shift_handover(ctx.db, ctx.clock, ctx.operator, to, note)
+    c = handover.counts
+    if as_json:
+        emit_json(
+            {
+                "id": handover.id,
+                "from": handover.from_operator,
+                "to": handover.to_operator,
+                "at": render.iso(handover.at),
+                "note": handover.note,
+                "open": c.open,
+                "overdue": c.overdue,
+                "supervised": c.supervised,
+                "parked": c.parked,
+            }
+        )
+        return
+    click.echo(
+        f"shift handed over from {handover.from_operator} to {handover.to_operator}: "
+        f"{c.open} open, {c.overdue} overdue, {c.supervised} supervised, "
+        f"{c.parked} parked"
+    )
+
+
+def _register_subcommands() -> None:
+    from console.cli_incidents import incident
+
+    cli.add_command(incident)
+
+
+_register_subcommands()
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"dutydesk: {message}", err=True)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``dutydesk`` script: runs the CLI, turning errors into one line."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="dutydesk", standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        fail(exc.format_message(), 2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except DutydeskError as exc:
+        if debug:
+            raise
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as exc:  # the last line of defence: never a traceback to a duty officer
+        if debug:
+            raise
+        fail(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,545 @@
+"""Provides ``dutydesk incident ...``: logging cases and taking them through the closed loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from console import render
+from console.cli import State, emit_json, pass_state
+from console.timefmt import local, parse_when
+from incidents import workflow as wf
+from incidents.models import CATEGORIES, Incident, Severity, Stage, Urgency
+from incidents.records import (
+    ListFilter,
+    NewIncident,
+    create_incident,
+    get_incident,
+    list_incidents,
+    list_tasks,
+    search_incidents,
+    tasks_of,
+    timeline,
+)
+from store.errors import InvalidInput
+
+CASE = click.argument("case", metavar="CASE")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _choice_help() -> str:
+    return "; ".join(f"{c}: {', '.join(t)}" for c, (_, t) in CATEGORIES.items())
+
+
+@click.group("incident")
+def incident() -> None:
+    """Cases (事件): log, list, search and take them through the closed loop.
+
+    CASE is a case number (2026-000123) or its id.
+    """
+
+
+def _done(state: State, item: Incident, as_json: bool, message: str) -> None:
+    ctx = state.ctx
+    if as_json:
+        emit_json(item.to_json(ctx.clock.now()))
+        return
+    deadline = local(item.deadline, ctx.config.zone) if item.deadline else "none"
+    click.echo(
+        f"{item.number} {message}: now {item.stage.value} ({item.stage.label_zh}), "
+        f"deadline {deadline}"
+    )
+
+
+@incident.command("new")
+@click.option("--title", required=True, help="Short title, e.g. 3号楼发生火灾.")
+@click.option("--category", required=True, help="Category code or Chinese label.")
+@click.option("--type", "type_", help="Type within the category (default: other).")
+@click.option("--severity", default="IV", show_default=True, help="Level I-IV (1-4).")
+@click.option(
+    "--urgency", default="normal", show_default=True, help="normal, urgent or very-urgent."
+)
+@click.option("--description", default="", help="What was reported.")
+@click.option("--location", default="", help="Address or place.")
+@click.option("--lat", type=float, help="Latitude (with --lon).")
+@click.option("--lon", type=float, help="Longitude (with --lat).")
+@click.option("--grid", help="Grid code, e.g. G001.")
+@click.option("--reporter", help="Reporter's name.")
+@click.option("--phone", help="Reporter's phone.")
+@click.option(
+    "--source",
+    default="phone",
+    show_default=True,
+    help="phone, hotline, grid-patrol, video, directive, other.",
+)
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@JSON
+@pass_state
+def new(
+    state: State,
+    title: str,
+    category: str,
+    type_: str | None,
+    severity: str,
+    urgency: str,
+    description: str,
+    location: str,
+    lat: float | None,
+    lon: float | None,
+    grid: str | None,
+    reporter: str | None,
+    phone: str | None,
+    source: str,
+    tags: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Log a reported case (上报)."""
+    ctx = state.ctx
+    item = create_incident(
+        ctx.db,
+        ctx.clock,
+        ctx.policy,
+        ctx.operator,
+        NewIncident(
+            title=title,
+            category=category,
+            type=type_,
+            severity=severity,
+            urgency=urgency,
+            description=description,
+            location=location,
+            lat=lat,
+            lon=lon,
+            grid=grid,
+            reporter_name=reporter,
+            reporter_phone=phone,
+            source=source,
+            tags=tags,
+        ),
+    )
+    _done(state, item, as_json, "logged")
+
+
+new.epilog = "Categories and types: " + _choice_help()
+
+
+def _parse_many(values: tuple[str, ...], parse: Callable[[str], Any], field: str) -> Any:
+    out = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    out.append(parse(part))
+                except ValueError as exc:
+                    raise InvalidInput(str(exc), field) from exc
+    return tuple(out) or None
+
+
+def _stage(text: str) -> Stage:
+    value = text.strip().lower()
+    for stage in Stage:
+        if value in (stage.value, stage.label_zh):
+            return stage
+    raise ValueError(f"unknown stage {text!r}; use one of {', '.join(s.value for s in Stage)}")
+
+
+@incident.command("list")
+@click.option("--stage", "stages", multiple=True, help="Stage(s), comma-separated or repeated.")
+@click.option("--severity", "severities", multiple=True, help="Level(s) I-IV.")
+@click.option("--urgency", "urgencies", multiple=True, help="Urgency(ies).")
+@click.option("--grid", help="Grid code.")
+@click.option("--overdue/--not-overdue", default=None, help="Only (or no) overdue cases.")
+@click.option("--supervised/--not-supervised", default=None, help="Only (or no) 督办 cases.")
+@click.option("--parked", is_flag=True, help="Only parked (挂账) cases.")
+@click.option("--all", "include_all", is_flag=True, help="Include parked and finished cases.")
+@click.option("--text", help="Full-text filter (Chinese and English).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--after", help="Continue after this key (printed as next_after in --json).")
+@JSON
+@pass_state
+def list_cmd(
+    state: State,
+    stages: tuple[str, ...],
+    severities: tuple[str, ...],
+    urgencies: tuple[str, ...],
+    grid: str | None,
+    overdue: bool | None,
+    supervised: bool | None,
+    parked: bool,
+    include_all: bool,
+    text: str | None,
+    limit: int,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """List cases sorted by deadline (the active queue unless told otherwise)."""
+    ctx = state.ctx
+    now = ctx.clock.now()
+    flt = ListFilter(
+        stages=_parse_many(stages, _stage, "stage"),
+        severities=_parse_many(severities, Severity.parse, "severity"),
+        urgencies=_parse_many(urgencies, Urgency.parse, "urgency"),
+        grid=grid,
+        overdue=overdue,
+        supervised=supervised,
+        parked=True if parked else (None if include_all else False),
+        text=text,
+        include_closed=include_all,
+    )
+    key = None
+    if after:
+        deadline, _, ident = after.rpartition("/")
+        if not ident.isdigit():
+            raise InvalidInput(f"{after!r} is not a key printed by a previous page", "after")
+        key = (deadline, int(ident))
+    page = list_incidents(ctx.db, now, flt, after=key, limit=limit)
+    if as_json:
+        emit_json(
+            {
+                "items": [i.to_json(now) for i in page.items],
+                "next_after": f"{page.next_after[0]}/{page.next_after[1]}"
+                if page.next_after
+                else None,
+            }
+        )
+        return
+    if not page.items:
+        click.echo("no cases match")
+        return
+    render.out().print(render.incident_table(page.items, now, ctx.config.zone))
+    if page.next_after:
+        click.echo(f"more: --after {page.next_after[0]}/{page.next_after[1]}")
+
+
+@incident.command("show")
+@CASE
+@JSON
+@pass_state
+def show(state: State, case: str, as_json: bool) -> None:
+    """Show one case with its timeline, tasks and extensions."""
+    ctx = state.ctx
+    now = ctx.clock.now()
+    item = get_incident(ctx.db, case)
+    entries = timeline(ctx.db, item.id)
+    tasks = tasks_of(ctx.db, item.id)
+    if as_json:
+        data = item.to_json(now)
+        data["allowed"] = wf.allowed_actions(item)
+        data["timeline"] = [render.entry_json(e) for e in entries]
+        data["tasks"] = [render.task_json(t, now) for t in tasks]
+        data["extensions"] = [
+            {
+                "seq": e.seq,
+                "status": e.status,
+                "reason": e.reason,
+                "until": render.iso(e.new_deadline),
+                "requested_by": e.requested_by,
+                "approvals": list(e.approvals),
+                "approvals_needed": e.approvals_needed,
+            }
+            for e in wf.extensions_of(ctx.db, item.id)
+        ]
+        emit_json(data)
+        return
+    console = render.out()
+    for part in render.incident_card(item, entries, tasks, now, ctx.config.zone):
+        console.print(part)
+        console.print()
+    console.print(f"next steps: {', '.join(wf.allowed_actions(item)) or 'none'}")
+
+
+def _step_command(
+    name: str,
+    help_text: str,
+    func: Callable[..., Incident],
+    message: str,
+    *options: Callable[[Any], Any],
+) -> None:
+    def command(state: State, case: str, as_json: bool, **kwargs: Any) -> None:
+        ctx = state.ctx
+        item = func(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, **kwargs)
+        _done(state, item, as_json, message)
+
+    command.__doc__ = help_text
+    decorated: Any = command
+    for option in reversed(options):
+        decorated = option(decorated)
+    incident.command(name)(pass_state(CASE(JSON(decorated))))
+
+
+REASON = click.option("--reason", required=True, help="Why (kept in the timeline).")
+NOTE = click.option("--note", help="A note for the timeline.")
+
+_step_command("register", "Register the case (立案).", wf.register, "registered", NOTE)
+_step_command(
+    "dispatch",
+    "Dispatch the case (派遣) to a grid, team or person.",
+    wf.dispatch,
+    "dispatched",
+    click.option(
+        "--to",
+        help="grid:CODE, team:NAME, office:NAME or a person's name "
+        "(default: the case's grid, else the duty office).",
+    ),
+)
+_step_command("handle", "Handling has started (处置).", wf.handle, "in handling", NOTE)
+_step_command(
+    "feedback",
+    "Report the result of handling (反馈).",
+    wf.feedback,
+    "fed back",
+    click.option("--result", required=True, help="What was done."),
+)
+_step_command("close", "Close the case (结案).", wf.close, "closed", NOTE)
+_step_command(
+    "void", "Void a false report (作废), from reported/registered.", wf.void, "voided", REASON
+)
+_step_command(
+    "return",
+    "Return to dispatched (回退) from handling/feedback.",
+    wf.return_case,
+    "returned",
+    REASON,
+)
+_step_command(
+    "park",
+    "Park a long-running case (挂账): off the active queue, still visible.",
+    wf.park,
+    "parked",
+    REASON,
+)
+_step_command(
+    "unpark", "Bring a parked case back to the active queue.", wf.unpark, "unparked", NOTE
+)
+_step_command("reopen", "Reopen a closed case (back to handling).", wf.reopen, "reopened", REASON)
+
+
+@incident.command("verify")
+@CASE
+@click.option("--fail", "failed", is_flag=True, help="Verification failed: back to handling.")
+@click.option("--reason", help="Why it failed (required with --fail), or a note.")
+@JSON
+@pass_state
+def verify_cmd(state: State, case: str, failed: bool, reason: str | None, as_json: bool) -> None:
+    """Verify the result (核查); --fail sends the case back to handling."""
+    ctx = state.ctx
+    item = wf.verify(
+        ctx.db, ctx.clock, ctx.policy, ctx.operator, case, passed=not failed, reason=reason
+    )
+    _done(state, item, as_json, "failed verification" if failed else "verified")
+
+
+@incident.command("extend")
+@CASE
+@REASON
+@click.option(
+    "--until",
+    "until",
+    required=True,
+    help="New deadline: YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d.",
+)
+@JSON
+@pass_state
+def extend(state: State, case: str, reason: str, until: str, as_json: bool) -> None:
+    """Request an extension (延期) of the current deadline; a shift lead approves it."""
+    ctx = state.ctx
+    when = parse_when(until, ctx.clock.now(), ctx.config.zone, "until")
+    ext = wf.request_extension(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, reason, when)
+    if as_json:
+        emit_json(
+            {
+                "seq": ext.seq,
+                "status": ext.status,
+                "until": render.iso(ext.new_deadline),
+                "approvals_needed": ext.approvals_needed,
+            }
+        )
+        return
+    click.echo(
+        f"extension {ext.seq} requested until "
+        f"{local(ext.new_deadline, ctx.config.zone)}; needs "
+        f"{ext.approvals_needed} approval(s) by a shift lead"
+    )
+
+
+@incident.command("approve-extension")
+@CASE
+@click.option("--reject", is_flag=True, help="Reject instead of approving.")
+@click.option("--reason", help="Why (required with --reject).")
+@JSON
+@pass_state
+def approve_extension(
+    state: State, case: str, reject: bool, reason: str | None, as_json: bool
+) -> None:
+    """Approve (or reject) the pending extension, acting as shift lead (--as NAME)."""
+    ctx = state.ctx
+    ext = wf.approve_extension(
+        ctx.db, ctx.clock, ctx.policy, ctx.operator, case, reject=reject, reason=reason
+    )
+    if as_json:
+        emit_json(
+            {
+                "seq": ext.seq,
+                "status": ext.status,
+                "approvals": list(ext.approvals),
+                "approvals_needed": ext.approvals_needed,
+                "until": render.iso(ext.new_deadline),
+            }
+        )
+        return
+    if ext.status == "granted":
+        click.echo(
+            f"extension {ext.seq} granted: deadline now {local(ext.new_deadline, ctx.config.zone)}"
+        )
+    elif ext.status == "rejected":
+        click.echo(f"extension {ext.seq} rejected")
+    else:
+        click.echo(
+            f"extension {ext.seq} approved by {ctx.operator}; "
+            f"{ext.approvals_needed - len(ext.approvals)} more approval(s) needed"
+        )
+
+
+@incident.command("merge")
+@CASE
+@click.option("--into", "into", required=True, metavar="CASE", help="The original case.")
+@JSON
+@pass_state
+def merge(state: State, case: str, into: str, as_json: bool) -> None:
+    """Merge a duplicate CASE into its original."""
+    ctx = state.ctx
+    item = wf.merge(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, into)
+    _done(state, item, as_json, f"merged into {get_incident(ctx.db, into).number}")
+
+
+@incident.command("note")
+@CASE
+@click.argument("text")
+@JSON
+@pass_state
+def note(state: State, case: str, text: str, as_json: bool) -> None:
+    """Add a note to the timeline (searchable)."""
+    ctx = state.ctx
+    entry_id = wf.add_note(ctx.db, ctx.clock, ctx.operator, case, text)
+    if as_json:
+        emit_json({"entry": entry_id, "case": get_incident(ctx.db, case).number})
+        return
+    click.echo(f"note added to {get_incident(ctx.db, case).number}")
+
+
+@incident.command("assign")
+@CASE
+@click.option("--to", "to", required=True, help="Who is responsible.")
+@JSON
+@pass_state
+def assign(state: State, case: str, to: str, as_json: bool) -> None:
+    """Name who is responsible for the case (stage unchanged)."""
+    ctx = state.ctx
+    item = wf.assign(ctx.db, ctx.clock, ctx.operator, case, to)
+    _done(state, item, as_json, f"assigned to {item.assignee}")
+
+
+@incident.command("edit")
+@CASE
+@click.option("--title")
+@click.option("--description")
+@click.option("--location")
+@click.option("--severity")
+@click.option("--urgency")
+@click.option("--grid")
+@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeatable).")
+@JSON
+@pass_state
+def edit(state: State, case: str, as_json: bool, tags: tuple[str, ...], **fields: Any) -> None:
+    """Change fields of an open case; each change is kept in the timeline as old → new."""
+    ctx = state.ctx
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if tags:
+        changes["tags"] = tags
+    if not changes:
+        raise InvalidInput("nothing to change; give at least one field option", "field")
+    item = wf.edit(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, **changes)
+    _done(state, item, as_json, "edited")
+
+
+@incident.command("search")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@JSON
+@pass_state
+def search(state: State, text: str, limit: int, as_json: bool) -> None:
+    """Full-text search (title, description, location, notes), best match first."""
+    ctx = state.ctx
+    now = ctx.clock.now()
+    hits = search_incidents(ctx.db, text, limit=limit)
+    if as_json:
+        emit_json([{**h.incident.to_json(now), "rank": h.rank} for h in hits])
+        return
+    if not hits:
+        click.echo(f"nothing found for {text!r}")
+        return
+    render.out().print(render.incident_table([h.incident for h in hits], now, ctx.config.zone))
+
+
+@incident.group("task")
+def task() -> None:
+    """Tasks of a case."""
+
+
+@task.command("add")
+@CASE
+@click.option("--title", required=True)
+@click.option("--owner")
+@click.option("--due", help="YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d.")
+@JSON
+@pass_state
+def task_add(
+    state: State, case: str, title: str, owner: str | None, due: str | None, as_json: bool
+) -> None:
+    """Add a task to a case."""
+    ctx = state.ctx
+    when = parse_when(due, ctx.clock.now(), ctx.config.zone, "due") if due else None
+    item = wf.add_task(ctx.db, ctx.clock, ctx.operator, case, title, owner, when)
+    if as_json:
+        emit_json(render.task_json(item, ctx.clock.now()))
+        return
+    click.echo(f"task {item.id} added")
+
+
+@task.command("done")
+@click.argument("task_id", type=int)
+@JSON
+@pass_state
+def task_done(state: State, task_id: int, as_json: bool) -> None:
+    """Mark a task done."""
+    ctx = state.ctx
+    item = wf.complete_task(ctx.db, ctx.clock, ctx.operator, task_id)
+    if as_json:
+        emit_json(render.task_json(item, ctx.clock.now()))
+        return
+    click.echo(f"task {item.id} done")
+
+
+@task.command("list")
+@click.option("--overdue", is_flag=True, help="Only overdue tasks.")
+@JSON
+@pass_state
+def task_list(state: State, overdue: bool, as_json: bool) -> None:
+    """Open tasks (or only the overdue ones), earliest due first."""
+    ctx = state.ctx
+    now = ctx.clock.now()
+    items = list_tasks(ctx.db, now, overdue_only=overdue)
+    if as_json:
+        emit_json([render.task_json(t, now) for t in items])
+        return
+    if not items:
+        click.echo("no open tasks" if not overdue else "no overdue tasks")
+        return
+    for t in items:
+        flag = " OVERDUE" if t.overdue_at(now) else ""
+        click.echo(
+            f"{t.id:>5}  case {t.incident_id:<6} {local(t.due, ctx.config.zone):16}"
+            f"  {t.owner or '-':10} {t.title}{flag}"
+        )

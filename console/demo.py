@@ -1,0 +1,468 @@
+"""Provides the demo database: a plausible street's fortnight of cases, built through the real API.
+
+Every case is logged and advanced with the same workflow functions a duty officer uses (so the
+audit chain, time limits, search index and supervision are all real), with a clock that walks
+through the past two weeks. The file is built next to its destination and moved into place
+when complete, so a half-built demo is never left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from incidents import workflow as wf
+from incidents.limits import Policy
+from incidents.models import Stage
+from incidents.records import NewIncident, create_incident
+from incidents.supervision import counts, sweep_overdue
+from store.clock import FixedClock, SystemClock
+from store.db import connect, write
+from store.paths import demo_db_path
+
+STREET = "青山街道"
+COMMUNITIES = ["幸福社区", "和平社区", "滨江社区", "东湖村", "新河社区", "南苑社区"]
+ROADS = ["长江路", "青山大道", "和平路", "滨江路", "东湖路", "新河街", "南苑路", "建设路"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "强",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "桂兰",
+    "建华",
+    "志强",
+    "海燕",
+    "丽娟",
+    "国庆",
+    "红梅",
+    "晓东",
+    "春生",
+]
+OPERATORS = ["王伟", "李芳", "张强", "刘静"]
+SHIFT_LEADS = ["陈队长", "赵主任"]
+
+# (category, type, severity, urgency, title template, description template, weight)
+TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
+    (
+        "environment",
+        "garbage",
+        "IV",
+        "normal",
+        "{place}垃圾堆放未清运",
+        "群众反映{place}生活垃圾堆放两天未清运，气味较大。",
+        14,
+    ),
+    (
+        "facilities",
+        "manhole",
+        "IV",
+        "urgent",
+        "{road}井盖缺失",
+        "{road}{num}号门前井盖缺失，存在行人坠落风险，已设置临时警示。",
+        8,
+    ),
+    (
+        "facilities",
+        "streetlight",
+        "IV",
+        "normal",
+        "{road}路灯不亮",
+        "{road}自{num}号起约200米路灯夜间不亮。",
+        9,
+    ),
+    (
+        "facilities",
+        "water_pipe",
+        "III",
+        "urgent",
+        "{place}供水管道破裂",
+        "{place}地下供水管道破裂，路面积水，周边住户停水。",
+        4,
+    ),
+    (
+        "dispute",
+        "neighbour",
+        "IV",
+        "normal",
+        "{place}邻里纠纷",
+        "{place}楼上楼下因漏水问题发生争执，需网格员上门调解。",
+        9,
+    ),
+    (
+        "dispute",
+        "property",
+        "IV",
+        "normal",
+        "{community}物业纠纷",
+        "业主反映{community}物业公司停车收费不合理，多户联名投诉。",
+        5,
+    ),
+    (
+        "dispute",
+        "labour",
+        "III",
+        "urgent",
+        "{road}工地欠薪",
+        "{road}某工地农民工十余人反映被拖欠工资，情绪激动。",
+        3,
+    ),
+    (
+        "safety_hazard",
+        "fire_hazard",
+        "III",
+        "urgent",
+        "{place}楼道堆放杂物",
+        "{place}楼道堆放大量纸箱和电动车，堵塞消防通道。",
+        9,
+    ),
+    (
+        "safety_hazard",
+        "electrical",
+        "III",
+        "urgent",
+        "{place}电动车飞线充电",
+        "巡查发现{place}有电动车飞线充电，存在火灾隐患。",
+        7,
+    ),
+    (
+        "safety_hazard",
+        "falling_objects",
+        "III",
+        "urgent",
+        "{place}外墙瓷砖脱落",
+        "{place}外墙瓷砖松动脱落，楼下为人行通道。",
+        4,
+    ),
+    (
+        "safety_hazard",
+        "flood_risk",
+        "III",
+        "urgent",
+        "{road}排水口堵塞",
+        "{road}低洼路段排水口被落叶堵塞，暴雨时易积水。",
+        4,
+    ),
+    (
+        "accident_disaster",
+        "fire",
+        "II",
+        "very_urgent",
+        "{place}发生火灾",
+        "{place}住户厨房起火，浓烟较大，已拨打119，需疏散楼内群众。Smoke visible from the road.",
+        2,
+    ),
+    (
+        "accident_disaster",
+        "gas_leak",
+        "II",
+        "very_urgent",
+        "{place}燃气泄漏",
+        "{place}居民闻到燃气味，疑似燃气管道泄漏，已关闭总阀。",
+        2,
+    ),
+    (
+        "accident_disaster",
+        "traffic",
+        "III",
+        "urgent",
+        "{road}交通事故",
+        "{road}与建设路交叉口两车相撞，一人受伤，交通拥堵。",
+        3,
+    ),
+    (
+        "natural_disaster",
+        "rainstorm",
+        "II",
+        "very_urgent",
+        "{road}暴雨积水",
+        "暴雨导致{road}下穿通道积水约40厘米，车辆被困。",
+        2,
+    ),
+    (
+        "natural_disaster",
+        "geological",
+        "II",
+        "urgent",
+        "{community}山体滑坡隐患",
+        "{community}后山出现裂缝，有小规模滑坡，坡下有住户6户。",
+        1,
+    ),
+    (
+        "public_health",
+        "food_poisoning",
+        "II",
+        "very_urgent",
+        "{place}疑似食物中毒",
+        "{place}附近餐馆多名就餐人员出现呕吐腹泻症状。",
+        1,
+    ),
+    (
+        "social_security",
+        "missing_person",
+        "III",
+        "urgent",
+        "{community}老人走失",
+        "{community}一名78岁老人早上外出未归，患有阿尔茨海默病。",
+        2,
+    ),
+    (
+        "social_security",
+        "mass_incident",
+        "II",
+        "urgent",
+        "{place}群众聚集",
+        "约30名业主在{place}聚集，反映房屋质量问题。",
+        1,
+    ),
+]
+NOTES = [
+    "已电话联系报告人核实情况",
+    "网格员已到现场查看",
+    "已协调相关部门处置",
+    "现场已拉设警戒线",
+    "已上门走访相关住户",
+    "处置进展顺利，预计今日完成",
+]
+FEEDBACK = [
+    "已清理完毕，现场恢复正常",
+    "已修复，经测试正常使用",
+    "双方已达成调解协议",
+    "隐患已整改，责任人已签字确认",
+    "已疏散群众，无人员伤亡",
+]
+
+
+def default_demo_path() -> Path:
+    return demo_db_path()
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def _phone(rng: random.Random) -> str:
+    # 170-0000-xxxx: a virtual-operator block used here only as an obviously fake test range.
+    return f"1700000{rng.randrange(10_000):04d}"
+
+
+def build_demo(
+    path: Path,
+    *,
+    cases: int = 240,
+    replace: bool = False,
+    seed: int = 20261126,
+    now: datetime | None = None,
+) -> str:
+    """Build the demo database at ``path`` and return a one-paragraph summary."""
+    if path.exists() and not replace:
+        raise FileExistsError(path)
+    rng = random.Random(seed)
+    end = now or SystemClock().now()
+    policy = Policy(shift_leads=tuple(SHIFT_LEADS))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".building")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = connect(partial, synchronous="NORMAL")
+    clock = FixedClock(end)
+    weights = [t[-1] for t in TEMPLATES]
+    grids = [f"G{n:02d}" for n in range(1, 41)]
+    created: list[int] = []
+    try:
+        with write(db):
+            starts = sorted(
+                end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _ in range(cases)
+            )
+            for started in starts:
+                created.append(_one_case(db, clock, policy, rng, started, end, weights, grids))
+            _special_cases(db, clock, policy, rng, created, end)
+            clock.set(end)
+            sweep_overdue(db, clock, policy)
+        summary = counts(db, end)
+    finally:
+        db.close()
+    os.replace(partial, path)
+    for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    return (
+        f"{STREET}: {cases} cases over 14 days in {len(COMMUNITIES)} communities / "
+        f"{len(grids)} grids; {summary.open} open, {summary.overdue} overdue, "
+        f"{summary.supervised} supervised, {summary.parked} parked"
+    )
+
+
+def _one_case(
+    db: object,
+    clock: FixedClock,
+    policy: Policy,
+    rng: random.Random,
+    started: datetime,
+    end: datetime,
+    weights: list[int],
+    grids: list[str],
+) -> int:
+    from sqlite_utils import Database
+
+    assert isinstance(db, Database)
+    cat, typ, sev, urg, title_t, desc_t, _ = rng.choices(TEMPLATES, weights)[0]
+    grid_index = rng.randrange(len(grids))
+    community = COMMUNITIES[grid_index * len(COMMUNITIES) // len(grids)]
+    road = rng.choice(ROADS)
+    place = f"{community}{rng.randrange(1, 30)}号楼"
+    fields = {"place": place, "road": road, "community": community, "num": rng.randrange(1, 300)}
+    clock.set(started)
+    operator = rng.choice(OPERATORS)
+    incident = create_incident(
+        db,
+        clock,
+        policy,
+        operator,
+        NewIncident(
+            title=title_t.format(**fields),
+            category=cat,
+            type=typ,
+            severity=sev,
+            urgency=urg,
+            description=desc_t.format(**fields),
+            location=f"{road}{fields['num']}号 ({place})",
+            grid=grids[grid_index],
+            reporter_name=_name(rng),
+            reporter_phone=_phone(rng),
+            source=rng.choice(["phone", "hotline", "grid_patrol", "grid_patrol", "video"]),
+        ),
+    )
+    age_hours = (end - started).total_seconds() / 3600
+    # Older cases are further along; a few stay stuck to give the overdue list something real.
+    steps = min(6, int(age_hours / 8) + rng.randrange(0, 3))
+    if rng.random() < 0.04:
+        steps = min(steps, rng.randrange(1, 4))
+    actions: list[tuple[str, float]] = [
+        ("register", 0.4),
+        ("dispatch", 0.6),
+        ("handle", 2.0),
+        ("feedback", 20.0),
+        ("verify", 4.0),
+        ("close", 6.0),
+    ]
+    for name, typical in actions[:steps]:
+        clock.advance(hours=rng.uniform(0.1, 1.6) * typical)
+        if clock.now() >= end:
+            break
+        ref = incident.id
+        if name == "register":
+            wf.register(db, clock, policy, operator, ref)
+        elif name == "dispatch":
+            wf.dispatch(db, clock, policy, operator, ref)
+        elif name == "handle":
+            wf.handle(db, clock, policy, _name(rng), ref)
+            if rng.random() < 0.5:
+                wf.add_note(db, clock, operator, ref, rng.choice(NOTES))
+        elif name == "feedback":
+            wf.feedback(db, clock, policy, operator, ref, rng.choice(FEEDBACK))
+        elif name == "verify":
+            if rng.random() < 0.1:
+                wf.verify(
+                    db, clock, policy, operator, ref, passed=False, reason="现场复核未整改到位"
+                )
+                break
+            wf.verify(db, clock, policy, operator, ref)
+        elif name == "close":
+            wf.close(db, clock, policy, operator, ref)
+    return incident.id
+
+
+def _special_cases(
+    db: object,
+    clock: FixedClock,
+    policy: Policy,
+    rng: random.Random,
+    created: list[int],
+    end: datetime,
+) -> None:
+    """A false report, a duplicate, a parked case, a pending extension, tasks."""
+    from sqlite_utils import Database
+
+    from incidents.records import get_incident
+
+    assert isinstance(db, Database)
+    clock.set(end - timedelta(hours=3))
+    open_cases = [i for i in created if get_incident(db, i).stage.is_open]
+    reported = [i for i in open_cases if get_incident(db, i).stage is Stage.REPORTED]
+    if reported:
+        wf.void(db, clock, policy, "王伟", reported[0], "重复来电，经核实为误报")
+    handling = [i for i in open_cases if get_incident(db, i).stage is Stage.HANDLING]
+    if len(handling) >= 3:
+        wf.park(db, clock, policy, "李芳", handling[0], "涉及产权争议，需区住建部门协调，长期跟踪")
+        wf.request_extension(
+            db, clock, policy, "张强", handling[1], "需等待配件到货", end + timedelta(days=2)
+        )
+        wf.add_task(
+            db, clock, "张强", handling[2], "联系物业提供监控录像", "刘静", end - timedelta(hours=1)
+        )
+        wf.add_task(db, clock, "张强", handling[2], "回访报告人", "刘静", end + timedelta(hours=20))
+    clock.set(end - timedelta(minutes=40))
+    fire = create_incident(
+        db,
+        clock,
+        policy,
+        "王伟",
+        NewIncident(
+            title="幸福社区3号楼发生火灾",
+            category="accident_disaster",
+            type="fire",
+            severity="II",
+            urgency="very_urgent",
+            description="3号楼5层住户阳台起火，浓烟，已报119。",
+            location="长江路88号 (幸福社区3号楼)",
+            grid="G01",
+            reporter_name="周建华",
+            reporter_phone=_phone(rng),
+            source="phone",
+            tags=("火灾", "疏散"),
+        ),
+    )
+    wf.register(db, clock, policy, "王伟", fire.id)
+    clock.advance(minutes=5)
+    wf.dispatch(db, clock, policy, "王伟", fire.id, "team:消防志愿队")
+    dup = create_incident(
+        db,
+        clock,
+        policy,
+        "李芳",
+        NewIncident(
+            title="3号楼冒烟",
+            category="accident_disaster",
+            type="fire",
+            severity="III",
+            urgency="urgent",
+            description="群众来电称幸福社区3号楼有烟冒出。",
+            grid="G01",
+            source="hotline",
+        ),
+    )
+    wf.merge(db, clock, policy, "李芳", dup.id, fire.id)
+
+
+def ensure_demo(db_path: Path | None, echo: Callable[[str], None]) -> Path:
+    """The demo database at ``db_path`` (or the default place), built first if missing."""
+    path = db_path or default_demo_path()
+    if not path.exists():
+        echo(f"building the demo database at {path} ...")
+        echo(build_demo(path))
+    return path

@@ -1,0 +1,66 @@
+"""Provides how times are read from and shown to people: local zone in, local zone out.
+
+Stored times are UTC; people type and read local wall time of the office (``timezone`` in the
+configuration). Relative inputs (``+4h``, ``+2d``, ``+90m``) are accepted wherever a time is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from store.errors import InvalidInput
+
+_RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([mhd])$")
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo, field: str) -> datetime:
+    """Parse ``2026-11-27 18:00``, ``2026-11-27T18:00+08:00``, ``2026-11-27`` or ``+4h``."""
+    value = text.strip()
+    match = _RELATIVE.match(value)
+    if match:
+        amount = float(match.group(1))
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return now + timedelta(**{unit: amount})
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{text!r} is not a time; use YYYY-MM-DD HH:MM (local), ISO-8601 or +4h / +2d",
+            field,
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+def local(at: datetime | None, zone: ZoneInfo) -> str:
+    """``2026-11-26 10:00`` in the office's zone; empty for no time."""
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def short(at: datetime | None, zone: ZoneInfo) -> str:
+    """``11-26 10:00``: the compact form for tables."""
+    return at.astimezone(zone).strftime("%m-%d %H:%M") if at else ""
+
+
+def span(delta: timedelta) -> str:
+    """A compact duration: ``3d4h``, ``2h15m``, ``45m``."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    return f"{mins}m"
+
+
+def time_left(deadline: datetime | None, now: datetime) -> tuple[str, bool]:
+    """Text for the time left until ``deadline`` and whether the case is overdue."""
+    if deadline is None:
+        return "", False
+    if now > deadline:
+        return f"-{span(now - deadline)}", True
+    return span(deadline - now), False
