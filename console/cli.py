@@ -26,12 +26,15 @@ class State:
         self.db = db
         self.config = config
         self.operator = operator
+        self.config_required = False
         self._ctx: Context | None = None
 
     @property
     def ctx(self) -> Context:
         if self._ctx is None:
-            self._ctx = open_context(self.db, self.config, self.operator)
+            self._ctx = open_context(
+                self.db, self.config, self.operator, config_required=self.config_required
+            )
         return self._ctx
 
     def close(self) -> None:
@@ -83,6 +86,11 @@ def cli(
 ) -> None:
     """dutydesk: the duty office's command console. With no command, opens the console."""
     state = State(db, config, operator)
+    # Only a file named on the command line must exist; one from DUTYDESK_CONFIG or the user
+    # config dir may be absent (defaults apply).
+    state.config_required = (
+        ctx.get_parameter_source("config") is click.core.ParameterSource.COMMANDLINE
+    )
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is not None:

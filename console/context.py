@@ -39,10 +39,11 @@ def open_context(
     config_path: Path | None = None,
     operator: str | None = None,
     clock: Clock | None = None,
+    *,
+    config_required: bool = False,
 ) -> Context:
     """Load the configuration, open (and migrate) the database, settle who the operator is."""
-    explicit_config = config_path is not None
-    config = load_config(config_path or default_config_path(), must_exist=explicit_config)
+    config = load_config(config_path or default_config_path(), must_exist=config_required)
     path = db_path or default_db_path()
     db = connect(path)
     return Context(

@@ -93,7 +93,7 @@ def apply_migrations(db: Database, upto: int | None = None) -> int:
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise SchemaTooNew(f"database has schema version {version} (> {SCHEMA_VERSION})")
         for number in range(version, target):
