@@ -15,10 +15,11 @@ The file is optional: every setting has a default, so a fresh install works. Sec
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -308,30 +309,67 @@ def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
     return LimitRule(hours=hours, unit=unit, category=category, type=type_, urgency=urgency)
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_key(name: str) -> str:
+    return name if _BARE_KEY.match(name) else _toml_string(name)
+
+
+def _toml_string(text: str) -> str:
+    # JSON escapes are valid TOML escapes; TOML also forbids a raw DEL in a basic string.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    """One TOML value; tables nested below a section are written inline."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict):
+        items = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None)
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
 def to_toml(data: dict[str, Any]) -> str:
-    """Render the effective configuration as TOML (for ``config show``)."""
+    """Render the effective configuration as TOML (for ``config show``).
+
+    Top-level tables become sections, lists of tables inside them ``[[section.key]]`` arrays,
+    deeper tables inline tables; ``None`` (no TOML equivalent) is left out.
+    """
     lines: list[str] = []
     tables: list[tuple[str, dict[str, Any]]] = []
-    arrays: list[tuple[str, list[dict[str, Any]]]] = []
     for key, value in data.items():
-        if key == "file":
+        if key == "file" or value is None:
             continue
         if isinstance(value, dict):
             tables.append((key, value))
         else:
-            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     for name, table in tables:
-        lines.append(f"\n[{name}]")
+        lines.append(f"\n[{_toml_key(name)}]")
+        arrays: list[tuple[str, list[dict[str, Any]]]] = []
         for key, value in table.items():
+            if value is None:
+                continue
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-                arrays.append((f"{name}.{key}", value))
-            elif isinstance(value, dict):
-                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+                arrays.append((key, value))
             else:
-                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-        for array_name, items in arrays:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        for key, items in arrays:
             for item in items:
-                lines.append(f"\n[[{array_name}]]")
-                lines.extend(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in item.items())
-        arrays.clear()
+                lines.append(f"\n[[{_toml_key(name)}.{_toml_key(key)}]]")
+                lines.extend(
+                    f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items() if v is not None
+                )
     return "\n".join(lines).lstrip() + "\n"

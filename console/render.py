@@ -12,7 +12,7 @@ from rich.text import Text
 
 from console.timefmt import local, short, time_left
 from incidents.models import CATEGORIES, Incident, Task, TimelineEntry
-from store.clock import to_iso
+from store.clock import from_iso, to_iso
 
 SEVERITY_STYLE = {
     1: "bold white on red",
@@ -122,7 +122,7 @@ def incident_card(
         what = entry.kind
         if entry.stage_to and entry.stage_to.value != entry.kind:
             what += f" → {entry.stage_to.value}"
-        details = ", ".join(f"{k}={v}" for k, v in entry.data.items() if v not in (None, "", []))
+        details = entry_details(entry, zone)
         timeline.add_row(local(entry.at, zone), entry.operator, what, details)
     parts: list[Any] = [facts, timeline]
     if tasks:
@@ -138,6 +138,24 @@ def incident_card(
             )
         parts.append(task_table)
     return parts
+
+
+TIME_KEYS = ("deadline", "until", "due")
+
+
+def entry_details(entry: TimelineEntry, zone: ZoneInfo) -> str:
+    """One line of what an entry recorded, times in the office's zone."""
+    data = entry.data
+    if entry.kind == "reported":
+        return f"{data.get('title')} ({data.get('category')}/{data.get('type')})"
+    parts = []
+    for key, value in data.items():
+        if value in (None, "", []):
+            continue
+        if key in TIME_KEYS and isinstance(value, str):
+            value = local(from_iso(value), zone)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
 
 
 def task_json(task: Task, now: datetime) -> dict[str, Any]:

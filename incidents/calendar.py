@@ -61,6 +61,8 @@ class WorkingCalendar:
 
         A case logged at night or on a holiday starts counting at the next work interval.
         """
+        # Arithmetic on an aware local datetime is wall-clock arithmetic; UTC is real time.
+        start = start.astimezone(UTC)
         remaining = duration
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         for _ in range(MAX_DAYS_SCANNED):
@@ -80,6 +82,7 @@ class WorkingCalendar:
         total = timedelta()
         if end <= start:
             return total
+        start, end = start.astimezone(UTC), end.astimezone(UTC)  # real time, not wall clock
         day = start.astimezone(self.zone).date() - timedelta(days=1)
         last = end.astimezone(self.zone).date() + timedelta(days=1)
         while day <= last:
@@ -95,7 +98,8 @@ def add_hours(start: datetime, hours: float, unit: str, calendar: WorkingCalenda
     """Deadline ``hours`` after ``start``, counted in ``natural`` or ``working`` hours."""
     duration = timedelta(hours=hours)
     if unit == "natural":
-        return start + duration
+        # Real elapsed time: adding to a local datetime would add wall-clock time across DST.
+        return start.astimezone(UTC) + duration
     if unit == "working":
         return calendar.add_working(start, duration)
     raise ValueError(f"unknown time-limit unit {unit!r}; use natural or working")

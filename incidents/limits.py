@@ -3,9 +3,13 @@
 Limits come as rules. A rule may name a category, a type and an urgency (each optional) and
 gives hours for some stages and the unit they count in (``natural`` or ``working``). For one
 case, every matching rule applies from the least to the most specific (type > category >
-urgency), later values overriding earlier ones key by key; the configuration's rules come after
-the built-in ones of equal specificity. The built-in rules follow common practice for grid
-cases (routine cases in working hours, urgent ones around the clock).
+urgency), later values overriding earlier ones key by key; the configuration's rules form a
+layer above all built-in ones, so a configured rule wins wherever it matches.
+
+The built-in rules follow common practice for grid cases: routine cases in working hours;
+urgent and very urgent ones around the clock with tight limits; the four emergency categories
+around the clock even at normal urgency (their rules name ``urgency = "normal"``, so an urgent
+fire never gets looser limits than an urgent noise complaint).
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ BUILTIN_RULES: tuple[LimitRule, ...] = (
     *(
         LimitRule(
             category=category,
+            urgency="normal",
             unit="natural",
             hours={
                 "reported": 0.5,
@@ -139,7 +144,13 @@ class Policy:
         urgency_value = Urgency(urgency).value
         hours: float | None = None
         unit = "natural"
-        ordered = sorted(enumerate(self.rules), key=lambda pair: (pair[1].specificity, pair[0]))
+        # Built-in rules form the lower layer, configured ones the upper: a configured rule
+        # overrides every built-in value it covers, whatever the specificities.
+        ordered = sorted(
+            enumerate(self.rules),
+            key=lambda pair: (pair[1] not in BUILTIN_RULES, pair[1].specificity, pair[0]),
+        )
+
         for _, rule in ordered:
             if not rule.matches(category, type_, urgency_value):
                 continue

@@ -75,7 +75,7 @@ NEXT_STEP = {
 def allowed_actions(incident: Incident) -> list[str]:
     """The steps the case may take now, in loop order."""
     if incident.parked:
-        return ["unpark", "merge", "extend"]
+        return ["unpark", "merge"]
     return [
         action
         for action, origins in ACTIONS.items()
@@ -84,7 +84,7 @@ def allowed_actions(incident: Incident) -> list[str]:
 
 
 def _check(incident: Incident, action: str) -> None:
-    if incident.parked and action not in ("unpark", "merge", "extend"):
+    if incident.parked and action not in ("unpark", "merge"):
         raise InvalidTransition(
             f"case {incident.number} is parked (挂账); unpark it before '{action}'"
         )
@@ -129,7 +129,9 @@ def _move(
         **columns,
     }
     if not to.is_open:
+        # A finished case is neither supervised nor parked (a parked duplicate may be merged).
         values["supervised"] = 0
+        values["parked"] = 0
         values.setdefault("closed_at", at)
     assignments = ", ".join(f"{name} = :{name}" for name in values)
     cursor = db.conn.execute(
@@ -140,6 +142,17 @@ def _move(
         raise InvalidTransition(
             f"case {incident.number} was changed by someone else meanwhile; look again and retry"
         )
+    # A pending extension asked for a new deadline of the stage being left: it lapses, so it
+    # cannot later move the next stage's deadline or give a finished case one.
+    lapsed = db.conn.execute(
+        "SELECT seq FROM extensions WHERE incident_id = ? AND status = 'pending'", (incident.id,)
+    ).fetchone()
+    if lapsed is not None:
+        db.conn.execute(
+            "UPDATE extensions SET status = 'lapsed', decided_at = ?"
+            " WHERE incident_id = ? AND status = 'pending'",
+            (at, incident.id),
+        )
     append_event(
         db,
         at=at,
@@ -148,7 +161,11 @@ def _move(
         incident_id=incident.id,
         stage_from=incident.stage.value,
         stage_to=to.value,
-        data={**(data or {}), "deadline": values["deadline"]},
+        data={
+            **(data or {}),
+            "deadline": values["deadline"],
+            **({"extension_lapsed": lapsed[0]} if lapsed is not None else {}),
+        },
     )
 
 
@@ -392,6 +409,7 @@ def unpark(
         incident = get_incident(db, ref)
         if not incident.parked:
             raise InvalidTransition(f"case {incident.number} is not parked")
+        _check(incident, "unpark")
         now = clock.now()
         deadline = policy.deadline(
             incident.stage, now, incident.category, incident.type, incident.urgency
@@ -575,7 +593,8 @@ def request_extension(
     """延期 request: a new deadline for the current stage, pending a shift lead's approval.
 
     The first extension of a case needs one approval; every later one needs
-    ``policy.second_extension_approvals`` approvals by different shift leads.
+    ``policy.second_extension_approvals`` approvals by different shift leads. A request still
+    pending when the case changes stage lapses (status ``lapsed``).
     """
     text = _require(reason, "reason")
     with write(db):

@@ -194,10 +194,18 @@ def verify_chain(db: Database) -> ChainReport:
         checked += 1
     last_id, last_hash = head(db)
     if checked != last_id or (checked and last_hash != expected_prev):
+        # Rows missing at the end: the first missing one. Rows beyond the head: the first of
+        # them. Same length but a different last hash: the last row is not the recorded one.
+        if last_id > checked:
+            bad_id = checked + 1
+        elif last_id < checked:
+            bad_id = last_id + 1
+        else:
+            bad_id = last_id
         return ChainReport(
             False,
             checked,
-            checked + 1 if last_id > checked else last_id,
+            bad_id,
             f"the chain ends at entry {checked} but the recorded head is entry {last_id}:"
             " entries at the end were deleted or appended outside dutydesk",
         )

@@ -1,0 +1,129 @@
+"""Shared fixtures for every test: an in-memory store, a fixed clock, the default policy.
+
+An autouse fixture points every file dutydesk could touch (database, configuration, the
+platformdirs user directories) into the test's ``tmp_path``, so no test reads or writes the
+real user's data. Feature-specific fixtures live in the conftest of their own directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlite_utils import Database
+
+from incidents import workflow
+from incidents.limits import Policy
+from incidents.models import Incident, Stage
+from incidents.records import NewIncident, create_incident, get_incident
+from store.clock import FixedClock
+from store.db import connect
+
+# Thursday 2026-11-26, 10:00 in Asia/Shanghai: inside working hours of a normal work day.
+START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+OPERATOR = "tester"
+
+# How to walk a fresh case forward to each stage of the loop.
+_PATH: dict[Stage, tuple[Stage, ...]] = {
+    Stage.REPORTED: (),
+    Stage.REGISTERED: (Stage.REGISTERED,),
+    Stage.DISPATCHED: (Stage.REGISTERED, Stage.DISPATCHED),
+    Stage.HANDLING: (Stage.REGISTERED, Stage.DISPATCHED, Stage.HANDLING),
+    Stage.FEEDBACK: (Stage.REGISTERED, Stage.DISPATCHED, Stage.HANDLING, Stage.FEEDBACK),
+    Stage.VERIFIED: (
+        Stage.REGISTERED,
+        Stage.DISPATCHED,
+        Stage.HANDLING,
+        Stage.FEEDBACK,
+        Stage.VERIFIED,
+    ),
+    Stage.CLOSED: (
+        Stage.REGISTERED,
+        Stage.DISPATCHED,
+        Stage.HANDLING,
+        Stage.FEEDBACK,
+        Stage.VERIFIED,
+        Stage.CLOSED,
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep the database, the configuration and platformdirs' user dirs inside ``tmp_path``."""
+    home = tmp_path / "home"
+    for name, sub in (
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_STATE_HOME", "state"),
+    ):
+        monkeypatch.setenv(name, str(home / sub))
+    monkeypatch.setenv("DUTYDESK_DB", str(home / "data" / "dutydesk" / "dutydesk.db"))
+    monkeypatch.setenv("DUTYDESK_CONFIG", str(home / "config" / "dutydesk" / "config.toml"))
+    return home
+
+
+@pytest.fixture
+def db() -> Iterator[Database]:
+    """A migrated in-memory database."""
+    database = connect()
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock standing at Thursday 2026-11-26 10:00 Asia/Shanghai (02:00 UTC)."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy()
+
+
+def events_count(db: Database) -> int:
+    return int(db.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def walk_to(
+    db: Database, clock: FixedClock, policy: Policy, ref: int | str, stage: Stage
+) -> Incident:
+    """Advance a freshly reported case along the loop until it reaches ``stage``."""
+    steps: dict[Stage, Callable[[], Incident]] = {
+        Stage.REGISTERED: lambda: workflow.register(db, clock, policy, OPERATOR, ref),
+        Stage.DISPATCHED: lambda: workflow.dispatch(db, clock, policy, OPERATOR, ref),
+        Stage.HANDLING: lambda: workflow.handle(db, clock, policy, OPERATOR, ref),
+        Stage.FEEDBACK: lambda: workflow.feedback(db, clock, policy, OPERATOR, ref, "done"),
+        Stage.VERIFIED: lambda: workflow.verify(db, clock, policy, OPERATOR, ref),
+        Stage.CLOSED: lambda: workflow.close(db, clock, policy, OPERATOR, ref),
+    }
+    incident = get_incident(db, ref)
+    for target in _PATH[stage]:
+        incident = steps[target]()
+    return incident
+
+
+MakeCase = Callable[..., Incident]
+
+
+@pytest.fixture
+def make_case(db: Database, clock: FixedClock, policy: Policy) -> MakeCase:
+    """Factory: ``make_case(stage=Stage.HANDLING, title=..., category=..., ...)``.
+
+    Logs a case (a fire, accident_disaster/fire, by default; a category given without a type
+    means type ``other``) and walks it to ``stage`` along the loop.
+    """
+
+    def make(stage: Stage = Stage.REPORTED, operator: str = OPERATOR, **fields: Any) -> Incident:
+        values: dict[str, Any] = {"title": "3号楼发生火灾", **fields}
+        if "category" not in fields:
+            values.update(category="accident_disaster", type=fields.get("type", "fire"))
+        incident = create_incident(db, clock, policy, operator, NewIncident(**values))
+        return walk_to(db, clock, policy, incident.id, stage)
+
+    return make

@@ -1,0 +1,298 @@
+"""The TOML configuration: defaults, a full file, and errors that name file, line and key."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from console.config import Config, load_config, parse_config, to_toml
+from incidents.limits import BUILTIN_RULES, LimitRule, Policy, Resolved
+from incidents.models import Stage
+from store.errors import ConfigError
+from store.paths import default_config_path
+
+FULL = """\
+# the township duty office
+operator = "王值班"
+timezone = "Asia/Shanghai"
+
+[calendar]
+workdays = ["mon", "tue", "wed", "thu", "fri"]
+hours = ["09:00-12:00", "14:00-18:00"]
+holidays = [2026-10-01, "2026-10-02"]
+extra_workdays = ["2026-09-27"]
+
+[limits]
+remind_every_minutes = 30
+
+[[limits.rule]]
+category = "environment"
+unit = "natural"
+handling = 48
+
+[[limits.rule]]
+category = "accident_disaster"
+type = "fire"
+urgency = "very_urgent"
+reported = 0.1
+handling = 2
+
+[shift]
+leads = ["李班长", "赵班长"]
+second_extension_approvals = 3
+office = "城关镇应急办"
+
+[ui]
+refresh_seconds = 2.5
+
+[channels.sms]
+gateway = "http://127.0.0.1:9000/sms"
+sign = "城关镇"
+
+[channels.robot]
+url = "http://127.0.0.1:9001/hook"
+retries = [1, 5, 30]
+
+[uplink]
+url = "http://county.example/api"
+unit_code = "330106001"
+since = 2026-01-01
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def fail(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert str(path) in message
+    return message
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    for config in (load_config(None), load_config(tmp_path / "missing.toml")):
+        assert config.path is None
+        assert config.operator == "duty-officer"
+        assert config.timezone == "Asia/Shanghai"
+        assert config.zone == ZoneInfo("Asia/Shanghai")
+        assert config.refresh_seconds == 1.0
+        assert config.policy == Policy()
+        assert config.policy.rules == BUILTIN_RULES
+
+
+def test_the_default_location_is_used_when_present(tmp_path: Path) -> None:
+    path = default_config_path()
+    assert path.is_relative_to(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('operator = "夜班"\n', encoding="utf-8")
+    assert load_config(path).operator == "夜班"
+
+
+def test_a_named_file_must_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match="does not exist") as refused:
+        load_config(missing, must_exist=True)
+    assert str(missing) in str(refused.value)
+
+
+def test_a_full_valid_file(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL)
+    config = load_config(path)
+    assert config.path == path
+    assert config.operator == "王值班"
+    assert config.refresh_seconds == 2.5
+    cal = config.policy.calendar
+    assert cal.workdays == frozenset(range(5))
+    assert cal.hours == ((time(9), time(12)), (time(14), time(18)))
+    assert cal.holidays == {date(2026, 10, 1), date(2026, 10, 2)}
+    assert cal.extra_workdays == {date(2026, 9, 27)}
+    policy = config.policy
+    assert policy.remind_every == timedelta(minutes=30)
+    assert policy.shift_leads == ("李班长", "赵班长")
+    assert policy.second_extension_approvals == 3
+    assert policy.office_name == "城关镇应急办"
+    assert policy.rules[: len(BUILTIN_RULES)] == BUILTIN_RULES
+    assert policy.rules[len(BUILTIN_RULES) :] == (
+        LimitRule(hours={"handling": 48.0}, unit="natural", category="environment"),
+        LimitRule(
+            hours={"reported": 0.1, "handling": 2.0},
+            category="accident_disaster",
+            type="fire",
+            urgency="very_urgent",
+        ),
+    )
+    assert policy.limit(Stage.HANDLING, "environment", "noise", "normal") == Resolved(48, "natural")
+    assert policy.limit(Stage.HANDLING, "accident_disaster", "fire", "very_urgent").hours == 2
+    assert config.raw["channels"]["sms"]["sign"] == "城关镇"
+
+
+def test_another_time_zone_reaches_the_calendar(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, 'timezone = "Europe/Berlin"\n'))
+    assert config.zone == ZoneInfo("Europe/Berlin")
+    assert config.policy.calendar.zone == ZoneInfo("Europe/Berlin")
+
+
+def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
+    message = fail(tmp_path, 'operator = "a"\n\n[calendar\nhours = []\n')
+    assert "not valid TOML" in message
+    assert "line 3" in message
+
+
+def test_an_unfinished_value_names_its_line(tmp_path: Path) -> None:
+    message = fail(tmp_path, 'operator = "a"\ntimezone = \n')
+    assert "line 2" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ('operator = "a"\ncolour = "red"\n', 2, "colour"),
+        ('[calendar]\nworkdays = ["mon"]\nweekend = ["sun"]\n', 3, "calendar.weekend"),
+        ("[limits]\nremind_every = 5\n", 2, "limits.remind_every"),
+        ('[shift]\nleads = []\nboss = "x"\n', 3, "shift.boss"),
+        ('[ui]\ntheme = "dark"\n', 2, "ui.theme"),
+        ("[ui.colors]\nred = 1\n", 1, "ui.colors"),
+        (
+            '[[limits.rule]]\nhandling = 3\n\n[[limits.rule]]\nunit = "natural"\nclosed = 5\n',
+            6,
+            "limits.rule[1].closed",
+        ),
+    ],
+)
+def test_an_unknown_key_names_line_and_key(tmp_path: Path, text: str, line: int, key: str) -> None:
+    message = fail(tmp_path, text)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert "unknown setting" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        ('operator = "a"\ntimezone = "Mars/Olympus"\n', 2, "timezone", "unknown time zone"),
+        ('operator = "  "\n', 1, "operator", "non-empty"),
+        ('[calendar]\nhours = ["17:30-08:30"]\n', 2, "calendar.hours", "start must be before"),
+        ('[calendar]\nhours = ["8am-noon"]\n', 2, "calendar.hours", "08:30-12:00"),
+        ('[calendar]\nhours = ["08:00-12:00", "11:00-14:00"]\n', 2, "calendar.hours", "overlap"),
+        ("[calendar]\nhours = []\n", 2, "calendar.hours", "no working time"),
+        ('[calendar]\nworkdays = ["someday"]\n', 2, "calendar.workdays", "day names"),
+        ('[calendar]\nholidays = ["2026-13-01"]\n', 2, "calendar.holidays", "dates like"),
+        ("[limits]\nremind_every_minutes = -5\n", 2, "limits.remind_every_minutes", "positive"),
+        ("[limits]\nremind_every_minutes = true\n", 2, "limits.remind_every_minutes", "positive"),
+        (
+            "[shift]\nsecond_extension_approvals = 0\n",
+            2,
+            "shift.second_extension_approvals",
+            ">= 1",
+        ),
+        ('[shift]\nleads = "李班长"\n', 2, "shift.leads", "list of operator names"),
+        ('[shift]\noffice = ""\n', 2, "shift.office", "non-empty"),
+        ("[ui]\nrefresh_seconds = 0\n", 2, "ui.refresh_seconds", "positive"),
+    ],
+)
+def test_a_bad_value_names_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, text)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message
+
+
+RULE = (
+    '[limits]\nremind_every_minutes = 60\n\n[[limits.rule]]\ncategory = "dispute"\nhandling = 5\n\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "line", "key", "says"),
+    [
+        (
+            '[[limits.rule]]\ncategory = "weather"\n',
+            9,
+            "limits.rule[1].category",
+            "unknown category",
+        ),
+        (
+            '[[limits.rule]]\ncategory = "dispute"\ntype = "fire"\n',
+            10,
+            "limits.rule[1].type",
+            "unknown type 'fire' in dispute",
+        ),
+        ('[[limits.rule]]\ntype = "fire"\n', 9, "limits.rule[1].type", "needs its category"),
+        ('[[limits.rule]]\nunit = "lunar"\n', 9, "limits.rule[1].unit", "natural or working"),
+        ('[[limits.rule]]\nurgency = "asap"\nhandling = 1\n', 9, "limits.rule[1].urgency", "use"),
+        ("[[limits.rule]]\nhandling = -4\n", 9, "limits.rule[1].handling", "positive"),
+        ("[[limits.rule]]\nfeedback = 0\n", 9, "limits.rule[1].feedback", "positive"),
+        ('[[limits.rule]]\nverified = "8h"\n', 9, "limits.rule[1].verified", "positive"),
+        ("[[limits.rule]]\nhandling = true\n", 9, "limits.rule[1].handling", "positive"),
+    ],
+)
+def test_a_bad_rule_names_line_and_key(
+    tmp_path: Path, rule: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, RULE + rule)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message
+
+
+def test_an_empty_rule_is_refused(tmp_path: Path) -> None:
+    message = fail(tmp_path, RULE + '[[limits.rule]]\ncategory = "environment"\n')
+    assert "limits.rule[1]" in message
+    assert "at least one stage" in message
+
+
+@pytest.mark.parametrize("name", ["calendar", "limits", "shift", "ui", "channels", "uplink"])
+def test_a_section_that_is_not_a_table(tmp_path: Path, name: str) -> None:
+    message = fail(tmp_path, f'operator = "a"\n{name} = 5\n')
+    assert f"key '{name}'" in message
+    assert "line 2," in message
+    assert "must be a table" in message
+
+
+def test_effective_settings_fill_in_defaults() -> None:
+    effective = Config(path=None).effective()
+    assert effective["file"] is None
+    assert effective["calendar"]["workdays"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert effective["calendar"]["hours"] == ["08:30-12:00", "13:30-17:30"]
+    assert effective["limits"]["remind_every_minutes"] == 120
+    assert effective["limits"]["rule"] == []
+    assert len(effective["limits"]["builtin_rule"]) == len(BUILTIN_RULES)
+    assert effective["shift"] == {
+        "leads": [],
+        "second_extension_approvals": 2,
+        "office": "duty-office",
+    }
+
+
+@pytest.mark.parametrize("text", ["", FULL], ids=["defaults", "full"])
+def test_to_toml_reparses_to_the_effective_settings(text: str) -> None:
+    effective = parse_config(text, "<test>").effective()
+    rendered = to_toml(effective)
+    parsed = tomllib.loads(rendered)
+    assert parsed == {k: v for k, v in effective.items() if k != "file"}
+
+
+def test_to_toml_quotes_keys_and_renders_every_toml_type() -> None:
+    text = (
+        '[channels."短信 网关"]\nurl = "http://x"\n"a.b" = 1\n'
+        "[uplink]\nsince = 2026-01-01\nat = 2026-01-01T08:00:00+08:00\nwindow = 08:30:00\n"
+        'max = inf\nsign = "tab\\there\\u007f"\nflags = [true, false]\n'
+    )
+    effective = parse_config(text, "<test>").effective()
+    parsed = tomllib.loads(to_toml(effective))
+    assert parsed["channels"] == {"短信 网关": {"url": "http://x", "a.b": 1}}
+    assert parsed["uplink"] == tomllib.loads(text)["uplink"]
+    assert parsed["uplink"]["since"] == date(2026, 1, 1)
+    assert parsed["uplink"]["sign"] == "tab\there\x7f"

@@ -1,0 +1,176 @@
+"""The headless core stays headless, and only the store opens SQLite.
+
+Importing the domain packages in a fresh interpreter must not pull in Textual or Rich (the CLI,
+the engine and the tests use them without a terminal UI). And no module outside ``store`` may
+open a database itself: ``sqlite3.connect`` and ``sqlite_utils.Database(...)`` are called in
+``store`` only. Importing ``Database`` for type annotations, or ``sqlite3`` for its exception
+classes, is fine.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADLESS = [
+    name
+    for name in ("store", "incidents", "contacts", "drills", "uplink")
+    if importlib.util.find_spec(name) is not None
+]
+DOMAIN = [name for name in HEADLESS if name != "store"]
+UI_LIBRARIES = ("textual", "rich")
+# Every first-party package but the store, and the tests that the rule does not cover.
+CHECKED_PACKAGES = sorted(
+    p.name
+    for p in ROOT.iterdir()
+    if (p / "__init__.py").exists() and p.name not in ("store", "tests")
+)
+
+
+def submodules(package: str) -> list[str]:
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.submodule_search_locations
+    found = [package]
+    for info in pkgutil.walk_packages(spec.submodule_search_locations, prefix=f"{package}."):
+        found.append(info.name)
+    return found
+
+
+def test_the_core_packages_are_found() -> None:
+    assert {"store", "incidents"} <= set(HEADLESS)
+    assert "console" in CHECKED_PACKAGES
+    assert "incidents" in CHECKED_PACKAGES
+
+
+@pytest.mark.parametrize("package", HEADLESS)
+def test_importing_the_core_does_not_load_the_ui(package: str) -> None:
+    modules = submodules(package)
+    assert len(modules) > 1
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"loaded = sorted(m for m in sys.modules if m.split('.')[0] in {UI_LIBRARIES!r})\n"
+        "print(json.dumps(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_the_subprocess_check_can_see_a_ui_import() -> None:
+    script = "import sys, rich.text; print(sorted(m for m in sys.modules if m == 'rich'))"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['rich']"
+
+
+def opens_a_database(source: str) -> list[str]:
+    """Calls in ``source`` that open SQLite directly, as ``line: call`` strings."""
+    tree = ast.parse(source)
+    sqlite_modules: set[str] = set()
+    sqlite_utils_modules: set[str] = set()
+    connect_names: set[str] = set()
+    database_names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "sqlite3":
+                    sqlite_modules.add(alias.asname or "sqlite3")
+                elif alias.name.startswith("sqlite_utils"):
+                    sqlite_utils_modules.add(alias.asname or "sqlite_utils")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if node.module == "sqlite3" and alias.name == "connect":
+                    connect_names.add(alias.asname or alias.name)
+                elif node.module.startswith("sqlite_utils") and alias.name == "Database":
+                    database_names.add(alias.asname or alias.name)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        direct = isinstance(func, ast.Name) and func.id in connect_names | database_names
+        via_module = (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and (
+                (func.value.id in sqlite_modules and func.attr == "connect")
+                or (func.value.id in sqlite_utils_modules and func.attr == "Database")
+            )
+        )
+        if direct or via_module:
+            found.append(f"{node.lineno}: {ast.unparse(func)}(...)")
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import sqlite3\ndb = sqlite3.connect('x.db')\n",
+        "import sqlite3 as s\ndb = s.connect(':memory:')\n",
+        "from sqlite3 import connect\ndb = connect('x')\n",
+        "from sqlite_utils import Database\ndb = Database(memory=True)\n",
+        "from sqlite_utils import Database as D\ndb = D('x.db')\n",
+        "import sqlite_utils\ndb = sqlite_utils.Database('x.db')\n",
+    ],
+)
+def test_the_checker_finds_a_database_being_opened(source: str) -> None:
+    assert len(opens_a_database(source)) == 1
+
+
+def test_the_checker_allows_annotations_and_exception_classes() -> None:
+    source = (
+        "import sqlite3\n"
+        "from sqlite_utils import Database\n"
+        "from store.db import connect\n"
+        "def f(db: Database) -> Database:\n"
+        "    try:\n"
+        "        return connect('x')\n"
+        "    except sqlite3.OperationalError:\n"
+        "        raise\n"
+    )
+    assert opens_a_database(source) == []
+
+
+@pytest.mark.parametrize("package", CHECKED_PACKAGES)
+def test_only_the_store_opens_sqlite(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files
+    offenders = [
+        f"{path.relative_to(ROOT)}:{hit}"
+        for path in files
+        for hit in opens_a_database(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", DOMAIN)
+def test_domain_packages_do_not_import_the_shell_or_the_ui(package: str) -> None:
+    forbidden = ("console", *UI_LIBRARIES)
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] in forbidden
+            ]
+    assert offenders == []

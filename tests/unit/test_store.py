@@ -1,0 +1,307 @@
+"""The store: migrations, refusal of newer schemas, connection pragmas, backup, the lease."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from incidents import workflow as wf
+from incidents.limits import Policy
+from incidents.models import Stage
+from incidents.records import NewIncident, create_incident, get_incident, search_incidents
+from store import lease
+from store.audit import append_event, verify_chain
+from store.clock import FixedClock
+from store.db import apply_migrations, backup, connect, data_version, schema_version, write
+from store.errors import DutydeskError, SchemaTooNew
+from store.paths import default_config_path, default_db_path
+from store.schema import SCHEMA_VERSION
+from tests.conftest import OPERATOR
+
+AT = "2025-06-01T08:00:00Z"
+
+
+def tables(db: Database) -> set[str]:
+    rows = db.conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    return {r[0] for r in rows}
+
+
+def make_v1_database(path: Path) -> None:
+    """A database as the first release wrote it: one case with a note, no search index."""
+    db = connect(path, migrate=False)
+    assert apply_migrations(db, upto=1) == 1
+    assert schema_version(db) == 1
+    assert "incident_fts" not in tables(db)
+    with write(db):
+        db.conn.execute("INSERT INTO counters (name, value) VALUES ('incident-2025', 1)")
+        db.conn.execute(
+            "INSERT INTO incidents (id, number, title, description, category, type, severity,"
+            " urgency, stage, location, source, reported_at, stage_since, deadline, active,"
+            " updated_at) VALUES (1, '2025-000001', '3号楼发生火灾', '浓烟', 'accident_disaster',"
+            " 'fire', 3, 'normal', 'reported', '幸福小区', 'phone', ?, ?, ?, 1, ?)",
+            (AT, AT, "2025-06-01T08:30:00Z", AT),
+        )
+        append_event(
+            db,
+            at=AT,
+            operator="old-officer",
+            kind="reported",
+            incident_id=1,
+            stage_to="reported",
+            data={"title": "3号楼发生火灾"},
+        )
+        append_event(
+            db, at=AT, operator="old-officer", kind="note", incident_id=1, data={"text": "液化气罐"}
+        )
+    db.close()
+
+
+def test_a_version_1_database_is_upgraded_with_its_data(
+    tmp_path: Path, clock: FixedClock, policy: Policy
+) -> None:
+    path = tmp_path / "old.db"
+    make_v1_database(path)
+    db = connect(path)
+    try:
+        assert schema_version(db) == SCHEMA_VERSION
+        assert {"incident_fts", "engine_lease"} <= tables(db)
+        case = get_incident(db, "2025-000001")
+        assert (case.title, case.stage, case.location) == (
+            "3号楼发生火灾",
+            Stage.REPORTED,
+            "幸福小区",
+        )
+        assert verify_chain(db).ok
+        assert verify_chain(db).checked == 2
+        # The search index was built for the old case, notes included.
+        for text in ("火灾", "浓烟", "幸福", "液化气"):
+            assert [h.incident.id for h in search_incidents(db, text)] == [1], text
+        # ... and kept in step from now on.
+        wf.register(db, clock, policy, OPERATOR, 1)
+        wf.add_note(db, clock, OPERATOR, 1, "消防车到场")
+        assert [h.incident.id for h in search_incidents(db, "消防车")] == [1]
+        new = create_incident(db, clock, policy, OPERATOR, NewIncident("路灯不亮", "facilities"))
+        assert new.number == "2026-000001"
+        assert verify_chain(db).ok
+    finally:
+        db.close()
+    # Opening an up-to-date database again changes nothing.
+    again = connect(path)
+    assert schema_version(again) == SCHEMA_VERSION
+    assert get_incident(again, 1).stage is Stage.REGISTERED
+    again.close()
+
+
+def test_a_newer_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future_things (x)")
+    conn.execute("INSERT INTO future_things VALUES (42)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNew) as refused:
+        connect(path)
+    assert f"schema version {SCHEMA_VERSION + 1}" in str(refused.value)
+    assert "untouched" in str(refused.value)
+    assert refused.value.exit_code == 1
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["future.db"]  # no -wal, no -shm
+    with pytest.raises(SchemaTooNew):
+        connect(path, migrate=False)
+    assert path.read_bytes() == before
+
+
+def test_apply_migrations_refuses_a_newer_schema(db: Database) -> None:
+    db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
+    with pytest.raises(SchemaTooNew):
+        apply_migrations(db)
+    assert schema_version(db) == SCHEMA_VERSION + 3
+    assert not db.conn.in_transaction
+
+
+def test_a_failed_migration_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = tmp_path / "half.db"
+    db = connect(path, migrate=False)
+    apply_migrations(db, upto=1)
+    db.conn.execute("CREATE TABLE engine_lease (x)")  # makes migration 2 fail half-way
+    with pytest.raises(sqlite3.OperationalError):
+        apply_migrations(db)
+    assert schema_version(db) == 1
+    assert "incident_fts" not in tables(db)
+    db.close()
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"this is not a database, just some text " * 100)
+    with pytest.raises(DutydeskError, match="cannot open database"):
+        connect(path)
+
+
+def test_file_database_pragmas(tmp_path: Path) -> None:
+    db = connect(tmp_path / "pragmas.db")
+    try:
+        assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    finally:
+        db.close()
+    bulk = connect(tmp_path / "pragmas.db", synchronous="NORMAL", busy_timeout=0.5)
+    try:
+        assert bulk.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert bulk.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 500
+        assert bulk.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        bulk.close()
+
+
+def test_foreign_keys_are_enforced(db: Database) -> None:
+    assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        db.conn.execute(
+            "INSERT INTO tasks (incident_id, title, created_at) VALUES (999, 't', ?)", (AT,)
+        )
+
+
+def test_the_database_file_goes_where_asked(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "duty.db"
+    connect(path).close()
+    assert path.exists()
+
+
+def test_default_paths_stay_inside_the_test_directory(tmp_path: Path) -> None:
+    assert default_db_path().is_relative_to(tmp_path)
+    assert default_config_path().is_relative_to(tmp_path)
+
+
+def test_write_commits_together_or_not_at_all(db: Database) -> None:
+    with pytest.raises(RuntimeError), write(db):
+        db.conn.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+        with write(db):  # nested: a savepoint
+            db.conn.execute("INSERT INTO meta (key, value) VALUES ('b', '2')")
+        raise RuntimeError
+    assert db.conn.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+    assert not db.conn.in_transaction
+    with write(db):
+        db.conn.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
+        with pytest.raises(RuntimeError), write(db):
+            db.conn.execute("INSERT INTO meta (key, value) VALUES ('b', '2')")
+            raise RuntimeError
+    assert [r[0] for r in db.conn.execute("SELECT key FROM meta")] == ["a"]
+
+
+def test_data_version_sees_other_connections(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "shared.db"
+    one, two = connect(path), connect(path)
+    try:
+        seen = data_version(one)
+        create_incident(two, clock, Policy(), OPERATOR, NewIncident("路灯不亮", "facilities"))
+        assert data_version(one) != seen
+    finally:
+        one.close()
+        two.close()
+
+
+def test_backup_during_an_open_read_transaction(
+    tmp_path: Path, clock: FixedClock, policy: Policy
+) -> None:
+    path = tmp_path / "live.db"
+    db = connect(path)
+    reader = connect(path)
+    try:
+        first = create_incident(
+            db, clock, policy, OPERATOR, NewIncident("3号楼火灾", "accident_disaster")
+        )
+        wf.add_note(db, clock, OPERATOR, first.id, "液化气罐")
+        reader.conn.execute("BEGIN")
+        assert reader.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
+        create_incident(db, clock, policy, OPERATOR, NewIncident("路灯不亮", "facilities"))
+        target = backup(db, tmp_path / "copies" / "backup.db")
+        # The reader still sees its snapshot and is not disturbed.
+        assert reader.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
+        reader.conn.execute("COMMIT")
+    finally:
+        reader.close()
+        db.close()
+    assert target == tmp_path / "copies" / "backup.db"
+    copy = connect(target)
+    try:
+        assert copy.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert schema_version(copy) == SCHEMA_VERSION
+        assert copy.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
+        report = verify_chain(copy)
+        assert report.ok
+        assert report.checked == 3
+        assert [h.incident.id for h in search_incidents(copy, "液化气")] == [first.id]
+    finally:
+        copy.close()
+
+
+def test_backup_never_overwrites(tmp_path: Path, db: Database) -> None:
+    target = tmp_path / "exists.db"
+    target.write_bytes(b"keep me")
+    with pytest.raises(DutydeskError, match="already exists"):
+        backup(db, target)
+    assert target.read_bytes() == b"keep me"
+
+
+# ---- the engine lease --------------------------------------------------------------
+
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+TTL = timedelta(seconds=30)
+
+
+def test_the_lease_is_held_by_one_holder(db: Database) -> None:
+    assert lease.current_holder(db, NOW) is None
+    assert lease.acquire(db, "console-1", NOW, TTL)
+    assert lease.current_holder(db, NOW) == "console-1"
+    assert not lease.acquire(db, "console-2", NOW + timedelta(seconds=10), TTL)
+    assert lease.current_holder(db, NOW + timedelta(seconds=10)) == "console-1"
+
+
+def test_the_holder_renews_its_lease(db: Database) -> None:
+    assert lease.acquire(db, "console-1", NOW, TTL)
+    assert lease.acquire(db, "console-1", NOW + timedelta(seconds=20), TTL)
+    later = NOW + timedelta(seconds=40)  # past the first expiry, inside the renewed one
+    assert lease.current_holder(db, later) == "console-1"
+    assert not lease.acquire(db, "serve", later, TTL)
+
+
+def test_an_expired_lease_is_taken_over(db: Database) -> None:
+    assert lease.acquire(db, "console-1", NOW, TTL)
+    expiry = NOW + TTL
+    assert lease.current_holder(db, expiry) is None
+    assert lease.acquire(db, "serve", expiry, TTL)
+    assert lease.current_holder(db, expiry) == "serve"
+    assert not lease.acquire(db, "console-1", expiry + timedelta(seconds=1), TTL)
+
+
+def test_release_only_by_the_holder(db: Database) -> None:
+    assert lease.acquire(db, "console-1", NOW, TTL)
+    lease.release(db, "console-2")
+    assert lease.current_holder(db, NOW) == "console-1"
+    lease.release(db, "console-1")
+    assert lease.current_holder(db, NOW) is None
+    assert lease.acquire(db, "console-2", NOW, TTL)
+
+
+def test_the_lease_is_shared_between_processes(tmp_path: Path) -> None:
+    path = tmp_path / "lease.db"
+    one, two = connect(path), connect(path)
+    try:
+        assert lease.acquire(one, "console-1", NOW, TTL)
+        assert not lease.acquire(two, "console-2", NOW, TTL)
+        assert lease.current_holder(two, NOW) == "console-1"
+        assert lease.acquire(two, "console-2", NOW + TTL, TTL)
+        assert not lease.acquire(one, "console-1", NOW + TTL, TTL)
+    finally:
+        one.close()
+        two.close()
