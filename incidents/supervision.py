@@ -30,38 +30,31 @@ class SweepResult:
 def sweep_overdue(
     db: Database, clock: Clock, policy: Policy, *, operator: str = "system", batch: int = 500
 ) -> SweepResult:
-    """Put newly overdue cases under supervision and remind the ones still overdue."""
+    """Put newly overdue cases under supervision and remind the ones still overdue.
+
+    Only rows with work to do are read (two partial indexes: overdue cases not yet noted, and
+    cases whose next reminder is due), in transactions of ``batch`` cases, so a sweep over a
+    large backlog neither starves later cases nor holds the write lock for long.
+    """
     now = clock.now()
     at = to_iso(now)
+    interval = policy.remind_every
     supervised = reminded = 0
-    interval = policy.remind_every.total_seconds()
-    with write(db):
-        rows = db.conn.execute(
-            "SELECT id, stage, deadline, overdue_since, reminders FROM incidents"
-            " WHERE active = 1 AND deadline < ? ORDER BY deadline LIMIT ?",
-            (at, batch * 20),
-        ).fetchall()
-        for incident_id, stage, deadline, overdue_since, reminders in rows:
-            if overdue_since is None:
+    # Reminders first: a case supervised by this sweep gets its first reminder from the next
+    # one, so after downtime the office sees 督办 before 催办.
+    while True:
+        with write(db):
+            rows = db.conn.execute(
+                "SELECT id, stage, deadline, reminders FROM incidents"
+                " WHERE remind_at IS NOT NULL AND remind_at <= ? ORDER BY remind_at LIMIT ?",
+                (at, batch),
+            ).fetchall()
+            for incident_id, stage, deadline, reminders in rows:
+                # Numbered by elapsed intervals: after downtime, one reminder, not a burst.
+                due = max(reminders + 1, int((now - from_iso(deadline)) / interval))
                 db.conn.execute(
-                    "UPDATE incidents SET supervised = 1, overdue_since = ?, reminders = 0"
-                    " WHERE id = ?",
-                    (deadline, incident_id),
-                )
-                append_event(
-                    db,
-                    at=at,
-                    operator=operator,
-                    kind="supervise",
-                    incident_id=incident_id,
-                    data={"stage": stage, "deadline": deadline},
-                )
-                supervised += 1
-                continue
-            due = int((now - from_iso(deadline)).total_seconds() // interval) if interval else 0
-            if due > reminders:
-                db.conn.execute(
-                    "UPDATE incidents SET reminders = ? WHERE id = ?", (due, incident_id)
+                    "UPDATE incidents SET reminders = ?, remind_at = ? WHERE id = ?",
+                    (due, to_iso(from_iso(deadline) + (due + 1) * interval), incident_id),
                 )
                 append_event(
                     db,
@@ -71,7 +64,34 @@ def sweep_overdue(
                     incident_id=incident_id,
                     data={"n": due, "stage": stage, "deadline": deadline},
                 )
-                reminded += 1
+            reminded += len(rows)
+        if len(rows) < batch:
+            break
+    while True:
+        with write(db):
+            rows = db.conn.execute(
+                "SELECT id, stage, deadline FROM incidents"
+                " WHERE active = 1 AND overdue_since IS NULL AND deadline < ?"
+                " ORDER BY deadline LIMIT ?",
+                (at, batch),
+            ).fetchall()
+            for incident_id, stage, deadline in rows:
+                db.conn.execute(
+                    "UPDATE incidents SET supervised = 1, overdue_since = ?, reminders = 0,"
+                    " remind_at = ? WHERE id = ?",
+                    (deadline, to_iso(from_iso(deadline) + interval), incident_id),
+                )
+                append_event(
+                    db,
+                    at=at,
+                    operator=operator,
+                    kind="supervise",
+                    incident_id=incident_id,
+                    data={"stage": stage, "deadline": deadline},
+                )
+            supervised += len(rows)
+        if len(rows) < batch:
+            break
     return SweepResult(supervised, reminded)
 
 
@@ -84,16 +104,20 @@ class Counts:
 
 
 def counts(db: Database, now: datetime) -> Counts:
-    row = db.conn.execute(
+    """Open, overdue, supervised and parked cases; each count reads an index only.
+
+    A case is open when it is in the active queue or parked (finishing a case clears both);
+    supervision is cleared when a case finishes.
+    """
+    active, overdue, supervised, parked = db.conn.execute(
         "SELECT"
-        " (SELECT count(*) FROM incidents WHERE stage NOT IN ('closed','voided','merged')),"
+        " (SELECT count(*) FROM incidents WHERE active = 1),"
         " (SELECT count(*) FROM incidents WHERE active = 1 AND deadline < ?),"
         " (SELECT count(*) FROM incidents WHERE supervised = 1),"
-        " (SELECT count(*) FROM incidents WHERE parked = 1"
-        "   AND stage NOT IN ('closed','voided','merged'))",
+        " (SELECT count(*) FROM incidents WHERE parked = 1)",
         (to_iso(now),),
     ).fetchone()
-    return Counts(*row)
+    return Counts(active + parked, overdue, supervised, parked)
 
 
 @dataclass(frozen=True)

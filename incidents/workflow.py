@@ -104,6 +104,26 @@ def _require(text: str | None, field: str) -> str:
     return value
 
 
+def _lapse_pending_extension(db: Database, incident_id: int, at: str) -> int | None:
+    """End a pending extension request when its stage deadline stops applying.
+
+    The request asked for a new deadline of the stage being left (or of a case being parked):
+    it lapses, so it cannot later move the next stage's deadline, or give a finished or parked
+    case one. Returns the lapsed request's sequence number, if any.
+    """
+    row = db.conn.execute(
+        "SELECT seq FROM extensions WHERE incident_id = ? AND status = 'pending'", (incident_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    db.conn.execute(
+        "UPDATE extensions SET status = 'lapsed', decided_at = ?"
+        " WHERE incident_id = ? AND status = 'pending'",
+        (at, incident_id),
+    )
+    return int(row[0])
+
+
 def _move(
     db: Database,
     policy: Policy,
@@ -123,6 +143,7 @@ def _move(
         "stage_since": at,
         "deadline": to_iso(deadline) if deadline else None,
         "overdue_since": None,
+        "remind_at": None,
         "reminders": 0,
         "active": int(to.is_open and not incident.parked),
         "updated_at": at,
@@ -142,17 +163,7 @@ def _move(
         raise InvalidTransition(
             f"case {incident.number} was changed by someone else meanwhile; look again and retry"
         )
-    # A pending extension asked for a new deadline of the stage being left: it lapses, so it
-    # cannot later move the next stage's deadline or give a finished case one.
-    lapsed = db.conn.execute(
-        "SELECT seq FROM extensions WHERE incident_id = ? AND status = 'pending'", (incident.id,)
-    ).fetchone()
-    if lapsed is not None:
-        db.conn.execute(
-            "UPDATE extensions SET status = 'lapsed', decided_at = ?"
-            " WHERE incident_id = ? AND status = 'pending'",
-            (at, incident.id),
-        )
+    lapsed = _lapse_pending_extension(db, incident.id, at)
     append_event(
         db,
         at=at,
@@ -164,7 +175,7 @@ def _move(
         data={
             **(data or {}),
             "deadline": values["deadline"],
-            **({"extension_lapsed": lapsed[0]} if lapsed is not None else {}),
+            **({"extension_lapsed": lapsed} if lapsed is not None else {}),
         },
     )
 
@@ -382,16 +393,17 @@ def park(
         at = to_iso(clock.now())
         db.conn.execute(
             "UPDATE incidents SET parked = 1, active = 0, deadline = NULL, overdue_since = NULL,"
-            " reminders = 0, updated_at = ? WHERE id = ?",
+            " remind_at = NULL, reminders = 0, updated_at = ? WHERE id = ?",
             (at, incident.id),
         )
+        lapsed = _lapse_pending_extension(db, incident.id, at)
         append_event(
             db,
             at=at,
             operator=operator,
             kind="park",
             incident_id=incident.id,
-            data={"reason": text},
+            data={"reason": text, **({"extension_lapsed": lapsed} if lapsed is not None else {})},
         )
     return get_incident(db, incident.id)
 
@@ -530,6 +542,7 @@ def edit(
             )
             columns["deadline"] = to_iso(deadline) if deadline else None
             columns["overdue_since"] = None
+            columns["remind_at"] = None
             columns["reminders"] = 0
         assignments = ", ".join(f"{k} = :{k}" for k in columns)
         db.conn.execute(
@@ -701,7 +714,8 @@ def approve_extension(
             if granted:
                 db.conn.execute(
                     "UPDATE incidents SET deadline = ?, extensions = extensions + 1,"
-                    " overdue_since = NULL, reminders = 0, updated_at = ? WHERE id = ?",
+                    " overdue_since = NULL, remind_at = NULL, reminders = 0, updated_at = ?"
+                    " WHERE id = ?",
                     (to_iso(ext.new_deadline), at, incident.id),
                 )
             append_event(

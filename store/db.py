@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from store.errors import DutydeskError, SchemaTooNew
+from store.errors import DatabaseBusy, DutydeskError, SchemaTooNew
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 from store.textsearch import segment
 
@@ -91,7 +91,7 @@ def apply_migrations(db: Database, upto: int | None = None) -> int:
     """
     target = SCHEMA_VERSION if upto is None else upto
     conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(conn)
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
@@ -123,15 +123,49 @@ def write(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(conn)
     try:
         yield db
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if _is_busy(exc):
+            raise _busy(exc) from exc
+        raise
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     else:
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if _is_busy(exc):
+                raise _busy(exc) from exc
+            raise
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _busy(exc: sqlite3.OperationalError) -> DatabaseBusy:
+    return DatabaseBusy(
+        f"the database is busy ({exc}): another dutydesk process held it longer than the busy"
+        " timeout; nothing was written, try again"
+    )
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise _busy(exc) from exc
+        raise
 
 
 def data_version(db: Database) -> int:

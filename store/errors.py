@@ -11,6 +11,7 @@ clear line (the CLI) or a notification (the console) and never a traceback::
     ├── NotFound                  no such case, task, ...; exit code 2
     ├── PermissionDenied          the operator may not do this (e.g. approve own extension); exit 2
     ├── SchemaTooNew              the database was written by a newer dutydesk; exit code 1
+    ├── DatabaseBusy              another process held the write lock past the busy timeout
     ├── AuditBroken               the hash chain of the audit log does not verify; exit code 1
     └── UplinkRejected            the platform above refused what we sent; exit code 1
 """
@@ -67,6 +68,10 @@ class PermissionDenied(DutydeskError):
 
 class SchemaTooNew(DutydeskError):
     """The database was written by a newer version of dutydesk."""
+
+
+class DatabaseBusy(DutydeskError):
+    """Another process held the database's write lock for longer than the busy timeout."""
 
 
 class AuditBroken(DutydeskError):

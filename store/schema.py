@@ -62,6 +62,7 @@ def _m1_core(conn: sqlite3.Connection) -> None:
             parked INTEGER NOT NULL DEFAULT 0,
             supervised INTEGER NOT NULL DEFAULT 0,
             overdue_since TEXT,
+            remind_at TEXT,
             reminders INTEGER NOT NULL DEFAULT 0,
             extensions INTEGER NOT NULL DEFAULT 0,
             merged_into INTEGER REFERENCES incidents(id),
@@ -71,6 +72,12 @@ def _m1_core(conn: sqlite3.Connection) -> None:
         CREATE INDEX incidents_queue ON incidents(active, deadline, id);
         CREATE INDEX incidents_stage ON incidents(stage, deadline, id);
         CREATE INDEX incidents_grid ON incidents(grid, deadline, id);
+        CREATE INDEX incidents_all ON incidents(coalesce(deadline, '~'), id);
+        CREATE INDEX incidents_unnoted ON incidents(deadline)
+            WHERE active = 1 AND overdue_since IS NULL;
+        CREATE INDEX incidents_remind ON incidents(remind_at) WHERE remind_at IS NOT NULL;
+        CREATE INDEX incidents_supervised ON incidents(id) WHERE supervised = 1;
+        CREATE INDEX incidents_parked ON incidents(id) WHERE parked = 1;
         CREATE TABLE events (
             id INTEGER PRIMARY KEY,
             at TEXT NOT NULL,

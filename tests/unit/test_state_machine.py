@@ -220,7 +220,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         until = (before.deadline or clock.now()) + timedelta(hours=hours)
         pending = [e for e in wf.extensions_of(db, case) if e.status == "pending"]
         call = partial(wf.request_extension, db, clock, policy, who, case, "等待配件", until)
-        if not before.stage.is_open:
+        if not before.stage.is_open or before.parked:
             self.expect_refusal(InvalidTransition, call)
         elif until <= max(before.deadline or clock.now(), clock.now()):
             self.expect_refusal(InvalidInput, call)

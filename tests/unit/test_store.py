@@ -17,7 +17,7 @@ from store import lease
 from store.audit import append_event, verify_chain
 from store.clock import FixedClock
 from store.db import apply_migrations, backup, connect, data_version, schema_version, write
-from store.errors import DutydeskError, SchemaTooNew
+from store.errors import DatabaseBusy, DutydeskError, SchemaTooNew
 from store.paths import default_config_path, default_db_path
 from store.schema import SCHEMA_VERSION
 from tests.conftest import OPERATOR
@@ -305,3 +305,20 @@ def test_the_lease_is_shared_between_processes(tmp_path: Path) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_a_write_blocked_past_the_busy_timeout_is_a_clear_error(tmp_path: Path) -> None:
+    """Another process holding the write lock gives DatabaseBusy, and nothing is written."""
+    path = tmp_path / "busy.db"
+    db = connect(path, busy_timeout=0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseBusy, match="busy"), write(db):
+            db.conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert db.conn.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
+    assert not db.conn.in_transaction
+    db.close()

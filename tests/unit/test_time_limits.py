@@ -412,3 +412,31 @@ def test_sweep_covers_every_overdue_case(
     assert sweep(db, clock, policy, batch=2)[0] == len(cases)
     c = counts(db, clock.now())
     assert (c.open, c.overdue, c.supervised, c.parked) == (7, 7, 7, 0)
+
+
+def test_a_backlog_larger_than_a_batch_is_swept_whole(
+    db: Database, clock: FixedClock, policy: Policy, make_case: MakeCase
+) -> None:
+    """Every overdue case is supervised and reminded, however many there are (no starvation)."""
+    cases = [make_case() for _ in range(23)]
+    clock.set(max(c.deadline for c in cases) + timedelta(minutes=1))
+    assert sweep(db, clock, policy, batch=5) == (23, 0)
+    clock.advance(policy.remind_every * 2)
+    assert sweep(db, clock, policy, batch=5) == (0, 23)
+    assert sweep(db, clock, policy, batch=5) == (0, 0)
+    assert all(len(kinds(db, c.id, "remind")) == 1 for c in cases)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) FROM incidents WHERE active = 1",
+        "SELECT count(*) FROM incidents WHERE supervised = 1",
+        "SELECT count(*) FROM incidents WHERE parked = 1",
+        "SELECT id FROM incidents WHERE active = 1 AND overdue_since IS NULL AND deadline < 'x'",
+        "SELECT id FROM incidents WHERE remind_at IS NOT NULL AND remind_at <= 'x'",
+    ],
+)
+def test_sweep_and_count_queries_read_an_index(db: Database, sql: str) -> None:
+    plan = " ".join(str(row[-1]) for row in db.conn.execute("EXPLAIN QUERY PLAN " + sql))
+    assert "USING" in plan and "INDEX" in plan, plan
