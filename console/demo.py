@@ -17,7 +17,7 @@ from pathlib import Path
 from incidents import workflow as wf
 from incidents.limits import Policy
 from incidents.models import Stage
-from incidents.records import NewIncident, create_incident
+from incidents.records import NewIncident, create_incident, get_incident
 from incidents.supervision import counts, sweep_overdue
 from store.clock import FixedClock, SystemClock
 from store.db import connect, write
@@ -297,6 +297,9 @@ def build_demo(
         summary = counts(db, end)
     finally:
         db.close()
+    # A -wal/-shm left by an earlier file of that name would be replayed onto the new one.
+    for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        stale.unlink(missing_ok=True)
     os.replace(partial, path)
     for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)
@@ -347,42 +350,36 @@ def _one_case(
             source=rng.choice(["phone", "hotline", "grid_patrol", "grid_patrol", "video"]),
         ),
     )
-    age_hours = (end - started).total_seconds() / 3600
-    # Older cases are further along; a few stay stuck to give the overdue list something real.
-    steps = min(6, int(age_hours / 8) + rng.randrange(0, 3))
-    if rng.random() < 0.04:
-        steps = min(steps, rng.randrange(1, 4))
-    actions: list[tuple[str, float]] = [
-        ("register", 0.4),
-        ("dispatch", 0.6),
-        ("handle", 2.0),
-        ("feedback", 20.0),
-        ("verify", 4.0),
-        ("close", 6.0),
-    ]
-    for name, typical in actions[:steps]:
-        clock.advance(hours=rng.uniform(0.1, 1.6) * typical)
+    # Each step comes after a delay drawn around its stage's time limit (mostly within it, a
+    # few late), until "now": old cases are closed, recent ones part-way, some overdue.
+    stuck = rng.random() < 0.08
+    verify_fails = rng.random() < 0.1
+    ref = incident.id
+    while True:
+        current = get_incident(db, ref)
+        step = wf.NEXT_STEP.get(current.stage)
+        if step is None:
+            break
+        hours = policy.limit(current.stage, cat, typ, urg).hours
+        clock.advance(hours=hours * rng.uniform(0.05, 1.15) * (6 if stuck else 1))
         if clock.now() >= end:
             break
-        ref = incident.id
-        if name == "register":
+        if step == "register":
             wf.register(db, clock, policy, operator, ref)
-        elif name == "dispatch":
+        elif step == "dispatch":
             wf.dispatch(db, clock, policy, operator, ref)
-        elif name == "handle":
+        elif step == "handle":
             wf.handle(db, clock, policy, _name(rng), ref)
             if rng.random() < 0.5:
                 wf.add_note(db, clock, operator, ref, rng.choice(NOTES))
-        elif name == "feedback":
+        elif step == "feedback":
             wf.feedback(db, clock, policy, operator, ref, rng.choice(FEEDBACK))
-        elif name == "verify":
-            if rng.random() < 0.1:
-                wf.verify(
-                    db, clock, policy, operator, ref, passed=False, reason="现场复核未整改到位"
-                )
-                break
+        elif step == "verify" and verify_fails:
+            verify_fails = False
+            wf.verify(db, clock, policy, operator, ref, passed=False, reason="现场复核未整改到位")
+        elif step == "verify":
             wf.verify(db, clock, policy, operator, ref)
-        elif name == "close":
+        else:
             wf.close(db, clock, policy, operator, ref)
     return incident.id
 
@@ -398,8 +395,6 @@ def _special_cases(
     """A false report, a duplicate, a parked case, a pending extension, tasks."""
     from sqlite_utils import Database
 
-    from incidents.records import get_incident
-
     assert isinstance(db, Database)
     clock.set(end - timedelta(hours=3))
     open_cases = [i for i in created if get_incident(db, i).stage.is_open]
@@ -409,9 +404,9 @@ def _special_cases(
     handling = [i for i in open_cases if get_incident(db, i).stage is Stage.HANDLING]
     if len(handling) >= 3:
         wf.park(db, clock, policy, "李芳", handling[0], "涉及产权争议，需区住建部门协调，长期跟踪")
-        wf.request_extension(
-            db, clock, policy, "张强", handling[1], "需等待配件到货", end + timedelta(days=2)
-        )
+        waiting = get_incident(db, handling[1])
+        until = max(waiting.deadline or end, end) + timedelta(days=2)
+        wf.request_extension(db, clock, policy, "张强", waiting.id, "需等待配件到货", until)
         wf.add_task(
             db, clock, "张强", handling[2], "联系物业提供监控录像", "刘静", end - timedelta(hours=1)
         )

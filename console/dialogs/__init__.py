@@ -1,0 +1,8 @@
+"""Modal dialogs of the console; each returns a typed result through ``dismiss``."""
+
+from console.dialogs.extension import ExtensionDialog, ExtensionRequest
+from console.dialogs.new_incident import NewIncidentDialog
+from console.dialogs.text import TextDialog
+from console.dialogs.yes_no import YesNoDialog
+
+__all__ = ["ExtensionDialog", "ExtensionRequest", "NewIncidentDialog", "TextDialog", "YesNoDialog"]

@@ -1,0 +1,266 @@
+"""Provides the form that logs a new case, validated field by field with the domain's own rules.
+
+Each field is checked when the officer leaves it, and the whole form again on save, with
+:func:`incidents.records.validate_new`: the console never keeps rules of its own that could
+drift from what the CLI and the database accept. An error shows under its field and the
+dialog stays open until the form is valid or cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from incidents.models import CATEGORIES, Severity, Source, Urgency
+from incidents.records import NewIncident, validate_new
+from store.errors import InvalidInput
+
+# validate_new's field names -> the widget holding the value.
+FIELD_WIDGETS = {
+    "title": "new-title",
+    "category": "new-category",
+    "type": "new-type",
+    "severity": "new-severity",
+    "urgency": "new-urgency",
+    "source": "new-source",
+    "location": "new-location",
+    "grid": "new-grid",
+    "reporter_name": "new-reporter-name",
+    "reporter_phone": "new-reporter-phone",
+    "description": "new-description",
+}
+WIDGET_FIELDS = {widget: field for field, widget in FIELD_WIDGETS.items()}
+# Fields whose errors share one line under a row of several widgets.
+ERROR_LINES = {
+    "title": "title-error",
+    "category": "class-error",
+    "type": "class-error",
+    "severity": "level-error",
+    "urgency": "level-error",
+    "source": "level-error",
+    "location": "location-error",
+    "grid": "reporter-error",
+    "reporter_name": "reporter-error",
+    "reporter_phone": "reporter-error",
+    "description": "description-error",
+}
+# A valid case to check one field against: only the field under test can fail.
+_PROBE = NewIncident(title="probe", category="natural_disaster")
+
+
+def field_error(new: NewIncident, field: str) -> str | None:
+    """The domain's complaint about ``field`` of ``new`` alone, or ``None`` when it is fine."""
+    values: dict[str, Any] = {field: getattr(new, field)}
+    if field == "type":
+        values["category"] = new.category
+    try:
+        validate_new(replace(_PROBE, **values))
+    except InvalidInput as exc:
+        if exc.field == field:
+            return _message(exc)
+    return None
+
+
+def _message(exc: InvalidInput) -> str:
+    return str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+
+
+def _type_options(category: str | None) -> list[tuple[str, str]]:
+    if category not in CATEGORIES:
+        return []
+    return [(label, code) for code, label in CATEGORIES[category][1].items()]
+
+
+class NewIncidentDialog(ModalScreen[NewIncident | None]):
+    """The 新建事件 form; dismisses with a valid :class:`NewIncident`, or ``None`` on cancel."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "取消 cancel"),
+        Binding("ctrl+s", "save", "保存 save"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="new-incident-dialog", classes="dialog") as box:
+            box.border_title = "新建事件 New case"
+            box.border_subtitle = "ctrl+s 保存 save · esc 取消 cancel"
+            with Horizontal(classes="form-row"):
+                yield Label("标题 Title", classes="form-label")
+                yield Input(placeholder="e.g. 3号楼燃气泄漏", id="new-title", compact=True)
+            yield Static("", id="title-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("类别 Category", classes="form-label")
+                yield Select(
+                    [(label, code) for code, (label, _) in CATEGORIES.items()],
+                    prompt="类别 category",
+                    id="new-category",
+                    compact=True,
+                )
+                yield Select([], prompt="类型 type", id="new-type", compact=True)
+            yield Static("", id="class-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("级别 Level", classes="form-label")
+                yield Select(
+                    [(f"{s.roman} {s.label_zh}", s.roman) for s in Severity],
+                    value=Severity.IV.roman,
+                    allow_blank=False,
+                    id="new-severity",
+                    compact=True,
+                )
+                yield Select(
+                    [(f"{u.label_zh} {u.value.replace('_', ' ')}", u.value) for u in Urgency],
+                    value=Urgency.NORMAL.value,
+                    allow_blank=False,
+                    id="new-urgency",
+                    compact=True,
+                )
+                yield Select(
+                    [(f"{s.label_zh} {s.value.replace('_', ' ')}", s.value) for s in Source],
+                    value=Source.PHONE.value,
+                    allow_blank=False,
+                    id="new-source",
+                    compact=True,
+                )
+            yield Static("", id="level-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("地点 Location", classes="form-label")
+                yield Input(placeholder="address / landmark", id="new-location", compact=True)
+            yield Static("", id="location-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("网格 Grid", classes="form-label")
+                yield Input(placeholder="grid code", id="new-grid", compact=True)
+                yield Input(placeholder="报告人 reporter", id="new-reporter-name", compact=True)
+                yield Input(placeholder="电话 phone", id="new-reporter-phone", compact=True)
+            yield Static("", id="reporter-error", classes="field-error", markup=False)
+            yield Label("描述 Description", classes="form-label")
+            yield TextArea(id="new-description", compact=True)
+            yield Static("", id="description-error", classes="field-error", markup=False)
+            with Horizontal(classes="dialog--buttons"):
+                yield Button("保存 Save (ctrl+s)", variant="primary", id="save")
+                yield Button("取消 Cancel (esc)", id="cancel")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._errors: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        self.query_one("#new-title", Input).focus()
+
+    # ---- reading the form -------------------------------------------------------------------
+
+    def _text(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", Input).value
+
+    def _choice(self, widget_id: str) -> str:
+        value = self.query_one(f"#{widget_id}", Select).value
+        return "" if value is Select.NULL else str(value)
+
+    def form(self) -> NewIncident:
+        """The form's current content (not yet validated)."""
+        return NewIncident(
+            title=self._text("new-title"),
+            category=self._choice("new-category"),
+            type=self._choice("new-type") or None,
+            severity=self._choice("new-severity"),
+            urgency=self._choice("new-urgency"),
+            source=self._choice("new-source"),
+            location=self._text("new-location"),
+            grid=self._text("new-grid") or None,
+            reporter_name=self._text("new-reporter-name") or None,
+            reporter_phone=self._text("new-reporter-phone") or None,
+            description=self.query_one("#new-description", TextArea).text,
+        )
+
+    # ---- validation ---------------------------------------------------------------------------
+
+    def _show(self, field: str, message: str | None) -> None:
+        """Show (or clear) the error of ``field`` under its row and mark its widget."""
+        if message:
+            self._errors[field] = message
+        else:
+            self._errors.pop(field, None)
+        self.query_one(f"#{FIELD_WIDGETS[field]}").set_class(bool(message), "-invalid")
+        line_id = ERROR_LINES[field]
+        text = "  ".join(
+            f"{name.replace('_', ' ')}: {error}"
+            for name, error in self._errors.items()
+            if ERROR_LINES[name] == line_id
+        )
+        line = self.query_one(f"#{line_id}", Static)
+        line.update(text)
+        line.set_class(bool(text), "-shown")
+
+    def check(self, field: str) -> bool:
+        """Check one field on its own; show or clear its error. Returns whether it is valid."""
+        new = self.form()
+        if field == "category" and not new.category:
+            message: str | None = "请选择类别 choose a category"
+        else:
+            message = field_error(new, field)
+        self._show(field, message)
+        return message is None
+
+    @on(Input.Blurred)
+    def _left_input(self, event: Input.Blurred) -> None:
+        field = WIDGET_FIELDS.get(event.input.id or "")
+        if field is not None:
+            self.check(field)
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        field = WIDGET_FIELDS.get(event.input.id or "")
+        if field is not None and event.input.has_class("-invalid"):
+            self.check(field)
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
+
+    @on(Select.Changed, "#new-category")
+    def _category_chosen(self, event: Select.Changed) -> None:
+        category = None if event.value is Select.NULL else str(event.value)
+        self.query_one("#new-type", Select).set_options(_type_options(category))
+        self.check("category")
+        self._show("type", None)
+
+    @on(TextArea.Changed, "#new-description")
+    def _described(self) -> None:
+        if self.query_one("#new-description").has_class("-invalid"):
+            self.check("description")
+
+    def action_save(self) -> None:
+        """Check every field and show every error; close with the case when all are valid."""
+        bad = [field for field in FIELD_WIDGETS if not self.check(field)]
+        new = self.form()
+        if not bad:
+            try:
+                validate_new(new)  # the whole case once more, as create_incident will
+            except InvalidInput as exc:
+                if exc.field not in FIELD_WIDGETS:
+                    self.notify(str(exc), severity="error", markup=False)
+                    return
+                self._show(exc.field, _message(exc))
+                bad.append(exc.field)
+        if bad:
+            widget: Widget = self.query_one(f"#{FIELD_WIDGETS[bad[0]]}")
+            widget.focus()
+            return
+        self.dismiss(new)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)

@@ -1,0 +1,321 @@
+"""Provides the case actions both screens share: advance, note, extend, return, void, park.
+
+The incidents table and the detail screen act on "the selected case"; this base screen holds
+the keys, asks for text where a step needs it, runs the step from :mod:`incidents.workflow`
+under the app's database lock and turns any :class:`~store.errors.DutydeskError` into a
+notification. After a successful write it posts :class:`~console.messages.IncidentUpdated`,
+and the app tells every screen to reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, cast
+
+from textual.app import SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from console.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
+from console.messages import IncidentUpdated
+from incidents import workflow
+from incidents.models import Incident
+from store.errors import DutydeskError
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+ACTION_LABELS = {
+    "register": "立案 registered",
+    "dispatch": "派遣 dispatched",
+    "handle": "处置 handling",
+    "feedback": "反馈 feedback given",
+    "verify": "核查 verified",
+    "verify_failed": "核查不通过 back to handling",
+    "close": "结案 closed",
+    "void": "作废 voided",
+    "return": "回退 returned",
+    "park": "挂账 parked",
+    "unpark": "取消挂账 unparked",
+    "note": "备注 note added",
+    "extend": "延期 extension requested",
+    "approve_extension": "延期 extension approved",
+    "reject_extension": "延期 extension rejected",
+    "assign": "指派 assigned",
+    "add_task": "任务 task added",
+    "complete_task": "任务 task done",
+}
+
+# (action, palette title, palette help); each screen lists the ones it offers.
+CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("advance", "推进 Advance case", "Take the next step of the closed loop (a)"),
+    ("note", "备注 Add note", "Add a note to the case's timeline (o)"),
+    ("extend", "延期 Request extension", "Ask for a later deadline, with a reason (x)"),
+    ("return_case", "回退 Return case", "Send a case in handling back to dispatch (r)"),
+    ("void", "作废 Void case", "Void a false report before dispatch (v)"),
+    ("park", "挂账 Park / unpark case", "Take a long-running case out of the queue, or back (p)"),
+    ("dispatch_to", "派遣 Dispatch to…", "Dispatch to a named grid, team or person"),
+    ("assign", "指派 Assign to…", "Name who is responsible, without changing the stage"),
+    ("approve_extension", "批准延期 Approve extension", "Approve the case's pending extension"),
+    ("reject_extension", "驳回延期 Reject extension", "Reject the case's pending extension"),
+)
+
+
+def step_of(action: str, incident: Incident) -> str | None:
+    """The workflow step an action key stands for on this case (``None``: always allowed)."""
+    if action == "advance":
+        return workflow.NEXT_STEP.get(incident.stage, "none")
+    if action == "park":
+        return "unpark" if incident.parked else "park"
+    return {
+        "extend": "extend",
+        "return_case": "return",
+        "void": "void",
+        "dispatch_to": "dispatch",
+        "assign": "edit",
+        "approve_extension": "extend",
+        "reject_extension": "extend",
+    }.get(action)
+
+
+class CaseScreen(Screen[None]):
+    """A screen with a selected case and the keys that act on it."""
+
+    BINDINGS = [
+        Binding("a", "advance", "推进"),
+        Binding("o", "note", "备注"),
+        Binding("x", "extend", "延期"),
+        Binding("r", "return_case", "回退"),
+        Binding("v", "void", "作废"),
+        Binding("p", "park", "挂账"),
+    ]
+    COMMANDS_OFFERED: tuple[tuple[str, str, str], ...] = CASE_COMMANDS
+    CASE_ACTIONS = frozenset(action for action, _, _ in CASE_COMMANDS)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_state: tuple[bool | None, ...] = ()
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def selected_incident(self) -> Incident | None:
+        """The case the keys act on; each screen says which one that is."""
+        return None
+
+    # ---- which keys apply -----------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out the keys that do not apply to the selected case's stage."""
+        if action not in self.CASE_ACTIONS:
+            return True
+        incident = self.selected_incident()
+        if incident is None:
+            return None
+        step = step_of(action, incident)
+        if step is None:
+            return True
+        return True if step in workflow.allowed_actions(incident) else None
+
+    def update_keys(self) -> None:
+        """Refresh the footer when what the keys can do has changed (the footer rebuilds)."""
+        state = tuple(self.check_action(action, ()) for action, _, _ in self.COMMANDS_OFFERED)
+        if state != self._key_state:
+            self._key_state = state
+            self.refresh_bindings()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """The command-palette entries of this screen that apply right now."""
+        for action, title, help_text in self.COMMANDS_OFFERED:
+            if self.check_action(action, ()) is True:
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+    # ---- running a step -------------------------------------------------------------------
+
+    def apply(self, incident: Incident, action: str, write: Callable[[], object]) -> bool:
+        """Run one write for ``incident``; notify the outcome. Returns whether it succeeded."""
+        label = ACTION_LABELS.get(action, action)
+        try:
+            with self.desk.db_lock:
+                write()
+        except DutydeskError as exc:
+            self.notify(
+                str(exc), title=f"{incident.number}: {label}", severity="error", markup=False
+            )
+            return False
+        self.notify(f"{incident.number}: {label}")
+        self.post_message(IncidentUpdated(incident.id, action))
+        return True
+
+    def _target(self) -> Incident | None:
+        incident = self.selected_incident()
+        if incident is None:
+            self.notify("no case selected", severity="warning")
+        return incident
+
+    def _ask(
+        self,
+        incident: Incident,
+        action: str,
+        prompt: str,
+        write: Callable[[str], object],
+        *,
+        value: str = "",
+    ) -> None:
+        """Ask for one line of text, then run ``write(text)`` unless cancelled."""
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self.apply(incident, action, lambda: write(text))
+
+        title = f"{ACTION_LABELS[action].split()[0]} {incident.number}"
+        self.app.push_screen(TextDialog(title, prompt, value=value), answered)
+
+    # ---- the keys -------------------------------------------------------------------------
+
+    def action_advance(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        step = workflow.NEXT_STEP.get(incident.stage)
+        if step is None or incident.parked:
+            why = "parked (挂账); unpark it first (p)" if incident.parked else "finished"
+            self.notify(f"{incident.number} is {why}", severity="warning")
+        elif step == "feedback":
+            self._ask(
+                incident,
+                "feedback",
+                "处置结果 What was done?",
+                lambda text: workflow.feedback(*args, text),
+            )
+        elif step == "verify":
+
+            def verified(passed: bool | None) -> None:
+                if passed:
+                    self.apply(incident, "verify", lambda: workflow.verify(*args, passed=True))
+                elif passed is False:
+                    self._ask(
+                        incident,
+                        "verify_failed",
+                        "不通过原因 Why did it fail verification? (back to handling)",
+                        lambda text: workflow.verify(*args, passed=False, reason=text),
+                    )
+
+            question = f"{incident.number} {incident.title}\n核查通过? Did the handling pass?"
+            dialog = YesNoDialog("核查 Verify", question, yes="通过 Passed", no="不通过 Failed")
+            self.app.push_screen(dialog, verified)
+        else:
+            step_function = getattr(workflow, step)
+            self.apply(incident, step, lambda: step_function(*args))
+
+    def action_note(self) -> None:
+        incident = self._target()
+        if incident is not None:
+            ctx = self.desk.ctx
+            self._ask(
+                incident,
+                "note",
+                "备注 Note",
+                lambda text: workflow.add_note(ctx.db, ctx.clock, ctx.operator, incident.id, text),
+            )
+
+    def action_extend(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+
+        def requested(request: ExtensionRequest | None) -> None:
+            if request is not None:
+                self.apply(
+                    incident,
+                    "extend",
+                    lambda: workflow.request_extension(
+                        ctx.db,
+                        ctx.clock,
+                        ctx.policy,
+                        ctx.operator,
+                        incident.id,
+                        request.reason,
+                        request.until,
+                    ),
+                )
+
+        dialog = ExtensionDialog(
+            incident.number, incident.deadline, ctx.clock.now(), ctx.config.zone
+        )
+        self.app.push_screen(dialog, requested)
+
+    def _reasoned(self, action: str, prompt: str, step: Callable[..., object]) -> None:
+        incident = self._target()
+        if incident is not None:
+            ctx = self.desk.ctx
+            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            self._ask(incident, action, prompt, lambda text: step(*args, text))
+
+    def action_return_case(self) -> None:
+        self._reasoned("return", "回退原因 Why return it to dispatch?", workflow.return_case)
+
+    def action_void(self) -> None:
+        self._reasoned("void", "作废原因 Why is this report void?", workflow.void)
+
+    def action_park(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        if incident.parked:
+            ctx = self.desk.ctx
+            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            self.apply(incident, "unpark", lambda: workflow.unpark(*args))
+        else:
+            self._reasoned("park", "挂账原因 Why park this case?", workflow.park)
+
+    def action_dispatch_to(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        self._ask(
+            incident,
+            "dispatch",
+            "派遣给 Dispatch to (grid:CODE, team:NAME, office:NAME or a person)",
+            lambda target: workflow.dispatch(*args, to=target),
+            value=f"grid:{incident.grid}" if incident.grid else "",
+        )
+
+    def action_assign(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+        self._ask(
+            incident,
+            "assign",
+            "指派给 Responsible person, team or grid",
+            lambda who: workflow.assign(ctx.db, ctx.clock, ctx.operator, incident.id, who),
+            value=incident.assignee or "",
+        )
+
+    def action_approve_extension(self) -> None:
+        incident = self._target()
+        if incident is not None:
+            ctx = self.desk.ctx
+            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            self.apply(incident, "approve_extension", lambda: workflow.approve_extension(*args))
+
+    def action_reject_extension(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        self._ask(
+            incident,
+            "reject_extension",
+            "驳回原因 Why reject the extension?",
+            lambda text: workflow.approve_extension(*args, reject=True, reason=text),
+        )

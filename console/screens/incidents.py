@@ -1,0 +1,462 @@
+"""Provides the incidents view: the queue of cases, with filters, search and live counts.
+
+The table pages through the database with keyset pages (:func:`incidents.records.list_incidents`)
+and reads the next page when the cursor nears the bottom, so it never holds more than
+``MAX_ROWS`` cases however large the database is. Reads run in thread workers under the app's
+database lock and come back as messages; a reload keeps the cursor on the case it was on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from time import monotonic
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
+from textual.worker import get_current_worker
+
+from console.dialogs import NewIncidentDialog
+from console.messages import (
+    CountsLoaded,
+    IncidentLogged,
+    IncidentOpened,
+    IncidentsChanged,
+    LoadFailed,
+    PageLoaded,
+)
+from console.screens.actions import CASE_COMMANDS, CaseScreen
+from console.timefmt import short
+from console.widgets.cells import fit, plain, severity_badge, time_left
+from incidents.models import LOOP, Incident, Severity, Stage
+from incidents.records import (
+    NUMBER_RE,
+    ListFilter,
+    NewIncident,
+    Page,
+    create_incident,
+    list_incidents,
+    resolve_id,
+)
+from incidents.supervision import Counts, counts
+from store.errors import DutydeskError
+
+PAGE = 100
+MAX_ROWS = 5000  # a DataTable measures every row it holds; past this, narrow the filters
+LOOKAHEAD = 20  # read the next page when the cursor is this close to the last row
+TITLE_WIDTH = 40
+SEARCH_DELAY = 0.3
+CLOCK_SECONDS = 30.0  # "time left" moves on even when no data changes
+COUNTS_INTERVAL = 3.0  # counts scan the whole table: at most this often for outside changes
+# Time left comes before the title: on a narrow terminal the title is what gets cut, never
+# the column that says which case is overdue.
+COLUMNS = (
+    ("number", "编号 No."),
+    ("severity", "级别"),
+    ("stage", "阶段 stage"),
+    ("left", "剩余 left"),
+    ("deadline", "时限 deadline"),
+    ("grid", "网格 grid"),
+    ("title", "标题 title"),
+)
+ENGINE_LABELS = {
+    "here": Text("engine: here", style="green"),
+    "elsewhere": Text("engine: elsewhere"),
+    "starting": Text("engine: …", style="dim"),
+}
+
+
+def stage_cell(incident: Incident) -> Text:
+    text = Text(incident.stage.label_zh)
+    if incident.supervised:
+        text.append(" 督办", style="bold red")
+    if incident.parked:
+        text.append(" 挂账", style="dim")
+    return text
+
+
+def incident_row(incident: Incident, now: datetime, zone: ZoneInfo) -> tuple[object, ...]:
+    """The cells of one case in the incidents table, in ``COLUMNS`` order."""
+    return (
+        incident.number,
+        severity_badge(incident.severity),
+        stage_cell(incident),
+        time_left(incident, now),
+        short(incident.deadline, zone),
+        plain(incident.grid),
+        fit(incident.title, TITLE_WIDTH),
+    )
+
+
+class IncidentTable(DataTable[object]):
+    """The cases table: enter opens the highlighted case, home/end go to the first/last row."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "打开"),
+        Binding("home", "scroll_top", "Top", show=False),
+        Binding("end", "scroll_bottom", "Bottom", show=False),
+    ]
+
+
+class IncidentsScreen(CaseScreen):
+    """The queue of cases a duty officer keeps open all shift."""
+
+    BINDINGS = [
+        Binding("n", "new", "新建"),
+        *CaseScreen.BINDINGS,
+        Binding("slash", "search", "搜索"),
+        Binding("f", "filters", "筛选"),
+        Binding("escape", "back", "返回", show=False),
+    ]
+    COMMANDS_OFFERED = (
+        ("new", "新建 New case", "Log a newly reported case (n)"),
+        ("open", "打开 Open case", "Show the selected case in detail (enter)"),
+        ("search", "搜索 Search", "Full-text search over titles, places and notes (/)"),
+        ("filters", "筛选 Filters", "Filter by stage, level, overdue, supervised (f)"),
+        *CASE_COMMANDS,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._filter = ListFilter()
+        self._token = 0  # bumped by every reload; pages read for an older one are dropped
+        self._items: dict[int, Incident] = {}
+        self._next_after: tuple[str, int] | None = None
+        self._loading_more = False
+        self._focus_id: int | None = None
+        self._counts: Counts | None = None
+        self._counts_at = -COUNTS_INTERVAL
+        self._counts_timer: Timer | None = None
+        self._counts_next: bool | None = None  # counts to read after the page (at once?)
+        self._error: str | None = None
+        self._dirty = False
+        self._search_timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filters"):
+            yield Input(placeholder="搜索 search (/)", id="search", compact=True)
+            yield Select(
+                [(f"{s.label_zh} {s.value}", s.value) for s in (*LOOP, Stage.VOIDED)],
+                prompt="阶段 all stages",
+                id="stage-filter",
+                compact=True,
+            )
+            yield Select(
+                [(f"{s.roman} {s.label_zh}", s.roman) for s in Severity],
+                prompt="级别 all levels",
+                id="severity-filter",
+                compact=True,
+            )
+            yield Checkbox("超期", id="only-overdue", compact=True, tooltip="overdue only")
+            yield Checkbox("督办", id="only-supervised", compact=True, tooltip="supervised only")
+            yield Checkbox("挂账", id="with-parked", compact=True, tooltip="include parked")
+            yield Checkbox("结案", id="with-closed", compact=True, tooltip="include closed")
+        yield Static(id="status")
+        with Vertical(id="table-area"):
+            yield IncidentTable(id="incidents", cursor_type="row", zebra_stripes=True)
+            yield Static("没有符合条件的事件  No cases match.  n 新建 logs one.", id="empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(IncidentTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key, width=TITLE_WIDTH if key == "title" else None)
+        table.focus()
+        self.watch(self.app, "engine_state", self._show_status, init=False)
+        self.set_interval(CLOCK_SECONDS, self._tick)
+        self.reload()
+
+    # ---- the selected case ------------------------------------------------------------------
+
+    def selected_incident(self) -> Incident | None:
+        table = self.query_one(IncidentTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return self._items.get(int(row_key.value or 0))
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def reload(self, *, limit: int | None = None, counts_now: bool = True) -> None:
+        """Read the loaded part of the table again from the top, in one query.
+
+        Args:
+            limit: how many rows to read; by default as many as are loaded (whole pages).
+            counts_now: read the counts at once, rather than at most every few seconds.
+        """
+        self._token += 1
+        self._loading_more = False
+        if limit is None:
+            limit = min(MAX_ROWS, max(PAGE, -(-len(self._items) // PAGE) * PAGE))
+        self._read_page(self._token, self._filter, None, limit)
+        # The counts scan the whole table: read them after the page, which people wait for.
+        self._counts_next = counts_now or bool(self._counts_next)
+
+    def _list(self, flt: ListFilter, after: tuple[str, int] | None, limit: int) -> Page:
+        ctx = self.desk.ctx
+        with self.desk.db_lock:
+            return list_incidents(ctx.db, ctx.clock.now(), flt, after=after, limit=limit)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="page")
+    def _read_page(
+        self, token: int, flt: ListFilter, after: tuple[str, int] | None, limit: int
+    ) -> None:
+        try:
+            page = self._list(flt, after, limit)
+        except Exception as exc:  # shown in the status line; the console carries on
+            self.post_message(LoadFailed(str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(PageLoaded(token, page.items, page.next_after, append=False))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="more")
+    def _read_more(self, token: int, flt: ListFilter, after: tuple[str, int]) -> None:
+        try:
+            page = self._list(flt, after, PAGE)
+        except Exception as exc:  # shown in the status line; the console carries on
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(PageLoaded(token, page.items, page.next_after, append=True))
+
+    def _counts_after_page(self) -> None:
+        if self._counts_next is not None:
+            self._want_counts(now=self._counts_next)
+            self._counts_next = None
+
+    def _want_counts(self, *, now: bool) -> None:
+        if self._counts_timer is not None:
+            if not now:
+                return
+            self._counts_timer.stop()
+        wait = COUNTS_INTERVAL - (monotonic() - self._counts_at)
+        if now or wait <= 0:
+            self._counts_timer = None
+            self._counts_at = monotonic()
+            self._read_counts()
+        else:
+            self._counts_timer = self.set_timer(wait, lambda: self._want_counts(now=True))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="counts")
+    def _read_counts(self) -> None:
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                result = counts(ctx.db, ctx.clock.now())
+        except Exception as exc:  # shown in the status line; the console carries on
+            self.post_message(LoadFailed(str(exc)))
+            return
+        self.post_message(CountsLoaded(result))
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.token != self._token:
+            return
+        self._error = None
+        table = self.query_one(IncidentTable)
+        ctx = self.desk.ctx
+        now, zone = ctx.clock.now(), ctx.config.zone
+        if message.append:
+            self._loading_more = False
+            for incident in message.items:
+                if incident.id not in self._items:
+                    self._items[incident.id] = incident
+                    table.add_row(*incident_row(incident, now, zone), key=str(incident.id))
+        elif [i.id for i in message.items] == list(self._items):
+            for incident in message.items:
+                if self._items[incident.id] != incident:
+                    row = incident_row(incident, now, zone)
+                    for (column, _), value in zip(COLUMNS, row, strict=True):
+                        table.update_cell(str(incident.id), column, value)
+            self._items = {i.id: i for i in message.items}
+        else:
+            self._replace_rows(table, message.items, now, zone)
+        if self._focus_id in self._items:
+            table.move_cursor(row=table.get_row_index(str(self._focus_id)))
+        self._focus_id = None
+        self._next_after = message.next_after
+        self._counts_after_page()
+        self.query_one("#empty").display = not self._items
+        self._show_status()
+        self.update_keys()
+
+    def _replace_rows(
+        self, table: IncidentTable, items: list[Incident], now: datetime, zone: ZoneInfo
+    ) -> None:
+        selected = self.selected_incident()
+        row = table.cursor_row
+        self._items = {i.id: i for i in items}
+        table.clear()
+        for incident in items:
+            table.add_row(*incident_row(incident, now, zone), key=str(incident.id))
+        if selected is not None and selected.id in self._items:
+            row = table.get_row_index(str(selected.id))
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    def on_counts_loaded(self, message: CountsLoaded) -> None:
+        self._counts = message.counts
+        self._show_status()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self._error = message.error
+        self._loading_more = False
+        self._counts_after_page()
+        self._show_status()
+
+    def _show_status(self) -> None:
+        ctx = self.desk.ctx
+        bar = " │ "
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self._counts is not None:
+            c = self._counts
+            text.append(f"在办 open {c.open}  超期 overdue ")
+            text.append(str(c.overdue), style="bold red" if c.overdue else "")
+            text.append(f"  督办 supervised {c.supervised}  挂账 parked {c.parked}")
+            text.append(bar)
+        more = "+" if self._next_after else ""
+        count = len(self._items)
+        text.append(f"{count}{more} {'row' if count == 1 and not more else 'rows'}")
+        if self._next_after and len(self._items) >= MAX_ROWS:
+            text.append(f" (first {MAX_ROWS}: narrow the filters)", style="yellow")
+        text.append(bar)
+        text.append_text(ENGINE_LABELS[self.desk.engine_state])
+        text.append(bar)
+        text.append(short(ctx.clock.now(), ctx.config.zone))
+        if self._error:
+            text.append(bar)
+            text.append(self._error, style="bold red")
+        self.query_one("#status", Static).update(text)
+
+    def _tick(self) -> None:
+        """Move the "time left" column on; the counts' overdue figure depends on the time too."""
+        ctx = self.desk.ctx
+        now = ctx.clock.now()
+        table = self.query_one(IncidentTable)
+        for incident_id, incident in self._items.items():
+            table.update_cell(str(incident_id), "left", time_left(incident, now))
+        self._want_counts(now=False)
+        self._show_status()
+
+    # ---- changes ----------------------------------------------------------------------------
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.reload(counts_now=message.own)
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.reload()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.update_keys()
+        table = event.data_table
+        if (
+            self._next_after is not None
+            and not self._loading_more
+            and event.cursor_row >= table.row_count - LOOKAHEAD
+            and table.row_count < MAX_ROWS
+        ):
+            self._loading_more = True
+            self._read_more(self._token, self._filter, self._next_after)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    # ---- filters and search -------------------------------------------------------------
+
+    def current_filter(self) -> ListFilter:
+        """The filter the widgets of the filter bar describe."""
+        stage = self.query_one("#stage-filter", Select).value
+        severity = self.query_one("#severity-filter", Select).value
+        text = self.query_one("#search", Input).value.strip()
+        return ListFilter(
+            stages=None if stage is Select.NULL else (Stage(str(stage)),),
+            severities=None if severity is Select.NULL else (Severity[str(severity)],),
+            overdue=True if self.query_one("#only-overdue", Checkbox).value else None,
+            supervised=True if self.query_one("#only-supervised", Checkbox).value else None,
+            parked=None if self.query_one("#with-parked", Checkbox).value else False,
+            text=text or None,
+            include_closed=self.query_one("#with-closed", Checkbox).value,
+        )
+
+    def apply_filters(self) -> None:
+        flt = self.current_filter()
+        if flt != self._filter:
+            self._filter = flt
+            self.reload(limit=PAGE, counts_now=False)
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _filter_changed(self) -> None:
+        self.apply_filters()
+
+    @on(Input.Changed, "#search")
+    def _search_typed(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, self.apply_filters)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if NUMBER_RE.match(text):
+            try:
+                with self.desk.db_lock:
+                    incident_id = resolve_id(self.desk.ctx.db, text)
+            except DutydeskError as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+            else:
+                self.post_message(IncidentOpened(incident_id))
+                return
+        self.apply_filters()
+        self.query_one(IncidentTable).focus()
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open":
+            return True if self.selected_incident() is not None else None
+        return super().check_action(action, parameters)
+
+    def action_open(self) -> None:
+        incident = self.selected_incident()
+        if incident is not None:
+            self.post_message(IncidentOpened(incident.id))
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_filters(self) -> None:
+        self.query_one("#stage-filter", Select).focus()
+
+    def action_back(self) -> None:
+        self.query_one(IncidentTable).focus()
+
+    def action_new(self) -> None:
+        self.app.push_screen(NewIncidentDialog(), self._log)
+
+    def _log(self, new: NewIncident | None) -> None:
+        if new is None:
+            return
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
+        except DutydeskError as exc:
+            self.notify(str(exc), title="新建 New case", severity="error", markup=False)
+            return
+        self.notify(f"{incident.number} {incident.title}", title="已登记 Logged", markup=False)
+        self._focus_id = incident.id
+        self.post_message(IncidentLogged(incident.id, incident.number))

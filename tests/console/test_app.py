@@ -1,0 +1,417 @@
+"""Pilot tests of the console: logging, advancing, refreshing, paging, the engine lease."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+
+from console.app import DutydeskApp
+from console.config import Config
+from console.dialogs import ExtensionDialog, NewIncidentDialog, TextDialog, YesNoDialog
+from console.screens import IncidentDetailScreen, IncidentsScreen
+from console.screens import incidents as incidents_screen
+from console.screens.incidents import COLUMNS, PAGE
+from incidents import workflow
+from incidents.models import Stage
+from incidents.records import NewIncident, create_incident, get_incident, timeline
+from store import lease
+from store.db import connect
+from tests.console.conftest import OPERATOR, settle
+
+COLUMN = {key: index for index, (key, _) in enumerate(COLUMNS)}
+TITLE, GRID, LEFT = COLUMN["title"], COLUMN["grid"], COLUMN["left"]
+
+SIZE = (120, 36)
+
+
+def rows(app: DutydeskApp) -> list[list[str]]:
+    """The incidents table as plain text, row by row."""
+    table = app.screen.query_one("#incidents", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def status(app: DutydeskApp) -> str:
+    return str(app.screen.query_one("#status", Static).render())
+
+
+@pytest.fixture
+def notes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every notification the console raises, as (severity, message)."""
+    seen: list[tuple[str, str]] = []
+    original = DutydeskApp.notify
+
+    def record(self: DutydeskApp, message: str, **kwargs: object) -> None:
+        seen.append((str(kwargs.get("severity", "information")), message))
+        original(self, message, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DutydeskApp, "notify", record)
+    return seen
+
+
+async def test_opens_on_the_active_cases_sorted_by_deadline(ctx, log_case, clock):
+    log_case("路灯不亮", "facilities", type="streetlight")
+    clock.advance(minutes=5)
+    log_case("仓库起火", "accident_disaster", type="fire", severity="I", urgency="very_urgent")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+        table = rows(app)
+        assert [r[TITLE] for r in table] == [
+            "仓库起火",
+            "路灯不亮",
+        ]  # 15 minutes vs 2 working hours
+        assert table[0][1].strip() == "I"
+        assert table[0][LEFT] == "15m"
+        assert "在办 open 2" in status(app)
+        assert "engine: here" in status(app)
+
+
+async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        assert isinstance(app.screen, NewIncidentDialog)
+        await pilot.press(*"3号楼燃气泄漏")
+        await pilot.press("tab", "enter", "down", "down", "enter")  # category: 事故灾难
+        await pilot.press("tab", "enter", "down", "down", "down", "enter")  # type: 燃气泄漏
+        app.screen.query_one("#new-grid", Input).value = "G01"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+
+        assert isinstance(app.screen, IncidentsScreen)
+        [row] = rows(app)
+        assert row[0] == "2026-000001"
+        assert row[2] == "上报"
+        assert row[TITLE] == "3号楼燃气泄漏"
+        assert row[GRID] == "G01"
+        saved = get_incident(ctx.db, "2026-000001")
+        assert (saved.category, saved.type) == ("accident_disaster", "gas_leak")
+        assert saved.stage is Stage.REPORTED
+
+        await pilot.press("a")  # 立案
+        await settle(pilot)
+        assert rows(app)[0][2] == "立案"
+        await pilot.press("a")  # 派遣, to its own grid
+        await settle(pilot)
+        assert rows(app)[0][2] == "派遣"
+        incident = get_incident(ctx.db, 1)
+        assert incident.stage is Stage.DISPATCHED
+        assert incident.assignee == "grid:G01"
+        assert [e.operator for e in timeline(ctx.db, 1)] == [OPERATOR] * 3
+
+
+async def test_the_form_shows_each_error_next_to_its_field_and_stays_open(ctx):
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n", "ctrl+s")
+        dialog = app.screen
+        assert isinstance(dialog, NewIncidentDialog)
+        error = dialog.query_one("#title-error", Static)
+        assert "a title is required" in str(error.render())
+        assert error.has_class("-shown")
+        assert dialog.query_one("#new-title").has_class("-invalid")
+        assert app.focused is dialog.query_one("#new-title")
+
+        await pilot.press(*"漏水")
+        assert not dialog.query_one("#new-title").has_class("-invalid")  # fixed as typed
+        dialog.query_one("#new-reporter-phone", Input).focus()
+        await pilot.press(*"12ab", "tab")  # leaving the field checks it
+        assert "not a phone number" in str(dialog.query_one("#reporter-error", Static).render())
+
+        await pilot.press("ctrl+s")  # the category is still missing, the phone still wrong
+        assert app.screen is dialog
+        assert "choose a category" in str(dialog.query_one("#class-error", Static).render())
+        assert "not a phone number" in str(dialog.query_one("#reporter-error", Static).render())
+        assert app.focused is dialog.query_one("#new-category")
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+        assert ctx.db.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
+
+
+async def test_feedback_and_verification_ask_for_what_they_need(ctx, log_case):
+    case = log_case("井盖缺失", "facilities", type="manhole", grid="G02")
+    for step in (workflow.register, workflow.dispatch, workflow.handle):
+        step(ctx.db, ctx.clock, ctx.policy, "seed", case.id)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press("enter")  # empty: refused, the dialog stays
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press(*"已补装井盖", "enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, case.id).stage is Stage.FEEDBACK
+        assert timeline(ctx.db, case.id)[-1].data["result"] == "已补装井盖"
+
+        await pilot.press("a")
+        assert isinstance(app.screen, YesNoDialog)
+        await pilot.press("n")  # failed: asks why, then back to handling
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press(*"井盖型号不对", "enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, case.id).stage is Stage.HANDLING
+        assert rows(app)[0][2] == "处置"
+
+
+async def test_void_return_and_park_take_a_reason(ctx, log_case):
+    false_alarm = log_case("误报 测试")
+    sent = log_case("垃圾堆放", "environment", type="garbage")
+    for step in (workflow.register, workflow.dispatch, workflow.handle):
+        step(ctx.db, ctx.clock, ctx.policy, "seed", sent.id)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#incidents", DataTable)
+        table.move_cursor(row=table.get_row_index(str(false_alarm.id)))
+        await pilot.press("v", *"重复来电", "enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, false_alarm.id).stage is Stage.VOIDED
+        assert [r[TITLE] for r in rows(app)] == ["垃圾堆放"]  # voided cases leave the queue
+
+        await pilot.press("r", *"派错网格", "enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, sent.id).stage is Stage.DISPATCHED
+
+        await pilot.press("p", *"等待专项资金", "enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, sent.id).parked
+        assert rows(app) == []
+        assert app.screen.query_one("#empty").display
+
+        await pilot.click("#with-parked")
+        await settle(pilot)
+        assert rows(app)[0][2] == "派遣 挂账"
+        await pilot.press("p")  # unpark needs no reason
+        await settle(pilot)
+        assert not get_incident(ctx.db, sent.id).parked
+
+
+async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_path, notes):
+    case = log_case("噪声扰民", "environment", type="noise")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        other = connect(db_path)  # another duty officer registers it meanwhile
+        workflow.register(other, ctx.clock, ctx.policy, "li-si", case.id)
+        other.close()
+        await pilot.press("a")  # our table still says 上报: register again
+        await settle(pilot)
+        assert any(
+            severity == "error" and "'register' is not allowed" in message
+            for severity, message in notes
+        )
+        assert get_incident(ctx.db, case.id).stage is Stage.REGISTERED
+
+
+async def test_refreshes_when_another_process_writes(ctx, db_path, monkeypatch):
+    ctx.config = Config(path=None, refresh_seconds=0.05)
+    monkeypatch.setattr(incidents_screen, "COUNTS_INTERVAL", 0.1)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert rows(app) == []
+        other = connect(db_path)
+        new = NewIncident("道路破损", "facilities", "road_damage")
+        create_incident(other, ctx.clock, ctx.policy, "cli", new)
+        other.close()
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert [r[TITLE] for r in rows(app)] == ["道路破损"]
+        assert "在办 open 1" in status(app)
+
+
+async def test_the_table_reads_pages_as_the_cursor_nears_the_bottom(ctx, log_case, clock):
+    for n in range(PAGE + 30):
+        clock.advance(seconds=1)
+        log_case(f"巡查发现问题 {n:03d}")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#incidents", DataTable)
+        assert table.row_count == PAGE
+        assert "100+ rows" in status(app)
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.row_count == PAGE + 30
+        assert rows(app)[-1][TITLE] == f"巡查发现问题 {PAGE + 29:03d}"
+        assert "│ 130 rows" in status(app)
+
+        # A reload reads the loaded rows again in one query and keeps the cursor's case.
+        table.move_cursor(row=110)
+        chosen = rows(app)[110][0]
+        app.announce_change(own=True)
+        await settle(pilot)
+        assert table.row_count == PAGE + 30
+        assert rows(app)[table.cursor_row][0] == chosen
+
+
+async def test_search_and_filters(ctx, log_case, clock):
+    log_case("3号楼燃气泄漏", "accident_disaster", type="gas_leak", severity="II")
+    log_case("小区路灯不亮", "facilities", type="streetlight")
+    log_case("河道垃圾", "environment", type="garbage", location="燃气站旁")
+    clock.advance(hours=1)  # past the emergency case's 30 minutes, within 2 working hours
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert len(rows(app)) == 3
+
+        await pilot.press("slash", *"燃气")
+        await pilot.pause(0.4)  # the search waits for typing to stop
+        await settle(pilot)
+        assert sorted(r[TITLE] for r in rows(app)) == ["3号楼燃气泄漏", "河道垃圾"]
+
+        await pilot.press("escape")
+        app.screen.query_one("#severity-filter", Select).value = "II"
+        await settle(pilot)
+        assert [r[TITLE] for r in rows(app)] == ["3号楼燃气泄漏"]
+
+        app.screen.query_one("#search", Input).value = ""
+        app.screen.query_one("#severity-filter", Select).clear()
+        await pilot.pause(0.4)
+        await settle(pilot)
+        app.screen.query_one("#only-overdue", Checkbox).value = True
+        await settle(pilot)
+        [overdue] = rows(app)
+        assert overdue[TITLE] == "3号楼燃气泄漏"
+        assert overdue[LEFT] == "overdue 30m"
+        left = app.screen.query_one("#incidents", DataTable).get_row_at(0)[LEFT]
+        assert "red" in str(left.style)
+
+
+async def test_a_case_number_in_the_search_box_opens_the_case(ctx, log_case):
+    log_case("占道经营")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"2026-000001", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentDetailScreen)
+        assert app.screen.incident is not None and app.screen.incident.title == "占道经营"
+
+
+async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
+    case = log_case("楼道堆放杂物", "safety_hazard", type="fire_hazard", grid="G03")
+    registered = workflow.register(ctx.db, ctx.clock, ctx.policy, "seed", case.id)
+    assert registered.deadline is not None
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IncidentDetailScreen)
+        assert "立案" in str(screen.query_one("#stage-bar").render())
+
+        await pilot.press("o", *"已电话通知物业", "enter")
+        await settle(pilot)
+        timeline_table = screen.query_one("#timeline", DataTable)
+        newest = [str(c) for c in timeline_table.get_row_at(0)]
+        assert newest[1:3] == [OPERATOR, "备注"]
+        assert "已电话通知物业" in newest[3]
+
+        await pilot.press("t", *"清理楼道", "enter")
+        await settle(pilot)
+        tasks = screen.query_one("#tasks", DataTable)
+        assert str(tasks.get_row_at(0)[0]) == "清理楼道"
+        await pilot.press("c")
+        await settle(pilot)
+        assert str(tasks.get_row_at(0)[3]).startswith("✓")
+
+        await pilot.press("x")
+        assert isinstance(app.screen, ExtensionDialog)
+        await pilot.press(*"等待物业答复", "enter")
+        app.screen.query_one("#extension-until", Input).value = "+2d"
+        await pilot.press("enter")
+        await settle(pilot)
+        extensions = screen.query_one("#extensions", DataTable)
+        assert str(extensions.get_row_at(0)[3]) == "待批 0/1"
+
+        # A shift lead on another console approves it; this screen sees it on refresh.
+        other = connect(ctx.db_path)
+        workflow.approve_extension(other, ctx.clock, ctx.policy, "lead-wang", case.id)
+        other.close()
+        app.poll_database()
+        await settle(pilot)
+        assert str(extensions.get_row_at(0)[3]) == "已批"
+        assert get_incident(ctx.db, case.id).deadline == registered.deadline + timedelta(days=2)
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+
+
+async def test_keys_that_do_not_apply_are_greyed_out(ctx, log_case):
+    log_case("新报事件")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.check_action("advance", ()) is True
+        assert screen.check_action("void", ()) is True
+        assert screen.check_action("return_case", ()) is None  # only from handling/feedback
+        assert screen.check_action("park", ()) is None  # not before it is registered
+
+
+async def test_command_palette_lists_the_case_actions(ctx, log_case):
+    log_case("电线私拉乱接", "safety_hazard", type="electrical")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for expected in ("新建 New case", "推进 Advance case", "备注 Add note", "作废 Void case"):
+            assert expected in titles
+        assert "回退 Return case" not in titles  # not allowed from 上报
+        await pilot.press("ctrl+p")
+        await pilot.press(*"advance")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert get_incident(ctx.db, 1).stage is Stage.REGISTERED
+
+
+async def test_engine_lease_is_taken_swept_and_released(ctx, log_case, clock):
+    case = log_case("内涝积水", "natural_disaster", type="flood", urgency="urgent")
+    clock.advance(hours=1)  # past the 30-minute limit of an urgent report
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert lease.current_holder(ctx.db, clock.now()) == app.holder
+        assert app.engine_state == "here"
+        assert get_incident(ctx.db, case.id).supervised  # the first sweep ran
+        assert rows(app)[0][2] == "上报 督办"
+        assert "督办 supervised 1" in status(app)
+    assert lease.current_holder(ctx.db, clock.now()) is None
+
+
+async def test_a_second_console_leaves_the_engine_to_the_first(ctx, log_case, clock):
+    case = log_case("内涝积水", "natural_disaster", type="flood", urgency="urgent")
+    clock.advance(hours=1)
+    assert lease.acquire(ctx.db, "serve:elsewhere", clock.now(), timedelta(seconds=90))
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.engine_state == "elsewhere"
+        assert "engine: elsewhere" in status(app)
+        assert not get_incident(ctx.db, case.id).supervised
+    assert lease.current_holder(ctx.db, clock.now()) == "serve:elsewhere"
+
+
+async def test_markup_in_what_people_type_is_shown_as_typed(ctx, log_case):
+    log_case("[bold]门禁[/] 损坏 [", grid="[G1]")
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        [row] = rows(app)
+        assert row[TITLE] == "[bold]门禁[/] 损坏 ["
+        assert row[GRID] == "[G1]"
+        await pilot.press("enter", "o", *"[red]注意[/]", "enter")
+        await settle(pilot)
+        assert "[red]注意[/]" in str(app.screen.query_one("#timeline", DataTable).get_row_at(0)[3])
