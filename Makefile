@@ -24,7 +24,7 @@ test:
 check: lint type test
 
 bench:
-	$(BIN)/python bench/incidents.py
+	$(BIN)/python -m bench.incidents
 
 demo:
 	$(BIN)/dutydesk --demo

@@ -1,4 +1,4 @@
 """Incidents: the case model, the closed-loop workflow with time limits, timeline, tasks, search.
 
-Plain functions over a ``sqlite_utils.Database`` and an injected clock; no UI imports.
+Plain functions over a ``store.db.Database`` and an injected clock; no UI imports.
 """

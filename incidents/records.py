@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from sqlite_utils import Database
 
 from incidents.limits import Policy
 from incidents.models import (
@@ -29,7 +26,7 @@ from incidents.models import (
 )
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
-from store.db import write
+from store.db import Database, SQLError, write
 from store.errors import InvalidInput, NotFound
 from store.textsearch import fts_query
 
@@ -344,11 +341,21 @@ class SearchHit:
     rank: float
 
 
-def search_incidents(db: Database, text: str, *, limit: int = 50) -> list[SearchHit]:
+SEARCH_WINDOW = 5000
+
+
+def search_incidents(
+    db: Database, text: str, *, limit: int = 50, window: int = SEARCH_WINDOW
+) -> list[SearchHit]:
     """Full-text search over title, description, location and notes, best match first.
 
     Chinese words of any length are found inside unsegmented text (see ``store.textsearch``);
     title matches weigh most, then description, location, notes.
+
+    Ranking costs time in proportion to the matches ranked, so only the ``window`` most recent
+    matching cases are ranked: a word found in 5 % of a million cases still answers in a few
+    milliseconds, and a duty officer gets the best matches among recent cases. Older cases
+    stay reachable with more words, or with ``list_incidents(text=...)``.
     """
     match = fts_query(text)
     if match is None:
@@ -357,11 +364,13 @@ def search_incidents(db: Database, text: str, *, limit: int = 50) -> list[Search
         rows = db.conn.execute(
             f"SELECT {', '.join('i.' + c.strip() for c in COLUMNS.split(','))}, f.rank"
             " FROM incident_fts f JOIN incidents i ON i.id = f.rowid"
-            " WHERE incident_fts MATCH ? AND rank MATCH 'bm25(10.0, 4.0, 3.0, 1.0)'"
-            " ORDER BY f.rank LIMIT ?",
-            (match, limit),
+            " WHERE incident_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 3.0, 1.0)'"
+            " AND f.rowid >= coalesce((SELECT rowid FROM incident_fts WHERE incident_fts"
+            " MATCH :match ORDER BY rowid DESC LIMIT 1 OFFSET :skip), 0)"
+            " ORDER BY f.rank LIMIT :limit",
+            {"match": match, "skip": max(window, 1) - 1, "limit": limit},
         ).fetchall()
-    except sqlite3.OperationalError as exc:
+    except SQLError as exc:
         raise InvalidInput(f"cannot search for {text!r}: {exc}", "text") from exc
     return [SearchHit(row_to_incident(r[:-1]), float(r[-1])) for r in rows]
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from incidents.limits import Policy
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
-from store.db import write
+from store.db import Database, write
 from store.errors import InvalidInput
 
 

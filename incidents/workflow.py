@@ -13,8 +13,6 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from incidents.limits import Policy
 from incidents.models import Extension, Incident, Severity, Stage, Task, Urgency
 from incidents.records import (
@@ -27,7 +25,7 @@ from incidents.records import (
 )
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
-from store.db import write
+from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 
 OPEN = frozenset(s for s in Stage if s.is_open)

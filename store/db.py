@@ -30,6 +30,21 @@ from store.textsearch import segment
 
 MEMORY = ":memory:"
 
+# Other packages name the database type and catch SQLite's errors through these, so that
+# ``store`` stays the only package that imports sqlite3 or sqlite_utils.
+SQLError = sqlite3.Error
+__all__ = [
+    "MEMORY",
+    "Database",
+    "SQLError",
+    "apply_migrations",
+    "backup",
+    "connect",
+    "data_version",
+    "schema_version",
+    "write",
+]
+
 
 def _register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("dd_seg", 1, segment, deterministic=True)

@@ -71,7 +71,7 @@ def _m1_core(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX incidents_queue ON incidents(active, deadline, id);
         CREATE INDEX incidents_stage ON incidents(stage, deadline, id);
-        CREATE INDEX incidents_grid ON incidents(grid, deadline, id);
+        CREATE INDEX incidents_grid ON incidents(grid, active, deadline, id);
         CREATE INDEX incidents_all ON incidents(coalesce(deadline, '~'), id);
         CREATE INDEX incidents_unnoted ON incidents(deadline)
             WHERE active = 1 AND overdue_since IS NULL;

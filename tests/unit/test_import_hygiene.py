@@ -2,9 +2,8 @@
 
 Importing the domain packages in a fresh interpreter must not pull in Textual or Rich (the CLI,
 the engine and the tests use them without a terminal UI). And no module outside ``store`` may
-open a database itself: ``sqlite3.connect`` and ``sqlite_utils.Database(...)`` are called in
-``store`` only. Importing ``Database`` for type annotations, or ``sqlite3`` for its exception
-classes, is fine.
+import sqlite3 or sqlite_utils at all: the database type and SQLite's errors come through
+``store.db`` (``Database``, ``SQLError``).
 """
 
 from __future__ import annotations
@@ -76,42 +75,22 @@ def test_the_subprocess_check_can_see_a_ui_import() -> None:
     assert result.stdout.strip() == "['rich']"
 
 
-def opens_a_database(source: str) -> list[str]:
-    """Calls in ``source`` that open SQLite directly, as ``line: call`` strings."""
-    tree = ast.parse(source)
-    sqlite_modules: set[str] = set()
-    sqlite_utils_modules: set[str] = set()
-    connect_names: set[str] = set()
-    database_names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == "sqlite3":
-                    sqlite_modules.add(alias.asname or "sqlite3")
-                elif alias.name.startswith("sqlite_utils"):
-                    sqlite_utils_modules.add(alias.asname or "sqlite_utils")
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                if node.module == "sqlite3" and alias.name == "connect":
-                    connect_names.add(alias.asname or alias.name)
-                elif node.module.startswith("sqlite_utils") and alias.name == "Database":
-                    database_names.add(alias.asname or alias.name)
+SQLITE_MODULES = ("sqlite3", "sqlite_utils")
+
+
+def imports_sqlite(source: str) -> list[str]:
+    """Imports of sqlite3 or sqlite_utils in ``source``, as ``line: module`` strings."""
     found: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
             continue
-        func = node.func
-        direct = isinstance(func, ast.Name) and func.id in connect_names | database_names
-        via_module = (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and (
-                (func.value.id in sqlite_modules and func.attr == "connect")
-                or (func.value.id in sqlite_utils_modules and func.attr == "Database")
-            )
-        )
-        if direct or via_module:
-            found.append(f"{node.lineno}: {ast.unparse(func)}(...)")
+        found += [
+            f"{node.lineno}: {name}" for name in names if name.split(".")[0] in SQLITE_MODULES
+        ]
     return found
 
 
@@ -119,39 +98,31 @@ def opens_a_database(source: str) -> list[str]:
     "source",
     [
         "import sqlite3\ndb = sqlite3.connect('x.db')\n",
-        "import sqlite3 as s\ndb = s.connect(':memory:')\n",
-        "from sqlite3 import connect\ndb = connect('x')\n",
-        "from sqlite_utils import Database\ndb = Database(memory=True)\n",
-        "from sqlite_utils import Database as D\ndb = D('x.db')\n",
-        "import sqlite_utils\ndb = sqlite_utils.Database('x.db')\n",
+        "import sqlite3 as s\n",
+        "from sqlite3 import connect\n",
+        "from sqlite_utils import Database\n",
+        "import sqlite_utils.db\n",
+        "def f():\n    from sqlite_utils import Database\n",
     ],
 )
-def test_the_checker_finds_a_database_being_opened(source: str) -> None:
-    assert len(opens_a_database(source)) == 1
+def test_the_checker_finds_a_sqlite_import(source: str) -> None:
+    assert len(imports_sqlite(source)) == 1
 
 
-def test_the_checker_allows_annotations_and_exception_classes() -> None:
-    source = (
-        "import sqlite3\n"
-        "from sqlite_utils import Database\n"
-        "from store.db import connect\n"
-        "def f(db: Database) -> Database:\n"
-        "    try:\n"
-        "        return connect('x')\n"
-        "    except sqlite3.OperationalError:\n"
-        "        raise\n"
-    )
-    assert opens_a_database(source) == []
+def test_the_checker_allows_the_store_facade() -> None:
+    source = "from store.db import Database, SQLError, connect\nimport store.db\n"
+    assert imports_sqlite(source) == []
 
 
 @pytest.mark.parametrize("package", CHECKED_PACKAGES)
-def test_only_the_store_opens_sqlite(package: str) -> None:
+def test_only_the_store_imports_sqlite(package: str) -> None:
+    """DESIGN.md: only ``store`` imports sqlite_utils/sqlite3; others use ``store.db``."""
     files = sorted((ROOT / package).rglob("*.py"))
     assert files
     offenders = [
         f"{path.relative_to(ROOT)}:{hit}"
         for path in files
-        for hit in opens_a_database(path.read_text(encoding="utf-8"))
+        for hit in imports_sqlite(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
 

@@ -10,7 +10,13 @@ from sqlite_utils import Database
 from incidents import workflow as wf
 from incidents.limits import Policy
 from incidents.models import Incident, Stage
-from incidents.records import ListFilter, list_incidents, search_incidents
+from incidents.records import (
+    ListFilter,
+    NewIncident,
+    create_incident,
+    list_incidents,
+    search_incidents,
+)
 from store.clock import FixedClock
 from store.errors import InvalidInput
 from store.textsearch import fts_query, segment
@@ -231,3 +237,17 @@ def test_input_with_nothing_searchable(
             list_incidents(db, clock.now(), ListFilter(text=text))
     else:  # an empty search box means no text filter
         assert len(list_incidents(db, clock.now(), ListFilter(text=text)).items) == len(cases)
+
+
+def test_ranking_is_limited_to_the_most_recent_matches(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    """Only the ``window`` newest matching cases are ranked; the best of them comes first."""
+    ids = []
+    for title in ("燃气泄漏 燃气 燃气", "燃气表故障", "楼道燃气味", "燃气管道检查"):
+        new = NewIncident(title=title, category="accident_disaster", type="gas_leak")
+        ids.append(create_incident(db, clock, policy, "t", new).id)
+    everything = [h.incident.id for h in search_incidents(db, "燃气")]
+    assert everything[0] == ids[0] and sorted(everything) == sorted(ids)
+    recent = [h.incident.id for h in search_incidents(db, "燃气", window=2)]
+    assert sorted(recent) == sorted(ids[2:])
