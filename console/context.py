@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from console.config import Config, load_config
 from incidents.limits import Policy
 from store.clock import Clock, SystemClock
-from store.db import connect
+from store.db import Database, connect
 from store.paths import default_config_path, default_db_path
 
 

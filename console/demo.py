@@ -20,7 +20,7 @@ from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident
 from incidents.supervision import counts, sweep_overdue
 from store.clock import FixedClock, SystemClock
-from store.db import connect, write
+from store.db import Database, connect, write
 from store.paths import demo_db_path
 
 STREET = "青山街道"
@@ -320,7 +320,6 @@ def _one_case(
     weights: list[int],
     grids: list[str],
 ) -> int:
-    from sqlite_utils import Database
 
     assert isinstance(db, Database)
     cat, typ, sev, urg, title_t, desc_t, _ = rng.choices(TEMPLATES, weights)[0]
@@ -393,7 +392,6 @@ def _special_cases(
     end: datetime,
 ) -> None:
     """A false report, a duplicate, a parked case, a pending extension, tasks."""
-    from sqlite_utils import Database
 
     assert isinstance(db, Database)
     clock.set(end - timedelta(hours=3))
