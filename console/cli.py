@@ -100,7 +100,10 @@ def cli(
     if demo:
         from console.demo import ensure_demo
 
-        path = ensure_demo(db, echo=lambda line: click.echo(line, err=True))
+        # Only a --db typed with --demo chooses the demo file: DUTYDESK_DB names the real
+        # database, which --demo must never open (or build over) as if it were the demo.
+        typed = ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE
+        path = ensure_demo(db if typed else None, echo=lambda line: click.echo(line, err=True))
         state.db = path
     from console.app import run_console
 

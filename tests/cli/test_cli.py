@@ -309,3 +309,21 @@ def test_installed_script_prints_one_line_errors(tmp_path: Path) -> None:
         [*script, "incident", "list", "--json"], capture_output=True, text=True, env=env, timeout=60
     )
     assert ok.returncode == 0 and json.loads(ok.stdout)["items"] == []
+
+
+def test_demo_flag_builds_the_demo_and_never_opens_dutydesk_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dutydesk --demo` opens the demo file, even when DUTYDESK_DB names the real database."""
+    import console.app
+
+    opened: list[Path] = []
+    monkeypatch.setattr(console.app, "run_console", lambda ctx: opened.append(ctx.db_path))
+    real = tmp_path / "real.db"
+    monkeypatch.setenv("DUTYDESK_DB", str(real))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    main(["--demo"])
+    assert opened == [tmp_path / "data" / "dutydesk" / "demo.db"]
+    assert opened[0].exists() and not real.exists()
+    main([])
+    assert opened[-1] == real
