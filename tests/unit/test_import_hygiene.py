@@ -78,20 +78,24 @@ def test_the_subprocess_check_can_see_a_ui_import() -> None:
 SQLITE_MODULES = ("sqlite3", "sqlite_utils")
 
 
-def imports_sqlite(source: str) -> list[str]:
-    """Imports of sqlite3 or sqlite_utils in ``source``, as ``line: module`` strings."""
-    found: list[str] = []
+def imported_modules(source: str) -> list[tuple[int, str]]:
+    """Every absolute import in ``source``, nested ones included, as ``(line, module)``."""
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found += [
-            f"{node.lineno}: {name}" for name in names if name.split(".")[0] in SQLITE_MODULES
-        ]
+            found.append((node.lineno, node.module))
     return found
+
+
+def imports_sqlite(source: str) -> list[str]:
+    """Imports of sqlite3 or sqlite_utils in ``source``, as ``line: module`` strings."""
+    return [
+        f"{line}: {name}"
+        for line, name in imported_modules(source)
+        if name.split(".")[0] in SQLITE_MODULES
+    ]
 
 
 @pytest.mark.parametrize(
@@ -130,18 +134,10 @@ def test_only_the_store_imports_sqlite(package: str) -> None:
 @pytest.mark.parametrize("package", DOMAIN)
 def test_domain_packages_do_not_import_the_shell_or_the_ui(package: str) -> None:
     forbidden = ("console", *UI_LIBRARIES)
-    offenders = []
-    for path in sorted((ROOT / package).rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            offenders += [
-                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
-                for name in names
-                if name.split(".")[0] in forbidden
-            ]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, name in imported_modules(path.read_text(encoding="utf-8"))
+        if name.split(".")[0] in forbidden
+    ]
     assert offenders == []
