@@ -42,6 +42,8 @@ ACTION_LABELS = {
     "approve_extension": "延期 extension approved",
     "reject_extension": "延期 extension rejected",
     "assign": "指派 assigned",
+    "reopen": "重新打开 reopened",
+    "merge": "合并 merged",
     "add_task": "任务 task added",
     "complete_task": "任务 task done",
 }
@@ -58,6 +60,8 @@ CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("assign", "指派 Assign to…", "Name who is responsible, without changing the stage"),
     ("approve_extension", "批准延期 Approve extension", "Approve the case's pending extension"),
     ("reject_extension", "驳回延期 Reject extension", "Reject the case's pending extension"),
+    ("reopen", "重新打开 Reopen case", "Reopen a closed case, back to handling, with a reason"),
+    ("merge", "合并 Merge into…", "Merge this duplicate report into its original case"),
 )
 
 
@@ -75,6 +79,8 @@ def step_of(action: str, incident: Incident) -> str | None:
         "assign": "edit",
         "approve_extension": "extend",
         "reject_extension": "extend",
+        "reopen": "reopen",
+        "merge": "merge",
     }.get(action)
 
 
@@ -318,4 +324,21 @@ class CaseScreen(Screen[None]):
             "reject_extension",
             "驳回原因 Why reject the extension?",
             lambda text: workflow.approve_extension(*args, reject=True, reason=text),
+        )
+
+    def action_reopen(self) -> None:
+        self._reasoned("reopen", "重新打开原因 Why reopen this case?", workflow.reopen)
+
+    def action_merge(self) -> None:
+        incident = self._target()
+        if incident is None:
+            return
+        ctx = self.desk.ctx
+        self._ask(
+            incident,
+            "merge",
+            "合并到原案 Number of the original case (e.g. 2026-000123)",
+            lambda original: workflow.merge(
+                ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id, original.strip()
+            ),
         )

@@ -194,6 +194,42 @@ async def test_void_return_and_park_take_a_reason(ctx, log_case):
         assert not get_incident(ctx.db, sent.id).parked
 
 
+async def test_merge_and_reopen_from_the_palette_actions(ctx, log_case):
+    """Merge a duplicate into its original by number; reopen a closed case with a reason."""
+    original = log_case("3号楼水管破裂", type="water_pipe")
+    duplicate = log_case("3号楼楼下漏水", type="water_pipe")
+    finished = log_case("路灯不亮", "facilities", type="streetlight")
+    for step in (workflow.register, workflow.dispatch, workflow.handle):
+        step(ctx.db, ctx.clock, ctx.policy, "seed", finished.id)
+    workflow.feedback(ctx.db, ctx.clock, ctx.policy, "seed", finished.id, "已修复")
+    workflow.verify(ctx.db, ctx.clock, ctx.policy, "seed", finished.id)
+    workflow.close(ctx.db, ctx.clock, ctx.policy, "seed", finished.id)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#incidents", DataTable)
+        table.move_cursor(row=table.get_row_index(str(duplicate.id)))
+        app.screen.action_merge()
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)
+        await pilot.press(*original.number, "enter")
+        await settle(pilot)
+        merged = get_incident(ctx.db, duplicate.id)
+        assert merged.stage is Stage.MERGED and merged.merged_into == original.id
+
+        await pilot.click("#with-closed")
+        await settle(pilot)
+        table.move_cursor(row=table.get_row_index(str(finished.id)))
+        await settle(pilot)
+        app.screen.action_reopen()
+        await settle(pilot)
+        await pilot.press(*"路灯又不亮了", "enter")
+        await settle(pilot)
+        reopened = get_incident(ctx.db, finished.id)
+        assert reopened.stage is Stage.HANDLING
+        assert timeline(ctx.db, finished.id)[-1].data["reason"] == "路灯又不亮了"
+
+
 async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_path, notes):
     case = log_case("噪声扰民", "environment", type="noise")
     app = DutydeskApp(ctx)
