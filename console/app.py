@@ -103,7 +103,17 @@ class DutydeskApp(App[None]):
         try:
             with self.db_lock:
                 held = lease.acquire(ctx.db, self.holder, ctx.clock.now(), LEASE_TTL)
-                swept = sweep_overdue(ctx.db, ctx.clock, ctx.policy) if held else None
+            swept = None
+            while held:
+                # One batch per lock hold: a large backlog never freezes the officer's keys.
+                with self.db_lock:
+                    step = sweep_overdue(ctx.db, ctx.clock, ctx.policy, once=True)
+                swept = SweepResult(
+                    step.supervised + (swept.supervised if swept else 0),
+                    step.reminded + (swept.reminded if swept else 0),
+                )
+                if not step.more:
+                    break
         except Exception as exc:  # noqa: BLE001 - a timer must outlive a locked database
             self.call_from_thread(
                 self.notify, str(exc), title="engine", severity="warning", markup=False

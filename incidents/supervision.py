@@ -21,23 +21,38 @@ from store.errors import InvalidInput
 
 @dataclass(frozen=True)
 class SweepResult:
+    """Cases newly supervised, reminders written, and whether a ``once`` sweep left work."""
+
     supervised: int
     reminded: int
+    more: bool = False
 
 
 def sweep_overdue(
-    db: Database, clock: Clock, policy: Policy, *, operator: str = "system", batch: int = 500
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    *,
+    operator: str = "system",
+    batch: int = 500,
+    once: bool = False,
 ) -> SweepResult:
     """Put newly overdue cases under supervision and remind the ones still overdue.
 
     Only rows with work to do are read (two partial indexes: overdue cases not yet noted, and
     cases whose next reminder is due), in transactions of ``batch`` cases, so a sweep over a
     large backlog neither starves later cases nor holds the write lock for long.
+
+    Args:
+        once: do at most one batch of each kind and return; a caller sharing the connection
+            (the console) calls again while ``more`` says work is left, letting others in
+            between.
     """
     now = clock.now()
     at = to_iso(now)
     interval = policy.remind_every
     supervised = reminded = 0
+    more = False
     # Reminders first: a case supervised by this sweep gets its first reminder from the next
     # one, so after downtime the office sees 督办 before 催办.
     while True:
@@ -63,7 +78,8 @@ def sweep_overdue(
                     data={"n": due, "stage": stage, "deadline": deadline},
                 )
             reminded += len(rows)
-        if len(rows) < batch:
+        if len(rows) < batch or once:
+            more = more or len(rows) == batch
             break
     while True:
         with write(db):
@@ -88,9 +104,10 @@ def sweep_overdue(
                     data={"stage": stage, "deadline": deadline},
                 )
             supervised += len(rows)
-        if len(rows) < batch:
+        if len(rows) < batch or once:
+            more = more or len(rows) == batch
             break
-    return SweepResult(supervised, reminded)
+    return SweepResult(supervised, reminded, more)
 
 
 @dataclass(frozen=True)

@@ -440,3 +440,20 @@ def test_a_backlog_larger_than_a_batch_is_swept_whole(
 def test_sweep_and_count_queries_read_an_index(db: Database, sql: str) -> None:
     plan = " ".join(str(row[-1]) for row in db.conn.execute("EXPLAIN QUERY PLAN " + sql))
     assert "USING" in plan and "INDEX" in plan, plan
+
+
+def test_a_once_sweep_does_one_batch_and_says_more_is_left(
+    db: Database, clock: FixedClock, policy: Policy, make_case: MakeCase
+) -> None:
+    cases = [make_case() for _ in range(12)]
+    clock.set(max(c.deadline for c in cases) + timedelta(minutes=1))
+    first = sweep_overdue(db, clock, policy, batch=5, once=True)
+    assert (first.supervised, first.more) == (5, True)
+    total = first.supervised
+    while True:
+        step = sweep_overdue(db, clock, policy, batch=5, once=True)
+        total += step.supervised
+        if not step.more:
+            break
+    assert total == 12
+    assert sweep_overdue(db, clock, policy, batch=5, once=True).more is False
