@@ -266,8 +266,11 @@ def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
 
 def _register_subcommands() -> None:
     from console.cli_incidents import incident
+    from console.cli_units import grid, unit
 
     cli.add_command(incident)
+    cli.add_command(unit)
+    cli.add_command(grid)
 
 
 _register_subcommands()

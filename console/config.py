@@ -8,6 +8,8 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   urgency, unit, and hours per stage) that refine the built-in stage time limits;
 * ``[shift]``: ``leads`` (who may approve extensions), ``second_extension_approvals``,
   ``office`` (where an undirected dispatch goes);
+* ``[grid]``: ``households_min``/``households_max`` (moderate scale, default 300-500),
+  ``overlap_tolerance_m2``/``gap_tolerance_m2`` (seamless coverage, default 1 m²);
 * ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
   features.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from contacts.models import GridRules
 from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
@@ -31,7 +34,8 @@ from store.errors import ConfigError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KNOWN = {
-    "": {"operator", "timezone", "calendar", "limits", "shift", "channels", "uplink", "ui"},
+    "": {"operator", "timezone", "calendar", "limits", "shift", "channels", "uplink", "ui", "grid"},
+    "grid": {"households_min", "households_max", "overlap_tolerance_m2", "gap_tolerance_m2"},
     "calendar": {"workdays", "hours", "holidays", "extra_workdays"},
     "limits": {"remind_every_minutes", "rule"},
     "limits.rule": {"category", "type", "urgency", "unit", *(s.value for s in LIMITED_STAGES)},
@@ -50,6 +54,7 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     raw: dict[str, Any] = field(default_factory=dict)
     refresh_seconds: float = 1.0
+    grid_rules: GridRules = field(default_factory=GridRules)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -80,6 +85,12 @@ class Config:
                 "office": self.policy.office_name,
             },
             "ui": {"refresh_seconds": self.refresh_seconds},
+            "grid": {
+                "households_min": self.grid_rules.households_min,
+                "households_max": self.grid_rules.households_max,
+                "overlap_tolerance_m2": self.grid_rules.overlap_tolerance_m2,
+                "gap_tolerance_m2": self.grid_rules.gap_tolerance_m2,
+            },
             "channels": self.raw.get("channels", {}),
             "uplink": self.raw.get("uplink", {}),
         }
@@ -255,6 +266,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     refresh = ui.get("refresh_seconds", 1.0)
     if not isinstance(refresh, int | float) or isinstance(refresh, bool) or refresh <= 0:
         raise r.fail(("ui", "refresh_seconds"), "must be a positive number")
+    grid_rules = _parse_grid(r, data.get("grid", {}))
     for name in ("channels", "uplink"):
         if name in data and not isinstance(data[name], dict):
             raise r.fail((name,), "must be a table")
@@ -274,7 +286,30 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         policy=policy,
         raw=data,
         refresh_seconds=float(refresh),
+        grid_rules=grid_rules,
     )
+
+
+def _parse_grid(r: _Reader, grid: Any) -> GridRules:
+    if not isinstance(grid, dict):
+        raise r.fail(("grid",), "must be a table")
+    r.check_keys(grid, "grid", ("grid",))
+    defaults = GridRules()
+    bounds: dict[str, int] = {}
+    for name in ("households_min", "households_max"):
+        value = grid.get(name, getattr(defaults, name))
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise r.fail(("grid", name), "must be a whole number >= 0")
+        bounds[name] = value
+    if bounds["households_min"] > bounds["households_max"]:
+        raise r.fail(("grid", "households_max"), "must not be below households_min")
+    tolerances: dict[str, float] = {}
+    for name in ("overlap_tolerance_m2", "gap_tolerance_m2"):
+        value = grid.get(name, getattr(defaults, name))
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise r.fail(("grid", name), "must be a number of square metres >= 0")
+        tolerances[name] = float(value)
+    return GridRules(**bounds, **tolerances)
 
 
 def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:

@@ -170,6 +170,27 @@ def next_number(db: Database, year: int) -> str:
     return f"{year}-{value:06d}"
 
 
+def grid_unit_id(db: Database, code: str | None) -> int | None:
+    """The id of the current grid unit with ``code``, for ``incidents.grid_id``.
+
+    A database without any grid unit (no jurisdiction entered yet) takes any code, as before
+    grids were units; once grids exist, an unknown or retired code is refused.
+
+    Raises:
+        InvalidInput: naming the field ``grid``.
+    """
+    if code is None:
+        return None
+    row = db.conn.execute(
+        "SELECT id FROM units WHERE code = ? AND level = 'grid' AND valid_to IS NULL", (code,)
+    ).fetchone()
+    if row is not None:
+        return int(row[0])
+    if db.conn.execute("SELECT 1 FROM units WHERE level = 'grid' LIMIT 1").fetchone():
+        raise InvalidInput(f"no grid {code}", "grid")
+    return None
+
+
 def create_incident(
     db: Database, clock: Clock, policy: Policy, operator: str, new: NewIncident
 ) -> Incident:
@@ -181,16 +202,18 @@ def create_incident(
         Stage.REPORTED, now, values["category"], values["type"], values["urgency"]
     )
     with write(db):
+        grid_id = grid_unit_id(db, values["grid"])
         number = next_number(db, now.astimezone(policy.calendar.zone).year)
         cursor = db.conn.execute(
             "INSERT INTO incidents (number, title, description, category, type, severity,"
-            " urgency, stage, location, lat, lon, grid, reporter_name, reporter_phone, source,"
-            " tags, reported_at, stage_since, deadline, active, updated_at) VALUES"
+            " urgency, stage, location, lat, lon, grid, grid_id, reporter_name, reporter_phone,"
+            " source, tags, reported_at, stage_since, deadline, active, updated_at) VALUES"
             " (:number, :title, :description, :category, :type, :severity, :urgency, 'reported',"
-            " :location, :lat, :lon, :grid, :reporter_name, :reporter_phone, :source, :tags,"
-            " :at, :at, :deadline, 1, :at)",
+            " :location, :lat, :lon, :grid, :grid_id, :reporter_name, :reporter_phone, :source,"
+            " :tags, :at, :at, :deadline, 1, :at)",
             {
                 **values,
+                "grid_id": grid_id,
                 "number": number,
                 "at": at,
                 "deadline": to_iso(deadline) if deadline else None,

@@ -19,6 +19,7 @@ from incidents.records import (
     TASK_COLUMNS,
     NewIncident,
     get_incident,
+    grid_unit_id,
     resolve_id,
     row_to_task,
     validate_new,
@@ -530,6 +531,8 @@ def edit(
         now = clock.now()
         at = to_iso(now)
         columns = {k: after[k] for k in diff}
+        if "grid" in diff:
+            columns["grid_id"] = grid_unit_id(db, after["grid"])
         if "urgency" in diff and not incident.parked:
             deadline = policy.deadline(
                 incident.stage,

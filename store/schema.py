@@ -178,5 +178,55 @@ def _m2_search_and_lease(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease]
+def _m3_jurisdiction(conn: sqlite3.Connection) -> None:
+    """The jurisdiction tree (units, grid addresses) and incidents pointing at a grid unit.
+
+    Cases of earlier versions carry a plain grid code: each distinct code becomes a grid unit
+    (no parent yet, valid from its first case) and the cases point at it, so an upgraded
+    database keeps every reference. ``incidents.grid`` stays as the displayed code, kept in
+    step with ``grid_id`` by the code that sets it.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE units (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            level TEXT NOT NULL
+                CHECK (level IN ('city', 'county', 'township', 'community', 'grid')),
+            parent_id INTEGER REFERENCES units(id),
+            households INTEGER CHECK (households IS NULL OR households >= 0),
+            population INTEGER CHECK (population IS NULL OR population >= 0),
+            boundary TEXT,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT,
+            successor TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX units_parent ON units(parent_id, valid_to);
+        CREATE INDEX units_level ON units(level, valid_to);
+        CREATE TABLE unit_addresses (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id),
+            address TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT
+        );
+        CREATE INDEX unit_addresses_current ON unit_addresses(address) WHERE valid_to IS NULL;
+        CREATE INDEX unit_addresses_unit ON unit_addresses(unit_id, valid_to);
+        ALTER TABLE incidents ADD COLUMN grid_id INTEGER REFERENCES units(id);
+        CREATE INDEX incidents_grid_id ON incidents(grid_id, active, deadline, id);
+        INSERT INTO units (code, name, level, valid_from, created_at, updated_at)
+            SELECT grid, grid, 'grid', min(reported_at),
+                strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+            FROM incidents WHERE grid IS NOT NULL GROUP BY grid;
+        UPDATE incidents SET grid_id = (SELECT u.id FROM units u WHERE u.code = incidents.grid)
+            WHERE grid IS NOT NULL;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease, _m3_jurisdiction]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,45 +10,12 @@ import json
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from console.cli import main
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> object:
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    db = tmp_path / "cli.db"
-    config = tmp_path / "config.toml"
-    config.write_text(
-        'operator = "王伟"\ntimezone = "Asia/Shanghai"\n[shift]\nleads = ["陈队长", "赵主任"]\n',
-        encoding="utf-8",
-    )
-
-    def invoke(*args: str) -> Result:
-        code = 0
-        try:
-            main(["--db", str(db), "--config", str(config), *args])
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    invoke.db = db  # type: ignore[attr-defined]
-    invoke.config = config  # type: ignore[attr-defined]
-    return invoke
+from store.schema import SCHEMA_VERSION
 
 
 def new_case(run, *extra: str) -> dict:
@@ -79,7 +46,7 @@ def new_case(run, *extra: str) -> dict:
 def test_init_creates_and_reports_schema(run) -> None:
     result = run("init")
     assert result.code == 0
-    assert "schema version 2" in result.out
+    assert f"schema version {SCHEMA_VERSION}" in result.out
     assert run.db.exists()
 
 

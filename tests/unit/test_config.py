@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from console.config import Config, load_config, parse_config, to_toml
+from contacts.models import GridRules
 from incidents.limits import BUILTIN_RULES, LimitRule, Policy, Resolved
 from incidents.models import Stage
 from store.errors import ConfigError
@@ -198,6 +199,17 @@ def test_an_unknown_key_names_line_and_key(tmp_path: Path, text: str, line: int,
         ('[shift]\nleads = "李班长"\n', 2, "shift.leads", "list of operator names"),
         ('[shift]\noffice = ""\n', 2, "shift.office", "non-empty"),
         ("[ui]\nrefresh_seconds = 0\n", 2, "ui.refresh_seconds", "positive"),
+        ("[grid]\nhouseholds_min = -1\n", 2, "grid.households_min", "whole number >= 0"),
+        ("[grid]\nhouseholds_max = 4.5\n", 2, "grid.households_max", "whole number >= 0"),
+        (
+            "[grid]\nhouseholds_min = 600\nhouseholds_max = 500\n",
+            3,
+            "grid.households_max",
+            "below households_min",
+        ),
+        ('[grid]\ngap_tolerance_m2 = "1"\n', 2, "grid.gap_tolerance_m2", "square metres"),
+        ("[grid]\noverlap_tolerance_m2 = -2\n", 2, "grid.overlap_tolerance_m2", ">= 0"),
+        ("[grid]\nhouseholds = 300\n", 2, "grid.households", "unknown setting"),
     ],
 )
 def test_a_bad_value_names_line_and_key(
@@ -253,7 +265,9 @@ def test_an_empty_rule_is_refused(tmp_path: Path) -> None:
     assert "at least one stage" in message
 
 
-@pytest.mark.parametrize("name", ["calendar", "limits", "shift", "ui", "channels", "uplink"])
+@pytest.mark.parametrize(
+    "name", ["calendar", "limits", "shift", "ui", "grid", "channels", "uplink"]
+)
 def test_a_section_that_is_not_a_table(tmp_path: Path, name: str) -> None:
     message = fail(tmp_path, f'operator = "a"\n{name} = 5\n')
     assert f"key '{name}'" in message
@@ -296,3 +310,22 @@ def test_to_toml_quotes_keys_and_renders_every_toml_type() -> None:
     assert parsed["uplink"] == tomllib.loads(text)["uplink"]
     assert parsed["uplink"]["since"] == date(2026, 1, 1)
     assert parsed["uplink"]["sign"] == "tab\there\x7f"
+
+
+def test_grid_rules_default_and_configured(tmp_path: Path) -> None:
+    assert load_config(None).grid_rules == GridRules(300, 500, 1.0, 1.0)
+    config = load_config(
+        write(
+            tmp_path,
+            "[grid]\nhouseholds_min = 150\nhouseholds_max = 250\n"
+            "overlap_tolerance_m2 = 5\ngap_tolerance_m2 = 0.5\n",
+        )
+    )
+    assert config.grid_rules == GridRules(150, 250, 5.0, 0.5)
+    assert config.effective()["grid"] == {
+        "households_min": 150,
+        "households_max": 250,
+        "overlap_tolerance_m2": 5.0,
+        "gap_tolerance_m2": 0.5,
+    }
+    assert tomllib.loads(to_toml(config.effective()))["grid"] == config.effective()["grid"]

@@ -17,7 +17,7 @@ from store import lease
 from store.audit import append_event, verify_chain
 from store.clock import FixedClock
 from store.db import apply_migrations, backup, connect, data_version, schema_version, write
-from store.errors import DatabaseBusy, DutydeskError, SchemaTooNew
+from store.errors import DatabaseBusy, DutydeskError, InvalidInput, SchemaTooNew
 from store.paths import default_config_path, default_db_path
 from store.schema import SCHEMA_VERSION
 from tests.conftest import OPERATOR
@@ -322,3 +322,47 @@ def test_a_write_blocked_past_the_busy_timeout_is_a_clear_error(tmp_path: Path) 
     assert db.conn.execute("SELECT count(*) FROM meta").fetchone()[0] == 0
     assert not db.conn.in_transaction
     db.close()
+
+
+def test_a_version_2_database_gets_grid_units_for_its_grid_codes(
+    tmp_path: Path, clock: FixedClock, policy: Policy
+) -> None:
+    path = tmp_path / "v2.db"
+    db = connect(path, migrate=False)
+    assert apply_migrations(db, upto=2) == 2
+    with write(db):
+        for ident, grid, at in (
+            (1, "G01", "2025-06-02T08:00:00Z"),
+            (2, "G01", "2025-06-01T08:00:00Z"),
+            (3, "G02", "2025-07-01T08:00:00Z"),
+            (4, None, "2025-07-01T08:00:00Z"),
+        ):
+            db.conn.execute(
+                "INSERT INTO incidents (id, number, title, category, type, severity, urgency,"
+                " stage, grid, source, reported_at, stage_since, active, updated_at) VALUES"
+                " (?, ?, '积水', 'facilities', 'other', 4, 'normal', 'reported', ?, 'phone',"
+                " ?, ?, 1, ?)",
+                (ident, f"2025-{ident:06d}", grid, at, at, at),
+            )
+    db.close()
+    db = connect(path)
+    try:
+        units = db.conn.execute(
+            "SELECT code, name, level, parent_id, valid_from, valid_to FROM units ORDER BY code"
+        ).fetchall()
+        assert [tuple(u) for u in units] == [
+            ("G01", "G01", "grid", None, "2025-06-01T08:00:00Z", None),
+            ("G02", "G02", "grid", None, "2025-07-01T08:00:00Z", None),
+        ]
+        links = db.conn.execute(
+            "SELECT i.id, u.code FROM incidents i LEFT JOIN units u ON u.id = i.grid_id"
+            " ORDER BY i.id"
+        ).fetchall()
+        assert [tuple(r) for r in links] == [(1, "G01"), (2, "G01"), (3, "G02"), (4, None)]
+        # Grids exist now, so a case in a grid nobody entered is refused.
+        with pytest.raises(InvalidInput, match="no grid G03"):
+            create_incident(
+                db, clock, policy, OPERATOR, NewIncident("积水", "facilities", grid="G03")
+            )
+    finally:
+        db.close()

@@ -1,0 +1,306 @@
+"""Provides ``dutydesk unit ...`` (the jurisdiction tree) and ``dutydesk grid ...`` (the rules).
+
+Bad input is one line naming the option or the file and the field; ``grid check`` exits 1 when
+it finds violations, so scripts and cron jobs can act on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from console import render
+from console.cli import State, emit_json, pass_state
+from console.timefmt import local, parse_when
+from contacts.adjust import Adjustment, merge_grids, spec_from_json, split_grid
+from contacts.geo import boundary_problems
+from contacts.gridcheck import check_grids
+from contacts.models import Level, Unit
+from contacts.units import NewUnit, add_unit, list_units, unit_detail, unit_to_json
+from store.errors import InvalidInput
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+SPEC_HELP = """\b
+SPEC is a JSON file. For a split, a list of the new grids; for a merge, one object:
+  {"code": "G01A", "name": "幸福一网格", "households": 320, "population": 900,
+   "boundary": {GeoJSON Polygon or MultiPolygon, lon/lat},
+   "addresses": ["幸福路1号", ...], "cases": ["2026-000042", ...]}
+Only code and name are required. In a split every current address of the old grid must be
+listed in exactly one part; open cases go to the part whose "cases" lists them, else to the
+part whose boundary contains their lat/lon, else to the first part. In a merge the new grid
+takes all addresses and open cases (households, population and boundary default to the sum
+and union of the old grids). Closed cases keep pointing at the old grids."""
+
+
+def read_json(path: Path, field: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", field) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path} is not JSON: {exc}", field) from exc
+
+
+def _lines(path: Path, field: str) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", field) from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@click.group("unit")
+def unit() -> None:
+    """The jurisdiction (辖区): township → community/village → grid (网格).
+
+    Township, community (and county/city) codes are 12-digit statistical division codes;
+    grids have local codes such as G01.
+    """
+
+
+@unit.command("add")
+@click.option("--code", required=True, help="12-digit division code, or a grid's local code.")
+@click.option("--name", required=True, help="Name, e.g. 幸福社区.")
+@click.option(
+    "--level", required=True, help="city, county, township (street), community (village), grid."
+)
+@click.option("--parent", help="Code of the unit one level up.")
+@click.option("--households", type=int, help="Households (grids only).")
+@click.option("--population", type=int, help="Population (grids only).")
+@click.option("--boundary", type=FILE, help="GeoJSON file with the Polygon/MultiPolygon.")
+@click.option("--address", "addresses", multiple=True, help="An address or building (repeatable).")
+@click.option("--addresses", "address_file", type=FILE, help="A file of addresses, one a line.")
+@click.option("--since", help="Since when the unit exists: YYYY-MM-DD [HH:MM] (default: now).")
+@JSON
+@pass_state
+def add_cmd(
+    state: State,
+    code: str,
+    name: str,
+    level: str,
+    parent: str | None,
+    households: int | None,
+    population: int | None,
+    boundary: Path | None,
+    addresses: tuple[str, ...],
+    address_file: Path | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """Add a unit under its parent.
+
+    Give --since for a unit that existed before it was entered here, so that a later split
+    or merge can be dated back to when it really happened.
+    """
+    ctx = state.ctx
+    valid_from = parse_when(since, ctx.clock.now(), ctx.config.zone, "since") if since else None
+    geometry = read_json(boundary, "boundary") if boundary else None
+    listed = list(addresses) + (_lines(address_file, "addresses") if address_file else [])
+    item = add_unit(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        NewUnit(
+            code=code,
+            name=name,
+            level=level,
+            parent=parent,
+            households=households,
+            population=population,
+            boundary=geometry,
+            addresses=tuple(listed),
+        ),
+        valid_from=valid_from,
+    )
+    if as_json:
+        emit_json(unit_to_json(item))
+        return
+    click.echo(f"{item.level.value} {item.code} {item.name} added")
+    # The unit is kept (grid check reports it), but the person drawing it should know now.
+    for problem in boundary_problems(item.boundary) if item.boundary else []:
+        click.echo(f"warning: boundary of {item.code}: {problem}", err=True)
+
+
+def _level(text: str | None) -> Level | None:
+    if text is None:
+        return None
+    try:
+        return Level.parse(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), "level") from exc
+
+
+def _period(item: Unit, state: State) -> str:
+    zone = state.ctx.config.zone
+    start = local(item.valid_from, zone)
+    return f"{start} → {local(item.valid_to, zone)}" if item.valid_to else f"since {start}"
+
+
+@unit.command("list")
+@click.option("--level", help="Only this level.")
+@click.option("--parent", help="Only the children of this unit.")
+@click.option("--all", "include_history", is_flag=True, help="Include retired units (history).")
+@JSON
+@pass_state
+def list_cmd(
+    state: State, level: str | None, parent: str | None, include_history: bool, as_json: bool
+) -> None:
+    """List units in code order (current ones unless --all)."""
+    items = list_units(
+        state.ctx.db, level=_level(level), parent=parent, include_history=include_history
+    )
+    if as_json:
+        emit_json([unit_to_json(u) for u in items])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("code", "name", "level", "parent", "households", "population", "valid"):
+        table.add_column(name, no_wrap=True)
+    for u in items:
+        table.add_row(
+            u.code,
+            u.name,
+            u.level.value,
+            u.parent_code or "",
+            "" if u.households is None else str(u.households),
+            "" if u.population is None else str(u.population),
+            _period(u, state) + (f" → {', '.join(u.successors)}" if u.successors else ""),
+        )
+    render.out().print(table)
+    click.echo(f"{len(items)} unit(s)")
+
+
+@unit.command("show")
+@click.argument("code")
+@JSON
+@pass_state
+def show_cmd(state: State, code: str, as_json: bool) -> None:
+    """Show a unit with its children, addresses and history."""
+    detail = unit_detail(state.ctx.db, code)
+    u = detail.unit
+    if as_json:
+        emit_json(
+            {
+                **unit_to_json(u),
+                "children": [unit_to_json(c) for c in detail.children],
+                "addresses": detail.addresses,
+                "predecessors": [p.code for p in detail.predecessors],
+                "open_cases": detail.open_cases,
+            }
+        )
+        return
+    click.echo(f"{u.code}  {u.name}  ({u.level.value} {u.level.label_zh})")
+    click.echo(f"parent:     {u.parent_code or '-'}")
+    click.echo(f"valid:      {_period(u, state)}")
+    if u.successors:
+        click.echo(f"replaced by: {', '.join(u.successors)}")
+    if detail.predecessors:
+        click.echo(f"replaces:   {', '.join(p.code for p in detail.predecessors)}")
+    if u.level is Level.GRID:
+        click.echo(f"households: {'-' if u.households is None else u.households}")
+        click.echo(f"population: {'-' if u.population is None else u.population}")
+        click.echo(f"open cases: {detail.open_cases}")
+    click.echo(f"boundary:   {'drawn' if u.boundary else '-'}")
+    if detail.children:
+        click.echo("children:")
+        for c in detail.children:
+            retired = "" if c.current else f"  (retired, → {', '.join(c.successors)})"
+            click.echo(f"  {c.code}  {c.name}{retired}")
+    if detail.addresses:
+        click.echo(f"addresses ({len(detail.addresses)}):")
+        for address in detail.addresses:
+            click.echo(f"  {address}")
+
+
+@click.group("grid")
+def grid() -> None:
+    """The four grid rules (check) and dynamic adjustment (split, merge)."""
+
+
+@grid.command("check")
+@click.option("--community", help="Only this community's grids.")
+@JSON
+@pass_state
+def check_cmd(state: State, community: str | None, as_json: bool) -> int:
+    """Test the four rules: scale, boundary, address, coverage.
+
+    Prints one line per violation. Exit status: 0 when every rule holds, 1 when there are
+    violations (2 for bad input).
+    """
+    ctx = state.ctx
+    found = check_grids(ctx.db, ctx.config.grid_rules, community=community)
+    if as_json:
+        emit_json({"ok": not found, "violations": [v.to_json() for v in found]})
+    else:
+        for v in found:
+            click.echo(f"{v.rule}: {v.message}")
+        click.echo(f"{len(found)} violation(s)" if found else "all grid rules hold")
+    return 1 if found else 0
+
+
+def _effective(state: State, text: str) -> Any:
+    ctx = state.ctx
+    return parse_when(text, ctx.clock.now(), ctx.config.zone, "effective")
+
+
+def _report(adj: Adjustment, as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            {
+                "kind": adj.kind,
+                "retired": list(adj.retired),
+                "created": list(adj.created),
+                "addresses_moved": adj.addresses_moved,
+                "cases_moved": adj.cases_moved,
+            }
+        )
+        return
+    click.echo(
+        f"{', '.join(adj.retired)} → {', '.join(adj.created)}: {adj.addresses_moved} address(es)"
+        f" and {len(adj.cases_moved)} open case(s) moved"
+    )
+
+
+@grid.command("split", epilog=SPEC_HELP)
+@click.argument("code")
+@click.option("--into", "spec", type=FILE, required=True, help="SPEC file: the new grids.")
+@click.option("--effective", required=True, help="When it takes effect: YYYY-MM-DD [HH:MM].")
+@JSON
+@pass_state
+def split_cmd(state: State, code: str, spec: Path, effective: str, as_json: bool) -> None:
+    """Split grid CODE into the grids of SPEC; the old grid is kept as history."""
+    data = read_json(spec, "into")
+    if isinstance(data, dict) and isinstance(data.get("grids"), list):
+        data = data["grids"]
+    if not isinstance(data, list):
+        raise InvalidInput(f"{spec} must hold a JSON list of the new grids", "into")
+    parts = [spec_from_json(item, f"{spec} grid {n}") for n, item in enumerate(data, start=1)]
+    ctx = state.ctx
+    adj = split_grid(ctx.db, ctx.clock, ctx.operator, code, parts, _effective(state, effective))
+    _report(adj, as_json)
+
+
+@grid.command("merge", epilog=SPEC_HELP)
+@click.argument("codes", nargs=-1, required=True)
+@click.option("--into", "spec", type=FILE, required=True, help="SPEC file: the new grid.")
+@click.option("--effective", required=True, help="When it takes effect: YYYY-MM-DD [HH:MM].")
+@JSON
+@pass_state
+def merge_cmd(
+    state: State, codes: tuple[str, ...], spec: Path, effective: str, as_json: bool
+) -> None:
+    """Merge grids CODES into the grid of SPEC; the old grids are kept as history."""
+    data = read_json(spec, "into")
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    new = spec_from_json(data, f"{spec}")
+    ctx = state.ctx
+    adj = merge_grids(ctx.db, ctx.clock, ctx.operator, codes, new, _effective(state, effective))
+    _report(adj, as_json)

@@ -1,0 +1,1 @@
+"""Jurisdiction, grids and coverage (and, in later issues, people, channels and mobilization)."""

@@ -1,0 +1,200 @@
+"""``grid check``: crafted layouts, each breaking one of the four rules (or none).
+
+Layouts are drawn in steps of 0.001° around (120°E, 30°N): one step is about 96.4 m east-west
+and 110.5 m north-south, so a 1 × 1 step cell is about 10,657 m².
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from sqlite_utils import Database
+
+from contacts.gridcheck import check_grids
+from contacts.models import GridRules, Violation
+from contacts.units import NewUnit, add_unit
+from store.clock import FixedClock
+from tests.conftest import OPERATOR
+
+TOWN = "330106001000"
+COMM = "330106001001"
+OTHER = "330106001002"
+STEP = 0.001
+# Area of one step × one step cell under the check's local projection.
+CELL_M2 = (STEP * 111_320 * math.cos(math.radians(30.0005))) * (STEP * 110_540)
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> dict[str, object]:
+    ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    return {
+        "type": "Polygon",
+        "coordinates": [[[120 + x * STEP, 30 + y * STEP] for x, y in ring]],
+    }
+
+
+def layout(
+    db: Database,
+    clock: FixedClock,
+    grids: dict[str, dict[str, object]],
+    *,
+    register: tuple[str, ...] = (),
+    community: dict[str, object] | None = None,
+) -> None:
+    """A street, a 2 × 1 step community, and its grids given as NewUnit keyword arguments."""
+    add_unit(db, clock, OPERATOR, NewUnit(TOWN, "北山街道", "township"))
+    add_unit(
+        db,
+        clock,
+        OPERATOR,
+        NewUnit(
+            COMM,
+            "幸福社区",
+            "community",
+            TOWN,
+            boundary=community or box(0, 0, 2, 1),
+            addresses=register,
+        ),
+    )
+    for code, fields in grids.items():
+        values: dict[str, object] = {"households": 350, **fields}
+        add_unit(db, clock, OPERATOR, NewUnit(code, f"{code}网格", "grid", COMM, **values))  # type: ignore[arg-type]
+
+
+def rules_of(found: list[Violation]) -> list[str]:
+    return [v.rule for v in found]
+
+
+def test_a_clean_tiling_passes(db: Database, clock: FixedClock) -> None:
+    layout(
+        db,
+        clock,
+        {
+            "G01": {"boundary": box(0, 0, 1, 1), "addresses": ("幸福路1号",)},
+            "G02": {"boundary": box(1, 0, 2, 1), "addresses": ("幸福路2号",)},
+        },
+        register=("幸福路1号", "幸福路2号"),
+    )
+    assert check_grids(db) == []
+
+
+def test_a_gap_is_reported_with_its_area_and_community(db: Database, clock: FixedClock) -> None:
+    layout(
+        db, clock, {"G01": {"boundary": box(0, 0, 1, 1)}, "G02": {"boundary": box(1, 0, 1.9, 1)}}
+    )
+    (gap,) = check_grids(db)
+    assert gap.rule == "coverage"
+    assert gap.figure == pytest.approx(0.1 * CELL_M2, rel=1e-3)
+    assert gap.units == (COMM, "G02")
+    assert f"gap of {0.1 * CELL_M2:.1f} m² in community {COMM}" in gap.message
+    assert "beside G02" in gap.message
+
+
+def test_an_overlap_names_both_grids_and_its_area(db: Database, clock: FixedClock) -> None:
+    layout(
+        db, clock, {"G01": {"boundary": box(0, 0, 1.25, 1)}, "G02": {"boundary": box(1, 0, 2, 1)}}
+    )
+    (overlap,) = check_grids(db)
+    assert overlap.rule == "coverage"
+    assert overlap.units == (COMM, "G01", "G02")
+    assert overlap.figure == pytest.approx(0.25 * CELL_M2, rel=1e-3)
+    assert f"grids G01 and G02 of community {COMM} overlap by" in overlap.message
+
+
+def test_a_grid_reaching_outside_its_community(db: Database, clock: FixedClock) -> None:
+    layout(
+        db, clock, {"G01": {"boundary": box(0, 0, 1, 1)}, "G02": {"boundary": box(1, 0, 2.5, 1)}}
+    )
+    (outside,) = check_grids(db)
+    assert outside.units == (COMM, "G02")
+    assert outside.figure == pytest.approx(0.5 * CELL_M2, rel=1e-3)
+    assert "reaches" in outside.message and "outside community" in outside.message
+
+
+def test_slivers_within_the_tolerance_are_not_reported(db: Database, clock: FixedClock) -> None:
+    layout(
+        db, clock, {"G01": {"boundary": box(0, 0, 1, 1)}, "G02": {"boundary": box(1, 0, 1.999, 1)}}
+    )
+    assert rules_of(check_grids(db)) == ["coverage"]  # about 10.7 m² > 1 m²
+    assert check_grids(db, GridRules(gap_tolerance_m2=20.0)) == []
+
+
+def test_a_self_intersecting_polygon(db: Database, clock: FixedClock) -> None:
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[120, 30], [120.001, 30.001], [120.001, 30], [120, 30.001], [120, 30]]],
+    }
+    layout(db, clock, {"G01": {"boundary": bowtie}, "G02": {"boundary": box(1, 0, 2, 1)}})
+    found = check_grids(db)
+    boundary = [v for v in found if v.rule == "boundary"]
+    assert len(boundary) == 1
+    assert boundary[0].units == ("G01",)
+    assert "not valid: Self-intersection[120.0005 30.0005]" in boundary[0].message
+    # The coverage check still runs on a repaired shape: half of G01's square is uncovered.
+    assert any(v.rule == "coverage" and "gap" in v.message for v in found)
+
+
+def test_an_unclosed_ring(db: Database, clock: FixedClock) -> None:
+    unclosed = box(0, 0, 1, 1)
+    ring = unclosed["coordinates"][0]  # type: ignore[index]
+    unclosed = {"type": "Polygon", "coordinates": [ring[:-1]]}
+    layout(db, clock, {"G01": {"boundary": unclosed}, "G02": {"boundary": box(1, 0, 2, 1)}})
+    (found,) = check_grids(db)
+    assert found.rule == "boundary" and found.units == ("G01",)
+    assert "ring 1 is not closed (starts at [120.0, 30.0], ends at [120.0, 30.001])" in (
+        found.message
+    )
+
+
+def test_households_out_of_bounds_are_listed_with_their_figure(
+    db: Database, clock: FixedClock
+) -> None:
+    layout(
+        db,
+        clock,
+        {"G01": {"households": 250}, "G02": {"households": 500}, "G03": {"households": 612}},
+    )
+    add_unit(db, clock, OPERATOR, NewUnit("G04", "四网格", "grid", COMM))
+    found = check_grids(db)
+    assert [(v.units, v.figure) for v in found] == [
+        (("G01",), 250.0),
+        (("G03",), 612.0),
+        (("G04",), None),
+    ]
+    assert "G01 has 250 households, below the minimum 300" in found[0].message
+    assert "G03 has 612 households, above the maximum 500" in found[1].message
+    assert "no household figure" in found[2].message
+    rural = check_grids(db, GridRules(households_min=200, households_max=700))
+    assert [v.units for v in rural] == [("G04",)]
+
+
+def test_an_address_claimed_by_two_grids(db: Database, clock: FixedClock) -> None:
+    layout(
+        db,
+        clock,
+        {"G01": {"addresses": ("幸福路1号", "幸福路2号")}, "G02": {"addresses": ("幸福路2号",)}},
+    )
+    (found,) = check_grids(db)
+    assert found.rule == "address"
+    assert found.units == ("G01", "G02")
+    assert found.message == "address '幸福路2号' is claimed by 2 grids: G01, G02"
+
+
+def test_an_address_of_the_community_in_no_grid(db: Database, clock: FixedClock) -> None:
+    layout(
+        db,
+        clock,
+        {"G01": {"addresses": ("幸福路1号",)}, "G02": {"addresses": ("幸福路2号",)}},
+        register=("幸福路1号", "幸福路2号", "幸福路3号"),
+    )
+    (found,) = check_grids(db)
+    assert found.rule == "coverage" and found.units == (COMM,)
+    assert found.message == f"address '幸福路3号' of community {COMM} is in none of its grids"
+
+
+def test_only_one_community_when_asked(db: Database, clock: FixedClock) -> None:
+    layout(db, clock, {"G01": {"households": 100}})
+    add_unit(db, clock, OPERATOR, NewUnit(OTHER, "和平社区", "community", TOWN))
+    add_unit(db, clock, OPERATOR, NewUnit("H01", "和平一", "grid", OTHER, households=900))
+    assert [v.units for v in check_grids(db)] == [("G01",), ("H01",)]
+    assert [v.units for v in check_grids(db, community=OTHER)] == [("H01",)]
