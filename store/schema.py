@@ -228,5 +228,66 @@ def _m3_jurisdiction(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease, _m3_jurisdiction]
+def _m4_people(conn: sqlite3.Connection) -> None:
+    """People of the jurisdiction, their roles and channels, and emergency teams.
+
+    ``people.key`` is the stable key imports upsert by (an ID column of the office's sheet,
+    else the E.164 phone); ``phone`` is stored in E.164 and unique among people.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            unit_id INTEGER REFERENCES units(id),
+            phone TEXT UNIQUE,
+            email TEXT,
+            webhook TEXT,
+            skills TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX people_unit ON people(unit_id, active);
+        CREATE INDEX people_name ON people(name);
+        CREATE TABLE person_roles (
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL,
+            PRIMARY KEY (person_id, role)
+        ) WITHOUT ROWID;
+        CREATE INDEX person_roles_role ON person_roles(role, person_id);
+        CREATE TABLE channels (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            kind TEXT NOT NULL CHECK (kind IN ('sms', 'webhook', 'email')),
+            address TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            verified INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (person_id, kind, address)
+        );
+        CREATE INDEX channels_person ON channels(person_id, rank);
+        CREATE TABLE teams (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            unit_id INTEGER REFERENCES units(id),
+            leader_id INTEGER REFERENCES people(id),
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE team_members (
+            team_id INTEGER NOT NULL REFERENCES teams(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            PRIMARY KEY (team_id, person_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX team_members_person ON team_members(person_id);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease, _m3_jurisdiction, _m4_people]
 SCHEMA_VERSION = len(MIGRATIONS)
