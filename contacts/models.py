@@ -158,3 +158,50 @@ class GridSpec:
     population: int | None = None
     addresses: tuple[str, ...] = ()
     cases: tuple[str, ...] = field(default=())
+
+
+class Role(StrEnum):
+    """What a person does in the jurisdiction; a person may hold several roles."""
+
+    GRID_LEADER = "grid_leader"
+    GRID_MEMBER = "grid_member"
+    COMMUNITY_SECRETARY = "community_secretary"
+    DUTY_OFFICER = "duty_officer"
+    SHIFT_LEAD = "shift_lead"
+    TEAM_LEADER = "team_leader"
+    TEAM_MEMBER = "team_member"
+    VOLUNTEER = "volunteer"
+
+    @property
+    def label_zh(self) -> str:
+        return ROLE_LABELS[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """Accept the code (``grid-leader`` or ``grid_leader``) or the Chinese label (网格长)."""
+        value = text.strip().lower().replace("-", "_").replace(" ", "_")
+        for role in cls:
+            if value in (role.value, role.label_zh):
+                return role
+        names = ", ".join(f"{r.value.replace('_', '-')} ({r.label_zh})" for r in cls)
+        raise ValueError(f"unknown role {text!r}; use one of {names}")
+
+
+ROLE_LABELS = {
+    Role.GRID_LEADER: "网格长",
+    Role.GRID_MEMBER: "网格员",
+    Role.COMMUNITY_SECRETARY: "社区书记",
+    Role.DUTY_OFFICER: "值班员",
+    Role.SHIFT_LEAD: "值班长",
+    Role.TEAM_LEADER: "队长",
+    Role.TEAM_MEMBER: "队员",
+    Role.VOLUNTEER: "志愿者",
+}
+
+
+class ChannelKind(StrEnum):
+    """How a person can be reached, in the order offices usually prefer them."""
+
+    SMS = "sms"
+    WEBHOOK = "webhook"
+    EMAIL = "email"
