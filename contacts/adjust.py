@@ -15,15 +15,17 @@ would need the engine to apply it when due, which a later issue brings). In one 
 * one ``grid_split``/``grid_merge`` audit event, and one ``grid_moved`` event per moved case on
   that case's timeline.
 
-People (grid leaders and members) are not in the schema yet; when they are, moving them by the
-same specs belongs here.
+* people of the old grids (grid leaders, members, volunteers; active or not, so history stays
+  consistent) move too: in a split to the part whose ``people`` lists them (by key or E.164
+  phone), else to the first part; in a merge to the new grid; one ``person_moved`` audit event
+  each (with the person's key, not their phone).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +52,7 @@ class Adjustment:
     created: tuple[str, ...]
     addresses_moved: int
     cases_moved: dict[str, str]  # case number → new grid code
+    people_moved: dict[str, str] = field(default_factory=dict)  # person key → new grid code
 
 
 def _current_grid(db: Database, code: str, field: str) -> Unit:
@@ -90,6 +93,7 @@ def _check_specs(db: Database, specs: Sequence[GridSpec]) -> list[GridSpec]:
                 population=check_figure(spec.population, f"{field}.population"),
                 addresses=tuple(clean_addresses(spec.addresses, f"{field}.addresses")),
                 cases=tuple(str(c).strip() for c in spec.cases),
+                people=tuple(str(p).strip() for p in spec.people),
             )
         )
     return out
@@ -180,6 +184,44 @@ def _move_case(
     )
 
 
+def _people_of(db: Database, grid_ids: Sequence[int]) -> list[tuple[int, str, str | None, int]]:
+    """``(id, key, phone, unit_id)`` of everyone whose unit is one of ``grid_ids``."""
+    marks = ",".join("?" * len(grid_ids))
+    return [
+        (int(r[0]), str(r[1]), r[2], int(r[3]))
+        for r in db.conn.execute(
+            f"SELECT id, key, phone, unit_id FROM people WHERE unit_id IN ({marks}) ORDER BY id",
+            list(grid_ids),
+        )
+    ]
+
+
+def _move_people(
+    db: Database,
+    operator: str,
+    at: str,
+    people: Sequence[tuple[int, str, str | None, int]],
+    target: dict[int, tuple[int, str]],
+    old_codes: dict[int, str],
+) -> dict[str, str]:
+    """Point each person at their new grid, one audit event each; returns key → new code."""
+    moved: dict[str, str] = {}
+    for person_id, key, _, unit_id in people:
+        new_id, new_code = target[person_id]
+        db.conn.execute(
+            "UPDATE people SET unit_id = ?, updated_at = ? WHERE id = ?", (new_id, at, person_id)
+        )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="person_moved",
+            data={"person": key, "from": old_codes[unit_id], "to": new_code},
+        )
+        moved[key] = new_code
+    return moved
+
+
 def split_grid(
     db: Database,
     clock: Clock,
@@ -266,7 +308,21 @@ def split_grid(
             target, rule = _place(case, listed, shapes, new_codes[0])
             _move_case(db, operator, at, case, old.code, ids[target], target, rule)
             moved[case[1]] = target
-    return Adjustment("split", (old.code,), tuple(new_codes), len(current), moved)
+        people = _people_of(db, [old.id])
+        destination: dict[int, tuple[int, str]] = {}
+        for person_id, key, phone, _ in people:
+            chosen = next(
+                (spec.code for spec in specs if key in spec.people or phone in spec.people),
+                new_codes[0],
+            )
+            destination[person_id] = (ids[chosen], chosen)
+        known = {ref for _, key, phone, _ in people for ref in (key, phone) if ref}
+        for spec in specs:
+            for ref in spec.people:
+                if ref not in known:
+                    raise InvalidInput(f"person {ref} is not in grid {old.code}", "into")
+        people_moved = _move_people(db, operator, at, people, destination, {old.id: old.code})
+    return Adjustment("split", (old.code,), tuple(new_codes), len(current), moved, people_moved)
 
 
 def _place(
@@ -387,21 +443,25 @@ def merge_grids(
         for case in cases:
             _move_case(db, operator, at, case, old_of[case[0]], new_id, spec.code, "merged")
             moved[case[1]] = spec.code
-    return Adjustment("merge", tuple(wanted), (spec.code,), len(addresses), moved)
+        people = _people_of(db, ids)
+        people_moved = _move_people(
+            db, operator, at, people, {p[0]: (new_id, spec.code) for p in people}, code_of
+        )
+    return Adjustment("merge", tuple(wanted), (spec.code,), len(addresses), moved, people_moved)
 
 
 def spec_from_json(data: Any, field: str) -> GridSpec:
     """One grid spec from the SPEC file's JSON object (see ``dutydesk grid split --help``)."""
     if not isinstance(data, dict):
         raise InvalidInput("each grid must be a JSON object", field)
-    known = {"code", "name", "boundary", "households", "population", "addresses", "cases"}
+    known = {"code", "name", "boundary", "households", "population", "addresses", "cases", "people"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidInput(f"unknown key {unknown[0]!r}; use {', '.join(sorted(known))}", field)
     for key in ("code", "name"):
         if not isinstance(data.get(key), str):
             raise InvalidInput(f"'{key}' (text) is required", field)
-    for key in ("addresses", "cases"):
+    for key in ("addresses", "cases", "people"):
         if not isinstance(data.get(key, []), list):
             raise InvalidInput(f"'{key}' must be a list", field)
     return GridSpec(
@@ -412,4 +472,5 @@ def spec_from_json(data: Any, field: str) -> GridSpec:
         population=data.get("population"),
         addresses=tuple(data.get("addresses", [])),
         cases=tuple(str(c) for c in data.get("cases", [])),
+        people=tuple(str(p) for p in data.get("people", [])),
     )

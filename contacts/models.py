@@ -149,6 +149,7 @@ class GridSpec:
         households, population: its figures, if known.
         addresses: the addresses it takes over (and any new ones).
         cases: case numbers or ids of open cases to move into it explicitly.
+        people: keys (or E.164 phones) of the old grid's people to move into it explicitly.
     """
 
     code: str
@@ -158,6 +159,7 @@ class GridSpec:
     population: int | None = None
     addresses: tuple[str, ...] = ()
     cases: tuple[str, ...] = field(default=())
+    people: tuple[str, ...] = field(default=())
 
 
 class Role(StrEnum):

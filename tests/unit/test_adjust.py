@@ -163,3 +163,50 @@ def test_a_case_can_still_be_read_after_its_grid_is_retired(
     closed = make_case(Stage.CLOSED, grid="G01")
     split_grid(one_grid, clock, OPERATOR, "G01", halves(), clock.now())
     assert get_incident(one_grid, closed.id).grid == "G01"
+
+
+def _person(db: Database, key: str, grid: str, phone: str | None = None) -> None:
+    """A person row in ``grid`` (the people service is not needed to test the move)."""
+    db.conn.execute(
+        "INSERT INTO people (key, name, unit_id, phone, created_at, updated_at)"
+        " VALUES (?, ?, (SELECT id FROM units WHERE code = ?), ?, 'x', 'x')",
+        (key, key, grid, phone),
+    )
+
+
+def _unit_of(db: Database, key: str) -> str:
+    row = db.conn.execute(
+        "SELECT u.code FROM people p JOIN units u ON u.id = p.unit_id WHERE p.key = ?", (key,)
+    ).fetchone()
+    return str(row[0])
+
+
+def test_people_move_with_a_split_and_a_merge(one_grid: Database, clock: FixedClock) -> None:
+    db = one_grid
+    _person(db, "leader", "G01", "+8613800138000")
+    _person(db, "member", "G01")
+    done = split_grid(db, clock, OPERATOR, "G01", halves(people=["+8613800138000"]), clock.now())
+    assert done.people_moved == {"leader": "G01B", "member": "G01A"}
+    assert (_unit_of(db, "leader"), _unit_of(db, "member")) == ("G01B", "G01A")
+    moves = db.conn.execute(
+        "SELECT data FROM events WHERE kind = 'person_moved' ORDER BY id"
+    ).fetchall()
+    assert [json.loads(m[0])["to"] for m in moves] == ["G01B", "G01A"]
+    assert all("+86" not in m[0] for m in moves)  # the audit log names people by key
+    clock.advance(days=1)
+    merged = merge_grids(
+        db, clock, OPERATOR, ["G01A", "G01B"], GridSpec(code="G01C", name="合并"), clock.now()
+    )
+    assert merged.people_moved == {"leader": "G01C", "member": "G01C"}
+    assert verify_chain(db).ok
+
+
+def test_a_split_listing_a_stranger_is_refused_and_moves_nothing(
+    one_grid: Database, clock: FixedClock
+) -> None:
+    db = one_grid
+    _person(db, "member", "G01")
+    before = events_count(db)
+    with pytest.raises(InvalidInput, match="person nobody is not in grid G01"):
+        split_grid(db, clock, OPERATOR, "G01", halves(people=["nobody"]), clock.now())
+    assert events_count(db) == before and _unit_of(db, "member") == "G01"
