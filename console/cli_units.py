@@ -30,11 +30,13 @@ SPEC_HELP = """\b
 SPEC is a JSON file. For a split, a list of the new grids; for a merge, one object:
   {"code": "G01A", "name": "幸福一网格", "households": 320, "population": 900,
    "boundary": {GeoJSON Polygon or MultiPolygon, lon/lat},
-   "addresses": ["幸福路1号", ...], "cases": ["2026-000042", ...]}
+   "addresses": ["幸福路1号", ...], "cases": ["2026-000042", ...],
+   "people": [person key or phone, ...]}
 Only code and name are required. In a split every current address of the old grid must be
 listed in exactly one part; open cases go to the part whose "cases" lists them, else to the
-part whose boundary contains their lat/lon, else to the first part. In a merge the new grid
-takes all addresses and open cases (households, population and boundary default to the sum
+part whose boundary contains their lat/lon, else to the first part; the grid's people go to
+the part listing them in "people", else to the first part. In a merge the new grid
+takes all addresses, open cases and people (households, population and boundary default to the sum
 and union of the old grids). Closed cases keep pointing at the old grids."""
 
 
