@@ -286,6 +286,7 @@ def build_demo(
     created: list[int] = []
     try:
         with write(db):
+            _jurisdiction(db, clock, rng, grids, end)
             starts = sorted(
                 end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _ in range(cases)
             )
@@ -310,6 +311,100 @@ def build_demo(
     )
 
 
+TOWNSHIP_CODE = "330106001000"
+# The street's extent (lon/lat), cut into 3 × 2 community blocks, each cut into strips (grids).
+WEST, SOUTH, EAST, NORTH = 120.100, 30.250, 120.160, 30.280
+UNDERSIZED = "G10"  # a grid with too few households, for `grid check` to find
+GAP_AFTER = "G23"  # this grid stops short of its neighbour: a small gap in the coverage
+
+
+def community_of(grid_index: int, grids: int) -> int:
+    """Which community (0-based) grid number ``grid_index`` (0-based) lies in."""
+    return grid_index * len(COMMUNITIES) // grids
+
+
+def _box(west: float, south: float, east: float, north: float) -> dict[str, object]:
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _jurisdiction(
+    db: Database, clock: FixedClock, rng: random.Random, grids: list[str], end: datetime
+) -> None:
+    """The street, its 6 communities and 40 grids whose polygons tile each community.
+
+    Everything tiles exactly except one deliberate gap (``GAP_AFTER``) and one undersized grid
+    (``UNDERSIZED``), so ``dutydesk grid check`` has something real to show.
+    """
+    from contacts.units import NewUnit, add_unit
+
+    clock.set(end - timedelta(days=400))
+    since = datetime(2024, 1, 1, tzinfo=end.tzinfo)
+    add_unit(db, clock, "admin", NewUnit(TOWNSHIP_CODE, STREET, "township"), valid_from=since)
+    width = (EAST - WEST) / 3
+    height = (NORTH - SOUTH) / 2
+    members: dict[int, list[int]] = {}
+    for index in range(len(grids)):
+        members.setdefault(community_of(index, len(grids)), []).append(index)
+    for number, name in enumerate(COMMUNITIES):
+        west = WEST + (number % 3) * width
+        south = SOUTH + (number // 3) * height
+        code = f"{TOWNSHIP_CODE[:9]}{number + 1:03d}"
+        add_unit(
+            db,
+            clock,
+            "admin",
+            NewUnit(
+                code,
+                name,
+                "community",
+                TOWNSHIP_CODE,
+                boundary=_box(west, south, west + width, south + height),
+            ),
+            valid_from=since,
+        )
+        strip = width / len(members[number])
+        for position, index in enumerate(members[number]):
+            grid = grids[index]
+            left = west + position * strip
+            right = left + strip
+            shape = _box(left, south, right, south + height)
+            if grid == GAP_AFTER:
+                # A notch of about 30 m × 30 m in its north-east corner belongs to no grid.
+                notch = 0.0003
+                top = south + height
+                ring = [
+                    [left, south],
+                    [right, south],
+                    [right, top - notch],
+                    [right - notch, top - notch],
+                    [right - notch, top],
+                    [left, top],
+                    [left, south],
+                ]
+                shape = {"type": "Polygon", "coordinates": [ring]}
+            households = 180 if grid == UNDERSIZED else rng.randrange(320, 490)
+            add_unit(
+                db,
+                clock,
+                "admin",
+                NewUnit(
+                    grid,
+                    f"{name}第{position + 1}网格",
+                    "grid",
+                    code,
+                    households=households,
+                    population=int(households * rng.uniform(2.4, 2.9)),
+                    boundary=shape,
+                    addresses=tuple(
+                        f"{name}{building}号楼"
+                        for building in range(position * 4 + 1, position * 4 + 5)
+                    ),
+                ),
+                valid_from=since,
+            )
+
+
 def _one_case(
     db: object,
     clock: FixedClock,
@@ -324,7 +419,7 @@ def _one_case(
     assert isinstance(db, Database)
     cat, typ, sev, urg, title_t, desc_t, _ = rng.choices(TEMPLATES, weights)[0]
     grid_index = rng.randrange(len(grids))
-    community = COMMUNITIES[grid_index * len(COMMUNITIES) // len(grids)]
+    community = COMMUNITIES[community_of(grid_index, len(grids))]
     road = rng.choice(ROADS)
     place = f"{community}{rng.randrange(1, 30)}号楼"
     fields = {"place": place, "road": road, "community": community, "num": rng.randrange(1, 300)}

@@ -257,6 +257,17 @@ def test_demo_builds_and_reports_where(tmp_path: Path, capsys) -> None:
     assert "already at" in capsys.readouterr().out
     main(["--db", str(target), "audit", "verify"])
     assert "intact" in capsys.readouterr().out
+    # The demo street breaks the grid rules exactly where it was built to: one undersized
+    # grid and one small gap, nothing else.
+    with pytest.raises(SystemExit) as checked:
+        main(["--db", str(target), "grid", "check", "--json"])
+    assert checked.value.code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(v["rule"], v["units"][-1]) for v in report["violations"]] == [
+        ("scale", "G10"),
+        ("coverage", "G24"),
+    ]
+    assert report["violations"][1]["figure"] < 2000  # m²: a small gap, not a missing strip
 
 
 def test_installed_script_prints_one_line_errors(tmp_path: Path) -> None:
