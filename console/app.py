@@ -24,7 +24,7 @@ from textual.screen import Screen
 
 from console.context import Context
 from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged, IncidentUpdated
-from console.screens import IncidentDetailScreen, IncidentsScreen
+from console.screens import ContactsScreen, IncidentDetailScreen, IncidentsScreen
 from console.screens.actions import CaseScreen
 from incidents.supervision import SweepResult, sweep_overdue
 from store import lease
@@ -39,7 +39,7 @@ class DutydeskApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "dutydesk 值班台"
-    BINDINGS = [Binding("q", "quit", "退出")]
+    BINDINGS = [Binding("q", "quit", "退出"), Binding("u", "contacts", "通讯录")]
 
     engine_state: reactive[str] = reactive("starting")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
@@ -93,6 +93,11 @@ class DutydeskApp(App[None]):
 
     def on_incident_opened(self, message: IncidentOpened) -> None:
         self.push_screen(IncidentDetailScreen(message.incident_id))
+
+    def action_contacts(self) -> None:
+        """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""
+        if not isinstance(self.screen, ContactsScreen):
+            self.push_screen(ContactsScreen())
 
     # ---- the engine -------------------------------------------------------------------------
 

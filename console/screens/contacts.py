@@ -1,0 +1,199 @@
+"""Provides the contacts screen: the jurisdiction tree, a unit's people and teams, grid check.
+
+The unit tree (street → communities → grids) is on the left; the right side shows the selected
+unit's facts, its people (phones masked, as everywhere on screen) and the violations of the
+four grid rules, each of which selects its unit when chosen. The search box finds people by
+name or phone digits across the whole jurisdiction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from console.messages import IncidentsChanged
+from console.timefmt import local
+from contacts.gridcheck import check_grids
+from contacts.models import Level, Unit, Violation
+from contacts.people import Person, list_people
+from contacts.phones import mask_phone
+from contacts.units import addresses_of, list_units
+from store.errors import DutydeskError
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+PEOPLE_LIMIT = 200  # people shown for one unit or search; the CLI lists more
+
+
+class ContactsScreen(Screen[None]):
+    """通讯录 — who is where in the jurisdiction, and where the grid layout breaks the rules."""
+
+    CSS_PATH = "contacts.tcss"
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "返回"),
+        Binding("/", "focus_search", "搜索"),
+        Binding("g", "grid_check", "网格检查"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tree_nodes: dict[str, TreeNode[str]] = {}
+        self._units: dict[str, Unit] = {}
+        self._violations: list[Violation] = []
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield Tree("辖区 jurisdiction", id="unit-tree")
+            with Vertical(id="unit-side"):
+                yield Static(id="unit-facts")
+                yield Input(
+                    placeholder="搜索人员 search people by name or phone (/)", id="people-search"
+                )
+                yield DataTable(id="people", cursor_type="row", zebra_stripes=True)
+                yield Static("网格检查 grid check (g)", classes="section-title")
+                yield DataTable(id="violations", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        people = self.query_one("#people", DataTable)
+        people.add_columns("姓名 name", "单位 unit", "角色 roles", "电话 phone", "状态")
+        violations = self.query_one("#violations", DataTable)
+        violations.add_columns("规则 rule", "单位 units", "问题 problem")
+        self.load_tree()
+        self.action_grid_check()
+
+    # ---- the tree ---------------------------------------------------------------------------
+
+    def load_tree(self) -> None:
+        with self.desk.db_lock:
+            units = list_units(self.desk.ctx.db)
+        tree = self.query_one("#unit-tree", Tree)
+        tree.clear()
+        self._tree_nodes = {}
+        by_code = {u.code: u for u in units}
+        for unit in sorted(units, key=lambda u: (u.level.rank, u.code)):
+            parent = self._tree_nodes.get(unit.parent_code or "") if unit.parent_code else None
+            anchor = parent if parent is not None else tree.root
+            node = anchor.add(
+                f"{unit.code} {unit.name}" if unit.level is Level.GRID else unit.name,
+                data=unit.code,
+                expand=unit.level.rank < Level.COMMUNITY.rank,
+                allow_expand=unit.level is not Level.GRID,
+            )
+            self._tree_nodes[unit.code] = node
+        tree.root.expand()
+        self._units = by_code
+        top = min(units, key=lambda u: (u.level.rank, u.code), default=None)
+        if top is not None:
+            self.show_unit(top)  # the whole jurisdiction until a unit is chosen
+        if not units:
+            self.query_one("#unit-facts", Static).update(
+                "尚无辖区单位 No units yet: `dutydesk unit add` or `dutydesk contacts import`."
+            )
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        code = event.node.data
+        if code and code in self._units:
+            self.show_unit(self._units[code])
+
+    def show_unit(self, unit: Unit) -> None:
+        ctx = self.desk.ctx
+        with self.desk.db_lock:
+            addresses = addresses_of(ctx.db, unit.code)
+            people = list_people(ctx.db, unit=unit.code, limit=PEOPLE_LIMIT)
+        facts = [
+            f"[b]{unit.name}[/b]  {unit.code}  {unit.level.label_zh} {unit.level.value}",
+            f"上级 parent: {unit.parent_code or '—'}   "
+            f"自 since {local(unit.valid_from, ctx.config.zone)}",
+        ]
+        if unit.level is Level.GRID:
+            facts.append(
+                f"户数 households: {unit.households if unit.households is not None else '—'}   "
+                f"人口 population: {unit.population if unit.population is not None else '—'}   "
+                f"边界 boundary: {'yes' if unit.boundary else 'no'}   "
+                f"地址 addresses: {len(addresses)}"
+            )
+        facts.append(f"人员 people: {len(people)}{'+' if len(people) == PEOPLE_LIMIT else ''}")
+        self.query_one("#unit-facts", Static).update("\n".join(facts))
+        self.show_people(people)
+
+    def show_people(self, people: list[Person]) -> None:
+        table = self.query_one("#people", DataTable)
+        table.clear()
+        for person in people:
+            table.add_row(
+                person.name,
+                person.unit_code or "",
+                "、".join(role.label_zh for role in person.roles),
+                mask_phone(person.phone),
+                "" if person.active else "停用 inactive",
+                key=str(person.id),
+            )
+
+    # ---- search -----------------------------------------------------------------------------
+
+    def action_focus_search(self) -> None:
+        self.query_one("#people-search", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        try:
+            with self.desk.db_lock:
+                people = list_people(self.desk.ctx.db, text=text, limit=PEOPLE_LIMIT)
+        except DutydeskError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        self.query_one("#unit-facts", Static).update(f"搜索 search “{text}”: {len(people)}")
+        self.show_people(people)
+
+    # ---- grid check -------------------------------------------------------------------------
+
+    def action_grid_check(self) -> None:
+        ctx = self.desk.ctx
+        with self.desk.db_lock:
+            self._violations = check_grids(ctx.db, ctx.config.grid_rules)
+        table = self.query_one("#violations", DataTable)
+        table.clear()
+        for index, violation in enumerate(self._violations):
+            table.add_row(
+                violation.rule, ", ".join(violation.units), violation.message, key=str(index)
+            )
+        if not self._violations:
+            table.add_row("✓", "", "四项规则全部满足 all four rules hold")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "violations" or event.row_key.value is None:
+            return
+        if not event.row_key.value.isdigit():
+            return
+        violation = self._violations[int(event.row_key.value)]
+        code = violation.units[-1] if violation.units else None
+        node = self._tree_nodes.get(code or "")
+        if node is not None:
+            tree = self.query_one("#unit-tree", Tree)
+            node_parent = node.parent
+            while node_parent is not None:
+                node_parent.expand()
+                node_parent = node_parent.parent
+            tree.select_node(node)
+            tree.move_cursor(node)
+            self.show_unit(self._units[code or ""])
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        """Another process may have imported contacts: read the tree again."""
+        if not message.own:
+            self.load_tree()
