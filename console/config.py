@@ -10,6 +10,8 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   ``office`` (where an undirected dispatch goes);
 * ``[grid]``: ``households_min``/``households_max`` (moderate scale, default 300-500),
   ``overlap_tolerance_m2``/``gap_tolerance_m2`` (seamless coverage, default 1 m²);
+* ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
+  country code, default CN);
 * ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
   features.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from phonenumbers import SUPPORTED_REGIONS
+
 from contacts.models import GridRules
 from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
@@ -34,7 +38,19 @@ from store.errors import ConfigError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KNOWN = {
-    "": {"operator", "timezone", "calendar", "limits", "shift", "channels", "uplink", "ui", "grid"},
+    "": {
+        "operator",
+        "timezone",
+        "calendar",
+        "limits",
+        "shift",
+        "channels",
+        "uplink",
+        "ui",
+        "grid",
+        "contacts",
+    },
+    "contacts": {"phone_region"},
     "grid": {"households_min", "households_max", "overlap_tolerance_m2", "gap_tolerance_m2"},
     "calendar": {"workdays", "hours", "holidays", "extra_workdays"},
     "limits": {"remind_every_minutes", "rule"},
@@ -55,6 +71,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     refresh_seconds: float = 1.0
     grid_rules: GridRules = field(default_factory=GridRules)
+    phone_region: str = "CN"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -91,6 +108,7 @@ class Config:
                 "overlap_tolerance_m2": self.grid_rules.overlap_tolerance_m2,
                 "gap_tolerance_m2": self.grid_rules.gap_tolerance_m2,
             },
+            "contacts": {"phone_region": self.phone_region},
             "channels": self.raw.get("channels", {}),
             "uplink": self.raw.get("uplink", {}),
         }
@@ -267,6 +285,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     if not isinstance(refresh, int | float) or isinstance(refresh, bool) or refresh <= 0:
         raise r.fail(("ui", "refresh_seconds"), "must be a positive number")
     grid_rules = _parse_grid(r, data.get("grid", {}))
+    phone_region = _parse_contacts(r, data.get("contacts", {}))
     for name in ("channels", "uplink"):
         if name in data and not isinstance(data[name], dict):
             raise r.fail((name,), "must be a table")
@@ -287,7 +306,20 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         raw=data,
         refresh_seconds=float(refresh),
         grid_rules=grid_rules,
+        phone_region=phone_region,
     )
+
+
+def _parse_contacts(r: _Reader, contacts: Any) -> str:
+    if not isinstance(contacts, dict):
+        raise r.fail(("contacts",), "must be a table")
+    r.check_keys(contacts, "contacts", ("contacts",))
+    region = contacts.get("phone_region", "CN")
+    if not isinstance(region, str) or region.strip().upper() not in SUPPORTED_REGIONS:
+        raise r.fail(
+            ("contacts", "phone_region"), "must be a two-letter region code such as CN or HK"
+        )
+    return region.strip().upper()
 
 
 def _parse_grid(r: _Reader, grid: Any) -> GridRules:

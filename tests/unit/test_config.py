@@ -266,7 +266,7 @@ def test_an_empty_rule_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["calendar", "limits", "shift", "ui", "grid", "channels", "uplink"]
+    "name", ["calendar", "limits", "shift", "ui", "grid", "contacts", "channels", "uplink"]
 )
 def test_a_section_that_is_not_a_table(tmp_path: Path, name: str) -> None:
     message = fail(tmp_path, f'operator = "a"\n{name} = 5\n')
@@ -329,3 +329,17 @@ def test_grid_rules_default_and_configured(tmp_path: Path) -> None:
         "gap_tolerance_m2": 0.5,
     }
     assert tomllib.loads(to_toml(config.effective()))["grid"] == config.effective()["grid"]
+
+
+def test_phone_region_default_configured_and_checked(tmp_path: Path) -> None:
+    assert load_config(None).phone_region == "CN"
+    assert Config(path=None).effective()["contacts"] == {"phone_region": "CN"}
+    config = load_config(write(tmp_path, '[contacts]\nphone_region = "hk"\n'))
+    assert config.phone_region == "HK"
+    assert tomllib.loads(to_toml(config.effective()))["contacts"] == {"phone_region": "HK"}
+    message = fail(tmp_path, 'operator = "a"\n[contacts]\nphone_region = "XX"\n')
+    assert "line 3," in message
+    assert "key 'contacts.phone_region'" in message
+    assert "two-letter region" in message
+    unknown = fail(tmp_path, "[contacts]\nregion = 'CN'\n")
+    assert "key 'contacts.region'" in unknown

@@ -1,0 +1,491 @@
+"""Provides ``dutydesk person ...`` (people and their channels) and ``dutydesk team ...``.
+
+Phone numbers are personal data: every listing, ``show`` and JSON output masks them
+(``138****8000``) unless ``--unmasked`` is given, and an unmasked output appends a
+``personal_data_shown`` audit event (the command and how many people it showed). Numbers
+typed without a country code are read in the configured ``[contacts] phone_region``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from console import render
+from console.cli import State, emit_json, pass_state
+from contacts.models import ChannelKind
+from contacts.people import (
+    NewPerson,
+    Person,
+    add_person,
+    deactivate_person,
+    edit_person,
+    get_person,
+    list_people,
+    person_to_json,
+    record_personal_data_shown,
+    set_channels,
+)
+from contacts.phones import mask_phone
+from contacts.teams import (
+    TeamKind,
+    add_member,
+    add_team,
+    get_team,
+    list_teams,
+    remove_member,
+    set_leader,
+    team_to_json,
+)
+from store.errors import InvalidInput
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+UNMASKED = click.option(
+    "--unmasked",
+    is_flag=True,
+    help="Show full phone numbers (personal data: the showing is audited).",
+)
+
+
+def _region(state: State) -> str:
+    return state.ctx.config.phone_region
+
+
+def _audit_unmasked(state: State, unmasked: bool, command: str, count: int) -> None:
+    if unmasked:
+        ctx = state.ctx
+        record_personal_data_shown(ctx.db, ctx.clock, ctx.operator, command, count)
+
+
+def _phone(person: Person, unmasked: bool, region: str) -> str:
+    if not person.phone:
+        return ""
+    return person.phone if unmasked else mask_phone(person.phone, region)
+
+
+def _channel_text(person: Person, unmasked: bool, region: str) -> list[str]:
+    lines = []
+    for c in person.channels:
+        address = c.address
+        if c.kind is ChannelKind.SMS and not unmasked:
+            address = mask_phone(address, region)
+        lines.append(
+            f"{c.rank}. {c.kind.value:<8}{address}  {'verified' if c.verified else 'unverified'}"
+        )
+    return lines
+
+
+@click.group("person")
+def person() -> None:
+    """People of the jurisdiction (人员): units, roles, skills, channels.
+
+    PERSON is an id, a key, a phone number or a name that is unique.
+    """
+
+
+@person.command("add")
+@click.option("--name", required=True, help="Full name, e.g. 张伟.")
+@click.option("--unit", help="Code of the unit (township, community or grid).")
+@click.option("--phone", help="Mobile number; without +CC it is read in [contacts] phone_region.")
+@click.option("--email", help="E-mail address.")
+@click.option("--webhook", help="Chat-robot webhook URL (http or https).")
+@click.option(
+    "--role", "roles", multiple=True, help="A role, e.g. grid-leader or 网格长 (repeatable)."
+)
+@click.option("--skill", "skills", multiple=True, help="A skill, e.g. 急救 (repeatable).")
+@click.option("--key", help="Stable key for imports (default: the phone, else name@unit).")
+@JSON
+@pass_state
+def person_add(
+    state: State,
+    name: str,
+    unit: str | None,
+    phone: str | None,
+    email: str | None,
+    webhook: str | None,
+    roles: tuple[str, ...],
+    skills: tuple[str, ...],
+    key: str | None,
+    as_json: bool,
+) -> None:
+    """Add a person; channels default to sms, webhook, e-mail (unverified)."""
+    ctx = state.ctx
+    region = _region(state)
+    added = add_person(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        NewPerson(
+            name=name,
+            unit=unit,
+            phone=phone,
+            email=email,
+            webhook=webhook,
+            roles=roles,
+            skills=skills,
+        ),
+        region=region,
+        key=key,
+    )
+    if as_json:
+        emit_json(person_to_json(added, region=region))
+        return
+    click.echo(
+        f"added #{added.id} {added.name} ({added.unit_code or 'no unit'}, "
+        f"{_phone(added, False, region) or 'no phone'})"
+    )
+
+
+@person.command("list")
+@click.option("--unit", help="Only people of this unit and the units below it.")
+@click.option("--direct", is_flag=True, help="With --unit: only that unit, not the ones below.")
+@click.option("--role", help="Only people with this role.")
+@click.option("--text", help="Part of the name, or digits of the phone number.")
+@click.option("--inactive", is_flag=True, help="Only deactivated people.")
+@click.option("--all", "everyone", is_flag=True, help="Active and deactivated people.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--after", "after_id", type=int, help="Only ids above this (next page).")
+@UNMASKED
+@JSON
+@pass_state
+def person_list(
+    state: State,
+    unit: str | None,
+    direct: bool,
+    role: str | None,
+    text: str | None,
+    inactive: bool,
+    everyone: bool,
+    limit: int,
+    after_id: int | None,
+    unmasked: bool,
+    as_json: bool,
+) -> None:
+    """List people in id order (active ones unless --inactive or --all)."""
+    if inactive and everyone:
+        raise InvalidInput("give --inactive or --all, not both", "inactive")
+    region = _region(state)
+    people = list_people(
+        state.ctx.db,
+        unit=unit,
+        include_sub_units=not direct,
+        role=role,
+        active=None if everyone else not inactive,
+        text=text,
+        limit=limit,
+        after_id=after_id,
+    )
+    _audit_unmasked(state, unmasked, "person list", len(people))
+    if as_json:
+        emit_json([person_to_json(p, unmasked=unmasked, region=region) for p in people])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("id", "name", "unit", "phone", "roles", "skills", "active"):
+        table.add_column(name, no_wrap=True)
+    for p in people:
+        table.add_row(
+            str(p.id),
+            p.name,
+            p.unit_code or "",
+            _phone(p, unmasked, region),
+            ", ".join(r.label_zh for r in p.roles),
+            ", ".join(p.skills),
+            "yes" if p.active else "no",
+        )
+    render.out().print(table)
+    click.echo(f"{len(people)} person(s)")
+
+
+@person.command("show")
+@click.argument("ref", metavar="PERSON")
+@UNMASKED
+@JSON
+@pass_state
+def person_show(state: State, ref: str, unmasked: bool, as_json: bool) -> None:
+    """Show a person with roles, skills, channels and teams."""
+    ctx = state.ctx
+    region = _region(state)
+    p = get_person(ctx.db, ref, region=region)
+    teams = list_teams(ctx.db, person=p.id)
+    _audit_unmasked(state, unmasked, "person show", 1)
+    if as_json:
+        emit_json(
+            {
+                **person_to_json(p, unmasked=unmasked, region=region),
+                "teams": [
+                    {
+                        "code": t.code,
+                        "name": t.name,
+                        "leader": t.leader is not None and t.leader.id == p.id,
+                    }
+                    for t in teams
+                ],
+            }
+        )
+        return
+    click.echo(f"#{p.id}  {p.name}{'' if p.active else '  (inactive)'}")
+    click.echo(f"key:      {p.shown_key(unmasked=unmasked, region=region)}")
+    click.echo(f"unit:     {p.unit_code or '-'}")
+    click.echo(f"phone:    {_phone(p, unmasked, region) or '-'}")
+    click.echo(f"email:    {p.email or '-'}")
+    click.echo(f"webhook:  {p.webhook or '-'}")
+    roles = ", ".join(f"{r.value} ({r.label_zh})" for r in p.roles)
+    click.echo(f"roles:    {roles or '-'}")
+    click.echo(f"skills:   {', '.join(p.skills) or '-'}")
+    click.echo("channels:" + ("" if p.channels else " -"))
+    for line in _channel_text(p, unmasked, region):
+        click.echo(f"  {line}")
+    click.echo("teams:" + ("" if teams else "    -"))
+    for t in teams:
+        lead = "  (leader)" if t.leader is not None and t.leader.id == p.id else ""
+        click.echo(f"  {t.code}  {t.name}{lead}")
+
+
+@person.command("edit")
+@click.argument("ref", metavar="PERSON")
+@click.option("--name", help="New name.")
+@click.option("--unit", help="New unit code ('' for none).")
+@click.option("--phone", help="New phone number ('' for none).")
+@click.option("--email", help="New e-mail ('' for none).")
+@click.option("--webhook", help="New webhook URL ('' for none).")
+@click.option("--role", "roles", multiple=True, help="Roles, replacing the current ones.")
+@click.option("--no-roles", is_flag=True, help="Remove every role.")
+@click.option("--skill", "skills", multiple=True, help="Skills, replacing the current ones.")
+@click.option("--no-skills", is_flag=True, help="Remove every skill.")
+@JSON
+@pass_state
+def person_edit(
+    state: State,
+    ref: str,
+    name: str | None,
+    unit: str | None,
+    phone: str | None,
+    email: str | None,
+    webhook: str | None,
+    roles: tuple[str, ...],
+    no_roles: bool,
+    skills: tuple[str, ...],
+    no_skills: bool,
+    as_json: bool,
+) -> None:
+    """Change a person's fields; the audit log records old → new (phones masked)."""
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("name", name),
+            ("unit", unit),
+            ("phone", phone),
+            ("email", email),
+            ("webhook", webhook),
+        )
+        if v is not None
+    }
+    if roles or no_roles:
+        changes["roles"] = list(roles)
+    if skills or no_skills:
+        changes["skills"] = list(skills)
+    if not changes:
+        raise InvalidInput("give at least one field to change", "changes")
+    ctx = state.ctx
+    region = _region(state)
+    edited = edit_person(ctx.db, ctx.clock, ctx.operator, ref, region=region, **changes)
+    if as_json:
+        emit_json(person_to_json(edited, region=region))
+        return
+    click.echo(f"edited #{edited.id} {edited.name}: {', '.join(sorted(changes))}")
+
+
+@person.command("deactivate")
+@click.argument("ref", metavar="PERSON")
+@click.option("--reason", required=True, help="Why (moved away, left the team, ...).")
+@JSON
+@pass_state
+def person_deactivate(state: State, ref: str, reason: str, as_json: bool) -> None:
+    """Mark a person inactive; their history and team memberships are kept."""
+    ctx = state.ctx
+    region = _region(state)
+    done = deactivate_person(ctx.db, ctx.clock, ctx.operator, ref, reason, region=region)
+    if as_json:
+        emit_json(person_to_json(done, region=region))
+        return
+    click.echo(f"deactivated #{done.id} {done.name}")
+
+
+def _parse_channel(text: str) -> tuple[str, str, bool]:
+    kind, sep, address = text.partition("=")
+    if not sep or not address.strip():
+        raise InvalidInput(f"{text!r}: use KIND=ADDRESS, e.g. sms=13800138000", "channel")
+    address = address.strip()
+    verified = address.endswith("!")
+    return kind.strip(), address.rstrip("!").strip(), verified
+
+
+@person.command("channels")
+@click.argument("ref", metavar="PERSON")
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="KIND=ADDRESS in order of preference (sms, webhook, email); end with ! if verified.",
+)
+@JSON
+@pass_state
+def person_channels(state: State, ref: str, channels: tuple[str, ...], as_json: bool) -> None:
+    """Set how a person is reached, first choice first.
+
+    Without --channel, the channels are derived again from the phone (sms), webhook and
+    e-mail, unverified.
+    """
+    ctx = state.ctx
+    region = _region(state)
+    parsed = [_parse_channel(c) for c in channels]
+    done = set_channels(ctx.db, ctx.clock, ctx.operator, ref, parsed or None, region=region)
+    if as_json:
+        emit_json(person_to_json(done, region=region))
+        return
+    click.echo(f"channels of #{done.id} {done.name}:")
+    for line in _channel_text(done, False, region):
+        click.echo(f"  {line}")
+
+
+@click.group("team")
+def team() -> None:
+    """Emergency teams (应急队伍): members and a leader; a person may be in several."""
+
+
+@team.command("add")
+@click.option("--code", required=True, help="Team code, e.g. JY01.")
+@click.option("--name", required=True, help="Name, e.g. 城关镇应急救援队.")
+@click.option(
+    "--kind",
+    required=True,
+    help=", ".join(f"{k.value.replace('_', '-')} ({k.label_zh})" for k in TeamKind) + ".",
+)
+@click.option("--unit", help="Code of the unit the team belongs to.")
+@click.option("--leader", help="The leader (PERSON); becomes the first member.")
+@JSON
+@pass_state
+def team_add(
+    state: State,
+    code: str,
+    name: str,
+    kind: str,
+    unit: str | None,
+    leader: str | None,
+    as_json: bool,
+) -> None:
+    """Add an emergency team."""
+    ctx = state.ctx
+    region = _region(state)
+    added = add_team(ctx.db, ctx.clock, ctx.operator, code, name, kind, unit, leader, region=region)
+    if as_json:
+        emit_json(team_to_json(added, region=region))
+        return
+    click.echo(f"added team {added.code} {added.name} ({added.kind.label_zh})")
+
+
+@team.command("list")
+@click.option("--unit", help="Only teams of this unit.")
+@click.option("--kind", help="Only teams of this kind.")
+@click.option("--person", "member", help="Only teams this PERSON is in.")
+@UNMASKED
+@JSON
+@pass_state
+def team_list(
+    state: State,
+    unit: str | None,
+    kind: str | None,
+    member: str | None,
+    unmasked: bool,
+    as_json: bool,
+) -> None:
+    """List teams in code order."""
+    region = _region(state)
+    teams = list_teams(state.ctx.db, unit=unit, kind=kind, person=member, region=region)
+    if as_json:
+        _audit_unmasked(state, unmasked, "team list", sum(len(t.members) for t in teams))
+        emit_json([team_to_json(t, unmasked=unmasked, region=region) for t in teams])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("code", "name", "kind", "unit", "leader", "members"):
+        table.add_column(name, no_wrap=True)
+    for t in teams:
+        table.add_row(
+            t.code,
+            t.name,
+            t.kind.label_zh,
+            t.unit_code or "",
+            t.leader.name if t.leader else "",
+            str(sum(1 for m in t.members if m.active)),
+        )
+    render.out().print(table)
+    click.echo(f"{len(teams)} team(s)")
+
+
+@team.command("show")
+@click.argument("code")
+@UNMASKED
+@JSON
+@pass_state
+def team_show(state: State, code: str, unmasked: bool, as_json: bool) -> None:
+    """Show a team with its leader and members (inactive members marked)."""
+    region = _region(state)
+    t = get_team(state.ctx.db, code)
+    _audit_unmasked(state, unmasked, "team show", len(t.members))
+    if as_json:
+        emit_json(team_to_json(t, unmasked=unmasked, region=region))
+        return
+    click.echo(f"{t.code}  {t.name}  ({t.kind.value} {t.kind.label_zh})")
+    click.echo(f"unit:    {t.unit_code or '-'}")
+    click.echo(f"leader:  {t.leader.name if t.leader else '-'}")
+    click.echo(f"members ({len(t.members)}):")
+    for m in t.members:
+        flags = [f for f, on in (("leader", t.leader == m), ("inactive", not m.active)) if on]
+        suffix = f"  ({', '.join(flags)})" if flags else ""
+        click.echo(
+            f"  #{m.id} {m.name}  {m.unit_code or '-'}  {_phone(m, unmasked, region)}{suffix}"
+        )
+
+
+def _team_step(state: State, action: str, code: str, ref: str, as_json: bool) -> None:
+    ctx = state.ctx
+    region = _region(state)
+    step = {"member-add": add_member, "member-remove": remove_member, "leader": set_leader}[action]
+    done = step(ctx.db, ctx.clock, ctx.operator, code, ref, region=region)
+    if as_json:
+        emit_json(team_to_json(done, region=region))
+        return
+    leader = done.leader.name if done.leader else "-"
+    click.echo(f"team {done.code}: {len(done.members)} member(s), leader {leader}")
+
+
+@team.command("member-add")
+@click.argument("code")
+@click.argument("ref", metavar="PERSON")
+@JSON
+@pass_state
+def team_member_add(state: State, code: str, ref: str, as_json: bool) -> None:
+    """Add PERSON to the team."""
+    _team_step(state, "member-add", code, ref, as_json)
+
+
+@team.command("member-remove")
+@click.argument("code")
+@click.argument("ref", metavar="PERSON")
+@JSON
+@pass_state
+def team_member_remove(state: State, code: str, ref: str, as_json: bool) -> None:
+    """Take PERSON out of the team (a removed leader leaves the team without one)."""
+    _team_step(state, "member-remove", code, ref, as_json)
+
+
+@team.command("leader")
+@click.argument("code")
+@click.argument("ref", metavar="PERSON")
+@JSON
+@pass_state
+def team_leader(state: State, code: str, ref: str, as_json: bool) -> None:
+    """Make PERSON the team's leader (added as a member if not one yet)."""
+    _team_step(state, "leader", code, ref, as_json)
