@@ -289,5 +289,56 @@ def _m4_people(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_core, _m2_search_and_lease, _m3_jurisdiction, _m4_people]
+def _m5_roster(conn: sqlite3.Connection) -> None:
+    """The duty roster: posts, the rotations that fill them, and overrides of a rotation.
+
+    A rotation's shifts are local wall-clock times in its ``zone`` (``starts_on`` a date,
+    ``shift_start`` ``HH:MM``); overrides are absolute UTC intervals. ``people`` is a JSON list
+    of person ids in rotation order.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE rotations (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            name TEXT NOT NULL DEFAULT '',
+            zone TEXT NOT NULL,
+            starts_on TEXT NOT NULL,
+            shift_start TEXT NOT NULL,
+            shift_hours REAL NOT NULL CHECK (shift_hours > 0),
+            every_days INTEGER NOT NULL DEFAULT 1 CHECK (every_days >= 1),
+            people TEXT NOT NULL,
+            valid_to TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX rotations_post ON rotations(post_id, starts_on);
+        CREATE TABLE roster_overrides (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL CHECK (ends_at > starts_at),
+            reason TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX roster_overrides_post ON roster_overrides(post_id, ends_at, starts_at);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _m1_core,
+    _m2_search_and_lease,
+    _m3_jurisdiction,
+    _m4_people,
+    _m5_roster,
+]
 SCHEMA_VERSION = len(MIGRATIONS)

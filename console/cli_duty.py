@@ -1,0 +1,338 @@
+"""Provides ``dutydesk duty ...``: duty posts, rotations, overrides, who is on duty, iCalendar.
+
+Times are read and shown in the configured time zone; a rotation's shift times are wall-clock
+times in that zone too (so a 08:00 hand-over stays at 08:00 across daylight saving).
+``duty check`` exits 1 when some post is unfilled some time, so a cron job can warn the office.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from console import render
+from console.cli import State, emit_json, pass_state
+from console.timefmt import local, parse_when
+from contacts.roster import (
+    Shift,
+    add_override,
+    add_post,
+    add_rotation,
+    gaps,
+    list_posts,
+    on_duty,
+    shift_to_json,
+    shifts,
+    to_ical,
+)
+from store.clock import to_iso
+from store.errors import InvalidInput
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.group("duty")
+def duty() -> None:
+    """The duty roster (值班表): posts, rotations, overrides, and who is on duty."""
+
+
+@duty.command("post-add")
+@click.argument("code")
+@click.argument("name")
+@JSON
+@pass_state
+def post_add_cmd(state: State, code: str, name: str, as_json: bool) -> None:
+    """Add a duty post, e.g. ``duty post-add DO 值班员``."""
+    ctx = state.ctx
+    post = add_post(ctx.db, ctx.clock, ctx.operator, code, name)
+    if as_json:
+        emit_json({"id": post.id, "code": post.code, "name": post.name})
+        return
+    click.echo(f"post {post.code} {post.name} added")
+
+
+def _date(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"{text!r} is not a date; use YYYY-MM-DD", field) from exc
+
+
+@duty.command("rotation-add")
+@click.argument("post")
+@click.option("--people", required=True, help="Keys, ids, phones or names, in order: A,B,C.")
+@click.option("--starts-on", required=True, help="Local date of the first shift (YYYY-MM-DD).")
+@click.option("--shift-start", default="08:00", show_default=True, help="Hand-over time HH:MM.")
+@click.option("--hours", type=float, default=24.0, show_default=True, help="Shift length.")
+@click.option("--every-days", type=int, default=1, show_default=True, help="Days between shifts.")
+@click.option("--name", default="", help="A label for the rotation.")
+@click.option("--until", help="When the rotation stops (a running shift is cut there).")
+@JSON
+@pass_state
+def rotation_add_cmd(
+    state: State,
+    post: str,
+    people: str,
+    starts_on: str,
+    shift_start: str,
+    hours: float,
+    every_days: int,
+    name: str,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Fill POST by a rotation: shift k starts on starts-on + k x every-days at shift-start.
+
+    Shift k is held by the k-th person of --people (cycling). Day/night duty is two rotations:
+    --shift-start 08:00 --hours 12 and --shift-start 20:00 --hours 12. Where rotations
+    overlap, the one added later wins.
+    """
+    ctx = state.ctx
+    zone = ctx.config.zone
+    names = [p.strip() for p in people.split(",") if p.strip()]
+    valid_to = parse_when(until, ctx.clock.now(), zone, "until") if until else None
+    rotation = add_rotation(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        post,
+        people=names,
+        starts_on=_date(starts_on, "starts-on"),
+        shift_start=shift_start,
+        shift_hours=hours,
+        every_days=every_days,
+        zone=zone.key,
+        name=name,
+        valid_to=valid_to,
+    )
+    if as_json:
+        emit_json(
+            {
+                "id": rotation.id,
+                "post": rotation.post.code,
+                "people": [p.key for p in rotation.people],
+                "starts_on": rotation.starts_on.isoformat(),
+                "shift_start": rotation.shift_start.strftime("%H:%M"),
+                "hours": rotation.shift_hours,
+                "every_days": rotation.every_days,
+                "zone": rotation.zone,
+            }
+        )
+        return
+    click.echo(
+        f"rotation {rotation.id} on {rotation.post.code}: "
+        f"{', '.join(p.name for p in rotation.people)} from {rotation.starts_on}"
+        f" {rotation.shift_start:%H:%M}, {rotation.shift_hours:g} h every"
+        f" {rotation.every_days} day(s)"
+    )
+
+
+@duty.command("override")
+@click.argument("post")
+@click.option("--person", required=True, help="Key, id, phone or name.")
+@click.option("--from", "start", required=True, help="Start (YYYY-MM-DD HH:MM local, or +2h).")
+@click.option("--to", "end", required=True, help="End.")
+@click.option("--reason", required=True, help="Why (swap, sick leave, ...).")
+@JSON
+@pass_state
+def override_cmd(
+    state: State, post: str, person: str, start: str, end: str, reason: str, as_json: bool
+) -> None:
+    """Put a person on POST for one shift or a date range, over the rotation."""
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    item = add_override(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        post,
+        person,
+        parse_when(start, now, zone, "from"),
+        parse_when(end, now, zone, "to"),
+        reason,
+    )
+    if as_json:
+        emit_json(
+            {
+                "id": item.id,
+                "post": item.post.code,
+                "person": item.person.key,
+                "starts_at": to_iso(item.starts_at),
+                "ends_at": to_iso(item.ends_at),
+                "reason": item.reason,
+            }
+        )
+        return
+    click.echo(
+        f"override {item.id}: {item.person.name} holds {item.post.code}"
+        f" {local(item.starts_at, zone)} → {local(item.ends_at, zone)}"
+    )
+
+
+def _print_holders(state: State, at: datetime, as_json: bool) -> None:
+    ctx = state.ctx
+    zone = ctx.config.zone
+    held = {s.post.id: s for s in on_duty(ctx.db, at)}
+    posts = list_posts(ctx.db)
+    if as_json:
+        emit_json(
+            {
+                "at": to_iso(at),
+                "posts": [
+                    {
+                        "post": p.code,
+                        "post_name": p.name,
+                        "shift": shift_to_json(held[p.id], zone) if p.id in held else None,
+                    }
+                    for p in posts
+                ],
+            }
+        )
+        return
+    if not posts:
+        click.echo("no duty posts yet (add one with: dutydesk duty post-add CODE NAME)")
+        return
+    click.echo(f"on duty at {local(at, zone)}")
+    for p in posts:
+        shift = held.get(p.id)
+        if shift is None:
+            click.echo(f"  {p.code:<8} {p.name}: UNFILLED")
+        else:
+            click.echo(
+                f"  {p.code:<8} {p.name}: {shift.person.name} ({shift.person.key})"
+                f" {local(shift.starts_at, zone)} → {local(shift.ends_at, zone)}"
+                + (" [override]" if shift.source == "override" else "")
+            )
+
+
+@duty.command("now")
+@JSON
+@pass_state
+def now_cmd(state: State, as_json: bool) -> None:
+    """Who holds each post now."""
+    _print_holders(state, state.ctx.clock.now(), as_json)
+
+
+@duty.command("at")
+@click.argument("when")
+@JSON
+@pass_state
+def at_cmd(state: State, when: str, as_json: bool) -> None:
+    """Who holds each post at WHEN (YYYY-MM-DD HH:MM local, ISO-8601 or +4h)."""
+    ctx = state.ctx
+    _print_holders(state, parse_when(when, ctx.clock.now(), ctx.config.zone, "when"), as_json)
+
+
+def _window(state: State, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    lo = parse_when(start, now, zone, "from") if start else now
+    hi = parse_when(end, now, zone, "to") if end else lo + timedelta(days=7)
+    return lo, hi
+
+
+@duty.command("list")
+@click.option("--from", "start", help="Start (default: now).")
+@click.option("--to", "end", help="End (default: 7 days after the start).")
+@click.option("--post", help="Only this post.")
+@click.option("--person", help="Only this person's shifts.")
+@JSON
+@pass_state
+def list_cmd(
+    state: State,
+    start: str | None,
+    end: str | None,
+    post: str | None,
+    person: str | None,
+    as_json: bool,
+) -> None:
+    """Print the roster: every shift overlapping the period, in time order."""
+    ctx = state.ctx
+    zone = ctx.config.zone
+    lo, hi = _window(state, start, end)
+    items = shifts(ctx.db, lo, hi, post, person)
+    if as_json:
+        emit_json([shift_to_json(s, zone) for s in items])
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("from", "to", "post", "person", "source"):
+        table.add_column(name, no_wrap=True)
+    for s in items:
+        table.add_row(
+            local(s.starts_at, zone),
+            local(s.ends_at, zone),
+            f"{s.post.code} {s.post.name}",
+            f"{s.person.name} ({s.person.key})",
+            s.source,
+        )
+    render.out().print(table)
+    click.echo(f"{len(items)} shift(s)")
+
+
+@duty.command("check")
+@click.option("--from", "start", help="Start (default: now).")
+@click.option("--to", "end", help="End (default: 7 days after the start).")
+@click.option("--post", help="Only this post.")
+@JSON
+@pass_state
+def check_cmd(
+    state: State, start: str | None, end: str | None, post: str | None, as_json: bool
+) -> int:
+    """Report gaps: times in which a post has nobody. Exit status 1 when there are any."""
+    ctx = state.ctx
+    zone = ctx.config.zone
+    lo, hi = _window(state, start, end)
+    found = gaps(ctx.db, lo, hi, post)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "post": g.post.code,
+                    "starts_at": to_iso(g.starts_at),
+                    "ends_at": to_iso(g.ends_at),
+                }
+                for g in found
+            ]
+        )
+    else:
+        for g in found:
+            click.echo(
+                f"gap: {g.post.code} {g.post.name} unfilled"
+                f" {local(g.starts_at, zone)} → {local(g.ends_at, zone)}"
+            )
+        if not found:
+            click.echo(f"no gaps from {local(lo, zone)} to {local(hi, zone)}")
+    return 1 if found else 0
+
+
+@duty.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--person", help="Only this person's shifts (a personal calendar).")
+@click.option("--post", help="Only this post.")
+@click.option("--from", "start", help="Start (default: now).")
+@click.option("--to", "end", help="End (default: 7 days after the start).")
+@pass_state
+def export_cmd(
+    state: State,
+    file: Path,
+    person: str | None,
+    post: str | None,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Write the roster as iCalendar (.ics) for calendar apps to import or subscribe to.
+
+    Each shift keeps the same UID across exports, so a re-exported file updates events.
+    """
+    ctx = state.ctx
+    lo, hi = _window(state, start, end)
+    items: list[Shift] = shifts(ctx.db, lo, hi, post, person)
+    data = to_ical(items, ctx.config.zone.key, stamp=ctx.clock.now())
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {file}: {exc}", "file") from exc
+    click.echo(f"{len(items)} shift(s) written to {file}")
