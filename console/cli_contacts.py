@@ -1,0 +1,159 @@
+"""Provides ``dutydesk contacts import`` and ``dutydesk contacts export``.
+
+The import prints one summary line per kind; every problem goes to stderr as
+``file:row: column 'X' = 'value': message`` and the exit status is then 2 (with ``--skip-invalid``
+the good rows were written all the same; with ``--dry-run`` nothing was). A rich progress bar
+shows on stderr for files of more than 500 rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from console.cli import State, emit_json, pass_state
+from contacts.exporter import export_contacts
+from contacts.importer import KINDS, ImportProblem, ImportRejectedRows, import_contacts
+
+PROGRESS_FROM = 500
+FILE_IN = click.Path(dir_okay=False, exists=True, path_type=Path)
+FILE_OUT = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group("contacts")
+def contacts() -> None:
+    """Units, people and teams: import from and export to CSV/XLSX spreadsheets."""
+
+
+class _Bar:
+    """A progress callback that opens a rich progress bar once a file proves large."""
+
+    def __init__(self) -> None:
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= PROGRESS_FROM:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("rows", total=total)
+        self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_problems(problems: tuple[ImportProblem, ...]) -> None:
+    for problem in problems:
+        click.echo(problem.line(), err=True)
+
+
+@contacts.command("import")
+@click.argument("file", type=FILE_IN)
+@click.option("--kind", type=click.Choice(KINDS), help="What the file holds (default: by headers).")
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Write the good rows, list the bad ones.")
+@click.option(
+    "--region", default="CN", show_default=True, help="Region of numbers without a +country code."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def import_cmd(
+    state: State,
+    file: Path,
+    kind: str | None,
+    dry_run: bool,
+    skip_invalid: bool,
+    region: str,
+    as_json: bool,
+) -> int:
+    """Import units, people or teams from a CSV or XLSX FILE (English or Chinese headers).
+
+    Every row is checked first; by default one bad row means nothing is written. Rows are
+    matched by code (units, teams), id or phone (people): importing a file again changes
+    nothing.
+    """
+    ctx = state.ctx
+    bar = _Bar()
+    try:
+        report = import_contacts(
+            ctx.db,
+            ctx.clock,
+            ctx.operator,
+            file,
+            kind=kind,
+            region=region.upper(),
+            dry_run=dry_run,
+            skip_invalid=skip_invalid,
+            progress=bar,
+        )
+    except ImportRejectedRows as exc:
+        bar.close()
+        if as_json:
+            emit_json(
+                {
+                    "file": str(file),
+                    "written": False,
+                    "problems": [p.to_json() for p in exc.problems],
+                }
+            )
+        _print_problems(exc.problems)
+        click.echo(f"{file}: {len(exc.problems)} problem(s); nothing was written", err=True)
+        return 2
+    bar.close()
+    if as_json:
+        emit_json({**report.to_json(), "written": not dry_run})
+    else:
+        would = "would be " if dry_run else ""
+        for c in report.counts:
+            click.echo(
+                f"{c.kind}: {c.added} {would}added, {c.updated} {would}updated,"
+                f" {c.unchanged} unchanged, {c.skipped} skipped"
+            )
+    if report.problems:
+        _print_problems(report.problems)
+        what = "nothing was written (dry run)" if dry_run else "the other rows were written"
+        click.echo(f"{file}: {len(report.problems)} problem(s); {what}", err=True)
+        return 2
+    if dry_run and not as_json:
+        click.echo(f"{file}: no problems found; nothing was written (dry run)")
+    return 0
+
+
+@contacts.command("export")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("file", type=FILE_OUT)
+@click.option("--unmasked", is_flag=True, help="Write phones in full (audited as a data export).")
+@click.option("--chinese-headers", is_flag=True, help="Write the Chinese header names.")
+@pass_state
+def export_cmd(state: State, kind: str, file: Path, unmasked: bool, chinese_headers: bool) -> None:
+    """Write the current KIND (units, people, teams) to FILE (.csv or .xlsx).
+
+    Phones are masked unless --unmasked; only an unmasked export can be imported back.
+    """
+    ctx = state.ctx
+    count = export_contacts(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        kind,
+        file,
+        unmasked=unmasked,
+        chinese_headers=chinese_headers,
+    )
+    masked = "" if unmasked or kind == "units" else " (phones masked)"
+    click.echo(f"{count} {kind} row(s) written to {file}{masked}")

@@ -1,0 +1,955 @@
+"""Provides the contacts import: units, people and teams from the office's CSV and XLSX sheets.
+
+Offices keep their contact lists in spreadsheets; ``dutydesk contacts import FILE`` takes them
+as they are, with English or Chinese header names. A file (or a sheet) holds one kind of row,
+told apart by its headers (or named with ``kind``). An XLSX workbook is read sheet by sheet when
+its sheets are named ``units``/``people``/``teams`` (or ``单位``/``人员``/``队伍``), in that
+order, else its first sheet only. CSV files are UTF-8 (with or without a BOM) or GB18030/GBK,
+as Excel saves them on a Chinese Windows.
+
+Header set (``*`` required; header names match without regard to case)::
+
+    units   code*/编码*  name*/名称*  level*/层级*  parent/上级编码  households/户数
+            population/人口
+    people  id/编号 (the stable key, optional)  name*/姓名*  unit/所属单位 (a unit code)
+            phone*/电话*  email/邮箱  webhook/机器人地址  roles/角色  skills/技能
+    teams   code*/队伍编码*  name*/队伍名称*  kind*/类型*  unit/所属单位  leader/队长
+            members/队员
+
+Lists (roles, skills, members) are separated by ``,`` ``，`` ``;`` ``；`` or ``、``. A leader or
+a member is named by a person's key (the ``id`` column) or phone.
+
+Every row is validated before anything is kept, and every problem is collected as an
+:class:`ImportProblem` (file, row, column, value, message): the CSV line or spreadsheet row,
+the header counting as 1. By default the import is atomic: one problem and
+:class:`ImportRejectedRows` is raised with all of them, nothing written. ``skip_invalid`` keeps
+the good rows and reports the others; ``dry_run`` validates only.
+
+Rows are upserted by a stable key: units by code, people by the ``id`` column when it is given
+else by the E.164 phone, teams by code. A row equal to what is stored is not rewritten, so
+importing the same file twice changes nothing (and appends no audit event); otherwise one
+``contacts_imported`` event per kind records the counts. A person's roles are replaced by the
+file's; a new person gets unverified sms/webhook/email channels from the columns.
+
+People are validated and written in batches (existing units, keys and phones preloaded into
+dicts, then ``executemany``) so that 30,000 rows import in seconds. New units go through
+:func:`contacts.units.add_unit` (its rules and its ``unit_added`` audit), inside the import's
+transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from contacts.models import GRID_CODE_RE, Level, Role, code_problem
+from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.teams import TeamKind
+from contacts.units import MAX_NAME, NewUnit, add_unit
+from store.audit import append_event
+from store.clock import Clock, to_iso
+from store.db import Database, write
+from store.errors import ImportRejected, InvalidInput
+
+KINDS = ("units", "people", "teams")
+SHEET_NAMES = {"units": "units", "单位": "units", "people": "people", "人员": "people"}
+SHEET_NAMES |= {"teams": "teams", "队伍": "teams"}
+
+# (field, English header, Chinese header, required), in the order exports write them.
+Column = tuple[str, str, str, bool]
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "units": (
+        ("code", "code", "编码", True),
+        ("name", "name", "名称", True),
+        ("level", "level", "层级", True),
+        ("parent", "parent", "上级编码", False),
+        ("households", "households", "户数", False),
+        ("population", "population", "人口", False),
+    ),
+    "people": (
+        ("id", "id", "编号", False),
+        ("name", "name", "姓名", True),
+        ("unit", "unit", "所属单位", False),
+        ("phone", "phone", "电话", True),
+        ("email", "email", "邮箱", False),
+        ("webhook", "webhook", "机器人地址", False),
+        ("roles", "roles", "角色", False),
+        ("skills", "skills", "技能", False),
+    ),
+    "teams": (
+        ("code", "code", "队伍编码", True),
+        ("name", "name", "队伍名称", True),
+        ("kind", "kind", "类型", True),
+        ("unit", "unit", "所属单位", False),
+        ("leader", "leader", "队长", False),
+        ("members", "members", "队员", False),
+    ),
+}
+
+LIST_SEPARATORS = re.compile(r"[,，;；、]")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PROGRESS_EVERY = 500
+# What offices write in a level column besides the codes and labels Level.parse knows.
+LEVEL_WORDS = {
+    "市": Level.CITY,
+    "县": Level.COUNTY,
+    "区": Level.COUNTY,
+    "乡": Level.TOWNSHIP,
+    "镇": Level.TOWNSHIP,
+    "乡镇": Level.TOWNSHIP,
+    "街道": Level.TOWNSHIP,
+    "社区": Level.COMMUNITY,
+    "村": Level.COMMUNITY,
+}
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One bad value: where it is (file, row, column as written in the header) and why."""
+
+    file: str
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.file}:{self.row}: column {self.column!r} = {self.value!r}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """What an import did with the rows of one kind."""
+
+    kind: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """The outcome of :func:`import_contacts`; nothing was written when ``dry_run``."""
+
+    file: str
+    counts: tuple[KindCounts, ...]
+    problems: tuple[ImportProblem, ...]
+    dry_run: bool
+
+    def total(self, what: str) -> int:
+        return sum(int(getattr(c, what)) for c in self.counts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "dry_run": self.dry_run,
+            "kinds": [
+                {
+                    "kind": c.kind,
+                    "added": c.added,
+                    "updated": c.updated,
+                    "unchanged": c.unchanged,
+                    "skipped": c.skipped,
+                }
+                for c in self.counts
+            ],
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+class ImportRejectedRows(ImportRejected):
+    """The file had bad rows and nothing was written; ``problems`` lists every one."""
+
+    def __init__(self, file: str, problems: Sequence[ImportProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(
+            f"{file}: {len(self.problems)} problem(s); nothing was written"
+            f" (first: {self.problems[0].line()})"
+        )
+
+
+@dataclass
+class Sheet:
+    """The rows of one CSV file or one worksheet: headers as written, cells as text."""
+
+    label: str
+    kind_hint: str | None
+    headers: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+Progress = Callable[[int, int], None]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path} is neither UTF-8 nor GB18030/GBK text: {exc}", "file") from exc
+
+
+def _read_csv(path: Path) -> list[Sheet]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", "file") from exc
+    reader = csv.reader(io.StringIO(_decode(path, data), newline=""))
+    headers: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for record in reader:
+            if headers is None:
+                headers = [h.strip() for h in record]
+            elif any(c.strip() for c in record):
+                rows.append((start, [c.strip() for c in record]))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(f"{path} line {reader.line_num}: not valid CSV: {exc}", "file") from exc
+    return [Sheet(str(path), None, headers or [], rows)]
+
+
+def _read_xlsx(path: Path) -> list[Sheet]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
+        raise InvalidInput(f"cannot read {path} as an XLSX workbook: {exc}", "file") from exc
+    try:
+        named = [
+            (ws, SHEET_NAMES[ws.title.strip().lower()])
+            for ws in book.worksheets
+            if ws.title.strip().lower() in SHEET_NAMES
+        ]
+        chosen: list[tuple[Any, str | None]] = (
+            sorted(named, key=lambda pair: KINDS.index(pair[1]))
+            if named
+            else [(book.worksheets[0], None)]
+        )
+        sheets: list[Sheet] = []
+        for ws, hint in chosen:
+            headers: list[str] | None = None
+            rows: list[tuple[int, list[str]]] = []
+            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                cells = [_cell(v) for v in values]
+                if headers is None:
+                    headers = cells
+                    while headers and not headers[-1]:
+                        headers.pop()
+                elif any(cells):
+                    rows.append((number, cells))
+            sheets.append(Sheet(f"{path}[{ws.title}]", hint, headers or [], rows))
+        return sheets
+    finally:
+        book.close()
+
+
+def read_sheets(path: Path) -> list[Sheet]:
+    """The sheets of ``path`` (CSV or XLSX, by extension)."""
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path)
+    raise InvalidInput(
+        f"{path}: import reads .csv and .xlsx files (got {suffix or 'none'})", "file"
+    )
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+
+def _header_key(text: str) -> str:
+    return text.strip().lstrip("\ufeff").rstrip("*").strip().lower()
+
+
+def _field_names(kind: str) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for name, english, chinese, _ in COLUMNS[kind]:
+        names[english] = name
+        names[chinese] = name
+    return names
+
+
+def detect_kind(headers: Sequence[str]) -> str | None:
+    """The one kind whose header set covers ``headers`` (with its required ones), else None."""
+    keys = {_header_key(h) for h in headers if h.strip()}
+    fits = []
+    for kind in KINDS:
+        names = _field_names(kind)
+        required = {c[0] for c in COLUMNS[kind] if c[3]}
+        if keys <= set(names) and required <= {names[k] for k in keys}:
+            fits.append(kind)
+    return fits[0] if len(fits) == 1 else None
+
+
+def _map_headers(sheet: Sheet, kind: str, problems: list[ImportProblem]) -> dict[str, int] | None:
+    """Field name → column index, or None (with problems) when the header row is unusable."""
+    names = _field_names(kind)
+    found: dict[str, int] = {}
+    bad = False
+    for index, header in enumerate(sheet.headers):
+        if not header.strip():
+            continue
+        name = names.get(_header_key(header))
+        if name is None:
+            expected = ", ".join(f"{c[1]}/{c[2]}" for c in COLUMNS[kind])
+            problems.append(
+                ImportProblem(
+                    sheet.label, 1, header, header, f"unknown column for {kind}; use {expected}"
+                )
+            )
+            bad = True
+        elif name in found:
+            problems.append(
+                ImportProblem(sheet.label, 1, header, header, f"column {name!r} appears twice")
+            )
+            bad = True
+        else:
+            found[name] = index
+    for name, english, chinese, required in COLUMNS[kind]:
+        if required and name not in found:
+            problems.append(
+                ImportProblem(
+                    sheet.label, 1, english, "", f"required column {english}/{chinese} is missing"
+                )
+            )
+            bad = True
+    return None if bad else found
+
+
+class _Row:
+    """One data row with its header mapping; ``get`` returns the cell text, '' when absent."""
+
+    __slots__ = ("cells", "columns", "headers", "label", "number")
+
+    def __init__(
+        self, label: str, number: int, cells: list[str], columns: dict[str, int], headers: list[str]
+    ) -> None:
+        self.label = label
+        self.number = number
+        self.cells = cells
+        self.columns = columns
+        self.headers = headers
+
+    def get(self, name: str) -> str:
+        index = self.columns.get(name)
+        if index is None or index >= len(self.cells):
+            return ""
+        return self.cells[index]
+
+    def problem(self, name: str, message: str, value: str | None = None) -> ImportProblem:
+        index = self.columns.get(name)
+        column = self.headers[index] if index is not None else name
+        return ImportProblem(
+            self.label, self.number, column, self.get(name) if value is None else value, message
+        )
+
+
+def split_list(text: str) -> list[str]:
+    """The items of a list cell, in order, blanks and repeats dropped."""
+    out: list[str] = []
+    for item in LIST_SEPARATORS.split(text):
+        item = item.strip()
+        if item and item not in out:
+            out.append(item)
+    return out
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "a name is required"
+    if len(name) > MAX_NAME:
+        return f"a name has at most {MAX_NAME} characters"
+    return None
+
+
+# --- people -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _PersonRow:
+    key: str
+    name: str
+    unit_id: int | None
+    phone: str
+    email: str | None
+    webhook: str | None
+    skills: str
+    roles: frozenset[str]
+
+
+_PERSON_COLUMNS = "id, key, name, unit_id, phone, email, webhook, skills"
+
+
+def _import_people(
+    db: Database,
+    rows: list[_Row],
+    region: str,
+    problems: list[ImportProblem],
+    tick: Callable[[], None],
+) -> tuple[KindCounts, list[_PersonRow], list[tuple[int, _PersonRow]]]:
+    """Validate people rows; returns the counts and the rows to insert and to update."""
+    conn = db.conn
+    units = {
+        code: (uid, retired)
+        for uid, code, retired in conn.execute("SELECT id, code, valid_to FROM units")
+    }
+    existing: dict[str, tuple[Any, ...]] = {}
+    phone_owner: dict[str, str] = {}
+    for rec in conn.execute(f"SELECT {_PERSON_COLUMNS} FROM people"):
+        existing[rec[1]] = rec
+        if rec[4]:
+            phone_owner[rec[4]] = rec[1]
+    roles_of: dict[int, set[str]] = {}
+    for pid, role in conn.execute("SELECT person_id, role FROM person_roles"):
+        roles_of.setdefault(pid, set()).add(role)
+
+    has_id = "id" in (rows[0].columns if rows else {})
+    seen_phone: dict[str, int] = {}
+    seen_key: dict[str, int] = {}
+    role_cache: dict[str, Role | str] = {}
+    inserts: list[_PersonRow] = []
+    updates: list[tuple[int, _PersonRow]] = []
+    unchanged = skipped = 0
+    for row in rows:
+        tick()
+        before = len(problems)
+        name = row.get("name")
+        if (msg := _name_problem(name)) is not None:
+            problems.append(row.problem("name", msg))
+        raw_phone = row.get("phone")
+        phone = ""
+        if "*" in raw_phone:
+            problems.append(
+                row.problem(
+                    "phone",
+                    "a masked phone number: this looks like a masked export; export with"
+                    " --unmasked to get a file that can be imported",
+                )
+            )
+        else:
+            try:
+                phone = normalize_phone(raw_phone, region)
+            except InvalidInput as exc:
+                problems.append(row.problem("phone", str(exc).removeprefix("phone: ")))
+        key = row.get("id") if has_id and row.get("id") else phone
+        if has_id and row.get("id"):
+            if key in seen_key:
+                problems.append(row.problem("id", f"the same id is already on row {seen_key[key]}"))
+            else:
+                seen_key[key] = row.number
+        if phone:
+            if phone in seen_phone:
+                problems.append(
+                    row.problem(
+                        "phone", f"duplicate phone {phone}: already on row {seen_phone[phone]}"
+                    )
+                )
+            else:
+                seen_phone[phone] = row.number
+                owner = phone_owner.get(phone)
+                if owner is not None and owner != key:
+                    problems.append(
+                        row.problem(
+                            "phone",
+                            f"duplicate phone {phone}: already belongs to"
+                            f" {existing[owner][2]} (key {owner}) in the database",
+                        )
+                    )
+        unit_id: int | None = None
+        unit = row.get("unit")
+        if unit:
+            found = units.get(unit)
+            if found is None:
+                problems.append(row.problem("unit", f"unknown unit {unit!r}"))
+            elif found[1] is not None:
+                problems.append(row.problem("unit", f"unit {unit} was retired on {found[1]}"))
+            else:
+                unit_id = int(found[0])
+        email = row.get("email") or None
+        if email and not EMAIL_RE.match(email):
+            problems.append(row.problem("email", "not an e-mail address"))
+        webhook = row.get("webhook") or None
+        if webhook and not webhook.startswith(("https://", "http://")):
+            problems.append(row.problem("webhook", "a webhook is an http(s):// address"))
+        roles: set[str] = set()
+        for text in split_list(row.get("roles")):
+            parsed = role_cache.get(text)
+            if parsed is None:
+                try:
+                    parsed = Role.parse(text)
+                except ValueError as exc:
+                    parsed = str(exc)
+                role_cache[text] = parsed
+            if isinstance(parsed, Role):
+                roles.add(parsed.value)
+            else:
+                problems.append(row.problem("roles", parsed))
+        if len(problems) > before:
+            skipped += 1
+            continue
+        skills = json.dumps(split_list(row.get("skills")), ensure_ascii=False)
+        person = _PersonRow(key, name, unit_id, phone, email, webhook, skills, frozenset(roles))
+        old = existing.get(key)
+        if old is None:
+            inserts.append(person)
+            continue
+        stored = (old[2], old[3], old[4], old[5], old[6], old[7])
+        new = (name, unit_id, phone, email, webhook, skills)
+        if stored == new and roles_of.get(old[0], set()) == roles:
+            unchanged += 1
+        else:
+            updates.append((int(old[0]), person))
+    counts = KindCounts("people", len(inserts), len(updates), unchanged, skipped)
+    return counts, inserts, updates
+
+
+def _channels(person_id: int, p: _PersonRow) -> Iterator[tuple[int, str, str, int]]:
+    rank = 0
+    for kind, address in (("sms", p.phone), ("webhook", p.webhook), ("email", p.email)):
+        if address:
+            rank += 1
+            yield (person_id, kind, address, rank)
+
+
+def _write_people(
+    db: Database, at: str, inserts: list[_PersonRow], updates: list[tuple[int, _PersonRow]]
+) -> None:
+    conn = db.conn
+    conn.executemany(
+        "INSERT INTO people (key, name, unit_id, phone, email, webhook, skills, created_at,"
+        " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (p.key, p.name, p.unit_id, p.phone, p.email, p.webhook, p.skills, at, at)
+            for p in inserts
+        ],
+    )
+    ids: dict[str, int] = {}
+    if inserts:
+        ids = {key: pid for pid, key in conn.execute("SELECT id, key FROM people")}
+    conn.executemany(
+        "UPDATE people SET name = ?, unit_id = ?, phone = ?, email = ?, webhook = ?, skills = ?,"
+        " updated_at = ? WHERE id = ?",
+        [(p.name, p.unit_id, p.phone, p.email, p.webhook, p.skills, at, pid) for pid, p in updates],
+    )
+    conn.executemany("DELETE FROM person_roles WHERE person_id = ?", [(pid,) for pid, _ in updates])
+    pairs = [(ids[p.key], p) for p in inserts] + updates
+    conn.executemany(
+        "INSERT INTO person_roles (person_id, role) VALUES (?, ?)",
+        [(pid, role) for pid, p in pairs for role in sorted(p.roles)],
+    )
+    # New people get channels from their columns; an updated person's new addresses are added
+    # after the channels it has (contacts.people owns reordering and verification).
+    conn.executemany(
+        "INSERT INTO channels (person_id, kind, address, rank) VALUES (?,?,?,?)",
+        [c for p in inserts for c in _channels(ids[p.key], p)],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO channels (person_id, kind, address, rank) VALUES (?, ?, ?,"
+        " (SELECT coalesce(max(rank), 0) + 1 FROM channels WHERE person_id = ?))",
+        [(pid, kind, addr, pid) for pid, p in updates for pid, kind, addr, _ in _channels(pid, p)],
+    )
+
+
+# --- units --------------------------------------------------------------------------------------
+
+
+def _figure(row: _Row, name: str, problems: list[ImportProblem]) -> int | None:
+    text = row.get(name).replace(",", "")
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    problems.append(row.problem(name, "must be a whole number >= 0"))
+    return None
+
+
+def _import_units(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    at: str,
+    rows: list[_Row],
+    problems: list[ImportProblem],
+    tick: Callable[[], None],
+) -> KindCounts:
+    conn = db.conn
+    known: dict[str, tuple[int | None, Level, str | None, str | None]] = {}
+    stored: dict[str, tuple[int, str, int | None, int | None]] = {}
+    for uid, code, name, stored_level, parent, households, population, retired in conn.execute(
+        "SELECT u.id, u.code, u.name, u.level, p.code, u.households, u.population, u.valid_to"
+        " FROM units u LEFT JOIN units p ON p.id = u.parent_id"
+    ):
+        known[code] = (uid, Level(stored_level), parent, retired)
+        stored[code] = (uid, name, households, population)
+    seen: dict[str, int] = {}
+    new: list[NewUnit] = []
+    updates: list[tuple[str, int | None, int | None, str, int]] = []
+    unchanged = skipped = 0
+    for row in rows:
+        tick()
+        before = len(problems)
+        code, name = row.get("code"), row.get("name")
+        level: Level | None = LEVEL_WORDS.get(row.get("level"))
+        if level is None:
+            try:
+                level = Level.parse(row.get("level"))
+            except ValueError as exc:
+                problems.append(row.problem("level", str(exc)))
+        if not code:
+            problems.append(row.problem("code", "a code is required"))
+        elif code in seen:
+            problems.append(row.problem("code", f"the same code is already on row {seen[code]}"))
+        elif level is not None and (msg := code_problem(level, code)):
+            problems.append(row.problem("code", msg))
+        if (msg := _name_problem(name)) is not None:
+            problems.append(row.problem("name", msg))
+        households = _figure(row, "households", problems)
+        population = _figure(row, "population", problems)
+        if level is not None and level is not Level.GRID and (households or population):
+            problems.append(
+                row.problem("households", "households and population are recorded on grids only")
+            )
+        parent = row.get("parent") or None
+        if level is not None and parent is not None:
+            ref = known.get(parent)
+            if ref is None:
+                problems.append(row.problem("parent", f"unknown unit {parent!r}"))
+            elif ref[3] is not None:
+                problems.append(row.problem("parent", f"unit {parent} was retired on {ref[3]}"))
+            elif ref[1] is not level.parent_level:
+                expected = level.parent_level.value if level.parent_level else "nothing"
+                problems.append(
+                    row.problem(
+                        "parent",
+                        f"a {level.value} goes under a {expected}, and {parent} is a"
+                        f" {ref[1].value}",
+                    )
+                )
+        old = known.get(code)
+        if old is not None and level is not None and len(problems) == before:
+            if old[3] is not None:
+                problems.append(
+                    row.problem(
+                        "code", f"unit {code} was retired on {old[3]}; codes are never reused"
+                    )
+                )
+            elif old[1] is not level:
+                problems.append(
+                    row.problem("level", f"unit {code} is a {old[1].value} in the database")
+                )
+            elif old[2] != parent:
+                problems.append(
+                    row.problem(
+                        "parent",
+                        f"unit {code} is under {old[2] or 'nothing'} in the database; units move"
+                        " with grid split/merge, not by import",
+                    )
+                )
+        if code:
+            seen.setdefault(code, row.number)
+        if len(problems) > before or level is None:
+            skipped += 1
+            continue
+        if old is None:
+            # Later rows of the same file may hang under this one.
+            known[code] = (None, level, parent, None)
+            new.append(NewUnit(code, name, level, parent, households, population))
+            continue
+        uid, old_name, old_households, old_population = stored[code]
+        if (old_name, old_households, old_population) == (name, households, population):
+            unchanged += 1
+        else:
+            updates.append((name, households, population, at, uid))
+    for unit in new:
+        add_unit(db, clock, operator, unit)
+    conn.executemany(
+        "UPDATE units SET name = ?, households = ?, population = ?, updated_at = ? WHERE id = ?",
+        updates,
+    )
+    return KindCounts("units", len(new), len(updates), unchanged, skipped)
+
+
+# --- teams --------------------------------------------------------------------------------------
+
+
+def _import_teams(
+    db: Database,
+    at: str,
+    rows: list[_Row],
+    region: str,
+    problems: list[ImportProblem],
+    tick: Callable[[], None],
+) -> KindCounts:
+    conn = db.conn
+    units = {
+        code: (uid, retired)
+        for uid, code, retired in conn.execute("SELECT id, code, valid_to FROM units")
+    }
+    by_key: dict[str, int] = {}
+    by_phone: dict[str, int] = {}
+    for pid, key, phone in conn.execute("SELECT id, key, phone FROM people"):
+        by_key[key] = pid
+        if phone:
+            by_phone[phone] = pid
+    teams = {
+        code: (tid, name, kind, unit_id, leader_id)
+        for tid, code, name, kind, unit_id, leader_id in conn.execute(
+            "SELECT id, code, name, kind, unit_id, leader_id FROM teams"
+        )
+    }
+    members_of: dict[int, set[int]] = {}
+    for tid, pid in conn.execute("SELECT team_id, person_id FROM team_members"):
+        members_of.setdefault(tid, set()).add(pid)
+
+    def person(text: str) -> int | None:
+        if text in by_key:
+            return by_key[text]
+        if "*" in text:
+            return None
+        try:
+            return by_phone.get(normalize_phone(text, region))
+        except InvalidInput:
+            return None
+
+    seen: dict[str, int] = {}
+    writes: list[tuple[int | None, str, str, str, int | None, int | None, set[int]]] = []
+    added = updated = unchanged = skipped = 0
+    for row in rows:
+        tick()
+        before = len(problems)
+        code, name = row.get("code"), row.get("name")
+        if not code:
+            problems.append(row.problem("code", "a code is required"))
+        elif not GRID_CODE_RE.match(code):
+            problems.append(
+                row.problem("code", "up to 32 letters, digits, '-', '_' or '.' (e.g. JY-01)")
+            )
+        elif code in seen:
+            problems.append(row.problem("code", f"the same code is already on row {seen[code]}"))
+        else:
+            seen[code] = row.number
+        if (msg := _name_problem(name)) is not None:
+            problems.append(row.problem("name", msg))
+        kind = ""
+        try:
+            kind = TeamKind.parse(row.get("kind")).value
+        except ValueError as exc:
+            problems.append(row.problem("kind", str(exc)))
+        unit_id: int | None = None
+        if unit := row.get("unit"):
+            found = units.get(unit)
+            if found is None:
+                problems.append(row.problem("unit", f"unknown unit {unit!r}"))
+            elif found[1] is not None:
+                problems.append(row.problem("unit", f"unit {unit} was retired on {found[1]}"))
+            else:
+                unit_id = int(found[0])
+        leader_id: int | None = None
+        if leader := row.get("leader"):
+            leader_id = person(leader)
+            if leader_id is None:
+                problems.append(row.problem("leader", f"no person with key or phone {leader!r}"))
+        members: set[int] = set()
+        for text in split_list(row.get("members")):
+            pid = person(text)
+            if pid is None:
+                problems.append(row.problem("members", f"no person with key or phone {text!r}"))
+            else:
+                members.add(pid)
+        if len(problems) > before:
+            skipped += 1
+            continue
+        old = teams.get(code)
+        if old is None:
+            added += 1
+            writes.append((None, code, name, kind, unit_id, leader_id, members))
+        elif (
+            old[1:] == (name, kind, unit_id, leader_id) and members_of.get(old[0], set()) == members
+        ):
+            unchanged += 1
+        else:
+            updated += 1
+            writes.append((int(old[0]), code, name, kind, unit_id, leader_id, members))
+    for tid, code, name, kind, unit_id, leader_id, members in writes:
+        if tid is None:
+            cursor = conn.execute(
+                "INSERT INTO teams (code, name, kind, unit_id, leader_id, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?)",
+                (code, name, kind, unit_id, leader_id, at, at),
+            )
+            tid = int(cursor.lastrowid or 0)
+        else:
+            conn.execute(
+                "UPDATE teams SET name = ?, kind = ?, unit_id = ?, leader_id = ?,"
+                " updated_at = ? WHERE id = ?",
+                (name, kind, unit_id, leader_id, at, tid),
+            )
+            conn.execute("DELETE FROM team_members WHERE team_id = ?", (tid,))
+        conn.executemany(
+            "INSERT INTO team_members (team_id, person_id) VALUES (?, ?)",
+            [(tid, pid) for pid in sorted(members)],
+        )
+    return KindCounts("teams", added, updated, unchanged, skipped)
+
+
+# --- the import ---------------------------------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction of a dry run so that it rolls back."""
+
+
+@dataclass
+class _Ticker:
+    total: int
+    progress: Progress | None
+    done: int = 0
+    _last: int = field(default=0)
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None and self.done - self._last >= PROGRESS_EVERY:
+            self._last = self.done
+            self.progress(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+
+def import_contacts(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    region: str = DEFAULT_REGION,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the units, people or teams of a CSV or XLSX file (see the module docstring).
+
+    Args:
+        kind: ``units``, ``people`` or ``teams``; detected from the headers when omitted.
+        region: the region of phone numbers written without a country code.
+        dry_run: validate only; nothing is written.
+        skip_invalid: write the good rows and report the bad ones.
+        progress: called with (rows done, rows in all) while validating.
+
+    Returns:
+        The counts per kind and, with ``dry_run`` or ``skip_invalid``, the problems found.
+
+    Raises:
+        ImportRejectedRows: a row or a header is bad, and neither ``dry_run`` nor
+            ``skip_invalid`` was given; nothing was written.
+        InvalidInput: the file cannot be read, or ``kind`` is unknown.
+    """
+    path = Path(path)
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"unknown kind {kind!r}; use units, people or teams", "kind")
+    sheets = read_sheets(path)
+    if kind is not None:
+        sheets = [s for s in sheets if s.kind_hint in (None, kind)] or sheets[:1]
+    label = str(path)
+    at = to_iso(clock.now())
+    problems: list[ImportProblem] = []
+    counts: list[KindCounts] = []
+    ticker = _Ticker(sum(len(s.rows) for s in sheets), progress)
+    try:
+        with write(db):
+            for sheet in sheets:
+                sheet_kind = kind or sheet.kind_hint or detect_kind(sheet.headers)
+                if sheet_kind is None:
+                    problems.append(
+                        ImportProblem(
+                            sheet.label,
+                            1,
+                            "",
+                            ",".join(sheet.headers),
+                            "cannot tell whether this holds units, people or teams from its"
+                            " headers; check the header names or give --kind",
+                        )
+                    )
+                    continue
+                columns = _map_headers(sheet, sheet_kind, problems)
+                if columns is None:
+                    counts.append(KindCounts(sheet_kind, skipped=len(sheet.rows)))
+                    continue
+                rows = [
+                    _Row(sheet.label, n, cells, columns, sheet.headers) for n, cells in sheet.rows
+                ]
+                # Each kind is written as soon as it is validated, inside the one transaction,
+                # so that the next sheet sees it (people under units added by the same
+                # workbook); a dry run or a rejected import rolls all of it back.
+                if sheet_kind == "people":
+                    result, inserts, updates = _import_people(db, rows, region, problems, ticker)
+                    _write_people(db, at, inserts, updates)
+                elif sheet_kind == "units":
+                    result = _import_units(db, clock, operator, at, rows, problems, ticker)
+                else:
+                    result = _import_teams(db, at, rows, region, problems, ticker)
+                counts.append(result)
+                if result.added or result.updated:
+                    append_event(
+                        db,
+                        at=at,
+                        operator=operator,
+                        kind="contacts_imported",
+                        data={
+                            "file": label,
+                            "kind": sheet_kind,
+                            "added": result.added,
+                            "updated": result.updated,
+                            "unchanged": result.unchanged,
+                            "skipped": result.skipped,
+                        },
+                    )
+            if problems and not (dry_run or skip_invalid):
+                raise ImportRejectedRows(label, problems)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    ticker.finish()
+    return ImportReport(label, tuple(counts), tuple(problems), dry_run)
