@@ -26,11 +26,14 @@ from console.context import Context
 from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged, IncidentUpdated
 from console.screens import ContactsScreen, IncidentDetailScreen, IncidentsScreen
 from console.screens.actions import CaseScreen
+from contacts.roster import on_duty
 from incidents.supervision import SweepResult, sweep_overdue
 from store import lease
 from store.db import data_version
 
+APP_TITLE = "dutydesk 值班台"
 ENGINE_SECONDS = 30.0
+ON_DUTY_SECONDS = 60.0  # shifts change on the hour at most; a minute late is fine
 LEASE_TTL = timedelta(seconds=90)
 
 
@@ -38,7 +41,7 @@ class DutydeskApp(App[None]):
     """The duty officer's console over one dutydesk database."""
 
     CSS_PATH = "app.tcss"
-    TITLE = "dutydesk 值班台"
+    TITLE = APP_TITLE
     BINDINGS = [Binding("q", "quit", "退出"), Binding("u", "contacts", "通讯录")]
 
     engine_state: reactive[str] = reactive("starting")
@@ -61,6 +64,8 @@ class DutydeskApp(App[None]):
         self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
         self.set_interval(ENGINE_SECONDS, self.run_engine)
         self.run_engine()
+        self.show_on_duty()
+        self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
 
     def on_unmount(self) -> None:
         if self.engine_state == "here":
@@ -93,6 +98,13 @@ class DutydeskApp(App[None]):
 
     def on_incident_opened(self, message: IncidentOpened) -> None:
         self.push_screen(IncidentDetailScreen(message.incident_id))
+
+    def show_on_duty(self) -> None:
+        """Who holds each duty post now, in the title every screen's header shows."""
+        with self.db_lock:
+            shifts = on_duty(self.ctx.db, self.ctx.clock.now())
+        holders = "  ".join(f"{s.post.name} {s.person.name}" for s in shifts)
+        self.title = f"{APP_TITLE} │ 在岗 {holders}" if holders else APP_TITLE
 
     def action_contacts(self) -> None:
         """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""

@@ -265,12 +265,19 @@ def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from console.cli_contacts import contacts
+    from console.cli_duty import duty
     from console.cli_incidents import incident
+    from console.cli_people import person, team
     from console.cli_units import grid, unit
 
     cli.add_command(incident)
+    cli.add_command(contacts)
     cli.add_command(unit)
     cli.add_command(grid)
+    cli.add_command(person)
+    cli.add_command(team)
+    cli.add_command(duty)
 
 
 _register_subcommands()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from textual.widgets import DataTable, Input, Static, Tree
 
 from console.app import DutydeskApp
 from console.screens import ContactsScreen, IncidentsScreen
 from contacts.people import NewPerson, add_person
+from contacts.roster import add_post, add_rotation
 from contacts.units import NewUnit, add_unit
 from tests.console.conftest import OPERATOR, settle
 
@@ -95,3 +98,27 @@ async def test_choosing_a_violation_shows_its_grid_and_search_finds_people(ctx) 
         await pilot.press(*"8000", "enter")
         await pilot.pause()
         assert [p[0] for p in rows(screen.query_one("#people", DataTable))] == ["王伟"]
+
+
+async def test_who_is_on_duty_is_in_every_screens_header(ctx) -> None:
+    jurisdiction(ctx)
+    db, clock = ctx.db, ctx.clock
+    add_post(db, clock, OPERATOR, "DO", "值班员")
+    add_rotation(
+        db,
+        clock,
+        OPERATOR,
+        "DO",
+        people=["王伟"],
+        starts_on=(clock.now() - timedelta(days=1)).date(),
+        shift_start="08:00",
+        shift_hours=24,
+        zone=ctx.config.timezone,
+    )
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.title.endswith("在岗 值班员 王伟")
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ContactsScreen) and "王伟" in app.title
