@@ -113,7 +113,7 @@ def rotation_add_cmd(
             {
                 "id": rotation.id,
                 "post": rotation.post.code,
-                "people": [p.key for p in rotation.people],
+                "people": [p.shown_key for p in rotation.people],
                 "starts_on": rotation.starts_on.isoformat(),
                 "shift_start": rotation.shift_start.strftime("%H:%M"),
                 "hours": rotation.shift_hours,
@@ -159,7 +159,7 @@ def override_cmd(
             {
                 "id": item.id,
                 "post": item.post.code,
-                "person": item.person.key,
+                "person": item.person.shown_key,
                 "starts_at": to_iso(item.starts_at),
                 "ends_at": to_iso(item.ends_at),
                 "reason": item.reason,
@@ -202,7 +202,7 @@ def _print_holders(state: State, at: datetime, as_json: bool) -> None:
             click.echo(f"  {p.code:<8} {p.name}: UNFILLED")
         else:
             click.echo(
-                f"  {p.code:<8} {p.name}: {shift.person.name} ({shift.person.key})"
+                f"  {p.code:<8} {p.name}: {shift.person.name} ({shift.person.shown_key})"
                 f" {local(shift.starts_at, zone)} → {local(shift.ends_at, zone)}"
                 + (" [override]" if shift.source == "override" else "")
             )
@@ -265,7 +265,7 @@ def list_cmd(
             local(s.starts_at, zone),
             local(s.ends_at, zone),
             f"{s.post.code} {s.post.name}",
-            f"{s.person.name} ({s.person.key})",
+            f"{s.person.name} ({s.person.shown_key})",
             s.source,
         )
     render.out().print(table)

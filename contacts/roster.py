@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
 
-from contacts.phones import normalize_phone
+from contacts.phones import mask_phone, normalize_phone
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
@@ -63,6 +63,11 @@ class PersonRef:
     id: int
     key: str
     name: str
+
+    @property
+    def shown_key(self) -> str:
+        """The key as the roster shows it: masked when it is a phone number (personal data)."""
+        return mask_phone(self.key) if self.key.startswith("+") else self.key
 
 
 @dataclass(frozen=True)
@@ -702,7 +707,7 @@ def to_ical(shifts: Sequence[Shift], zone: str, *, stamp: datetime) -> bytes:
         event.add("summary", f"{shift.post.name}: {shift.person.name}")
         event.add(
             "description",
-            f"post {shift.post.code}, person {shift.person.key} ({shift.source})",
+            f"post {shift.post.code}, person {shift.person.shown_key} ({shift.source})",
         )
         event.add("categories", ["duty"])
         cal.add_component(event)
@@ -716,7 +721,7 @@ def shift_to_json(shift: Shift, zone: ZoneInfo | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "post": shift.post.code,
         "post_name": shift.post.name,
-        "person": shift.person.key,
+        "person": shift.person.shown_key,
         "person_name": shift.person.name,
         "starts_at": to_iso(shift.starts_at),
         "ends_at": to_iso(shift.ends_at),

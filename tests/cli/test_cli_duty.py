@@ -139,3 +139,34 @@ def test_bad_input_is_one_line_and_exit_2(run: Any) -> None:
     assert post.code == 0
     missing = run("duty", "list", "--post", "NOPE")
     assert missing.code == 2 and "no post 'NOPE'" in missing.err
+
+
+def test_a_phone_key_is_masked_in_roster_output(run: Any) -> None:
+    """People keyed by their phone (the default) never show the number in the roster."""
+    run("init")
+    db = connect(run.db)
+    with db.conn:
+        db.conn.execute(
+            "INSERT INTO people (key, name, phone, created_at, updated_at) VALUES (?,?,?,?,?)",
+            ("+8613800138000", "王伟", "+8613800138000", "2026-01-01T00:00:00Z", "x"),
+        )
+    db.close()
+    assert run("duty", "post-add", "DO", "值班员").code == 0
+    added = run(
+        "duty",
+        "rotation-add",
+        "DO",
+        "--people",
+        "13800138000",
+        "--starts-on",
+        "2026-11-01",
+        "--shift-start",
+        "08:00",
+        "--hours",
+        "24",
+    )
+    assert added.code == 0, added.err
+    text = run("duty", "at", "2026-11-27 03:00").out
+    assert "王伟 (138****8000)" in text and "13800138000" not in text
+    data = run("duty", "at", "2026-11-27 03:00", "--json").json()
+    assert data["posts"][0]["shift"]["person"] == "138****8000"  # type: ignore[index]
