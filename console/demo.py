@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from incidents import workflow as wf
 from incidents.limits import Policy
@@ -287,6 +288,7 @@ def build_demo(
     try:
         with write(db):
             _jurisdiction(db, clock, rng, grids, end)
+            people = _people(db, clock, rng, grids, end)
             starts = sorted(
                 end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _ in range(cases)
             )
@@ -306,7 +308,8 @@ def build_demo(
         leftover.unlink(missing_ok=True)
     return (
         f"{STREET}: {cases} cases over 14 days in {len(COMMUNITIES)} communities / "
-        f"{len(grids)} grids; {summary.open} open, {summary.overdue} overdue, "
+        f"{len(grids)} grids, {people} people, {len(TEAMS)} teams, a duty roster;"
+        f" {summary.open} open, {summary.overdue} overdue, "
         f"{summary.supervised} supervised, {summary.parked} parked"
     )
 
@@ -403,6 +406,69 @@ def _jurisdiction(
                 ),
                 valid_from=since,
             )
+
+
+TEAMS = (
+    ("T-RESCUE", "应急救援队", "rescue"),
+    ("T-MEDICAL", "医疗救护队", "medical"),
+    ("T-FIRE", "消防志愿队", "firefighting"),
+    ("T-FLOOD", "防汛抢险队", "flood_control"),
+)
+MEMBERS_PER_GRID = 9  # besides the grid leader: members and volunteers
+
+
+def _people(
+    db: Database, clock: FixedClock, rng: random.Random, grids: list[str], end: datetime
+) -> int:
+    """About 400 people: the office, community secretaries, grid leaders and members, teams,
+    and a duty roster (duty officers and shift leads on daily 08:00 hand-overs) that started a
+    week ago. Phones are in 170-0000-xxxx, a block used here only as an obvious test range.
+    """
+    from contacts.people import NewPerson, add_person
+    from contacts.roster import add_post, add_rotation
+    from contacts.teams import add_member, add_team
+
+    clock.set(end - timedelta(days=300))
+    serial = iter(range(10_000))
+
+    def person(name: str, unit: str, *roles: str, skills: tuple[str, ...] = ()) -> str:
+        phone = f"1700000{next(serial):04d}"
+        add_person(db, clock, "admin", NewPerson(name, unit, phone, roles=roles, skills=skills))
+        return phone
+
+    officers = [person(name, TOWNSHIP_CODE, "duty_officer") for name in OPERATORS]
+    leads = [person(name, TOWNSHIP_CODE, "shift_lead") for name in SHIFT_LEADS]
+    for number in range(len(COMMUNITIES)):
+        person(_name(rng), f"{TOWNSHIP_CODE[:9]}{number + 1:03d}", "community_secretary")
+    members: list[str] = []
+    for grid in grids:
+        person(_name(rng), grid, "grid_leader")
+        for _ in range(MEMBERS_PER_GRID):
+            role = "grid_member" if rng.random() < 0.6 else "volunteer"
+            skills = tuple(rng.sample(["急救", "驾驶", "消防", "水上救援", "无人机"], 1))
+            members.append(person(_name(rng), grid, role, skills=skills))
+    for code, name, kind in TEAMS:
+        crew = rng.sample(members, 12)
+        add_team(db, clock, "admin", code, name, kind, TOWNSHIP_CODE, crew[0])
+        for phone in crew[1:]:
+            add_member(db, clock, "admin", code, phone)
+    clock.set(end - timedelta(days=7))
+    add_post(db, clock, "admin", "DO", "值班员")
+    add_post(db, clock, "admin", "SL", "值班长")
+    week_ago = (end - timedelta(days=7)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    for post, crew in (("DO", officers), ("SL", leads)):
+        add_rotation(
+            db,
+            clock,
+            "admin",
+            post,
+            people=crew,
+            starts_on=week_ago,
+            shift_start="08:00",
+            shift_hours=24,
+            zone="Asia/Shanghai",
+        )
+    return next(serial)
 
 
 def _one_case(
