@@ -1,9 +1,9 @@
 """Provides the contacts screen: the jurisdiction tree, a unit's people and teams, grid check.
 
 The unit tree (street → communities → grids) is on the left; the right side shows the selected
-unit's facts, its people (phones masked, as everywhere on screen) and the violations of the
-four grid rules, each of which selects its unit when chosen. The search box finds people by
-name or phone digits across the whole jurisdiction.
+unit's facts and teams, its people (phones masked, as everywhere on screen) and the
+violations of the four grid rules, each of which selects its unit when chosen. The search box
+finds people by name or phone digits across the whole jurisdiction.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contacts.gridcheck import check_grids
 from contacts.models import Level, Unit, Violation
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
+from contacts.teams import list_teams
 from contacts.units import addresses_of, list_units
 from store.errors import DutydeskError
 
@@ -113,6 +114,7 @@ class ContactsScreen(Screen[None]):
         with self.desk.db_lock:
             addresses = addresses_of(ctx.db, unit.code)
             people = list_people(ctx.db, unit=unit.code, limit=PEOPLE_LIMIT)
+            teams = list_teams(ctx.db, unit=unit.code)
         facts = [
             f"[b]{unit.name}[/b]  {unit.code}  {unit.level.label_zh} {unit.level.value}",
             f"上级 parent: {unit.parent_code or '—'}   "
@@ -126,6 +128,15 @@ class ContactsScreen(Screen[None]):
                 f"地址 addresses: {len(addresses)}"
             )
         facts.append(f"人员 people: {len(people)}{'+' if len(people) == PEOPLE_LIMIT else ''}")
+        if teams:
+            facts.append(
+                "队伍 teams: "
+                + "  ".join(
+                    f"{t.name} {t.kind.label_zh} {len(t.members)}人"
+                    + (f" 队长 {t.leader.name}" if t.leader else "")
+                    for t in teams
+                )
+            )
         self.query_one("#unit-facts", Static).update("\n".join(facts))
         self.show_people(people)
 

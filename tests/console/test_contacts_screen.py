@@ -10,6 +10,7 @@ from console.app import DutydeskApp
 from console.screens import ContactsScreen, IncidentsScreen
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
+from contacts.teams import add_team
 from contacts.units import NewUnit, add_unit
 from tests.console.conftest import OPERATOR, settle
 
@@ -46,6 +47,7 @@ def jurisdiction(ctx) -> None:
     )
     add_person(db, clock, OPERATOR, NewPerson("王伟", "G01", "13800138000", roles=["网格长"]))
     add_person(db, clock, OPERATOR, NewPerson("李芳", "G02", "13900139000", roles=["网格员"]))
+    add_team(db, clock, OPERATOR, "T-RESCUE", "应急救援队", "rescue", TOWN, "13800138000")
 
 
 def rows(table: DataTable) -> list[list[str]]:
@@ -72,6 +74,8 @@ async def test_u_opens_the_contacts_with_the_tree_and_the_grid_check(ctx) -> Non
         people = rows(screen.query_one("#people", DataTable))
         assert sorted(p[0] for p in people) == ["李芳", "王伟"]
         assert {p[3] for p in people} == {"138****8000", "139****9000"}
+        facts = str(screen.query_one("#unit-facts", Static).render())
+        assert "应急救援队 救援队 1人 队长 王伟" in facts
         await pilot.press("escape")
         assert isinstance(app.screen, IncidentsScreen)
 
