@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from contacts.models import GRID_CODE_RE, Level, Role, code_problem
+from contacts.people import clean_email, clean_webhook
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.teams import TeamKind
 from contacts.units import MAX_NAME, NewUnit, add_unit
@@ -94,7 +95,6 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 LIST_SEPARATORS = re.compile(r"[,，;；、]")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PROGRESS_EVERY = 500
 # What offices write in a level column besides the codes and labels Level.parse knows.
 LEVEL_WORDS = {
@@ -504,12 +504,16 @@ def _import_people(
                 problems.append(row.problem("unit", f"unit {unit} was retired on {found[1]}"))
             else:
                 unit_id = int(found[0])
-        email = row.get("email") or None
-        if email and not EMAIL_RE.match(email):
-            problems.append(row.problem("email", "not an e-mail address"))
-        webhook = row.get("webhook") or None
-        if webhook and not webhook.startswith(("https://", "http://")):
-            problems.append(row.problem("webhook", "a webhook is an http(s):// address"))
+        # The same checks as `dutydesk person add`, so a file and a person typed in agree.
+        email = webhook = None
+        try:
+            email = clean_email(row.get("email"))
+        except InvalidInput as exc:
+            problems.append(row.problem("email", exc.reason))
+        try:
+            webhook = clean_webhook(row.get("webhook"))
+        except InvalidInput as exc:
+            problems.append(row.problem("webhook", exc.reason))
         roles: set[str] = set()
         for text in split_list(row.get("roles")):
             parsed = role_cache.get(text)

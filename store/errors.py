@@ -37,6 +37,7 @@ class InvalidInput(DutydeskError):
 
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
+        self.reason = message  # without the field, for reports that name the field themselves
         super().__init__(f"{field}: {message}" if field else message)
 
 
