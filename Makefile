@@ -25,6 +25,8 @@ check: lint type test
 
 bench:
 	$(BIN)/python -m bench.incidents
+	$(BIN)/python -m bench.contacts
+	$(BIN)/python -m bench.gridcheck
 
 demo:
 	$(BIN)/dutydesk --demo
