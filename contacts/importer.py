@@ -44,6 +44,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -214,10 +215,8 @@ def _cell(value: Any) -> str:
 
 
 def _decode(path: Path, data: bytes) -> str:
-    try:
+    with suppress(UnicodeDecodeError):
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
@@ -954,6 +953,6 @@ def import_contacts(
             if dry_run:
                 raise _DryRun
     except _DryRun:
-        pass
+        pass  # the rollback of a dry run: the database is as it was, the report is complete
     ticker.finish()
     return ImportReport(label, tuple(counts), tuple(problems), dry_run)
