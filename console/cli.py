@@ -269,6 +269,7 @@ def _register_subcommands() -> None:
     from console.cli_duty import duty
     from console.cli_incidents import incident
     from console.cli_people import person, team
+    from console.cli_trees import tree_group
     from console.cli_units import grid, unit
 
     cli.add_command(incident)
@@ -278,6 +279,7 @@ def _register_subcommands() -> None:
     cli.add_command(person)
     cli.add_command(team)
     cli.add_command(duty)
+    cli.add_command(tree_group)
 
 
 _register_subcommands()

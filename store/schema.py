@@ -334,11 +334,42 @@ def _m5_roster(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m6_trees(conn: sqlite3.Connection) -> None:
+    """Contact trees (call trees): named trees of nodes, each a person, a post or a role.
+
+    ``ref`` is a person key, a post code or ``ROLE@UNIT`` / ``ROLE@TEAM``; ``alternates`` is a
+    JSON list of textual refs (``person:KEY``, ``post:CODE``, ``role:ROLE@UNIT``) tried in order.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE tree_nodes (
+            id INTEGER PRIMARY KEY,
+            tree TEXT NOT NULL,
+            code TEXT NOT NULL,
+            parent_id INTEGER REFERENCES tree_nodes(id),
+            kind TEXT NOT NULL CHECK (kind IN ('person', 'post', 'role')),
+            ref TEXT NOT NULL,
+            label TEXT NOT NULL,
+            alternates TEXT NOT NULL DEFAULT '[]',
+            timeout_s INTEGER NOT NULL CHECK (timeout_s > 0),
+            repeats INTEGER NOT NULL CHECK (repeats >= 0),
+            position INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (tree, code)
+        );
+        CREATE INDEX tree_nodes_children ON tree_nodes(tree, parent_id, position);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
     _m3_jurisdiction,
     _m4_people,
     _m5_roster,
+    _m6_trees,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
