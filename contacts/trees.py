@@ -46,6 +46,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -642,11 +643,8 @@ def _default_drafts(db: Database, at: datetime, timeout_s: int, repeats: int) ->
     try:
         duty = get_post(db, "DO")
         root = node("root", None, NodeRef("post", duty.code), duty.name)
-        try:
-            lead = get_post(db, "SL")
-            root.alternates.append(NodeRef("post", lead.code))
-        except NotFound:
-            pass
+        with suppress(NotFound):  # a shift lead post, when there is one, backs the duty officer
+            root.alternates.append(NodeRef("post", get_post(db, "SL").code))
     except NotFound:
         townships = list_units(db, level=Level.TOWNSHIP)
         if not townships:
