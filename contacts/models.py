@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 class Level(StrEnum):
@@ -162,6 +162,34 @@ class GridSpec:
     people: tuple[str, ...] = field(default=())
 
 
+class Labelled(Protocol):
+    """A vocabulary value with a Chinese label (roles, team kinds)."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def label_zh(self) -> str: ...
+
+
+L = TypeVar("L", bound=Labelled)
+
+
+def parse_labelled(cls: type[L], text: str, what: str) -> L:
+    """The member of ``cls`` named by its code (``-``/``_``/space alike) or its Chinese label.
+
+    Raises:
+        ValueError: naming ``what`` and listing every code with its label.
+    """
+    value = text.strip().lower().replace("-", "_").replace(" ", "_")
+    members = list(cls)  # type: ignore[call-overload]
+    for member in members:
+        if value in (member.value, member.label_zh):
+            return member  # type: ignore[no-any-return]
+    names = ", ".join(f"{m.value.replace('_', '-')} ({m.label_zh})" for m in members)
+    raise ValueError(f"unknown {what} {text!r}; use one of {names}")
+
+
 class Role(StrEnum):
     """What a person does in the jurisdiction; a person may hold several roles."""
 
@@ -181,12 +209,7 @@ class Role(StrEnum):
     @classmethod
     def parse(cls, text: str) -> Role:
         """Accept the code (``grid-leader`` or ``grid_leader``) or the Chinese label (网格长)."""
-        value = text.strip().lower().replace("-", "_").replace(" ", "_")
-        for role in cls:
-            if value in (role.value, role.label_zh):
-                return role
-        names = ", ".join(f"{r.value.replace('_', '-')} ({r.label_zh})" for r in cls)
-        raise ValueError(f"unknown role {text!r}; use one of {names}")
+        return parse_labelled(cls, text, "role")
 
 
 ROLE_LABELS = {

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from contacts.models import parse_labelled
 from contacts.people import Person, current_unit_id, get_person, person_to_json
 from contacts.phones import DEFAULT_REGION
 from store.audit import append_event
@@ -45,12 +46,7 @@ class TeamKind(StrEnum):
     @classmethod
     def parse(cls, text: str) -> TeamKind:
         """Accept the code (``flood-control`` or ``flood_control``) or the Chinese label."""
-        value = text.strip().lower().replace("-", "_").replace(" ", "_")
-        for kind in cls:
-            if value in (kind.value, kind.label_zh):
-                return kind
-        names = ", ".join(f"{k.value.replace('_', '-')} ({k.label_zh})" for k in cls)
-        raise ValueError(f"unknown team kind {text!r}; use one of {names}")
+        return parse_labelled(cls, text, "team kind")
 
 
 TEAM_KIND_LABELS = {

@@ -154,6 +154,11 @@ class CaseScreen(Screen[None]):
         self.post_message(IncidentUpdated(incident.id, action))
         return True
 
+    def _step_args(self, incident: Incident) -> tuple[object, ...]:
+        """The leading arguments every workflow step takes, for ``incident``."""
+        ctx = self.desk.ctx
+        return (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+
     def _target(self) -> Incident | None:
         incident = self.selected_incident()
         if incident is None:
@@ -184,8 +189,7 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        ctx = self.desk.ctx
-        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        args = self._step_args(incident)
         step = workflow.NEXT_STEP.get(incident.stage)
         if step is None or incident.parked:
             why = "parked (挂账); unpark it first (p)" if incident.parked else "finished"
@@ -258,8 +262,7 @@ class CaseScreen(Screen[None]):
     def _reasoned(self, action: str, prompt: str, step: Callable[..., object]) -> None:
         incident = self._target()
         if incident is not None:
-            ctx = self.desk.ctx
-            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            args = self._step_args(incident)
             self._ask(incident, action, prompt, lambda text: step(*args, text))
 
     def action_return_case(self) -> None:
@@ -273,8 +276,7 @@ class CaseScreen(Screen[None]):
         if incident is None:
             return
         if incident.parked:
-            ctx = self.desk.ctx
-            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            args = self._step_args(incident)
             self.apply(incident, "unpark", lambda: workflow.unpark(*args))
         else:
             self._reasoned("park", "挂账原因 Why park this case?", workflow.park)
@@ -283,8 +285,7 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        ctx = self.desk.ctx
-        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        args = self._step_args(incident)
         self._ask(
             incident,
             "dispatch",
@@ -309,16 +310,14 @@ class CaseScreen(Screen[None]):
     def action_approve_extension(self) -> None:
         incident = self._target()
         if incident is not None:
-            ctx = self.desk.ctx
-            args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+            args = self._step_args(incident)
             self.apply(incident, "approve_extension", lambda: workflow.approve_extension(*args))
 
     def action_reject_extension(self) -> None:
         incident = self._target()
         if incident is None:
             return
-        ctx = self.desk.ctx
-        args = (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        args = self._step_args(incident)
         self._ask(
             incident,
             "reject_extension",
