@@ -2,8 +2,9 @@
 
 The app opens on the incidents view. It polls SQLite's ``PRAGMA data_version`` so that what the
 CLI or another console writes shows up within ``ui.refresh_seconds``; after its own writes it
-tells its screens at once. It runs the engine (the overdue sweep) while it holds the engine
-lease, and gives the lease back when it exits. One lock serialises the shared database
+tells its screens at once. It runs the engine (:mod:`console.engine`: overdue sweep,
+mobilization sends, time-outs and escalations) on a thread of its own, which acts only while it
+holds the engine lease and gives it back when the console exits. One lock serialises the shared database
 connection between the UI thread and the thread workers.
 """
 
@@ -14,7 +15,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -23,18 +23,22 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from console.context import Context
-from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged, IncidentUpdated
+from console.engine import Engine, EngineThread
+from console.messages import (
+    EngineStateChanged,
+    EngineWrote,
+    IncidentLogged,
+    IncidentOpened,
+    IncidentsChanged,
+    IncidentUpdated,
+)
 from console.screens import ContactsScreen, IncidentDetailScreen, IncidentsScreen
 from console.screens.actions import CaseScreen
 from contacts.roster import on_duty
-from incidents.supervision import SweepResult, sweep_overdue
-from store import lease
 from store.db import data_version
 
 APP_TITLE = "dutydesk 值班台"
-ENGINE_SECONDS = 30.0
 ON_DUTY_SECONDS = 60.0  # shifts change on the hour at most; a minute late is fine
-LEASE_TTL = timedelta(seconds=90)
 
 
 class DutydeskApp(App[None]):
@@ -53,6 +57,7 @@ class DutydeskApp(App[None]):
         self.db_lock = threading.Lock()
         self.holder = f"console:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._data_version = 0
+        self.engine: EngineThread | None = None
 
     def get_default_screen(self) -> Screen[None]:
         return IncidentsScreen()
@@ -62,15 +67,13 @@ class DutydeskApp(App[None]):
         with self.db_lock:
             self._data_version = data_version(self.ctx.db)
         self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
-        self.set_interval(ENGINE_SECONDS, self.run_engine)
-        self.run_engine()
+        self.start_engine()
         self.show_on_duty()
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
 
     def on_unmount(self) -> None:
-        if self.engine_state == "here":
-            with self.db_lock:
-                lease.release(self.ctx.db, self.holder)
+        if self.engine is not None:
+            self.engine.stop()
 
     # ---- seeing changes ---------------------------------------------------------------------
 
@@ -113,35 +116,31 @@ class DutydeskApp(App[None]):
 
     # ---- the engine -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
-    def run_engine(self) -> None:
-        """Take or renew the engine lease; while held, sweep for overdue cases."""
-        ctx = self.ctx
-        try:
-            with self.db_lock:
-                held = lease.acquire(ctx.db, self.holder, ctx.clock.now(), LEASE_TTL)
-            swept = None
-            while held:
-                # One batch per lock hold: a large backlog never freezes the officer's keys.
-                with self.db_lock:
-                    step = sweep_overdue(ctx.db, ctx.clock, ctx.policy, once=True)
-                swept = SweepResult(
-                    step.supervised + (swept.supervised if swept else 0),
-                    step.reminded + (swept.reminded if swept else 0),
-                )
-                if not step.more:
-                    break
-        except Exception as exc:  # noqa: BLE001 - a timer must outlive a locked database
-            self.call_from_thread(
-                self.notify, str(exc), title="engine", severity="warning", markup=False
-            )
-            return
-        self.call_from_thread(self._engine_ran, held, swept)
+    @work(thread=True, exit_on_error=False, group="engine")
+    def start_engine(self) -> None:
+        """Start the engine on its own thread; it runs the timers while it holds the lease.
 
-    def _engine_ran(self, held: bool, swept: SweepResult | None) -> None:
-        self.engine_state = "here" if held else "elsewhere"
-        if swept is not None and (swept.supervised or swept.reminded):
-            self.announce_change(own=True)
+        The first look (lease, overdue sweep) is done before this worker ends, so what the
+        console shows first already reflects it.
+        """
+        ctx = self.ctx
+        engine = Engine(
+            ctx.db_path,
+            ctx.config,
+            clock=ctx.clock,
+            holder=self.holder,
+            on_state=lambda state: self.post_message(EngineStateChanged(state)),
+            on_change=lambda: self.post_message(EngineWrote()),
+        )
+        self.engine = EngineThread(engine)
+        self.engine.start()
+
+    def on_engine_state_changed(self, message: EngineStateChanged) -> None:
+        if message.state in ("here", "elsewhere"):
+            self.engine_state = message.state
+
+    def on_engine_wrote(self, message: EngineWrote) -> None:
+        self.announce_change(own=True)
 
     # ---- command palette --------------------------------------------------------------------
 

@@ -268,6 +268,7 @@ def _register_subcommands() -> None:
     from console.cli_contacts import contacts
     from console.cli_duty import duty
     from console.cli_incidents import incident
+    from console.cli_mobilize import ack, mobilization, mobilize, serve_cmd
     from console.cli_people import person, team
     from console.cli_trees import tree_group
     from console.cli_units import grid, unit
@@ -280,6 +281,10 @@ def _register_subcommands() -> None:
     cli.add_command(team)
     cli.add_command(duty)
     cli.add_command(tree_group)
+    cli.add_command(mobilize)
+    cli.add_command(mobilization)
+    cli.add_command(ack)
+    cli.add_command(serve_cmd)
 
 
 _register_subcommands()

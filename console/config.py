@@ -30,11 +30,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from phonenumbers import SUPPORTED_REGIONS
 
+from contacts.channels import ChannelSettings, parse_channels
 from contacts.models import GridRules
 from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
-from store.errors import ConfigError
+from store.errors import ConfigError, InvalidInput
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KNOWN = {
@@ -49,7 +50,11 @@ KNOWN = {
         "ui",
         "grid",
         "contacts",
+        "serve",
+        "mobilize",
     },
+    "serve": {"host", "port", "public_url"},
+    "mobilize": {"interval_seconds", "ack_hours"},
     "contacts": {"phone_region"},
     "grid": {"households_min", "households_max", "overlap_tolerance_m2", "gap_tolerance_m2"},
     "calendar": {"workdays", "hours", "holidays", "extra_workdays"},
@@ -72,6 +77,12 @@ class Config:
     refresh_seconds: float = 1.0
     grid_rules: GridRules = field(default_factory=GridRules)
     phone_region: str = "CN"
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8470
+    public_url: str | None = None
+    mobilize_interval_s: int = 60
+    ack_ttl: timedelta = timedelta(hours=24)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -111,7 +122,21 @@ class Config:
             "contacts": {"phone_region": self.phone_region},
             "channels": self.raw.get("channels", {}),
             "uplink": self.raw.get("uplink", {}),
+            "serve": {
+                "host": self.serve_host,
+                "port": self.serve_port,
+                "public_url": self.base_url,
+            },
+            "mobilize": {
+                "interval_seconds": self.mobilize_interval_s,
+                "ack_hours": self.ack_ttl.total_seconds() / 3600,
+            },
         }
+
+    @property
+    def base_url(self) -> str:
+        """Where ack links point: ``[serve] public_url``, else the address ``serve`` listens on."""
+        return self.public_url or f"http://{self.serve_host}:{self.serve_port}"
 
 
 def _rule_dict(rule: LimitRule) -> dict[str, Any]:
@@ -289,6 +314,34 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     for name in ("channels", "uplink"):
         if name in data and not isinstance(data[name], dict):
             raise r.fail((name,), "must be a table")
+    try:
+        channels = parse_channels(data.get("channels", {}))
+    except InvalidInput as exc:
+        where = tuple(exc.field.split("."))
+        raise r.fail(where, exc.reason) from exc
+    serve = _table(r, data, "serve")
+    host = serve.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host.strip():
+        raise r.fail(("serve", "host"), "must be a non-empty string")
+    port = serve.get("port", 8470)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise r.fail(("serve", "port"), "must be a port number from 0 to 65535")
+    public_url = serve.get("public_url")
+    if public_url is not None and (
+        not isinstance(public_url, str) or not public_url.startswith(("http://", "https://"))
+    ):
+        raise r.fail(("serve", "public_url"), "must be an http:// or https:// address")
+    mob = _table(r, data, "mobilize")
+    interval = mob.get("interval_seconds", 60)
+    if not isinstance(interval, int) or isinstance(interval, bool) or not 0 <= interval <= 3600:
+        raise r.fail(("mobilize", "interval_seconds"), "must be a whole number from 0 to 3600")
+    ack_hours = mob.get("ack_hours", 24)
+    if (
+        not isinstance(ack_hours, int | float)
+        or isinstance(ack_hours, bool)
+        or not 0 < ack_hours <= 24 * 30
+    ):
+        raise r.fail(("mobilize", "ack_hours"), "must be a number of hours from 0 to 720")
 
     policy = Policy(
         rules=tuple(rules),
@@ -307,7 +360,21 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         refresh_seconds=float(refresh),
         grid_rules=grid_rules,
         phone_region=phone_region,
+        channels=channels,
+        serve_host=host.strip(),
+        serve_port=port,
+        public_url=public_url.rstrip("/") if public_url else None,
+        mobilize_interval_s=interval,
+        ack_ttl=timedelta(hours=float(ack_hours)),
     )
+
+
+def _table(r: _Reader, data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise r.fail((name,), "must be a table")
+    r.check_keys(table, name, (name,))
+    return table
 
 
 def _parse_contacts(r: _Reader, contacts: Any) -> str:

@@ -80,3 +80,15 @@ class LoadFailed(Message):
     """A refresh worker could not read (e.g. a search with no searchable word)."""
 
     error: str
+
+
+@dataclass
+class EngineStateChanged(Message):
+    """The engine took the lease (``here``), saw another holder (``elsewhere``) or stopped."""
+
+    state: str
+
+
+@dataclass
+class EngineWrote(Message):
+    """The engine's sweep changed cases (supervised, reminded): screens refresh at once."""

@@ -364,6 +364,117 @@ def _m6_trees(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m7_mobilizations(conn: sqlite3.Connection) -> None:
+    """Mobilizations: their node snapshot, recipients, every send attempt, the per-person throttle.
+
+    Every pending send, timeout and escalation is a row here, so an engine that dies loses
+    nothing: ``recipients.due_at`` says when the engine must act on a recipient next (send, or
+    time it out), ``attempts`` in state ``pending`` are sends whose outcome is unknown and are
+    re-sent with the same id (the gateway's idempotency key); their channel, address and text
+    are fixed when they are first claimed for sending. ``live`` marks ack codes that can
+    still be answered; a code is unique among live recipients.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE mobilizations (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER REFERENCES incidents(id),
+            tree TEXT NOT NULL,
+            targets TEXT NOT NULL,
+            message TEXT NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('cascade', 'broadcast')),
+            need INTEGER CHECK (need IS NULL OR need > 0),
+            exercise INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('active', 'completed', 'cancelled')),
+            interval_s INTEGER NOT NULL,
+            expires_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX mobilizations_state ON mobilizations(state, id);
+        CREATE INDEX mobilizations_incident ON mobilizations(incident_id);
+        CREATE TABLE mob_nodes (
+            id INTEGER PRIMARY KEY,
+            mobilization_id INTEGER NOT NULL REFERENCES mobilizations(id),
+            code TEXT NOT NULL,
+            parent_id INTEGER REFERENCES mob_nodes(id),
+            level INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            alternates TEXT NOT NULL,
+            timeout_s INTEGER NOT NULL,
+            repeats INTEGER NOT NULL,
+            grp TEXT,
+            state TEXT NOT NULL CHECK (state IN
+                ('waiting', 'active', 'yes', 'unreachable', 'stood_down', 'cancelled')),
+            tier INTEGER NOT NULL DEFAULT 0,
+            released_at TEXT,
+            settled_at TEXT,
+            UNIQUE (mobilization_id, code)
+        );
+        CREATE INDEX mob_nodes_parent ON mob_nodes(parent_id, position);
+        CREATE INDEX mob_nodes_group ON mob_nodes(mobilization_id, grp);
+        CREATE TABLE recipients (
+            id INTEGER PRIMARY KEY,
+            mobilization_id INTEGER NOT NULL REFERENCES mobilizations(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            name TEXT NOT NULL,
+            ack_code TEXT NOT NULL,
+            live INTEGER NOT NULL DEFAULT 1,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'yes', 'no', 'no_answer',
+                'escalated', 'unreachable', 'stood_down', 'cancelled')),
+            sends INTEGER NOT NULL DEFAULT 0,
+            repeats INTEGER NOT NULL,
+            timeout_s INTEGER NOT NULL,
+            due_at TEXT,
+            first_sent_at TEXT,
+            last_sent_at TEXT,
+            answered_at TEXT,
+            answer_via TEXT,
+            eta_min INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (mobilization_id, person_id)
+        );
+        CREATE UNIQUE INDEX recipients_code ON recipients(ack_code) WHERE live = 1;
+        CREATE INDEX recipients_due ON recipients(due_at) WHERE due_at IS NOT NULL;
+        CREATE INDEX recipients_state ON recipients(mobilization_id, state);
+        CREATE INDEX recipients_person ON recipients(person_id, live);
+        CREATE TABLE mob_links (
+            node_id INTEGER NOT NULL REFERENCES mob_nodes(id),
+            recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+            tier INTEGER NOT NULL,
+            PRIMARY KEY (node_id, recipient_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX mob_links_recipient ON mob_links(recipient_id, node_id);
+        CREATE TABLE attempts (
+            id TEXT PRIMARY KEY,
+            recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+            kind TEXT NOT NULL CHECK (kind IN ('notify', 'stand_down', 'cancel', 'notice')),
+            round INTEGER NOT NULL,
+            channel TEXT,
+            address TEXT,
+            text TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'withdrawn')),
+            created_at TEXT NOT NULL,
+            not_before TEXT NOT NULL,
+            done_at TEXT,
+            error TEXT
+        );
+        CREATE INDEX attempts_pending ON attempts(not_before) WHERE state = 'pending';
+        CREATE INDEX attempts_recipient ON attempts(recipient_id);
+        CREATE TABLE person_sends (
+            person_id INTEGER PRIMARY KEY REFERENCES people(id),
+            last_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -371,5 +482,6 @@ MIGRATIONS: list[Migration] = [
     _m4_people,
     _m5_roster,
     _m6_trees,
+    _m7_mobilizations,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,12 +51,18 @@ office = "城关镇应急办"
 refresh_seconds = 2.5
 
 [channels.sms]
-gateway = "http://127.0.0.1:9000/sms"
-sign = "城关镇"
+url = "http://127.0.0.1:9000/sms"
+batch = 100
 
-[channels.robot]
-url = "http://127.0.0.1:9001/hook"
-retries = [1, 5, 30]
+[channels.webhook]
+timeout_s = 5
+
+[serve]
+port = 8471
+public_url = "https://duty.example.cn/"
+
+[mobilize]
+interval_seconds = 90
 
 [uplink]
 url = "http://county.example/api"
@@ -134,7 +140,9 @@ def test_a_full_valid_file(tmp_path: Path) -> None:
     )
     assert policy.limit(Stage.HANDLING, "environment", "noise", "normal") == Resolved(48, "natural")
     assert policy.limit(Stage.HANDLING, "accident_disaster", "fire", "very_urgent").hours == 2
-    assert config.raw["channels"]["sms"]["sign"] == "城关镇"
+    assert config.channels.configured >= {"sms", "webhook"}
+    assert config.base_url == "https://duty.example.cn"
+    assert config.serve_port == 8471 and config.mobilize_interval_s == 90
 
 
 def test_another_time_zone_reaches_the_calendar(tmp_path: Path) -> None:
@@ -300,13 +308,13 @@ def test_to_toml_reparses_to_the_effective_settings(text: str) -> None:
 
 def test_to_toml_quotes_keys_and_renders_every_toml_type() -> None:
     text = (
-        '[channels."短信 网关"]\nurl = "http://x"\n"a.b" = 1\n'
+        '[uplink."短信 网关"]\nurl = "http://x"\n"a.b" = 1\n'
         "[uplink]\nsince = 2026-01-01\nat = 2026-01-01T08:00:00+08:00\nwindow = 08:30:00\n"
         'max = inf\nsign = "tab\\there\\u007f"\nflags = [true, false]\n'
     )
     effective = parse_config(text, "<test>").effective()
     parsed = tomllib.loads(to_toml(effective))
-    assert parsed["channels"] == {"短信 网关": {"url": "http://x", "a.b": 1}}
+    assert parsed["uplink"]["短信 网关"] == {"url": "http://x", "a.b": 1}
     assert parsed["uplink"] == tomllib.loads(text)["uplink"]
     assert parsed["uplink"]["since"] == date(2026, 1, 1)
     assert parsed["uplink"]["sign"] == "tab\there\x7f"
@@ -343,3 +351,20 @@ def test_phone_region_default_configured_and_checked(tmp_path: Path) -> None:
     assert "two-letter region" in message
     unknown = fail(tmp_path, "[contacts]\nregion = 'CN'\n")
     assert "key 'contacts.region'" in unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[channels.sms]\nurl = "ftp://x"\n', "channels.sms.url"),
+        ("[channels.sms]\nurl = 'http://x'\nbatch = 0.5\n", "channels.sms.batch"),
+        ("[channels.pager]\nurl = 'http://x'\n", "channels.pager"),
+        ("[serve]\nport = 70000\n", "serve.port"),
+        ("[mobilize]\ninterval_seconds = -1\n", "mobilize.interval_seconds"),
+    ],
+)
+def test_channel_serve_and_mobilize_errors_name_the_key(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    message = fail(tmp_path, text)
+    assert where in message and "line" in message

@@ -1,0 +1,384 @@
+"""Provides ``dutydesk mobilize``, ``mobilization ...``, ``ack`` and ``serve``.
+
+``mobilize`` only writes the mobilization and its first recipients; the engine (the console, or
+``dutydesk serve``) sends. When no engine holds the lease the command says so, so a duty officer
+is never left believing messages went out that are still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from console.cli import State, emit_json, pass_state
+from console.timefmt import local
+from contacts.mobilize import (
+    Summary,
+    Target,
+    attempts_of,
+    cancel_mobilization,
+    list_mobilizations,
+    recipient_rows,
+    record_answer,
+    resend_silent,
+    start_mobilization,
+    summary,
+)
+from contacts.phones import mask_phone
+from contacts.trees import DEFAULT_TREE
+from incidents.records import get_incident
+from store import lease
+from store.errors import InvalidInput
+
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _engine_note(state: State) -> None:
+    ctx = state.ctx
+    if lease.current_holder(ctx.db, ctx.clock.now()) is None:
+        click.echo(
+            "note: no engine is running on this database; the messages are queued and go out"
+            " when the console or `dutydesk serve` starts",
+            err=True,
+        )
+
+
+@click.command("mobilize")
+@click.option("--incident", "case", help="The case this mobilization answers (number or id).")
+@click.option("--grid", "grids", multiple=True, help="A grid to mobilize (repeatable).")
+@click.option("--team", "teams", multiple=True, help="A team to mobilize (repeatable).")
+@click.option("--tree", "nodes", multiple=True, help="A contact-tree node code (repeatable).")
+@click.option("--tree-name", default=DEFAULT_TREE, show_default=True, help="Which contact tree.")
+@click.option("--message", required=True, help="What people are told (at most 500 characters).")
+@click.option(
+    "--mode", type=click.Choice(["cascade", "broadcast"]), default="cascade", show_default=True
+)
+@click.option("--need", type=int, help="Stand a grid/team down once this many said yes.")
+@click.option("--exercise", is_flag=True, help="A drill (演练): marked as such, counted apart.")
+@JSON
+@pass_state
+def mobilize(
+    state: State,
+    case: str | None,
+    grids: tuple[str, ...],
+    teams: tuple[str, ...],
+    nodes: tuple[str, ...],
+    tree_name: str,
+    message: str,
+    mode: str,
+    need: int | None,
+    exercise: bool,
+    as_json: bool,
+) -> None:
+    """Start a mobilization (动员) through the contact tree; prints its id."""
+    ctx = state.ctx
+    targets = (
+        [Target("grid", g) for g in grids]
+        + [Target("team", t) for t in teams]
+        + [Target("node", n) for n in nodes]
+    )
+    if not targets:
+        raise InvalidInput("give --grid, --team or --tree at least once", "targets")
+    incident_id = get_incident(ctx.db, case).id if case else None
+    mob_id = start_mobilization(
+        ctx.db,
+        ctx.clock,
+        ctx.operator,
+        targets=targets,
+        message=message,
+        mode=mode,
+        need=need,
+        exercise=exercise,
+        incident_id=incident_id,
+        tree=tree_name,
+        interval_s=ctx.config.mobilize_interval_s,
+        ttl=ctx.config.ack_ttl,
+    )
+    if as_json:
+        emit_json(_summary_json(state, summary(ctx.db, mob_id, ctx.clock.now())))
+    else:
+        click.echo(mob_id)
+    _engine_note(state)
+
+
+@click.group("mobilization")
+def mobilization() -> None:
+    """Mobilizations: show progress (live with --watch), list, cancel, resend, people."""
+
+
+def _counts_row(label: str, c: Any) -> list[str]:
+    return [
+        label,
+        str(c.total),
+        str(c.notified),
+        str(c.yes),
+        str(c.no),
+        str(c.silent),
+        str(c.unreachable),
+        str(c.queued + c.stood_down + c.cancelled),
+    ]
+
+
+def _spark(values: list[int]) -> str:
+    if not values:
+        return ""
+    top = max(values) or 1
+    return "".join(SPARK[min(len(SPARK) - 1, v * (len(SPARK) - 1) // top)] for v in values[-60:])
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 60:.1f} min" if value >= 90 else f"{value:.0f} s"
+
+
+def _render(state: State, s: Summary) -> Group:
+    ctx = state.ctx
+    mob = s.mobilization
+    zone = ctx.config.zone
+    drill = " [演练 EXERCISE]" if mob.exercise else ""
+    head = Text(
+        f"mobilization {mob.id}{drill}  {mob.state}  {mob.mode}"
+        + (f"  need {mob.need}" if mob.need else "")
+        + (f"  case {mob.incident_number}" if mob.incident_number else "")
+        + f"\nstarted {local(mob.created_at, zone)} by {mob.created_by}: {mob.message}"
+    )
+    table = Table(box=None, pad_edge=False)
+    for col in ("", "people", "notified", "yes", "no", "silent", "unreachable", "other"):
+        table.add_column(col, justify="left" if not col else "right")
+    table.add_row(*_counts_row("total", s.total))
+    for level, c in sorted(s.by_level.items()):
+        table.add_row(*_counts_row(f"level {level}", c))
+    for group, c in sorted(s.by_group.items()):
+        table.add_row(*_counts_row(f"group {group}", c))
+    answers = Text(
+        f"time to answer p50 {_seconds(s.p50_s)}  p90 {_seconds(s.p90_s)}"
+        f"   answers/min {_spark(s.answers_by_minute)}"
+    )
+    parts: list[Any] = [head, table, answers]
+    if s.silent:
+        now = ctx.clock.now()
+        silent = Table(title="still silent", box=None, title_justify="left")
+        for col in ("name", "node", "code", "silent for", "sends"):
+            silent.add_column(col)
+        for p in s.silent:
+            minutes = int((now - p.since).total_seconds() // 60)
+            silent.add_row(p.name, p.node, p.ack_code, f"{minutes} min", str(p.sends))
+        parts.append(silent)
+    return Group(*parts)
+
+
+def _summary_json(state: State, s: Summary) -> dict[str, Any]:
+    mob = s.mobilization
+    return {
+        "id": mob.id,
+        "incident": mob.incident_number,
+        "state": mob.state,
+        "mode": mob.mode,
+        "need": mob.need,
+        "exercise": mob.exercise,
+        "message": mob.message,
+        "targets": list(mob.targets),
+        "created_at": mob.created_at.isoformat(),
+        "finished_at": mob.finished_at.isoformat() if mob.finished_at else None,
+        "total": s.total.to_json(),
+        "levels": {str(k): v.to_json() for k, v in sorted(s.by_level.items())},
+        "groups": {k: v.to_json() for k, v in sorted(s.by_group.items())},
+        "time_to_answer_s": {"p50": s.p50_s, "p90": s.p90_s},
+        "answers_by_minute": s.answers_by_minute,
+        "silent": [
+            {
+                "name": p.name,
+                "node": p.node,
+                "code": p.ack_code,
+                "since": p.since.isoformat(),
+                "sends": p.sends,
+            }
+            for p in s.silent
+        ],
+    }
+
+
+@mobilization.command("show")
+@click.argument("mobilization_id", type=int)
+@click.option("--watch", is_flag=True, help="Keep updating until it ends (Ctrl-C to stop).")
+@click.option("--every", type=float, default=1.0, show_default=True, help="Seconds per update.")
+@JSON
+@pass_state
+def show(state: State, mobilization_id: int, watch: bool, every: float, as_json: bool) -> None:
+    """Counts per level and group, time to answer, who is still silent."""
+    ctx = state.ctx
+    s = summary(ctx.db, mobilization_id, ctx.clock.now())
+    if as_json:
+        emit_json(_summary_json(state, s))
+        return
+    console = Console()
+    if not watch:
+        console.print(_render(state, s))
+        return
+    try:
+        with Live(_render(state, s), console=console, refresh_per_second=4) as live:
+            while s.mobilization.state == "active":
+                time.sleep(max(0.2, every))
+                s = summary(ctx.db, mobilization_id, ctx.clock.now())
+                live.update(_render(state, s))
+    except KeyboardInterrupt:
+        return
+
+
+@mobilization.command("list")
+@click.option("--state", "state_", type=click.Choice(["active", "completed", "cancelled"]))
+@click.option("--exercise/--real", "exercise", default=None, help="Only drills, or only real.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@JSON
+@pass_state
+def list_cmd(
+    state: State, state_: str | None, exercise: bool | None, limit: int, as_json: bool
+) -> None:
+    """Mobilizations, newest first."""
+    ctx = state.ctx
+    mobs = list_mobilizations(ctx.db, state=state_, exercise=exercise, limit=limit)
+    rows = [(m, summary(ctx.db, m.id, ctx.clock.now()).total) for m in mobs]
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": m.id,
+                    "incident": m.incident_number,
+                    "state": m.state,
+                    "mode": m.mode,
+                    "exercise": m.exercise,
+                    "message": m.message,
+                    "created_at": m.created_at.isoformat(),
+                    "total": t.to_json(),
+                }
+                for m, t in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("no mobilizations")
+        return
+    for m, t in rows:
+        drill = " 演练" if m.exercise else ""
+        click.echo(
+            f"{m.id:>5} {local(m.created_at, ctx.config.zone)} {m.state:<9} {m.mode:<9}"
+            f"{drill} yes {t.yes} no {t.no} silent {t.silent} unreachable {t.unreachable}"
+            f" of {t.total}  {m.message[:40]}"
+        )
+
+
+@mobilization.command("cancel")
+@click.argument("mobilization_id", type=int)
+@pass_state
+def cancel(state: State, mobilization_id: int) -> None:
+    """Cancel it: nobody else is called, those already called are told."""
+    ctx = state.ctx
+    told = cancel_mobilization(ctx.db, ctx.clock, ctx.operator, mobilization_id)
+    click.echo(f"mobilization {mobilization_id} cancelled; {told} people will be told")
+    if told:
+        _engine_note(state)
+
+
+@mobilization.command("resend")
+@click.argument("mobilization_id", type=int)
+@pass_state
+def resend(state: State, mobilization_id: int) -> None:
+    """Call everyone still silent again now (the per-person interval still holds)."""
+    ctx = state.ctx
+    count = resend_silent(ctx.db, ctx.clock, ctx.operator, mobilization_id)
+    click.echo(f"{count} silent people will be called again")
+    if count:
+        _engine_note(state)
+
+
+@mobilization.command("people")
+@click.argument("mobilization_id", type=int)
+@click.option("--attempts", "with_attempts", is_flag=True, help="Every attempt of each person.")
+@JSON
+@pass_state
+def people(state: State, mobilization_id: int, with_attempts: bool, as_json: bool) -> None:
+    """Everyone called: state, sends, answer; phones masked."""
+    ctx = state.ctx
+    region = ctx.config.phone_region
+    summary(ctx.db, mobilization_id, ctx.clock.now())  # NotFound for an unknown id
+    rows = recipient_rows(ctx.db, mobilization_id)
+    for row in rows:
+        row["phone"] = mask_phone(row["phone"], region) if row["phone"] else None
+        if row["key"] and row["key"].startswith("+"):
+            row["key"] = mask_phone(row["key"], region)
+        if with_attempts:
+            row["attempts"] = attempts_of(ctx.db, row["id"])
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        answered = f" answered {row['answered_at'][11:19]} via {row['via']}" if row["via"] else ""
+        error = f"  error: {row['error']}" if row["error"] else ""
+        click.echo(
+            f"{row['code']:>8} {row['name']:<10} {row['phone'] or '-':<16} {row['state']:<11}"
+            f" sends {row['sends']}{answered}{error}"
+        )
+        for a in row.get("attempts", []):
+            click.echo(
+                f"{'':>10}{a['kind']:<10} round {a['round']} {a['channel'] or '-':<8}"
+                f" {a['state']:<9} {a['created_at'][11:19]} {a['error'] or ''}"
+            )
+
+
+@click.command("ack")
+@click.argument("code")
+@click.option("--no", "negative", is_flag=True, help="Can't come (default: coming).")
+@click.option("--eta", type=int, help="Minutes until arrival.")
+@JSON
+@pass_state
+def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool) -> None:
+    """Record an answer by its ack code (from the message, or told on the phone)."""
+    ctx = state.ctx
+    answer = record_answer(
+        ctx.db, ctx.clock, ctx.operator, yes=not negative, via="cli", code=code, eta_min=eta
+    )
+    if as_json:
+        emit_json(
+            {
+                "mobilization": answer.mobilization_id,
+                "recipient": answer.recipient_id,
+                "name": answer.name,
+                "answer": "yes" if answer.yes else "no",
+                "first": answer.first,
+                "changed": answer.changed,
+            }
+        )
+        return
+    word = "coming" if answer.yes else "can't come"
+    note = " (first answer)" if answer.first else (" (changed)" if answer.changed else "")
+    click.echo(f"{answer.name}: {word}{note} — mobilization {answer.mobilization_id}")
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on (default: [serve] host, else 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default: [serve] port, else 8470).")
+@pass_state
+def serve_cmd(state: State, host: str | None, port: int | None) -> None:
+    """Run the engine headless with the ack/inbound HTTP endpoints, until Ctrl-C."""
+    from console.serve import serve
+
+    ctx = state.ctx
+    asyncio.run(
+        serve(
+            ctx.db_path,
+            ctx.config,
+            host=host or ctx.config.serve_host,
+            port=port if port is not None else ctx.config.serve_port,
+            clock=ctx.clock,
+            announce=lambda line: click.echo(line, err=True),
+        )
+    )

@@ -1,0 +1,1006 @@
+"""Provides the senders that carry mobilization messages: ``log``, ``sms``, ``webhook``, ``email``.
+
+The mobilization engine (:mod:`contacts.mobilize`) decides *what* goes to *whom*; a sender only
+delivers a batch of :class:`Outgoing` messages on its channel and says, per message, what became
+of it (:class:`Delivery`). Senders own their channel's rate limit, concurrency, retries and
+batching, so a local phone network is never flooded whatever the engine hands them.
+
+Every message carries its attempt's id; the ``sms`` gateway receives it as the
+``Idempotency-Key`` header, so a message re-sent after a crash (same attempt, same id) is seen
+once by a gateway that deduplicates.
+
+* :class:`Outgoing`, :class:`Delivery` — frozen dataclasses.
+* :class:`Sender` — protocol: ``name``; ``async send(messages) -> list[Delivery]`` (one per
+  message, same order); ``async aclose()``. A sender never raises for a failed delivery.
+* :func:`parse_channels` — validates the ``[channels]`` table of the configuration.
+* :func:`build_senders` — the senders for the validated settings, ``log`` always present.
+
+The HTTP senders retry 429 (honouring ``Retry-After``), 408, 5xx, timeouts and connection errors
+with exponential backoff (0.2 s doubling to 5 s) while the message's retry window lasts; the
+window opens when the message is first tried, no new try starts after it closes, and a try
+started inside it runs to its own timeout. Any other 4xx fails the message at once with the
+gateway's reason.
+
+Throughput: each HTTP worker owns one ``httpx.AsyncClient`` with a single connection, because
+one client with many connections gets slower as concurrency grows (``PITFALLS.md``). ``httpx``
+is imported only when a client is made: importing it loads ``rich`` (through its command-line
+entry point), and the domain packages must import without the UI libraries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr, parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from store.clock import Clock, SystemClock, to_iso
+from store.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import httpx
+
+CHANNEL_NAMES = ("log", "sms", "webhook", "email")
+
+MAX_BATCH = 1000
+MAX_HTTP_CONCURRENCY = 100
+MAX_SMTP_CONCURRENCY = 20
+BACKOFF_START_S = 0.2
+BACKOFF_CAP_S = 5.0
+MAX_REASON = 200
+RETRYABLE_STATUS = frozenset({408, 429})
+
+EMAIL_SUBJECTS = {
+    "notify": "动员通知 Mobilization",
+    "stand_down": "解除动员 Stand down",
+    "cancel": "动员取消 Mobilization cancelled",
+    "notice": "联络通知 Notice",
+}
+EXERCISE_PREFIX = "[演练 EXERCISE] "
+
+ClientFactory = Callable[..., "httpx.AsyncClient"]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to one person on one channel.
+
+    ``attempt_id`` is the idempotency key; ``kind`` is ``notify`` (the call-out), ``stand_down``
+    (enough people answered), ``cancel`` (the mobilization was cancelled) or ``notice`` (a node
+    below this person was declared unreachable). ``ack_code``/``ack_url`` are empty for messages
+    that expect no answer.
+    """
+
+    attempt_id: str
+    recipient_id: int
+    channel: str
+    address: str
+    text: str
+    kind: str = "notify"
+    ack_code: str = ""
+    ack_url: str = ""
+    exercise: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one :class:`Outgoing`; ``error`` says why when ``ok`` is false."""
+
+    attempt_id: str
+    ok: bool
+    error: str | None = None
+
+
+class Sender(Protocol):
+    name: str
+
+    async def send(self, messages: list[Outgoing]) -> list[Delivery]: ...
+
+    async def aclose(self) -> None: ...
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """``[channels.log]``: ``path`` of the JSON-lines file; ``None`` lets the caller choose."""
+
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """``[channels.sms]``: the SMS gateway; ``batch`` 1 sends one message per request."""
+
+    url: str
+    batch: int = 1
+    concurrency: int = 8
+    rate: float = 0.0
+    timeout_s: float = 10.0
+    retry_window_s: float = 30.0
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``[channels.webhook]``: chat-robot webhooks; each person's URL is their address."""
+
+    concurrency: int = 8
+    rate: float = 0.0
+    timeout_s: float = 10.0
+    retry_window_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """``[channels.email]``: the SMTP relay (plain SMTP, optionally upgraded with STARTTLS)."""
+
+    host: str
+    sender: str
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    concurrency: int = 2
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """The validated ``[channels]`` table; a channel without its table is not configured."""
+
+    log: LogSettings = LogSettings()
+    sms: SmsSettings | None = None
+    webhook: WebhookSettings | None = None
+    email: EmailSettings | None = None
+
+    @property
+    def configured(self) -> frozenset[str]:
+        """The channels messages can go out on; ``log`` always can."""
+        present = {"log"}
+        present.update(
+            name
+            for name, value in (("sms", self.sms), ("webhook", self.webhook), ("email", self.email))
+            if value is not None
+        )
+        return frozenset(present)
+
+
+_KEYS = {
+    "log": ("path",),
+    "sms": ("url", "batch", "concurrency", "rate", "timeout_s", "retry_window_s", "token"),
+    "webhook": ("concurrency", "rate", "timeout_s", "retry_window_s"),
+    "email": (
+        "host",
+        "port",
+        "sender",
+        "username",
+        "password",
+        "starttls",
+        "concurrency",
+        "timeout_s",
+    ),
+}
+
+
+def parse_channels(raw: Mapping[str, Any] | None) -> ChannelSettings:
+    """Validate the ``[channels]`` table of the configuration.
+
+    Args:
+        raw: the table as ``tomllib`` read it (``None`` or empty: only ``log``).
+
+    Raises:
+        InvalidInput: with ``field`` the dotted TOML path of the first bad value
+            (``channels.sms.batch``) and ``reason`` what it must be.
+    """
+    if raw is None:
+        return ChannelSettings()
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("must be a table", "channels")
+    for name in raw:
+        if name not in _KEYS:
+            raise InvalidInput(
+                f"unknown channel; expected one of {', '.join(sorted(_KEYS))}", f"channels.{name}"
+            )
+    tables = {name: _table(raw, name) for name in raw}
+    log = tables.get("log")
+    sms = tables.get("sms")
+    webhook = tables.get("webhook")
+    email = tables.get("email")
+    return ChannelSettings(
+        log=_parse_log(log) if log is not None else LogSettings(),
+        sms=_parse_sms(sms) if sms is not None else None,
+        webhook=_parse_webhook(webhook) if webhook is not None else None,
+        email=_parse_email(email) if email is not None else None,
+    )
+
+
+class _Table:
+    """One ``[channels.NAME]`` table being read; every error names the dotted key."""
+
+    def __init__(self, name: str, values: Mapping[str, Any]) -> None:
+        self.name = name
+        self.values = values
+        for key in values:
+            if key not in _KEYS[name]:
+                raise InvalidInput(
+                    f"unknown setting; expected one of {', '.join(sorted(_KEYS[name]))}",
+                    self.field(key),
+                )
+
+    def field(self, key: str) -> str:
+        return f"channels.{self.name}.{key}"
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.values.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise InvalidInput(f"must be an integer from {low} to {high}", self.field(key))
+        return value
+
+    def number(self, key: str, default: float, low: float, high: float, reason: str) -> float:
+        value = self.values.get(key, default)
+        if (
+            not isinstance(value, int | float)
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise InvalidInput(reason, self.field(key))
+        return float(value)
+
+    def seconds(self, key: str, default: float) -> float:
+        return self.number(
+            key, default, 0.001, 3600, "must be a number of seconds greater than 0 (at most 3600)"
+        )
+
+    def rate(self) -> float:
+        return self.number(
+            "rate", 0.0, 0, 100_000, "must be a number of messages per second (0: no limit)"
+        )
+
+    def text(self, key: str) -> str | None:
+        if key not in self.values:
+            return None
+        value = self.values[key]
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("must be a non-empty string", self.field(key))
+        return value.strip()
+
+    def required(self, key: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise InvalidInput("is required", self.field(key))
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.values.get(key, default)
+        if not isinstance(value, bool):
+            raise InvalidInput("must be true or false", self.field(key))
+        return value
+
+
+def _table(raw: Mapping[str, Any], name: str) -> _Table:
+    values = raw[name]
+    if not isinstance(values, Mapping):
+        raise InvalidInput("must be a table", f"channels.{name}")
+    return _Table(name, values)
+
+
+def _http_url(table: _Table, key: str) -> str:
+    url = table.required(key)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise InvalidInput("must be an http:// or https:// URL", table.field(key))
+    return url
+
+
+def _parse_log(table: _Table) -> LogSettings:
+    path = table.text("path")
+    return LogSettings(path=Path(path).expanduser() if path else None)
+
+
+def _parse_sms(table: _Table) -> SmsSettings:
+    url = _http_url(table, "url")
+    token = table.text("token")
+    if token is not None and any(c.isspace() for c in token):
+        raise InvalidInput("must not contain spaces or line breaks", table.field("token"))
+    return SmsSettings(
+        url=url,
+        # 0 and 1 both mean one message per request.
+        batch=max(1, table.integer("batch", 1, 0, MAX_BATCH)) if "batch" in table.values else 1,
+        concurrency=table.integer("concurrency", 8, 1, MAX_HTTP_CONCURRENCY),
+        rate=table.rate(),
+        timeout_s=table.seconds("timeout_s", 10.0),
+        retry_window_s=table.number(
+            "retry_window_s", 30.0, 0, 86_400, "must be a number of seconds (0: never retry)"
+        ),
+        token=token,
+    )
+
+
+def _parse_webhook(table: _Table) -> WebhookSettings:
+    return WebhookSettings(
+        concurrency=table.integer("concurrency", 8, 1, MAX_HTTP_CONCURRENCY),
+        rate=table.rate(),
+        timeout_s=table.seconds("timeout_s", 10.0),
+        retry_window_s=table.number(
+            "retry_window_s", 30.0, 0, 86_400, "must be a number of seconds (0: never retry)"
+        ),
+    )
+
+
+def _parse_email(table: _Table) -> EmailSettings:
+    host = table.required("host")
+    sender = table.required("sender")
+    if any(c.isspace() for c in host):
+        raise InvalidInput("must be a host name or address", table.field("host"))
+    address = parseaddr(sender)[1]
+    if "@" not in address or any(c in sender for c in "\r\n"):
+        raise InvalidInput(
+            "must be an e-mail address (duty@example.com or Name <duty@example.com>)",
+            table.field("sender"),
+        )
+    username = table.text("username")
+    password = table.text("password")
+    if (username is None) != (password is None):
+        missing = "password" if password is None else "username"
+        raise InvalidInput("username and password go together", table.field(missing))
+    return EmailSettings(
+        host=host,
+        sender=sender,
+        port=table.integer("port", 25, 1, 65535),
+        username=username,
+        password=password,
+        starttls=table.flag("starttls", False),
+        concurrency=table.integer("concurrency", 2, 1, MAX_SMTP_CONCURRENCY),
+        timeout_s=table.seconds("timeout_s", 10.0),
+    )
+
+
+def build_senders(
+    settings: ChannelSettings,
+    *,
+    log_path: Path,
+    client_factory: ClientFactory | None = None,
+) -> dict[str, Sender]:
+    """The senders of the configured channels, keyed by channel name; ``log`` is always there.
+
+    Args:
+        settings: from :func:`parse_channels`.
+        log_path: where ``log`` writes when ``[channels.log] path`` is not set.
+        client_factory: makes the HTTP senders' clients (tests pass a mock transport here).
+    """
+    senders: dict[str, Sender] = {"log": LogSender(settings.log.path or log_path)}
+    if settings.sms is not None:
+        senders["sms"] = SmsSender(settings.sms, client_factory=client_factory)
+    if settings.webhook is not None:
+        senders["webhook"] = WebhookSender(settings.webhook, client_factory=client_factory)
+    if settings.email is not None:
+        senders["email"] = EmailSender(settings.email)
+    return senders
+
+
+# --- log --------------------------------------------------------------------------------------
+
+
+class LogSender:
+    """Appends one JSON line per message to a file: the channel of last resort and of tests."""
+
+    name = "log"
+
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+        self.path = path
+        self._clock: Clock = clock or SystemClock()
+
+    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+        if not messages:
+            return []
+        at = to_iso(self._clock.now())
+        lines = [
+            json.dumps(
+                {
+                    "at": at,
+                    "attempt_id": m.attempt_id,
+                    "channel": m.channel,
+                    "address": m.address,
+                    "kind": m.kind,
+                    "exercise": m.exercise,
+                    "text": m.text,
+                    "ack_code": m.ack_code,
+                    "ack_url": m.ack_url,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for m in messages
+        ]
+        try:
+            await asyncio.to_thread(self._append, "".join(lines))
+        except OSError as exc:
+            return [Delivery(m.attempt_id, False, f"log: {exc}") for m in messages]
+        return [Delivery(m.attempt_id, True) for m in messages]
+
+    def _append(self, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            # One fsync per batch: a crash after send() returns cannot lose the lines.
+            os.fsync(file.fileno())
+
+    async def aclose(self) -> None:
+        return None
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+class _RateLimiter:
+    """Spaces requests ``1/rate`` seconds apart per message (a token bucket holding one token)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    async def acquire(self, count: int) -> None:
+        now = time.monotonic()
+        start = max(now, self._next)
+        self._next = start + count * self._interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+@dataclass
+class _Retry:
+    """Messages of one request that may be tried again, and why."""
+
+    indexes: list[int]
+    reasons: list[str]
+    after: float | None = None  # the gateway's Retry-After, seconds
+
+
+class _Run:
+    """One ``send`` call: what is left to send and what became of each message."""
+
+    def __init__(self, messages: list[Outgoing]) -> None:
+        count = len(messages)
+        self.messages = messages
+        self.results: list[Delivery | None] = [None] * count
+        self.bodies: list[bytes | None] = [None] * count
+        self.tries = [0] * count
+        self.deadlines = [0.0] * count
+        self.ready: deque[int] = deque(range(count))
+        self.unresolved = count
+        self.changed = asyncio.Event()
+
+    def resolve(self, index: int, delivery: Delivery) -> None:
+        self.results[index] = delivery
+        self.unresolved -= 1
+        if not self.unresolved:
+            self.changed.set()
+
+    def ok(self, index: int) -> None:
+        self.resolve(index, Delivery(self.messages[index].attempt_id, True))
+
+    def fail(self, index: int, error: str) -> None:
+        self.resolve(index, Delivery(self.messages[index].attempt_id, False, error))
+
+
+def _dumps(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """The gateway's reason: its JSON ``error``/``message``/``errmsg``, else the body's start."""
+    text = ""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("error", "message", "errmsg", "detail", "reason"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                text = data[key]
+                break
+    if not text:
+        text = response.text
+    text = " ".join(text.split())
+    return text[: MAX_REASON - 1] + "…" if len(text) > MAX_REASON else text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _with_link(text: str, ack_url: str) -> str:
+    """The text a person reads, with the answer link appended unless it is already there."""
+    if not ack_url or ack_url in text:
+        return text
+    return f"{text}\n{ack_url}"
+
+
+def _tries(count: int) -> str:
+    return "1 try" if count == 1 else f"{count} tries"
+
+
+class _HttpSender:
+    """Workers, clients, rate limit and retries shared by the SMS and webhook senders.
+
+    ``send`` runs up to ``concurrency`` workers; each takes an idle client (one connection)
+    and pulls messages from the run's queue until none is left. A worker that must retry
+    sleeps the backoff and puts the messages back at the head of the queue, so a throttling
+    gateway slows the whole sender down rather than being hammered.
+    """
+
+    name = "http"
+    _prefix = "http"
+
+    def __init__(
+        self,
+        *,
+        concurrency: int,
+        rate: float,
+        timeout_s: float,
+        retry_window_s: float,
+        batch: int = 1,
+        headers: Mapping[str, str] | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> None:
+        self._concurrency = concurrency
+        self._timeout_s = timeout_s
+        self._window_s = retry_window_s
+        self._batch = max(1, batch)
+        self._headers = {"Content-Type": "application/json", "User-Agent": "dutydesk"}
+        self._headers.update(headers or {})
+        self._factory = client_factory
+        self._limiter = _RateLimiter(rate) if rate > 0 else None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle: list[httpx.AsyncClient] = []
+        self._clients: list[httpx.AsyncClient] = []
+
+    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+        if not messages:
+            return []
+        run = _Run(messages)
+        workers = min(self._concurrency, math.ceil(len(messages) / self._batch))
+        await asyncio.gather(*(self._work(run) for _ in range(workers)))
+        return [
+            r if r is not None else Delivery(m.attempt_id, False, f"{self._prefix}: not sent")
+            for m, r in zip(messages, run.results, strict=True)
+        ]
+
+    async def aclose(self) -> None:
+        clients, self._clients, self._idle = self._clients, [], []
+        for client in clients:
+            await client.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._idle:
+            return self._idle.pop()
+        import httpx
+
+        factory = self._factory or httpx.AsyncClient
+        client = factory(
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            timeout=httpx.Timeout(self._timeout_s),
+            headers=self._headers,
+        )
+        self._clients.append(client)
+        return client
+
+    async def _work(self, run: _Run) -> None:
+        async with self._slots:
+            client = self._client()
+            try:
+                await self._drain(run, client)
+            finally:
+                self._idle.append(client)
+
+    async def _drain(self, run: _Run, client: httpx.AsyncClient) -> None:
+        while True:
+            if not run.ready:
+                if not run.unresolved:
+                    return
+                # Other workers hold messages they will put back after their backoff.
+                run.changed.clear()
+                await run.changed.wait()
+                continue
+            take = min(self._batch, len(run.ready))
+            chunk = [run.ready.popleft() for _ in range(take)]
+            if self._limiter is not None:
+                await self._limiter.acquire(len(chunk))
+            now = time.monotonic()
+            for index in chunk:
+                if not run.tries[index]:
+                    run.deadlines[index] = now + self._window_s
+                run.tries[index] += 1
+            try:
+                retry = await self._post(client, run, chunk)
+            except Exception as exc:  # a bug must not lose messages or raise out of send()
+                for index in chunk:
+                    if run.results[index] is None:
+                        run.fail(index, f"{self._prefix}: {type(exc).__name__}: {exc}")
+                continue
+            if retry is not None:
+                await self._back_off(run, retry)
+
+    async def _back_off(self, run: _Run, retry: _Retry) -> None:
+        now = time.monotonic()
+        again: list[int] = []
+        for index, reason in zip(retry.indexes, retry.reasons, strict=True):
+            if run.deadlines[index] > now:
+                again.append(index)
+            else:
+                run.fail(index, f"{self._prefix}: {reason} after {_tries(run.tries[index])}")
+        if not again:
+            return
+        tries = min(run.tries[i] for i in again)
+        delay = min(BACKOFF_START_S * 2 ** (tries - 1), BACKOFF_CAP_S)
+        if retry.after is not None:
+            delay = retry.after
+        await asyncio.sleep(min(delay, max(run.deadlines[i] for i in again) - now))
+        run.ready.extendleft(reversed(again))
+        run.changed.set()
+
+    async def _post(self, client: httpx.AsyncClient, run: _Run, chunk: list[int]) -> _Retry | None:
+        """Send ``chunk`` in one request; resolve what is final and return what to retry."""
+        raise NotImplementedError
+
+    def _body(self, message: Outgoing) -> object:
+        raise NotImplementedError
+
+    def _url(self, message: Outgoing) -> str:
+        raise NotImplementedError
+
+    def _refused(self, response: httpx.Response) -> str | None:
+        """Why a 2xx answer still means "not delivered", if it does."""
+        return None
+
+    async def _post_one(self, client: httpx.AsyncClient, run: _Run, index: int) -> _Retry | None:
+        import httpx
+
+        message = run.messages[index]
+        body = run.bodies[index]
+        if body is None:
+            body = run.bodies[index] = _dumps(self._body(message))
+        try:
+            response = await client.post(
+                self._url(message), content=body, headers={"Idempotency-Key": message.attempt_id}
+            )
+        except httpx.TimeoutException:
+            return _Retry([index], ["timed out"])
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            run.fail(index, f"{self._prefix}: bad URL: {exc}")
+            return None
+        except httpx.TransportError as exc:
+            return _Retry([index], [f"connection failed ({type(exc).__name__})"])
+        status = response.status_code
+        if 200 <= status < 300:
+            refused = self._refused(response)
+            if refused is None:
+                run.ok(index)
+            else:
+                run.fail(index, f"{self._prefix}: {refused}")
+            return None
+        if status >= 500 or status in RETRYABLE_STATUS:
+            reason = "throttled (HTTP 429)" if status == 429 else f"HTTP {status}"
+            return _Retry([index], [reason], _retry_after(response))
+        run.fail(index, f"{self._prefix}: HTTP {status}: {_excerpt(response)}".rstrip(": "))
+        return None
+
+
+class SmsSender(_HttpSender):
+    """Posts messages to the SMS gateway, one per request or ``batch`` per request.
+
+    One message: ``{"id", "to", "text", "kind", "exercise", "ack_code", "ack_url"}`` with the
+    header ``Idempotency-Key: <attempt id>``. A batch: ``{"messages": [...]}`` of those, the
+    header being the sha256 (hex) of the sorted ids joined by ``,``; the gateway answers
+    ``{"results": [{"id", "status", "error"}]}`` and a message missing from the results or
+    answered 429/5xx goes out again in a later batch.
+    """
+
+    name = "sms"
+    _prefix = "gateway"
+
+    def __init__(
+        self, settings: SmsSettings, *, client_factory: ClientFactory | None = None
+    ) -> None:
+        headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else None
+        super().__init__(
+            concurrency=settings.concurrency,
+            rate=settings.rate,
+            timeout_s=settings.timeout_s,
+            retry_window_s=settings.retry_window_s,
+            batch=settings.batch,
+            headers=headers,
+            client_factory=client_factory,
+        )
+        self.settings = settings
+
+    def _url(self, message: Outgoing) -> str:
+        return self.settings.url
+
+    def _body(self, message: Outgoing) -> object:
+        return {
+            "id": message.attempt_id,
+            "to": message.address,
+            "text": message.text,
+            "kind": message.kind,
+            "exercise": message.exercise,
+            "ack_code": message.ack_code,
+            "ack_url": message.ack_url,
+        }
+
+    async def _post(self, client: httpx.AsyncClient, run: _Run, chunk: list[int]) -> _Retry | None:
+        if self._batch == 1:
+            return await self._post_one(client, run, chunk[0])
+        return await self._post_batch(client, run, chunk)
+
+    async def _post_batch(
+        self, client: httpx.AsyncClient, run: _Run, chunk: list[int]
+    ) -> _Retry | None:
+        import httpx
+
+        parts: list[bytes] = []
+        for index in chunk:
+            body = run.bodies[index]
+            if body is None:
+                body = run.bodies[index] = _dumps(self._body(run.messages[index]))
+            parts.append(body)
+        ids = [run.messages[i].attempt_id for i in chunk]
+        key = hashlib.sha256(",".join(sorted(ids)).encode()).hexdigest()
+        content = b'{"messages":[' + b",".join(parts) + b"]}"
+        every = len(chunk)
+        try:
+            response = await client.post(
+                self.settings.url, content=content, headers={"Idempotency-Key": key}
+            )
+        except httpx.TimeoutException:
+            return _Retry(chunk, ["timed out"] * every)
+        except httpx.TransportError as exc:
+            return _Retry(chunk, [f"connection failed ({type(exc).__name__})"] * every)
+        status = response.status_code
+        if status >= 500 or status in RETRYABLE_STATUS:
+            reason = "throttled (HTTP 429)" if status == 429 else f"HTTP {status}"
+            return _Retry(chunk, [reason] * every, _retry_after(response))
+        if not 200 <= status < 300:
+            error = f"{self._prefix}: HTTP {status}: {_excerpt(response)}".rstrip(": ")
+            for index in chunk:
+                run.fail(index, error)
+            return None
+        return self._results(run, chunk, response)
+
+    def _results(self, run: _Run, chunk: list[int], response: httpx.Response) -> _Retry | None:
+        try:
+            data = response.json()
+            listed = data["results"] if isinstance(data, dict) else None
+        except (ValueError, KeyError):
+            listed = None
+        if not isinstance(listed, list):
+            return _Retry(chunk, ["answer without results"] * len(chunk))
+        by_id = {r.get("id"): r for r in listed if isinstance(r, dict)}
+        retry = _Retry([], [])
+        for index in chunk:
+            result = by_id.get(run.messages[index].attempt_id)
+            if result is None:
+                retry.indexes.append(index)
+                retry.reasons.append("missing from the results")
+                continue
+            error = result.get("error")
+            status = result.get("status")
+            if not isinstance(status, int) or isinstance(status, bool):
+                status = 400 if error else 200
+            if 200 <= status < 300:
+                run.ok(index)
+            elif status >= 500 or status in RETRYABLE_STATUS:
+                retry.indexes.append(index)
+                retry.reasons.append(f"HTTP {status}")
+            else:
+                reason = " ".join(str(error or "").split())[:MAX_REASON]
+                run.fail(index, f"{self._prefix}: {status} {reason}".rstrip())
+        return retry if retry.indexes else None
+
+
+class WebhookSender(_HttpSender):
+    """Posts each message to the person's chat-robot webhook (their address).
+
+    The body has the usual robot shape, ``{"msgtype": "text", "text": {"content": ...}}``, the
+    answer link appended to the content, plus ``id``/``ack_code``/``ack_url``. Robots answer
+    HTTP 200 even when they refuse a message: a JSON ``errcode`` other than 0 is a failure.
+    """
+
+    name = "webhook"
+    _prefix = "webhook"
+
+    def __init__(
+        self, settings: WebhookSettings, *, client_factory: ClientFactory | None = None
+    ) -> None:
+        super().__init__(
+            concurrency=settings.concurrency,
+            rate=settings.rate,
+            timeout_s=settings.timeout_s,
+            retry_window_s=settings.retry_window_s,
+            client_factory=client_factory,
+        )
+        self.settings = settings
+
+    def _url(self, message: Outgoing) -> str:
+        return message.address
+
+    def _body(self, message: Outgoing) -> object:
+        return {
+            "msgtype": "text",
+            "text": {"content": _with_link(message.text, message.ack_url)},
+            "id": message.attempt_id,
+            "ack_code": message.ack_code,
+            "ack_url": message.ack_url,
+        }
+
+    def _refused(self, response: httpx.Response) -> str | None:
+        if b"errcode" not in response.content:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        code = data.get("errcode") if isinstance(data, dict) else None
+        if not isinstance(code, int) or code == 0:
+            return None
+        return f"errcode {code}: {_excerpt(response)}".rstrip(": ")
+
+    async def _post(self, client: httpx.AsyncClient, run: _Run, chunk: list[int]) -> _Retry | None:
+        return await self._post_one(client, run, chunk[0])
+
+
+# --- e-mail -----------------------------------------------------------------------------------
+
+
+def email_subject(message: Outgoing) -> str:
+    """``动员通知 Mobilization``, by kind, with ``[演练 EXERCISE]`` in front for a drill."""
+    subject = EMAIL_SUBJECTS.get(message.kind, EMAIL_SUBJECTS["notify"])
+    return EXERCISE_PREFIX + subject if message.exercise else subject
+
+
+def message_id(attempt_id: str) -> str:
+    """The ``Message-ID`` of an attempt's e-mail, the same on every re-send."""
+    return "<" + re.sub(r"[^A-Za-z0-9._-]", "-", attempt_id) + "@dutydesk>"
+
+
+class EmailSender:
+    """Sends each message as an e-mail through an SMTP relay, ``concurrency`` connections at once.
+
+    smtplib blocks, so every exchange runs in a thread; a worker keeps its connection for the
+    messages it takes during one ``send`` and reconnects once if the relay dropped it.
+    """
+
+    name = "email"
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+        results: list[Delivery | None] = [None] * len(messages)
+        queue = deque(range(len(messages)))
+        workers = min(self.settings.concurrency, len(messages))
+        await asyncio.gather(*(self._work(messages, queue, results) for _ in range(workers)))
+        return [
+            r if r is not None else Delivery(m.attempt_id, False, "smtp: not sent")
+            for m, r in zip(messages, results, strict=True)
+        ]
+
+    async def aclose(self) -> None:
+        return None
+
+    async def _work(
+        self, messages: list[Outgoing], queue: deque[int], results: list[Delivery | None]
+    ) -> None:
+        async with self._slots:
+            connection: smtplib.SMTP | None = None
+            try:
+                while queue:
+                    index = queue.popleft()
+                    connection, results[index] = await asyncio.to_thread(
+                        self._deliver, connection, messages[index]
+                    )
+            finally:
+                if connection is not None:
+                    await asyncio.to_thread(_quit, connection)
+
+    def compose(self, message: Outgoing) -> EmailMessage:
+        """The e-mail for ``message``; raises ``ValueError`` for an address that cannot be one."""
+        mail = EmailMessage()
+        mail["Subject"] = email_subject(message)
+        mail["From"] = self.settings.sender
+        mail["To"] = message.address
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = message_id(message.attempt_id)
+        mail.set_content(_with_link(message.text, message.ack_url) + "\n")
+        return mail
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout_s)
+        try:
+            if s.starttls:
+                connection.starttls(context=ssl.create_default_context())
+            if s.username is not None and s.password is not None:
+                connection.login(s.username, s.password)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _deliver(
+        self, connection: smtplib.SMTP | None, message: Outgoing
+    ) -> tuple[smtplib.SMTP | None, Delivery]:
+        """Send one message, on ``connection`` when given; returns the connection to keep."""
+        try:
+            mail = self.compose(message)
+        except (ValueError, TypeError) as exc:
+            return connection, Delivery(message.attempt_id, False, f"smtp: bad message: {exc}")
+        kept = connection is not None
+        try:
+            if connection is None:
+                connection = self._connect()
+            connection.send_message(mail)
+        except smtplib.SMTPServerDisconnected as exc:
+            if kept:
+                # The relay closed a connection kept from an earlier message: once more, anew.
+                return self._deliver(None, message)
+            return None, Delivery(message.attempt_id, False, f"smtp: {_smtp_reason(exc)}")
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+            # smtplib has reset the transaction (or closed what it could not): keep what is left.
+            return connection, Delivery(message.attempt_id, False, f"smtp: {_smtp_reason(exc)}")
+        except (smtplib.SMTPException, OSError, ValueError) as exc:
+            if connection is not None:
+                _quit(connection)
+            return None, Delivery(message.attempt_id, False, f"smtp: {_smtp_reason(exc)}")
+        return connection, Delivery(message.attempt_id, True)
+
+
+def _smtp_reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, refusal = next(iter(exc.recipients.values()))
+        reason = f"{code} {refusal.decode(errors='replace')}"
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error
+        text = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        reason = f"{exc.smtp_code} {text}"
+    else:
+        reason = str(exc) or type(exc).__name__
+    reason = " ".join(reason.split())
+    return reason[:MAX_REASON]
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
