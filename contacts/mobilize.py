@@ -521,7 +521,11 @@ class _Engine:
         else:
             recipient_id = int(row[0])
         self.db.conn.execute(
-            "INSERT OR IGNORE INTO mob_links (node_id, recipient_id, tier) VALUES (?,?,?)",
+            # Named again by a later tier (an alternate who is the node's own person, a leader
+            # who is also the secretary): the link moves to that tier, so the node sees the
+            # person's answer, or silence, there and escalates on.
+            "INSERT INTO mob_links (node_id, recipient_id, tier) VALUES (?,?,?)"
+            " ON CONFLICT(node_id, recipient_id) DO UPDATE SET tier = excluded.tier",
             (node["id"], recipient_id, tier),
         )
 
@@ -673,7 +677,7 @@ class _Engine:
     # --- messages
     def enqueue(self, recipient_id: int, person_id: int, kind: str, text: str) -> None:
         """A follow-up message (stand down, cancel, notice) to one person, throttled."""
-        not_before = _reserve(self.db, self.now, [person_id], self.mob.interval_s)[person_id]
+        not_before = _reserve(self.db, self.now, [(person_id, self.mob.interval_s)])[0]
         self.db.conn.execute(
             "INSERT INTO attempts (id, recipient_id, kind, round, text, state, created_at,"
             " not_before) VALUES (?,?,?,0,?,'pending',?,?)",
@@ -755,11 +759,13 @@ def _routes(
     return out
 
 
-def _reserve(
-    db: Database, now: datetime, person_ids: Sequence[int], interval_s: int
-) -> dict[int, str]:
-    """When each person may next be sent something, and book that moment for them."""
-    ids = json.dumps(sorted(set(person_ids)))
+def _reserve(db: Database, now: datetime, wants: Sequence[tuple[int, int]]) -> list[str]:
+    """Book the next moment each ``(person id, interval s)`` may be sent something.
+
+    Returns the slots in the order asked; a person asked for twice gets two slots an interval
+    apart, so two mobilizations falling due together never send them two messages at once.
+    """
+    ids = json.dumps(sorted({pid for pid, _ in wants}))
     last = {
         int(pid): from_iso(at)
         for pid, at in db.conn.execute(
@@ -768,17 +774,17 @@ def _reserve(
             (ids,),
         )
     }
-    out: dict[int, str] = {}
-    gap = timedelta(seconds=interval_s)
-    for pid in person_ids:
+    out: list[str] = []
+    for pid, interval_s in wants:
         previous = last.get(pid)
+        gap = timedelta(seconds=interval_s)
         slot = now if previous is None or previous + gap <= now else previous + gap
         last[pid] = slot
-        out[pid] = to_iso(slot)
+        out.append(to_iso(slot))
     db.conn.executemany(
         "INSERT INTO person_sends (person_id, last_at) VALUES (?, ?) ON CONFLICT(person_id)"
         " DO UPDATE SET last_at = excluded.last_at",
-        list(out.items()),
+        [(pid, to_iso(at)) for pid, at in last.items()],
     )
     return out
 
@@ -813,16 +819,14 @@ def process_due(db: Database, clock: Clock, *, limit: int = 5000) -> int:
             return 0
         sends = [r for r in rows if r[4] <= r[5]]
         silent = [r for r in rows if r[4] > r[5]]
-        by_interval: dict[int, list[int]] = {}
-        for r in sends:
-            by_interval.setdefault(int(r[6]), []).append(int(r[2]))
-        slots: dict[int, str] = {}
-        for interval, pids in by_interval.items():
-            slots.update(_reserve(db, now, pids, interval))
+        slots = _reserve(db, now, [(int(r[2]), int(r[6])) for r in sends])
         db.conn.executemany(
             "INSERT INTO attempts (id, recipient_id, kind, round, state, created_at, not_before)"
             " VALUES (?, ?, 'notify', ?, 'pending', ?, ?)",
-            [(uuid.uuid4().hex, r[0], r[4] + 1, at, slots[int(r[2])]) for r in sends],
+            [
+                (uuid.uuid4().hex, r[0], r[4] + 1, at, slot)
+                for r, slot in zip(sends, slots, strict=True)
+            ],
         )
         db.conn.executemany(
             "UPDATE recipients SET due_at = NULL WHERE id = ?", [(r[0],) for r in sends]
@@ -1312,11 +1316,14 @@ def resend_silent(db: Database, clock: Clock, operator: str, mobilization_id: in
             " a.recipient_id = recipients.id AND a.state = 'pending')",
             (mob.id,),
         ).fetchall()
-        slots = _reserve(db, now, [int(r[1]) for r in rows], mob.interval_s)
+        slots = _reserve(db, now, [(int(r[1]), mob.interval_s) for r in rows])
         db.conn.executemany(
             "INSERT INTO attempts (id, recipient_id, kind, round, state, created_at, not_before)"
             " VALUES (?, ?, 'notify', ?, 'pending', ?, ?)",
-            [(uuid.uuid4().hex, r[0], r[2] + 1, to_iso(now), slots[int(r[1])]) for r in rows],
+            [
+                (uuid.uuid4().hex, r[0], r[2] + 1, to_iso(now), slot)
+                for r, slot in zip(rows, slots, strict=True)
+            ],
         )
         if rows:
             append_event(

@@ -34,7 +34,7 @@ from contacts.mobilize import (
     summary,
 )
 from contacts.trees import build_default_tree, edit_node
-from store.clock import FixedClock
+from store.clock import FixedClock, from_iso
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from tests.conftest import OPERATOR
 
@@ -359,3 +359,20 @@ def test_a_crash_between_claim_and_record_resends_with_the_same_key(
     assert [(m.attempt_id, m.text) for m in again] == [(m.attempt_id, m.text) for m in claimed]
     record_deliveries(tree, clock, [Delivery(m.attempt_id, True) for m in again], LOG)
     assert claim_pending(tree, clock, LOG) == ([], [])
+
+
+def test_two_mobilizations_due_together_still_respect_the_interval(
+    tree: Database, clock: FixedClock
+) -> None:
+    start(tree, clock, "team:T-RESCUE")  # M1 leads the team
+    start(tree, clock, "node:grid-G01-members", mode="broadcast")  # M1 again, same moment
+    process_due(tree, clock)
+    slots = sorted(
+        r[0]
+        for r in tree.conn.execute(
+            "SELECT a.not_before FROM attempts a JOIN recipients r ON r.id = a.recipient_id"
+            " JOIN people p ON p.id = r.person_id WHERE p.key = 'M1'"
+        )
+    )
+    assert len(slots) == 2
+    assert (from_iso(slots[1]) - from_iso(slots[0])).total_seconds() == 60
