@@ -48,7 +48,7 @@ class EngineOptions:
     """How often the loop looks, how long its lease lasts, how much it sends at once."""
 
     tick_s: float = 0.2
-    lease_ttl: timedelta = timedelta(seconds=10)
+    lease_ttl: timedelta = timedelta(seconds=6)
     renew_s: float = 2.0
     sweep_s: float = 30.0
     chunk: int = 500

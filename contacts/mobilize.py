@@ -534,16 +534,16 @@ class _Engine:
         node = self._node(node_id)
         if node["state"] != "active":
             return
-        rows = self.db.conn.execute(
-            "SELECT r.state, l.tier FROM mob_links l JOIN recipients r ON r.id = l.recipient_id"
-            " WHERE l.node_id = ?",
-            (node_id,),
-        ).fetchall()
-        if any(state == "yes" for state, _ in rows):
+        negative = ", ".join(f"'{state}'" for state in NEGATIVE)
+        any_yes, current, current_negative = self.db.conn.execute(
+            "SELECT coalesce(max(r.state = 'yes'), 0), count(*) FILTER (WHERE l.tier = ?1),"
+            f" count(*) FILTER (WHERE l.tier = ?1 AND r.state IN ({negative}))"
+            " FROM mob_links l JOIN recipients r ON r.id = l.recipient_id WHERE l.node_id = ?2",
+            (node["tier"], node_id),
+        ).fetchone()
+        if any_yes:
             self._settle(node, "yes")
-            return
-        current = [state for state, tier in rows if tier == node["tier"]]
-        if current and all(state in NEGATIVE for state in current):
+        elif current and current == current_negative:
             self._activate(node, node["tier"] + 1)
 
     def _settle(self, node: dict[str, Any], outcome: str) -> None:
@@ -841,18 +841,25 @@ def process_due(db: Database, clock: Clock, *, limit: int = 5000) -> int:
 
 
 def _after_change(db: Database, now: datetime, changed: Sequence[tuple[int, int]]) -> None:
-    """Re-evaluate the nodes of recipients that changed state, mobilization by mobilization."""
+    """Re-evaluate, once each, the nodes of recipients that changed state."""
     by_mob: dict[int, list[int]] = {}
     for mob_id, recipient_id in changed:
         by_mob.setdefault(mob_id, []).append(recipient_id)
     for mob_id, recipient_ids in by_mob.items():
         engine = _Engine(db, now, get_mobilization(db, mob_id))
-        for recipient_id in recipient_ids:
-            engine.check_groups(recipient_id)
-            for (node_id,) in db.conn.execute(
-                "SELECT node_id FROM mob_links WHERE recipient_id = ?", (recipient_id,)
-            ).fetchall():
-                engine.evaluate(int(node_id))
+        if engine.mob.need is not None:
+            for recipient_id in recipient_ids:
+                engine.check_groups(recipient_id)
+        node_ids = [
+            int(r[0])
+            for r in db.conn.execute(
+                "SELECT DISTINCT node_id FROM mob_links WHERE recipient_id IN"
+                " (SELECT value FROM json_each(?)) ORDER BY node_id",
+                (json.dumps(recipient_ids),),
+            )
+        ]
+        for node_id in node_ids:
+            engine.evaluate(node_id)
         engine.finish()
 
 
@@ -1177,7 +1184,7 @@ def record_answer(
         yes=yes,
         first=first,
         changed=changed,
-        answered_at=now if first else from_iso(answered_at),
+        answered_at=from_iso(to_iso(now) if first else answered_at),
     )
 
 
@@ -1340,9 +1347,10 @@ def resend_silent(db: Database, clock: Clock, operator: str, mobilization_id: in
 # ------------------------------------------------------------------------------- reading
 
 
-def _count(counts: Counts, state: str, sends: int) -> None:
+def _count(counts: Counts, state: str, reached: bool) -> None:
+    """Count one person; ``reached``: a call-out was delivered to them (or they answered)."""
     counts.total += 1
-    if sends > 0 or state in ANSWERED:
+    if reached or state in ANSWERED:
         counts.notified += 1
     if state == "yes":
         counts.yes += 1
@@ -1394,10 +1402,11 @@ def summary(
         if rid in seen:
             continue
         seen.add(rid)
-        _count(out.total, state, sends)
-        _count(out.by_level.setdefault(int(level), Counts()), state, sends)
+        reached = first_sent is not None
+        _count(out.total, state, reached)
+        _count(out.by_level.setdefault(int(level), Counts()), state, reached)
         if grp:
-            _count(out.by_group.setdefault(grp, Counts()), state, sends)
+            _count(out.by_group.setdefault(grp, Counts()), state, reached)
         if answered and first_sent:
             waits.append(max(0.0, (from_iso(answered) - from_iso(first_sent)).total_seconds()))
         if answered:
@@ -1418,13 +1427,13 @@ def summary(
 def node_states(db: Database, mobilization_id: int) -> list[NodeState]:
     """Every node of the mobilization with its state and its people's counts, in tree order."""
     counts: dict[int, Counts] = {}
-    for node_id, state, sends in db.conn.execute(
-        "SELECT l.node_id, r.state, r.sends FROM mob_links l JOIN recipients r"
+    for node_id, state, first_sent in db.conn.execute(
+        "SELECT l.node_id, r.state, r.first_sent_at FROM mob_links l JOIN recipients r"
         " ON r.id = l.recipient_id JOIN mob_nodes n ON n.id = l.node_id"
         " WHERE n.mobilization_id = ?",
         (mobilization_id,),
     ):
-        _count(counts.setdefault(int(node_id), Counts()), state, sends)
+        _count(counts.setdefault(int(node_id), Counts()), state, first_sent is not None)
     rows = db.conn.execute(
         "SELECT id, code, parent_id, level, label, state, tier, released_at, settled_at"
         " FROM mob_nodes WHERE mobilization_id = ? ORDER BY position",

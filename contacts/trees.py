@@ -74,6 +74,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_REPEATS = 20
 MAX_LABEL = 100
 PROBLEM_KINDS = ("nobody", "no_channel", "cycle", "orphan")
+RESOLVE_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,21 @@ def _resolve(db: Database, target: NodeRef, at: datetime) -> list[Person]:
         if role is Role.TEAM_LEADER:
             return [team.leader] if team.leader else []
         return [m for m in team.members if m.id != leader_id]
-    return list_people(db, unit=code, include_sub_units=False, role=role, active=True)
+    # Every holder, page by page: a grid's members can outnumber one listing page.
+    people: list[Person] = []
+    while True:
+        page = list_people(
+            db,
+            unit=code,
+            include_sub_units=False,
+            role=role,
+            active=True,
+            limit=RESOLVE_PAGE,
+            after_id=people[-1].id if people else None,
+        )
+        people += page
+        if len(page) < RESOLVE_PAGE:
+            return people
 
 
 def has_channel(person: Person) -> bool:

@@ -265,3 +265,13 @@ def test_demo_default_tree_reaches_somebody_everywhere(tmp_path: Path) -> None:
         assert resolve(db, nodes[0], START)
     finally:
         db.close()
+
+
+def test_a_role_node_resolves_every_holder_beyond_one_page(
+    town: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contacts.trees as trees
+
+    monkeypatch.setattr(trees, "RESOLVE_PAGE", 1)
+    members = resolve(town, NodeRef("role", "grid_member@G01"), START)
+    assert keys(members) == ["M1", "M2"]
