@@ -4,8 +4,8 @@ The app opens on the incidents view. It polls SQLite's ``PRAGMA data_version`` s
 CLI or another console writes shows up within ``ui.refresh_seconds``; after its own writes it
 tells its screens at once. It runs the engine (:mod:`console.engine`: overdue sweep,
 mobilization sends, time-outs and escalations) on a thread of its own, which acts only while it
-holds the engine lease and gives it back when the console exits. One lock serialises the shared database
-connection between the UI thread and the thread workers.
+holds the engine lease and gives it back when the console exits. One lock serialises the shared
+database connection between the UI thread and the thread workers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ from console.messages import (
     IncidentsChanged,
     IncidentUpdated,
 )
-from console.screens import ContactsScreen, IncidentDetailScreen, IncidentsScreen
+from console.screens import (
+    ContactsScreen,
+    IncidentDetailScreen,
+    IncidentsScreen,
+    MobilizationsScreen,
+)
 from console.screens.actions import CaseScreen
 from contacts.roster import on_duty
 from store.db import data_version
@@ -46,7 +51,11 @@ class DutydeskApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = APP_TITLE
-    BINDINGS = [Binding("q", "quit", "退出"), Binding("u", "contacts", "通讯录")]
+    BINDINGS = [
+        Binding("q", "quit", "退出"),
+        Binding("u", "contacts", "通讯录"),
+        Binding("m", "mobilizations", "动员"),
+    ]
 
     engine_state: reactive[str] = reactive("starting")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
@@ -113,6 +122,11 @@ class DutydeskApp(App[None]):
         """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""
         if not isinstance(self.screen, ContactsScreen):
             self.push_screen(ContactsScreen())
+
+    def action_mobilizations(self) -> None:
+        """动员: the mobilizations, newest first (one list open)."""
+        if not isinstance(self.screen, MobilizationsScreen):
+            self.push_screen(MobilizationsScreen())
 
     # ---- the engine -------------------------------------------------------------------------
 

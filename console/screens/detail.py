@@ -14,23 +14,27 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from console.dialogs import MobilizeDialog, MobilizeRequest
 from console.messages import IncidentsChanged
 from console.render import category_label
 from console.screens.actions import CASE_COMMANDS, CaseScreen
 from console.screens.incidents import CLOCK_SECONDS
+from console.screens.mobilization import MobilizationScreen
 from console.timefmt import local, short
 from console.widgets import StageBar
 from console.widgets.cells import fit, plain, time_left
+from contacts.mobilize import start_mobilization
 from incidents import workflow
 from incidents.models import SOURCE_ZH, Extension, Incident, Severity, Task, TimelineEntry
 from incidents.records import get_incident, tasks_of, timeline
 from store.clock import from_iso
-from store.errors import NotFound
+from store.errors import DutydeskError, NotFound
 
 KIND_ZH = {
     "reported": "上报",
@@ -100,12 +104,14 @@ class IncidentDetailScreen(CaseScreen):
         *CaseScreen.BINDINGS,
         Binding("t", "add_task", "任务"),
         Binding("c", "complete_task", "完成任务"),
+        Binding("M", "mobilize", "动员"),
         Binding("escape", "back", "返回"),
     ]
     COMMANDS_OFFERED = (
         *CASE_COMMANDS,
         ("add_task", "任务 Add task", "Add a task to this case (t)"),
         ("complete_task", "完成任务 Complete task", "Mark the highlighted task done (c)"),
+        ("mobilize", "动员 Mobilize", "Call out the case's grid or teams (M)"),
         ("back", "返回 Back to the list", "Back to the incidents table (escape)"),
     )
     CASE_ACTIONS = frozenset({*CaseScreen.CASE_ACTIONS, "add_task", "complete_task"})
@@ -357,3 +363,43 @@ class IncidentDetailScreen(CaseScreen):
             "complete_task",
             lambda: workflow.complete_task(ctx.db, ctx.clock, ctx.operator, task.id),
         )
+
+    # ---- mobilizing from the case -----------------------------------------------------------
+
+    def action_mobilize(self) -> None:
+        """动员: call out the case's grid (or other targets), the case's title as the message."""
+        if self.incident is not None:
+            self.app.push_screen(MobilizeDialog.for_incident(self.incident), self._mobilize)
+
+    def _mobilize(self, request: MobilizeRequest | None) -> None:
+        if request is not None and self.incident is not None:
+            self._start_mobilization(self.incident.id, request)
+
+    @work(thread=True, exit_on_error=False, group="mobilize")
+    def _start_mobilization(self, incident_id: int, request: MobilizeRequest) -> None:
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                mob_id = start_mobilization(
+                    ctx.db,
+                    ctx.clock,
+                    ctx.operator,
+                    targets=list(request.targets),
+                    message=request.message,
+                    mode=request.mode,
+                    need=request.need,
+                    exercise=request.exercise,
+                    incident_id=incident_id,
+                    interval_s=ctx.config.mobilize_interval_s,
+                    ttl=ctx.config.ack_ttl,
+                )
+        except DutydeskError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._mobilized, mob_id)
+
+    def _mobilized(self, mob_id: int) -> None:
+        if self.desk.engine is not None:
+            self.desk.engine.engine.wake()  # the first messages go now, not at the next tick
+        self.desk.announce_change(own=True)
+        self.app.push_screen(MobilizationScreen(mob_id))

@@ -1,0 +1,213 @@
+"""Provides the dialog that records a person's answer to a mobilization after a phone call.
+
+The duty officer rings someone who has not answered the message, then records what they said:
+who (by the ack code the message carried, or from the list of the mobilization's people), yes
+or no, and optionally in how many minutes they will arrive. The dialog only collects and
+checks the answer; the screen records it with :func:`contacts.mobilize.record_answer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+MAX_ETA_MIN = 24 * 60  # what record_answer accepts
+
+
+@dataclass(frozen=True)
+class AnswerCandidate:
+    """One person of the mobilization the answer may be for.
+
+    Attributes:
+        recipient_id: the recipient row the answer is recorded on.
+        name: the person's name.
+        code: the ack code their message carried (``None`` once it has been freed).
+        status: how the screen shows their state now, e.g. ``"⏳ 未应答 silent"``.
+    """
+
+    recipient_id: int
+    name: str
+    code: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """What the dialog returns: whose answer, yes or no, and the ETA in minutes if given."""
+
+    recipient_id: int
+    name: str
+    yes: bool
+    eta_min: int | None
+
+
+def parse_eta(text: str) -> int | None:
+    """Minutes until the person arrives, blank for unknown.
+
+    Raises:
+        ValueError: not a whole number of minutes between 0 and 1440 (the message says so).
+    """
+    value = text.strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > MAX_ETA_MIN:
+        raise ValueError(f"0-{MAX_ETA_MIN} 分钟 minutes, or blank")
+    return int(value)
+
+
+class AnswerDialog(ModalScreen[AnswerResult | None]):
+    """记录应答 — record who answered the phone, and what.
+
+    Args:
+        candidates: the mobilization's people, the still-silent ones first.
+        selected: the recipient to start with (the highlighted silent row), if any.
+        title: the dialog's title.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "取消 cancel"),
+        Binding("ctrl+s", "save", "记录 record"),
+    ]
+
+    def __init__(
+        self,
+        candidates: Sequence[AnswerCandidate],
+        *,
+        selected: int | None = None,
+        title: str = "记录应答 Record an answer",
+    ) -> None:
+        super().__init__()
+        self._candidates = {c.recipient_id: c for c in candidates}
+        self._by_code = {c.code: c for c in candidates if c.code}
+        first = next(iter(self._candidates), None)
+        self._selected = selected if selected in self._candidates else first
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        chosen = self._candidates.get(self._selected) if self._selected is not None else None
+        with Vertical(id="answer-dialog", classes="dialog") as box:
+            box.border_title = self._title
+            box.border_subtitle = "enter / ctrl+s 记录 record · esc 取消 cancel"
+            yield Label(
+                "电话联系后记录应答 After calling, record who answered and what they said.",
+                classes="dialog--prompt",
+            )
+            with Horizontal(classes="form-row"):
+                yield Label("确认码 Ack code", classes="form-label")
+                yield Input(
+                    (chosen.code or "") if chosen else "",
+                    placeholder="the code in their message",
+                    id="answer-code",
+                    compact=True,
+                )
+            yield Static("", id="code-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("人员 Person", classes="form-label")
+                yield Select(
+                    [
+                        (f"{c.name}  {c.code or '—'}  {c.status}", c.recipient_id)
+                        for c in self._candidates.values()
+                    ],
+                    value=self._selected if self._selected is not None else Select.NULL,
+                    prompt="选择人员 choose a person",
+                    id="answer-who",
+                    compact=True,
+                )
+            yield Static("", id="who-error", classes="field-error", markup=False)
+            with Horizontal(classes="form-row"):
+                yield Label("应答 Answer", classes="form-label")
+                yield Select(
+                    [("✔ 到 yes, coming", "yes"), ("✘ 不到 no, can't come", "no")],
+                    value="yes",
+                    allow_blank=False,
+                    id="answer-yes",
+                    compact=True,
+                )
+            with Horizontal(classes="form-row"):
+                yield Label("预计 ETA (min)", classes="form-label")
+                yield Input(
+                    placeholder="optional: minutes to arrive", id="answer-eta", compact=True
+                )
+            yield Static("", id="eta-error", classes="field-error", markup=False)
+            with Horizontal(classes="dialog--buttons"):
+                yield Button("记录 Record (enter)", variant="primary", id="ok")
+                yield Button("取消 Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#answer-code", Input).focus()
+
+    # ---- choosing the person ------------------------------------------------------------------
+
+    @on(Input.Changed, "#answer-code")
+    def _code_typed(self, event: Input.Changed) -> None:
+        candidate = self._by_code.get(event.value.strip())
+        if candidate is not None:
+            self.query_one("#answer-who", Select).value = candidate.recipient_id
+            self._error("answer-code", "code-error", "")
+
+    @on(Select.Changed, "#answer-who")
+    def _person_chosen(self, event: Select.Changed) -> None:
+        candidate = self._candidates.get(event.value)  # type: ignore[arg-type]
+        if candidate is None:
+            return
+        self._error("answer-who", "who-error", "")
+        code_input = self.query_one("#answer-code", Input)
+        if code_input.value.strip() != (candidate.code or ""):
+            code_input.value = candidate.code or ""
+        self._error("answer-code", "code-error", "")
+
+    # ---- submitting ---------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        """Check the code, the person and the ETA; close with the answer when all are fine."""
+        code = self.query_one("#answer-code", Input).value.strip()
+        who = self.query_one("#answer-who", Select).value
+        bad: list[str] = []
+        if code and code not in self._by_code:
+            message = f"没有此确认码 no one in this mobilization has code {code}"
+            self._error("answer-code", "code-error", message)
+            bad.append("answer-code")
+        candidate = self._candidates.get(who)  # type: ignore[arg-type]
+        if candidate is None:
+            self._error("answer-who", "who-error", "请选择人员 choose who answered")
+            bad.append("answer-who")
+        eta: int | None = None
+        try:
+            eta = parse_eta(self.query_one("#answer-eta", Input).value)
+        except ValueError as exc:
+            self._error("answer-eta", "eta-error", str(exc))
+            bad.append("answer-eta")
+        else:
+            self._error("answer-eta", "eta-error", "")
+        if bad or candidate is None:
+            self.query_one(f"#{bad[0]}").focus()
+            return
+        yes = self.query_one("#answer-yes", Select).value == "yes"
+        self.dismiss(AnswerResult(candidate.recipient_id, candidate.name, yes, eta))
+
+    def _error(self, widget_id: str, error_id: str, message: str) -> None:
+        error = self.query_one(f"#{error_id}", Static)
+        error.update(message)
+        error.set_class(bool(message), "-shown")
+        self.query_one(f"#{widget_id}").set_class(bool(message), "-invalid")

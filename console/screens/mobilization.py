@@ -1,0 +1,525 @@
+"""Provides the screen of one mobilization (动员): who was called, who answered, who is silent.
+
+The head says what the mobilization is (case, message, mode, 演练 exercise, state); the counters
+say how many were notified and how many said yes, no, stayed silent or could not be reached,
+with the time people took to answer and a sparkline of answers per minute. The tree shows each
+node of the contact tree being walked, and the table the people still silent, longest first.
+
+Every state is drawn with a glyph and a word as well as a colour, so that nothing depends on
+colour alone. Reads run in a thread worker under the app's database lock; the screen reads
+again whenever the app announces a change and moves the elapsed times on every second. The
+keys record an answer taken by phone (``a``), call the silent again (``r``) and cancel the
+mobilization (``c``); each write runs in its own worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static, Tree
+from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
+
+from console.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
+from console.dialogs.yes_no import YesNoDialog
+from console.messages import IncidentsChanged
+from console.timefmt import short, span
+from contacts.mobilize import (
+    SILENT,
+    Counts,
+    Mobilization,
+    NodeState,
+    Summary,
+    cancel_mobilization,
+    node_states,
+    recipient_rows,
+    record_answer,
+    resend_silent,
+    summary,
+)
+from store.clock import Clock
+from store.db import Database
+from store.errors import DutydeskError, NotFound
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
+NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a state is drawn: a glyph, a Chinese and an English word, a colour."""
+
+    glyph: str
+    zh: str
+    en: str
+    style: str
+
+    def text(self, en: str | None = None) -> Text:
+        return Text(f"{self.glyph} {self.zh} {en or self.en}", style=self.style)
+
+
+# Recipient states and node states share one vocabulary.
+LOOKS = {
+    "queued": Look("·", "待发", "queued", "dim"),
+    "waiting": Look("·", "待通知", "waiting", "dim"),
+    "sent": Look("→", "已发", "sent", "cyan"),
+    "active": Look("→", "通知中", "calling", "cyan"),
+    "yes": Look("✔", "到", "yes", "bold green"),
+    "no": Look("✘", "不到", "no", "bold red"),
+    "no_answer": Look("⏳", "未应答", "silent", "yellow"),
+    "escalated": Look("↑", "已转备岗", "escalated", "magenta"),
+    "unreachable": Look("⊘", "联系不上", "unreachable", "bold red"),
+    "stood_down": Look("↓", "解除", "stood down", "dim"),
+    "cancelled": Look("×", "取消", "cancelled", "dim"),
+}
+SILENT_LOOK = Look("⏳", "未应答", "silent", "yellow")
+NOTIFIED_LOOK = Look("→", "已通知", "notified", "cyan")
+MOB_LOOKS = {
+    "active": Look("●", "进行中", "active", "bold cyan"),
+    "completed": Look("✔", "已完成", "completed", "green"),
+    "cancelled": Look("×", "已取消", "cancelled", "dim"),
+}
+MODE_ZH = {"cascade": "逐级 cascade", "broadcast": "全体 broadcast"}
+EXERCISE = Text(" 演练 EXERCISE ", style="bold black on yellow")
+SILENT_COLUMNS = (
+    ("name", "姓名 name"),
+    ("node", "节点 node"),
+    ("code", "确认码 code"),
+    ("since", "自 since"),
+    ("sends", "次 sends"),
+)
+
+
+def look_of(state: str) -> Look:
+    return LOOKS.get(state, Look("?", state, state, ""))
+
+
+def elapsed(delta: timedelta) -> str:
+    """A short elapsed time: ``45s``, ``4m``, ``1h05m``, ``2d3h``."""
+    seconds = max(0, int(delta.total_seconds()))
+    return f"{seconds}s" if seconds < 60 else span(timedelta(seconds=seconds))
+
+
+def duration(seconds: float | None) -> str:
+    """A time to answer: ``45s``, ``4m05s``, ``1h05m``; ``—`` when nobody answered yet."""
+    if seconds is None:
+        return "—"
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return span(timedelta(seconds=whole))
+
+
+def mobilization_state(mob: Mobilization) -> Text:
+    look = MOB_LOOKS.get(mob.state, Look("?", mob.state, mob.state, ""))
+    return look.text()
+
+
+def node_label(node: NodeState, now: datetime) -> Text:
+    """One tree line: state (glyph, words, colour), the node's label, its counts, silence."""
+    if node.state == "active" and node.tier > 0:
+        text = LOOKS["escalated"].text(f"alternate {node.tier} called")
+    else:
+        text = look_of(node.state).text()
+    text.append("  ")
+    text.append(node.label)
+    counts = node.counts
+    if counts.total:
+        text.append(f"  {counts.yes}/{counts.total} yes", style="green" if counts.yes else "dim")
+    if node.state == "active" and counts.silent and node.released_at is not None:
+        text.append(f"  ⏳ {elapsed(now - node.released_at)}", style="yellow")
+    return text
+
+
+def counters(total: Counts) -> Text:
+    """The five counters, each with its glyph and word, then what is left over."""
+    text = Text()  # wraps on a narrow terminal: no counter may be cut off
+    parts: list[tuple[Look, int]] = [
+        (NOTIFIED_LOOK, total.notified),
+        (LOOKS["yes"], total.yes),
+        (LOOKS["no"], total.no),
+        (SILENT_LOOK, total.silent),
+        (LOOKS["unreachable"], total.unreachable),
+    ]
+    for index, (look, count) in enumerate(parts):
+        if index:
+            text.append("  ")
+        text.append(f"{look.glyph} {look.zh} {look.en} ", style=look.style if count else "dim")
+        text.append(str(count), style="bold" if count else "dim")
+    text.append(f"   共 of {total.total}")
+    for state, count in (
+        ("queued", total.queued),
+        ("stood_down", total.stood_down),
+        ("cancelled", total.cancelled),
+    ):
+        if count:
+            look = LOOKS[state]
+            text.append(f"  {look.glyph} {look.en} {count}", style="dim")
+    return text
+
+
+def since_cell(since: datetime, now: datetime, zone: ZoneInfo) -> Text:
+    """``14:02 ⏳ 4m`` (with the date when it is not today)."""
+    at = since.astimezone(zone)
+    when = at.strftime("%H:%M") if at.date() == now.astimezone(zone).date() else short(at, zone)
+    text = Text(f"{when} ")
+    text.append(f"⏳ {elapsed(now - since)}", style="yellow")
+    return text
+
+
+def candidate_order(row: dict[str, Any]) -> tuple[int, int]:
+    """The silent first, then those not yet sent, then those who answered or were closed."""
+    state = str(row["state"])
+    rank = 0 if state in SILENT else 1 if state == "queued" else 2
+    return rank, int(row["id"])
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one read of the mobilization found."""
+
+    summary: Summary
+    nodes: list[NodeState]
+    recipients: list[dict[str, Any]]
+
+    @property
+    def mobilization(self) -> Mobilization:
+        return self.summary.mobilization
+
+
+class MobilizationScreen(Screen[None]):
+    """动员 — one mobilization as it runs.
+
+    Args:
+        mobilization_id: the mobilization to show.
+    """
+
+    CSS_PATH = "mobilization.tcss"
+    BINDINGS = [
+        Binding("a", "answer", "记录应答 answer"),
+        Binding("r", "resend", "重发 resend"),
+        Binding("c", "cancel_mobilization", "取消动员 cancel"),
+        Binding("escape", "back", "返回 back"),
+    ]
+
+    def __init__(self, mobilization_id: int) -> None:
+        super().__init__()
+        self.mobilization_id = mobilization_id
+        self.snapshot: Snapshot | None = None
+        self._tree_nodes: dict[int, TreeNode[int]] = {}
+        self._dirty = False
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="mob-top"):
+            yield Static(id="mob-head")
+            yield Static(id="mob-counters")
+            with Horizontal(id="mob-timing"):
+                yield Static(id="mob-times")
+                yield Sparkline([], id="mob-spark")
+        with Horizontal(id="mob-body"):
+            with Vertical(id="mob-nodes"):
+                yield Label("节点 Nodes", classes="section-title")
+                yield Tree[int]("nodes", id="mob-tree")
+            with Vertical(id="mob-people"):
+                yield Label("未应答 Still silent", classes="section-title", id="mob-silent-title")
+                yield DataTable(id="mob-silent", cursor_type="row", zebra_stripes=True)
+                yield Static("没有未应答的人 Nobody is silent.", id="mob-silent-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#mob-tree", Tree).show_root = False
+        table = self.query_one("#mob-silent", DataTable)
+        for key, label in SILENT_COLUMNS:
+            table.add_column(label, key=key)
+        self.query_one("#mob-head", Static).update(f"动员 Mobilization #{self.mobilization_id} …")
+        table.focus()
+        self.set_interval(TICK_SECONDS, self._tick)
+        self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one("#mob-body").set_class(event.size.width < NARROW, "-narrow")
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mobilization-read")
+    def load(self) -> None:
+        """Read the summary, the nodes and the people, then show them on the UI thread."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                now = ctx.clock.now()
+                snapshot = Snapshot(
+                    summary(ctx.db, self.mobilization_id, now),
+                    node_states(ctx.db, self.mobilization_id),
+                    recipient_rows(ctx.db, self.mobilization_id),
+                )
+        except Exception as exc:  # a locked or missing database must not close the console
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._load_failed, exc)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, snapshot)
+
+    def _load_failed(self, exc: Exception) -> None:
+        self.notify(str(exc), title="动员 mobilization", severity="error", markup=False)
+        if isinstance(exc, NotFound) and self.is_current:
+            self.dismiss()
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.load()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.load()
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _show(self, snapshot: Snapshot) -> None:
+        if not self.is_attached:
+            return  # the officer left while the read ran
+        self.snapshot = snapshot
+        now = self.desk.ctx.clock.now()
+        self._show_head(snapshot.summary)
+        self._show_tree(snapshot.nodes, now)
+        self._show_silent(snapshot.summary, now)
+        self.refresh_bindings()
+
+    def _show_head(self, result: Summary) -> None:
+        mob = result.mobilization
+        self.sub_title = f"动员 #{mob.id} {mob.message}"
+        # The message goes last: on a narrow terminal it is what gets cut, never the state.
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append(f"动员 #{mob.id}  ", style="bold")
+        head.append_text(mobilization_state(mob))
+        if mob.exercise:
+            head.append("  ")
+            head.append_text(EXERCISE)
+        head.append(f"  {MODE_ZH.get(mob.mode, mob.mode)}")
+        if mob.need is not None:
+            head.append(f"  需 need {mob.need}")
+        if mob.incident_number:
+            head.append(f"  事件 {mob.incident_number}")
+        head.append("  ")
+        head.append(mob.message)
+        self.query_one("#mob-head", Static).update(head)
+        self.query_one("#mob-counters", Static).update(counters(result.total))
+        times = Text(no_wrap=True)
+        times.append("应答用时 time to answer ")
+        times.append(f"p50 {duration(result.p50_s)}  p90 {duration(result.p90_s)}", style="bold")
+        times.append("   每分钟应答 answers/min ")
+        self.query_one("#mob-times", Static).update(times)
+        self.query_one("#mob-spark", Sparkline).data = [float(n) for n in result.answers_by_minute]
+
+    def _show_tree(self, nodes: list[NodeState], now: datetime) -> None:
+        tree: Tree[int] = self.query_one("#mob-tree", Tree)
+        if [n.id for n in nodes] == list(self._tree_nodes):
+            for node in nodes:
+                self._tree_nodes[node.id].set_label(node_label(node, now))
+            return
+        line = tree.cursor_line
+        tree.clear()
+        self._tree_nodes = {}
+        parents = {n.parent_id for n in nodes}
+        for node in nodes:
+            anchor = self._tree_nodes.get(node.parent_id or 0, tree.root)
+            label = node_label(node, now)
+            if node.id in parents:
+                self._tree_nodes[node.id] = anchor.add(label, data=node.id, expand=True)
+            else:
+                self._tree_nodes[node.id] = anchor.add_leaf(label, data=node.id)
+        if nodes:
+            tree.move_cursor_to_line(max(0, min(line, len(nodes) - 1)))
+
+    def _show_silent(self, result: Summary, now: datetime) -> None:
+        table = self.query_one("#mob-silent", DataTable)
+        zone = self.desk.ctx.config.zone
+        selected = self.selected_recipient()
+        table.clear()
+        for person in result.silent:
+            table.add_row(
+                Text(person.name, no_wrap=True),
+                Text(person.node, no_wrap=True),
+                person.ack_code or "—",
+                since_cell(person.since, now, zone),
+                str(person.sends),
+                key=str(person.recipient_id),
+            )
+        if selected is not None and str(selected) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected)))
+        shown, silent = len(result.silent), result.total.silent
+        more = f" ({shown} of {silent} shown)" if silent > shown else ""
+        self.query_one("#mob-silent-title", Label).update(f"未应答 Still silent: {silent}{more}")
+        table.display = bool(result.silent)
+        self.query_one("#mob-silent-empty").display = not result.silent
+
+    def _tick(self) -> None:
+        """Move the elapsed times on (silent nodes and people) without reading again."""
+        if self.snapshot is None:
+            return
+        now = self.desk.ctx.clock.now()
+        for node in self.snapshot.nodes:
+            if node.state == "active" and node.id in self._tree_nodes:
+                self._tree_nodes[node.id].set_label(node_label(node, now))
+        table = self.query_one("#mob-silent", DataTable)
+        zone = self.desk.ctx.config.zone
+        for person in self.snapshot.summary.silent:
+            key = str(person.recipient_id)
+            if key in table.rows:
+                table.update_cell(key, "since", since_cell(person.since, now, zone))
+
+    def selected_recipient(self) -> int | None:
+        """The recipient of the highlighted silent row, if there is one."""
+        table = self.query_one("#mob-silent", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(row_key.value) if row_key.value else None
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out what does not apply: nothing before the first read, resend/cancel once over."""
+        if action in ("resend", "cancel_mobilization"):
+            snapshot = self.snapshot
+            return snapshot is not None and snapshot.mobilization.state == "active" or None
+        if action == "answer":
+            return self.snapshot is not None and bool(self.snapshot.recipients) or None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_answer(self) -> None:
+        """记录应答: after a phone call, record a person's yes or no (and ETA)."""
+        if self.snapshot is None:
+            return
+        candidates = [
+            AnswerCandidate(
+                recipient_id=int(row["id"]),
+                name=str(row["name"]),
+                code=row["code"],
+                status=look_of(str(row["state"])).text().plain,
+            )
+            for row in sorted(self.snapshot.recipients, key=candidate_order)
+        ]
+        self.app.push_screen(
+            AnswerDialog(
+                candidates,
+                selected=self.selected_recipient(),
+                title=f"记录应答 Answer · 动员 #{self.mobilization_id}",
+            ),
+            self._answered,
+        )
+
+    def _answered(self, result: AnswerResult | None) -> None:
+        if result is None:
+            return
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            answer = record_answer(
+                db,
+                clock,
+                operator,
+                yes=result.yes,
+                via="console",
+                recipient_id=result.recipient_id,
+                eta_min=result.eta_min,
+            )
+            said = "✔ 到 yes" if answer.yes else "✘ 不到 no"
+            if not answer.first and not answer.changed:
+                return f"{answer.name}: 已记录 already recorded {said}"
+            eta = f", ETA {result.eta_min} min" if result.eta_min is not None else ""
+            return f"{answer.name}: {said}{eta}"
+
+        self._write(step)
+
+    def action_resend(self) -> None:
+        """重发: message everyone still silent again, now (after a confirmation)."""
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(
+                    lambda db, clock, operator: (
+                        "已重发 resent to "
+                        f"{resend_silent(db, clock, operator, self.mobilization_id)} people"
+                    )
+                )
+
+        silent = self.snapshot.summary.total.silent if self.snapshot else 0
+        self.app.push_screen(
+            YesNoDialog(
+                "重发 Resend",
+                f"再次通知 {silent} 位未应答人员? Message the {silent} silent people again now?",
+            ),
+            confirmed,
+        )
+
+    def action_cancel_mobilization(self) -> None:
+        """取消动员: stop the mobilization (after a confirmation); those already called are told."""
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(
+                    lambda db, clock, operator: (
+                        "已取消 cancelled; told "
+                        f"{cancel_mobilization(db, clock, operator, self.mobilization_id)} people"
+                    )
+                )
+
+        self.app.push_screen(
+            YesNoDialog(
+                "取消动员 Cancel mobilization",
+                f"取消动员 #{self.mobilization_id}? 已通知的人会收到取消消息。"
+                " Cancel it? Everyone already called is told.",
+                yes="取消动员 Cancel it",
+                no="继续 Keep it",
+            ),
+            confirmed,
+        )
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="mobilization-write")
+    def _write(self, step: Callable[[Database, Clock, str], str]) -> None:
+        """Run one write under the lock; say what it did, or why it could not."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                done = step(ctx.db, ctx.clock, ctx.operator)
+        except DutydeskError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        except Exception as exc:  # a write that failed unexpectedly is still only a notice
+            self.app.call_from_thread(
+                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._written, done)
+
+    def _written(self, done: str) -> None:
+        self.notify(done, title="动员 mobilization", markup=False)
+        self.desk.announce_change(own=True)

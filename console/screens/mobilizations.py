@@ -1,0 +1,191 @@
+"""Provides the list of mobilizations (动员), newest first, with how far each has got.
+
+Each row shows the case it is for, the message, cascade or broadcast, the 演练 exercise mark,
+its state and its progress: how many said yes, no or are still silent out of everyone called,
+as numbers and as a small bar. Enter opens the mobilization. Reads run in a thread worker under
+the app's database lock and are repeated whenever the app announces a change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from console.messages import IncidentsChanged
+from console.screens.mobilization import (
+    EXERCISE,
+    LOOKS,
+    MODE_ZH,
+    MobilizationScreen,
+    mobilization_state,
+)
+from console.timefmt import short
+from console.widgets.cells import fit
+from contacts.mobilize import Counts, Mobilization, list_mobilizations, summary
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`
+MESSAGE_WIDTH = 30
+BAR_WIDTH = 10
+COLUMNS = (
+    ("id", "#"),
+    ("incident", "事件 case"),
+    ("message", "消息 message"),
+    ("mode", "方式 mode"),
+    ("exercise", "演练"),
+    ("state", "状态 state"),
+    ("progress", "进度 yes/no/silent of total"),
+    ("started", "开始 started"),
+)
+
+
+def progress(total: Counts) -> Text:
+    """``▕██▒▒░     ▏ 2/1/3 of 8``: yes, no and silent, as a bar and as numbers."""
+    text = Text(no_wrap=True)
+    text.append("▕")
+    if total.total:
+        cells = 0
+        for state, count, glyph in (
+            ("yes", total.yes, "█"),
+            ("no", total.no, "▒"),
+            ("no_answer", total.silent, "░"),
+        ):
+            width = round(BAR_WIDTH * count / total.total)
+            width = min(width, BAR_WIDTH - cells)
+            text.append(glyph * width, style=LOOKS[state].style)
+            cells += width
+        text.append(" " * (BAR_WIDTH - cells))
+    else:
+        text.append(" " * BAR_WIDTH)
+    text.append("▏ ")
+    text.append(f"{total.yes}/{total.no}/{total.silent} of {total.total}")
+    return text
+
+
+class MobilizationTable(DataTable[object]):
+    """The mobilizations: enter opens the highlighted one."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+
+
+class MobilizationsScreen(Screen[None]):
+    """动员列表 — every mobilization, newest first."""
+
+    CSS_PATH = "mobilization.tcss"
+    BINDINGS = [Binding("escape", "back", "返回 back")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dirty = False
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="mobilizations-status")
+        yield MobilizationTable(id="mobilizations", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            "尚无动员 No mobilizations yet: start one from a case's detail screen.",
+            id="mobilizations-empty",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(MobilizationTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        table.focus()
+        self.load()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="mobilizations-read")
+    def load(self) -> None:
+        """Read the newest mobilizations and each one's counts."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                now = ctx.clock.now()
+                rows = [
+                    (mob, summary(ctx.db, mob.id, now, silent_limit=0).total)
+                    for mob in list_mobilizations(ctx.db, limit=LIMIT)
+                ]
+        except Exception as exc:  # a locked database must not close the console
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(
+                    self.notify, str(exc), title="动员 mobilizations", severity="error"
+                )
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, rows)
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.load()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.load()
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _show(self, rows: list[tuple[Mobilization, Counts]]) -> None:
+        if not self.is_attached:
+            return
+        table = self.query_one(MobilizationTable)
+        selected = self.selected_mobilization()
+        zone = self.desk.ctx.config.zone
+        table.clear()
+        for mob, total in rows:
+            table.add_row(
+                str(mob.id),
+                mob.incident_number or "—",
+                fit(mob.message, MESSAGE_WIDTH),
+                MODE_ZH.get(mob.mode, mob.mode),
+                EXERCISE.copy() if mob.exercise else Text(""),
+                mobilization_state(mob),
+                progress(total),
+                short(mob.created_at, zone),
+                key=str(mob.id),
+            )
+        if selected is not None and str(selected) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected)))
+        active = sum(1 for mob, _ in rows if mob.state == "active")
+        exercises = sum(1 for mob, _ in rows if mob.exercise)
+        self.query_one("#mobilizations-status", Static).update(
+            f"动员 mobilizations {len(rows)}{'+' if len(rows) == LIMIT else ''}"
+            f"  进行中 active {active}  演练 exercises {exercises}"
+        )
+        table.display = bool(rows)
+        self.query_one("#mobilizations-empty").display = not rows
+
+    def selected_mobilization(self) -> int | None:
+        table = self.query_one(MobilizationTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(row_key.value) if row_key.value else None
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#mobilizations")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.push_screen(MobilizationScreen(int(event.row_key.value)))
+
+    def action_back(self) -> None:
+        self.dismiss()
