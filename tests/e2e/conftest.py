@@ -144,10 +144,19 @@ class Serve:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
 
-    def start(self, timeout: float = 20.0) -> Serve:
+    def start(self, timeout: float = 20.0, until: str = "here") -> Serve:
+        """Start it and wait until its engine state is ``until`` (``here``: it holds the lease)."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         code = "import sys; from console.cli import main; main(sys.argv[1:])"
-        args = ["--db", str(self.db), "--config", str(self.config), "serve"]
+        args = [
+            "--db",
+            str(self.db),
+            "--config",
+            str(self.config),
+            "serve",
+            "--port",
+            str(self.port),
+        ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, *args], stdout=log, stderr=log, env=env
@@ -158,7 +167,7 @@ class Serve:
                 raise AssertionError(f"serve exited: {self.log.read_text(errors='replace')}")
             try:
                 health = httpx.get(f"{self.url}/healthz", timeout=1).json()
-                if health["engine"] == "here":
+                if health["engine"] == until:
                     return self
             except httpx.HTTPError:
                 pass

@@ -95,7 +95,8 @@ def test_cascade_answered_by_link_and_by_sms(town_db, gateway, serve_factory, tm
         f"http://127.0.0.1:{port}/inbound/sms", json={"from": e164("M2"), "text": f"{code} 2"}
     )
     assert wrong.status_code == 400 and "was not sent to" in wrong.json()["error"]
-    assert states(town_db, mob) == {"L1": "yes", "M1": "yes", "M2": "sent", "V1": "sent"}
+    expected = {"L1": "yes", "M1": "yes", "M2": "sent", "V1": "sent"}
+    wait_for(lambda: states(town_db, mob) == expected, what=f"states {expected}")
 
 
 def test_forged_expired_and_malformed_requests_change_nothing(
@@ -177,12 +178,16 @@ def test_gateway_refusals_throttling_and_other_channels(
         mail = smtp.received[0]
         assert "m2@example.org" in mail.rcpt_tos
         db = connect(town_db)
-        rows = {r["key"]: r for r in recipient_rows(db, mob)}
-        wait_for(
-            lambda: any(r["error"] for r in recipient_rows(db, mob) if r["key"] == "M1"),
-            what="M1's refusal recorded",
-        )
-        rows = {r["key"]: r for r in recipient_rows(db, mob)}
+
+        def recorded() -> dict[str, dict] | None:
+            # The gateway answers before the engine records: wait for the records.
+            rows = {r["key"]: r for r in recipient_rows(db, mob)}
+            done = rows["M1"]["error"] and all(
+                rows[k]["state"] == "sent" for k in ("L1", "M2", "V1")
+            )
+            return rows if done else None
+
+        rows = wait_for(recorded, what="every outcome recorded")
         assert "number blocked" in rows["M1"]["error"] and rows["M1"]["state"] == "queued"
         assert rows["L1"]["state"] == rows["M2"]["state"] == rows["V1"]["state"] == "sent"
         assert summary(db, mob, clock.now()).total.notified == 3
@@ -282,3 +287,23 @@ def test_cli_mobilize_show_and_ack(town_db, gateway, serve_factory, tmp_path) ->
     assert '"exercise": true' in listed.stdout
     bad = cli("ack", "0000")
     assert bad.returncode != 0 and "ack code 0000" in bad.stderr
+
+
+def test_a_second_serve_waits_and_takes_over_when_the_first_dies(
+    town_db, gateway, serve_factory, tmp_path
+) -> None:
+    first_port, second_port = free_port(), free_port()
+    config = write_config(tmp_path, first_port, sms={"url": gateway.url})
+    first = serve_factory(town_db, config, first_port).start()
+    second = serve_factory(town_db, config, second_port)
+    second.start(until="elsewhere")
+    assert httpx.get(f"{second.url}/healthz").json()["engine"] == "elsewhere"
+    first.kill()
+    killed = time.monotonic()
+    wait_for(
+        lambda: httpx.get(f"{second.url}/healthz").json()["engine"] == "here",
+        what="the takeover",
+    )
+    assert time.monotonic() - killed < 10
+    mobilize(town_db, "grid:G01")
+    wait_for(lambda: to(gateway, "L1"), what="the survivor sending")
