@@ -1,0 +1,83 @@
+"""The engine loop on an injected clock: escalation timing without waiting for real time-outs.
+
+The engine runs as it does in ``serve`` (its own connection, the lease, the ``log`` sender);
+the test moves a :class:`FixedClock` past each time-out and watches the next step happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from console.config import Config
+from console.engine import Engine, EngineOptions
+from contacts.mobilize import Target, recipient_rows, start_mobilization
+from store import lease
+from store.clock import FixedClock
+from store.db import connect
+from tests.e2e.conftest import town_db as _town_db  # noqa: F401 - the fixture, reused
+
+town_db = _town_db
+FAST = EngineOptions(tick_s=0.01, renew_s=0.05, sweep_s=60)
+
+
+async def until(check: Callable[[], object], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5.0
+    while loop.time() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def log_lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) -> None:
+    clock = FixedClock(datetime(2026, 11, 26, 2, 0, tzinfo=UTC))
+    engine = Engine(town_db, Config(path=None), clock=clock, options=FAST)
+    log = town_db.with_name("town-messages.log")
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    db = connect(town_db)
+    try:
+        await until(lambda: engine.state == "here", "the lease")
+        mob = start_mobilization(db, clock, "t", targets=[Target.parse("grid:G01")], message="集合")
+        engine.wake()
+        await until(lambda: len(log_lines(log)) == 1, "the first call")
+
+        def state(key: str) -> str | None:
+            return next((r["state"] for r in recipient_rows(db, mob) if r["key"] == key), None)
+
+        await asyncio.sleep(0.1)
+        assert len(log_lines(log)) == 1  # nothing more before the time-out
+        clock.advance(seconds=59)
+        await asyncio.sleep(0.1)
+        assert len(log_lines(log)) == 1
+        clock.advance(seconds=1)  # the tree's time-out is 60 s, one repeat
+        await until(lambda: len(log_lines(log)) == 2, "the repeat")
+        assert {m["address"] for m in log_lines(log)} == {"+8613800138004"}
+        clock.advance(seconds=60)
+        await until(lambda: state("SEC") == "sent", "the alternate")
+        assert state("L1") == "escalated"
+        calls = len(log_lines(log))
+        clock.advance(seconds=60)
+        await until(lambda: len(log_lines(log)) == calls + 1, "the alternate's repeat")
+        clock.advance(seconds=60)
+        await until(lambda: state("SEC") == "unreachable", "the alternate's silence")
+        await until(lambda: state("M1") == "sent", "the members, released all the same")
+    finally:
+        stop.set()
+        await task
+        db.close()
+    assert engine.state == "stopped"
+    check = connect(town_db)
+    assert lease.current_holder(check, clock.now()) is None  # given back on the way out
+    check.close()
