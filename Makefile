@@ -27,6 +27,7 @@ bench:
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.contacts
 	$(BIN)/python -m bench.gridcheck
+	$(BIN)/python -m bench.mobilize
 
 demo:
 	$(BIN)/dutydesk --demo
