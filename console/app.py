@@ -148,6 +148,12 @@ class DutydeskApp(App[None]):
         )
         self.engine = EngineThread(engine)
         self.engine.start()
+        # Shown before this worker ends, so the first screen already says who runs the timers.
+        self.call_from_thread(self._engine_started, engine.state)
+
+    def _engine_started(self, state: str) -> None:
+        if state in ("here", "elsewhere"):
+            self.engine_state = state
 
     def on_engine_state_changed(self, message: EngineStateChanged) -> None:
         if message.state in ("here", "elsewhere"):
