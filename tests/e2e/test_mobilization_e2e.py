@@ -20,6 +20,7 @@ import pytest
 from contacts.acks import installation_secret, make_token
 from contacts.mobilize import Target, recipient_rows, start_mobilization, summary
 from contacts.people import set_channels
+from contacts.trees import build_default_tree
 from store.clock import SystemClock
 from store.db import connect
 from tests.e2e.conftest import (
@@ -45,6 +46,7 @@ def mobilize(db_path: Path, *targets: str, **kw: object) -> int:
             OPERATOR,
             targets=[Target.parse(t) for t in targets],
             message=kw.pop("message", "河道水位上涨，请到岗"),  # type: ignore[arg-type]
+            interval_s=kw.pop("interval_s", 0),  # type: ignore[arg-type]  # as in write_config
             **kw,  # type: ignore[arg-type]
         )
     finally:
@@ -307,3 +309,46 @@ def test_a_second_serve_waits_and_takes_over_when_the_first_dies(
     assert time.monotonic() - killed < 10
     mobilize(town_db, "grid:G01")
     wait_for(lambda: to(gateway, "L1"), what="the survivor sending")
+
+
+def test_repeats_alternates_no_unreachable_need_and_duplicates_in_real_time(
+    town_db, gateway, serve_factory, tmp_path
+) -> None:
+    """Time-outs of 1 s, one repeat: a silent leader, a 'no' from the alternate, then --need."""
+    db = connect(town_db)
+    build_default_tree(db, SystemClock(), OPERATOR, timeout_s=1, repeats=1, replace=True)
+    db.close()
+    port = free_port()
+    config = write_config(tmp_path, port, sms={"url": gateway.url})
+    serve_factory(town_db, config, port).start()
+    # M1 is a member of G01 and the rescue team's leader; V1 a volunteer and a team member.
+    mob = mobilize(town_db, "grid:G01", "team:T-RESCUE", need=2)
+    sec = wait_for(lambda: to(gateway, "SEC"), what="the alternate after L1's silence")[0]
+    assert [m["kind"] for m in to(gateway, "L1")] == ["notify", "notify"]  # sent, repeated
+    reply = httpx.post(
+        f"http://127.0.0.1:{port}/inbound/sms",
+        json={"from": e164("SEC"), "text": f"{sec['ack_code']} 2"},
+    )
+    assert reply.status_code == 200 and reply.json()["answer"] == "no"
+    # G01's leader node is unreachable now: its members and volunteers are called all the same.
+    wait_for(lambda: to(gateway, "M2") and to(gateway, "V1"), what="G01's people released")
+    for key in ("M1", "V1"):
+        code = to(gateway, key)[0]["ack_code"]
+        answered = httpx.post(
+            f"http://127.0.0.1:{port}/inbound/sms", json={"from": e164(key), "text": f"{code} 1"}
+        )
+        assert answered.status_code == 200
+    # Two yes in G01: M2 is told to stand down instead of being called again.
+    stood = wait_for(
+        lambda: [m for m in to(gateway, "M2") if m["kind"] == "stand_down"], what="stand down"
+    )
+    assert len(stood) == 1
+    final = states(town_db, mob)
+    assert final["L1"] == "unreachable" and final["SEC"] == "no"
+    assert final["M1"] == final["V1"] == "yes" and final["M2"] == "stood_down"
+    # One recipient per person though M1 and V1 sit in two nodes (team and grid): one code,
+    # and no more call-outs than one plus its repeat, whichever node called them first.
+    for key in ("M1", "V1"):
+        calls = [m for m in to(gateway, key) if m["kind"] == "notify"]
+        assert len({m["ack_code"] for m in calls}) == 1 and 1 <= len(calls) <= 2
+    assert sorted(final) == ["L1", "M1", "M2", "SEC", "V1"]  # nobody twice
