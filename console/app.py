@@ -32,6 +32,7 @@ from console.messages import (
     IncidentsChanged,
     IncidentUpdated,
 )
+from console.notices import Notice, NoticeWatcher
 from console.screens import (
     ContactsScreen,
     IncidentDetailScreen,
@@ -39,6 +40,7 @@ from console.screens import (
     MobilizationsScreen,
 )
 from console.screens.actions import CaseScreen
+from console.screens.help import HelpScreen
 from contacts.roster import on_duty
 from store.db import data_version
 
@@ -55,6 +57,8 @@ class DutydeskApp(App[None]):
         Binding("q", "quit", "退出"),
         Binding("u", "contacts", "通讯录"),
         Binding("m", "mobilizations", "动员"),
+        Binding("question_mark", "help", "帮助"),
+        Binding("ctrl+t", "toggle_theme", "明暗 theme", show=False),
     ]
 
     engine_state: reactive[str] = reactive("starting")
@@ -67,14 +71,17 @@ class DutydeskApp(App[None]):
         self.holder = f"console:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._data_version = 0
         self.engine: EngineThread | None = None
+        self.notices = NoticeWatcher(ctx.db)
 
     def get_default_screen(self) -> Screen[None]:
         return IncidentsScreen()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.ctx.operator} @ {self.ctx.db_path.name}"
+        self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
         with self.db_lock:
             self._data_version = data_version(self.ctx.db)
+            self.notices.prime()
         self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
         self.start_engine()
         self.show_on_duty()
@@ -87,16 +94,29 @@ class DutydeskApp(App[None]):
     # ---- seeing changes ---------------------------------------------------------------------
 
     def poll_database(self) -> None:
-        """Tell the screens when another connection has committed since the last look."""
+        """Tell the screens when another connection has committed since the last look.
+
+        New reports, answers and cases going overdue since the last look become toasts; a
+        severity I/II report also rings the bell (``[ui] bell``).
+        """
         if not self.db_lock.acquire(blocking=False):
             return  # a worker is reading; look again at the next tick
         try:
             version = data_version(self.ctx.db)
+            changed = version != self._data_version
+            notices = self.notices.poll() if changed else []
         finally:
             self.db_lock.release()
-        if version != self._data_version:
+        if changed:
             self._data_version = version
             self.announce_change(own=False)
+        self._show_notices(notices)
+
+    def _show_notices(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            self.notify(notice.message, title=notice.title, severity=notice.severity, markup=False)
+        if self.ctx.config.bell and any(notice.bell for notice in notices):
+            self.bell()
 
     def announce_change(self, *, own: bool) -> None:
         for screen in self.screen_stack:
@@ -122,6 +142,15 @@ class DutydeskApp(App[None]):
         """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""
         if not isinstance(self.screen, ContactsScreen):
             self.push_screen(ContactsScreen())
+
+    def action_help(self) -> None:
+        """帮助: every key of the current screen and the app's."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        """明暗: switch between the dark and the light theme."""
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
     def action_mobilizations(self) -> None:
         """动员: the mobilizations, newest first (one list open)."""
@@ -167,6 +196,8 @@ class DutydeskApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         if isinstance(screen, CaseScreen):
             yield from screen.palette_commands()
+        yield SystemCommand("帮助 Keys", "Every key of this screen (?)", self.action_help)
+        yield SystemCommand("明暗 Toggle theme", "Dark / light (ctrl+t)", self.action_toggle_theme)
         yield from super().get_system_commands(screen)
 
 

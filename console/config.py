@@ -10,6 +10,9 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   ``office`` (where an undirected dispatch goes);
 * ``[grid]``: ``households_min``/``households_max`` (moderate scale, default 300-500),
   ``overlap_tolerance_m2``/``gap_tolerance_m2`` (seamless coverage, default 1 m²);
+* ``[ui]``: ``refresh_seconds`` (how often the console looks for others' writes, default 1),
+  ``theme`` (``dark`` or ``light``, default dark), ``bell`` (ring the terminal bell for a
+  severity I/II report, default true);
 * ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
   country code, default CN);
 * ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
@@ -37,6 +40,7 @@ from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Po
 from incidents.models import CATEGORIES, Urgency
 from store.errors import ConfigError, InvalidInput
 
+THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KNOWN = {
     "": {
@@ -61,7 +65,7 @@ KNOWN = {
     "limits": {"remind_every_minutes", "rule"},
     "limits.rule": {"category", "type", "urgency", "unit", *(s.value for s in LIMITED_STAGES)},
     "shift": {"leads", "second_extension_approvals", "office"},
-    "ui": {"language", "refresh_seconds"},
+    "ui": {"language", "refresh_seconds", "theme", "bell"},
 }
 
 
@@ -75,6 +79,8 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     raw: dict[str, Any] = field(default_factory=dict)
     refresh_seconds: float = 1.0
+    theme: str = "dark"
+    bell: bool = True
     grid_rules: GridRules = field(default_factory=GridRules)
     phone_region: str = "CN"
     channels: ChannelSettings = field(default_factory=ChannelSettings)
@@ -112,7 +118,7 @@ class Config:
                 "second_extension_approvals": self.policy.second_extension_approvals,
                 "office": self.policy.office_name,
             },
-            "ui": {"refresh_seconds": self.refresh_seconds},
+            "ui": {"refresh_seconds": self.refresh_seconds, "theme": self.theme, "bell": self.bell},
             "grid": {
                 "households_min": self.grid_rules.households_min,
                 "households_max": self.grid_rules.households_max,
@@ -309,6 +315,12 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     refresh = ui.get("refresh_seconds", 1.0)
     if not isinstance(refresh, int | float) or isinstance(refresh, bool) or refresh <= 0:
         raise r.fail(("ui", "refresh_seconds"), "must be a positive number")
+    theme = ui.get("theme", "dark")
+    if theme not in THEMES:
+        raise r.fail(("ui", "theme"), 'must be "dark" or "light"')
+    bell = ui.get("bell", True)
+    if not isinstance(bell, bool):
+        raise r.fail(("ui", "bell"), "must be true or false")
     grid_rules = _parse_grid(r, data.get("grid", {}))
     phone_region = _parse_contacts(r, data.get("contacts", {}))
     for name in ("channels", "uplink"):
@@ -358,6 +370,8 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         policy=policy,
         raw=data,
         refresh_seconds=float(refresh),
+        theme=theme,
+        bell=bell,
         grid_rules=grid_rules,
         phone_region=phone_region,
         channels=channels,

@@ -210,3 +210,43 @@ def verify_chain(db: Database) -> ChainReport:
             " entries at the end were deleted or appended outside dutydesk",
         )
     return ChainReport(True, checked)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One entry of the chain as read back, without its chain fields."""
+
+    id: int
+    at: str
+    operator: str
+    incident_id: int | None
+    kind: str
+    stage_from: str | None
+    stage_to: str | None
+    data: dict[str, Any]
+
+
+def events_after(db: Database, after_id: int, limit: int) -> list[StoredEvent]:
+    """The entries with an id above ``after_id``, oldest first, at most ``limit`` of them.
+
+    One range read on the primary key, however long the chain: what a watcher reads to learn
+    what happened since it last looked.
+    """
+    rows = db.conn.execute(
+        "SELECT id, at, operator, incident_id, kind, stage_from, stage_to, data FROM events"
+        " WHERE id > ? ORDER BY id LIMIT ?",
+        (after_id, limit),
+    ).fetchall()
+    return [
+        StoredEvent(
+            id=int(event_id),
+            at=at,
+            operator=operator,
+            incident_id=None if incident_id is None else int(incident_id),
+            kind=kind,
+            stage_from=stage_from,
+            stage_to=stage_to,
+            data=json.loads(data) if data else {},
+        )
+        for event_id, at, operator, incident_id, kind, stage_from, stage_to, data in rows
+    ]

@@ -169,7 +169,7 @@ def test_an_unfinished_value_names_its_line(tmp_path: Path) -> None:
         ('[calendar]\nworkdays = ["mon"]\nweekend = ["sun"]\n', 3, "calendar.weekend"),
         ("[limits]\nremind_every = 5\n", 2, "limits.remind_every"),
         ('[shift]\nleads = []\nboss = "x"\n', 3, "shift.boss"),
-        ('[ui]\ntheme = "dark"\n', 2, "ui.theme"),
+        ('[ui]\ncolour = "dark"\n', 2, "ui.colour"),
         ("[ui.colors]\nred = 1\n", 1, "ui.colors"),
         (
             '[[limits.rule]]\nhandling = 3\n\n[[limits.rule]]\nunit = "natural"\nclosed = 5\n',
@@ -368,3 +368,35 @@ def test_channel_serve_and_mobilize_errors_name_the_key(
 ) -> None:
     message = fail(tmp_path, text)
     assert where in message and "line" in message
+
+
+def test_theme_and_bell_default_configured_and_shown(tmp_path: Path) -> None:
+    config = load_config(None)
+    assert (config.theme, config.bell) == ("dark", True)
+    assert Config(path=None).effective()["ui"] == {
+        "refresh_seconds": 1.0,
+        "theme": "dark",
+        "bell": True,
+    }
+    config = load_config(write(tmp_path, '[ui]\ntheme = "light"\nbell = false\n'))
+    assert (config.theme, config.bell) == ("light", False)
+    ui = tomllib.loads(to_toml(config.effective()))["ui"]
+    assert (ui["theme"], ui["bell"]) == ("light", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        ('[ui]\nrefresh_seconds = 2\ntheme = "blue"\n', 3, "ui.theme", '"dark" or "light"'),
+        ("[ui]\ntheme = 1\n", 2, "ui.theme", '"dark" or "light"'),
+        ('[ui]\nbell = "yes"\n', 2, "ui.bell", "true or false"),
+        ("[ui]\nbell = 1\n", 2, "ui.bell", "true or false"),
+    ],
+)
+def test_a_bad_theme_or_bell_names_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, text)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message

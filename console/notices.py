@@ -1,0 +1,339 @@
+"""Provides :class:`NoticeWatcher`: what the duty officer should hear about, from the timeline.
+
+Every change dutydesk makes appends to the ``events`` chain, whoever makes it (this console,
+the CLI, another console, the engine, the ack server). The watcher remembers the newest entry
+it has seen and, when asked, turns the entries after it into :class:`Notice` values: a new
+report (with its level, and a bell for the levels configured), a case going overdue and put
+under supervision (督办), a mobilization answer (who said yes or no), a node nobody answered,
+a mobilization completed. The console shows them as toasts; this module knows nothing of
+Textual, so the wording is tested without a screen.
+
+Each :meth:`NoticeWatcher.poll` is one range read on the events' primary key (at most
+:data:`BATCH` rows) plus primary-key lookups for the names it shows. A burst of one kind (a
+sweep after downtime supervising fifty cases) becomes one notice, not fifty; a batch that comes
+back full (a bulk import) is summed up in one notice and the watcher moves to the head of the
+chain rather than replaying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from incidents.models import Severity, Stage
+from store.audit import StoredEvent, events_after, head
+from store.db import Database
+
+NoticeSeverity = Literal["information", "warning", "error"]
+
+BATCH = 200
+"""Entries read per poll; a full batch means a bulk change, summed up instead of replayed."""
+MAX_OF_A_KIND = 3
+"""More notices of one kind than this in one poll are collapsed into one."""
+NAMES_SHOWN = 5
+"""Case numbers or names listed in a collapsed notice before "+N"."""
+
+_RANK: dict[NoticeSeverity, int] = {"information": 0, "warning": 1, "error": 2}
+# How a new report's toast looks, by case level: I and II as errors, III a warning.
+_REPORT_SEVERITY: dict[int, NoticeSeverity] = {1: "error", 2: "error", 3: "warning"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One toast: a title, a message, how serious it is, and whether to ring the bell.
+
+    The title and message say everything in words (the level, yes or no, overdue): the
+    severity only picks the toast's colour, so nothing is conveyed by colour alone.
+    """
+
+    title: str
+    message: str
+    severity: NoticeSeverity = "information"
+    bell: bool = False
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A notice with what is needed to collapse it with others of its kind."""
+
+    kind: str
+    label: str
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class _Case:
+    number: str
+    title: str
+    severity: int | None
+
+
+@dataclass(frozen=True)
+class _Mobilization:
+    message: str
+    exercise: bool
+
+    @property
+    def prefix(self) -> str:
+        return "【演练 EXERCISE】" if self.exercise else ""
+
+
+# Titles of a collapsed notice, by kind: ``{n}`` is how many were collapsed.
+_COLLAPSED: dict[str, str] = {
+    "reported": "新报告 {n} new reports",
+    "supervise": "督办 {n} cases overdue",
+    "answer": "应答 {n} answers",
+    "unreachable": "无人应答 {n} nodes unreachable",
+    "completed": "动员完成 {n} mobilizations done",
+}
+
+
+class NoticeWatcher:
+    """Turns new timeline entries into notices, remembering how far it has read.
+
+    Args:
+        db: the dutydesk database; the caller serialises access to a shared connection.
+        bell_severities: the case levels (1 = I ... 4 = IV) whose new reports ring the bell.
+    """
+
+    def __init__(
+        self, db: Database, *, bell_severities: Collection[int] = frozenset({1, 2})
+    ) -> None:
+        self.db = db
+        self.bell_severities = frozenset(bell_severities)
+        self.last_id: int | None = None
+
+    def prime(self) -> None:
+        """Start from the newest entry now: what happened before is history, not news."""
+        self.last_id = head(self.db)[0]
+
+    def poll(self) -> list[Notice]:
+        """The notices for the entries written since the last poll (or prime), oldest first.
+
+        A watcher never primed primes itself and returns nothing.
+        """
+        if self.last_id is None:
+            self.prime()
+            return []
+        events = events_after(self.db, self.last_id, BATCH)
+        if not events:
+            return []
+        self.last_id = events[-1].id
+        notices = _collapse(self._items(events))
+        if len(events) == BATCH:
+            newest = head(self.db)[0]
+            skipped = newest - self.last_id
+            self.last_id = max(self.last_id, newest)
+            if skipped > 0:
+                notices.append(
+                    Notice(
+                        "更多变化 More changes",
+                        f"另有 {skipped} 条记录未逐条提示 {skipped} more timeline entries"
+                        " (an import or a long sweep) were not announced one by one;"
+                        " see the lists.",
+                        "warning",
+                    )
+                )
+        return notices
+
+    # ---- turning entries into notices -------------------------------------------------------
+
+    def _items(self, events: Sequence[StoredEvent]) -> list[_Item]:
+        cases = self._cases(events)
+        mobs = self._mobilizations(events)
+        names = self._recipients(events)
+        makers: dict[str, Callable[[StoredEvent], _Item | None]] = {
+            "reported": lambda e: self._reported(e, cases.get(e.incident_id or 0)),
+            "supervise": lambda e: _supervised(e, cases.get(e.incident_id or 0)),
+            "mobilization_answer": lambda e: _answered(e, mobs, names),
+            "mobilization_answer_changed": lambda e: _answered(e, mobs, names),
+            "mobilization_node_unreachable": lambda e: _unreachable(e, mobs),
+            "mobilization_completed": lambda e: self._completed(e, mobs),
+        }
+        items = []
+        for event in events:
+            make = makers.get(event.kind)
+            item = make(event) if make else None
+            if item is not None:
+                items.append(item)
+        return items
+
+    def _reported(self, event: StoredEvent, case: _Case | None) -> _Item:
+        data = event.data
+        number = str(data.get("number") or (case.number if case else f"#{event.incident_id}"))
+        title = str(data.get("title") or (case.title if case else ""))
+        level = _level(data.get("severity"))
+        if level is None and case is not None:
+            level = case.severity
+        if level is None:
+            return _Item("reported", number, Notice(f"新报告 New report {number}", title))
+        severity = Severity(level)
+        notice = Notice(
+            f"新报告 New report {number}",
+            f"{severity.roman}级 {severity.label_zh} (level {severity.roman}) · {title}",
+            _REPORT_SEVERITY.get(level, "information"),
+            bell=level in self.bell_severities,
+        )
+        return _Item("reported", number, notice)
+
+    def _completed(self, event: StoredEvent, mobs: dict[int, _Mobilization]) -> _Item:
+        mob_id = _int(event.data.get("mobilization"))
+        mob = mobs.get(mob_id or 0)
+        yes, total = self.db.conn.execute(
+            "SELECT count(*) FILTER (WHERE state = 'yes'), count(*) FROM recipients"
+            " WHERE mobilization_id = ?",
+            (mob_id,),
+        ).fetchone()
+        parts = [f"{mob.prefix}{_short(mob.message)}"] if mob else []
+        parts.append(f"应答是 {yes}/{total} answered yes")
+        notice = Notice(f"动员完成 Mobilization #{mob_id} done", " · ".join(parts))
+        return _Item("completed", f"#{mob_id}", notice)
+
+    # ---- the names the notices show (primary-key lookups, one query per table) --------------
+
+    def _cases(self, events: Iterable[StoredEvent]) -> dict[int, _Case]:
+        wanted = {
+            e.incident_id
+            for e in events
+            if e.incident_id is not None
+            and (
+                e.kind == "supervise"
+                or (e.kind == "reported" and not {"number", "title", "severity"} <= e.data.keys())
+            )
+        }
+        rows = self._lookup("SELECT id, number, title, severity FROM incidents", wanted)
+        return {int(r[0]): _Case(str(r[1]), str(r[2]), _level(r[3])) for r in rows}
+
+    def _mobilizations(self, events: Iterable[StoredEvent]) -> dict[int, _Mobilization]:
+        wanted = {
+            mob_id
+            for e in events
+            if e.kind.startswith("mobilization_")
+            and (mob_id := _int(e.data.get("mobilization"))) is not None
+        }
+        rows = self._lookup("SELECT id, message, exercise FROM mobilizations", wanted)
+        return {int(r[0]): _Mobilization(str(r[1]), bool(r[2])) for r in rows}
+
+    def _recipients(self, events: Iterable[StoredEvent]) -> dict[int, str]:
+        wanted = {
+            rid
+            for e in events
+            if e.kind in ("mobilization_answer", "mobilization_answer_changed")
+            and (rid := _int(e.data.get("recipient"))) is not None
+        }
+        rows = self._lookup("SELECT id, name FROM recipients", wanted)
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    def _lookup(self, select: str, ids: Collection[int]) -> list[Sequence[Any]]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return list(self.db.conn.execute(f"{select} WHERE id IN ({marks})", tuple(ids)))
+
+
+def _supervised(event: StoredEvent, case: _Case | None) -> _Item:
+    number = case.number if case else f"#{event.incident_id}"
+    stage = str(event.data.get("stage") or "")
+    try:
+        zh = Stage(stage).label_zh
+    except ValueError:
+        zh = stage
+    parts = [case.title] if case else []
+    parts.append(f"{zh}超时，已转督办 overdue in {stage}, now supervised")
+    notice = Notice(f"督办 Overdue {number}", " · ".join(parts), "warning")
+    return _Item("supervise", number, notice)
+
+
+def _answered(
+    event: StoredEvent, mobs: dict[int, _Mobilization], names: dict[int, str]
+) -> _Item | None:
+    data = event.data
+    rid = _int(data.get("recipient"))
+    name = names.get(rid or 0, f"recipient {rid}")
+    answer = data.get("answer")
+    if answer not in ("yes", "no"):
+        return None
+    said = "是 yes" if answer == "yes" else "否 no"
+    parts = [f"{name} 答复 {said}"]
+    previous = data.get("previous")
+    if event.kind == "mobilization_answer_changed" and previous:
+        parts[0] += f" (改答 changed from {previous})"
+    eta = _int(data.get("eta_min"))
+    if answer == "yes" and eta is not None:
+        parts.append(f"预计 {eta} 分钟到 ETA {eta} min")
+    mob_id = _int(data.get("mobilization"))
+    mob = mobs.get(mob_id or 0)
+    parts.append(f"动员 #{mob_id} {mob.prefix}{_short(mob.message)}" if mob else f"#{mob_id}")
+    notice = Notice(
+        f"应答 Answer: {name} {said}",
+        " · ".join(parts),
+        "information" if answer == "yes" else "warning",
+    )
+    return _Item("answer", f"{name} {said}", notice)
+
+
+def _unreachable(event: StoredEvent, mobs: dict[int, _Mobilization]) -> _Item:
+    node = str(event.data.get("node") or "?")
+    mob_id = _int(event.data.get("mobilization"))
+    mob = mobs.get(mob_id or 0)
+    what = f"动员 #{mob_id} {mob.prefix}{_short(mob.message)}" if mob else f"动员 #{mob_id}"
+    notice = Notice(
+        f"无人应答 Unreachable: {node}",
+        f"{what} · {node} 无人应答 nobody answered in time",
+        "warning",
+    )
+    return _Item("unreachable", node, notice)
+
+
+def _collapse(items: Sequence[_Item]) -> list[Notice]:
+    """One notice per item, except that a kind seen more than MAX_OF_A_KIND times is summed up.
+
+    The summary takes the place of the kind's first notice, its most serious severity and its
+    bell if any of them rang.
+    """
+    by_kind: dict[str, list[_Item]] = {}
+    for item in items:
+        by_kind.setdefault(item.kind, []).append(item)
+    notices: list[Notice] = []
+    for item in items:
+        group = by_kind[item.kind]
+        if len(group) <= MAX_OF_A_KIND:
+            notices.append(item.notice)
+        elif item is group[0]:
+            labels = [i.label for i in group]
+            shown = ", ".join(labels[:NAMES_SHOWN])
+            more = len(labels) - NAMES_SHOWN
+            notices.append(
+                Notice(
+                    _COLLAPSED[item.kind].format(n=len(group)),
+                    f"{shown} … +{more}" if more > 0 else shown,
+                    max((i.notice.severity for i in group), key=_RANK.__getitem__),
+                    bell=any(i.notice.bell for i in group),
+                )
+            )
+    return notices
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _level(value: Any) -> int | None:
+    """A case level 1-4 from a stored value (a number, or a Roman numeral in imported data)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(Severity.parse(value))
+    except (ValueError, TypeError):
+        return None
+
+
+def _short(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
