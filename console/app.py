@@ -35,13 +35,16 @@ from console.messages import (
 from console.notices import Notice, NoticeWatcher
 from console.screens import (
     ContactsScreen,
+    HandoverScreen,
     IncidentDetailScreen,
     IncidentsScreen,
     MobilizationsScreen,
+    RosterScreen,
 )
 from console.screens.actions import CaseScreen
 from console.screens.help import HelpScreen
 from contacts.roster import on_duty
+from incidents.supervision import pending_handover
 from store.db import data_version
 
 APP_TITLE = "dutydesk 值班台"
@@ -57,6 +60,8 @@ class DutydeskApp(App[None]):
         Binding("q", "quit", "退出"),
         Binding("u", "contacts", "通讯录"),
         Binding("m", "mobilizations", "动员"),
+        Binding("d", "roster", "值班表"),
+        Binding("h", "handover", "交接班"),
         Binding("question_mark", "help", "帮助"),
         Binding("ctrl+t", "toggle_theme", "明暗 theme", show=False),
     ]
@@ -85,6 +90,7 @@ class DutydeskApp(App[None]):
         self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
         self.start_engine()
         self.show_on_duty()
+        self.tell_pending_handover()
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
 
     def on_unmount(self) -> None:
@@ -138,10 +144,33 @@ class DutydeskApp(App[None]):
         holders = "  ".join(f"{s.post.name} {s.person.name}" for s in shifts)
         self.title = f"{APP_TITLE} │ 在岗 {holders}" if holders else APP_TITLE
 
+    def tell_pending_handover(self) -> None:
+        """A handover waiting for this operator is the first thing they are told."""
+        with self.db_lock:
+            waiting = pending_handover(self.ctx.db, self.ctx.operator)
+        if waiting is not None:
+            self.notify(
+                f"{waiting.from_operator} 交班给你，请按 h 确认 — handover from"
+                f" {waiting.from_operator} waiting: press h",
+                title="交接班 handover",
+                timeout=30,
+                markup=False,
+            )
+
     def action_contacts(self) -> None:
         """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""
         if not isinstance(self.screen, ContactsScreen):
             self.push_screen(ContactsScreen())
+
+    def action_roster(self) -> None:
+        """值班表: who holds each post now and next, and the gaps ahead."""
+        if not isinstance(self.screen, RosterScreen):
+            self.push_screen(RosterScreen())
+
+    def action_handover(self) -> None:
+        """交接班: hand the shift over, or confirm the handover waiting for you."""
+        if not isinstance(self.screen, HandoverScreen):
+            self.push_screen(HandoverScreen())
 
     def action_help(self) -> None:
         """帮助: every key of the current screen and the app's."""

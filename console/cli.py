@@ -227,7 +227,27 @@ def sweep(state: State) -> None:
 
 @cli.group("shift")
 def shift_group() -> None:
-    """Shift handover."""
+    """Shift handover (交接班): hand over, confirm, list."""
+
+
+def _handover_json(handover: Any) -> dict[str, Any]:
+    """The stable JSON form of a handover (``incidents.supervision.Handover``)."""
+    c = handover.counts
+    return {
+        "id": handover.id,
+        "from": handover.from_operator,
+        "to": handover.to_operator,
+        "at": render.iso(handover.at),
+        "note": handover.note,
+        "open": c.open,
+        "overdue": c.overdue,
+        "supervised": c.supervised,
+        "parked": c.parked,
+        "pending_extensions": handover.pending_extensions,
+        "active_mobilizations": handover.active_mobilizations,
+        "confirmed_at": render.iso(handover.confirmed_at),
+        "confirmed_by": handover.confirmed_by,
+    }
 
 
 @shift_group.command("handover")
@@ -243,25 +263,77 @@ def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
     handover = shift_handover(ctx.db, ctx.clock, ctx.operator, to, note)
     c = handover.counts
     if as_json:
-        emit_json(
-            {
-                "id": handover.id,
-                "from": handover.from_operator,
-                "to": handover.to_operator,
-                "at": render.iso(handover.at),
-                "note": handover.note,
-                "open": c.open,
-                "overdue": c.overdue,
-                "supervised": c.supervised,
-                "parked": c.parked,
-            }
-        )
+        emit_json(_handover_json(handover))
         return
     click.echo(
         f"shift handed over from {handover.from_operator} to {handover.to_operator}: "
         f"{c.open} open, {c.overdue} overdue, {c.supervised} supervised, "
-        f"{c.parked} parked"
+        f"{c.parked} parked (handover {handover.id}, waiting for {handover.to_operator}"
+        " to confirm: dutydesk shift confirm)"
     )
+
+
+@shift_group.command("confirm")
+@click.argument("handover_id", metavar="[ID]", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> None:
+    """Confirm, as the incoming officer, the handover ID (default: the one waiting for you)."""
+    from console.timefmt import local
+    from incidents.supervision import confirm_handover, pending_handover
+    from store.errors import NotFound
+
+    ctx = state.ctx
+    if handover_id is None:
+        waiting = pending_handover(ctx.db, ctx.operator)
+        if waiting is None:
+            raise NotFound(f"no handover is waiting for {ctx.operator} to confirm")
+        handover_id = waiting.id
+    handover = confirm_handover(ctx.db, ctx.clock, ctx.operator, handover_id)
+    if as_json:
+        emit_json(_handover_json(handover))
+        return
+    zone = ctx.config.zone
+    click.echo(
+        f"handover {handover.id} from {handover.from_operator}"
+        f" ({local(handover.at, zone)}) confirmed by {handover.confirmed_by}"
+        f" at {local(handover.confirmed_at, zone)}"
+    )
+
+
+@shift_group.command("list")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="How many."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def shift_list_cmd(state: State, limit: int, as_json: bool) -> None:
+    """The newest handovers first, with their counts and whether they were confirmed."""
+    from console.timefmt import local
+    from incidents.supervision import list_handovers
+
+    ctx = state.ctx
+    handovers = list_handovers(ctx.db, limit)
+    if as_json:
+        emit_json([_handover_json(h) for h in handovers])
+        return
+    if not handovers:
+        click.echo("no handovers yet (record one with: dutydesk shift handover --to NAME)")
+        return
+    zone = ctx.config.zone
+    for h in handovers:
+        c = h.counts
+        confirmed = (
+            f"confirmed by {h.confirmed_by} {local(h.confirmed_at, zone)}"
+            if h.confirmed_at
+            else "NOT CONFIRMED"
+        )
+        click.echo(
+            f"{h.id:>5}  {local(h.at, zone)}  {h.from_operator} → {h.to_operator}"
+            f"  open {c.open} overdue {c.overdue} supervised {c.supervised}  {confirmed}"
+        )
+        if h.note:
+            click.echo(f"       {h.note}")
 
 
 def _register_subcommands() -> None:

@@ -475,6 +475,28 @@ def _m7_mobilizations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m8_handover_confirm(conn: sqlite3.Connection) -> None:
+    """Shift handovers confirmed by the incoming officer, with what was pending at handover.
+
+    ``pending_json`` holds the brief's summary when the shift was handed over (the parked and
+    pending-extension counts, the active mobilizations and the case numbers the outgoing
+    officer was shown); handovers recorded before this version keep ``{}``. The partial
+    indexes serve "the handover waiting for me" and the brief's pending extension requests.
+    """
+    _run_script(
+        conn,
+        """
+        ALTER TABLE handovers ADD COLUMN confirmed_at TEXT;
+        ALTER TABLE handovers ADD COLUMN confirmed_by TEXT;
+        ALTER TABLE handovers ADD COLUMN pending_json TEXT NOT NULL DEFAULT '{}';
+        CREATE INDEX handovers_unconfirmed ON handovers(to_operator, id)
+            WHERE confirmed_at IS NULL;
+        CREATE INDEX extensions_pending ON extensions(requested_at, id)
+            WHERE status = 'pending';
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -483,5 +505,6 @@ MIGRATIONS: list[Migration] = [
     _m5_roster,
     _m6_trees,
     _m7_mobilizations,
+    _m8_handover_confirm,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,473 @@
+"""Provides the shift handover screen (交接班), for the outgoing and the incoming officer.
+
+The outgoing officer sees the brief (:func:`incidents.supervision.handover_brief`): the counts,
+and the overdue, supervised and parked cases and the extension requests waiting for approval,
+one tab each. Below it they name the successor (prefilled with the next holder of the
+duty-officer post when the roster has one), write the note, and hand over with ``ctrl+s``
+after a confirmation. The incoming officer sees, above the brief, the handover waiting for
+them (from whom, when, the note and the counts then) and confirms it with ``y``.
+
+Every state is drawn with a glyph and a word as well as a colour. Reads and writes run in
+thread workers under the app's database lock; errors come back as notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
+from textual.worker import get_current_worker
+
+from console.dialogs.yes_no import YesNoDialog
+from console.messages import IncidentOpened, IncidentsChanged
+from console.timefmt import short, span
+from console.widgets.cells import fit
+from contacts.roster import shifts
+from incidents.supervision import (
+    BriefCase,
+    Capped,
+    Counts,
+    Handover,
+    HandoverBrief,
+    PendingExtension,
+    confirm_handover,
+    handover_brief,
+    list_handovers,
+    pending_handover,
+    shift_handover,
+)
+from store.clock import Clock
+from store.db import Database
+from store.errors import DutydeskError, NotFound
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from console.app import DutydeskApp
+
+SUCCESSOR_POST = "DO"  # the duty officer's post: its next holder is the likely successor
+LOOKAHEAD = timedelta(days=7)
+TITLE_WIDTH = 34
+CASE_COLUMNS = (
+    ("number", "编号 number"),
+    ("title", "标题 title"),
+    ("stage", "阶段 stage"),
+    ("deadline", "时限 deadline"),
+    ("late", "超时 late"),
+)
+EXTENSION_COLUMNS = (
+    ("number", "编号 number"),
+    ("title", "标题 title"),
+    ("by", "申请人 by"),
+    ("until", "新时限 until"),
+    ("approvals", "批准 approvals"),
+    ("reason", "理由 reason"),
+)
+# tab id -> (glyph, Chinese, English)
+TABS = {
+    "overdue": ("▲", "超期", "Overdue"),
+    "supervised": ("◆", "督办", "Supervised"),
+    "parked": ("‖", "挂账", "Parked"),
+    "extensions": ("◷", "延期", "Extensions"),
+}
+
+
+@dataclass(frozen=True)
+class HandoverView:
+    """What one read found: the brief, the handover waiting for this operator, the last one."""
+
+    brief: HandoverBrief
+    waiting: Handover | None
+    last: Handover | None
+    successor: str | None
+
+
+def next_holder(db: Database, now: datetime, operator: str) -> str | None:
+    """The name of whoever holds the duty-officer post next after now (not ``operator``)."""
+    try:
+        upcoming = shifts(db, now, now + LOOKAHEAD, SUCCESSOR_POST)
+    except NotFound:  # no such post: the successor is typed
+        return None
+    for shift in upcoming:
+        if shift.starts_at > now and operator not in (shift.person.name, shift.person.key):
+            return shift.person.name
+    return None
+
+
+def counts_line(label: str, counts: Counts, pending: int, mobilizations: int) -> Text:
+    """``现在 now  在办 open 4  ▲ 超期 overdue 1 ...``: the overdue with a glyph, and every
+    non-zero count standing out."""
+    text = Text()
+    text.append(f"{label}  ", style="bold")
+    parts = (
+        ("", "在办", "open", counts.open, "bold"),
+        ("▲ ", "超期", "overdue", counts.overdue, "bold red"),
+        ("", "督办", "supervised", counts.supervised, "bold magenta"),
+        ("", "挂账", "parked", counts.parked, "yellow"),
+        ("", "延期", "extensions", pending, "yellow"),
+        ("", "动员", "mobilizing", mobilizations, "cyan"),
+    )
+    for index, (glyph, zh, en, count, style) in enumerate(parts):
+        if index:
+            text.append("  ")
+        text.append(f"{glyph}{zh} {en} ", style=style if count else "dim")
+        text.append(str(count), style="bold" if count else "dim")
+    return text
+
+
+def late_cell(case: BriefCase) -> Text:
+    if case.late is None:
+        return Text("—", style="dim")
+    return Text(f"▲ {span(case.late)}", style="bold red")
+
+
+def stage_cell(case: BriefCase) -> str:
+    flag = " 督" if case.supervised else ""
+    return f"{case.stage.label_zh} {case.stage.value}{flag}"
+
+
+class BriefTable(DataTable[object]):
+    """One list of the brief: enter opens the highlighted case."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+
+
+class HandoverScreen(Screen[None]):
+    """交接班 — hand the shift over, or confirm the handover to you."""
+
+    CSS_PATH = "roster.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "hand_over", "交班 hand over"),
+        Binding("y", "confirm", "确认接班 confirm"),
+        Binding("escape", "back", "返回 back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: HandoverView | None = None
+        self._dirty = False
+        self._first = True
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.desk.ctx.config.zone
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="handover-incoming"):
+            yield Static(id="handover-incoming-head")
+            yield Static(id="handover-incoming-note", markup=False)
+        yield Static(id="handover-counts")
+        with TabbedContent(id="handover-lists"):
+            for tab, (glyph, zh, en) in TABS.items():
+                with TabPane(f"{glyph} {zh} {en}", id=f"tab-{tab}"):
+                    yield BriefTable(id=f"handover-{tab}", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="handover-form"):
+            with Horizontal(classes="form-row"):
+                yield Label("接班人 To", classes="form-label")
+                yield Input(placeholder="the operator taking over", id="handover-to", compact=True)
+                yield Button(
+                    "交班 Hand over (ctrl+s)", variant="primary", id="handover-submit", compact=True
+                )
+            yield TextArea(
+                id="handover-note",
+                soft_wrap=True,
+                compact=True,
+                placeholder="交接说明 Note: what the next shift must know",
+            )
+            yield Static(id="handover-last")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"交接班 Shift handover · {self.desk.ctx.operator}"
+        self.query_one("#handover-incoming").display = False
+        for tab in TABS:
+            table = self.query_one(f"#handover-{tab}", BriefTable)
+            columns: Sequence[tuple[str, str]] = CASE_COLUMNS
+            if tab == "extensions":
+                columns = EXTENSION_COLUMNS
+            elif tab == "parked":
+                columns = CASE_COLUMNS[:3]  # a parked case's clock is stopped
+            for key, label in columns:
+                table.add_column(label, key=key)
+        self.query_one("#handover-overdue", BriefTable).focus()
+        self.load()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="handover-read")
+    def load(self) -> None:
+        """Read the brief, the handover waiting for this operator and the last handover."""
+        ctx = self.desk.ctx
+        suggest = self._first
+        try:
+            with self.desk.db_lock:
+                now = ctx.clock.now()
+                latest = list_handovers(ctx.db, 1)
+                view = HandoverView(
+                    brief=handover_brief(ctx.db, now),
+                    waiting=pending_handover(ctx.db, ctx.operator),
+                    last=latest[0] if latest else None,
+                    successor=next_holder(ctx.db, now, ctx.operator) if suggest else None,
+                )
+        except Exception as exc:  # a locked database must not close the console
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(
+                    self.notify, str(exc), title="交接班 handover", severity="error", markup=False
+                )
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, view)
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.load()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.load()
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _show(self, view: HandoverView) -> None:
+        if not self.is_attached:
+            return
+        self.view = view
+        brief = view.brief
+        self._show_waiting(view.waiting)
+        self.query_one("#handover-counts", Static).update(
+            counts_line(
+                "现在 now", brief.counts, brief.extensions.total, brief.active_mobilizations
+            )
+        )
+        self._fill_cases("overdue", brief.overdue)
+        self._fill_cases("supervised", brief.supervised)
+        self._fill_cases("parked", brief.parked)
+        self._fill_extensions(brief.extensions)
+        self._show_last(view.last)
+        if self._first:
+            self._first = False
+            to = self.query_one("#handover-to", Input)
+            if view.successor and not to.value:
+                to.value = view.successor
+            if view.waiting is None and self.focused is self.query_one("#handover-overdue"):
+                self.query_one("#handover-note", TextArea).focus()
+        self.refresh_bindings()
+
+    def _show_waiting(self, waiting: Handover | None) -> None:
+        panel = self.query_one("#handover-incoming")
+        panel.display = waiting is not None
+        if waiting is None:
+            return
+        c = waiting.counts
+        head = Text()
+        head.append("⇄ 待确认接班 Handover to you", style="bold")
+        head.append(
+            f" #{waiting.id} from {waiting.from_operator} at {short(waiting.at, self.zone)}"
+        )
+        head.append("   y 确认接班 confirm\n", style="bold reverse")
+        head.append_text(
+            counts_line("交接时 then", c, waiting.pending_extensions, waiting.active_mobilizations)
+        )
+        self.query_one("#handover-incoming-head", Static).update(head)
+        note = waiting.note or "（无交接说明 no note）"
+        self.query_one("#handover-incoming-note", Static).update(f"交接说明 note: {note}")
+
+    def _fill_cases(self, tab: str, cases: Capped[BriefCase]) -> None:
+        table = self.query_one(f"#handover-{tab}", BriefTable)
+        table.clear()
+        for case in cases.items:
+            cells: list[object] = [
+                case.number,
+                fit(case.title, TITLE_WIDTH),
+                stage_cell(case),
+            ]
+            if tab != "parked":
+                cells += [short(case.deadline, self.zone) or "—", late_cell(case)]
+            table.add_row(*cells, key=str(case.id))
+        self._finish(tab, table, cases.total, len(cases.items))
+
+    def _fill_extensions(self, extensions: Capped[PendingExtension]) -> None:
+        table = self.query_one("#handover-extensions", BriefTable)
+        table.clear()
+        for ext in extensions.items:
+            table.add_row(
+                ext.number,
+                fit(ext.title, TITLE_WIDTH),
+                ext.requested_by,
+                short(ext.new_deadline, self.zone),
+                f"{ext.approvals}/{ext.approvals_needed}",
+                fit(ext.reason, TITLE_WIDTH),
+                key=str(ext.incident_id),  # a case has one pending request at most
+            )
+        self._finish("extensions", table, extensions.total, len(extensions.items))
+
+    def _finish(self, tab: str, table: BriefTable, total: int, shown: int) -> None:
+        """Say so when a list is empty, or how many more a cut one has; count it in its tab."""
+        blanks = [""] * (len(table.columns) - 1)
+        if not total:
+            table.add_row(Text("— 无 none", style="dim"), *blanks, key="none")
+        elif total > shown:
+            table.add_row(Text(f"… +{total - shown} more", style="dim"), *blanks, key="more")
+        glyph, zh, en = TABS[tab]
+        more = f" ({shown} shown)" if total > shown else ""
+        label = Text(f"{glyph} {zh} {en} {total}{more}", style="bold" if total else "")
+        self.query_one("#handover-lists", TabbedContent).get_tab(f"tab-{tab}").label = label
+
+    def _show_last(self, last: Handover | None) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if last is None:
+            text.append("尚无交接记录 no handover recorded yet", style="dim")
+        else:
+            text.append(
+                f"上次交接 last: #{last.id} {last.from_operator} → {last.to_operator}"
+                f" {short(last.at, self.zone)}  "
+            )
+            if last.confirmed_at is not None:
+                text.append(
+                    f"✔ 已确认 confirmed {short(last.confirmed_at, self.zone)}", style="green"
+                )
+            else:
+                text.append("⏳ 待确认 awaiting confirmation", style="yellow")
+        self.query_one("#handover-last", Static).update(text)
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``y`` only when a handover waits for this operator; handing over once read."""
+        if action == "confirm":
+            return self.view is not None and self.view.waiting is not None or None
+        if action == "hand_over":
+            return self.view is not None or None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    @on(DataTable.RowSelected)
+    def _open_case(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        if key is not None and key.isdigit():
+            event.stop()
+            self.post_message(IncidentOpened(int(key)))
+
+    @on(Button.Pressed, "#handover-submit")
+    def _submit_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_hand_over()
+
+    @on(Input.Submitted, "#handover-to")
+    def _to_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#handover-note", TextArea).focus()
+
+    def action_hand_over(self) -> None:
+        """交班: hand the shift over to the named successor, with the note (after a question)."""
+        if self.view is None:
+            return
+        to_input = self.query_one("#handover-to", Input)
+        successor = to_input.value.strip()
+        if not successor:
+            to_input.add_class("-invalid")
+            to_input.focus()
+            self.notify(
+                "请填写接班人 Name the operator taking over.",
+                title="交接班 handover",
+                severity="error",
+            )
+            return
+        to_input.remove_class("-invalid")
+        note = self.query_one("#handover-note", TextArea).text.strip()
+        c = self.view.brief.counts
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            done = shift_handover(db, clock, operator, successor, note)
+            return f"已交班 handed over to {done.to_operator} (#{done.id}); awaiting confirmation"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._write(step, after=self.query_one("#handover-note", TextArea).clear)
+
+        self.app.push_screen(
+            YesNoDialog(
+                "交班 Hand over",
+                f"把班交给 {successor}? Hand the shift over to {successor}:"
+                f" {c.open} open, {c.overdue} overdue, {c.supervised} supervised,"
+                f" {c.parked} parked" + ("" if note else "; no note"),
+                yes="交班 Hand over",
+                no="取消 Not yet",
+            ),
+            confirmed,
+        )
+
+    def action_confirm(self) -> None:
+        """确认接班: confirm, as the incoming officer, the handover waiting for you."""
+        if self.view is None or self.view.waiting is None:
+            return
+        handover_id = self.view.waiting.id
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            done = confirm_handover(db, clock, operator, handover_id)
+            return f"已确认接班 confirmed handover #{done.id} from {done.from_operator}"
+
+        self._write(step)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="handover-write")
+    def _write(
+        self, step: Callable[[Database, Clock, str], str], after: Callable[[], object] | None = None
+    ) -> None:
+        """Run one write under the lock; say what it did, or why it could not.
+
+        Args:
+            after: run on the UI thread once the write succeeded (e.g. clear the note).
+        """
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                done = step(ctx.db, ctx.clock, ctx.operator)
+        except DutydeskError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="交接班 handover", severity="error", markup=False
+            )
+            return
+        except Exception as exc:  # a write that failed unexpectedly is still only a notice
+            self.app.call_from_thread(
+                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._written, done, after)
+
+    def _written(self, done: str, after: Callable[[], object] | None) -> None:
+        if after is not None:
+            after()
+        self.notify(done, title="交接班 handover", markup=False)
+        self.desk.announce_change(own=True)

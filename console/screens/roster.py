@@ -1,0 +1,314 @@
+"""Provides the duty roster screen (值班表): who holds each post now, who is next, and the gaps.
+
+One table lists, post by post, the shift running now, the next few shifts and every gap (time
+nobody covers the post) in the next seven days, each with its times in the office's zone and
+where it comes from (轮值 rotation or 调班 override). A gap is marked with a glyph and a word
+as well as a colour. ``o`` adds an override, prefilled from the highlighted row (so a gap is
+filled by highlighting it and pressing ``o``). Reads and writes run in thread workers under the
+app's database lock; the screen reads again whenever the app announces a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from console.dialogs.override import OverrideDialog, OverrideRequest
+from console.messages import IncidentsChanged
+from console.timefmt import short
+from console.widgets.cells import fit
+from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
+from store.clock import Clock, to_iso
+from store.db import Database
+from store.errors import DutydeskError
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+WINDOW = timedelta(days=7)  # gaps are looked for this far ahead
+NEXT_SHIFTS = 4  # upcoming shifts shown per post besides the one running now
+HOLDER_WIDTH = 28
+COLUMNS = (
+    ("post", "岗位 post"),
+    ("state", "状态 state"),
+    ("holder", "值班人 holder"),
+    ("time", "时间 from → to"),
+    ("source", "来源 source"),
+)
+STATES = {
+    "now": ("●", "在岗", "now", "bold green"),
+    "next": ("→", "下一班", "next", "cyan"),
+    "later": ("·", "之后", "later", ""),
+    "gap": ("⚠", "空岗", "GAP", "bold red"),
+}
+SOURCES = {"rotation": "轮值 rotation", "override": "调班 override"}
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One line of the roster: a shift (``now``/``next``/``later``) or a ``gap``."""
+
+    post: Post
+    state: str
+    starts_at: datetime
+    ends_at: datetime
+    shift: Shift | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.post.code}|{self.state}|{to_iso(self.starts_at)}"
+
+
+@dataclass(frozen=True)
+class RosterView:
+    """What one read of the roster found."""
+
+    now: datetime
+    posts: list[Post]
+    rows: list[RosterRow]
+    gaps: int
+
+
+def roster_rows(db: Database, now: datetime) -> RosterView:
+    """Every post's shift now, its next :data:`NEXT_SHIFTS` shifts and its gaps in the window."""
+    posts = list_posts(db)
+    if not posts:
+        return RosterView(now, [], [], 0)
+    end = now + WINDOW
+    by_post: dict[int, list[RosterRow]] = {p.id: [] for p in posts}
+    upcoming: dict[int, int] = {p.id: 0 for p in posts}
+    for shift in shifts(db, now, end):
+        if shift.covers(now):
+            state = "now"
+        elif upcoming[shift.post.id] < NEXT_SHIFTS:
+            state = "next" if upcoming[shift.post.id] == 0 else "later"
+            upcoming[shift.post.id] += 1
+        else:
+            continue
+        by_post[shift.post.id].append(
+            RosterRow(shift.post, state, shift.starts_at, shift.ends_at, shift)
+        )
+    holes = gaps(db, now, end)
+    for gap in holes:
+        by_post[gap.post.id].append(RosterRow(gap.post, "gap", gap.starts_at, gap.ends_at))
+    rows = [
+        row for p in posts for row in sorted(by_post[p.id], key=lambda r: (r.starts_at, r.state))
+    ]
+    return RosterView(now, posts, rows, len(holes))
+
+
+def state_cell(state: str) -> Text:
+    glyph, zh, en, style = STATES[state]
+    return Text(f"{glyph} {zh} {en}", style=style, no_wrap=True)
+
+
+class RosterTable(DataTable[object]):
+    """The roster: one row per shift or gap."""
+
+
+class RosterScreen(Screen[None]):
+    """值班表 — the duty posts, who holds them now and next, and the gaps ahead."""
+
+    CSS_PATH = "roster.tcss"
+    BINDINGS = [
+        Binding("o", "override", "调班 override"),
+        Binding("escape", "back", "返回 back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: RosterView | None = None
+        self._dirty = False
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="roster-status")
+        yield RosterTable(id="roster", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            "尚无值班岗位 No duty posts yet: add one with `dutydesk duty post-add DO 值班员`,"
+            " then a rotation with `dutydesk duty rotation-add`.",
+            id="roster-empty",
+            markup=False,
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "值班表 Duty roster"
+        table = self.query_one(RosterTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        table.focus()
+        self.load()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="roster-read")
+    def load(self) -> None:
+        """Read the posts, their shifts and gaps, then show them on the UI thread."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                view = roster_rows(ctx.db, ctx.clock.now())
+        except Exception as exc:  # a locked database must not close the console
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(
+                    self.notify, str(exc), title="值班表 roster", severity="error", markup=False
+                )
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, view)
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.load()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.load()
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _show(self, view: RosterView) -> None:
+        if not self.is_attached:
+            return
+        self.view = view
+        zone = self.desk.ctx.config.zone
+        table = self.query_one(RosterTable)
+        selected = self.selected_row()
+        table.clear()
+        previous: int | None = None
+        for row in view.rows:
+            post = Text(f"{row.post.code} {row.post.name}", no_wrap=True)
+            if row.post.id == previous:
+                post.stylize("dim")
+            previous = row.post.id
+            if row.shift is not None:
+                person = row.shift.person
+                holder = fit(f"{person.name} ({person.shown_key})", HOLDER_WIDTH)
+                source = SOURCES.get(row.shift.source, row.shift.source)
+            else:
+                holder = Text("— 无人值班 nobody", style="bold red")
+                source = "—"
+            table.add_row(
+                post,
+                state_cell(row.state),
+                holder,
+                f"{short(row.starts_at, zone)} → {short(row.ends_at, zone)}",
+                source,
+                key=row.key,
+            )
+        if selected is not None and selected.key in table.rows:
+            table.move_cursor(row=table.get_row_index(selected.key))
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(f"现在 now {short(view.now, zone)}  岗位 posts {len(view.posts)}  ")
+        if view.gaps:
+            status.append(f"⚠ 7天内空岗 gaps in 7 days: {view.gaps}", style="bold red")
+        elif view.posts:
+            status.append("✔ 7天内无空岗 no gaps in 7 days", style="green")
+        self.query_one("#roster-status", Static).update(status)
+        table.display = bool(view.rows)
+        self.query_one("#roster-empty").display = not view.posts
+        self.refresh_bindings()
+
+    def selected_row(self) -> RosterRow | None:
+        """The roster row under the cursor, if there is one."""
+        table = self.query_one(RosterTable)
+        if self.view is None or not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((r for r in self.view.rows if r.key == row_key.value), None)
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """An override needs a post to put someone on."""
+        if action == "override":
+            return self.view is not None and bool(self.view.posts) or None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_override(self) -> None:
+        """调班: put someone on a post for a while, prefilled from the highlighted row."""
+        if self.view is None or not self.view.posts:
+            return
+        row = self.selected_row()
+        now = self.desk.ctx.clock.now()
+        self.app.push_screen(
+            OverrideDialog(
+                [(p.code, p.name) for p in self.view.posts],
+                now,
+                self.desk.ctx.config.zone,
+                post=row.post.code if row else None,
+                start=max(row.starts_at, now) if row else None,
+                end=row.ends_at if row else None,
+            ),
+            self._override_chosen,
+        )
+
+    def _override_chosen(self, request: OverrideRequest | None) -> None:
+        if request is None:
+            return
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            item = add_override(
+                db,
+                clock,
+                operator,
+                request.post,
+                request.person,
+                request.starts_at,
+                request.ends_at,
+                request.reason,
+            )
+            zone = self.desk.ctx.config.zone
+            return (
+                f"调班 override #{item.id}: {item.person.name} holds {item.post.code}"
+                f" {short(item.starts_at, zone)} → {short(item.ends_at, zone)}"
+            )
+
+        self._write(step)
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="roster-write")
+    def _write(self, step: Callable[[Database, Clock, str], str]) -> None:
+        """Run one write under the lock; say what it did, or why it could not."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                done = step(ctx.db, ctx.clock, ctx.operator)
+        except DutydeskError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title="值班表 roster", severity="error", markup=False
+            )
+            return
+        except Exception as exc:  # a write that failed unexpectedly is still only a notice
+            self.app.call_from_thread(
+                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._written, done)
+
+    def _written(self, done: str) -> None:
+        self.notify(done, title="值班表 roster", markup=False)
+        self.desk.announce_change(own=True)
+        self.desk.show_on_duty()  # the header's "在岗" names the new holder at once
