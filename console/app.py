@@ -35,6 +35,7 @@ from console.messages import (
 from console.notices import Notice, NoticeWatcher
 from console.screens import (
     ContactsScreen,
+    DashboardScreen,
     HandoverScreen,
     IncidentDetailScreen,
     IncidentsScreen,
@@ -54,7 +55,9 @@ ON_DUTY_SECONDS = 60.0  # shifts change on the hour at most; a minute late is fi
 class DutydeskApp(App[None]):
     """The duty officer's console over one dutydesk database."""
 
-    CSS_PATH = "app.tcss"
+    # The dashboard's sheet is the app's: a default screen's own CSS_PATH is not loaded
+    # before it first paints (measured with textual 8.2.8), and it is the home screen.
+    CSS_PATH = ["app.tcss", "screens/dashboard.tcss"]
     TITLE = APP_TITLE
     BINDINGS = [
         Binding("q", "quit", "退出"),
@@ -69,9 +72,10 @@ class DutydeskApp(App[None]):
     engine_state: reactive[str] = reactive("starting")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, home: str | None = None) -> None:
         super().__init__()
         self.ctx = ctx
+        self.home = home or ctx.config.home
         self.db_lock = threading.Lock()
         self.holder = f"console:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._data_version = 0
@@ -79,7 +83,13 @@ class DutydeskApp(App[None]):
         self.notices = NoticeWatcher(ctx.db)
 
     def get_default_screen(self) -> Screen[None]:
-        return IncidentsScreen()
+        """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
+        return IncidentsScreen() if self.home == "incidents" else DashboardScreen()
+
+    def action_incidents(self) -> None:
+        """事件: the queue of cases (one list open)."""
+        if not isinstance(self.screen, IncidentsScreen):
+            self.push_screen(IncidentsScreen())
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.ctx.operator} @ {self.ctx.db_path.name}"
@@ -214,8 +224,7 @@ class DutydeskApp(App[None]):
             self.engine_state = state
 
     def on_engine_state_changed(self, message: EngineStateChanged) -> None:
-        if message.state in ("here", "elsewhere"):
-            self.engine_state = message.state
+        self.engine_state = message.state
 
     def on_engine_wrote(self, message: EngineWrote) -> None:
         self.announce_change(own=True)

@@ -11,7 +11,8 @@ The file is optional: every setting has a default, so a fresh install works. Sec
 * ``[grid]``: ``households_min``/``households_max`` (moderate scale, default 300-500),
   ``overlap_tolerance_m2``/``gap_tolerance_m2`` (seamless coverage, default 1 m²);
 * ``[ui]``: ``refresh_seconds`` (how often the console looks for others' writes, default 1),
-  ``theme`` (``dark`` or ``light``, default dark), ``bell`` (ring the terminal bell for a
+  ``home`` (``dashboard`` or ``incidents``: the first screen), ``theme`` (``dark`` or
+  ``light``, default dark), ``bell`` (ring the terminal bell for a
   severity I/II report, default true);
 * ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
   country code, default CN);
@@ -65,7 +66,7 @@ KNOWN = {
     "limits": {"remind_every_minutes", "rule"},
     "limits.rule": {"category", "type", "urgency", "unit", *(s.value for s in LIMITED_STAGES)},
     "shift": {"leads", "second_extension_approvals", "office"},
-    "ui": {"language", "refresh_seconds", "theme", "bell"},
+    "ui": {"language", "refresh_seconds", "theme", "bell", "home"},
 }
 
 
@@ -80,6 +81,7 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     refresh_seconds: float = 1.0
     theme: str = "dark"
+    home: str = "dashboard"
     bell: bool = True
     grid_rules: GridRules = field(default_factory=GridRules)
     phone_region: str = "CN"
@@ -118,7 +120,12 @@ class Config:
                 "second_extension_approvals": self.policy.second_extension_approvals,
                 "office": self.policy.office_name,
             },
-            "ui": {"refresh_seconds": self.refresh_seconds, "theme": self.theme, "bell": self.bell},
+            "ui": {
+                "refresh_seconds": self.refresh_seconds,
+                "theme": self.theme,
+                "bell": self.bell,
+                "home": self.home,
+            },
             "grid": {
                 "households_min": self.grid_rules.households_min,
                 "households_max": self.grid_rules.households_max,
@@ -318,6 +325,9 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     theme = ui.get("theme", "dark")
     if theme not in THEMES:
         raise r.fail(("ui", "theme"), 'must be "dark" or "light"')
+    home = ui.get("home", "dashboard")
+    if home not in ("dashboard", "incidents"):
+        raise r.fail(("ui", "home"), 'must be "dashboard" or "incidents"')
     bell = ui.get("bell", True)
     if not isinstance(bell, bool):
         raise r.fail(("ui", "bell"), "must be true or false")
@@ -371,6 +381,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         raw=data,
         refresh_seconds=float(refresh),
         theme=theme,
+        home=home,
         bell=bell,
         grid_rules=grid_rules,
         phone_region=phone_region,

@@ -497,6 +497,16 @@ def _m8_handover_confirm(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m9_active_severity(conn: sqlite3.Connection) -> None:
+    """Active cases by severity for the dashboard: an index of the active rows only."""
+    _run_script(
+        conn,
+        """
+        CREATE INDEX incidents_active_severity ON incidents(severity) WHERE active = 1;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -506,5 +516,6 @@ MIGRATIONS: list[Migration] = [
     _m6_trees,
     _m7_mobilizations,
     _m8_handover_confirm,
+    _m9_active_severity,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

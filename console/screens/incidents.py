@@ -68,6 +68,7 @@ ENGINE_LABELS = {
     "here": Text("engine: here", style="green"),
     "elsewhere": Text("engine: elsewhere"),
     "starting": Text("engine: …", style="dim"),
+    "stopped": Text("engine: stopped", style="red"),
 }
 
 
@@ -442,7 +443,12 @@ class IncidentsScreen(CaseScreen):
         self.query_one("#stage-filter", Select).focus()
 
     def action_back(self) -> None:
-        self.query_one(IncidentTable).focus()
+        """Back to the table from the filters; from the table, back to the dashboard."""
+        table = self.query_one(IncidentTable)
+        if not table.has_focus:
+            table.focus()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
 
     def action_new(self) -> None:
         self.app.push_screen(NewIncidentDialog(), self._log)

@@ -54,7 +54,7 @@ async def test_opens_on_the_active_cases_sorted_by_deadline(ctx, log_case, clock
     log_case("路灯不亮", "facilities", type="streetlight")
     clock.advance(minutes=5)
     log_case("仓库起火", "accident_disaster", type="fire", severity="I", urgency="very_urgent")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, IncidentsScreen)
@@ -70,7 +70,7 @@ async def test_opens_on_the_active_cases_sorted_by_deadline(ctx, log_case, clock
 
 
 async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("n")
@@ -105,7 +105,7 @@ async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
 
 
 async def test_the_form_shows_each_error_next_to_its_field_and_stays_open(ctx):
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("n", "ctrl+s")
@@ -139,7 +139,7 @@ async def test_feedback_and_verification_ask_for_what_they_need(ctx, log_case):
     case = log_case("井盖缺失", "facilities", type="manhole", grid="G02")
     for step in (workflow.register, workflow.dispatch, workflow.handle):
         step(ctx.db, ctx.clock, ctx.policy, "seed", case.id)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
@@ -166,7 +166,7 @@ async def test_void_return_and_park_take_a_reason(ctx, log_case):
     sent = log_case("垃圾堆放", "environment", type="garbage")
     for step in (workflow.register, workflow.dispatch, workflow.handle):
         step(ctx.db, ctx.clock, ctx.policy, "seed", sent.id)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#incidents", DataTable)
@@ -204,7 +204,7 @@ async def test_merge_and_reopen_from_the_palette_actions(ctx, log_case):
     workflow.feedback(ctx.db, ctx.clock, ctx.policy, "seed", finished.id, "已修复")
     workflow.verify(ctx.db, ctx.clock, ctx.policy, "seed", finished.id)
     workflow.close(ctx.db, ctx.clock, ctx.policy, "seed", finished.id)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#incidents", DataTable)
@@ -232,7 +232,7 @@ async def test_merge_and_reopen_from_the_palette_actions(ctx, log_case):
 
 async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_path, notes):
     case = log_case("噪声扰民", "environment", type="noise")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         other = connect(db_path)  # another duty officer registers it meanwhile
@@ -250,7 +250,7 @@ async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_pa
 async def test_refreshes_when_another_process_writes(ctx, db_path, monkeypatch):
     ctx.config = Config(path=None, refresh_seconds=0.05)
     monkeypatch.setattr(incidents_screen, "COUNTS_INTERVAL", 0.1)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert rows(app) == []
@@ -268,7 +268,7 @@ async def test_the_table_reads_pages_as_the_cursor_nears_the_bottom(ctx, log_cas
     for n in range(PAGE + 30):
         clock.advance(seconds=1)
         log_case(f"巡查发现问题 {n:03d}")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#incidents", DataTable)
@@ -294,7 +294,7 @@ async def test_search_and_filters(ctx, log_case, clock):
     log_case("小区路灯不亮", "facilities", type="streetlight")
     log_case("河道垃圾", "environment", type="garbage", location="燃气站旁")
     clock.advance(hours=1)  # past the emergency case's 30 minutes, within 2 working hours
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert len(rows(app)) == 3
@@ -324,7 +324,7 @@ async def test_search_and_filters(ctx, log_case, clock):
 
 async def test_a_case_number_in_the_search_box_opens_the_case(ctx, log_case):
     log_case("占道经营")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"2026-000001", "enter")
@@ -337,7 +337,7 @@ async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
     case = log_case("楼道堆放杂物", "safety_hazard", type="fire_hazard", grid="G03")
     registered = workflow.register(ctx.db, ctx.clock, ctx.policy, "seed", case.id)
     assert registered.deadline is not None
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("enter")
@@ -386,7 +386,7 @@ async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
 
 async def test_keys_that_do_not_apply_are_greyed_out(ctx, log_case):
     log_case("新报事件")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -398,7 +398,7 @@ async def test_keys_that_do_not_apply_are_greyed_out(ctx, log_case):
 
 async def test_command_palette_lists_the_case_actions(ctx, log_case):
     log_case("电线私拉乱接", "safety_hazard", type="electrical")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
@@ -416,7 +416,7 @@ async def test_command_palette_lists_the_case_actions(ctx, log_case):
 async def test_engine_lease_is_taken_swept_and_released(ctx, log_case, clock):
     case = log_case("内涝积水", "natural_disaster", type="flood", urgency="urgent")
     clock.advance(hours=1)  # past the 30-minute limit of an urgent report
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert lease.current_holder(ctx.db, clock.now()) == app.holder
@@ -431,7 +431,7 @@ async def test_a_second_console_leaves_the_engine_to_the_first(ctx, log_case, cl
     case = log_case("内涝积水", "natural_disaster", type="flood", urgency="urgent")
     clock.advance(hours=1)
     assert lease.acquire(ctx.db, "serve:elsewhere", clock.now(), timedelta(seconds=90))
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.engine_state == "elsewhere"
@@ -442,7 +442,7 @@ async def test_a_second_console_leaves_the_engine_to_the_first(ctx, log_case, cl
 
 async def test_markup_in_what_people_type_is_shown_as_typed(ctx, log_case):
     log_case("[bold]门禁[/] 损坏 [", grid="[G1]")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         [row] = rows(app)

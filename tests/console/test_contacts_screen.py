@@ -56,7 +56,7 @@ def rows(table: DataTable) -> list[list[str]]:
 
 async def test_u_opens_the_contacts_with_the_tree_and_the_grid_check(ctx) -> None:
     jurisdiction(ctx)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("u")
@@ -82,7 +82,7 @@ async def test_u_opens_the_contacts_with_the_tree_and_the_grid_check(ctx) -> Non
 
 async def test_choosing_a_violation_shows_its_grid_and_search_finds_people(ctx) -> None:
     jurisdiction(ctx)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("u")
@@ -119,7 +119,7 @@ async def test_who_is_on_duty_is_in_every_screens_header(ctx) -> None:
         shift_hours=24,
         zone=ctx.config.timezone,
     )
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.title.endswith("在岗 值班员 王伟")

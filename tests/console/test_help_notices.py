@@ -44,7 +44,7 @@ def keys_of(entries: list[HelpEntry], group: str) -> dict[str, HelpEntry]:
 
 async def test_help_lists_the_incidents_screen_keys_and_the_app_keys(ctx, log_case):
     log_case("路灯不亮")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         below = app.screen
@@ -76,7 +76,7 @@ async def test_help_lists_the_incidents_screen_keys_and_the_app_keys(ctx, log_ca
 
 async def test_help_over_a_case_screen_and_the_keys_that_close_it(ctx, log_case):
     log_case("楼道堆放杂物", "safety_hazard", type="fire_hazard")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("enter")
@@ -102,7 +102,7 @@ async def test_help_over_a_case_screen_and_the_keys_that_close_it(ctx, log_case)
 
 async def test_help_fits_80x24_and_scrolls_to_its_last_key(ctx, log_case):
     log_case("路灯不亮")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         app.push_screen(HelpScreen(app.screen))
@@ -119,7 +119,7 @@ async def test_help_fits_80x24_and_scrolls_to_its_last_key(ctx, log_case):
 
 
 async def test_a_click_outside_the_help_closes_it(ctx):
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         below = app.screen

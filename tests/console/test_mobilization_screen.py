@@ -128,7 +128,7 @@ async def test_shows_the_head_counters_nodes_and_the_silent(ctx, clock, monkeypa
     jurisdiction(ctx)
     mob_id = mobilize(ctx, exercise=True)
     code = recipient(ctx, mob_id, "王伟")["code"]
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mobilization(app, pilot, mob_id)
         head = text_of(screen, "#mob-head")
@@ -159,7 +159,7 @@ async def test_an_answer_taken_by_phone_is_recorded_and_shown(ctx) -> None:
     jurisdiction(ctx)
     mob_id = mobilize(ctx)
     code = str(recipient(ctx, mob_id, "王伟")["code"])
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mobilization(app, pilot, mob_id)
         await pilot.press("a")
@@ -205,7 +205,7 @@ async def test_an_answer_taken_by_phone_is_recorded_and_shown(ctx) -> None:
 async def test_resend_and_cancel_ask_first(ctx) -> None:
     jurisdiction(ctx)
     mob_id = mobilize(ctx)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mobilization(app, pilot, mob_id)
         leader = int(recipient(ctx, mob_id, "王伟")["id"])
@@ -244,7 +244,7 @@ async def test_the_list_shows_newest_first_and_enter_opens_one(ctx) -> None:
         mode="broadcast",
         exercise=True,
     )
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.push_screen(MobilizationsScreen())
@@ -270,7 +270,7 @@ async def test_the_mobilize_dialog_checks_each_field_and_returns_a_request(ctx, 
     jurisdiction(ctx)
     case = log_case("河堤渗水", "natural_disaster", grid="G01")
     results: list[MobilizeRequest | None] = []
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.push_screen(MobilizeDialog.for_incident(case), results.append)
@@ -310,7 +310,7 @@ async def test_the_mobilize_dialog_checks_each_field_and_returns_a_request(ctx, 
 async def test_renders_on_a_small_terminal(ctx) -> None:
     jurisdiction(ctx)
     mobilize(ctx, exercise=True)
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.push_screen(MobilizationsScreen())

@@ -106,7 +106,7 @@ async def open_screen(app: DutydeskApp, pilot, screen_type: type) -> object:
 
 
 async def test_the_roster_shows_who_holds_each_post_now_and_next_and_the_gap(ctx, roster) -> None:
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, RosterScreen)
         table = rows(screen.query_one("#roster", DataTable))
@@ -128,7 +128,7 @@ async def test_the_roster_shows_who_holds_each_post_now_and_next_and_the_gap(ctx
 
 
 async def test_an_override_fills_the_gap_and_shows(ctx, roster) -> None:
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, RosterScreen)
         table = screen.query_one("#roster", DataTable)
@@ -168,7 +168,7 @@ async def test_an_override_fills_the_gap_and_shows(ctx, roster) -> None:
 
 
 async def test_an_override_for_nobody_known_is_a_notification(ctx, roster, notes) -> None:
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, RosterScreen)
         await pilot.press("o")
@@ -192,7 +192,7 @@ async def test_the_outgoing_officer_sees_the_brief_and_hands_over(ctx, clock, ro
     assert late.deadline is not None
     clock.set(late.deadline + timedelta(minutes=90))
     log_case("路灯不亮")  # logged now: open, not late
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, HandoverScreen)
         counts = text_of(screen, "#handover-counts")
@@ -237,7 +237,7 @@ async def test_the_outgoing_officer_sees_the_brief_and_hands_over(ctx, clock, ro
 
 
 async def test_a_successor_is_required(ctx) -> None:
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, HandoverScreen)
         assert screen.query_one("#handover-to", Input).value == ""  # no roster: typed
@@ -254,7 +254,7 @@ async def test_the_incoming_officer_confirms_with_y(ctx, clock, log_case) -> Non
     handed = shift_handover(ctx.db, clock, OPERATOR, SUCCESSOR, "注意河堤水位")
     clock.advance(minutes=10)
     incoming = replace(ctx, operator=SUCCESSOR)
-    app = DutydeskApp(incoming)
+    app = DutydeskApp(incoming, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, HandoverScreen)
         assert screen.query_one("#handover-incoming").display
@@ -300,7 +300,7 @@ def test_the_wrong_operator_cannot_confirm(ctx, clock) -> None:
 async def test_both_screens_fit_a_small_terminal(ctx, clock, roster, log_case) -> None:
     log_case("3号楼火灾")
     shift_handover(ctx.db, clock, "王伟", OPERATOR, "交接说明")
-    app = DutydeskApp(ctx)
+    app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(app, pilot, RosterScreen)
         assert screen.query_one("#roster", DataTable).size.height >= 8

@@ -15,10 +15,15 @@ from textual.widgets import Input
 
 from console.app import DutydeskApp
 from console.context import Context
+from console.screens.mobilization import MobilizationScreen
+from contacts.mobilize import Target, recipient_rows, record_answer, start_mobilization
 from incidents import workflow
-from tests.console.conftest import settle
+from store import lease
+from tests.console.conftest import OPERATOR, settle
+from tests.console.test_mobilization_screen import drive, jurisdiction
 
 SIZE = (120, 36)
+SMALL = (80, 24)
 
 # pytest-textual-snapshot 1.0.0 names its extension in syrupy 4's `_file_extension`; syrupy 7
 # reads `file_extension`, and without this the snapshots are written as `.raw` files.
@@ -85,7 +90,9 @@ def test_incidents_view(snap_compare, busy_desk: Context):
     async def run_before(pilot: Pilot[None]) -> None:
         await settle(pilot)
 
-    assert snap_compare(DutydeskApp(busy_desk), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(
+        DutydeskApp(busy_desk, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
 
 
 def test_detail_screen(snap_compare, busy_desk: Context):
@@ -107,7 +114,9 @@ def test_detail_screen(snap_compare, busy_desk: Context):
         await pilot.press("end", "enter")
         await settle(pilot)
 
-    assert snap_compare(DutydeskApp(busy_desk), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(
+        DutydeskApp(busy_desk, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
 
 
 def test_new_case_form_with_errors(snap_compare, ctx: Context):
@@ -128,4 +137,72 @@ def test_new_case_form_with_errors(snap_compare, ctx: Context):
         await pilot.press(*"12ab", "ctrl+s")
         await pilot.pause()
 
-    assert snap_compare(DutydeskApp(ctx), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(
+        DutydeskApp(ctx, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
+
+
+@pytest.fixture
+def mobilized(busy_desk: Context, clock) -> int:
+    """busy_desk, a jurisdiction, a mobilization of G01 called, one yes; the engine elsewhere.
+
+    The lease belongs to another process, so no engine thread changes anything under the
+    snapshot: what is drawn is what the test wrote.
+    """
+    ctx = busy_desk
+    assert lease.acquire(ctx.db, "serve:elsewhere", clock.now(), timedelta(days=1))
+    jurisdiction(ctx)
+    mob = start_mobilization(
+        ctx.db,
+        ctx.clock,
+        OPERATOR,
+        targets=[Target.parse("grid:G01")],
+        message="防汛集结 flood muster",
+        mode="broadcast",
+        incident_id=2,
+    )
+    drive(ctx)
+    clock.advance(minutes=3)
+    first = recipient_rows(ctx.db, mob)[0]
+    record_answer(ctx.db, ctx.clock, OPERATOR, yes=True, via="console", code=first["code"])
+    clock.advance(minutes=2)
+    return mob
+
+
+@pytest.mark.parametrize("size", [SIZE, SMALL], ids=["120x36", "80x24"])
+def test_dashboard(snap_compare, busy_desk: Context, mobilized: int, size):
+    """The home screen: open/overdue/supervised counters (overdue and supervised red with ⚠),
+    engine 'elsewhere' in words and the clock in Shanghai time; stages and levels with numbers;
+    the mobilization with its yes/no/silent bar; the feed, newest first. At 80x24 the counters
+    and engine line stay whole and the panels stack."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+
+    assert snap_compare(DutydeskApp(busy_desk), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [SIZE, SMALL], ids=["120x36", "80x24"])
+def test_mobilization_screen(snap_compare, busy_desk: Context, mobilized: int, size):
+    """A broadcast to G01: the leader answered yes after 3 minutes (✔ 到 yes on the leader
+    node), the members silent for 5 minutes (⏳ 5m) and listed under 'still silent' with their
+    codes; counters notified/yes/silent; p50 3.0 min. At 80x24 the tree and the list stack."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        pilot.app.push_screen(MobilizationScreen(mobilized))
+        await settle(pilot)
+
+    assert snap_compare(DutydeskApp(busy_desk), terminal_size=size, run_before=run_before)
+
+
+def test_incidents_view_small(snap_compare, busy_desk: Context):
+    """The queue at 80x24: number, level, stage, time left and title stay readable (the
+    narrower columns cut the title with an ellipsis), the footer keys still there."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+
+    assert snap_compare(
+        DutydeskApp(busy_desk, home="incidents"), terminal_size=SMALL, run_before=run_before
+    )

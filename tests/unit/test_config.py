@@ -377,9 +377,12 @@ def test_theme_and_bell_default_configured_and_shown(tmp_path: Path) -> None:
         "refresh_seconds": 1.0,
         "theme": "dark",
         "bell": True,
+        "home": "dashboard",
     }
-    config = load_config(write(tmp_path, '[ui]\ntheme = "light"\nbell = false\n'))
-    assert (config.theme, config.bell) == ("light", False)
+    config = load_config(
+        write(tmp_path, '[ui]\ntheme = "light"\nbell = false\nhome = "incidents"\n')
+    )
+    assert (config.theme, config.bell, config.home) == ("light", False, "incidents")
     ui = tomllib.loads(to_toml(config.effective()))["ui"]
     assert (ui["theme"], ui["bell"]) == ("light", False)
 
@@ -391,6 +394,7 @@ def test_theme_and_bell_default_configured_and_shown(tmp_path: Path) -> None:
         ("[ui]\ntheme = 1\n", 2, "ui.theme", '"dark" or "light"'),
         ('[ui]\nbell = "yes"\n', 2, "ui.bell", "true or false"),
         ("[ui]\nbell = 1\n", 2, "ui.bell", "true or false"),
+        ('[ui]\nhome = "map"\n', 2, "ui.home", '"dashboard" or "incidents"'),
     ],
 )
 def test_a_bad_theme_or_bell_names_line_and_key(

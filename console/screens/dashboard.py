@@ -1,0 +1,589 @@
+"""Provides the dashboard (值班台首页): the duty office's state at a glance.
+
+Two lines at the top always show the counters (在办 open, 超期 overdue, 督办 supervised,
+挂账 parked), who runs the engine and the clock in the office's zone. Below them: active cases
+by stage and by level, who holds each duty post now and next, the active mobilizations with
+their progress, and a live feed of new reports, overdue cases and answers; enter opens the case
+of a feed line.
+
+Nothing depends on colour alone: alerts carry ``⚠``, levels their Roman numeral and colour word,
+states a glyph and a word. All reads run in one thread worker under the app's database lock,
+fastest first, and come back as messages, so the screen paints as each part arrives. Changes
+announced while a read runs are coalesced into one more read when it ends. The clock ticks
+without touching the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.color import Color
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.worker import get_current_worker
+
+from console.dialogs import NewIncidentDialog
+from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged
+from console.screens.incidents import IncidentsScreen
+from console.screens.mobilization import EXERCISE, LOOKS, Look, MobilizationScreen
+from console.screens.mobilizations import progress
+from console.widgets.cells import fit, severity_badge
+from contacts.mobilize import Counts as MobCounts
+from contacts.mobilize import Mobilization, list_mobilizations, summary
+from contacts.roster import Post, Shift, list_posts, on_duty, shifts
+from incidents.models import Severity, Stage
+from incidents.overview import (
+    OPEN_STAGES,
+    FeedItem,
+    recent_feed,
+    severity_counts,
+    stage_counts,
+)
+from incidents.records import NewIncident, create_incident
+from incidents.supervision import Counts, counts
+from store.errors import DutydeskError
+
+if TYPE_CHECKING:
+    from console.app import DutydeskApp
+
+NARROW = 100  # below this many columns the panels take two columns and the labels shorten
+CLOCK_SECONDS = 1.0
+REREAD_SECONDS = 30.0  # "overdue" and "next shift" move on with the time, not only with writes
+FEED_LIMIT = 20
+MOBS_SHOWN = 5
+MOBS_COUNTED = 100  # "+n more" counts this many active mobilizations at most
+DUTY_LOOKAHEAD = timedelta(days=8)  # the next shift of a post is looked for this far ahead
+EIGHTHS = " ▏▎▍▌▋▊▉"
+FEED_FIXED_WIDTH = 54  # the feed's columns before the words, cell padding, the scrollbar
+LEGEND = "█ 到 yes  ▒ 不到 no  ░ 未应答 silent"
+
+ALERT = "⚠"
+ENGINE_LOOKS = {
+    "here": Look("●", "此处运行", "running here", ""),
+    "elsewhere": Look("◐", "他处运行", "running elsewhere", ""),
+    "stopped": Look("■", "已停止", "stopped", ""),
+    "starting": Look("…", "启动中", "starting", ""),
+}
+COLOUR_ZH = {Severity.I: "红", Severity.II: "橙", Severity.III: "黄", Severity.IV: "蓝"}
+STAGE_EN = {
+    Stage.REPORTED: "reported",
+    Stage.REGISTERED: "registered",
+    Stage.DISPATCHED: "dispatched",
+    Stage.HANDLING: "handling",
+    Stage.FEEDBACK: "feedback",
+    Stage.VERIFIED: "verified",
+}
+# (feed kind, detail) -> how the line's kind is drawn; (kind, None) is the fallback.
+FEED_LOOKS = {
+    ("report", None): Look("✚", "上报", "report", "bold"),
+    ("overdue", None): Look(ALERT, "超期督办", "overdue", "bold red"),
+    ("answer", "yes"): Look(LOOKS["yes"].glyph, "应答 到", "yes", LOOKS["yes"].style),
+    ("answer", "no"): Look(LOOKS["no"].glyph, "应答 不到", "no", LOOKS["no"].style),
+    ("answer", None): Look("☎", "应答", "answer", ""),
+    ("mobilization", "started"): Look("⚑", "动员", "started", "bold cyan"),
+    ("mobilization", "completed"): Look("✔", "动员完成", "done", "green"),
+    ("mobilization", "cancelled"): Look("×", "动员取消", "cancelled", "dim"),
+    ("mobilization", None): Look("⚑", "动员", "mobilization", ""),
+}
+FEED_COLUMNS = (
+    ("at", "时间 time"),
+    ("kind", "类别 kind"),
+    ("level", "级别"),
+    ("case", "事件 case"),
+    ("text", "内容 text"),
+)
+
+
+@dataclass(frozen=True)
+class DutyRow:
+    """One duty post: who holds it now and who comes next (``None``: nobody on the roster)."""
+
+    post: Post
+    now: Shift | None
+    next: Shift | None
+
+
+def feed_look(item: FeedItem) -> Look:
+    return FEED_LOOKS.get((item.kind, item.detail)) or FEED_LOOKS.get(
+        (item.kind, None), Look("·", item.kind, "", "")
+    )
+
+
+def feed_text(item: FeedItem) -> str:
+    """The words of a feed line: the case's title, or who answered which mobilization."""
+    if item.kind == "answer":
+        return f"{item.name or '?'} · {item.title}"
+    if item.kind == "overdue" and item.detail:
+        try:
+            stage = Stage(item.detail).label_zh
+        except ValueError:
+            stage = item.detail
+        return f"{item.title} ({stage})"
+    return item.title
+
+
+def when(at: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """``14:05`` today, ``05-19 14:05`` another day (in the office's zone)."""
+    local = at.astimezone(zone)
+    return local.strftime("%H:%M" if local.date() == now.astimezone(zone).date() else "%m-%d %H:%M")
+
+
+def bar(value: int, top: int, width: int) -> str:
+    """``value`` of ``top`` as a bar of ``width`` cells, in eighths; never empty above zero."""
+    if width <= 0 or value <= 0 or top <= 0:
+        return ""
+    eighths = max(1, round(8 * width * value / top))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (EIGHTHS[part] if part else "")
+
+
+class CountBars(Widget):
+    """Rows of ``label ████▌ count``, the bars scaled to the largest count and to the width.
+
+    Until the first :meth:`show` the counts read ``…``.
+    """
+
+    COMPONENT_CLASSES = {"count-bars--bar"}
+
+    def __init__(
+        self, labels: list[Text], styles: list[str] | None = None, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._labels = labels
+        self._styles = styles or [""] * len(labels)
+        self.values: list[int] | None = None
+
+    def show(self, values: list[int]) -> None:
+        self.values = values
+        self.refresh()
+
+    def render(self) -> Text:
+        values = self.values or [0] * len(self._labels)
+        shown = ["…"] * len(values) if self.values is None else [f"{n:,}" for n in values]
+        label_width = max(label.cell_len for label in self._labels)
+        number_width = max(len(s) for s in shown)
+        bar_width = max(0, self.size.width - label_width - number_width - 2)
+        default = self.get_component_rich_style("count-bars--bar")
+        top = max(values)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, label in enumerate(self._labels):
+            if index:
+                text.append("\n")
+            text.append_text(label)
+            text.append(" " * (label_width - label.cell_len + 1))
+            drawn = bar(values[index], top, bar_width)
+            text.append(drawn, style=self._styles[index] or default)
+            text.append(" " * (bar_width - len(drawn) + 1))
+            text.append(shown[index].rjust(number_width), style="bold")
+        return text
+
+
+class FeedTable(DataTable[object]):
+    """The live feed: enter opens the case of the highlighted line."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+
+
+def stage_labels() -> list[Text]:
+    return [Text(f"{s.label_zh} {STAGE_EN[s]}") for s in OPEN_STAGES]
+
+
+def severity_labels() -> list[Text]:
+    labels = []
+    for level in Severity:
+        label = severity_badge(level)
+        label.append(f" {level.label_zh} {COLOUR_ZH[level]}")
+        labels.append(label)
+    return labels
+
+
+class DashboardScreen(Screen[None]):
+    """值班台 — the duty office's home screen."""
+
+    BINDINGS = [
+        Binding("i", "incidents", "事件 incidents"),
+        Binding("n", "new", "新建 new"),
+        Binding("m", "mobilizations", "动员"),
+        Binding("u", "contacts", "通讯录"),
+    ]
+
+    @dataclass
+    class CountsRead(Message, bubble=False):
+        """The counters and the active cases per stage were read."""
+
+        counts: Counts
+        stages: dict[Stage, int]
+
+    @dataclass
+    class SeveritiesRead(Message, bubble=False):
+        severities: dict[Severity, int]
+
+    @dataclass
+    class FeedRead(Message, bubble=False):
+        """Feed items, newest first; ``incremental``: only those newer than the ones shown."""
+
+        items: list[FeedItem]
+        incremental: bool
+
+    @dataclass
+    class MobilizationsRead(Message, bubble=False):
+        """The newest active mobilizations with their counts, and how many are active."""
+
+        rows: list[tuple[Mobilization, MobCounts]]
+        active: int
+
+    @dataclass
+    class DutyRead(Message, bubble=False):
+        rows: list[DutyRow]
+
+    @dataclass
+    class ReadDone(Message, bubble=False):
+        """A read ended (``error``: why it stopped early)."""
+
+        error: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reading = False
+        self._again = False  # changes came in while reading: read once more after
+        self._full_next = True
+        self._dirty = False
+        self._feed: list[FeedItem] = []
+        self._counts: Counts | None = None
+        self._error: str | None = None
+
+    @property
+    def desk(self) -> DutydeskApp:
+        return cast("DutydeskApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="dash-bar"):
+            with Horizontal(id="dash-counters"):
+                yield Static(id="count-open", classes="counter")
+                yield Static(id="count-overdue", classes="counter")
+                yield Static(id="count-supervised", classes="counter")
+                yield Static(id="count-parked", classes="counter")
+            with Horizontal(id="dash-state"):
+                yield Static(id="engine")
+                yield Static(id="clock")
+        with Vertical(id="dash-body"):
+            with Vertical(id="panel-levels", classes="panel"):
+                yield Label("阶段 stages (active)", classes="panel--title")
+                yield CountBars(stage_labels(), id="stages")
+                yield Label("级别 levels", classes="panel--title")
+                yield CountBars(
+                    severity_labels(),
+                    [Color.parse(level.color).hex for level in Severity],
+                    id="severities",
+                )
+            with Vertical(id="panel-duty", classes="panel"):
+                yield Label("值班 on duty now → next", classes="panel--title")
+                yield Static("…", id="duty")
+            with Vertical(id="panel-mobs", classes="panel"):
+                yield Label("动员 mobilizations yes/no/silent", classes="panel--title")
+                yield Static("…", id="mobs")
+            with Vertical(id="panel-feed", classes="panel"):
+                yield Label("动态 live feed", classes="panel--title")
+                yield FeedTable(id="feed", cursor_type="row", zebra_stripes=True)
+                yield Static("尚无动态 Nothing reported yet.", id="feed-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(FeedTable)
+        for key, label in FEED_COLUMNS:
+            table.add_column(label, key=key)
+        table.focus()
+        self._show_counters(None)
+        self._tick()
+        self.watch(self.app, "engine_state", self._show_engine)
+        self.set_interval(CLOCK_SECONDS, self._tick)
+        self.set_interval(REREAD_SECONDS, self._reread)
+        self.request_read(full=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self._show_counters(self._counts)
+        # After the layout: the feed's words are cut to the panel's new width.
+        self.call_after_refresh(self._show_feed)
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def request_read(self, *, full: bool = False) -> None:
+        """Read everything again now, or once more after the read that is running.
+
+        Args:
+            full: read the whole feed again (titles and levels may have changed), rather than
+                only what is newer than the newest line shown.
+        """
+        self._full_next = self._full_next or full
+        if self._reading:
+            self._again = True
+            return
+        self._reading = True
+        after = None if self._full_next or not self._feed else self._feed[0].id
+        self._full_next = False
+        self._read(after)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dashboard-read")
+    def _read(self, feed_after: int | None) -> None:
+        """Read each part under the lock and post it at once, the fastest parts first."""
+        ctx, lock = self.desk.ctx, self.desk.db_lock
+        db = ctx.db
+        worker = get_current_worker()
+        error: str | None = None
+        try:
+            now = ctx.clock.now()
+            with lock:
+                read = self.CountsRead(counts(db, now), stage_counts(db))
+            self.post_message(read)
+            if worker.is_cancelled:
+                return
+            with lock:
+                feed = recent_feed(db, FEED_LIMIT, after_id=feed_after)
+            self.post_message(self.FeedRead(feed, incremental=feed_after is not None))
+            if worker.is_cancelled:
+                return
+            with lock:
+                active = list_mobilizations(db, state="active", limit=MOBS_COUNTED)
+                mobs = [
+                    (mob, summary(db, mob.id, now, silent_limit=0).total)
+                    for mob in active[:MOBS_SHOWN]
+                ]
+            self.post_message(self.MobilizationsRead(mobs, len(active)))
+            if worker.is_cancelled:
+                return
+            with lock:
+                duty = self._duty(now)
+            self.post_message(self.DutyRead(duty))
+            if worker.is_cancelled:
+                return
+            # The slowest read (no index holds the level): last, so the rest is painted first.
+            with lock:
+                levels = severity_counts(db)
+            self.post_message(self.SeveritiesRead(levels))
+        except Exception as exc:  # shown on the screen; the console carries on
+            error = str(exc) or type(exc).__name__
+        finally:
+            self.post_message(self.ReadDone(error))
+
+    def _duty(self, now: datetime) -> list[DutyRow]:
+        db = self.desk.ctx.db
+        current = {s.post.id: s for s in on_duty(db, now)}
+        following: dict[int, Shift] = {}
+        for shift in shifts(db, now, now + DUTY_LOOKAHEAD):
+            if shift.starts_at > now:
+                following.setdefault(shift.post.id, shift)
+        return [DutyRow(p, current.get(p.id), following.get(p.id)) for p in list_posts(db)]
+
+    def on_dashboard_screen_read_done(self, message: ReadDone) -> None:
+        self._reading = False
+        if message.error != self._error:
+            self._error = message.error
+            if message.error:
+                self.notify(message.error, title="值班台 dashboard", severity="error", markup=False)
+        if self._again:
+            self._again = False
+            self.request_read()
+
+    def on_incidents_changed(self, message: IncidentsChanged) -> None:
+        if self.is_current:
+            self.request_read()
+        else:
+            self._dirty = True
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.request_read(full=True)
+
+    def _reread(self) -> None:
+        if self.is_current:
+            self.request_read(full=True)
+        else:
+            self._dirty = True
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def on_dashboard_screen_counts_read(self, message: CountsRead) -> None:
+        self._show_counters(message.counts)
+        self.query_one("#stages", CountBars).show([message.stages[s] for s in OPEN_STAGES])
+
+    def on_dashboard_screen_severities_read(self, message: SeveritiesRead) -> None:
+        self.query_one("#severities", CountBars).show([message.severities[s] for s in Severity])
+
+    def _show_counters(self, c: Counts | None) -> None:
+        self._counts = c
+        short = self.has_class("-narrow")
+        for key, zh, en, value, alerting in (
+            ("open", "在办", "open", c and c.open, False),
+            ("overdue", "超期", "overdue", c and c.overdue, True),
+            ("supervised", "督办", "supervised", c and c.supervised, True),
+            ("parked", "挂账", "parked", c and c.parked, False),
+        ):
+            alert = alerting and bool(value)
+            text = Text(no_wrap=True)
+            if alert:
+                text.append(f"{ALERT} ")
+            text.append(zh if short else f"{zh} {en}")
+            text.append(" …" if value is None else f" {value:,}", style="bold")
+            widget = self.query_one(f"#count-{key}", Static)
+            widget.update(text)
+            widget.set_class(alert, "-alert")
+
+    def _show_engine(self, state: str) -> None:
+        look = ENGINE_LOOKS.get(state, Look("?", state, state, ""))
+        widget = self.query_one("#engine", Static)
+        widget.update(Text.assemble("引擎 engine ", look.text()))
+        for name in ENGINE_LOOKS:
+            widget.set_class(name == state, f"-{name}")
+
+    def _tick(self) -> None:
+        ctx = self.desk.ctx
+        now = ctx.clock.now().astimezone(ctx.config.zone)
+        self.query_one("#clock", Static).update(now.strftime("%Y-%m-%d %H:%M:%S %Z"))
+
+    def on_dashboard_screen_feed_read(self, message: FeedRead) -> None:
+        if message.incremental:
+            if not message.items:
+                return
+            seen = {item.id for item in message.items}
+            items = message.items + [i for i in self._feed if i.id not in seen]
+        else:
+            items = message.items
+        self._feed = items[:FEED_LIMIT]
+        self._show_feed()
+
+    def _show_feed(self) -> None:
+        table = self.query_one(FeedTable)
+        # On the newest line the cursor follows what comes in; elsewhere it stays on its line.
+        selected = self.selected_item() if table.cursor_row > 0 else None
+        ctx = self.desk.ctx
+        now, zone = ctx.clock.now(), ctx.config.zone
+        # The words go last and are cut to what is left of the panel's width.
+        space = self.query_one("#panel-feed").content_size.width
+        width = max(12, space - FEED_FIXED_WIDTH)
+        table.clear()
+        for item in self._feed:
+            number = item.number or (
+                f"动员 #{item.mobilization_id}" if item.mobilization_id else ""
+            )
+            table.add_row(
+                when(item.at, now, zone),
+                feed_look(item).text(),
+                severity_badge(item.severity) if item.severity else Text(""),
+                number,
+                fit(feed_text(item), width),
+                key=str(item.id),
+            )
+        if selected is not None and str(selected.id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected.id)))
+        table.display = bool(self._feed)
+        self.query_one("#feed-empty").display = not self._feed
+
+    def selected_item(self) -> FeedItem | None:
+        table = self.query_one(FeedTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((i for i in self._feed if str(i.id) == row_key.value), None)
+
+    def on_dashboard_screen_mobilizations_read(self, message: MobilizationsRead) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if not message.rows:
+            text.append("无进行中的动员 None active.", style="dim")
+        for index, (mob, total) in enumerate(message.rows):
+            if index:
+                text.append("\n")
+            text.append(f"#{mob.id} ", style="bold")
+            if mob.exercise:  # before the message, which is what a narrow panel cuts
+                text.append_text(EXERCISE)
+                text.append(" ")
+            if mob.incident_number:
+                text.append(f"{mob.incident_number} ")
+            text.append(mob.message.replace("\n", " "))
+            text.append("\n  ")
+            text.append_text(progress(total))
+        more = message.active - len(message.rows)
+        if more > 0:
+            plus = "+" if message.active >= MOBS_COUNTED else ""
+            text.append(f"\n… 另有 {more}{plus} 个 +{more}{plus} more (m)", style="dim")
+        if message.rows:
+            text.append("\n" + LEGEND, style="dim")
+        self.query_one("#mobs", Static).update(text)
+
+    def on_dashboard_screen_duty_read(self, message: DutyRead) -> None:
+        zone = self.desk.ctx.config.zone
+        now = self.desk.ctx.clock.now()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if not message.rows:
+            text.append("未设值班岗位 No duty posts.", style="dim")
+        for index, row in enumerate(message.rows):
+            if index:
+                text.append("\n")
+            text.append(f"{row.post.name} ", style="bold")
+            if row.now is None:
+                text.append(f"{ALERT} 空缺 unfilled", style="bold red")
+            else:
+                text.append(row.now.person.name)
+                text.append(f" 至 until {when(row.now.ends_at, now, zone)}", style="dim")
+            text.append("\n  → ")
+            if row.next is None:
+                text.append("下一班未排 none rostered", style="dim")
+            else:
+                text.append(f"{row.next.person.name} ")
+                text.append(f"{when(row.next.starts_at, now, zone)} 起 from", style="dim")
+        self.query_one("#duty", Static).update(text)
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    async def action_incidents(self) -> None:
+        """事件: the incidents queue (the app's own action when it has one)."""
+        if hasattr(self.app, "action_incidents"):
+            await self.app.run_action("incidents")
+        else:
+            self.app.push_screen(IncidentsScreen())
+
+    async def action_mobilizations(self) -> None:
+        await self.app.run_action("mobilizations")
+
+    async def action_contacts(self) -> None:
+        await self.app.run_action("contacts")
+
+    def action_new(self) -> None:
+        self.app.push_screen(NewIncidentDialog(), self._log)
+
+    def _log(self, new: NewIncident | None) -> None:
+        if new is None:
+            return
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
+        except DutydeskError as exc:
+            self.notify(str(exc), title="新建 New case", severity="error", markup=False)
+            return
+        self.notify(f"{incident.number} {incident.title}", title="已登记 Logged", markup=False)
+        self.post_message(IncidentLogged(incident.id, incident.number))
+
+    @on(DataTable.RowSelected, "#feed")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        item = next((i for i in self._feed if str(i.id) == event.row_key.value), None)
+        if item is None:
+            return
+        if item.incident_id is not None:
+            self.post_message(IncidentOpened(item.incident_id))
+        elif item.mobilization_id is not None:
+            self.app.push_screen(MobilizationScreen(item.mobilization_id))
