@@ -30,6 +30,7 @@ from contacts.mobilize import (
     resend_silent,
     start_mobilization,
     summary,
+    totals,
 )
 from contacts.phones import mask_phone
 from contacts.trees import DEFAULT_TREE
@@ -246,7 +247,7 @@ def list_cmd(
     """Mobilizations, newest first."""
     ctx = state.ctx
     mobs = list_mobilizations(ctx.db, state=state_, exercise=exercise, limit=limit)
-    rows = [(m, summary(ctx.db, m.id, ctx.clock.now()).total) for m in mobs]
+    rows = [(m, totals(ctx.db, m.id)) for m in mobs]
     if as_json:
         emit_json(
             [

@@ -1424,6 +1424,37 @@ def summary(
     return out
 
 
+def totals(db: Database, mobilization_id: int) -> Counts:
+    """The whole mobilization's counts in one grouped read of its recipients.
+
+    What listings and the dashboard show for every mobilization; :func:`summary` adds the
+    per-level and per-group split, which costs a join over every node link.
+    """
+    out = Counts()
+    for state, count, reached in db.conn.execute(
+        "SELECT state, count(*), count(first_sent_at) FROM recipients"
+        " WHERE mobilization_id = ? GROUP BY state",
+        (mobilization_id,),
+    ):
+        out.total += count
+        out.notified += count if state in ANSWERED else reached
+        if state == "yes":
+            out.yes += count
+        elif state == "no":
+            out.no += count
+        elif state in SILENT:
+            out.silent += count
+        elif state == "unreachable":
+            out.unreachable += count
+        elif state == "queued":
+            out.queued += count
+        elif state == "stood_down":
+            out.stood_down += count
+        elif state == "cancelled":
+            out.cancelled += count
+    return out
+
+
 def node_states(db: Database, mobilization_id: int) -> list[NodeState]:
     """Every node of the mobilization with its state and its people's counts, in tree order."""
     counts: dict[int, Counts] = {}

@@ -39,7 +39,7 @@ from console.screens.mobilization import EXERCISE, LOOKS, Look, MobilizationScre
 from console.screens.mobilizations import progress
 from console.widgets.cells import fit, severity_badge
 from contacts.mobilize import Counts as MobCounts
-from contacts.mobilize import Mobilization, list_mobilizations, summary
+from contacts.mobilize import Mobilization, list_mobilizations, totals
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
 from incidents.models import Severity, Stage
 from incidents.overview import (
@@ -358,10 +358,7 @@ class DashboardScreen(Screen[None]):
                 return
             with lock:
                 active = list_mobilizations(db, state="active", limit=MOBS_COUNTED)
-                mobs = [
-                    (mob, summary(db, mob.id, now, silent_limit=0).total)
-                    for mob in active[:MOBS_SHOWN]
-                ]
+                mobs = [(mob, totals(db, mob.id)) for mob in active[:MOBS_SHOWN]]
             self.post_message(self.MobilizationsRead(mobs, len(active)))
             if worker.is_cancelled:
                 return

@@ -28,7 +28,7 @@ from console.screens.mobilization import (
 )
 from console.timefmt import short
 from console.widgets.cells import fit
-from contacts.mobilize import Counts, Mobilization, list_mobilizations, summary
+from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
 
 if TYPE_CHECKING:
     from console.app import DutydeskApp
@@ -116,10 +116,8 @@ class MobilizationsScreen(Screen[None]):
         ctx = self.desk.ctx
         try:
             with self.desk.db_lock:
-                now = ctx.clock.now()
                 rows = [
-                    (mob, summary(ctx.db, mob.id, now, silent_limit=0).total)
-                    for mob in list_mobilizations(ctx.db, limit=LIMIT)
+                    (mob, totals(ctx.db, mob.id)) for mob in list_mobilizations(ctx.db, limit=LIMIT)
                 ]
         except Exception as exc:  # a locked database must not close the console
             if not get_current_worker().is_cancelled:

@@ -32,6 +32,7 @@ from contacts.mobilize import (
     resend_silent,
     start_mobilization,
     summary,
+    totals,
 )
 from contacts.trees import build_default_tree, edit_node
 from store.clock import FixedClock, from_iso
@@ -376,3 +377,11 @@ def test_two_mobilizations_due_together_still_respect_the_interval(
     )
     assert len(slots) == 2
     assert (from_iso(slots[1]) - from_iso(slots[0])).total_seconds() == 60
+
+
+def test_totals_agree_with_the_summary(tree: Database, clock: FixedClock) -> None:
+    mob = start(tree, clock, "grid:G01", mode="broadcast")
+    drive(tree, clock)
+    record_answer(tree, clock, OPERATOR, yes=True, via="cli", code=code_of(tree, mob, "M1"))
+    record_answer(tree, clock, OPERATOR, yes=False, via="cli", code=code_of(tree, mob, "M2"))
+    assert totals(tree, mob) == summary(tree, mob, clock.now()).total
