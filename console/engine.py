@@ -33,7 +33,15 @@ from pathlib import Path
 
 from console.config import Config
 from contacts.channels import Delivery, Outgoing, Sender, build_senders
-from contacts.mobilize import Routing, claim_pending, expire, process_due, record_deliveries
+from contacts.mobilize import (
+    Routing,
+    claim_pending,
+    expire,
+    process_due,
+    record_deliveries,
+    release_attempts,
+    release_claims,
+)
 from incidents.supervision import sweep_overdue
 from store import lease
 from store.clock import Clock, SystemClock
@@ -154,6 +162,10 @@ class Engine:
     def _renew(self, db: Database) -> bool:
         try:
             held = lease.acquire(db, self.holder, self.clock.now(), self.options.lease_ttl)
+            if held and self.state != "here":
+                # Taking over: whatever a previous engine had in flight has an unknown outcome
+                # and goes again, with the same attempt ids.
+                release_claims(db)
         except DutydeskError as exc:
             self.last_error = str(exc)
             return self.state == "here"
@@ -175,16 +187,19 @@ class Engine:
             self.last_error = str(exc)
 
     def _step(self, db: Database) -> bool:
-        """Move due recipients on and hand claimed messages to the senders; True when busy."""
+        """Move due recipients on and hand claimed messages to the senders; True when busy.
+
+        With every send slot taken it does nothing and says "not busy": the loop then waits,
+        and the first chunk that comes back wakes it.
+        """
         opts = self.options
+        free = opts.inflight * max(1, len(self.senders)) - len(self._inflight)
+        if free <= 0:
+            return False
         try:
             moved = process_due(db, self.clock, limit=opts.chunk * 4)
-            free = opts.inflight * max(1, len(self.senders)) - len(self._inflight)
-            if free <= 0:
-                return True
-            exclude = {m.attempt_id for msgs in self._inflight.values() for m in msgs}
             out, failed = claim_pending(
-                db, self.clock, self.routing, limit=opts.chunk * free, exclude=exclude
+                db, self.clock, self.routing, limit=opts.chunk * free, claimer=self.holder
             )
             if failed:
                 record_deliveries(db, self.clock, failed, self.routing)
@@ -223,10 +238,12 @@ class Engine:
         if not done:
             return
         deliveries: list[Delivery] = []
+        cancelled: list[str] = []
         for task in done:
             chunk = self._inflight.pop(task)
             exc = task.exception() if not task.cancelled() else None
             if task.cancelled():
+                cancelled += [m.attempt_id for m in chunk]
                 continue  # outcome unknown: the attempts stay pending and go again
             if exc is not None:
                 deliveries += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in chunk]
@@ -235,6 +252,8 @@ class Engine:
         try:
             record_deliveries(db, self.clock, deliveries, self.routing)
             self.sent += sum(1 for d in deliveries if d.ok)
+            if cancelled:
+                release_attempts(db, cancelled)
         except DutydeskError as exc:
             self.last_error = str(exc)
 

@@ -689,12 +689,12 @@ class _Engine:
         if self.mob.state != "active":
             return
         row = self.db.conn.execute(
-            "SELECT (SELECT count(*) FROM mob_nodes WHERE mobilization_id = ?1 AND state IN"
-            " ('waiting', 'active')) + (SELECT count(*) FROM recipients WHERE"
+            "SELECT EXISTS (SELECT 1 FROM mob_nodes WHERE mobilization_id = ?1 AND state IN"
+            " ('waiting', 'active')) OR EXISTS (SELECT 1 FROM recipients WHERE"
             " mobilization_id = ?1 AND state IN ('queued', 'sent'))",
             (self.mob.id,),
         ).fetchone()
-        if int(row[0]) == 0:
+        if not row[0]:
             self.db.conn.execute(
                 "UPDATE mobilizations SET state = 'completed', finished_at = ? WHERE id = ?",
                 (self.at, self.mob.id),
@@ -869,27 +869,68 @@ def claim_pending(
     routing: Routing,
     *,
     limit: int = 1000,
-    exclude: Iterable[str] = (),
+    claimer: str = "engine",
 ) -> tuple[list[Outgoing], list[Delivery]]:
-    """Pending attempts that may go now, as messages; ``exclude`` skips those in flight.
+    """Claim pending attempts that may go now, as messages, for ``claimer`` to send.
 
-    An attempt's channel, address and text are fixed the first time it is claimed, so a re-send
-    after a crash is the same message with the same id. Attempts for people with no configured
-    channel come back as failed deliveries (second list) for :func:`record_deliveries`.
+    Claimed attempts are marked with ``claimer`` in the same transaction, so the next claim
+    skips them without reading them; they stay ``pending`` (their outcome unknown) until
+    :func:`record_deliveries`. An attempt's channel, address and text are fixed the first time
+    it is claimed, so a re-send after a crash (:func:`release_claims`, then a new claim) is the
+    same message with the same id. Attempts for people with no configured channel come back as
+    failed deliveries (second list) for :func:`record_deliveries`.
     """
     now = clock.now()
-    skip = set(exclude)
-    rows = db.conn.execute(
-        "SELECT a.id, a.recipient_id, a.kind, a.channel, a.address, a.text, r.person_id,"
-        " r.ack_code, r.name, m.id, m.exercise, m.expires_at FROM attempts a"
-        " JOIN recipients r ON r.id = a.recipient_id"
-        " JOIN mobilizations m ON m.id = r.mobilization_id"
-        " WHERE a.state = 'pending' AND a.not_before <= ? ORDER BY a.not_before LIMIT ?",
-        (to_iso(now), limit + len(skip)),
-    ).fetchall()
-    rows = [r for r in rows if r[0] not in skip][:limit]
-    if not rows:
-        return [], []
+    with write(db):
+        rows = db.conn.execute(
+            "SELECT a.id, a.recipient_id, a.kind, a.channel, a.address, a.text, r.person_id,"
+            " r.ack_code, r.name, m.id, m.exercise, m.expires_at FROM attempts a"
+            " JOIN recipients r ON r.id = a.recipient_id"
+            " JOIN mobilizations m ON m.id = r.mobilization_id"
+            " WHERE a.state = 'pending' AND a.claimed_by IS NULL AND a.not_before <= ?"
+            " ORDER BY a.not_before LIMIT ?",
+            (to_iso(now), limit),
+        ).fetchall()
+        if not rows:
+            return [], []
+        db.conn.executemany(
+            "UPDATE attempts SET claimed_by = ? WHERE id = ?", [(claimer, r[0]) for r in rows]
+        )
+        return _messages(db, rows, routing)
+
+
+def release_claims(db: Database, claimer: str | None = None) -> int:
+    """Make claimed, unrecorded attempts claimable again (all, or those of ``claimer``).
+
+    An engine calls it when it starts (a claim left by a dead engine means "outcome unknown":
+    send again, same id) and for chunks it gave up waiting for.
+    """
+    with write(db):
+        if claimer is None:
+            cur = db.conn.execute(
+                "UPDATE attempts SET claimed_by = NULL"
+                " WHERE state = 'pending' AND claimed_by IS NOT NULL"
+            )
+        else:
+            cur = db.conn.execute(
+                "UPDATE attempts SET claimed_by = NULL WHERE state = 'pending' AND claimed_by = ?",
+                (claimer,),
+            )
+    return cur.rowcount
+
+
+def release_attempts(db: Database, attempt_ids: Sequence[str]) -> None:
+    """Make these claimed attempts claimable again (a sender gave up on them unfinished)."""
+    with write(db):
+        db.conn.executemany(
+            "UPDATE attempts SET claimed_by = NULL WHERE id = ? AND state = 'pending'",
+            [(a,) for a in attempt_ids],
+        )
+
+
+def _messages(
+    db: Database, rows: Sequence[Sequence[Any]], routing: Routing
+) -> tuple[list[Outgoing], list[Delivery]]:
     fresh = [r for r in rows if r[3] is None]
     fixed: dict[str, tuple[str, str, str]] = {}
     failed: list[Delivery] = []
@@ -911,12 +952,11 @@ def claim_pending(
                 token = make_token(secret, int(r[1]), mob.expires_at)
                 text = _notify_text(mob, r[7], f"{routing.base_url.rstrip('/')}/ack/{token}")
             fixed[r[0]] = (channel, address, text)
-        with write(db):
-            db.conn.executemany(
-                "UPDATE attempts SET channel = ?, address = ?, text = ? WHERE id = ?"
-                " AND channel IS NULL",
-                [(*v, k) for k, v in fixed.items()],
-            )
+        db.conn.executemany(
+            "UPDATE attempts SET channel = ?, address = ?, text = ? WHERE id = ?"
+            " AND channel IS NULL",
+            [(*v, k) for k, v in fixed.items()],
+        )
     failed_ids = {d.attempt_id for d in failed}
     out: list[Outgoing] = []
     for r in rows:

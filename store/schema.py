@@ -507,6 +507,27 @@ def _m9_active_severity(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m10_attempt_claims(conn: sqlite3.Connection) -> None:
+    """Claims on pending attempts, and an index of a mobilization's nodes by state.
+
+    The engine marks the attempts it hands to a sender (``claimed_by`` = its lease holder id),
+    so the next claim reads only unclaimed ones instead of skipping those in flight; claims left
+    by an engine that died are cleared when the next one starts (one engine per database).
+    """
+    _run_script(
+        conn,
+        """
+        ALTER TABLE attempts ADD COLUMN claimed_by TEXT;
+        DROP INDEX attempts_pending;
+        CREATE INDEX attempts_pending ON attempts(not_before)
+            WHERE state = 'pending' AND claimed_by IS NULL;
+        CREATE INDEX attempts_claimed ON attempts(claimed_by)
+            WHERE state = 'pending' AND claimed_by IS NOT NULL;
+        CREATE INDEX mob_nodes_state ON mob_nodes(mobilization_id, state);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -517,5 +538,6 @@ MIGRATIONS: list[Migration] = [
     _m7_mobilizations,
     _m8_handover_confirm,
     _m9_active_severity,
+    _m10_attempt_claims,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ from contacts.mobilize import (
     recipient_rows,
     record_answer,
     record_deliveries,
+    release_claims,
     resend_silent,
     start_mobilization,
     summary,
@@ -354,9 +355,12 @@ def test_a_crash_between_claim_and_record_resends_with_the_same_key(
 ) -> None:
     start(tree, clock, "grid:G01", mode="broadcast")
     process_due(tree, clock)
-    claimed, _ = claim_pending(tree, clock, LOG)
-    # The process dies here: nothing recorded. A new engine claims the same attempts again.
-    again, _ = claim_pending(tree, clock, LOG)
+    claimed, _ = claim_pending(tree, clock, LOG, claimer="engine-1")
+    assert claim_pending(tree, clock, LOG, claimer="engine-1") == ([], [])  # in flight
+    # The process dies here: nothing recorded. The next engine clears the dead one's claims
+    # when it takes over, and claims the same attempts again: same ids, same texts.
+    assert release_claims(tree) == len(claimed)
+    again, _ = claim_pending(tree, clock, LOG, claimer="engine-2")
     assert [(m.attempt_id, m.text) for m in again] == [(m.attempt_id, m.text) for m in claimed]
     record_deliveries(tree, clock, [Delivery(m.attempt_id, True) for m in again], LOG)
     assert claim_pending(tree, clock, LOG) == ([], [])
