@@ -46,7 +46,7 @@ from console.screens.actions import CaseScreen
 from console.screens.help import HelpScreen
 from contacts.roster import on_duty
 from incidents.supervision import pending_handover
-from store.db import data_version
+from store.db import change_marker, data_version
 
 APP_TITLE = "dutydesk 值班台"
 ON_DUTY_SECONDS = 60.0  # shifts change on the hour at most; a minute late is fine
@@ -79,6 +79,7 @@ class DutydeskApp(App[None]):
         self.db_lock = threading.Lock()
         self.holder = f"console:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._data_version = 0
+        self._marker: tuple[object, ...] = ()
         self.engine: EngineThread | None = None
         self.notices = NoticeWatcher(ctx.db)
 
@@ -96,6 +97,7 @@ class DutydeskApp(App[None]):
         self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
         with self.db_lock:
             self._data_version = data_version(self.ctx.db)
+            self._marker = change_marker(self.ctx.db)
             self.notices.prime()
         self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
         self.start_engine()
@@ -119,12 +121,17 @@ class DutydeskApp(App[None]):
             return  # a worker is reading; look again at the next tick
         try:
             version = data_version(self.ctx.db)
-            changed = version != self._data_version
+            changed = False
+            if version != self._data_version:
+                self._data_version = version
+                # The engine renews its lease every 2 s: a commit that changes nothing shown.
+                marker = change_marker(self.ctx.db)
+                changed = marker != self._marker
+                self._marker = marker
             notices = self.notices.poll() if changed else []
         finally:
             self.db_lock.release()
         if changed:
-            self._data_version = version
             self.announce_change(own=False)
         self._show_notices(notices)
 

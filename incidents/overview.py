@@ -105,7 +105,10 @@ def severity_counts(db: Database) -> dict[Severity, int]:
     """Active cases per level, I to IV (every level present, zero when none)."""
     out = dict.fromkeys(Severity, 0)
     for level, n in db.conn.execute(
-        "SELECT severity, count(*) FROM incidents WHERE active = 1 GROUP BY severity"
+        # Without planner statistics SQLite prefers incidents_queue and a temporary B-tree
+        # (~130 ms on a million cases); the partial index of active rows answers in ~7 ms.
+        "SELECT severity, count(*) FROM incidents INDEXED BY incidents_active_severity"
+        " WHERE active = 1 GROUP BY severity"
     ):
         out[Severity(int(level))] = int(n)
     return out

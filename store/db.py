@@ -188,6 +188,21 @@ def data_version(db: Database) -> int:
     return int(db.conn.execute("PRAGMA data_version").fetchone()[0])
 
 
+def change_marker(db: Database) -> tuple[object, ...]:
+    """What changes when anything a person sees changes, read from indexes only.
+
+    Every state change of a case, a person, the roster or a mobilization's answers appends to
+    the audit chain; sends and escalations create or finish attempts. The engine lease's
+    renewals touch none of these, so a commit that only renewed the lease leaves this equal.
+    """
+    row = db.conn.execute(
+        "SELECT (SELECT max(id) FROM events), (SELECT max(rowid) FROM attempts),"
+        " (SELECT count(*) FROM attempts WHERE state = 'pending' AND claimed_by IS NULL),"
+        " (SELECT count(*) FROM attempts WHERE state = 'pending' AND claimed_by IS NOT NULL)"
+    ).fetchone()
+    return tuple(row)
+
+
 def backup(db: Database, target: str | Path) -> Path:
     """Copy the live database to ``target`` with SQLite's online backup API.
 

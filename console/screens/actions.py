@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from console.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
 from console.messages import IncidentUpdated
@@ -25,6 +26,7 @@ from store.errors import DutydeskError
 if TYPE_CHECKING:
     from console.app import DutydeskApp
 
+KEYS_SETTLE_SECONDS = 0.15
 ACTION_LABELS = {
     "register": "立案 registered",
     "dispatch": "派遣 dispatched",
@@ -101,6 +103,7 @@ class CaseScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._key_state: tuple[bool | None, ...] = ()
+        self._keys_timer: Timer | None = None
 
     @property
     def desk(self) -> DutydeskApp:
@@ -125,7 +128,17 @@ class CaseScreen(Screen[None]):
         return True if step in workflow.allowed_actions(incident) else None
 
     def update_keys(self) -> None:
-        """Refresh the footer when what the keys can do has changed (the footer rebuilds)."""
+        """Refresh the footer once the cursor rests, when what the keys can do has changed.
+
+        Textual's footer recomposes on every refresh (13-45 ms measured): scrolling through
+        cases of different stages would rebuild it on every row, so it waits for a pause.
+        """
+        if self._keys_timer is not None:
+            self._keys_timer.stop()
+        self._keys_timer = self.set_timer(KEYS_SETTLE_SECONDS, self._update_keys_now)
+
+    def _update_keys_now(self) -> None:
+        self._keys_timer = None
         state = tuple(self.check_action(action, ()) for action, _, _ in self.COMMANDS_OFFERED)
         if state != self._key_state:
             self._key_state = state
