@@ -142,12 +142,12 @@ class Engine:
                     await self._pause(stop, self.options.renew_s)
                     continue
                 if mono >= sweep_at:
-                    await asyncio.to_thread(self._sweep, db)
+                    self._sweep(db)
                     sweep_at = mono + self.options.sweep_s
                 self.first_look.set()
-                busy = await self._step(db)
+                busy = self._step(db)
                 await self._pause(stop, 0 if busy else self.options.tick_s)
-                await self._collect(db)
+                self._collect(db)
         finally:
             await self._drain(db)
             if held:
@@ -186,19 +186,23 @@ class Engine:
         except DutydeskError as exc:
             self.last_error = str(exc)
 
-    async def _step(self, db: Database) -> bool:
+    def _step(self, db: Database) -> bool:
         """Move due recipients on and hand claimed messages to the senders; True when busy.
 
-        The database work runs on a worker thread (SQLite lets go of the GIL while it works),
-        so the chunks already with the senders keep going meanwhile. With every send slot taken
-        it does nothing and says "not busy": the first chunk that comes back wakes the loop.
+        With every send slot taken it does nothing and says "not busy": the loop then waits,
+        and the first chunk that comes back wakes it.
         """
         opts = self.options
         free = opts.inflight * max(1, len(self.senders)) - len(self._inflight)
         if free <= 0:
             return False
         try:
-            moved, out = await asyncio.to_thread(self._due_and_claim, db, free)
+            moved = process_due(db, self.clock, limit=opts.chunk * 4)
+            out, failed = claim_pending(
+                db, self.clock, self.routing, limit=opts.chunk * free, claimer=self.holder
+            )
+            if failed:
+                record_deliveries(db, self.clock, failed, self.routing)
         except DutydeskError as exc:
             self.last_error = str(exc)
             return False
@@ -214,16 +218,6 @@ class Engine:
                 self._inflight[task] = chunk
         return moved >= opts.chunk * 4 or len(out) >= opts.chunk * free
 
-    def _due_and_claim(self, db: Database, free: int) -> tuple[int, list[Outgoing]]:
-        opts = self.options
-        moved = process_due(db, self.clock, limit=opts.chunk * 4)
-        out, failed = claim_pending(
-            db, self.clock, self.routing, limit=opts.chunk * free, claimer=self.holder
-        )
-        if failed:
-            record_deliveries(db, self.clock, failed, self.routing)
-        return moved, out
-
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
         assert self._wake is not None
         if seconds <= 0 or self._wake.is_set() or stop.is_set():
@@ -238,8 +232,8 @@ class Engine:
                 w.cancel()
         self._wake.clear()
 
-    async def _collect(self, db: Database) -> None:
-        """Record the outcome of every chunk that has come back (on a worker thread)."""
+    def _collect(self, db: Database) -> None:
+        """Record the outcome of every chunk that has come back."""
         done = [t for t in self._inflight if t.done()]
         if not done:
             return
@@ -256,15 +250,12 @@ class Engine:
             else:
                 deliveries += task.result()
         try:
-            await asyncio.to_thread(self._record, db, deliveries, cancelled)
+            record_deliveries(db, self.clock, deliveries, self.routing)
             self.sent += sum(1 for d in deliveries if d.ok)
+            if cancelled:
+                release_attempts(db, cancelled)
         except DutydeskError as exc:
             self.last_error = str(exc)
-
-    def _record(self, db: Database, deliveries: list[Delivery], cancelled: list[str]) -> None:
-        record_deliveries(db, self.clock, deliveries, self.routing)
-        if cancelled:
-            release_attempts(db, cancelled)
 
     async def _drain(self, db: Database) -> None:
         """On the way out, give in-flight sends a moment and record what came back."""
@@ -273,8 +264,7 @@ class Engine:
             for task in self._inflight:
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(*self._inflight, return_exceptions=True)
-            await self._collect(db)
+            self._collect(db)
 
 
 class EngineThread:
