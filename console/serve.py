@@ -55,7 +55,7 @@ T = TypeVar("T")
 
 
 class BodyTooLarge(Exception):
-    pass
+    """A request body over its endpoint's limit: answered 413, never read further."""
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

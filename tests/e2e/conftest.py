@@ -170,7 +170,7 @@ class Serve:
                 if health["engine"] == until:
                     return self
             except httpx.HTTPError:
-                pass
+                pass  # not listening yet: look again
             time.sleep(0.1)
         raise AssertionError(f"serve did not take the lease: {self.log.read_text()}")
 
