@@ -58,7 +58,6 @@ OPEN = ("queued", "sent")
 ANSWERED = ("yes", "no")
 NEGATIVE = ("no", "no_answer", "escalated", "unreachable", "stood_down", "cancelled")
 SILENT = ("sent", "no_answer", "escalated")
-NODE_OPEN = ("waiting", "active")
 _NODE_KEYS = (
     "id", "parent_id", "label", "kind", "ref", "alternates", "timeout_s", "repeats", "grp",
     "state", "tier",
@@ -273,7 +272,18 @@ def _select_nodes(
                 "targets",
             )
         roots.append(node)
-    chosen: list[TreeNode] = []
+    # A target inside another target's subtree is reached through it (and gets its level).
+    named = {r.code for r in roots}
+
+    def inside_another(node: TreeNode) -> bool:
+        parent = node.parent_code
+        while parent is not None:
+            if parent in named:
+                return True
+            parent = by_code[parent].parent_code if parent in by_code else None
+        return False
+
+    roots = [r for r in roots if not inside_another(r)]
     seen: set[str] = set()
     stack = list(reversed(roots))
     order: list[TreeNode] = []
@@ -284,8 +294,7 @@ def _select_nodes(
         seen.add(node.code)
         order.append(node)
         stack.extend(reversed(kids.get(node.code, [])))
-    chosen = order
-    return chosen
+    return order
 
 
 def _clean_message(message: str) -> str:

@@ -389,3 +389,12 @@ def test_totals_agree_with_the_summary(tree: Database, clock: FixedClock) -> Non
     record_answer(tree, clock, OPERATOR, yes=True, via="cli", code=code_of(tree, mob, "M1"))
     record_answer(tree, clock, OPERATOR, yes=False, via="cli", code=code_of(tree, mob, "M2"))
     assert totals(tree, mob) == summary(tree, mob, clock.now()).total
+
+
+def test_a_target_inside_another_targets_subtree_is_reached_through_it(
+    tree: Database, clock: FixedClock
+) -> None:
+    mob = start(tree, clock, "grid:G01", "node:com-330106001001")
+    levels = {n.code: n.level for n in node_states(tree, mob)}
+    assert levels["com-330106001001"] == 0 and levels["grid-G01"] == 1
+    assert [m.name for m in drive(tree, clock)] == ["SEC"]  # cascade from the community
