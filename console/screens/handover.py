@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
@@ -36,10 +35,10 @@ from textual.widgets import (
     TabPane,
     TextArea,
 )
-from textual.worker import get_current_worker
 
 from console.dialogs.yes_no import YesNoDialog
-from console.messages import IncidentOpened, IncidentsChanged
+from console.messages import IncidentOpened
+from console.screens.live import LiveScreen
 from console.timefmt import short, span
 from console.widgets.cells import fit
 from contacts.roster import shifts
@@ -63,7 +62,6 @@ from store.errors import DutydeskError, NotFound
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from console.app import DutydeskApp
 
 SUCCESSOR_POST = "DO"  # the duty officer's post: its next holder is the likely successor
 LOOKAHEAD = timedelta(days=7)
@@ -152,8 +150,10 @@ class BriefTable(DataTable[object]):
     BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
 
 
-class HandoverScreen(Screen[None]):
+class HandoverScreen(LiveScreen):
     """交接班 — hand the shift over, or confirm the handover to you."""
+
+    READ_TITLE = "交接班 handover"
 
     CSS_PATH = "roster.tcss"
     BINDINGS = [
@@ -165,12 +165,7 @@ class HandoverScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.view: HandoverView | None = None
-        self._dirty = False
         self._first = True
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -224,35 +219,18 @@ class HandoverScreen(Screen[None]):
         """Read the brief, the handover waiting for this operator and the last handover."""
         ctx = self.desk.ctx
         suggest = self._first
-        try:
-            with self.desk.db_lock:
-                now = ctx.clock.now()
-                latest = list_handovers(ctx.db, 1)
-                view = HandoverView(
-                    brief=handover_brief(ctx.db, now),
-                    waiting=pending_handover(ctx.db, ctx.operator),
-                    last=latest[0] if latest else None,
-                    successor=next_holder(ctx.db, now, ctx.operator) if suggest else None,
-                )
-        except Exception as exc:  # a locked database must not close the console
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(
-                    self.notify, str(exc), title="交接班 handover", severity="error", markup=False
-                )
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, view)
 
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
+        def read() -> HandoverView:
+            now = ctx.clock.now()
+            latest = list_handovers(ctx.db, 1)
+            return HandoverView(
+                brief=handover_brief(ctx.db, now),
+                waiting=pending_handover(ctx.db, ctx.operator),
+                last=latest[0] if latest else None,
+                successor=next_holder(ctx.db, now, ctx.operator) if suggest else None,
+            )
 
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.load()
+        self.read_and_show(read, self._show)
 
     # ---- showing ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -25,14 +25,12 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
-from textual.worker import get_current_worker
 
 from console.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
 from console.dialogs.yes_no import YesNoDialog
-from console.messages import IncidentsChanged
+from console.screens.live import LiveScreen
 from console.timefmt import short, span
 from contacts.mobilize import (
     SILENT,
@@ -52,7 +50,7 @@ from store.db import Database
 from store.errors import DutydeskError, NotFound
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    pass
 
 TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
 NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
@@ -202,12 +200,14 @@ class Snapshot:
         return self.summary.mobilization
 
 
-class MobilizationScreen(Screen[None]):
+class MobilizationScreen(LiveScreen):
     """动员 — one mobilization as it runs.
 
     Args:
         mobilization_id: the mobilization to show.
     """
+
+    READ_TITLE = "动员 mobilization"
 
     CSS_PATH = "mobilization.tcss"
     BINDINGS = [
@@ -222,11 +222,6 @@ class MobilizationScreen(Screen[None]):
         self.mobilization_id = mobilization_id
         self.snapshot: Snapshot | None = None
         self._tree_nodes: dict[int, TreeNode[int]] = {}
-        self._dirty = False
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -265,36 +260,20 @@ class MobilizationScreen(Screen[None]):
     def load(self) -> None:
         """Read the summary, the nodes and the people, then show them on the UI thread."""
         ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                now = ctx.clock.now()
-                snapshot = Snapshot(
-                    summary(ctx.db, self.mobilization_id, now),
-                    node_states(ctx.db, self.mobilization_id),
-                    recipient_rows(ctx.db, self.mobilization_id),
-                )
-        except Exception as exc:  # a locked or missing database must not close the console
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._load_failed, exc)
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, snapshot)
+        mob = self.mobilization_id
+        self.read_and_show(
+            lambda: Snapshot(
+                summary(ctx.db, mob, ctx.clock.now()),
+                node_states(ctx.db, mob),
+                recipient_rows(ctx.db, mob),
+            ),
+            self._show,
+        )
 
-    def _load_failed(self, exc: Exception) -> None:
-        self.notify(str(exc), title="动员 mobilization", severity="error", markup=False)
+    def read_failed(self, exc: Exception) -> None:
+        super().read_failed(exc)
         if isinstance(exc, NotFound) and self.is_current:
             self.dismiss()
-
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
-
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.load()
 
     # ---- showing ----------------------------------------------------------------------------
 

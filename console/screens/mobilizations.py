@@ -8,17 +8,15 @@ the app's database lock and are repeated whenever the app announces a change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import get_current_worker
 
-from console.messages import IncidentsChanged
+from console.screens.live import LiveScreen
 from console.screens.mobilization import (
     EXERCISE,
     LOOKS,
@@ -31,7 +29,7 @@ from console.widgets.cells import fit
 from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    pass
 
 LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`
 MESSAGE_WIDTH = 30
@@ -77,19 +75,16 @@ class MobilizationTable(DataTable[object]):
     BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
 
 
-class MobilizationsScreen(Screen[None]):
+class MobilizationsScreen(LiveScreen):
     """动员列表 — every mobilization, newest first."""
+
+    READ_TITLE = "动员 mobilizations"
 
     CSS_PATH = "mobilization.tcss"
     BINDINGS = [Binding("escape", "back", "返回 back")]
 
     def __init__(self) -> None:
         super().__init__()
-        self._dirty = False
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -114,30 +109,10 @@ class MobilizationsScreen(Screen[None]):
     def load(self) -> None:
         """Read the newest mobilizations and each one's counts."""
         ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                rows = [
-                    (mob, totals(ctx.db, mob.id)) for mob in list_mobilizations(ctx.db, limit=LIMIT)
-                ]
-        except Exception as exc:  # a locked database must not close the console
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(
-                    self.notify, str(exc), title="动员 mobilizations", severity="error"
-                )
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, rows)
-
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
-
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.load()
+        self.read_and_show(
+            lambda: [(m, totals(ctx.db, m.id)) for m in list_mobilizations(ctx.db, limit=LIMIT)],
+            self._show,
+        )
 
     # ---- showing ----------------------------------------------------------------------------
 

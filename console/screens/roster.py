@@ -13,18 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import get_current_worker
 
 from console.dialogs.override import OverrideDialog, OverrideRequest
-from console.messages import IncidentsChanged
+from console.screens.live import LiveScreen
 from console.timefmt import short
 from console.widgets.cells import fit
 from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
@@ -33,7 +31,7 @@ from store.db import Database
 from store.errors import DutydeskError
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    pass
 
 WINDOW = timedelta(days=7)  # gaps are looked for this far ahead
 NEXT_SHIFTS = 4  # upcoming shifts shown per post besides the one running now
@@ -116,8 +114,10 @@ class RosterTable(DataTable[object]):
     """The roster: one row per shift or gap."""
 
 
-class RosterScreen(Screen[None]):
+class RosterScreen(LiveScreen):
     """值班表 — the duty posts, who holds them now and next, and the gaps ahead."""
+
+    READ_TITLE = "值班表 roster"
 
     CSS_PATH = "roster.tcss"
     BINDINGS = [
@@ -128,11 +128,6 @@ class RosterScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.view: RosterView | None = None
-        self._dirty = False
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -160,28 +155,7 @@ class RosterScreen(Screen[None]):
     def load(self) -> None:
         """Read the posts, their shifts and gaps, then show them on the UI thread."""
         ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                view = roster_rows(ctx.db, ctx.clock.now())
-        except Exception as exc:  # a locked database must not close the console
-            if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(
-                    self.notify, str(exc), title="值班表 roster", severity="error", markup=False
-                )
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, view)
-
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
-
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.load()
+        self.read_and_show(lambda: roster_rows(ctx.db, ctx.clock.now()), self._show)
 
     # ---- showing ----------------------------------------------------------------------------
 
