@@ -784,16 +784,23 @@ def _reserve(db: Database, now: datetime, wants: Sequence[tuple[int, int]]) -> l
         )
     }
     out: list[str] = []
+    booked: dict[int, str] = {}
+    at_now = to_iso(now)
     for pid, interval_s in wants:
         previous = last.get(pid)
         gap = timedelta(seconds=interval_s)
-        slot = now if previous is None or previous + gap <= now else previous + gap
+        if previous is None or previous + gap <= now:
+            slot, iso = now, at_now
+        else:
+            slot = previous + gap
+            iso = to_iso(slot)
         last[pid] = slot
-        out.append(to_iso(slot))
+        booked[pid] = iso
+        out.append(iso)
     db.conn.executemany(
         "INSERT INTO person_sends (person_id, last_at) VALUES (?, ?) ON CONFLICT(person_id)"
         " DO UPDATE SET last_at = excluded.last_at",
-        [(pid, to_iso(at)) for pid, at in last.items()],
+        list(booked.items()),
     )
     return out
 
@@ -902,10 +909,17 @@ def claim_pending(
         ).fetchall()
         if not rows:
             return [], []
+        out, failed, fixed = _messages(db, rows, routing)
+        # One write per attempt: the claim, and for a first claim the route and text it keeps.
         db.conn.executemany(
-            "UPDATE attempts SET claimed_by = ? WHERE id = ?", [(claimer, r[0]) for r in rows]
+            "UPDATE attempts SET claimed_by = ?, channel = ?, address = ?, text = ? WHERE id = ?",
+            [(claimer, *v, k) for k, v in fixed.items()],
         )
-        return _messages(db, rows, routing)
+        db.conn.executemany(
+            "UPDATE attempts SET claimed_by = ? WHERE id = ?",
+            [(claimer, r[0]) for r in rows if r[0] not in fixed],
+        )
+        return out, failed
 
 
 def release_claims(db: Database, claimer: str | None = None) -> int:
@@ -939,7 +953,9 @@ def release_attempts(db: Database, attempt_ids: Sequence[str]) -> None:
 
 def _messages(
     db: Database, rows: Sequence[Sequence[Any]], routing: Routing
-) -> tuple[list[Outgoing], list[Delivery]]:
+) -> tuple[list[Outgoing], list[Delivery], dict[str, tuple[str, str, str]]]:
+    """The messages of claimed ``rows``, the deliveries that failed for want of a channel, and
+    the (channel, address, text) fixed for attempts claimed for the first time."""
     fresh = [r for r in rows if r[3] is None]
     fixed: dict[str, tuple[str, str, str]] = {}
     failed: list[Delivery] = []
@@ -961,11 +977,6 @@ def _messages(
                 token = make_token(secret, int(r[1]), mob.expires_at)
                 text = _notify_text(mob, r[7], f"{routing.base_url.rstrip('/')}/ack/{token}")
             fixed[r[0]] = (channel, address, text)
-        db.conn.executemany(
-            "UPDATE attempts SET channel = ?, address = ?, text = ? WHERE id = ?"
-            " AND channel IS NULL",
-            [(*v, k) for k, v in fixed.items()],
-        )
     failed_ids = {d.attempt_id for d in failed}
     out: list[Outgoing] = []
     for r in rows:
@@ -990,7 +1001,7 @@ def _messages(
                 name=r[8],
             )
         )
-    return out, failed
+    return out, failed, fixed
 
 
 def _tried(db: Database, attempt_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:
@@ -1046,15 +1057,17 @@ def record_deliveries(
         )
         delivered = []
         followups: list[tuple[int, int, int, str]] = []
+        due: dict[int, str] = {}  # timeout -> when it runs out, formatted once
         for d in ok:
             row = info[d.attempt_id]
             if row[2] != "notify":
                 continue
             if row[5] in ("stood_down", "cancelled"):
                 followups.append((int(row[8]), int(row[1]), int(row[7]), row[5]))
-            delivered.append(
-                (at, at, at, to_iso(now + timedelta(seconds=int(row[6]))), int(row[1]))
-            )
+            timeout = int(row[6])
+            if timeout not in due:
+                due[timeout] = to_iso(now + timedelta(seconds=timeout))
+            delivered.append((at, at, at, due[timeout], int(row[1])))
         db.conn.executemany(
             "UPDATE recipients SET sends = sends + 1,"
             " state = CASE WHEN state = 'queued' THEN 'sent' ELSE state END,"
