@@ -24,6 +24,7 @@ from textual.screen import Screen
 
 from console.context import Context
 from console.engine import Engine, EngineThread
+from console.i18n_ui import translate_bindings
 from console.messages import (
     EngineStateChanged,
     EngineWrote,
@@ -47,8 +48,10 @@ from console.screens.help import HelpScreen
 from contacts.roster import on_duty
 from incidents.supervision import pending_handover
 from store.db import change_marker, data_version
+from store.i18n import N_, _
 
-APP_TITLE = "dutydesk 值班台"
+APP_TITLE = N_("dutydesk duty desk")
+"""The header's title (an English message id: shown with ``_()``)."""
 ON_DUTY_SECONDS = 60.0  # shifts change on the hour at most; a minute late is fine
 
 
@@ -60,20 +63,34 @@ class DutydeskApp(App[None]):
     CSS_PATH = ["app.tcss", "screens/dashboard.tcss"]
     TITLE = APP_TITLE
     BINDINGS = [
-        Binding("q", "quit", "退出"),
-        Binding("u", "contacts", "通讯录"),
-        Binding("m", "mobilizations", "动员"),
-        Binding("d", "roster", "值班表"),
-        Binding("h", "handover", "交接班"),
-        Binding("question_mark", "help", "帮助"),
-        Binding("ctrl+t", "toggle_theme", "明暗 theme", show=False),
+        Binding("q", "quit", N_("Quit")),
+        Binding("u", "contacts", N_("Contacts")),
+        Binding("m", "mobilizations", N_("Mobilizations")),
+        Binding("d", "roster", N_("Roster")),
+        Binding("h", "handover", N_("Handover")),
+        Binding("question_mark", "help", N_("Help")),
+        Binding("ctrl+t", "toggle_theme", N_("Toggle theme"), show=False),
+        # Textual's own palette key, declared here so that its words are translated with the
+        # rest (Textual adds one of its own, in English, only when the app declares none).
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            N_("palette"),
+            show=False,
+            priority=True,
+            tooltip=N_("Open the command palette"),
+        ),
     ]
 
     engine_state: reactive[str] = reactive("starting")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
 
     def __init__(self, ctx: Context, *, home: str | None = None) -> None:
+        translate_bindings()
         super().__init__()
+        # TITLE was read when the class was defined, before the language was chosen.
+        if self.title == APP_TITLE:
+            self.title = _(APP_TITLE)
         self.ctx = ctx
         self.home = home or ctx.config.home
         self.db_lock = threading.Lock()
@@ -159,7 +176,10 @@ class DutydeskApp(App[None]):
         with self.db_lock:
             shifts = on_duty(self.ctx.db, self.ctx.clock.now())
         holders = "  ".join(f"{s.post.name} {s.person.name}" for s in shifts)
-        self.title = f"{APP_TITLE} │ 在岗 {holders}" if holders else APP_TITLE
+        title = _(APP_TITLE)
+        if holders:
+            title += " │ " + _("on duty: {holders}").format(holders=holders)
+        self.title = title
 
     def tell_pending_handover(self) -> None:
         """A handover waiting for this operator is the first thing they are told."""
@@ -167,9 +187,10 @@ class DutydeskApp(App[None]):
             waiting = pending_handover(self.ctx.db, self.ctx.operator)
         if waiting is not None:
             self.notify(
-                f"{waiting.from_operator} 交班给你，请按 h 确认 — handover from"
-                f" {waiting.from_operator} waiting: press h",
-                title="交接班 handover",
+                _("{operator} has handed the shift over to you: press h to confirm.").format(
+                    operator=waiting.from_operator
+                ),
+                title=_("Handover"),
                 timeout=30,
                 markup=False,
             )
@@ -241,8 +262,8 @@ class DutydeskApp(App[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         if isinstance(screen, CaseScreen):
             yield from screen.palette_commands()
-        yield SystemCommand("帮助 Keys", "Every key of this screen (?)", self.action_help)
-        yield SystemCommand("明暗 Toggle theme", "Dark / light (ctrl+t)", self.action_toggle_theme)
+        yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)
+        yield SystemCommand(_("Toggle theme"), _("Dark / light (ctrl+t)"), self.action_toggle_theme)
         yield from super().get_system_commands(screen)
 
 

@@ -7,16 +7,22 @@ listing and ``show`` takes ``--json`` with stable keys. Errors are one line on s
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.cells import cell_len
 
 from console import render
+from console.config import peek_language
 from console.context import Context, open_context
+from console.i18n_click import translate_commands
 from store.errors import DutydeskError
+from store.i18n import N_, _, choose, normalize, set_language
+from store.paths import default_config_path
 
 
 class State:
@@ -45,35 +51,122 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+def _lang_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--lang``: set before any other option is read, so that even ``--help`` speaks it."""
+    if value is None:
+        return
+    try:
+        set_language(value)
+    except ValueError:
+        raise click.BadParameter(
+            _("unknown language {value!r}: use en or zh_CN").format(value=value)
+        ) from None
+    translate_commands(ctx.find_root().command)
+
+
+def configured_language(args: list[str]) -> str | None:
+    """``[ui] language`` of the configuration this command line will use, read ahead.
+
+    Only a peek: a broken file is reported, where it belongs, when the command opens it.
+    """
+    path: Path | None = None
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            path = Path(args[i + 1])
+        elif arg.startswith("--config="):
+            path = Path(arg.partition("=")[2])
+    return peek_language(path or default_config_path())
+
+
+def choose_language(args: list[str]) -> None:
+    """Set the process's language before anything is printed (``--lang`` comes later, eager)."""
+    configured = configured_language(args)
+    set_language(choose(None, configured if normalize(configured) else None))
+    translate_commands(cli)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (Chinese is two cells wide)."""
+    return text + " " * max(0, width - cell_len(text))
+
+
+# The commands that live in modules of their own: name -> (module, attribute). They are
+# imported when named (or when --help lists them), so that opening the console, or running
+# a command of this module, does not import the contacts importer, openpyxl, numpy, httpx...
+LAZY_COMMANDS = {
+    "incident": ("console.cli_incidents", "incident"),
+    "contacts": ("console.cli_contacts", "contacts"),
+    "unit": ("console.cli_units", "unit"),
+    "grid": ("console.cli_units", "grid"),
+    "person": ("console.cli_people", "person"),
+    "team": ("console.cli_people", "team"),
+    "duty": ("console.cli_duty", "duty"),
+    "tree": ("console.cli_trees", "tree_group"),
+    "mobilize": ("console.cli_mobilize", "mobilize"),
+    "mobilization": ("console.cli_mobilize", "mobilization"),
+    "ack": ("console.cli_mobilize", "ack"),
+    "serve": ("console.cli_mobilize", "serve_cmd"),
+}
+
+
+class LazyGroup(click.Group):
+    """The root group: commands of :data:`LAZY_COMMANDS` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            translate_commands(command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     "db",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="DUTYDESK_DB",
-    help="Database file (default: the user data dir; env DUTYDESK_DB).",
+    help=N_("Database file (default: the user data dir; env DUTYDESK_DB)."),
 )
 @click.option(
     "--config",
     "config",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="DUTYDESK_CONFIG",
-    help="Configuration TOML (default: the user config dir; env DUTYDESK_CONFIG).",
+    help=N_("Configuration TOML (default: the user config dir; env DUTYDESK_CONFIG)."),
 )
 @click.option(
     "--as",
     "operator",
     metavar="OPERATOR",
-    help="Act as this operator (default: `operator` in the configuration).",
+    help=N_("Act as this operator (default: `operator` in the configuration)."),
 )
 @click.option(
-    "--demo", is_flag=True, help="Open the console on the demo database (built if needed)."
+    "--demo", is_flag=True, help=N_("Open the console on the demo database (built if needed).")
 )
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.option(
+    "--lang",
+    metavar="LANG",
+    is_eager=True,
+    expose_value=False,
+    callback=_lang_option,
+    help=N_(
+        "Language: en or zh_CN (default: [ui] language in the configuration, else the locale)."
+    ),
+)
+@click.option("--debug", is_flag=True, help=N_("Show tracebacks of unexpected errors."))
 @click.version_option(package_name="dutydesk")
 @click.pass_context
 def cli(
@@ -95,7 +188,7 @@ def cli(
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is not None:
         if demo:
-            raise click.UsageError("--demo opens the console; it takes no command")
+            raise click.UsageError(_("--demo opens the console; it takes no command"))
         return
     if demo:
         from console.demo import ensure_demo
@@ -117,7 +210,11 @@ def init(state: State) -> None:
     from store.db import schema_version
 
     ctx = state.ctx
-    click.echo(f"database ready: {ctx.db_path} (schema version {schema_version(ctx.db)})")
+    click.echo(
+        _("database ready: {path} (schema version {version})").format(
+            path=ctx.db_path, version=schema_version(ctx.db)
+        )
+    )
 
 
 @cli.command()
@@ -125,15 +222,15 @@ def init(state: State) -> None:
     "--db",
     "db",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to build it (default: demo.db in the user data dir).",
+    help=N_("Where to build it (default: demo.db in the user data dir)."),
 )
-@click.option("--force", is_flag=True, help="Rebuild it if it exists.")
+@click.option("--force", is_flag=True, help=N_("Rebuild it if it exists."))
 @click.option(
     "--cases",
     default=240,
     show_default=True,
     type=click.IntRange(1, 100_000),
-    help="How many cases to log.",
+    help=N_("How many cases to log."),
 )
 def demo(db: Path | None, force: bool, cases: int) -> None:
     """Build a realistic demo database and say where it is (opens nothing)."""
@@ -141,13 +238,13 @@ def demo(db: Path | None, force: bool, cases: int) -> None:
 
     path = db or default_demo_path()
     if path.exists() and not force:
-        click.echo(f"demo database already at {path} (use --force to rebuild)")
-        click.echo(f"open it with: dutydesk --db {path}")
+        click.echo(_("demo database already at {path} (use --force to rebuild)").format(path=path))
+        click.echo(_("open it with: dutydesk --db {path}").format(path=path))
         return
     summary = build_demo(path, cases=cases, replace=force)
-    click.echo(f"demo database built at {path}")
+    click.echo(_("demo database built at {path}").format(path=path))
     click.echo(summary)
-    click.echo(f"open it with: dutydesk --db {path}    (or: dutydesk --demo)")
+    click.echo(_("open it with: dutydesk --db {path}    (or: dutydesk --demo)").format(path=path))
 
 
 @cli.group("config")
@@ -156,7 +253,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration (defaults filled in)."""
@@ -168,7 +265,7 @@ def config_show(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    click.echo(f"# file: {data['file'] or '(none; defaults)'}")
+    click.echo("# " + _("file: {file}").format(file=data["file"] or _("(none; defaults)")))
     click.echo(to_toml(data), nl=False)
 
 
@@ -178,7 +275,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def audit_verify(state: State, as_json: bool) -> None:
     """Check the audit chain; exit 1 naming the first bad entry."""
@@ -199,8 +296,12 @@ def audit_verify(state: State, as_json: bool) -> None:
             sys.exit(AuditBroken.exit_code)
         return
     if not report.ok:
-        raise AuditBroken(f"audit chain broken at entry {report.bad_id}: {report.problem}")
-    click.echo(f"audit chain intact: {report.checked} entries verified")
+        raise AuditBroken(
+            _("audit chain broken at entry {entry}: {problem}").format(
+                entry=report.bad_id, problem=report.problem
+            )
+        )
+    click.echo(_("audit chain intact: {count} entries verified").format(count=report.checked))
 
 
 @cli.command()
@@ -211,23 +312,31 @@ def backup(state: State, path: Path) -> None:
     from store.db import backup as backup_db
 
     target = backup_db(state.ctx.db, path)
-    click.echo(f"backup written: {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    click.echo(
+        _("backup written: {path} ({size:.1f} MB)").format(
+            path=target, size=target.stat().st_size / 1e6
+        )
+    )
 
 
 @cli.command()
 @pass_state
 def sweep(state: State) -> None:
-    """Run the overdue sweep once (督办/催办), as the console's engine does every 30 s."""
+    """Run the overdue sweep once (supervision, reminders), as the engine does every 30 s."""
     from incidents.supervision import sweep_overdue
 
     ctx = state.ctx
     result = sweep_overdue(ctx.db, ctx.clock, ctx.policy)
-    click.echo(f"newly supervised: {result.supervised}, reminders: {result.reminded}")
+    click.echo(
+        _("newly supervised: {supervised}, reminders: {reminded}").format(
+            supervised=result.supervised, reminded=result.reminded
+        )
+    )
 
 
 @cli.group("shift")
 def shift_group() -> None:
-    """Shift handover (交接班): hand over, confirm, list."""
+    """Shift handover: hand over, confirm, list."""
 
 
 def _handover_json(handover: Any) -> dict[str, Any]:
@@ -251,9 +360,9 @@ def _handover_json(handover: Any) -> dict[str, Any]:
 
 
 @shift_group.command("handover")
-@click.option("--to", "to", required=True, help="The operator taking over.")
-@click.option("--note", default="", help="What the next shift must know.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--to", "to", required=True, help=N_("The operator taking over."))
+@click.option("--note", default="", help=N_("What the next shift must know."))
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
     """Record the handover with the open/overdue/supervised counts at this moment."""
@@ -266,16 +375,25 @@ def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
         emit_json(_handover_json(handover))
         return
     click.echo(
-        f"shift handed over from {handover.from_operator} to {handover.to_operator}: "
-        f"{c.open} open, {c.overdue} overdue, {c.supervised} supervised, "
-        f"{c.parked} parked (handover {handover.id}, waiting for {handover.to_operator}"
-        " to confirm: dutydesk shift confirm)"
+        _(
+            "shift handed over from {giver} to {taker}: {open} open, {overdue} overdue,"
+            " {supervised} supervised, {parked} parked (handover {id}, waiting for {taker}"
+            " to confirm: dutydesk shift confirm)"
+        ).format(
+            giver=handover.from_operator,
+            taker=handover.to_operator,
+            open=c.open,
+            overdue=c.overdue,
+            supervised=c.supervised,
+            parked=c.parked,
+            id=handover.id,
+        )
     )
 
 
 @shift_group.command("confirm")
 @click.argument("handover_id", metavar="[ID]", type=int, required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> None:
     """Confirm, as the incoming officer, the handover ID (default: the one waiting for you)."""
@@ -287,7 +405,9 @@ def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> N
     if handover_id is None:
         waiting = pending_handover(ctx.db, ctx.operator)
         if waiting is None:
-            raise NotFound(f"no handover is waiting for {ctx.operator} to confirm")
+            raise NotFound(
+                _("no handover is waiting for {operator} to confirm").format(operator=ctx.operator)
+            )
         handover_id = waiting.id
     handover = confirm_handover(ctx.db, ctx.clock, ctx.operator, handover_id)
     if as_json:
@@ -295,17 +415,21 @@ def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> N
         return
     zone = ctx.config.zone
     click.echo(
-        f"handover {handover.id} from {handover.from_operator}"
-        f" ({local(handover.at, zone)}) confirmed by {handover.confirmed_by}"
-        f" at {local(handover.confirmed_at, zone)}"
+        _("handover {id} from {giver} ({at}) confirmed by {taker} at {confirmed_at}").format(
+            id=handover.id,
+            giver=handover.from_operator,
+            at=local(handover.at, zone),
+            taker=handover.confirmed_by,
+            confirmed_at=local(handover.confirmed_at, zone),
+        )
     )
 
 
 @shift_group.command("list")
 @click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="How many."
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help=N_("How many.")
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def shift_list_cmd(state: State, limit: int, as_json: bool) -> None:
     """The newest handovers first, with their counts and whether they were confirmed."""
@@ -318,48 +442,27 @@ def shift_list_cmd(state: State, limit: int, as_json: bool) -> None:
         emit_json([_handover_json(h) for h in handovers])
         return
     if not handovers:
-        click.echo("no handovers yet (record one with: dutydesk shift handover --to NAME)")
+        click.echo(_("no handovers yet (record one with: dutydesk shift handover --to NAME)"))
         return
     zone = ctx.config.zone
     for h in handovers:
         c = h.counts
         confirmed = (
-            f"confirmed by {h.confirmed_by} {local(h.confirmed_at, zone)}"
+            _("confirmed by {operator} {at}").format(
+                operator=h.confirmed_by, at=local(h.confirmed_at, zone)
+            )
             if h.confirmed_at
-            else "NOT CONFIRMED"
+            else _("NOT CONFIRMED")
+        )
+        counts = _("open {open} overdue {overdue} supervised {supervised}").format(
+            open=c.open, overdue=c.overdue, supervised=c.supervised
         )
         click.echo(
             f"{h.id:>5}  {local(h.at, zone)}  {h.from_operator} → {h.to_operator}"
-            f"  open {c.open} overdue {c.overdue} supervised {c.supervised}  {confirmed}"
+            f"  {counts}  {confirmed}"
         )
         if h.note:
             click.echo(f"       {h.note}")
-
-
-def _register_subcommands() -> None:
-    from console.cli_contacts import contacts
-    from console.cli_duty import duty
-    from console.cli_incidents import incident
-    from console.cli_mobilize import ack, mobilization, mobilize, serve_cmd
-    from console.cli_people import person, team
-    from console.cli_trees import tree_group
-    from console.cli_units import grid, unit
-
-    cli.add_command(incident)
-    cli.add_command(contacts)
-    cli.add_command(unit)
-    cli.add_command(grid)
-    cli.add_command(person)
-    cli.add_command(team)
-    cli.add_command(duty)
-    cli.add_command(tree_group)
-    cli.add_command(mobilize)
-    cli.add_command(mobilization)
-    cli.add_command(ack)
-    cli.add_command(serve_cmd)
-
-
-_register_subcommands()
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -371,6 +474,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dutydesk`` script: runs the CLI, turning errors into one line."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    choose_language(args)
     try:
         result = cli.main(args=args, prog_name="dutydesk", standalone_mode=False)
         if isinstance(result, int) and result:
@@ -378,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        fail("aborted", 1)
+        fail(_("aborted"), 1)
     except click.ClickException as exc:
         if debug:
             raise
@@ -388,11 +492,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail(_("interrupted"), 130)
     except Exception as exc:  # the last line of defence: never a traceback to a duty officer
         if debug:
             raise
-        fail(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", 1)
+        fail(
+            _("unexpected error: {kind}: {error} (run with --debug for details)").format(
+                kind=type(exc).__name__, error=exc
+            ),
+            1,
+        )
 
 
 if __name__ == "__main__":

@@ -18,10 +18,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from console.cli import State, emit_json, pass_state
 from contacts.exporter import export_contacts
 from contacts.importer import KINDS, ImportProblem, ImportRejectedRows, import_contacts
+from store.i18n import N_, _
 
 PROGRESS_FROM = 500
 FILE_IN = click.Path(dir_okay=False, exists=True, path_type=Path)
 FILE_OUT = click.Path(dir_okay=False, path_type=Path)
+# What a file holds, as people read it (the codes stay the command's arguments).
+KIND_NAMES = {"units": N_("units"), "people": N_("people"), "teams": N_("teams")}
+
+
+def kind_name(kind: str) -> str:
+    """``units``, ``people`` or ``teams`` in the current language."""
+    return _(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
 
 
 @click.group("contacts")
@@ -41,7 +49,7 @@ class _Bar:
             return
         if self.progress is None:
             self.progress = Progress(
-                TextColumn("importing"),
+                TextColumn(_("importing")),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
@@ -64,13 +72,18 @@ def _print_problems(problems: tuple[ImportProblem, ...]) -> None:
 
 @contacts.command("import")
 @click.argument("file", type=FILE_IN)
-@click.option("--kind", type=click.Choice(KINDS), help="What the file holds (default: by headers).")
-@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
-@click.option("--skip-invalid", is_flag=True, help="Write the good rows, list the bad ones.")
 @click.option(
-    "--region", default="CN", show_default=True, help="Region of numbers without a +country code."
+    "--kind", type=click.Choice(KINDS), help=N_("What the file holds (default: by headers).")
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--dry-run", is_flag=True, help=N_("Validate only; write nothing."))
+@click.option("--skip-invalid", is_flag=True, help=N_("Write the good rows, list the bad ones."))
+@click.option(
+    "--region",
+    default="CN",
+    show_default=True,
+    help=N_("Region of numbers without a +country code."),
+)
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def import_cmd(
     state: State,
@@ -112,33 +125,58 @@ def import_cmd(
                 }
             )
         _print_problems(exc.problems)
-        click.echo(f"{file}: {len(exc.problems)} problem(s); nothing was written", err=True)
+        click.echo(
+            _("{file}: {count} problem(s); nothing was written").format(
+                file=file, count=len(exc.problems)
+            ),
+            err=True,
+        )
         return 2
     bar.close()
     if as_json:
         emit_json({**report.to_json(), "written": not dry_run})
     else:
-        would = "would be " if dry_run else ""
+        summary = (
+            _(
+                "{kind}: {added} would be added, {updated} would be updated,"
+                " {unchanged} unchanged, {skipped} skipped"
+            )
+            if dry_run
+            else _(
+                "{kind}: {added} added, {updated} updated, {unchanged} unchanged, {skipped} skipped"
+            )
+        )
         for c in report.counts:
             click.echo(
-                f"{c.kind}: {c.added} {would}added, {c.updated} {would}updated,"
-                f" {c.unchanged} unchanged, {c.skipped} skipped"
+                summary.format(
+                    kind=kind_name(c.kind),
+                    added=c.added,
+                    updated=c.updated,
+                    unchanged=c.unchanged,
+                    skipped=c.skipped,
+                )
             )
     if report.problems:
         _print_problems(report.problems)
-        what = "nothing was written (dry run)" if dry_run else "the other rows were written"
-        click.echo(f"{file}: {len(report.problems)} problem(s); {what}", err=True)
+        message = (
+            _("{file}: {count} problem(s); nothing was written (dry run)")
+            if dry_run
+            else _("{file}: {count} problem(s); the other rows were written")
+        )
+        click.echo(message.format(file=file, count=len(report.problems)), err=True)
         return 2
     if dry_run and not as_json:
-        click.echo(f"{file}: no problems found; nothing was written (dry run)")
+        click.echo(_("{file}: no problems found; nothing was written (dry run)").format(file=file))
     return 0
 
 
 @contacts.command("export")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=FILE_OUT)
-@click.option("--unmasked", is_flag=True, help="Write phones in full (audited as a data export).")
-@click.option("--chinese-headers", is_flag=True, help="Write the Chinese header names.")
+@click.option(
+    "--unmasked", is_flag=True, help=N_("Write phones in full (audited as a data export).")
+)
+@click.option("--chinese-headers", is_flag=True, help=N_("Write the Chinese header names."))
 @pass_state
 def export_cmd(state: State, kind: str, file: Path, unmasked: bool, chinese_headers: bool) -> None:
     """Write the current KIND (units, people, teams) to FILE (.csv or .xlsx).
@@ -155,5 +193,9 @@ def export_cmd(state: State, kind: str, file: Path, unmasked: bool, chinese_head
         unmasked=unmasked,
         chinese_headers=chinese_headers,
     )
-    masked = "" if unmasked or kind == "units" else " (phones masked)"
-    click.echo(f"{count} {kind} row(s) written to {file}{masked}")
+    message = (
+        _("{count} {kind} row(s) written to {file}")
+        if unmasked or kind == "units"
+        else _("{count} {kind} row(s) written to {file} (phones masked)")
+    )
+    click.echo(message.format(count=count, kind=kind_name(kind), file=file))

@@ -14,7 +14,7 @@ import click
 from rich.table import Table
 
 from console import render
-from console.cli import State, emit_json, pass_state
+from console.cli import State, emit_json, pad, pass_state
 from console.timefmt import local, parse_when
 from contacts.roster import (
     Shift,
@@ -30,13 +30,16 @@ from contacts.roster import (
 )
 from store.clock import to_iso
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+# Where a shift comes from (a stored value): shown as a word, kept as the code in --json.
+SOURCES = {"rotation": N_("rotation"), "override": N_("override")}
 
 
 @click.group("duty")
 def duty() -> None:
-    """The duty roster (值班表): posts, rotations, overrides, and who is on duty."""
+    """The duty roster: posts, rotations, overrides, and who is on duty."""
 
 
 @duty.command("post-add")
@@ -45,31 +48,35 @@ def duty() -> None:
 @JSON
 @pass_state
 def post_add_cmd(state: State, code: str, name: str, as_json: bool) -> None:
-    """Add a duty post, e.g. ``duty post-add DO 值班员``."""
+    """Add a duty post, e.g. ``duty post-add DO "duty officer"``."""
     ctx = state.ctx
     post = add_post(ctx.db, ctx.clock, ctx.operator, code, name)
     if as_json:
         emit_json({"id": post.id, "code": post.code, "name": post.name})
         return
-    click.echo(f"post {post.code} {post.name} added")
+    click.echo(_("post {code} {name} added").format(code=post.code, name=post.name))
 
 
 def _date(text: str, field: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError as exc:
-        raise InvalidInput(f"{text!r} is not a date; use YYYY-MM-DD", field) from exc
+        raise InvalidInput(
+            _("{text!r} is not a date; use YYYY-MM-DD").format(text=text), field
+        ) from exc
 
 
 @duty.command("rotation-add")
 @click.argument("post")
-@click.option("--people", required=True, help="Keys, ids, phones or names, in order: A,B,C.")
-@click.option("--starts-on", required=True, help="Local date of the first shift (YYYY-MM-DD).")
-@click.option("--shift-start", default="08:00", show_default=True, help="Hand-over time HH:MM.")
-@click.option("--hours", type=float, default=24.0, show_default=True, help="Shift length.")
-@click.option("--every-days", type=int, default=1, show_default=True, help="Days between shifts.")
-@click.option("--name", default="", help="A label for the rotation.")
-@click.option("--until", help="When the rotation stops (a running shift is cut there).")
+@click.option("--people", required=True, help=N_("Keys, ids, phones or names, in order: A,B,C."))
+@click.option("--starts-on", required=True, help=N_("Local date of the first shift (YYYY-MM-DD)."))
+@click.option("--shift-start", default="08:00", show_default=True, help=N_("Hand-over time HH:MM."))
+@click.option("--hours", type=float, default=24.0, show_default=True, help=N_("Shift length."))
+@click.option(
+    "--every-days", type=int, default=1, show_default=True, help=N_("Days between shifts.")
+)
+@click.option("--name", default="", help=N_("A label for the rotation."))
+@click.option("--until", help=N_("When the rotation stops (a running shift is cut there)."))
 @JSON
 @pass_state
 def rotation_add_cmd(
@@ -123,19 +130,23 @@ def rotation_add_cmd(
         )
         return
     click.echo(
-        f"rotation {rotation.id} on {rotation.post.code}: "
-        f"{', '.join(p.name for p in rotation.people)} from {rotation.starts_on}"
-        f" {rotation.shift_start:%H:%M}, {rotation.shift_hours:g} h every"
-        f" {rotation.every_days} day(s)"
+        _("rotation {id} on {post}: {people} from {start}, {hours:g} h every {days} day(s)").format(
+            id=rotation.id,
+            post=rotation.post.code,
+            people=", ".join(p.name for p in rotation.people),
+            start=f"{rotation.starts_on} {rotation.shift_start:%H:%M}",
+            hours=rotation.shift_hours,
+            days=rotation.every_days,
+        )
     )
 
 
 @duty.command("override")
 @click.argument("post")
-@click.option("--person", required=True, help="Key, id, phone or name.")
-@click.option("--from", "start", required=True, help="Start (YYYY-MM-DD HH:MM local, or +2h).")
-@click.option("--to", "end", required=True, help="End.")
-@click.option("--reason", required=True, help="Why (swap, sick leave, ...).")
+@click.option("--person", required=True, help=N_("Key, id, phone or name."))
+@click.option("--from", "start", required=True, help=N_("Start (YYYY-MM-DD HH:MM local, or +2h)."))
+@click.option("--to", "end", required=True, help=N_("End."))
+@click.option("--reason", required=True, help=N_("Why (swap, sick leave, ...)."))
 @JSON
 @pass_state
 def override_cmd(
@@ -167,8 +178,13 @@ def override_cmd(
         )
         return
     click.echo(
-        f"override {item.id}: {item.person.name} holds {item.post.code}"
-        f" {local(item.starts_at, zone)} → {local(item.ends_at, zone)}"
+        _("override {id}: {person} holds {post} {start} → {end}").format(
+            id=item.id,
+            person=item.person.name,
+            post=item.post.code,
+            start=local(item.starts_at, zone),
+            end=local(item.ends_at, zone),
+        )
     )
 
 
@@ -193,18 +209,25 @@ def _print_holders(state: State, at: datetime, as_json: bool) -> None:
         )
         return
     if not posts:
-        click.echo("no duty posts yet (add one with: dutydesk duty post-add CODE NAME)")
+        click.echo(_("no duty posts yet (add one with: dutydesk duty post-add CODE NAME)"))
         return
-    click.echo(f"on duty at {local(at, zone)}")
+    click.echo(_("on duty at {at}").format(at=local(at, zone)))
     for p in posts:
         shift = held.get(p.id)
+        post = f"{pad(p.code, 8)} {p.name}"
         if shift is None:
-            click.echo(f"  {p.code:<8} {p.name}: UNFILLED")
+            click.echo("  " + _("{post}: UNFILLED").format(post=post))
         else:
             click.echo(
-                f"  {p.code:<8} {p.name}: {shift.person.name} ({shift.person.shown_key})"
-                f" {local(shift.starts_at, zone)} → {local(shift.ends_at, zone)}"
-                + (" [override]" if shift.source == "override" else "")
+                "  "
+                + _("{post}: {person} ({key}) {start} → {end}").format(
+                    post=post,
+                    person=shift.person.name,
+                    key=shift.person.shown_key,
+                    start=local(shift.starts_at, zone),
+                    end=local(shift.ends_at, zone),
+                )
+                + (" " + _("[override]") if shift.source == "override" else "")
             )
 
 
@@ -235,10 +258,10 @@ def _window(state: State, start: str | None, end: str | None) -> tuple[datetime,
 
 
 @duty.command("list")
-@click.option("--from", "start", help="Start (default: now).")
-@click.option("--to", "end", help="End (default: 7 days after the start).")
-@click.option("--post", help="Only this post.")
-@click.option("--person", help="Only this person's shifts.")
+@click.option("--from", "start", help=N_("Start (default: now)."))
+@click.option("--to", "end", help=N_("End (default: 7 days after the start)."))
+@click.option("--post", help=N_("Only this post."))
+@click.option("--person", help=N_("Only this person's shifts."))
 @JSON
 @pass_state
 def list_cmd(
@@ -258,24 +281,24 @@ def list_cmd(
         emit_json([shift_to_json(s, zone) for s in items])
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("from", "to", "post", "person", "source"):
-        table.add_column(name, no_wrap=True)
+    for name in (N_("from"), N_("to"), N_("post"), N_("person"), N_("source")):
+        table.add_column(_(name), no_wrap=True)
     for s in items:
         table.add_row(
             local(s.starts_at, zone),
             local(s.ends_at, zone),
             f"{s.post.code} {s.post.name}",
             f"{s.person.name} ({s.person.shown_key})",
-            s.source,
+            _(SOURCES[s.source]) if s.source in SOURCES else s.source,
         )
     render.out().print(table)
-    click.echo(f"{len(items)} shift(s)")
+    click.echo(_("{count} shift(s)").format(count=len(items)))
 
 
 @duty.command("check")
-@click.option("--from", "start", help="Start (default: now).")
-@click.option("--to", "end", help="End (default: 7 days after the start).")
-@click.option("--post", help="Only this post.")
+@click.option("--from", "start", help=N_("Start (default: now)."))
+@click.option("--to", "end", help=N_("End (default: 7 days after the start)."))
+@click.option("--post", help=N_("Only this post."))
 @JSON
 @pass_state
 def check_cmd(
@@ -300,20 +323,28 @@ def check_cmd(
     else:
         for g in found:
             click.echo(
-                f"gap: {g.post.code} {g.post.name} unfilled"
-                f" {local(g.starts_at, zone)} → {local(g.ends_at, zone)}"
+                _("gap: {code} {name} unfilled {start} → {end}").format(
+                    code=g.post.code,
+                    name=g.post.name,
+                    start=local(g.starts_at, zone),
+                    end=local(g.ends_at, zone),
+                )
             )
         if not found:
-            click.echo(f"no gaps from {local(lo, zone)} to {local(hi, zone)}")
+            click.echo(
+                _("no gaps from {start} to {end}").format(
+                    start=local(lo, zone), end=local(hi, zone)
+                )
+            )
     return 1 if found else 0
 
 
 @duty.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--person", help="Only this person's shifts (a personal calendar).")
-@click.option("--post", help="Only this post.")
-@click.option("--from", "start", help="Start (default: now).")
-@click.option("--to", "end", help="End (default: 7 days after the start).")
+@click.option("--person", help=N_("Only this person's shifts (a personal calendar)."))
+@click.option("--post", help=N_("Only this post."))
+@click.option("--from", "start", help=N_("Start (default: now)."))
+@click.option("--to", "end", help=N_("End (default: 7 days after the start)."))
 @pass_state
 def export_cmd(
     state: State,
@@ -334,5 +365,7 @@ def export_cmd(
     try:
         file.write_bytes(data)
     except OSError as exc:
-        raise InvalidInput(f"cannot write {file}: {exc}", "file") from exc
-    click.echo(f"{len(items)} shift(s) written to {file}")
+        raise InvalidInput(
+            _("cannot write {file}: {error}").format(file=file, error=exc), "file"
+        ) from exc
+    click.echo(_("{count} shift(s) written to {file}").format(count=len(items), file=file))

@@ -8,10 +8,18 @@ from typing import Any
 import click
 
 from console import render
-from console.cli import State, emit_json, pass_state
+from console.cli import State, emit_json, pad, pass_state
 from console.timefmt import local, parse_when
 from incidents import workflow as wf
-from incidents.models import CATEGORIES, Incident, Severity, Stage, Urgency
+from incidents.models import (
+    CATEGORIES,
+    Incident,
+    Severity,
+    Stage,
+    Urgency,
+    category_label,
+    type_label,
+)
 from incidents.records import (
     ListFilter,
     NewIncident,
@@ -24,18 +32,42 @@ from incidents.records import (
     timeline,
 )
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
 CASE = click.argument("case", metavar="CASE")
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+
+
+def _named(code: str, label: str) -> str:
+    """``code (label)``, or just the code where the label would only repeat it."""
+    return code if label == code.replace("_", " ") else f"{code} ({label})"
 
 
 def _choice_help() -> str:
-    return "; ".join(f"{c}: {', '.join(t)}" for c, (_, t) in CATEGORIES.items())
+    """Every category code with its type codes, each named in the current language."""
+    return "\n".join(
+        _named(code, category_label(code))
+        + ": "
+        + ", ".join(_named(t, type_label(t)) for t in types)
+        for code, (_zh, types) in CATEGORIES.items()
+    )
+
+
+class _NewCommand(click.Command):
+    """``incident new``, whose help ends with the categories and types, in the current language
+    (built when the help is shown: the language is not known when the command is defined)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text(_("Categories and types (codes; the Chinese names work too):"))
+        with formatter.indentation():
+            for line in _choice_help().splitlines():
+                formatter.write_text(line)
 
 
 @click.group("incident")
 def incident() -> None:
-    """Cases (事件): log, list, search and take them through the closed loop.
+    """Cases: log, list, search and take them through the closed loop.
 
     CASE is a case number (2026-000123) or its id.
     """
@@ -46,35 +78,36 @@ def _done(state: State, item: Incident, as_json: bool, message: str) -> None:
     if as_json:
         emit_json(item.to_json(ctx.clock.now()))
         return
-    deadline = local(item.deadline, ctx.config.zone) if item.deadline else "none"
+    deadline = local(item.deadline, ctx.config.zone) if item.deadline else _("none")
     click.echo(
-        f"{item.number} {message}: now {item.stage.value} ({item.stage.label_zh}), "
-        f"deadline {deadline}"
+        _("{message}: now {stage}, deadline {deadline}").format(
+            message=message, stage=item.stage.label, deadline=deadline
+        )
     )
 
 
-@incident.command("new")
-@click.option("--title", required=True, help="Short title, e.g. 3号楼发生火灾.")
-@click.option("--category", required=True, help="Category code or Chinese label.")
-@click.option("--type", "type_", help="Type within the category (default: other).")
-@click.option("--severity", default="IV", show_default=True, help="Level I-IV (1-4).")
+@incident.command("new", cls=_NewCommand)
+@click.option("--title", required=True, help=N_("Short title, e.g. 'fire in building 3'."))
+@click.option("--category", required=True, help=N_("Category code or Chinese label."))
+@click.option("--type", "type_", help=N_("Type within the category (default: other)."))
+@click.option("--severity", default="IV", show_default=True, help=N_("Level I-IV (1-4)."))
 @click.option(
-    "--urgency", default="normal", show_default=True, help="normal, urgent or very-urgent."
+    "--urgency", default="normal", show_default=True, help=N_("normal, urgent or very-urgent.")
 )
-@click.option("--description", default="", help="What was reported.")
-@click.option("--location", default="", help="Address or place.")
-@click.option("--lat", type=float, help="Latitude (with --lon).")
-@click.option("--lon", type=float, help="Longitude (with --lat).")
-@click.option("--grid", help="Grid code, e.g. G001.")
-@click.option("--reporter", help="Reporter's name.")
-@click.option("--phone", help="Reporter's phone.")
+@click.option("--description", default="", help=N_("What was reported."))
+@click.option("--location", default="", help=N_("Address or place."))
+@click.option("--lat", type=float, help=N_("Latitude (with --lon)."))
+@click.option("--lon", type=float, help=N_("Longitude (with --lat)."))
+@click.option("--grid", help=N_("Grid code, e.g. G001."))
+@click.option("--reporter", help=N_("Reporter's name."))
+@click.option("--phone", help=N_("Reporter's phone."))
 @click.option(
     "--source",
     default="phone",
     show_default=True,
-    help="phone, hotline, grid-patrol, video, directive, other.",
+    help=N_("phone, hotline, grid-patrol, video, directive, other."),
 )
-@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--tag", "tags", multiple=True, help=N_("A tag (repeatable)."))
 @JSON
 @pass_state
 def new(
@@ -95,7 +128,7 @@ def new(
     tags: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Log a reported case (上报)."""
+    """Log a reported case."""
     ctx = state.ctx
     item = create_incident(
         ctx.db,
@@ -119,10 +152,7 @@ def new(
             tags=tags,
         ),
     )
-    _done(state, item, as_json, "logged")
-
-
-new.epilog = "Categories and types: " + _choice_help()
+    _done(state, item, as_json, _("{number} logged").format(number=item.number))
 
 
 def _parse_many(values: tuple[str, ...], parse: Callable[[str], Any], field: str) -> Any:
@@ -142,21 +172,27 @@ def _stage(text: str) -> Stage:
     for stage in Stage:
         if value in (stage.value, stage.label_zh):
             return stage
-    raise ValueError(f"unknown stage {text!r}; use one of {', '.join(s.value for s in Stage)}")
+    raise ValueError(
+        _("unknown stage {text!r}; use one of {stages}").format(
+            text=text, stages=", ".join(s.value for s in Stage)
+        )
+    )
 
 
 @incident.command("list")
-@click.option("--stage", "stages", multiple=True, help="Stage(s), comma-separated or repeated.")
-@click.option("--severity", "severities", multiple=True, help="Level(s) I-IV.")
-@click.option("--urgency", "urgencies", multiple=True, help="Urgency(ies).")
-@click.option("--grid", help="Grid code.")
-@click.option("--overdue/--not-overdue", default=None, help="Only (or no) overdue cases.")
-@click.option("--supervised/--not-supervised", default=None, help="Only (or no) 督办 cases.")
-@click.option("--parked", is_flag=True, help="Only parked (挂账) cases.")
-@click.option("--all", "include_all", is_flag=True, help="Include parked and finished cases.")
-@click.option("--text", help="Full-text filter (Chinese and English).")
+@click.option("--stage", "stages", multiple=True, help=N_("Stage(s), comma-separated or repeated."))
+@click.option("--severity", "severities", multiple=True, help=N_("Level(s) I-IV."))
+@click.option("--urgency", "urgencies", multiple=True, help=N_("Urgency(ies)."))
+@click.option("--grid", help=N_("Grid code."))
+@click.option("--overdue/--not-overdue", default=None, help=N_("Only (or no) overdue cases."))
+@click.option(
+    "--supervised/--not-supervised", default=None, help=N_("Only (or no) supervised cases.")
+)
+@click.option("--parked", is_flag=True, help=N_("Only parked cases."))
+@click.option("--all", "include_all", is_flag=True, help=N_("Include parked and finished cases."))
+@click.option("--text", help=N_("Full-text filter (Chinese and English)."))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--after", help="Continue after this key (printed as next_after in --json).")
+@click.option("--after", help=N_("Continue after this key (printed as next_after in --json)."))
 @JSON
 @pass_state
 def list_cmd(
@@ -190,9 +226,11 @@ def list_cmd(
     )
     key = None
     if after:
-        deadline, _, ident = after.rpartition("/")
+        deadline, _sep, ident = after.rpartition("/")
         if not ident.isdigit():
-            raise InvalidInput(f"{after!r} is not a key printed by a previous page", "after")
+            raise InvalidInput(
+                _("{key!r} is not a key printed by a previous page").format(key=after), "after"
+            )
         key = (deadline, int(ident))
     page = list_incidents(ctx.db, now, flt, after=key, limit=limit)
     if as_json:
@@ -206,11 +244,13 @@ def list_cmd(
         )
         return
     if not page.items:
-        click.echo("no cases match")
+        click.echo(_("no cases match"))
         return
     render.out().print(render.incident_table(page.items, now, ctx.config.zone))
     if page.next_after:
-        click.echo(f"more: --after {page.next_after[0]}/{page.next_after[1]}")
+        click.echo(
+            _("more: --after {key}").format(key=f"{page.next_after[0]}/{page.next_after[1]}")
+        )
 
 
 @incident.command("show")
@@ -247,7 +287,8 @@ def show(state: State, case: str, as_json: bool) -> None:
     for part in render.incident_card(item, entries, tasks, now, ctx.config.zone):
         console.print(part)
         console.print()
-    console.print(f"next steps: {', '.join(wf.allowed_actions(item)) or 'none'}")
+    steps = ", ".join(wf.allowed_actions(item)) or _("none")
+    console.print(_("next steps: {steps}").format(steps=steps))
 
 
 def _step_command(
@@ -260,7 +301,7 @@ def _step_command(
     def command(state: State, case: str, as_json: bool, **kwargs: Any) -> None:
         ctx = state.ctx
         item = func(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, **kwargs)
-        _done(state, item, as_json, message)
+        _done(state, item, as_json, _(message).format(number=item.number))
 
     command.__doc__ = help_text
     decorated: Any = command
@@ -269,66 +310,83 @@ def _step_command(
     incident.command(name)(pass_state(CASE(JSON(decorated))))
 
 
-REASON = click.option("--reason", required=True, help="Why (kept in the timeline).")
-NOTE = click.option("--note", help="A note for the timeline.")
+REASON = click.option("--reason", required=True, help=N_("Why (kept in the timeline)."))
+NOTE = click.option("--note", help=N_("A note for the timeline."))
 
-_step_command("register", "Register the case (立案).", wf.register, "registered", NOTE)
+_step_command("register", N_("Register the case."), wf.register, N_("{number} registered"), NOTE)
 _step_command(
     "dispatch",
-    "Dispatch the case (派遣) to a grid, team or person.",
+    N_("Dispatch the case to a grid, team or person."),
     wf.dispatch,
-    "dispatched",
+    N_("{number} dispatched"),
     click.option(
         "--to",
-        help="grid:CODE, team:NAME, office:NAME or a person's name "
-        "(default: the case's grid, else the duty office).",
+        help=N_(
+            "grid:CODE, team:NAME, office:NAME or a person's name "
+            "(default: the case's grid, else the duty office)."
+        ),
     ),
 )
-_step_command("handle", "Handling has started (处置).", wf.handle, "in handling", NOTE)
+_step_command("handle", N_("Handling has started."), wf.handle, N_("{number} in handling"), NOTE)
 _step_command(
     "feedback",
-    "Report the result of handling (反馈).",
+    N_("Report the result of handling."),
     wf.feedback,
-    "fed back",
-    click.option("--result", required=True, help="What was done."),
+    N_("{number} fed back"),
+    click.option("--result", required=True, help=N_("What was done.")),
 )
-_step_command("close", "Close the case (结案).", wf.close, "closed", NOTE)
+_step_command("close", N_("Close the case."), wf.close, N_("{number} closed"), NOTE)
 _step_command(
-    "void", "Void a false report (作废), from reported/registered.", wf.void, "voided", REASON
+    "void",
+    N_("Void a false report, from reported/registered."),
+    wf.void,
+    N_("{number} voided"),
+    REASON,
 )
 _step_command(
     "return",
-    "Return to dispatched (回退) from handling/feedback.",
+    N_("Return to dispatched from handling/feedback."),
     wf.return_case,
-    "returned",
+    N_("{number} returned"),
     REASON,
 )
 _step_command(
     "park",
-    "Park a long-running case (挂账): off the active queue, still visible.",
+    N_("Park a long-running case: off the active queue, still visible."),
     wf.park,
-    "parked",
+    N_("{number} parked"),
     REASON,
 )
 _step_command(
-    "unpark", "Bring a parked case back to the active queue.", wf.unpark, "unparked", NOTE
+    "unpark",
+    N_("Bring a parked case back to the active queue."),
+    wf.unpark,
+    N_("{number} unparked"),
+    NOTE,
 )
-_step_command("reopen", "Reopen a closed case (back to handling).", wf.reopen, "reopened", REASON)
+_step_command(
+    "reopen",
+    N_("Reopen a closed case (back to handling)."),
+    wf.reopen,
+    N_("{number} reopened"),
+    REASON,
+)
 
 
 @incident.command("verify")
 @CASE
-@click.option("--fail", "failed", is_flag=True, help="Verification failed: back to handling.")
-@click.option("--reason", help="Why it failed (required with --fail), or a note.")
+@click.option("--fail", "failed", is_flag=True, help=N_("Verification failed: back to handling."))
+@click.option("--reason", help=N_("Why it failed (required with --fail), or a note."))
 @JSON
 @pass_state
 def verify_cmd(state: State, case: str, failed: bool, reason: str | None, as_json: bool) -> None:
-    """Verify the result (核查); --fail sends the case back to handling."""
+    """Verify the result; --fail sends the case back to handling."""
     ctx = state.ctx
     item = wf.verify(
         ctx.db, ctx.clock, ctx.policy, ctx.operator, case, passed=not failed, reason=reason
     )
-    _done(state, item, as_json, "failed verification" if failed else "verified")
+    message = _("{number} failed verification") if failed else _("{number} verified")
+    _done(state, item, as_json, message.format(number=item.number))
 
 
 @incident.command("extend")
@@ -338,12 +396,12 @@ def verify_cmd(state: State, case: str, failed: bool, reason: str | None, as_jso
     "--until",
     "until",
     required=True,
-    help="New deadline: YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d.",
+    help=N_("New deadline: YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d."),
 )
 @JSON
 @pass_state
 def extend(state: State, case: str, reason: str, until: str, as_json: bool) -> None:
-    """Request an extension (延期) of the current deadline; a shift lead approves it."""
+    """Request an extension of the current deadline; a shift lead approves it."""
     ctx = state.ctx
     when = parse_when(until, ctx.clock.now(), ctx.config.zone, "until")
     ext = wf.request_extension(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, reason, when)
@@ -358,16 +416,20 @@ def extend(state: State, case: str, reason: str, until: str, as_json: bool) -> N
         )
         return
     click.echo(
-        f"extension {ext.seq} requested until "
-        f"{local(ext.new_deadline, ctx.config.zone)}; needs "
-        f"{ext.approvals_needed} approval(s) by a shift lead"
+        _(
+            "extension {seq} requested until {until}; needs {count} approval(s) by a shift lead"
+        ).format(
+            seq=ext.seq,
+            until=local(ext.new_deadline, ctx.config.zone),
+            count=ext.approvals_needed,
+        )
     )
 
 
 @incident.command("approve-extension")
 @CASE
-@click.option("--reject", is_flag=True, help="Reject instead of approving.")
-@click.option("--reason", help="Why (required with --reject).")
+@click.option("--reject", is_flag=True, help=N_("Reject instead of approving."))
+@click.option("--reason", help=N_("Why (required with --reject)."))
 @JSON
 @pass_state
 def approve_extension(
@@ -391,27 +453,38 @@ def approve_extension(
         return
     if ext.status == "granted":
         click.echo(
-            f"extension {ext.seq} granted: deadline now {local(ext.new_deadline, ctx.config.zone)}"
+            _("extension {seq} granted: deadline now {until}").format(
+                seq=ext.seq, until=local(ext.new_deadline, ctx.config.zone)
+            )
         )
     elif ext.status == "rejected":
-        click.echo(f"extension {ext.seq} rejected")
+        click.echo(_("extension {seq} rejected").format(seq=ext.seq))
     else:
         click.echo(
-            f"extension {ext.seq} approved by {ctx.operator}; "
-            f"{ext.approvals_needed - len(ext.approvals)} more approval(s) needed"
+            _("extension {seq} approved by {operator}; {count} more approval(s) needed").format(
+                seq=ext.seq,
+                operator=ctx.operator,
+                count=ext.approvals_needed - len(ext.approvals),
+            )
         )
 
 
 @incident.command("merge")
 @CASE
-@click.option("--into", "into", required=True, metavar="CASE", help="The original case.")
+@click.option("--into", "into", required=True, metavar="CASE", help=N_("The original case."))
 @JSON
 @pass_state
 def merge(state: State, case: str, into: str, as_json: bool) -> None:
     """Merge a duplicate CASE into its original."""
     ctx = state.ctx
     item = wf.merge(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, into)
-    _done(state, item, as_json, f"merged into {get_incident(ctx.db, into).number}")
+    original = get_incident(ctx.db, into).number
+    _done(
+        state,
+        item,
+        as_json,
+        _("{number} merged into {original}").format(number=item.number, original=original),
+    )
 
 
 @incident.command("note")
@@ -426,19 +499,24 @@ def note(state: State, case: str, text: str, as_json: bool) -> None:
     if as_json:
         emit_json({"entry": entry_id, "case": get_incident(ctx.db, case).number})
         return
-    click.echo(f"note added to {get_incident(ctx.db, case).number}")
+    click.echo(_("note added to {number}").format(number=get_incident(ctx.db, case).number))
 
 
 @incident.command("assign")
 @CASE
-@click.option("--to", "to", required=True, help="Who is responsible.")
+@click.option("--to", "to", required=True, help=N_("Who is responsible."))
 @JSON
 @pass_state
 def assign(state: State, case: str, to: str, as_json: bool) -> None:
     """Name who is responsible for the case (stage unchanged)."""
     ctx = state.ctx
     item = wf.assign(ctx.db, ctx.clock, ctx.operator, case, to)
-    _done(state, item, as_json, f"assigned to {item.assignee}")
+    _done(
+        state,
+        item,
+        as_json,
+        _("{number} assigned to {assignee}").format(number=item.number, assignee=item.assignee),
+    )
 
 
 @incident.command("edit")
@@ -449,7 +527,7 @@ def assign(state: State, case: str, to: str, as_json: bool) -> None:
 @click.option("--severity")
 @click.option("--urgency")
 @click.option("--grid")
-@click.option("--tag", "tags", multiple=True, help="Replace the tags (repeatable).")
+@click.option("--tag", "tags", multiple=True, help=N_("Replace the tags (repeatable)."))
 @JSON
 @pass_state
 def edit(state: State, case: str, as_json: bool, tags: tuple[str, ...], **fields: Any) -> None:
@@ -459,9 +537,9 @@ def edit(state: State, case: str, as_json: bool, tags: tuple[str, ...], **fields
     if tags:
         changes["tags"] = tags
     if not changes:
-        raise InvalidInput("nothing to change; give at least one field option", "field")
+        raise InvalidInput(_("nothing to change; give at least one field option"), "field")
     item = wf.edit(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, **changes)
-    _done(state, item, as_json, "edited")
+    _done(state, item, as_json, _("{number} edited").format(number=item.number))
 
 
 @incident.command("search")
@@ -478,7 +556,7 @@ def search(state: State, text: str, limit: int, as_json: bool) -> None:
         emit_json([{**h.incident.to_json(now), "rank": h.rank} for h in hits])
         return
     if not hits:
-        click.echo(f"nothing found for {text!r}")
+        click.echo(_("nothing found for {text!r}").format(text=text))
         return
     render.out().print(render.incident_table([h.incident for h in hits], now, ctx.config.zone))
 
@@ -492,7 +570,7 @@ def task() -> None:
 @CASE
 @click.option("--title", required=True)
 @click.option("--owner")
-@click.option("--due", help="YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d.")
+@click.option("--due", help=N_("YYYY-MM-DD HH:MM (local), ISO-8601, or +4h / +2d."))
 @JSON
 @pass_state
 def task_add(
@@ -505,7 +583,7 @@ def task_add(
     if as_json:
         emit_json(render.task_json(item, ctx.clock.now()))
         return
-    click.echo(f"task {item.id} added")
+    click.echo(_("task {id} added").format(id=item.id))
 
 
 @task.command("done")
@@ -519,11 +597,11 @@ def task_done(state: State, task_id: int, as_json: bool) -> None:
     if as_json:
         emit_json(render.task_json(item, ctx.clock.now()))
         return
-    click.echo(f"task {item.id} done")
+    click.echo(_("task {id} done").format(id=item.id))
 
 
 @task.command("list")
-@click.option("--overdue", is_flag=True, help="Only overdue tasks.")
+@click.option("--overdue", is_flag=True, help=N_("Only overdue tasks."))
 @JSON
 @pass_state
 def task_list(state: State, overdue: bool, as_json: bool) -> None:
@@ -535,11 +613,12 @@ def task_list(state: State, overdue: bool, as_json: bool) -> None:
         emit_json([render.task_json(t, now) for t in items])
         return
     if not items:
-        click.echo("no open tasks" if not overdue else "no overdue tasks")
+        click.echo(_("no open tasks") if not overdue else _("no overdue tasks"))
         return
     for t in items:
-        flag = " OVERDUE" if t.overdue_at(now) else ""
+        flag = " " + _("OVERDUE") if t.overdue_at(now) else ""
+        case = _("case {id}").format(id=t.incident_id)
         click.echo(
-            f"{t.id:>5}  case {t.incident_id:<6} {local(t.due, ctx.config.zone):16}"
-            f"  {t.owner or '-':10} {t.title}{flag}"
+            f"{t.id:>5}  {pad(case, 11)} {local(t.due, ctx.config.zone):16}"
+            f"  {pad(t.owner or '-', 10)} {t.title}{flag}"
         )

@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from console.cli import State, emit_json, pass_state
+from console.cli import State, emit_json, pad, pass_state
 from console.timefmt import local
 from contacts.mobilize import (
     Summary,
@@ -37,33 +37,80 @@ from contacts.trees import DEFAULT_TREE
 from incidents.records import get_incident
 from store import lease
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 SPARK = "▁▂▃▄▅▆▇█"
+
+# Database values shown to people: the codes stay in --json, the words in the human output.
+MOBILIZATION_STATES = {
+    "active": N_("active"),
+    "completed": N_("completed"),
+    "cancelled": N_("cancelled"),
+}
+MODES = {"cascade": N_("cascade"), "broadcast": N_("broadcast")}
+RECIPIENT_STATES = {
+    "queued": N_("queued"),
+    "sent": N_("sent"),
+    "yes": N_("said yes"),
+    "no": N_("said no"),
+    "no_answer": N_("no answer"),
+    "escalated": N_("escalated"),
+    "unreachable": N_("unreachable"),
+    "stood_down": N_("stood down"),
+    "cancelled": N_("cancelled"),
+}
+ATTEMPT_KINDS = {
+    "notify": N_("notify"),
+    "stand_down": N_("stand down"),
+    "cancel": N_("cancel"),
+    "notice": N_("notice"),
+}
+ATTEMPT_STATES = {
+    "pending": N_("waiting to send"),
+    "sent": N_("sent"),
+    "failed": N_("send failed"),
+    "withdrawn": N_("withdrawn"),
+}
+
+
+def _word(table: dict[str, str], code: str | None) -> str:
+    """The word for a stored ``code`` in the current language (the code itself if unknown)."""
+    if not code:
+        return "-"
+    return _(table[code]) if code in table else code
 
 
 def _engine_note(state: State) -> None:
     ctx = state.ctx
     if lease.current_holder(ctx.db, ctx.clock.now()) is None:
         click.echo(
-            "note: no engine is running on this database; the messages are queued and go out"
-            " when the console or `dutydesk serve` starts",
+            _(
+                "note: no engine is running on this database; the messages are queued and go"
+                " out when the console or `dutydesk serve` starts"
+            ),
             err=True,
         )
 
 
 @click.command("mobilize")
-@click.option("--incident", "case", help="The case this mobilization answers (number or id).")
-@click.option("--grid", "grids", multiple=True, help="A grid to mobilize (repeatable).")
-@click.option("--team", "teams", multiple=True, help="A team to mobilize (repeatable).")
-@click.option("--tree", "nodes", multiple=True, help="A contact-tree node code (repeatable).")
-@click.option("--tree-name", default=DEFAULT_TREE, show_default=True, help="Which contact tree.")
-@click.option("--message", required=True, help="What people are told (at most 500 characters).")
+@click.option("--incident", "case", help=N_("The case this mobilization answers (number or id)."))
+@click.option("--grid", "grids", multiple=True, help=N_("A grid to mobilize (repeatable)."))
+@click.option("--team", "teams", multiple=True, help=N_("A team to mobilize (repeatable)."))
+@click.option("--tree", "nodes", multiple=True, help=N_("A contact-tree node code (repeatable)."))
 @click.option(
-    "--mode", type=click.Choice(["cascade", "broadcast"]), default="cascade", show_default=True
+    "--tree-name", default=DEFAULT_TREE, show_default=True, help=N_("Which contact tree.")
 )
-@click.option("--need", type=int, help="Stand a grid/team down once this many said yes.")
-@click.option("--exercise", is_flag=True, help="A drill (演练): marked as such, counted apart.")
+@click.option("--message", required=True, help=N_("What people are told (at most 500 characters)."))
+@click.option(
+    "--mode",
+    type=click.Choice(["cascade", "broadcast"]),
+    default="cascade",
+    show_default=True,
+    help=N_("cascade: down the tree level by level; broadcast: everyone at once."),
+)
+@click.option("--need", type=int, help=N_("Stand a grid/team down once this many said yes."))
+@click.option("--exercise", is_flag=True, help=N_("A drill: marked as such, counted apart."))
 @JSON
 @pass_state
 def mobilize(
@@ -79,7 +126,7 @@ def mobilize(
     exercise: bool,
     as_json: bool,
 ) -> None:
-    """Start a mobilization (动员) through the contact tree; prints its id."""
+    """Start a mobilization through the contact tree; prints its id."""
     ctx = state.ctx
     targets = (
         [Target("grid", g) for g in grids]
@@ -87,7 +134,7 @@ def mobilize(
         + [Target("node", n) for n in nodes]
     )
     if not targets:
-        raise InvalidInput("give --grid, --team or --tree at least once", "targets")
+        raise InvalidInput(_("give --grid, --team or --tree at least once"), "targets")
     incident_id = get_incident(ctx.db, case).id if case else None
     mob_id = start_mobilization(
         ctx.db,
@@ -138,41 +185,64 @@ def _spark(values: list[int]) -> str:
 def _seconds(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value / 60:.1f} min" if value >= 90 else f"{value:.0f} s"
+    if value >= 90:
+        return _("{minutes:.1f} min").format(minutes=value / 60)
+    return _("{seconds:.0f} s").format(seconds=value)
 
 
 def _render(state: State, s: Summary) -> Group:
     ctx = state.ctx
     mob = s.mobilization
     zone = ctx.config.zone
-    drill = " [演练 EXERCISE]" if mob.exercise else ""
-    head = Text(
-        f"mobilization {mob.id}{drill}  {mob.state}  {mob.mode}"
-        + (f"  need {mob.need}" if mob.need else "")
-        + (f"  case {mob.incident_number}" if mob.incident_number else "")
-        + f"\nstarted {local(mob.created_at, zone)} by {mob.created_by}: {mob.message}"
+    words = [
+        _("mobilization {id}").format(id=mob.id),
+        *([_("[EXERCISE]")] if mob.exercise else []),
+        _word(MOBILIZATION_STATES, mob.state),
+        _word(MODES, mob.mode),
+        *([_("need {count}").format(count=mob.need)] if mob.need else []),
+        *([_("case {number}").format(number=mob.incident_number)] if mob.incident_number else []),
+    ]
+    started = _("started {at} by {operator}: {message}").format(
+        at=local(mob.created_at, zone), operator=mob.created_by, message=mob.message
     )
+    head = Text("  ".join(words) + "\n" + started)
     table = Table(box=None, pad_edge=False)
-    for col in ("", "people", "notified", "yes", "no", "silent", "unreachable", "other"):
-        table.add_column(col, justify="left" if not col else "right")
-    table.add_row(*_counts_row("total", s.total))
+    table.add_column("", justify="left")
+    for col in (
+        N_("people"),
+        N_("notified"),
+        N_("yes"),
+        N_("no"),
+        N_("silent"),
+        N_("unreachable"),
+        N_("other"),
+    ):
+        table.add_column(_(col), justify="right")
+    table.add_row(*_counts_row(_("total"), s.total))
     for level, c in sorted(s.by_level.items()):
-        table.add_row(*_counts_row(f"level {level}", c))
+        table.add_row(*_counts_row(_("level {level}").format(level=level), c))
     for group, c in sorted(s.by_group.items()):
-        table.add_row(*_counts_row(f"group {group}", c))
+        table.add_row(*_counts_row(_("group {group}").format(group=group), c))
     answers = Text(
-        f"time to answer p50 {_seconds(s.p50_s)}  p90 {_seconds(s.p90_s)}"
-        f"   answers/min {_spark(s.answers_by_minute)}"
+        _("time to answer p50 {p50}  p90 {p90}   answers/min {spark}").format(
+            p50=_seconds(s.p50_s), p90=_seconds(s.p90_s), spark=_spark(s.answers_by_minute)
+        )
     )
     parts: list[Any] = [head, table, answers]
     if s.silent:
         now = ctx.clock.now()
-        silent = Table(title="still silent", box=None, title_justify="left")
-        for col in ("name", "node", "code", "silent for", "sends"):
-            silent.add_column(col)
+        silent = Table(title=_("still silent"), box=None, title_justify="left")
+        for col in (N_("name"), N_("node"), N_("ack code"), N_("silent for"), N_("sends")):
+            silent.add_column(_(col))
         for p in s.silent:
             minutes = int((now - p.since).total_seconds() // 60)
-            silent.add_row(p.name, p.node, p.ack_code, f"{minutes} min", str(p.sends))
+            silent.add_row(
+                p.name,
+                p.node,
+                p.ack_code,
+                _("{minutes} min").format(minutes=minutes),
+                str(p.sends),
+            )
         parts.append(silent)
     return Group(*parts)
 
@@ -210,8 +280,8 @@ def _summary_json(state: State, s: Summary) -> dict[str, Any]:
 
 @mobilization.command("show")
 @click.argument("mobilization_id", type=int)
-@click.option("--watch", is_flag=True, help="Keep updating until it ends (Ctrl-C to stop).")
-@click.option("--every", type=float, default=1.0, show_default=True, help="Seconds per update.")
+@click.option("--watch", is_flag=True, help=N_("Keep updating until it ends (Ctrl-C to stop)."))
+@click.option("--every", type=float, default=1.0, show_default=True, help=N_("Seconds per update."))
 @JSON
 @pass_state
 def show(state: State, mobilization_id: int, watch: bool, every: float, as_json: bool) -> None:
@@ -236,9 +306,14 @@ def show(state: State, mobilization_id: int, watch: bool, every: float, as_json:
 
 
 @mobilization.command("list")
-@click.option("--state", "state_", type=click.Choice(["active", "completed", "cancelled"]))
-@click.option("--exercise/--real", "exercise", default=None, help="Only drills, or only real.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option(
+    "--state",
+    "state_",
+    type=click.Choice(["active", "completed", "cancelled"]),
+    help=N_("Only mobilizations in this state."),
+)
+@click.option("--exercise/--real", "exercise", default=None, help=N_("Only drills, or only real."))
+@click.option("--limit", type=int, default=50, show_default=True, help=N_("How many."))
 @JSON
 @pass_state
 def list_cmd(
@@ -266,14 +341,17 @@ def list_cmd(
         )
         return
     if not rows:
-        click.echo("no mobilizations")
+        click.echo(_("no mobilizations"))
         return
     for m, t in rows:
-        drill = " 演练" if m.exercise else ""
+        drill = " " + _("[EXERCISE]") if m.exercise else ""
+        counts = _("yes {yes} no {no} silent {silent} unreachable {unreachable} of {total}").format(
+            yes=t.yes, no=t.no, silent=t.silent, unreachable=t.unreachable, total=t.total
+        )
         click.echo(
-            f"{m.id:>5} {local(m.created_at, ctx.config.zone)} {m.state:<9} {m.mode:<9}"
-            f"{drill} yes {t.yes} no {t.no} silent {t.silent} unreachable {t.unreachable}"
-            f" of {t.total}  {m.message[:40]}"
+            f"{m.id:>5} {local(m.created_at, ctx.config.zone)}"
+            f" {pad(_word(MOBILIZATION_STATES, m.state), 9)}"
+            f" {pad(_word(MODES, m.mode), 9)}{drill} {counts}  {m.message[:40]}"
         )
 
 
@@ -284,7 +362,11 @@ def cancel(state: State, mobilization_id: int) -> None:
     """Cancel it: nobody else is called, those already called are told."""
     ctx = state.ctx
     told = cancel_mobilization(ctx.db, ctx.clock, ctx.operator, mobilization_id)
-    click.echo(f"mobilization {mobilization_id} cancelled; {told} people will be told")
+    click.echo(
+        _("mobilization {id} cancelled; {count} people will be told").format(
+            id=mobilization_id, count=told
+        )
+    )
     if told:
         _engine_note(state)
 
@@ -296,14 +378,14 @@ def resend(state: State, mobilization_id: int) -> None:
     """Call everyone still silent again now (the per-person interval still holds)."""
     ctx = state.ctx
     count = resend_silent(ctx.db, ctx.clock, ctx.operator, mobilization_id)
-    click.echo(f"{count} silent people will be called again")
+    click.echo(_("{count} silent people will be called again").format(count=count))
     if count:
         _engine_note(state)
 
 
 @mobilization.command("people")
 @click.argument("mobilization_id", type=int)
-@click.option("--attempts", "with_attempts", is_flag=True, help="Every attempt of each person.")
+@click.option("--attempts", "with_attempts", is_flag=True, help=N_("Every attempt of each person."))
 @JSON
 @pass_state
 def people(state: State, mobilization_id: int, with_attempts: bool, as_json: bool) -> None:
@@ -322,23 +404,30 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
         emit_json(rows)
         return
     for row in rows:
-        answered = f" answered {row['answered_at'][11:19]} via {row['via']}" if row["via"] else ""
-        error = f"  error: {row['error']}" if row["error"] else ""
+        answered = (
+            " " + _("answered {at} via {via}").format(at=row["answered_at"][11:19], via=row["via"])
+            if row["via"]
+            else ""
+        )
+        error = "  " + _("error: {error}").format(error=row["error"]) if row["error"] else ""
+        sends = _("sends {count}").format(count=row["sends"])
         click.echo(
-            f"{row['code']:>8} {row['name']:<10} {row['phone'] or '-':<16} {row['state']:<11}"
-            f" sends {row['sends']}{answered}{error}"
+            f"{row['code']:>8} {pad(row['name'], 10)} {row['phone'] or '-':<16}"
+            f" {pad(_word(RECIPIENT_STATES, row['state']), 11)} {sends}{answered}{error}"
         )
         for a in row.get("attempts", []):
+            round_ = _("round {round}").format(round=a["round"])
             click.echo(
-                f"{'':>10}{a['kind']:<10} round {a['round']} {a['channel'] or '-':<8}"
-                f" {a['state']:<9} {a['created_at'][11:19]} {a['error'] or ''}"
+                f"{'':>10}{pad(_word(ATTEMPT_KINDS, a['kind']), 10)} {round_}"
+                f" {a['channel'] or '-':<8} {pad(_word(ATTEMPT_STATES, a['state']), 9)}"
+                f" {a['created_at'][11:19]} {a['error'] or ''}"
             )
 
 
 @click.command("ack")
 @click.argument("code")
-@click.option("--no", "negative", is_flag=True, help="Can't come (default: coming).")
-@click.option("--eta", type=int, help="Minutes until arrival.")
+@click.option("--no", "negative", is_flag=True, help=N_("Can't come (default: coming)."))
+@click.option("--eta", type=int, help=N_("Minutes until arrival."))
 @JSON
 @pass_state
 def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool) -> None:
@@ -359,14 +448,22 @@ def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool)
             }
         )
         return
-    word = "coming" if answer.yes else "can't come"
-    note = " (first answer)" if answer.first else (" (changed)" if answer.changed else "")
-    click.echo(f"{answer.name}: {word}{note} — mobilization {answer.mobilization_id}")
+    word = _("coming") if answer.yes else _("can't come")
+    note = (
+        " " + _("(first answer)")
+        if answer.first
+        else (" " + _("(changed)") if answer.changed else "")
+    )
+    click.echo(
+        _("{name}: {answer} — mobilization {id}").format(
+            name=answer.name, answer=word + note, id=answer.mobilization_id
+        )
+    )
 
 
 @click.command("serve")
-@click.option("--host", help="Address to listen on (default: [serve] host, else 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default: [serve] port, else 8470).")
+@click.option("--host", help=N_("Address to listen on (default: [serve] host, else 127.0.0.1)."))
+@click.option("--port", type=int, help=N_("Port (default: [serve] port, else 8470)."))
 @pass_state
 def serve_cmd(state: State, host: str | None, port: int | None) -> None:
     """Run the engine headless with the ack/inbound HTTP endpoints, until Ctrl-C."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from rich.table import Table
 
 from console import render
@@ -30,7 +31,6 @@ from contacts.people import (
 )
 from contacts.phones import mask_phone
 from contacts.teams import (
-    TeamKind,
     add_member,
     add_team,
     get_team,
@@ -40,13 +40,32 @@ from contacts.teams import (
     team_to_json,
 )
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 UNMASKED = click.option(
     "--unmasked",
     is_flag=True,
-    help="Show full phone numbers (personal data: the showing is audited).",
+    help=N_("Show full phone numbers (personal data: the showing is audited)."),
 )
+
+PERSON_COLUMNS = (
+    N_("id"),
+    N_("name"),
+    N_("unit"),
+    N_("phone"),
+    N_("roles"),
+    N_("skills"),
+    N_("in service"),
+)
+TEAM_COLUMNS = (N_("code"), N_("name"), N_("kind"), N_("unit"), N_("leader"), N_("members"))
+
+
+def echo_fields(rows: list[tuple[str, str]]) -> None:
+    """Print ``label: value`` lines with the values aligned (labels may be double-width)."""
+    width = max((cell_len(label) for label, _value in rows), default=0)
+    for label, value in rows:
+        click.echo(f"{label}:{' ' * (width - cell_len(label) + 1)}{value}")
 
 
 def _region(state: State) -> str:
@@ -71,31 +90,35 @@ def _channel_text(person: Person, unmasked: bool, region: str) -> list[str]:
         address = c.address
         if c.kind is ChannelKind.SMS and not unmasked:
             address = mask_phone(address, region)
-        lines.append(
-            f"{c.rank}. {c.kind.value:<8}{address}  {'verified' if c.verified else 'unverified'}"
-        )
+        status = _("(verified)") if c.verified else _("(unverified)")
+        lines.append(f"{c.rank}. {c.kind.value:<8}{address}  {status}")
     return lines
 
 
 @click.group("person")
 def person() -> None:
-    """People of the jurisdiction (人员): units, roles, skills, channels.
+    """People of the jurisdiction: units, roles, skills, channels.
 
     PERSON is an id, a key, a phone number or a name that is unique.
     """
 
 
 @person.command("add")
-@click.option("--name", required=True, help="Full name, e.g. 张伟.")
-@click.option("--unit", help="Code of the unit (township, community or grid).")
-@click.option("--phone", help="Mobile number; without +CC it is read in [contacts] phone_region.")
-@click.option("--email", help="E-mail address.")
-@click.option("--webhook", help="Chat-robot webhook URL (http or https).")
+@click.option("--name", required=True, help=N_("Full name, e.g. Zhang Wei."))
+@click.option("--unit", help=N_("Code of the unit (township, community or grid)."))
 @click.option(
-    "--role", "roles", multiple=True, help="A role, e.g. grid-leader or 网格长 (repeatable)."
+    "--phone", help=N_("Mobile number; without +CC it is read in [contacts] phone_region.")
 )
-@click.option("--skill", "skills", multiple=True, help="A skill, e.g. 急救 (repeatable).")
-@click.option("--key", help="Stable key for imports (default: the phone, else name@unit).")
+@click.option("--email", help=N_("E-mail address."))
+@click.option("--webhook", help=N_("Chat-robot webhook URL (http or https)."))
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    help=N_("A role, e.g. grid-leader, or its Chinese name (repeatable)."),
+)
+@click.option("--skill", "skills", multiple=True, help=N_("A skill, e.g. first aid (repeatable)."))
+@click.option("--key", help=N_("Stable key for imports (default: the phone, else name@unit)."))
 @JSON
 @pass_state
 def person_add(
@@ -133,20 +156,24 @@ def person_add(
         emit_json(person_to_json(added, region=region))
         return
     click.echo(
-        f"added #{added.id} {added.name} ({added.unit_code or 'no unit'}, "
-        f"{_phone(added, False, region) or 'no phone'})"
+        _("added #{id} {name} ({unit}, {phone})").format(
+            id=added.id,
+            name=added.name,
+            unit=added.unit_code or _("no unit"),
+            phone=_phone(added, False, region) or _("no phone"),
+        )
     )
 
 
 @person.command("list")
-@click.option("--unit", help="Only people of this unit and the units below it.")
-@click.option("--direct", is_flag=True, help="With --unit: only that unit, not the ones below.")
-@click.option("--role", help="Only people with this role.")
-@click.option("--text", help="Part of the name, or digits of the phone number.")
-@click.option("--inactive", is_flag=True, help="Only deactivated people.")
-@click.option("--all", "everyone", is_flag=True, help="Active and deactivated people.")
+@click.option("--unit", help=N_("Only people of this unit and the units below it."))
+@click.option("--direct", is_flag=True, help=N_("With --unit: only that unit, not the ones below."))
+@click.option("--role", help=N_("Only people with this role."))
+@click.option("--text", help=N_("Part of the name, or digits of the phone number."))
+@click.option("--inactive", is_flag=True, help=N_("Only deactivated people."))
+@click.option("--all", "everyone", is_flag=True, help=N_("Active and deactivated people."))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--after", "after_id", type=int, help="Only ids above this (next page).")
+@click.option("--after", "after_id", type=int, help=N_("Only ids above this (next page)."))
 @UNMASKED
 @JSON
 @pass_state
@@ -165,7 +192,7 @@ def person_list(
 ) -> None:
     """List people in id order (active ones unless --inactive or --all)."""
     if inactive and everyone:
-        raise InvalidInput("give --inactive or --all, not both", "inactive")
+        raise InvalidInput(_("give --inactive or --all, not both"), "inactive")
     region = _region(state)
     people = list_people(
         state.ctx.db,
@@ -182,20 +209,20 @@ def person_list(
         emit_json([person_to_json(p, unmasked=unmasked, region=region) for p in people])
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("id", "name", "unit", "phone", "roles", "skills", "active"):
-        table.add_column(name, no_wrap=True)
+    for name in PERSON_COLUMNS:
+        table.add_column(_(name), no_wrap=True)
     for p in people:
         table.add_row(
             str(p.id),
             p.name,
             p.unit_code or "",
             _phone(p, unmasked, region),
-            ", ".join(r.label_zh for r in p.roles),
+            ", ".join(r.label for r in p.roles),
             ", ".join(p.skills),
-            "yes" if p.active else "no",
+            _("yes") if p.active else _("no"),
         )
     render.out().print(table)
-    click.echo(f"{len(people)} person(s)")
+    click.echo(_("{count} person(s)").format(count=len(people)))
 
 
 @person.command("show")
@@ -225,35 +252,39 @@ def person_show(state: State, ref: str, unmasked: bool, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"#{p.id}  {p.name}{'' if p.active else '  (inactive)'}")
-    click.echo(f"key:      {p.shown_key(unmasked=unmasked, region=region)}")
-    click.echo(f"unit:     {p.unit_code or '-'}")
-    click.echo(f"phone:    {_phone(p, unmasked, region) or '-'}")
-    click.echo(f"email:    {p.email or '-'}")
-    click.echo(f"webhook:  {p.webhook or '-'}")
-    roles = ", ".join(f"{r.value} ({r.label_zh})" for r in p.roles)
-    click.echo(f"roles:    {roles or '-'}")
-    click.echo(f"skills:   {', '.join(p.skills) or '-'}")
-    click.echo("channels:" + ("" if p.channels else " -"))
+    click.echo(f"#{p.id}  {p.name}" + ("" if p.active else "  " + _("(inactive)")))
+    roles = ", ".join(f"{r.value} ({r.label})" for r in p.roles)
+    echo_fields(
+        [
+            (_("key"), p.shown_key(unmasked=unmasked, region=region)),
+            (_("unit"), p.unit_code or "-"),
+            (_("phone"), _phone(p, unmasked, region) or "-"),
+            (_("email"), p.email or "-"),
+            (_("webhook"), p.webhook or "-"),
+            (_("roles"), roles or "-"),
+            (_("skills"), ", ".join(p.skills) or "-"),
+        ]
+    )
+    click.echo(_("channels") + ":" + ("" if p.channels else " -"))
     for line in _channel_text(p, unmasked, region):
         click.echo(f"  {line}")
-    click.echo("teams:" + ("" if teams else "    -"))
+    click.echo(_("teams") + ":" + ("" if teams else " -"))
     for t in teams:
-        lead = "  (leader)" if t.leader is not None and t.leader.id == p.id else ""
+        lead = "  " + _("(leader)") if t.leader is not None and t.leader.id == p.id else ""
         click.echo(f"  {t.code}  {t.name}{lead}")
 
 
 @person.command("edit")
 @click.argument("ref", metavar="PERSON")
-@click.option("--name", help="New name.")
-@click.option("--unit", help="New unit code ('' for none).")
-@click.option("--phone", help="New phone number ('' for none).")
-@click.option("--email", help="New e-mail ('' for none).")
-@click.option("--webhook", help="New webhook URL ('' for none).")
-@click.option("--role", "roles", multiple=True, help="Roles, replacing the current ones.")
-@click.option("--no-roles", is_flag=True, help="Remove every role.")
-@click.option("--skill", "skills", multiple=True, help="Skills, replacing the current ones.")
-@click.option("--no-skills", is_flag=True, help="Remove every skill.")
+@click.option("--name", help=N_("New name."))
+@click.option("--unit", help=N_("New unit code ('' for none)."))
+@click.option("--phone", help=N_("New phone number ('' for none)."))
+@click.option("--email", help=N_("New e-mail ('' for none)."))
+@click.option("--webhook", help=N_("New webhook URL ('' for none)."))
+@click.option("--role", "roles", multiple=True, help=N_("Roles, replacing the current ones."))
+@click.option("--no-roles", is_flag=True, help=N_("Remove every role."))
+@click.option("--skill", "skills", multiple=True, help=N_("Skills, replacing the current ones."))
+@click.option("--no-skills", is_flag=True, help=N_("Remove every skill."))
 @JSON
 @pass_state
 def person_edit(
@@ -287,19 +318,23 @@ def person_edit(
     if skills or no_skills:
         changes["skills"] = list(skills)
     if not changes:
-        raise InvalidInput("give at least one field to change", "changes")
+        raise InvalidInput(_("give at least one field to change"), "changes")
     ctx = state.ctx
     region = _region(state)
     edited = edit_person(ctx.db, ctx.clock, ctx.operator, ref, region=region, **changes)
     if as_json:
         emit_json(person_to_json(edited, region=region))
         return
-    click.echo(f"edited #{edited.id} {edited.name}: {', '.join(sorted(changes))}")
+    click.echo(
+        _("edited #{id} {name}: {fields}").format(
+            id=edited.id, name=edited.name, fields=", ".join(sorted(changes))
+        )
+    )
 
 
 @person.command("deactivate")
 @click.argument("ref", metavar="PERSON")
-@click.option("--reason", required=True, help="Why (moved away, left the team, ...).")
+@click.option("--reason", required=True, help=N_("Why (moved away, left the team, ...)."))
 @JSON
 @pass_state
 def person_deactivate(state: State, ref: str, reason: str, as_json: bool) -> None:
@@ -310,13 +345,15 @@ def person_deactivate(state: State, ref: str, reason: str, as_json: bool) -> Non
     if as_json:
         emit_json(person_to_json(done, region=region))
         return
-    click.echo(f"deactivated #{done.id} {done.name}")
+    click.echo(_("deactivated #{id} {name}").format(id=done.id, name=done.name))
 
 
 def _parse_channel(text: str) -> tuple[str, str, bool]:
     kind, sep, address = text.partition("=")
     if not sep or not address.strip():
-        raise InvalidInput(f"{text!r}: use KIND=ADDRESS, e.g. sms=13800138000", "channel")
+        raise InvalidInput(
+            _("{text!r}: use KIND=ADDRESS, e.g. sms=13800138000").format(text=text), "channel"
+        )
     address = address.strip()
     verified = address.endswith("!")
     return kind.strip(), address.rstrip("!").strip(), verified
@@ -328,7 +365,7 @@ def _parse_channel(text: str) -> tuple[str, str, bool]:
     "--channel",
     "channels",
     multiple=True,
-    help="KIND=ADDRESS in order of preference (sms, webhook, email); end with ! if verified.",
+    help=N_("KIND=ADDRESS in order of preference (sms, webhook, email); end with ! if verified."),
 )
 @JSON
 @pass_state
@@ -345,26 +382,29 @@ def person_channels(state: State, ref: str, channels: tuple[str, ...], as_json: 
     if as_json:
         emit_json(person_to_json(done, region=region))
         return
-    click.echo(f"channels of #{done.id} {done.name}:")
+    click.echo(_("channels of #{id} {name}:").format(id=done.id, name=done.name))
     for line in _channel_text(done, False, region):
         click.echo(f"  {line}")
 
 
 @click.group("team")
 def team() -> None:
-    """Emergency teams (应急队伍): members and a leader; a person may be in several."""
+    """Emergency teams: members and a leader; a person may be in several."""
 
 
 @team.command("add")
-@click.option("--code", required=True, help="Team code, e.g. JY01.")
-@click.option("--name", required=True, help="Name, e.g. 城关镇应急救援队.")
+@click.option("--code", required=True, help=N_("Team code, e.g. JY01."))
+@click.option("--name", required=True, help=N_("Name, e.g. Chengguan Emergency Rescue Team."))
 @click.option(
     "--kind",
     required=True,
-    help=", ".join(f"{k.value.replace('_', '-')} ({k.label_zh})" for k in TeamKind) + ".",
+    help=N_(
+        "rescue, medical, firefighting, flood-control, public-security or other"
+        " (or the Chinese name)."
+    ),
 )
-@click.option("--unit", help="Code of the unit the team belongs to.")
-@click.option("--leader", help="The leader (PERSON); becomes the first member.")
+@click.option("--unit", help=N_("Code of the unit the team belongs to."))
+@click.option("--leader", help=N_("The leader (PERSON); becomes the first member."))
 @JSON
 @pass_state
 def team_add(
@@ -383,13 +423,17 @@ def team_add(
     if as_json:
         emit_json(team_to_json(added, region=region))
         return
-    click.echo(f"added team {added.code} {added.name} ({added.kind.label_zh})")
+    click.echo(
+        _("added team {code} {name} ({kind})").format(
+            code=added.code, name=added.name, kind=added.kind.label
+        )
+    )
 
 
 @team.command("list")
-@click.option("--unit", help="Only teams of this unit.")
-@click.option("--kind", help="Only teams of this kind.")
-@click.option("--person", "member", help="Only teams this PERSON is in.")
+@click.option("--unit", help=N_("Only teams of this unit."))
+@click.option("--kind", help=N_("Only teams of this kind."))
+@click.option("--person", "member", help=N_("Only teams this PERSON is in."))
 @UNMASKED
 @JSON
 @pass_state
@@ -409,19 +453,19 @@ def team_list(
         emit_json([team_to_json(t, unmasked=unmasked, region=region) for t in teams])
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("code", "name", "kind", "unit", "leader", "members"):
-        table.add_column(name, no_wrap=True)
+    for name in TEAM_COLUMNS:
+        table.add_column(_(name), no_wrap=True)
     for t in teams:
         table.add_row(
             t.code,
             t.name,
-            t.kind.label_zh,
+            t.kind.label,
             t.unit_code or "",
             t.leader.name if t.leader else "",
             str(sum(1 for m in t.members if m.active)),
         )
     render.out().print(table)
-    click.echo(f"{len(teams)} team(s)")
+    click.echo(_("{count} team(s)").format(count=len(teams)))
 
 
 @team.command("show")
@@ -437,12 +481,16 @@ def team_show(state: State, code: str, unmasked: bool, as_json: bool) -> None:
     if as_json:
         emit_json(team_to_json(t, unmasked=unmasked, region=region))
         return
-    click.echo(f"{t.code}  {t.name}  ({t.kind.value} {t.kind.label_zh})")
-    click.echo(f"unit:    {t.unit_code or '-'}")
-    click.echo(f"leader:  {t.leader.name if t.leader else '-'}")
-    click.echo(f"members ({len(t.members)}):")
+    click.echo(f"{t.code}  {t.name}  ({t.kind.label})")
+    echo_fields(
+        [
+            (_("unit"), t.unit_code or "-"),
+            (_("leader"), t.leader.name if t.leader else "-"),
+        ]
+    )
+    click.echo(_("members ({count}):").format(count=len(t.members)))
     for m in t.members:
-        flags = [f for f, on in (("leader", t.leader == m), ("inactive", not m.active)) if on]
+        flags = [f for f, on in ((_("leader"), t.leader == m), (_("inactive"), not m.active)) if on]
         suffix = f"  ({', '.join(flags)})" if flags else ""
         click.echo(
             f"  #{m.id} {m.name}  {m.unit_code or '-'}  {_phone(m, unmasked, region)}{suffix}"
@@ -458,7 +506,11 @@ def _team_step(state: State, action: str, code: str, ref: str, as_json: bool) ->
         emit_json(team_to_json(done, region=region))
         return
     leader = done.leader.name if done.leader else "-"
-    click.echo(f"team {done.code}: {len(done.members)} member(s), leader {leader}")
+    click.echo(
+        _("team {code}: {count} member(s), leader {leader}").format(
+            code=done.code, count=len(done.members), leader=leader
+        )
+    )
 
 
 @team.command("member-add")

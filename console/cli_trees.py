@@ -34,10 +34,11 @@ from contacts.trees import (
 )
 from store.clock import to_iso
 from store.errors import InvalidInput, NotFound
+from store.i18n import N_, _
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 TREE = click.option(
-    "--tree", "tree", default=DEFAULT_TREE, show_default=True, help="Which contact tree."
+    "--tree", "tree", default=DEFAULT_TREE, show_default=True, help=N_("Which contact tree.")
 )
 SHOWN_PEOPLE = 5  # a node naming more people shows the first few and a count
 
@@ -72,9 +73,9 @@ def tree_group() -> None:
 
 @tree_group.command("build")
 @TREE
-@click.option("--replace", is_flag=True, help="Rebuild the tree if it exists.")
-@click.option("--timeout", type=int, default=300, show_default=True, help="Ack timeout (s).")
-@click.option("--repeats", type=int, default=1, show_default=True, help="Resends when silent.")
+@click.option("--replace", is_flag=True, help=N_("Rebuild the tree if it exists."))
+@click.option("--timeout", type=int, default=300, show_default=True, help=N_("Ack timeout (s)."))
+@click.option("--repeats", type=int, default=1, show_default=True, help=N_("Resends when silent."))
 @JSON
 @pass_state
 def build_cmd(
@@ -88,7 +89,7 @@ def build_cmd(
     if as_json:
         emit_json({"tree": tree, "nodes": len(nodes)})
         return
-    click.echo(f"contact tree {tree} built: {len(nodes)} node(s)")
+    click.echo(_("contact tree {tree} built: {count} node(s)").format(tree=tree, count=len(nodes)))
 
 
 def _node_json(
@@ -112,7 +113,7 @@ def _node_json(
 @tree_group.command("show")
 @click.argument("node", required=False)
 @TREE
-@click.option("--at", "when", help="Resolve posts and roles at this time (default: now).")
+@click.option("--at", "when", help=N_("Resolve posts and roles at this time (default: now)."))
 @JSON
 @pass_state
 def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_json: bool) -> None:
@@ -122,7 +123,9 @@ def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_jso
     at = parse_when(when, ctx.clock.now(), zone, "at") if when else ctx.clock.now()
     nodes = get_tree(ctx.db, tree)
     if not nodes:
-        raise NotFound(f"no contact tree {tree} (build one with: dutydesk tree build)")
+        raise NotFound(
+            _("no contact tree {tree} (build one with: dutydesk tree build)").format(tree=tree)
+        )
     if node is None:
         roots = [n for n in nodes if n.parent_id is None]
         start = min(roots, key=lambda n: (n.position, n.id)).code if roots else nodes[0].code
@@ -139,31 +142,37 @@ def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_jso
             }
         )
         return
-    click.echo(f"contact tree {tree} at {local(at, zone)}")
+    click.echo(_("contact tree {tree} at {time}").format(tree=tree, time=local(at, zone)))
     for depth, n, people in resolved:
         pad = "  " * depth
         alternates = (
-            f"  alt: {', '.join(_shown_ref(a, region) for a in n.alternates)}"
+            "  "
+            + _("alt: {refs}").format(refs=", ".join(_shown_ref(a, region) for a in n.alternates))
             if n.alternates
             else ""
         )
+        timing = _("{seconds}s x{repeats}").format(seconds=n.timeout_s, repeats=n.repeats)
         click.echo(
-            f"{pad}{n.code}  {n.label}  [{_shown_ref(n.node_ref, region)}]"
-            f"  {n.timeout_s}s x{n.repeats}{alternates}"
+            f"{pad}{n.code}  {n.label}  [{_shown_ref(n.node_ref, region)}]  {timing}{alternates}"
         )
         if not people:
-            click.echo(f"{pad}    → nobody")
+            click.echo(f"{pad}    → " + _("nobody"))
             continue
         shown = ", ".join(
-            f"{p.name} {mask_phone(p.phone, region) or '(no phone)'}" for p in people[:SHOWN_PEOPLE]
+            f"{p.name} {mask_phone(p.phone, region) or _('(no phone)')}"
+            for p in people[:SHOWN_PEOPLE]
         )
-        more = f" … {len(people)} people" if len(people) > SHOWN_PEOPLE else ""
+        more = (
+            " " + _("… {count} people").format(count=len(people))
+            if len(people) > SHOWN_PEOPLE
+            else ""
+        )
         click.echo(f"{pad}    → {shown}{more}")
 
 
 @tree_group.command("check")
 @TREE
-@click.option("--at", "when", help="Resolve at this time (default: now).")
+@click.option("--at", "when", help=N_("Resolve at this time (default: now)."))
 @JSON
 @pass_state
 def check_cmd(state: State, tree: str, when: str | None, as_json: bool) -> int:
@@ -177,7 +186,7 @@ def check_cmd(state: State, tree: str, when: str | None, as_json: bool) -> int:
         for p in problems:
             click.echo(f"{p.kind}: {p.message}")
         if not problems:
-            click.echo(f"contact tree {tree}: no problems")
+            click.echo(_("contact tree {tree}: no problems").format(tree=tree))
     return 1 if problems else 0
 
 
@@ -185,18 +194,21 @@ def _check_numbers(timeout: int | None, repeats: int | None) -> None:
     # Click's IntRange would report a usage error; the domain names the field the same way.
     for value, field in ((timeout, "timeout"), (repeats, "repeats")):
         if value is not None and value < (1 if field == "timeout" else 0):
-            raise InvalidInput(f"must be at least {1 if field == 'timeout' else 0}", field)
+            raise InvalidInput(
+                _("must be at least {minimum}").format(minimum=1 if field == "timeout" else 0),
+                field,
+            )
 
 
 @tree_group.command("add")
 @click.argument("node")
-@click.option("--parent", help="The parent node (omit only for the root of a new tree).")
-@click.option("--kind", type=click.Choice(["person", "post", "role"]), help="Kind of --ref.")
-@click.option("--ref", required=True, help="person:KEY, post:CODE or role:ROLE@UNIT.")
-@click.option("--label", help="What the node is called (default: from the reference).")
-@click.option("--timeout", type=int, default=300, show_default=True, help="Ack timeout (s).")
-@click.option("--repeats", type=int, default=1, show_default=True, help="Resends when silent.")
-@click.option("--alternate", "alternates", multiple=True, help="An alternate, in order.")
+@click.option("--parent", help=N_("The parent node (omit only for the root of a new tree)."))
+@click.option("--kind", type=click.Choice(["person", "post", "role"]), help=N_("Kind of --ref."))
+@click.option("--ref", required=True, help=N_("person:KEY, post:CODE or role:ROLE@UNIT."))
+@click.option("--label", help=N_("What the node is called (default: from the reference)."))
+@click.option("--timeout", type=int, default=300, show_default=True, help=N_("Ack timeout (s)."))
+@click.option("--repeats", type=int, default=1, show_default=True, help=N_("Resends when silent."))
+@click.option("--alternate", "alternates", multiple=True, help=N_("An alternate, in order."))
 @TREE
 @JSON
 @pass_state
@@ -232,19 +244,23 @@ def add_cmd(
     if as_json:
         emit_json({"code": added.code, "parent": added.parent_code, "label": added.label})
         return
-    click.echo(f"node {added.code} ({added.label}) added under {added.parent_code or '(root)'}")
+    click.echo(
+        _("node {code} ({label}) added under {parent}").format(
+            code=added.code, label=added.label, parent=added.parent_code or _("(root)")
+        )
+    )
 
 
 @tree_group.command("edit")
 @click.argument("node")
-@click.option("--parent", help="Move the node under this one.")
-@click.option("--kind", type=click.Choice(["person", "post", "role"]), help="Kind of --ref.")
-@click.option("--ref", help="A new reference.")
-@click.option("--label", help="A new label.")
-@click.option("--timeout", type=int, help="A new ack timeout (s).")
-@click.option("--repeats", type=int, help="A new resend count.")
-@click.option("--alternate", "alternates", multiple=True, help="Alternates (replace the list).")
-@click.option("--no-alternates", is_flag=True, help="Remove every alternate.")
+@click.option("--parent", help=N_("Move the node under this one."))
+@click.option("--kind", type=click.Choice(["person", "post", "role"]), help=N_("Kind of --ref."))
+@click.option("--ref", help=N_("A new reference."))
+@click.option("--label", help=N_("A new label."))
+@click.option("--timeout", type=int, help=N_("A new ack timeout (s)."))
+@click.option("--repeats", type=int, help=N_("A new resend count."))
+@click.option("--alternate", "alternates", multiple=True, help=N_("Alternates (replace the list)."))
+@click.option("--no-alternates", is_flag=True, help=N_("Remove every alternate."))
 @TREE
 @pass_state
 def edit_cmd(
@@ -263,7 +279,7 @@ def edit_cmd(
     """Change NODE: its reference, label, timeout, repeats, alternates or parent."""
     ctx = state.ctx
     if alternates and no_alternates:
-        raise InvalidInput("give --alternate or --no-alternates, not both", "alternate")
+        raise InvalidInput(_("give --alternate or --no-alternates, not both"), "alternate")
     _check_numbers(timeout, repeats)
     edited = edit_node(
         ctx.db,
@@ -278,31 +294,35 @@ def edit_cmd(
         repeats=repeats,
         parent=parent,
     )
-    click.echo(f"node {edited.code} updated")
+    click.echo(_("node {code} updated").format(code=edited.code))
 
 
 @tree_group.command("remove")
 @click.argument("node")
-@click.option("--cascade", is_flag=True, help="Also remove everything below NODE.")
+@click.option("--cascade", is_flag=True, help=N_("Also remove everything below NODE."))
 @TREE
 @pass_state
 def remove_cmd(state: State, node: str, cascade: bool, tree: str) -> None:
     """Remove NODE (refused while it has children, unless --cascade)."""
     ctx = state.ctx
     codes = remove_node(ctx.db, ctx.clock, ctx.operator, tree, node, cascade=cascade)
-    click.echo(f"{len(codes)} node(s) removed: {', '.join(codes)}")
+    click.echo(
+        _("{count} node(s) removed: {codes}").format(count=len(codes), codes=", ".join(codes))
+    )
 
 
 @tree_group.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @TREE
-@click.option("--replace", is_flag=True, help="Replace the tree if it exists.")
+@click.option("--replace", is_flag=True, help=N_("Replace the tree if it exists."))
 @pass_state
 def import_cmd(state: State, file: Path, tree: str, replace: bool) -> None:
     """Read a tree from a nested JSON FILE (the form `tree export` writes); all or nothing."""
     ctx = state.ctx
     nodes = import_tree(ctx.db, ctx.clock, ctx.operator, tree, file, replace=replace)
-    click.echo(f"contact tree {tree} imported: {len(nodes)} node(s)")
+    click.echo(
+        _("contact tree {tree} imported: {count} node(s)").format(tree=tree, count=len(nodes))
+    )
 
 
 @tree_group.command("export")
@@ -312,4 +332,8 @@ def import_cmd(state: State, file: Path, tree: str, replace: bool) -> None:
 def export_cmd(state: State, file: Path, tree: str) -> None:
     """Write the tree to FILE as nested JSON."""
     count = export_tree(state.ctx.db, tree, file)
-    click.echo(f"contact tree {tree}: {count} node(s) written to {file}")
+    click.echo(
+        _("contact tree {tree}: {count} node(s) written to {file}").format(
+            tree=tree, count=count, file=file
+        )
+    )

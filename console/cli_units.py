@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.cells import cell_len
 from rich.table import Table
 
 from console import render
@@ -22,46 +23,72 @@ from contacts.gridcheck import check_grids
 from contacts.models import Level, Unit
 from contacts.units import NewUnit, add_unit, list_units, unit_detail, unit_to_json
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 FILE = click.Path(dir_okay=False, path_type=Path)
 
-SPEC_HELP = """\b
+UNIT_COLUMNS = (
+    N_("code"),
+    N_("name"),
+    N_("level"),
+    N_("parent"),
+    N_("households"),
+    N_("population"),
+    N_("valid"),
+)
+
+# An epilog: console.i18n_click translates it once the language is chosen. The leading \b
+# keeps click from re-wrapping the example.
+SPEC_HELP = N_("""\b
 SPEC is a JSON file. For a split, a list of the new grids; for a merge, one object:
-  {"code": "G01A", "name": "幸福一网格", "households": 320, "population": 900,
+  {"code": "G01A", "name": "Xingfu Grid 1", "households": 320, "population": 900,
    "boundary": {GeoJSON Polygon or MultiPolygon, lon/lat},
-   "addresses": ["幸福路1号", ...], "cases": ["2026-000042", ...],
+   "addresses": ["1 Xingfu Road", ...], "cases": ["2026-000042", ...],
    "people": [person key or phone, ...]}
 Only code and name are required. In a split every current address of the old grid must be
 listed in exactly one part; open cases go to the part whose "cases" lists them, else to the
 part whose boundary contains their lat/lon, else to the first part; the grid's people go to
 the part listing them in "people", else to the first part. In a merge the new grid
 takes all addresses, open cases and people (households, population and boundary default to the sum
-and union of the old grids). Closed cases keep pointing at the old grids."""
+and union of the old grids). Closed cases keep pointing at the old grids.""")
+
+
+def echo_fields(rows: list[tuple[str, str]]) -> None:
+    """Print ``label: value`` lines with the values aligned (labels may be double-width)."""
+    width = max((cell_len(label) for label, _value in rows), default=0)
+    for label, value in rows:
+        click.echo(f"{label}:{' ' * (width - cell_len(label) + 1)}{value}")
 
 
 def read_json(path: Path, field: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", field) from exc
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=path, error=exc), field
+        ) from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path} is not JSON: {exc}", field) from exc
+        raise InvalidInput(
+            _("{path} is not JSON: {error}").format(path=path, error=exc), field
+        ) from exc
 
 
 def _lines(path: Path, field: str) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", field) from exc
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=path, error=exc), field
+        ) from exc
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @click.group("unit")
 def unit() -> None:
-    """The jurisdiction (辖区): township → community/village → grid (网格).
+    """The jurisdiction: township → community/village → grid.
 
     Township, community (and county/city) codes are 12-digit statistical division codes;
     grids have local codes such as G01.
@@ -69,18 +96,22 @@ def unit() -> None:
 
 
 @unit.command("add")
-@click.option("--code", required=True, help="12-digit division code, or a grid's local code.")
-@click.option("--name", required=True, help="Name, e.g. 幸福社区.")
+@click.option("--code", required=True, help=N_("12-digit division code, or a grid's local code."))
+@click.option("--name", required=True, help=N_("Name, e.g. Xingfu Community."))
 @click.option(
-    "--level", required=True, help="city, county, township (street), community (village), grid."
+    "--level",
+    required=True,
+    help=N_("city, county, township (street), community (village), grid."),
 )
-@click.option("--parent", help="Code of the unit one level up.")
-@click.option("--households", type=int, help="Households (grids only).")
-@click.option("--population", type=int, help="Population (grids only).")
-@click.option("--boundary", type=FILE, help="GeoJSON file with the Polygon/MultiPolygon.")
-@click.option("--address", "addresses", multiple=True, help="An address or building (repeatable).")
-@click.option("--addresses", "address_file", type=FILE, help="A file of addresses, one a line.")
-@click.option("--since", help="Since when the unit exists: YYYY-MM-DD [HH:MM] (default: now).")
+@click.option("--parent", help=N_("Code of the unit one level up."))
+@click.option("--households", type=int, help=N_("Households (grids only)."))
+@click.option("--population", type=int, help=N_("Population (grids only)."))
+@click.option("--boundary", type=FILE, help=N_("GeoJSON file with the Polygon/MultiPolygon."))
+@click.option(
+    "--address", "addresses", multiple=True, help=N_("An address or building (repeatable).")
+)
+@click.option("--addresses", "address_file", type=FILE, help=N_("A file of addresses, one a line."))
+@click.option("--since", help=N_("Since when the unit exists: YYYY-MM-DD [HH:MM] (default: now)."))
 @JSON
 @pass_state
 def add_cmd(
@@ -125,10 +156,17 @@ def add_cmd(
     if as_json:
         emit_json(unit_to_json(item))
         return
-    click.echo(f"{item.level.value} {item.code} {item.name} added")
+    click.echo(
+        _("{level} {code} {name} added").format(
+            level=item.level.label, code=item.code, name=item.name
+        )
+    )
     # The unit is kept (grid check reports it), but the person drawing it should know now.
     for problem in boundary_problems(item.boundary) if item.boundary else []:
-        click.echo(f"warning: boundary of {item.code}: {problem}", err=True)
+        click.echo(
+            _("warning: boundary of {code}: {problem}").format(code=item.code, problem=problem),
+            err=True,
+        )
 
 
 def _level(text: str | None) -> Level | None:
@@ -143,13 +181,15 @@ def _level(text: str | None) -> Level | None:
 def _period(item: Unit, state: State) -> str:
     zone = state.ctx.config.zone
     start = local(item.valid_from, zone)
-    return f"{start} → {local(item.valid_to, zone)}" if item.valid_to else f"since {start}"
+    if item.valid_to:
+        return f"{start} → {local(item.valid_to, zone)}"
+    return _("since {start}").format(start=start)
 
 
 @unit.command("list")
-@click.option("--level", help="Only this level.")
-@click.option("--parent", help="Only the children of this unit.")
-@click.option("--all", "include_history", is_flag=True, help="Include retired units (history).")
+@click.option("--level", help=N_("Only this level."))
+@click.option("--parent", help=N_("Only the children of this unit."))
+@click.option("--all", "include_history", is_flag=True, help=N_("Include retired units (history)."))
 @JSON
 @pass_state
 def list_cmd(
@@ -163,20 +203,20 @@ def list_cmd(
         emit_json([unit_to_json(u) for u in items])
         return
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("code", "name", "level", "parent", "households", "population", "valid"):
-        table.add_column(name, no_wrap=True)
+    for name in UNIT_COLUMNS:
+        table.add_column(_(name), no_wrap=True)
     for u in items:
         table.add_row(
             u.code,
             u.name,
-            u.level.value,
+            u.level.label,
             u.parent_code or "",
             "" if u.households is None else str(u.households),
             "" if u.population is None else str(u.population),
             _period(u, state) + (f" → {', '.join(u.successors)}" if u.successors else ""),
         )
     render.out().print(table)
-    click.echo(f"{len(items)} unit(s)")
+    click.echo(_("{count} unit(s)").format(count=len(items)))
 
 
 @unit.command("show")
@@ -198,25 +238,29 @@ def show_cmd(state: State, code: str, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"{u.code}  {u.name}  ({u.level.value} {u.level.label_zh})")
-    click.echo(f"parent:     {u.parent_code or '-'}")
-    click.echo(f"valid:      {_period(u, state)}")
+    click.echo(f"{u.code}  {u.name}  ({u.level.label})")
+    rows = [(_("parent"), u.parent_code or "-"), (_("valid"), _period(u, state))]
     if u.successors:
-        click.echo(f"replaced by: {', '.join(u.successors)}")
+        rows.append((_("replaced by"), ", ".join(u.successors)))
     if detail.predecessors:
-        click.echo(f"replaces:   {', '.join(p.code for p in detail.predecessors)}")
+        rows.append((_("replaces"), ", ".join(p.code for p in detail.predecessors)))
     if u.level is Level.GRID:
-        click.echo(f"households: {'-' if u.households is None else u.households}")
-        click.echo(f"population: {'-' if u.population is None else u.population}")
-        click.echo(f"open cases: {detail.open_cases}")
-    click.echo(f"boundary:   {'drawn' if u.boundary else '-'}")
+        rows.append((_("households"), "-" if u.households is None else str(u.households)))
+        rows.append((_("population"), "-" if u.population is None else str(u.population)))
+        rows.append((_("open cases"), str(detail.open_cases)))
+    rows.append((_("boundary"), _("drawn") if u.boundary else "-"))
+    echo_fields(rows)
     if detail.children:
-        click.echo("children:")
+        click.echo(_("children") + ":")
         for c in detail.children:
-            retired = "" if c.current else f"  (retired, → {', '.join(c.successors)})"
+            retired = (
+                ""
+                if c.current
+                else "  " + _("(retired, → {codes})").format(codes=", ".join(c.successors))
+            )
             click.echo(f"  {c.code}  {c.name}{retired}")
     if detail.addresses:
-        click.echo(f"addresses ({len(detail.addresses)}):")
+        click.echo(_("addresses ({count}):").format(count=len(detail.addresses)))
         for address in detail.addresses:
             click.echo(f"  {address}")
 
@@ -227,7 +271,7 @@ def grid() -> None:
 
 
 @grid.command("check")
-@click.option("--community", help="Only this community's grids.")
+@click.option("--community", help=N_("Only this community's grids."))
 @JSON
 @pass_state
 def check_cmd(state: State, community: str | None, as_json: bool) -> int:
@@ -243,7 +287,11 @@ def check_cmd(state: State, community: str | None, as_json: bool) -> int:
     else:
         for v in found:
             click.echo(f"{v.rule}: {v.message}")
-        click.echo(f"{len(found)} violation(s)" if found else "all grid rules hold")
+        click.echo(
+            _("{count} violation(s)").format(count=len(found))
+            if found
+            else _("all grid rules hold")
+        )
     return 1 if found else 0
 
 
@@ -265,15 +313,19 @@ def _report(adj: Adjustment, as_json: bool) -> None:
         )
         return
     click.echo(
-        f"{', '.join(adj.retired)} → {', '.join(adj.created)}: {adj.addresses_moved} address(es)"
-        f" and {len(adj.cases_moved)} open case(s) moved"
+        _("{retired} → {created}: {addresses} address(es) and {cases} open case(s) moved").format(
+            retired=", ".join(adj.retired),
+            created=", ".join(adj.created),
+            addresses=adj.addresses_moved,
+            cases=len(adj.cases_moved),
+        )
     )
 
 
 @grid.command("split", epilog=SPEC_HELP)
 @click.argument("code")
-@click.option("--into", "spec", type=FILE, required=True, help="SPEC file: the new grids.")
-@click.option("--effective", required=True, help="When it takes effect: YYYY-MM-DD [HH:MM].")
+@click.option("--into", "spec", type=FILE, required=True, help=N_("SPEC file: the new grids."))
+@click.option("--effective", required=True, help=N_("When it takes effect: YYYY-MM-DD [HH:MM]."))
 @JSON
 @pass_state
 def split_cmd(state: State, code: str, spec: Path, effective: str, as_json: bool) -> None:
@@ -282,8 +334,13 @@ def split_cmd(state: State, code: str, spec: Path, effective: str, as_json: bool
     if isinstance(data, dict) and isinstance(data.get("grids"), list):
         data = data["grids"]
     if not isinstance(data, list):
-        raise InvalidInput(f"{spec} must hold a JSON list of the new grids", "into")
-    parts = [spec_from_json(item, f"{spec} grid {n}") for n, item in enumerate(data, start=1)]
+        raise InvalidInput(
+            _("{path} must hold a JSON list of the new grids").format(path=spec), "into"
+        )
+    parts = [
+        spec_from_json(item, _("{path} grid {number}").format(path=spec, number=n))
+        for n, item in enumerate(data, start=1)
+    ]
     ctx = state.ctx
     adj = split_grid(ctx.db, ctx.clock, ctx.operator, code, parts, _effective(state, effective))
     _report(adj, as_json)
@@ -291,8 +348,8 @@ def split_cmd(state: State, code: str, spec: Path, effective: str, as_json: bool
 
 @grid.command("merge", epilog=SPEC_HELP)
 @click.argument("codes", nargs=-1, required=True)
-@click.option("--into", "spec", type=FILE, required=True, help="SPEC file: the new grid.")
-@click.option("--effective", required=True, help="When it takes effect: YYYY-MM-DD [HH:MM].")
+@click.option("--into", "spec", type=FILE, required=True, help=N_("SPEC file: the new grid."))
+@click.option("--effective", required=True, help=N_("When it takes effect: YYYY-MM-DD [HH:MM]."))
 @JSON
 @pass_state
 def merge_cmd(

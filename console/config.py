@@ -13,7 +13,8 @@ The file is optional: every setting has a default, so a fresh install works. Sec
 * ``[ui]``: ``refresh_seconds`` (how often the console looks for others' writes, default 1),
   ``home`` (``dashboard`` or ``incidents``: the first screen), ``theme`` (``dark`` or
   ``light``, default dark), ``bell`` (ring the terminal bell for a
-  severity I/II report, default true);
+  severity I/II report, default true), ``language`` (``en`` or ``zh_CN``; default: the
+  locale; ``--lang`` overrides it);
 * ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
   country code, default CN);
 * ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
@@ -40,6 +41,7 @@ from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
 from store.errors import ConfigError, InvalidInput
+from store.i18n import _, normalize
 
 THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -83,6 +85,7 @@ class Config:
     theme: str = "dark"
     home: str = "dashboard"
     bell: bool = True
+    language: str | None = None  # None: the locale decides
     grid_rules: GridRules = field(default_factory=GridRules)
     phone_region: str = "CN"
     channels: ChannelSettings = field(default_factory=ChannelSettings)
@@ -125,6 +128,7 @@ class Config:
                 "theme": self.theme,
                 "bell": self.bell,
                 "home": self.home,
+                "language": self.language,
             },
             "grid": {
                 "households_min": self.grid_rules.households_min,
@@ -199,15 +203,25 @@ class _Reader:
     def fail(self, path: tuple[str | int, ...], message: str) -> ConfigError:
         line = locate(self.text, path) if path else None
         key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        where = f"{self.source}, line {line}" if line else self.source
-        return ConfigError(f"{where}, key '{key}': {message}")
+        if line:
+            text = _("{source}, line {line}, key '{key}': {message}").format(
+                source=self.source, line=line, key=key, message=message
+            )
+        else:
+            text = _("{source}, key '{key}': {message}").format(
+                source=self.source, key=key, message=message
+            )
+        return ConfigError(text)
 
     def check_keys(self, table: dict[str, Any], section: str, path: tuple[str | int, ...]) -> None:
         allowed = KNOWN[section]
         for name in table:
             if name not in allowed:
                 raise self.fail(
-                    (*path, name), f"unknown setting; expected one of {', '.join(sorted(allowed))}"
+                    (*path, name),
+                    _("unknown setting; expected one of {names}").format(
+                        names=", ".join(sorted(allowed))
+                    ),
                 )
 
 
@@ -221,6 +235,18 @@ def _date(value: Any) -> date:
     return date.fromisoformat(str(value))
 
 
+def peek_language(path: Path) -> str | None:
+    """``[ui] language`` of the file at ``path`` if it can be read, else ``None`` (no errors:
+    :func:`load_config` reports them when the file is really loaded)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    ui = data.get("ui")
+    value = ui.get("language") if isinstance(ui, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
     """Read and validate the configuration file at ``path``.
 
@@ -231,12 +257,14 @@ def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
     """
     if path is None or not path.exists():
         if must_exist and path is not None:
-            raise ConfigError(f"configuration file {path} does not exist")
+            raise ConfigError(_("configuration file {path} does not exist").format(path=path))
         return Config(path=None)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration file {path}: {exc}") from exc
+        raise ConfigError(
+            _("cannot read configuration file {path}: {error}").format(path=path, error=exc)
+        ) from exc
     return parse_config(text, str(path), path)
 
 
@@ -244,29 +272,31 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+        raise ConfigError(
+            _("{source}: not valid TOML: {error}").format(source=source, error=exc)
+        ) from exc
     r = _Reader(text, source)
     r.check_keys(data, "", ())
 
     operator = data.get("operator", "duty-officer")
     if not isinstance(operator, str) or not operator.strip():
-        raise r.fail(("operator",), "must be a non-empty string")
+        raise r.fail(("operator",), _("must be a non-empty string"))
     tz_name = data.get("timezone", "Asia/Shanghai")
     try:
         zone = ZoneInfo(str(tz_name))
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise r.fail(("timezone",), f"unknown time zone {tz_name!r}") from exc
+        raise r.fail(("timezone",), _("unknown time zone {name!r}").format(name=tz_name)) from exc
 
     cal = data.get("calendar", {})
     if not isinstance(cal, dict):
-        raise r.fail(("calendar",), "must be a table")
+        raise r.fail(("calendar",), _("must be a table"))
     r.check_keys(cal, "calendar", ("calendar",))
     kwargs: dict[str, Any] = {"zone": zone}
     if "workdays" in cal:
         try:
             kwargs["workdays"] = frozenset(DAYS.index(str(d).lower()[:3]) for d in cal["workdays"])
         except (ValueError, TypeError) as exc:
-            raise r.fail(("calendar", "workdays"), "use day names like mon, tue, ...") from exc
+            raise r.fail(("calendar", "workdays"), _("use day names like mon, tue, ...")) from exc
     if "hours" in cal:
         try:
             spans = []
@@ -275,13 +305,13 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
                 spans.append((_time(start), _time(end)))
             kwargs["hours"] = tuple(spans)
         except (ValueError, TypeError) as exc:
-            raise r.fail(("calendar", "hours"), 'use spans like "08:30-12:00"') from exc
+            raise r.fail(("calendar", "hours"), _('use spans like "08:30-12:00"')) from exc
     for name in ("holidays", "extra_workdays"):
         if name in cal:
             try:
                 kwargs[name] = frozenset(_date(d) for d in cal[name])
             except (ValueError, TypeError) as exc:
-                raise r.fail(("calendar", name), "use dates like 2026-10-01") from exc
+                raise r.fail(("calendar", name), _("use dates like 2026-10-01")) from exc
     try:
         calendar = WorkingCalendar(**kwargs)
     except ValueError as exc:
@@ -289,53 +319,56 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
 
     limits = data.get("limits", {})
     if not isinstance(limits, dict):
-        raise r.fail(("limits",), "must be a table")
+        raise r.fail(("limits",), _("must be a table"))
     r.check_keys(limits, "limits", ("limits",))
     remind = limits.get("remind_every_minutes", 120)
     if not isinstance(remind, int | float) or isinstance(remind, bool) or remind <= 0:
-        raise r.fail(("limits", "remind_every_minutes"), "must be a positive number of minutes")
+        raise r.fail(("limits", "remind_every_minutes"), _("must be a positive number of minutes"))
     rules = list(BUILTIN_RULES)
     raw_rules = limits.get("rule", [])
     if not isinstance(raw_rules, list):
-        raise r.fail(("limits", "rule"), "use [[limits.rule]] tables")
+        raise r.fail(("limits", "rule"), _("use [[limits.rule]] tables"))
     for i, raw in enumerate(raw_rules):
         rules.append(_parse_rule(r, raw, i))
 
     shift = data.get("shift", {})
     if not isinstance(shift, dict):
-        raise r.fail(("shift",), "must be a table")
+        raise r.fail(("shift",), _("must be a table"))
     r.check_keys(shift, "shift", ("shift",))
     leads = shift.get("leads", [])
     if not isinstance(leads, list) or not all(isinstance(x, str) and x.strip() for x in leads):
-        raise r.fail(("shift", "leads"), "must be a list of operator names")
+        raise r.fail(("shift", "leads"), _("must be a list of operator names"))
     approvals = shift.get("second_extension_approvals", 2)
     if not isinstance(approvals, int) or isinstance(approvals, bool) or approvals < 1:
-        raise r.fail(("shift", "second_extension_approvals"), "must be a whole number >= 1")
+        raise r.fail(("shift", "second_extension_approvals"), _("must be a whole number >= 1"))
     office = shift.get("office", "duty-office")
     if not isinstance(office, str) or not office.strip():
-        raise r.fail(("shift", "office"), "must be a non-empty string")
+        raise r.fail(("shift", "office"), _("must be a non-empty string"))
 
     ui = data.get("ui", {})
     if not isinstance(ui, dict):
-        raise r.fail(("ui",), "must be a table")
+        raise r.fail(("ui",), _("must be a table"))
     r.check_keys(ui, "ui", ("ui",))
     refresh = ui.get("refresh_seconds", 1.0)
     if not isinstance(refresh, int | float) or isinstance(refresh, bool) or refresh <= 0:
-        raise r.fail(("ui", "refresh_seconds"), "must be a positive number")
+        raise r.fail(("ui", "refresh_seconds"), _("must be a positive number"))
     theme = ui.get("theme", "dark")
     if theme not in THEMES:
-        raise r.fail(("ui", "theme"), 'must be "dark" or "light"')
+        raise r.fail(("ui", "theme"), _('must be "dark" or "light"'))
     home = ui.get("home", "dashboard")
     if home not in ("dashboard", "incidents"):
-        raise r.fail(("ui", "home"), 'must be "dashboard" or "incidents"')
+        raise r.fail(("ui", "home"), _('must be "dashboard" or "incidents"'))
     bell = ui.get("bell", True)
     if not isinstance(bell, bool):
-        raise r.fail(("ui", "bell"), "must be true or false")
+        raise r.fail(("ui", "bell"), _("must be true or false"))
+    language = ui.get("language")
+    if language is not None and (not isinstance(language, str) or normalize(language) is None):
+        raise r.fail(("ui", "language"), _('must be "en" or "zh_CN"'))
     grid_rules = _parse_grid(r, data.get("grid", {}))
     phone_region = _parse_contacts(r, data.get("contacts", {}))
     for name in ("channels", "uplink"):
         if name in data and not isinstance(data[name], dict):
-            raise r.fail((name,), "must be a table")
+            raise r.fail((name,), _("must be a table"))
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -344,26 +377,26 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     serve = _table(r, data, "serve")
     host = serve.get("host", "127.0.0.1")
     if not isinstance(host, str) or not host.strip():
-        raise r.fail(("serve", "host"), "must be a non-empty string")
+        raise r.fail(("serve", "host"), _("must be a non-empty string"))
     port = serve.get("port", 8470)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise r.fail(("serve", "port"), "must be a port number from 0 to 65535")
+        raise r.fail(("serve", "port"), _("must be a port number from 0 to 65535"))
     public_url = serve.get("public_url")
     if public_url is not None and (
         not isinstance(public_url, str) or not public_url.startswith(("http://", "https://"))
     ):
-        raise r.fail(("serve", "public_url"), "must be an http:// or https:// address")
+        raise r.fail(("serve", "public_url"), _("must be an http:// or https:// address"))
     mob = _table(r, data, "mobilize")
     interval = mob.get("interval_seconds", 60)
     if not isinstance(interval, int) or isinstance(interval, bool) or not 0 <= interval <= 3600:
-        raise r.fail(("mobilize", "interval_seconds"), "must be a whole number from 0 to 3600")
+        raise r.fail(("mobilize", "interval_seconds"), _("must be a whole number from 0 to 3600"))
     ack_hours = mob.get("ack_hours", 24)
     if (
         not isinstance(ack_hours, int | float)
         or isinstance(ack_hours, bool)
         or not 0 < ack_hours <= 24 * 30
     ):
-        raise r.fail(("mobilize", "ack_hours"), "must be a number of hours from 0 to 720")
+        raise r.fail(("mobilize", "ack_hours"), _("must be a number of hours from 0 to 720"))
 
     policy = Policy(
         rules=tuple(rules),
@@ -383,6 +416,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         theme=theme,
         home=home,
         bell=bell,
+        language=normalize(language) if language else None,
         grid_rules=grid_rules,
         phone_region=phone_region,
         channels=channels,
@@ -397,41 +431,41 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
 def _table(r: _Reader, data: dict[str, Any], name: str) -> dict[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, dict):
-        raise r.fail((name,), "must be a table")
+        raise r.fail((name,), _("must be a table"))
     r.check_keys(table, name, (name,))
     return table
 
 
 def _parse_contacts(r: _Reader, contacts: Any) -> str:
     if not isinstance(contacts, dict):
-        raise r.fail(("contacts",), "must be a table")
+        raise r.fail(("contacts",), _("must be a table"))
     r.check_keys(contacts, "contacts", ("contacts",))
     region = contacts.get("phone_region", "CN")
     if not isinstance(region, str) or region.strip().upper() not in SUPPORTED_REGIONS:
         raise r.fail(
-            ("contacts", "phone_region"), "must be a two-letter region code such as CN or HK"
+            ("contacts", "phone_region"), _("must be a two-letter region code such as CN or HK")
         )
     return region.strip().upper()
 
 
 def _parse_grid(r: _Reader, grid: Any) -> GridRules:
     if not isinstance(grid, dict):
-        raise r.fail(("grid",), "must be a table")
+        raise r.fail(("grid",), _("must be a table"))
     r.check_keys(grid, "grid", ("grid",))
     defaults = GridRules()
     bounds: dict[str, int] = {}
     for name in ("households_min", "households_max"):
         value = grid.get(name, getattr(defaults, name))
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise r.fail(("grid", name), "must be a whole number >= 0")
+            raise r.fail(("grid", name), _("must be a whole number >= 0"))
         bounds[name] = value
     if bounds["households_min"] > bounds["households_max"]:
-        raise r.fail(("grid", "households_max"), "must not be below households_min")
+        raise r.fail(("grid", "households_max"), _("must not be below households_min"))
     tolerances: dict[str, float] = {}
     for name in ("overlap_tolerance_m2", "gap_tolerance_m2"):
         value = grid.get(name, getattr(defaults, name))
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise r.fail(("grid", name), "must be a number of square metres >= 0")
+            raise r.fail(("grid", name), _("must be a number of square metres >= 0"))
         tolerances[name] = float(value)
     return GridRules(**bounds, **tolerances)
 
@@ -439,32 +473,37 @@ def _parse_grid(r: _Reader, grid: Any) -> GridRules:
 def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
     base: tuple[str | int, ...] = ("limits", "rule", i)
     if not isinstance(raw, dict):
-        raise r.fail(base, "must be a table")
+        raise r.fail(base, _("must be a table"))
     r.check_keys(raw, "limits.rule", base)
     category = raw.get("category")
     type_ = raw.get("type")
     if category is not None and category not in CATEGORIES:
-        raise r.fail((*base, "category"), f"unknown category {category!r}")
+        raise r.fail(
+            (*base, "category"), _("unknown category {category!r}").format(category=category)
+        )
     if type_ is not None:
         if category is None:
-            raise r.fail((*base, "type"), "a type needs its category")
+            raise r.fail((*base, "type"), _("a type needs its category"))
         if type_ not in CATEGORIES[category][1]:
-            raise r.fail((*base, "type"), f"unknown type {type_!r} in {category}")
+            raise r.fail(
+                (*base, "type"),
+                _("unknown type {type!r} in {category}").format(type=type_, category=category),
+            )
     urgency = raw.get("urgency")
     if urgency is not None and urgency not in {u.value for u in Urgency}:
-        raise r.fail((*base, "urgency"), "use normal, urgent or very_urgent")
+        raise r.fail((*base, "urgency"), _("use normal, urgent or very_urgent"))
     unit = raw.get("unit")
     if unit is not None and unit not in UNITS:
-        raise r.fail((*base, "unit"), "use natural or working")
+        raise r.fail((*base, "unit"), _("use natural or working"))
     hours: dict[str, float] = {}
     for stage in LIMITED_STAGES:
         if stage.value in raw:
             value = raw[stage.value]
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-                raise r.fail((*base, stage.value), "must be a positive number of hours")
+                raise r.fail((*base, stage.value), _("must be a positive number of hours"))
             hours[stage.value] = float(value)
     if not hours and unit is None:
-        raise r.fail(base, "a rule must set hours for at least one stage, or a unit")
+        raise r.fail(base, _("a rule must set hours for at least one stage, or a unit"))
     return LimitRule(hours=hours, unit=unit, category=category, type=type_, urgency=urgency)
 
 

@@ -22,6 +22,7 @@ from incidents.records import NewIncident, create_incident, get_incident
 from incidents.supervision import counts, sweep_overdue
 from store.clock import FixedClock, SystemClock
 from store.db import Database, connect, write
+from store.i18n import _
 from store.paths import demo_db_path
 
 STREET = "青山街道"
@@ -290,7 +291,7 @@ def build_demo(
             _jurisdiction(db, clock, rng, grids, end)
             people = _people(db, clock, rng, grids, end)
             starts = sorted(
-                end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _ in range(cases)
+                end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _case in range(cases)
             )
             for started in starts:
                 created.append(_one_case(db, clock, policy, rng, started, end, weights, grids))
@@ -306,11 +307,21 @@ def build_demo(
     os.replace(partial, path)
     for leftover in (Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)
-    return (
-        f"{STREET}: {cases} cases over 14 days in {len(COMMUNITIES)} communities / "
-        f"{len(grids)} grids, {people} people, {len(TEAMS)} teams, a duty roster;"
-        f" {summary.open} open, {summary.overdue} overdue, "
-        f"{summary.supervised} supervised, {summary.parked} parked"
+    return _(
+        "{street}: {cases} cases over 14 days in {communities} communities / {grids} grids,"
+        " {people} people, {teams} teams, a duty roster; {open} open, {overdue} overdue,"
+        " {supervised} supervised, {parked} parked"
+    ).format(
+        street=STREET,
+        cases=cases,
+        communities=len(COMMUNITIES),
+        grids=len(grids),
+        people=people,
+        teams=len(TEAMS),
+        open=summary.open,
+        overdue=summary.overdue,
+        supervised=summary.supervised,
+        parked=summary.parked,
     )
 
 
@@ -443,7 +454,7 @@ def _people(
     members: list[str] = []
     for grid in grids:
         person(_name(rng), grid, "grid_leader")
-        for _ in range(MEMBERS_PER_GRID):
+        for _member in range(MEMBERS_PER_GRID):
             role = "grid_member" if rng.random() < 0.6 else "volunteer"
             skills = tuple(rng.sample(["急救", "驾驶", "消防", "水上救援", "无人机"], 1))
             members.append(person(_name(rng), grid, role, skills=skills))
@@ -483,7 +494,7 @@ def _one_case(
 ) -> int:
 
     assert isinstance(db, Database)
-    cat, typ, sev, urg, title_t, desc_t, _ = rng.choices(TEMPLATES, weights)[0]
+    cat, typ, sev, urg, title_t, desc_t, _weight = rng.choices(TEMPLATES, weights)[0]
     grid_index = rng.randrange(len(grids))
     community = COMMUNITIES[community_of(grid_index, len(grids))]
     road = rng.choice(ROADS)
@@ -617,6 +628,6 @@ def ensure_demo(db_path: Path | None, echo: Callable[[str], None]) -> Path:
     """The demo database at ``db_path`` (or the default place), built first if missing."""
     path = db_path or default_demo_path()
     if not path.exists():
-        echo(f"building the demo database at {path} ...")
+        echo(_("building the demo database at {path} ...").format(path=path))
         echo(build_demo(path))
     return path

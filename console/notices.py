@@ -24,6 +24,7 @@ from typing import Any, Literal
 from incidents.models import Severity, Stage
 from store.audit import StoredEvent, events_after, head
 from store.db import Database
+from store.i18n import N_, _
 
 NoticeSeverity = Literal["information", "warning", "error"]
 
@@ -44,7 +45,8 @@ class Notice:
     """One toast: a title, a message, how serious it is, and whether to ring the bell.
 
     The title and message say everything in words (the level, yes or no, overdue): the
-    severity only picks the toast's colour, so nothing is conveyed by colour alone.
+    severity only picks the toast's colour, so nothing is conveyed by colour alone. Both are
+    in the language of the process when the notice was made.
     """
 
     title: str
@@ -76,16 +78,22 @@ class _Mobilization:
 
     @property
     def prefix(self) -> str:
-        return "【演练 EXERCISE】" if self.exercise else ""
+        return (_("[EXERCISE]") + " ") if self.exercise else ""
+
+    def named(self, mob_id: int | None) -> str:
+        """``mobilization #3 [EXERCISE] flood muster`` (the message cut short)."""
+        name = _("mobilization #{id}").format(id=mob_id)
+        return f"{name} {self.prefix}{_short(self.message)}"
 
 
-# Titles of a collapsed notice, by kind: ``{n}`` is how many were collapsed.
+# Titles of a collapsed notice, by kind (shown with _()): ``{n}`` is how many were collapsed,
+# always more than MAX_OF_A_KIND.
 _COLLAPSED: dict[str, str] = {
-    "reported": "新报告 {n} new reports",
-    "supervise": "督办 {n} cases overdue",
-    "answer": "应答 {n} answers",
-    "unreachable": "无人应答 {n} nodes unreachable",
-    "completed": "动员完成 {n} mobilizations done",
+    "reported": N_("{n} new reports"),
+    "supervise": N_("{n} cases overdue"),
+    "answer": N_("{n} answers"),
+    "unreachable": N_("{n} nodes unreachable"),
+    "completed": N_("{n} mobilizations done"),
 }
 
 
@@ -128,10 +136,11 @@ class NoticeWatcher:
             if skipped > 0:
                 notices.append(
                     Notice(
-                        "更多变化 More changes",
-                        f"另有 {skipped} 条记录未逐条提示 {skipped} more timeline entries"
-                        " (an import or a long sweep) were not announced one by one;"
-                        " see the lists.",
+                        _("More changes"),
+                        _(
+                            "{count} more timeline entries (an import or a long sweep) were not"
+                            " announced one by one; see the lists."
+                        ).format(count=skipped),
                         "warning",
                     )
                 )
@@ -166,12 +175,15 @@ class NoticeWatcher:
         level = _level(data.get("severity"))
         if level is None and case is not None:
             level = case.severity
+        heading = _("New report {number}").format(number=number)
         if level is None:
-            return _Item("reported", number, Notice(f"新报告 New report {number}", title))
+            return _Item("reported", number, Notice(heading, title))
         severity = Severity(level)
         notice = Notice(
-            f"新报告 New report {number}",
-            f"{severity.roman}级 {severity.label_zh} (level {severity.roman}) · {title}",
+            heading,
+            _("level {roman} ({name}) · {title}").format(
+                roman=severity.roman, name=severity.label, title=title
+            ),
             _REPORT_SEVERITY.get(level, "information"),
             bell=level in self.bell_severities,
         )
@@ -186,8 +198,8 @@ class NoticeWatcher:
             (mob_id,),
         ).fetchone()
         parts = [f"{mob.prefix}{_short(mob.message)}"] if mob else []
-        parts.append(f"应答是 {yes}/{total} answered yes")
-        notice = Notice(f"动员完成 Mobilization #{mob_id} done", " · ".join(parts))
+        parts.append(_("{yes}/{total} answered yes").format(yes=yes, total=total))
+        notice = Notice(_("Mobilization #{id} done").format(id=mob_id), " · ".join(parts))
         return _Item("completed", f"#{mob_id}", notice)
 
     # ---- the names the notices show (primary-key lookups, one query per table) --------------
@@ -236,12 +248,12 @@ def _supervised(event: StoredEvent, case: _Case | None) -> _Item:
     number = case.number if case else f"#{event.incident_id}"
     stage = str(event.data.get("stage") or "")
     try:
-        zh = Stage(stage).label_zh
+        name = Stage(stage).label
     except ValueError:
-        zh = stage
+        name = stage
     parts = [case.title] if case else []
-    parts.append(f"{zh}超时，已转督办 overdue in {stage}, now supervised")
-    notice = Notice(f"督办 Overdue {number}", " · ".join(parts), "warning")
+    parts.append(_("overdue at stage {stage}; now supervised").format(stage=name))
+    notice = Notice(_("Overdue {number}").format(number=number), " · ".join(parts), "warning")
     return _Item("supervise", number, notice)
 
 
@@ -250,37 +262,38 @@ def _answered(
 ) -> _Item | None:
     data = event.data
     rid = _int(data.get("recipient"))
-    name = names.get(rid or 0, f"recipient {rid}")
+    name = names.get(rid or 0) or _("recipient {id}").format(id=rid)
     answer = data.get("answer")
     if answer not in ("yes", "no"):
         return None
-    said = "是 yes" if answer == "yes" else "否 no"
-    parts = [f"{name} 答复 {said}"]
+    said = (_("{name} said yes") if answer == "yes" else _("{name} said no")).format(name=name)
+    parts = [said]
     previous = data.get("previous")
     if event.kind == "mobilization_answer_changed" and previous:
-        parts[0] += f" (改答 changed from {previous})"
+        was = {"yes": _("yes"), "no": _("no")}.get(str(previous), str(previous))
+        parts[0] += " " + _("(changed from {previous})").format(previous=was)
     eta = _int(data.get("eta_min"))
     if answer == "yes" and eta is not None:
-        parts.append(f"预计 {eta} 分钟到 ETA {eta} min")
+        parts.append(_("ETA {minutes} min").format(minutes=eta))
     mob_id = _int(data.get("mobilization"))
     mob = mobs.get(mob_id or 0)
-    parts.append(f"动员 #{mob_id} {mob.prefix}{_short(mob.message)}" if mob else f"#{mob_id}")
+    parts.append(mob.named(mob_id) if mob else f"#{mob_id}")
     notice = Notice(
-        f"应答 Answer: {name} {said}",
+        _("Answer: {answer}").format(answer=said),
         " · ".join(parts),
         "information" if answer == "yes" else "warning",
     )
-    return _Item("answer", f"{name} {said}", notice)
+    return _Item("answer", said, notice)
 
 
 def _unreachable(event: StoredEvent, mobs: dict[int, _Mobilization]) -> _Item:
     node = str(event.data.get("node") or "?")
     mob_id = _int(event.data.get("mobilization"))
     mob = mobs.get(mob_id or 0)
-    what = f"动员 #{mob_id} {mob.prefix}{_short(mob.message)}" if mob else f"动员 #{mob_id}"
+    what = mob.named(mob_id) if mob else _("mobilization #{id}").format(id=mob_id)
     notice = Notice(
-        f"无人应答 Unreachable: {node}",
-        f"{what} · {node} 无人应答 nobody answered in time",
+        _("Unreachable: {node}").format(node=node),
+        f"{what} · " + _("{node}: nobody answered in time").format(node=node),
         "warning",
     )
     return _Item("unreachable", node, notice)
@@ -306,7 +319,7 @@ def _collapse(items: Sequence[_Item]) -> list[Notice]:
             more = len(labels) - NAMES_SHOWN
             notices.append(
                 Notice(
-                    _COLLAPSED[item.kind].format(n=len(group)),
+                    _(_COLLAPSED[item.kind]).format(n=len(group)),
                     f"{shown} … +{more}" if more > 0 else shown,
                     max((i.notice.severity for i in group), key=_RANK.__getitem__),
                     bell=any(i.notice.bell for i in group),

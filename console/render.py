@@ -1,4 +1,9 @@
-"""Provides the CLI's human output: case tables, case cards, timelines (rich, to stdout)."""
+"""Provides the CLI's human output: case tables, case cards, timelines (rich, to stdout).
+
+Headers and labels are English message ids shown in the current language (:mod:`store.i18n`);
+rich measures every cell by its display width, so Chinese (two cells a character) lines up, and
+:func:`pad` does the same for text aligned by hand.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from console.timefmt import local, short, time_left
-from incidents.models import CATEGORIES, Incident, Task, TimelineEntry
+from incidents import models
+from incidents.models import Incident, Stage, Task, TimelineEntry
 from store.clock import from_iso, to_iso
+from store.i18n import N_, _
 
 SEVERITY_STYLE = {
     1: "bold white on red",
@@ -20,10 +28,30 @@ SEVERITY_STYLE = {
     3: "black on yellow",
     4: "bold white on blue",
 }
+# key -> header of ``dutydesk incident list``; the title takes the width left over.
+TABLE_COLUMNS = (
+    ("number", N_("number")),
+    ("sev", N_("sev")),
+    ("stage", N_("stage")),
+    ("title", N_("title")),
+    ("grid", N_("grid")),
+    ("deadline", N_("deadline")),
+    ("left", N_("left")),
+)
+TIMELINE_COLUMNS = (N_("at"), N_("operator"), N_("what"), N_("details"))
+TASK_COLUMNS = (N_("id"), N_("title"), N_("owner"), N_("due"), N_("done"))
+STAGE_CODES = frozenset(stage.value for stage in Stage)
 
 
 def iso(at: datetime | None) -> str | None:
     return to_iso(at) if at else None
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` filled with spaces to ``width`` display cells (a Chinese character takes two);
+    ``right`` aligns it to the right. Text wider than ``width`` is returned as it is."""
+    fill = " " * max(0, width - cell_len(text))
+    return fill + text if right else text + fill
 
 
 def out() -> Console:
@@ -40,26 +68,30 @@ def severity_text(incident: Incident) -> Text:
 
 
 def stage_text(incident: Incident, *, long: bool = False) -> str:
-    """``handling`` plus 督 (supervised) / 挂 (parked); the long form adds the Chinese stage."""
-    text = incident.stage.value + (f" {incident.stage.label_zh}" if long else "")
-    flags = [f for f, on in (("督办", incident.supervised), ("挂账", incident.parked)) if on]
+    """``handling`` plus ``supervised`` / ``parked``; the long form puts the flags in brackets."""
+    flags = [
+        _(name)
+        for name, on in ((N_("supervised"), incident.supervised), (N_("parked"), incident.parked))
+        if on
+    ]
+    text = incident.stage.label
     if long:
-        return text + (" [" + ",".join(flags) + "]" if flags else "")
-    return text + "".join(" " + f[0] for f in flags)
+        return text + (" [" + ", ".join(flags) + "]" if flags else "")
+    return " ".join([text, *flags])
 
 
 def category_label(incident: Incident) -> str:
-    label, types = CATEGORIES[incident.category]
-    return f"{label}/{types.get(incident.type, incident.type)}"
+    """``natural disaster/flood``: the case's category and type in the current language."""
+    return f"{models.category_label(incident.category)}/{models.type_label(incident.type)}"
 
 
 def incident_table(items: list[Incident], now: datetime, zone: ZoneInfo) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in ("number", "sev", "stage", "title", "grid", "deadline", "left"):
-        if name == "title":
-            table.add_column(name, ratio=1, min_width=14, no_wrap=True, overflow="ellipsis")
+    for key, name in TABLE_COLUMNS:
+        if key == "title":
+            table.add_column(_(name), ratio=1, min_width=14, no_wrap=True, overflow="ellipsis")
         else:
-            table.add_column(name, no_wrap=True)
+            table.add_column(_(name), no_wrap=True)
     for item in items:
         left, overdue = time_left(item.deadline if not item.parked else None, now)
         table.add_row(
@@ -82,62 +114,77 @@ def incident_card(
     zone: ZoneInfo,
 ) -> list[Any]:
     left, overdue = time_left(incident.deadline if not incident.parked else None, now)
+    level = incident.severity
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
-    facts.add_row("case", f"{incident.number}  (id {incident.id})")
-    facts.add_row("title", incident.title)
-    facts.add_row("stage", stage_text(incident, long=True))
     facts.add_row(
-        "severity", Text.assemble(severity_text(incident), f" {incident.severity.label_zh}")
+        _("case"), _("{number}  (id {id})").format(number=incident.number, id=incident.id)
     )
-    facts.add_row("urgency", f"{incident.urgency.value} {incident.urgency.label_zh}")
-    facts.add_row("category", category_label(incident))
+    facts.add_row(_("title"), incident.title)
+    facts.add_row(_("stage"), stage_text(incident, long=True))
     facts.add_row(
-        "deadline",
+        _("severity"),
+        Text.assemble(
+            severity_text(incident),
+            " ",
+            _("{name} ({color})").format(name=level.label, color=level.color_name),
+        ),
+    )
+    facts.add_row(_("urgency"), incident.urgency.label)
+    facts.add_row(_("category"), category_label(incident))
+    facts.add_row(
+        _("deadline"),
         Text.assemble(
             local(incident.deadline, zone) or "-",
             "  ",
             Text(left, style="bold red" if overdue else ""),
         ),
     )
-    facts.add_row("location", incident.location or "-")
-    facts.add_row("grid", incident.grid or "-")
-    facts.add_row("assignee", incident.assignee or "-")
+    facts.add_row(_("location"), incident.location or "-")
+    facts.add_row(_("grid"), incident.grid or "-")
+    facts.add_row(_("assignee"), incident.assignee or "-")
     facts.add_row(
-        "reporter",
+        _("reporter"),
         " ".join(x for x in (incident.reporter_name, incident.reporter_phone) if x) or "-",
     )
-    facts.add_row("source", f"{incident.source.value} {incident.source.label_zh}")
-    facts.add_row("tags", ", ".join(incident.tags) or "-")
-    facts.add_row("reported", local(incident.reported_at, zone))
+    facts.add_row(_("source"), incident.source.label)
+    facts.add_row(_("tags"), ", ".join(incident.tags) or "-")
+    facts.add_row(_("reported at"), local(incident.reported_at, zone))
     if incident.description:
-        facts.add_row("description", incident.description)
+        facts.add_row(_("description"), incident.description)
     if incident.merged_into:
-        facts.add_row("merged into", f"id {incident.merged_into}")
-    timeline = Table(title="timeline", box=None, header_style="bold", title_justify="left")
-    for name in ("at", "operator", "what", "details"):
-        timeline.add_column(name, no_wrap=name != "details")
+        facts.add_row(_("merged into"), _("id {id}").format(id=incident.merged_into))
+    timeline = Table(title=_("timeline"), box=None, header_style="bold", title_justify="left")
+    for index, name in enumerate(TIMELINE_COLUMNS):
+        timeline.add_column(_(name), no_wrap=index != len(TIMELINE_COLUMNS) - 1)
     for entry in entries:
-        what = entry.kind
+        what = entry_kind(entry)
         if entry.stage_to and entry.stage_to.value != entry.kind:
-            what += f" → {entry.stage_to.value}"
+            what += f" → {entry.stage_to.label}"
         details = entry_details(entry, zone)
         timeline.add_row(local(entry.at, zone), entry.operator, what, details)
     parts: list[Any] = [facts, timeline]
     if tasks:
-        task_table = Table(title="tasks", box=None, header_style="bold", title_justify="left")
-        for name in ("id", "title", "owner", "due", "done"):
-            task_table.add_column(name)
+        task_table = Table(title=_("tasks"), box=None, header_style="bold", title_justify="left")
+        for name in TASK_COLUMNS:
+            task_table.add_column(_(name))
         for task in tasks:
             due = local(task.due, zone)
             if task.overdue_at(now):
-                due = f"[bold red]{due} overdue[/]"
+                due = "[bold red]" + _("{time} overdue").format(time=due) + "[/]"
             task_table.add_row(
                 str(task.id), task.title, task.owner or "", due, local(task.done_at, zone)
             )
         parts.append(task_table)
     return parts
+
+
+def entry_kind(entry: TimelineEntry) -> str:
+    """What an entry is: a stage's name for the moves of the loop, else the event's code."""
+    if entry.kind in STAGE_CODES:
+        return Stage(entry.kind).label
+    return entry.kind
 
 
 TIME_KEYS = ("deadline", "until", "due")
@@ -147,7 +194,8 @@ def entry_details(entry: TimelineEntry, zone: ZoneInfo) -> str:
     """One line of what an entry recorded, times in the office's zone."""
     data = entry.data
     if entry.kind == "reported":
-        return f"{data.get('title')} ({data.get('category')}/{data.get('type')})"
+        category, type_ = str(data.get("category")), str(data.get("type"))
+        return f"{data.get('title')} ({models.category_label(category)}/{models.type_label(type_)})"
     parts = []
     for key, value in data.items():
         if value in (None, "", []):

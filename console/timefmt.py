@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from store.errors import InvalidInput
+from store.i18n import _
 
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([mhd])$")
 
@@ -27,7 +28,9 @@ def parse_when(text: str, now: datetime, zone: ZoneInfo, field: str) -> datetime
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise InvalidInput(
-            f"{text!r} is not a time; use YYYY-MM-DD HH:MM (local), ISO-8601 or +4h / +2d",
+            _("{text!r} is not a time; use YYYY-MM-DD HH:MM (local), ISO-8601 or +4h / +2d").format(
+                text=text
+            ),
             field,
         ) from exc
     if parsed.tzinfo is None:
@@ -46,15 +49,15 @@ def short(at: datetime | None, zone: ZoneInfo) -> str:
 
 
 def span(delta: timedelta) -> str:
-    """A compact duration: ``3d4h``, ``2h15m``, ``45m``."""
+    """A compact duration: ``3d4h``, ``2h15m``, ``45m`` (in Chinese ``3天4小时``...)."""
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days}d{hours}h"
+        return _("{days}d{hours}h").format(days=days, hours=hours)
     if hours:
-        return f"{hours}h{mins:02d}m"
-    return f"{mins}m"
+        return _("{hours}h{minutes:02d}m").format(hours=hours, minutes=mins)
+    return _("{minutes}m").format(minutes=mins)
 
 
 def time_left(deadline: datetime | None, now: datetime) -> tuple[str, bool]:

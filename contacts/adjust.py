@@ -39,6 +39,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput
+from store.i18n import _
 
 OPEN_CASE = "stage NOT IN ('closed', 'voided', 'merged')"
 
@@ -58,10 +59,16 @@ class Adjustment:
 def _current_grid(db: Database, code: str, field: str) -> Unit:
     unit = get_unit(db, code)
     if unit.level is not Level.GRID:
-        raise InvalidInput(f"{unit.code} is a {unit.level.value}, not a grid", field)
+        raise InvalidInput(
+            _("{code} is a {level}, not a grid").format(code=unit.code, level=unit.level.label),
+            field,
+        )
     if not unit.current:
         raise InvalidInput(
-            f"grid {unit.code} was already replaced by {', '.join(unit.successors)}", field
+            _("grid {code} was already replaced by {successors}").format(
+                code=unit.code, successors=", ".join(unit.successors)
+            ),
+            field,
         )
     return unit
 
@@ -79,10 +86,12 @@ def _check_specs(db: Database, specs: Sequence[GridSpec]) -> list[GridSpec]:
             code in seen
             or db.conn.execute("SELECT 1 FROM units WHERE code = ?", (code,)).fetchone()
         ):
-            raise InvalidInput(f"unit {code} already exists (codes are never reused)", field)
+            raise InvalidInput(
+                _("unit {code} already exists (codes are never reused)").format(code=code), field
+            )
         seen.add(code)
         if not isinstance(spec.name, str) or not spec.name.strip():
-            raise InvalidInput("a name is required", f"{field}.name")
+            raise InvalidInput(_("a name is required"), f"{field}.name")
         boundary = None if spec.boundary is None else parse_boundary(spec.boundary, field)
         out.append(
             GridSpec(
@@ -101,16 +110,19 @@ def _check_specs(db: Database, specs: Sequence[GridSpec]) -> list[GridSpec]:
 
 def _check_effective(effective: datetime, now: datetime, olds: Sequence[Unit]) -> str:
     if effective.tzinfo is None:
-        raise InvalidInput("give the effective time with its zone", "effective")
+        raise InvalidInput(_("give the effective time with its zone"), "effective")
     if effective > now:
         raise InvalidInput(
-            "an adjustment cannot take effect in the future yet; record it when it does",
+            _("an adjustment cannot take effect in the future yet; record it when it does"),
             "effective",
         )
     for old in olds:
         if effective < old.valid_from:
             raise InvalidInput(
-                f"grid {old.code} only exists from {to_iso(old.valid_from)}", "effective"
+                _("grid {code} only exists from {since}").format(
+                    code=old.code, since=to_iso(old.valid_from)
+                ),
+                "effective",
             )
     return to_iso(effective)
 
@@ -206,7 +218,7 @@ def _move_people(
 ) -> dict[str, str]:
     """Point each person at their new grid, one audit event each; returns key → new code."""
     moved: dict[str, str] = {}
-    for person_id, key, _, unit_id in people:
+    for person_id, key, _phone, unit_id in people:
         new_id, new_code = target[person_id]
         db.conn.execute(
             "UPDATE people SET unit_id = ?, updated_at = ? WHERE id = ?", (new_id, at, person_id)
@@ -239,7 +251,7 @@ def split_grid(
         NotFound: no unit ``code``.
     """
     if len(parts) < 2:
-        raise InvalidInput("a split needs at least two parts", "into")
+        raise InvalidInput(_("a split needs at least two parts"), "into")
     now = clock.now()
     at = to_iso(now)
     with write(db):
@@ -258,16 +270,20 @@ def split_grid(
             for address in spec.addresses:
                 if address in owner:
                     raise InvalidInput(
-                        f"address {address!r} is given to both {owner[address]} and {spec.code}",
+                        _("address {address!r} is given to both {first} and {second}").format(
+                            address=address, first=owner[address], second=spec.code
+                        ),
                         "into",
                     )
                 owner[address] = spec.code
         left_out = sorted(current - set(owner))
         if left_out:
+            if len(left_out) > 1:
+                text = _("address {address!r} of grid {grid} is given to no part (and {more} more)")
+            else:
+                text = _("address {address!r} of grid {grid} is given to no part")
             raise InvalidInput(
-                f"address {left_out[0]!r} of grid {old.code} is given to no part"
-                + (f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""),
-                "into",
+                text.format(address=left_out[0], grid=old.code, more=len(left_out) - 1), "into"
             )
         cases = _open_cases(db, [old.id])
         by_ref = {ref: case for case in cases for ref in (case[1], str(case[0]))}
@@ -275,7 +291,12 @@ def split_grid(
         for spec in specs:
             for ref in spec.cases:
                 if ref not in by_ref:
-                    raise InvalidInput(f"case {ref} is not an open case of grid {old.code}", "into")
+                    raise InvalidInput(
+                        _("case {case} is not an open case of grid {grid}").format(
+                            case=ref, grid=old.code
+                        ),
+                        "into",
+                    )
                 listed[by_ref[ref][0]] = spec.code
         parent_id = _parent_id(db, old)
         ids = {spec.code: _insert_grid(db, spec, parent_id, start, at) for spec in specs}
@@ -310,17 +331,20 @@ def split_grid(
             moved[case[1]] = target
         people = _people_of(db, [old.id])
         destination: dict[int, tuple[int, str]] = {}
-        for person_id, key, phone, _ in people:
+        for person_id, key, phone, _unit in people:
             chosen = next(
                 (spec.code for spec in specs if key in spec.people or phone in spec.people),
                 new_codes[0],
             )
             destination[person_id] = (ids[chosen], chosen)
-        known = {ref for _, key, phone, _ in people for ref in (key, phone) if ref}
+        known = {ref for _id, key, phone, _unit in people for ref in (key, phone) if ref}
         for spec in specs:
             for ref in spec.people:
                 if ref not in known:
-                    raise InvalidInput(f"person {ref} is not in grid {old.code}", "into")
+                    raise InvalidInput(
+                        _("person {ref} is not in grid {grid}").format(ref=ref, grid=old.code),
+                        "into",
+                    )
         people_moved = _move_people(db, operator, at, people, destination, {old.id: old.code})
     return Adjustment("split", (old.code,), tuple(new_codes), len(current), moved, people_moved)
 
@@ -364,16 +388,16 @@ def merge_grids(
     """
     wanted = [c.strip() for c in codes]
     if len(wanted) < 2:
-        raise InvalidInput("a merge needs at least two grids", "grids")
+        raise InvalidInput(_("a merge needs at least two grids"), "grids")
     if len(set(wanted)) != len(wanted):
-        raise InvalidInput("a grid is named twice", "grids")
+        raise InvalidInput(_("a grid is named twice"), "grids")
     now = clock.now()
     at = to_iso(now)
     with write(db):
         olds = [_current_grid(db, c, "grids") for c in wanted]
         parents = {_parent_id(db, o) for o in olds}
         if len(parents) > 1:
-            raise InvalidInput("grids of different communities cannot be merged", "grids")
+            raise InvalidInput(_("grids of different communities cannot be merged"), "grids")
         (spec,) = _check_specs(db, [new])
         start = _check_effective(effective, now, olds)
         ids = [o.id for o in olds]
@@ -453,17 +477,22 @@ def merge_grids(
 def spec_from_json(data: Any, field: str) -> GridSpec:
     """One grid spec from the SPEC file's JSON object (see ``dutydesk grid split --help``)."""
     if not isinstance(data, dict):
-        raise InvalidInput("each grid must be a JSON object", field)
+        raise InvalidInput(_("each grid must be a JSON object"), field)
     known = {"code", "name", "boundary", "households", "population", "addresses", "cases", "people"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise InvalidInput(f"unknown key {unknown[0]!r}; use {', '.join(sorted(known))}", field)
+        raise InvalidInput(
+            _("unknown key {key!r}; use {keys}").format(
+                key=unknown[0], keys=", ".join(sorted(known))
+            ),
+            field,
+        )
     for key in ("code", "name"):
         if not isinstance(data.get(key), str):
-            raise InvalidInput(f"'{key}' (text) is required", field)
+            raise InvalidInput(_("'{key}' (text) is required").format(key=key), field)
     for key in ("addresses", "cases", "people"):
         if not isinstance(data.get(key, []), list):
-            raise InvalidInput(f"'{key}' must be a list", field)
+            raise InvalidInput(_("'{key}' must be a list").format(key=key), field)
     return GridSpec(
         code=data["code"],
         name=data["name"],

@@ -22,6 +22,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput
+from store.i18n import _
 
 
 def _units(db: Database) -> Iterator[list[str]]:
@@ -105,10 +106,12 @@ def export_contacts(
     """
     path = Path(path)
     if kind not in KINDS:
-        raise InvalidInput(f"unknown kind {kind!r}; use units, people or teams", "kind")
+        raise InvalidInput(
+            _("unknown kind {kind!r}; use units, people or teams").format(kind=kind), "kind"
+        )
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InvalidInput(f"{path}: export writes .csv or .xlsx files", "file")
+        raise InvalidInput(_("{path}: export writes .csv or .xlsx files").format(path=path), "file")
     headers = [c[2] if chinese_headers else c[1] for c in COLUMNS[kind]]
     if kind == "units":
         rows = list(_units(db))
@@ -132,7 +135,9 @@ def export_contacts(
                 sheet.append(row)
             book.save(path)
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc}", "file") from exc
+        raise InvalidInput(
+            _("cannot write {path}: {reason}").format(path=path, reason=exc), "file"
+        ) from exc
     if unmasked and kind in ("people", "teams"):
         with write(db):
             append_event(

@@ -21,6 +21,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from store.errors import InvalidInput
+from store.i18n import _
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 M_PER_DEG_LAT = 110_540.0
@@ -55,35 +56,46 @@ def parse_boundary(data: Any, field: str = "boundary") -> dict[str, Any]:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"not JSON: {exc}", field) from exc
+            raise InvalidInput(_("not JSON: {reason}").format(reason=exc), field) from exc
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         features = data.get("features") or []
         if len(features) != 1:
             raise InvalidInput(
-                f"a FeatureCollection must hold exactly one feature (holds {len(features)})", field
+                _("a FeatureCollection must hold exactly one feature (holds {count})").format(
+                    count=len(features)
+                ),
+                field,
             )
         data = features[0]
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = data.get("geometry")
     if not isinstance(data, dict) or data.get("type") not in POLYGON_TYPES:
         kind = data.get("type") if isinstance(data, dict) else type(data).__name__
-        raise InvalidInput(f"must be a GeoJSON Polygon or MultiPolygon (got {kind})", field)
+        raise InvalidInput(
+            _("must be a GeoJSON Polygon or MultiPolygon (got {kind})").format(kind=kind), field
+        )
     coords = data.get("coordinates")
     depth_ok = isinstance(coords, list) and bool(coords)
     if depth_ok and data["type"] == "MultiPolygon":
         depth_ok = all(isinstance(p, list) and p for p in coords)  # type: ignore[union-attr]
     if not depth_ok:
-        raise InvalidInput("has no coordinates", field)
+        raise InvalidInput(_("has no coordinates"), field)
     geometry = {"type": data["type"], "coordinates": coords}
     for ring in _rings(geometry):
         if not isinstance(ring, list) or not all(_is_position(p) for p in ring):
-            raise InvalidInput("a ring is not a list of [lon, lat] positions", field)
+            raise InvalidInput(_("a ring is not a list of [lon, lat] positions"), field)
         if len(ring) < 3:
-            raise InvalidInput(f"a ring has {len(ring)} positions; a polygon needs 3+", field)
-        for lon, lat, *_ in ring:
+            raise InvalidInput(
+                _("a ring has {count} positions; a polygon needs 3+").format(count=len(ring)),
+                field,
+            )
+        for lon, lat, *_rest in ring:
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise InvalidInput(
-                    f"position [{lon}, {lat}] is not [longitude, latitude] in degrees", field
+                    _("position [{lon}, {lat}] is not [longitude, latitude] in degrees").format(
+                        lon=lon, lat=lat
+                    ),
+                    field,
                 )
     return geometry
 
@@ -94,14 +106,20 @@ def boundary_problems(geometry: dict[str, Any]) -> list[str]:
     for number, ring in enumerate(_rings(geometry), start=1):
         first, last = ring[0][:2], ring[-1][:2]
         if list(first) != list(last):
-            problems.append(f"ring {number} is not closed (starts at {first}, ends at {last})")
+            problems.append(
+                _("ring {number} is not closed (starts at {first}, ends at {last})").format(
+                    number=number, first=first, last=last
+                )
+            )
         elif len(ring) < 4:
-            problems.append(f"ring {number} has fewer than 4 positions")
+            problems.append(_("ring {number} has fewer than 4 positions").format(number=number))
     if problems:
         return problems
     shp = to_shape(geometry)
     if not shapely.is_valid(shp):
-        problems.append(f"polygon is not valid: {shapely.is_valid_reason(shp)}")
+        problems.append(
+            _("polygon is not valid: {reason}").format(reason=shapely.is_valid_reason(shp))
+        )
     return problems
 
 

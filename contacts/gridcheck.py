@@ -29,6 +29,7 @@ from contacts.geo import LocalProjection, boundary_problems, make_sound, to_shap
 from contacts.models import GridRules, Level, Unit, Violation
 from contacts.units import get_unit, list_units
 from store.db import Database
+from store.i18n import _
 
 # Gap pieces this close to a grid (in metres) count as touching it, for naming the neighbours.
 NEIGHBOUR_M = 0.5
@@ -60,7 +61,13 @@ def check_grids(
             continue
         problems = boundary_problems(unit.boundary)
         for problem in problems:
-            found.append(Violation("boundary", (unit.code,), f"{unit.code}: {problem}"))
+            found.append(
+                Violation(
+                    "boundary",
+                    (unit.code,),
+                    f"{unit.code}: {problem}",
+                )
+            )
     found += _addresses(db, grids)
     by_parent: dict[str, list[Unit]] = defaultdict(list)
     for grid in grids:
@@ -79,14 +86,20 @@ def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
         h = grid.households
         if h is None:
             out.append(
-                Violation("scale", (grid.code,), f"grid {grid.code} has no household figure")
+                Violation(
+                    "scale",
+                    (grid.code,),
+                    _("grid {code} has no household figure").format(code=grid.code),
+                )
             )
         elif h < low:
             out.append(
                 Violation(
                     "scale",
                     (grid.code,),
-                    f"grid {grid.code} has {h} households, below the minimum {low}",
+                    _("grid {code} has {households} households, below the minimum {low}").format(
+                        code=grid.code, households=h, low=low
+                    ),
                     float(h),
                 )
             )
@@ -95,7 +108,9 @@ def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
                 Violation(
                     "scale",
                     (grid.code,),
-                    f"grid {grid.code} has {h} households, above the maximum {high}",
+                    _("grid {code} has {households} households, above the maximum {high}").format(
+                        code=grid.code, households=h, high=high
+                    ),
                     float(h),
                 )
             )
@@ -136,7 +151,9 @@ def _addresses(db: Database, grids: list[Unit]) -> list[Violation]:
         Violation(
             "address",
             tuple(claimants),
-            f"address {address!r} is claimed by {len(claimants)} grids: {', '.join(claimants)}",
+            _("address {address!r} is claimed by {count} grids: {grids}").format(
+                address=address, count=len(claimants), grids=", ".join(claimants)
+            ),
             float(len(claimants)),
         )
         for address, claimants in claims.items()
@@ -145,15 +162,17 @@ def _addresses(db: Database, grids: list[Unit]) -> list[Violation]:
 
 
 def _address_coverage(db: Database, comm: Unit, grids: list[Unit]) -> list[Violation]:
-    register = [a for a, _ in _current_addresses(db, [comm.id])]
+    register = [a for a, _unit in _current_addresses(db, [comm.id])]
     if not register:
         return []
-    in_grids = {a for a, _ in _current_addresses(db, [g.id for g in grids])}
+    in_grids = {a for a, _unit in _current_addresses(db, [g.id for g in grids])}
     return [
         Violation(
             "coverage",
             (comm.code,),
-            f"address {address!r} of community {comm.code} is in none of its grids",
+            _("address {address!r} of community {community} is in none of its grids").format(
+                address=address, community=comm.code
+            ),
         )
         for address in sorted(set(register) - in_grids)
     ]
@@ -167,7 +186,9 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
         Violation(
             "coverage",
             (comm.code, g.code),
-            f"grid {g.code} of community {comm.code} has no boundary; its area counts as a gap",
+            _(
+                "grid {grid} of community {community} has no boundary; its area counts as a gap"
+            ).format(grid=g.code, community=comm.code),
         )
         for g in grids
         if g.boundary is None
@@ -193,13 +214,25 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
     for piece in _pieces(shapely.difference(area, covered)):
         if piece.area > rules.gap_tolerance_m2:
             near = touching(piece)
-            beside = f", beside {', '.join(near)}" if near else ""
+            if near:
+                text = _(
+                    "gap of {area:.1f} m² in community {community} at {where} covered by no"
+                    " grid, beside {grids}"
+                )
+            else:
+                text = _(
+                    "gap of {area:.1f} m² in community {community} at {where} covered by no grid"
+                )
             out.append(
                 Violation(
                     "coverage",
                     (comm.code, *near),
-                    f"gap of {piece.area:.1f} m² in community {comm.code} at {where(piece)}"
-                    f" covered by no grid{beside}",
+                    text.format(
+                        area=piece.area,
+                        community=comm.code,
+                        where=where(piece),
+                        grids=", ".join(near),
+                    ),
                     round(piece.area, 1),
                 )
             )
@@ -210,8 +243,11 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
                 Violation(
                     "coverage",
                     (comm.code, code),
-                    f"grid {code} reaches {outside.area:.1f} m² outside community {comm.code}"
-                    f" at {where(outside)}",
+                    _(
+                        "grid {grid} reaches {area:.1f} m² outside community {community} at {where}"
+                    ).format(
+                        grid=code, area=outside.area, community=comm.code, where=where(outside)
+                    ),
                     round(outside.area, 1),
                 )
             )
@@ -226,7 +262,10 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
                 Violation(
                     "coverage",
                     (comm.code, a, b),
-                    f"grids {a} and {b} of community {comm.code} overlap by {overlap:.1f} m²",
+                    _(
+                        "grids {first} and {second} of community {community} overlap by"
+                        " {area:.1f} m²"
+                    ).format(first=a, second=b, community=comm.code, area=overlap),
                     round(overlap, 1),
                 )
             )

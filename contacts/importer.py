@@ -59,8 +59,11 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import ImportRejected, InvalidInput
+from store.i18n import _
 
 KINDS = ("units", "people", "teams")
+# The Chinese sheet names, headers and level words below are data: what offices write in their
+# files, accepted whatever the language of the program.
 SHEET_NAMES = {"units": "units", "单位": "units", "people": "people", "人员": "people"}
 SHEET_NAMES |= {"teams": "teams", "队伍": "teams"}
 
@@ -122,7 +125,13 @@ class ImportProblem:
     message: str
 
     def line(self) -> str:
-        return f"{self.file}:{self.row}: column {self.column!r} = {self.value!r}: {self.message}"
+        return _("{file}:{row}: column {column!r} = {value!r}: {message}").format(
+            file=self.file,
+            row=self.row,
+            column=self.column,
+            value=self.value,
+            message=self.message,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,8 +190,9 @@ class ImportRejectedRows(ImportRejected):
     def __init__(self, file: str, problems: Sequence[ImportProblem]) -> None:
         self.problems = tuple(problems)
         super().__init__(
-            f"{file}: {len(self.problems)} problem(s); nothing was written"
-            f" (first: {self.problems[0].line()})"
+            _("{file}: {count} problem(s); nothing was written (first: {first})").format(
+                file=file, count=len(self.problems), first=self.problems[0].line()
+            )
         )
 
 
@@ -220,14 +230,21 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path} is neither UTF-8 nor GB18030/GBK text: {exc}", "file") from exc
+        raise InvalidInput(
+            _("{path} is neither UTF-8 nor GB18030/GBK text: {reason}").format(
+                path=path, reason=exc
+            ),
+            "file",
+        ) from exc
 
 
 def _read_csv(path: Path) -> list[Sheet]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", "file") from exc
+        raise InvalidInput(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc), "file"
+        ) from exc
     reader = csv.reader(io.StringIO(_decode(path, data), newline=""))
     headers: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
@@ -240,7 +257,12 @@ def _read_csv(path: Path) -> list[Sheet]:
                 rows.append((start, [c.strip() for c in record]))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InvalidInput(f"{path} line {reader.line_num}: not valid CSV: {exc}", "file") from exc
+        raise InvalidInput(
+            _("{path} line {line}: not valid CSV: {reason}").format(
+                path=path, line=reader.line_num, reason=exc
+            ),
+            "file",
+        ) from exc
     return [Sheet(str(path), None, headers or [], rows)]
 
 
@@ -250,7 +272,10 @@ def _read_xlsx(path: Path) -> list[Sheet]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
-        raise InvalidInput(f"cannot read {path} as an XLSX workbook: {exc}", "file") from exc
+        raise InvalidInput(
+            _("cannot read {path} as an XLSX workbook: {reason}").format(path=path, reason=exc),
+            "file",
+        ) from exc
     try:
         named = [
             (ws, SHEET_NAMES[ws.title.strip().lower()])
@@ -288,7 +313,10 @@ def read_sheets(path: Path) -> list[Sheet]:
     if suffix in (".csv", ".txt"):
         return _read_csv(path)
     raise InvalidInput(
-        f"{path}: import reads .csv and .xlsx files (got {suffix or 'none'})", "file"
+        _("{path}: import reads .csv and .xlsx files (got {suffix})").format(
+            path=path, suffix=suffix or _("none")
+        ),
+        "file",
     )
 
 
@@ -301,7 +329,7 @@ def _header_key(text: str) -> str:
 
 def _field_names(kind: str) -> dict[str, str]:
     names: dict[str, str] = {}
-    for name, english, chinese, _ in COLUMNS[kind]:
+    for name, english, chinese, _required in COLUMNS[kind]:
         names[english] = name
         names[chinese] = name
     return names
@@ -332,13 +360,25 @@ def _map_headers(sheet: Sheet, kind: str, problems: list[ImportProblem]) -> dict
             expected = ", ".join(f"{c[1]}/{c[2]}" for c in COLUMNS[kind])
             problems.append(
                 ImportProblem(
-                    sheet.label, 1, header, header, f"unknown column for {kind}; use {expected}"
+                    sheet.label,
+                    1,
+                    header,
+                    header,
+                    _("unknown column for {kind}; use {expected}").format(
+                        kind=kind, expected=expected
+                    ),
                 )
             )
             bad = True
         elif name in found:
             problems.append(
-                ImportProblem(sheet.label, 1, header, header, f"column {name!r} appears twice")
+                ImportProblem(
+                    sheet.label,
+                    1,
+                    header,
+                    header,
+                    _("column {name!r} appears twice").format(name=name),
+                )
             )
             bad = True
         else:
@@ -347,7 +387,13 @@ def _map_headers(sheet: Sheet, kind: str, problems: list[ImportProblem]) -> dict
         if required and name not in found:
             problems.append(
                 ImportProblem(
-                    sheet.label, 1, english, "", f"required column {english}/{chinese} is missing"
+                    sheet.label,
+                    1,
+                    english,
+                    "",
+                    _("required column {english}/{chinese} is missing").format(
+                        english=english, chinese=chinese
+                    ),
                 )
             )
             bad = True
@@ -394,9 +440,9 @@ def split_list(text: str) -> list[str]:
 
 def _name_problem(name: str) -> str | None:
     if not name:
-        return "a name is required"
+        return _("a name is required")
     if len(name) > MAX_NAME:
-        return f"a name has at most {MAX_NAME} characters"
+        return _("a name has at most {max} characters").format(max=MAX_NAME)
     return None
 
 
@@ -460,8 +506,10 @@ def _import_people(
             problems.append(
                 row.problem(
                     "phone",
-                    "a masked phone number: this looks like a masked export; export with"
-                    " --unmasked to get a file that can be imported",
+                    _(
+                        "a masked phone number: this looks like a masked export; export with"
+                        " --unmasked to get a file that can be imported"
+                    ),
                 )
             )
         else:
@@ -472,14 +520,21 @@ def _import_people(
         key = row.get("id") if has_id and row.get("id") else phone
         if has_id and row.get("id"):
             if key in seen_key:
-                problems.append(row.problem("id", f"the same id is already on row {seen_key[key]}"))
+                problems.append(
+                    row.problem(
+                        "id", _("the same id is already on row {row}").format(row=seen_key[key])
+                    )
+                )
             else:
                 seen_key[key] = row.number
         if phone:
             if phone in seen_phone:
                 problems.append(
                     row.problem(
-                        "phone", f"duplicate phone {phone}: already on row {seen_phone[phone]}"
+                        "phone",
+                        _("duplicate phone {phone}: already on row {row}").format(
+                            phone=phone, row=seen_phone[phone]
+                        ),
                     )
                 )
             else:
@@ -489,8 +544,10 @@ def _import_people(
                     problems.append(
                         row.problem(
                             "phone",
-                            f"duplicate phone {phone}: already belongs to"
-                            f" {existing[owner][2]} (key {owner}) in the database",
+                            _(
+                                "duplicate phone {phone}: already belongs to {name} (key {key})"
+                                " in the database"
+                            ).format(phone=phone, name=existing[owner][2], key=owner),
                         )
                     )
         unit_id: int | None = None
@@ -498,9 +555,14 @@ def _import_people(
         if unit:
             found = units.get(unit)
             if found is None:
-                problems.append(row.problem("unit", f"unknown unit {unit!r}"))
+                problems.append(row.problem("unit", _("unknown unit {code!r}").format(code=unit)))
             elif found[1] is not None:
-                problems.append(row.problem("unit", f"unit {unit} was retired on {found[1]}"))
+                problems.append(
+                    row.problem(
+                        "unit",
+                        _("unit {code} was retired on {date}").format(code=unit, date=found[1]),
+                    )
+                )
             else:
                 unit_id = int(found[0])
         # The same checks as `dutydesk person add`, so a file and a person typed in agree.
@@ -573,7 +635,9 @@ def _write_people(
         " updated_at = ? WHERE id = ?",
         [(p.name, p.unit_id, p.phone, p.email, p.webhook, p.skills, at, pid) for pid, p in updates],
     )
-    conn.executemany("DELETE FROM person_roles WHERE person_id = ?", [(pid,) for pid, _ in updates])
+    conn.executemany(
+        "DELETE FROM person_roles WHERE person_id = ?", [(pid,) for pid, _person in updates]
+    )
     pairs = [(ids[p.key], p) for p in inserts] + updates
     conn.executemany(
         "INSERT INTO person_roles (person_id, role) VALUES (?, ?)",
@@ -588,7 +652,11 @@ def _write_people(
     conn.executemany(
         "INSERT OR IGNORE INTO channels (person_id, kind, address, rank) VALUES (?, ?, ?,"
         " (SELECT coalesce(max(rank), 0) + 1 FROM channels WHERE person_id = ?))",
-        [(pid, kind, addr, pid) for pid, p in updates for pid, kind, addr, _ in _channels(pid, p)],
+        [
+            (pid, kind, addr, pid)
+            for pid, p in updates
+            for pid, kind, addr, _rank in _channels(pid, p)
+        ],
     )
 
 
@@ -601,7 +669,7 @@ def _figure(row: _Row, name: str, problems: list[ImportProblem]) -> int | None:
         return None
     if text.isdigit():
         return int(text)
-    problems.append(row.problem(name, "must be a whole number >= 0"))
+    problems.append(row.problem(name, _("must be a whole number >= 0")))
     return None
 
 
@@ -638,9 +706,13 @@ def _import_units(
             except ValueError as exc:
                 problems.append(row.problem("level", str(exc)))
         if not code:
-            problems.append(row.problem("code", "a code is required"))
+            problems.append(row.problem("code", _("a code is required")))
         elif code in seen:
-            problems.append(row.problem("code", f"the same code is already on row {seen[code]}"))
+            problems.append(
+                row.problem(
+                    "code", _("the same code is already on row {row}").format(row=seen[code])
+                )
+            )
         elif level is not None and (msg := code_problem(level, code)):
             problems.append(row.problem("code", msg))
         if (msg := _name_problem(name)) is not None:
@@ -649,22 +721,30 @@ def _import_units(
         population = _figure(row, "population", problems)
         if level is not None and level is not Level.GRID and (households or population):
             problems.append(
-                row.problem("households", "households and population are recorded on grids only")
+                row.problem("households", _("households and population are recorded on grids only"))
             )
         parent = row.get("parent") or None
         if level is not None and parent is not None:
             ref = known.get(parent)
             if ref is None:
-                problems.append(row.problem("parent", f"unknown unit {parent!r}"))
+                problems.append(
+                    row.problem("parent", _("unknown unit {code!r}").format(code=parent))
+                )
             elif ref[3] is not None:
-                problems.append(row.problem("parent", f"unit {parent} was retired on {ref[3]}"))
-            elif ref[1] is not level.parent_level:
-                expected = level.parent_level.value if level.parent_level else "nothing"
                 problems.append(
                     row.problem(
                         "parent",
-                        f"a {level.value} goes under a {expected}, and {parent} is a"
-                        f" {ref[1].value}",
+                        _("unit {code} was retired on {date}").format(code=parent, date=ref[3]),
+                    )
+                )
+            elif ref[1] is not level.parent_level:
+                expected = level.parent_level.label if level.parent_level else _("nothing")
+                problems.append(
+                    row.problem(
+                        "parent",
+                        _("a {level} goes under a {expected}, and {code} is a {actual}").format(
+                            level=level.label, expected=expected, code=parent, actual=ref[1].label
+                        ),
                     )
                 )
         old = known.get(code)
@@ -672,19 +752,29 @@ def _import_units(
             if old[3] is not None:
                 problems.append(
                     row.problem(
-                        "code", f"unit {code} was retired on {old[3]}; codes are never reused"
+                        "code",
+                        _("unit {code} was retired on {date}; codes are never reused").format(
+                            code=code, date=old[3]
+                        ),
                     )
                 )
             elif old[1] is not level:
                 problems.append(
-                    row.problem("level", f"unit {code} is a {old[1].value} in the database")
+                    row.problem(
+                        "level",
+                        _("unit {code} is a {level} in the database").format(
+                            code=code, level=old[1].label
+                        ),
+                    )
                 )
             elif old[2] != parent:
                 problems.append(
                     row.problem(
                         "parent",
-                        f"unit {code} is under {old[2] or 'nothing'} in the database; units move"
-                        " with grid split/merge, not by import",
+                        _(
+                            "unit {code} is under {parent} in the database; units move with grid"
+                            " split/merge, not by import"
+                        ).format(code=code, parent=old[2] or _("nothing")),
                     )
                 )
         if code:
@@ -761,13 +851,17 @@ def _import_teams(
         before = len(problems)
         code, name = row.get("code"), row.get("name")
         if not code:
-            problems.append(row.problem("code", "a code is required"))
+            problems.append(row.problem("code", _("a code is required")))
         elif not GRID_CODE_RE.match(code):
             problems.append(
-                row.problem("code", "up to 32 letters, digits, '-', '_' or '.' (e.g. JY-01)")
+                row.problem("code", _("up to 32 letters, digits, '-', '_' or '.' (e.g. JY-01)"))
             )
         elif code in seen:
-            problems.append(row.problem("code", f"the same code is already on row {seen[code]}"))
+            problems.append(
+                row.problem(
+                    "code", _("the same code is already on row {row}").format(row=seen[code])
+                )
+            )
         else:
             seen[code] = row.number
         if (msg := _name_problem(name)) is not None:
@@ -781,21 +875,34 @@ def _import_teams(
         if unit := row.get("unit"):
             found = units.get(unit)
             if found is None:
-                problems.append(row.problem("unit", f"unknown unit {unit!r}"))
+                problems.append(row.problem("unit", _("unknown unit {code!r}").format(code=unit)))
             elif found[1] is not None:
-                problems.append(row.problem("unit", f"unit {unit} was retired on {found[1]}"))
+                problems.append(
+                    row.problem(
+                        "unit",
+                        _("unit {code} was retired on {date}").format(code=unit, date=found[1]),
+                    )
+                )
             else:
                 unit_id = int(found[0])
         leader_id: int | None = None
         if leader := row.get("leader"):
             leader_id = person(leader)
             if leader_id is None:
-                problems.append(row.problem("leader", f"no person with key or phone {leader!r}"))
+                problems.append(
+                    row.problem(
+                        "leader", _("no person with key or phone {ref!r}").format(ref=leader)
+                    )
+                )
         members: set[int] = set()
         for text in split_list(row.get("members")):
             pid = person(text)
             if pid is None:
-                problems.append(row.problem("members", f"no person with key or phone {text!r}"))
+                problems.append(
+                    row.problem(
+                        "members", _("no person with key or phone {ref!r}").format(ref=text)
+                    )
+                )
             else:
                 members.add(pid)
         if len(problems) > before:
@@ -890,7 +997,9 @@ def import_contacts(
     """
     path = Path(path)
     if kind is not None and kind not in KINDS:
-        raise InvalidInput(f"unknown kind {kind!r}; use units, people or teams", "kind")
+        raise InvalidInput(
+            _("unknown kind {kind!r}; use units, people or teams").format(kind=kind), "kind"
+        )
     sheets = read_sheets(path)
     if kind is not None:
         sheets = [s for s in sheets if s.kind_hint in (None, kind)] or sheets[:1]
@@ -910,8 +1019,10 @@ def import_contacts(
                             1,
                             "",
                             ",".join(sheet.headers),
-                            "cannot tell whether this holds units, people or teams from its"
-                            " headers; check the header names or give --kind",
+                            _(
+                                "cannot tell whether this holds units, people or teams from its"
+                                " headers; check the header names or give --kind"
+                            ),
                         )
                     )
                     continue

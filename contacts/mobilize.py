@@ -47,6 +47,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from store.i18n import _
 
 MODES = ("cascade", "broadcast")
 TARGET_KINDS = ("grid", "team", "node")
@@ -75,7 +76,9 @@ class Target:
     def parse(cls, text: str) -> Target:
         kind, sep, code = text.partition(":")
         if not sep or kind not in TARGET_KINDS or not code.strip():
-            raise InvalidInput(f"{text!r} is not grid:CODE, team:CODE or node:CODE", "targets")
+            raise InvalidInput(
+                _("{text!r} is not grid:CODE, team:CODE or node:CODE").format(text=text), "targets"
+            )
         return cls(kind, code.strip())
 
     def format(self) -> str:
@@ -203,7 +206,7 @@ def get_mobilization(db: Database, mobilization_id: int) -> Mobilization:
         f"SELECT {_MOB_COLUMNS} FROM {_MOB_FROM} WHERE m.id = ?", (mobilization_id,)
     ).fetchone()
     if row is None:
-        raise NotFound(f"mobilization {mobilization_id} not found")
+        raise NotFound(_("mobilization {id} not found").format(id=mobilization_id))
     return _mob_row(row)
 
 
@@ -267,8 +270,10 @@ def _select_nodes(
             node = next((n for n in nodes if n.kind == "role" and n.ref == ref), None)
         if node is None:
             raise InvalidInput(
-                f"{target.format()} has no node in the contact tree"
-                " (check the code, or rebuild the tree with `dutydesk tree build --replace`)",
+                _(
+                    "{target} has no node in the contact tree (check the code, or rebuild the"
+                    " tree with `dutydesk tree build --replace`)"
+                ).format(target=target.format()),
                 "targets",
             )
         roots.append(node)
@@ -300,9 +305,12 @@ def _select_nodes(
 def _clean_message(message: str) -> str:
     text = " ".join((message or "").split())
     if not text:
-        raise InvalidInput("must not be empty", "message")
+        raise InvalidInput(_("must not be empty"), "message")
     if len(text) > MAX_MESSAGE:
-        raise InvalidInput(f"is {len(text)} characters; at most {MAX_MESSAGE}", "message")
+        raise InvalidInput(
+            _("is {count} characters; at most {max}").format(count=len(text), max=MAX_MESSAGE),
+            "message",
+        )
     return text
 
 
@@ -330,13 +338,15 @@ def start_mobilization(
     can be mobilized on a fresh installation.
     """
     if mode not in MODES:
-        raise InvalidInput(f"{mode!r} is not one of {', '.join(MODES)}", "mode")
+        raise InvalidInput(
+            _("{mode!r} is not one of {modes}").format(mode=mode, modes=", ".join(MODES)), "mode"
+        )
     if need is not None and need < 1:
-        raise InvalidInput("must be at least 1", "need")
+        raise InvalidInput(_("must be at least 1"), "need")
     if not targets:
-        raise InvalidInput("name at least one grid, team or tree node", "targets")
+        raise InvalidInput(_("name at least one grid, team or tree node"), "targets")
     if interval_s < 0:
-        raise InvalidInput("must not be negative", "interval")
+        raise InvalidInput(_("must not be negative"), "interval")
     text = _clean_message(message)
     now = clock.now()
     if incident_id is not None:
@@ -344,14 +354,14 @@ def start_mobilization(
             "SELECT active FROM incidents WHERE id = ?", (incident_id,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"incident {incident_id} not found")
+            raise NotFound(_("incident {id} not found").format(id=incident_id))
     with write(db):
         nodes = get_tree(db, tree)
         if not nodes and tree == DEFAULT_TREE:
             build_default_tree(db, clock, operator)
             nodes = get_tree(db, tree)
         if not nodes:
-            raise NotFound(f"contact tree {tree!r} has no nodes")
+            raise NotFound(_("contact tree {tree!r} has no nodes").format(tree=tree))
         chosen = _select_nodes(db, nodes, targets)
         cur = db.conn.execute(
             "INSERT INTO mobilizations (incident_id, tree, targets, message, mode, need, exercise,"
@@ -442,7 +452,7 @@ class _Engine:
         if self._digits is None:
             live = self.db.conn.execute("SELECT count(*) FROM recipients WHERE live = 1").fetchone()
             self._digits = max(4, math.ceil(math.log10(max(10, (int(live[0]) + 100) * 20))))
-        for _ in range(50):
+        for _attempt in range(50):
             code = str(random.randrange(10 ** (self._digits - 1), 10**self._digits))
             if code in self._codes:
                 continue
@@ -594,10 +604,7 @@ class _Engine:
             " WHERE l.node_id = ? AND r.state IN ('yes', 'sent')",
             (node["parent_id"],),
         ).fetchall()
-        text = (
-            f"{node['label']} 无人应答，已直接通知其下级。"
-            f" {node['label']} did not answer; the people below were notified directly."
-        )
+        text = _notice_text(node["label"])
         for recipient_id, person_id in rows:
             self.enqueue(int(recipient_id), int(person_id), "notice", text)
 
@@ -760,7 +767,7 @@ def _routes(
         "SELECT id, phone, email, webhook FROM people WHERE id IN (SELECT value FROM json_each(?))",
         (ids,),
     ):
-        pairs = [(kind, address) for _, _, kind, address in sorted(ranked.get(int(pid), []))]
+        pairs = [(kind, address) for _v, _r, kind, address in sorted(ranked.get(int(pid), []))]
         for kind, address in (("sms", phone), ("webhook", webhook), ("email", email)):
             if address and kind in real and (kind, address) not in pairs:
                 pairs.append((kind, address))
@@ -774,7 +781,7 @@ def _reserve(db: Database, now: datetime, wants: Sequence[tuple[int, int]]) -> l
     Returns the slots in the order asked; a person asked for twice gets two slots an interval
     apart, so two mobilizations falling due together never send them two messages at once.
     """
-    ids = json.dumps(sorted({pid for pid, _ in wants}))
+    ids = json.dumps(sorted({pid for pid, _interval in wants}))
     last = {
         int(pid): from_iso(at)
         for pid, at in db.conn.execute(
@@ -803,6 +810,18 @@ def _reserve(db: Database, now: datetime, wants: Sequence[tuple[int, int]]) -> l
         list(booked.items()),
     )
     return out
+
+
+def _notice_text(label: str) -> str:
+    """The notice sent to a parent node's people when a node below is unreachable.
+
+    Sent to people, not shown to the operator: both languages in one text, whatever the
+    language of the program (the recipient's is not known).
+    """
+    return (
+        f"{label} 无人应答，已直接通知其下级。"
+        f" {label} did not answer; the people below were notified directly."
+    )
 
 
 def _notify_text(mob: Mobilization, code: str, url: str) -> str:
@@ -1074,7 +1093,7 @@ def record_deliveries(
             " first_sent_at = coalesce(first_sent_at, ?), last_sent_at = ?, error = NULL,"
             " due_at = CASE WHEN state IN ('queued', 'sent') THEN ? ELSE NULL END"
             " WHERE id = ?",
-            [(a, b, d, rid) for a, b, _, d, rid in delivered],
+            [(a, b, d, rid) for a, b, _c, d, rid in delivered],
         )
         for d in bad:
             row = info[d.attempt_id]
@@ -1089,7 +1108,7 @@ def record_deliveries(
 def _failed_notify(
     db: Database, now: datetime, row: Sequence[Any], error: str, routing: Routing
 ) -> None:
-    attempt_id, recipient_id, _, round_, _, state, timeout_s, person_id, *_ = row
+    attempt_id, recipient_id, _kind, round_, _state, state, timeout_s, person_id, *_rest = row
     db.conn.execute("UPDATE recipients SET error = ? WHERE id = ?", (error[:300], recipient_id))
     if state not in OPEN:
         return
@@ -1182,7 +1201,7 @@ def record_answer(
     moves the node to its next alternate when its other people are negative too.
     """
     if eta_min is not None and not 0 <= eta_min <= 24 * 60:
-        raise InvalidInput("must be between 0 and 1440 minutes", "eta")
+        raise InvalidInput(_("must be between 0 and 1440 minutes"), "eta")
     now = clock.now()
     with write(db):
         if recipient_id is not None:
@@ -1190,10 +1209,12 @@ def record_answer(
         elif code is not None:
             row = _recipient(db, "r.live = 1 AND r.ack_code = ?", (code.strip(),))
         else:
-            raise InvalidInput("give an ack code", "code")
+            raise InvalidInput(_("give an ack code"), "code")
         if row is None:
-            raise NotFound(f"no live mobilization recipient has ack code {code}")
-        rid, mob_id, name, state, answered_at, _, _ = row
+            raise NotFound(
+                _("no live mobilization recipient has ack code {code}").format(code=code)
+            )
+        rid, mob_id, name, state, answered_at, _phone, _live = row
         new = "yes" if yes else "no"
         first = answered_at is None
         changed = not first and state != new
@@ -1277,9 +1298,9 @@ def check_token(db: Database, clock: Clock, token: str, *, remote: str = "") -> 
                 kind="security_ack_token_rejected",
                 data={"reason": exc.reason, "token": token[:12], "remote": remote[:64]},
             )
-        raise PermissionDenied(f"ack link refused: {exc.reason}") from exc
+        raise PermissionDenied(_("ack link refused: {reason}").format(reason=exc.reason)) from exc
     if _recipient(db, "r.id = ?", (recipient_id,)) is None:
-        raise NotFound("this ack link names no recipient")
+        raise NotFound(_("this ack link names no recipient"))
     return recipient_id
 
 
@@ -1297,15 +1318,20 @@ def answer_by_sms(
     """
     reply = parse_reply(text)
     if reply is None:
-        raise InvalidInput("not a reply: send the code then 1 (coming) or 2 (can't)", "text")
+        raise InvalidInput(_("not a reply: send the code then 1 (coming) or 2 (can't)"), "text")
     phone = normalize_phone(sender, region)
     if reply.code is not None:
         row = _recipient(db, "r.live = 1 AND r.ack_code = ?", (reply.code,))
         if row is None:
-            raise NotFound(f"no live mobilization recipient has ack code {reply.code}")
+            raise NotFound(
+                _("no live mobilization recipient has ack code {code}").format(code=reply.code)
+            )
         if row[5] != phone:
             raise InvalidInput(
-                f"code {reply.code} was not sent to {mask_phone(phone, region)}", "from"
+                _("code {code} was not sent to {phone}").format(
+                    code=reply.code, phone=mask_phone(phone, region)
+                ),
+                "from",
             )
         rid = int(row[0])
     else:
@@ -1317,8 +1343,10 @@ def answer_by_sms(
         ).fetchall()
         if len(rows) != 1:
             raise InvalidInput(
-                "reply with the code from the message, e.g. '4821 1'"
-                f" ({len(rows)} open call-outs for this number)",
+                _(
+                    "reply with the code from the message, e.g. '4821 1' ({count} open call-outs"
+                    " for this number)"
+                ).format(count=len(rows)),
                 "text",
             )
         rid = int(rows[0][0])
@@ -1337,7 +1365,9 @@ def cancel_mobilization(db: Database, clock: Clock, operator: str, mobilization_
         mob = get_mobilization(db, mobilization_id)
         if mob.state != "active":
             raise InvalidTransition(
-                f"mobilization {mob.id} is {mob.state}; only an active one can be cancelled"
+                _("mobilization {id} is {state}; only an active one can be cancelled").format(
+                    id=mob.id, state=mob.state
+                )
             )
         engine = _Engine(db, now, mob)
         rows = db.conn.execute(
@@ -1378,7 +1408,9 @@ def resend_silent(db: Database, clock: Clock, operator: str, mobilization_id: in
     with write(db):
         mob = get_mobilization(db, mobilization_id)
         if mob.state != "active":
-            raise InvalidTransition(f"mobilization {mob.id} is {mob.state}")
+            raise InvalidTransition(
+                _("mobilization {id} is {state}").format(id=mob.id, state=mob.state)
+            )
         rows = db.conn.execute(
             "SELECT id, person_id, sends FROM recipients WHERE mobilization_id = ?"
             " AND state = 'sent' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE"

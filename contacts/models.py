@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from store.i18n import N_, _
+
 
 class Level(StrEnum):
     """A level of the jurisdiction, from the top of the tree down."""
@@ -35,7 +37,13 @@ class Level(StrEnum):
 
     @property
     def label_zh(self) -> str:
+        """The official Chinese name (also accepted as input, whatever the language)."""
         return LEVEL_LABELS[self]
+
+    @property
+    def label(self) -> str:
+        """The level's name in the current language."""
+        return _(LEVEL_NAMES[self])
 
     @classmethod
     def parse(cls, text: str) -> Level:
@@ -47,17 +55,27 @@ class Level(StrEnum):
         if value in aliases:
             return aliases[value]
         raise ValueError(
-            f"unknown level {text!r}; use {', '.join(lv.value for lv in cls)} "
-            "(street = township, village = community)"
+            _(
+                "unknown level {text!r}; use {levels} (street = township, village = community)"
+            ).format(text=text, levels=", ".join(lv.value for lv in cls))
         )
 
 
+# The Chinese labels are data: accepted as input whatever the language (LEVEL_NAMES is shown).
 LEVEL_LABELS = {
     Level.CITY: "市",
     Level.COUNTY: "县/区",
     Level.TOWNSHIP: "乡镇/街道",
     Level.COMMUNITY: "社区/村",
     Level.GRID: "网格",
+}
+# In English the name is the code itself (street = township, village = community).
+LEVEL_NAMES = {
+    Level.CITY: N_("city"),
+    Level.COUNTY: N_("county"),
+    Level.TOWNSHIP: N_("township"),
+    Level.COMMUNITY: N_("community"),
+    Level.GRID: N_("grid"),
 }
 
 # Statistical division codes (统计用区划代码) are 12 digits at every administrative level;
@@ -70,13 +88,15 @@ def code_problem(level: Level, code: str) -> str | None:
     """Why ``code`` cannot name a unit of ``level``, or ``None`` when it can."""
     if level is Level.GRID:
         if not GRID_CODE_RE.match(code):
-            return (
-                f"{code!r} is not a grid code: up to 32 letters, digits, '-', '_' or '.', "
+            return _(
+                "{code!r} is not a grid code: up to 32 letters, digits, '-', '_' or '.', "
                 "starting with a letter or digit"
-            )
+            ).format(code=code)
         return None
     if not DIVISION_CODE_RE.match(code):
-        return f"{code!r} is not a 12-digit statistical division code (e.g. 110105001001)"
+        return _("{code!r} is not a 12-digit statistical division code (e.g. 110105001001)").format(
+            code=code
+        )
     return None
 
 
@@ -171,6 +191,9 @@ class Labelled(Protocol):
     @property
     def label_zh(self) -> str: ...
 
+    @property
+    def label(self) -> str: ...
+
 
 L = TypeVar("L", bound=Labelled)
 
@@ -178,8 +201,12 @@ L = TypeVar("L", bound=Labelled)
 def parse_labelled(cls: type[L], text: str, what: str) -> L:
     """The member of ``cls`` named by its code (``-``/``_``/space alike) or its Chinese label.
 
+    Args:
+        what: what is parsed, marked with ``N_`` (translated here).
+
     Raises:
-        ValueError: naming ``what`` and listing every code with its label.
+        ValueError: naming ``what`` and listing every code with its Chinese label (both are
+            accepted as input).
     """
     value = text.strip().lower().replace("-", "_").replace(" ", "_")
     members = list(cls)  # type: ignore[call-overload]
@@ -187,7 +214,11 @@ def parse_labelled(cls: type[L], text: str, what: str) -> L:
         if value in (member.value, member.label_zh):
             return member  # type: ignore[no-any-return]
     names = ", ".join(f"{m.value.replace('_', '-')} ({m.label_zh})" for m in members)
-    raise ValueError(f"unknown {what} {text!r}; use one of {names}")
+    raise ValueError(
+        _("unknown {what} {text!r}; use one of {names}").format(
+            what=_(what), text=text, names=names
+        )
+    )
 
 
 class Role(StrEnum):
@@ -204,14 +235,22 @@ class Role(StrEnum):
 
     @property
     def label_zh(self) -> str:
+        """The official Chinese name (also accepted as input, whatever the language)."""
         return ROLE_LABELS[self]
+
+    @property
+    def label(self) -> str:
+        """The role's name in the current language."""
+        return _(ROLE_NAMES[self])
 
     @classmethod
     def parse(cls, text: str) -> Role:
         """Accept the code (``grid-leader`` or ``grid_leader``) or the Chinese label (网格长)."""
-        return parse_labelled(cls, text, "role")
+        return parse_labelled(cls, text, N_("role"))
 
 
+# The Chinese labels are data: accepted as input whatever the language, and the default labels
+# of contact-tree nodes (stored); ROLE_NAMES is what is shown.
 ROLE_LABELS = {
     Role.GRID_LEADER: "网格长",
     Role.GRID_MEMBER: "网格员",
@@ -221,6 +260,16 @@ ROLE_LABELS = {
     Role.TEAM_LEADER: "队长",
     Role.TEAM_MEMBER: "队员",
     Role.VOLUNTEER: "志愿者",
+}
+ROLE_NAMES = {
+    Role.GRID_LEADER: N_("grid leader"),
+    Role.GRID_MEMBER: N_("grid member"),
+    Role.COMMUNITY_SECRETARY: N_("community secretary"),
+    Role.DUTY_OFFICER: N_("duty officer"),
+    Role.SHIFT_LEAD: N_("shift lead"),
+    Role.TEAM_LEADER: N_("team leader"),
+    Role.TEAM_MEMBER: N_("team member"),
+    Role.VOLUNTEER: N_("volunteer"),
 }
 
 

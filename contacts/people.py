@@ -32,6 +32,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound
+from store.i18n import _
 
 MAX_NAME = 100
 MAX_SKILL = 50
@@ -98,7 +99,7 @@ def mask_email(email: str | None) -> str | None:
     """``zhang.san@example.com`` → ``z***@example.com``."""
     if not email:
         return None
-    local_part, _, domain = email.partition("@")
+    local_part, _at, domain = email.partition("@")
     return f"{local_part[:1]}***@{domain}"
 
 
@@ -125,7 +126,9 @@ def mask_address(kind: ChannelKind, address: str, region: str = DEFAULT_REGION) 
 def clean_name(text: str | None) -> str:
     name = " ".join((text or "").split())
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"a name of 1-{MAX_NAME} characters is required", "name")
+        raise InvalidInput(
+            _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"
+        )
     return name
 
 
@@ -134,7 +137,9 @@ def clean_email(text: str | None, field: str = "email") -> str | None:
     if not value:
         return None
     if not EMAIL_RE.match(value):
-        raise InvalidInput(f"{value!r} is not an e-mail address (name@example.com)", field)
+        raise InvalidInput(
+            _("{value!r} is not an e-mail address (name@example.com)").format(value=value), field
+        )
     return value
 
 
@@ -144,7 +149,7 @@ def clean_webhook(text: str | None, field: str = "webhook") -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
-        raise InvalidInput(f"{value!r} is not an http(s) URL", field)
+        raise InvalidInput(_("{value!r} is not an http(s) URL").format(value=value), field)
     return value
 
 
@@ -164,10 +169,17 @@ def clean_skills(values: Iterable[str]) -> list[str]:
     skills: list[str] = []
     for value in values:
         if not isinstance(value, str) or not value.strip():
-            raise InvalidInput(f"a skill must be non-empty text (got {value!r})", "skills")
+            raise InvalidInput(
+                _("a skill must be non-empty text (got {value!r})").format(value=value), "skills"
+            )
         skill = " ".join(value.split())
         if len(skill) > MAX_SKILL:
-            raise InvalidInput(f"a skill is at most {MAX_SKILL} characters: {skill!r}", "skills")
+            raise InvalidInput(
+                _("a skill is at most {max} characters: {skill!r}").format(
+                    max=MAX_SKILL, skill=skill
+                ),
+                "skills",
+            )
         if skill not in skills:
             skills.append(skill)
     return skills
@@ -180,9 +192,11 @@ def current_unit_id(db: Database, code: str | None) -> tuple[int | None, str | N
         return None, None
     row = db.conn.execute("SELECT id, valid_to FROM units WHERE code = ?", (value,)).fetchone()
     if row is None:
-        raise InvalidInput(f"no unit {value}", "unit")
+        raise InvalidInput(_("no unit {code}").format(code=value), "unit")
     if row[1] is not None:
-        raise InvalidInput(f"unit {value} was retired on {row[1]}", "unit")
+        raise InvalidInput(
+            _("unit {code} was retired on {date}").format(code=value, date=row[1]), "unit"
+        )
     return int(row[0]), value
 
 
@@ -199,9 +213,12 @@ def clean_phone(
         (phone, exclude_id),
     ).fetchone()
     if row is not None:
-        where = f" of {row[2]}" if row[2] else ""
+        if row[2]:
+            text = _("{phone} is already the number of {name} of {unit} (#{id})")
+        else:
+            text = _("{phone} is already the number of {name} (#{id})")
         raise InvalidInput(
-            f"{mask_phone(phone, region)} is already the number of {row[1]}{where} (#{row[0]})",
+            text.format(phone=mask_phone(phone, region), name=row[1], unit=row[2], id=row[0]),
             "phone",
         )
     return phone
@@ -272,7 +289,8 @@ def validate_channels(
         except ValueError as exc:
             kinds = ", ".join(k.value for k in ChannelKind)
             raise InvalidInput(
-                f"unknown channel kind {raw_kind!r}; use {kinds}", "channels"
+                _("unknown channel kind {kind!r}; use {kinds}").format(kind=raw_kind, kinds=kinds),
+                "channels",
             ) from exc
         if kind is ChannelKind.SMS:
             value: str | None = normalize_phone(address, region, field="channels")
@@ -281,10 +299,15 @@ def validate_channels(
         else:
             value = clean_webhook(address, "channels")
         if value is None:
-            raise InvalidInput(f"a {kind.value} channel needs an address", "channels")
-        if any(k is kind and a == value for k, a, _ in out):
+            raise InvalidInput(
+                _("a {kind} channel needs an address").format(kind=kind.value), "channels"
+            )
+        if any(k is kind and a == value for k, a, _verified in out):
             shown = mask_address(kind, value, region)
-            raise InvalidInput(f"{kind.value} {shown} is listed twice", "channels")
+            raise InvalidInput(
+                _("{kind} {address} is listed twice").format(kind=kind.value, address=shown),
+                "channels",
+            )
         out.append((kind, value, bool(verified)))
     return out
 
@@ -354,10 +377,10 @@ def get_person(db: Database, ref: int | str, *, region: str = DEFAULT_REGION) ->
         found = _by(db, "p.id = ?", (ref,))
         if found:
             return found[0]
-        raise NotFound(f"no person #{ref}")
+        raise NotFound(_("no person #{id}").format(id=ref))
     text = ref.strip()
     if not text:
-        raise InvalidInput("name, key, phone or id of a person is required", "person")
+        raise InvalidInput(_("name, key, phone or id of a person is required"), "person")
     found = _by(db, "p.key = ?", (text,))
     if not found and text.lstrip("#").isdigit() and len(text.lstrip("#")) < 10:
         found = _by(db, "p.id = ?", (int(text.lstrip("#")),))
@@ -373,18 +396,25 @@ def get_person(db: Database, ref: int | str, *, region: str = DEFAULT_REGION) ->
         if len(found) > 1:
             candidates = "; ".join(_candidate(p, region) for p in found)
             raise InvalidInput(
-                f"{len(found)} people are called {text}: {candidates}; give an id or key",
+                _("{count} people are called {name}: {candidates}; give an id or key").format(
+                    count=len(found), name=text, candidates=candidates
+                ),
                 "person",
             )
     if not found:
-        raise NotFound(f"no person {text}")
+        raise NotFound(_("no person {ref}").format(ref=text))
     return found[0]
 
 
 def _candidate(person: Person, region: str) -> str:
-    phone = mask_phone(person.phone, region) or "no phone"
-    inactive = "" if person.active else ", inactive"
-    return f"#{person.id} {person.name} ({person.unit_code or 'no unit'}, {phone}{inactive})"
+    phone = mask_phone(person.phone, region) or _("no phone")
+    if person.active:
+        text = _("#{id} {name} ({unit}, {phone})")
+    else:
+        text = _("#{id} {name} ({unit}, {phone}, inactive)")
+    return text.format(
+        id=person.id, name=person.name, unit=person.unit_code or _("no unit"), phone=phone
+    )
 
 
 def list_people(
@@ -411,13 +441,13 @@ def list_people(
         NotFound: ``unit`` names no unit. InvalidInput: an unknown role, a limit below 1.
     """
     if limit < 1:
-        raise InvalidInput("must be at least 1", "limit")
+        raise InvalidInput(_("must be at least 1"), "limit")
     where: list[str] = []
     params: list[Any] = []
     if unit is not None:
         row = db.conn.execute("SELECT id FROM units WHERE code = ?", (unit.strip(),)).fetchone()
         if row is None:
-            raise NotFound(f"no unit {unit.strip()}")
+            raise NotFound(_("no unit {code}").format(code=unit.strip()))
         if include_sub_units:
             where.append(
                 "p.unit_id IN (WITH RECURSIVE sub(id) AS (SELECT ?"
@@ -502,7 +532,7 @@ def add_person(
     values = validate_person(db, new, region)
     chosen = (key or "").strip()
     if len(chosen) > MAX_KEY:
-        raise InvalidInput(f"a key is at most {MAX_KEY} characters", "key")
+        raise InvalidInput(_("a key is at most {max} characters").format(max=MAX_KEY), "key")
     if not chosen:
         chosen = values["phone"] or (
             f"{values['name']}@{values['unit_code']}" if values["unit_code"] else values["name"]
@@ -514,7 +544,9 @@ def add_person(
         if other is not None:
             shown = _audit_key(chosen, values["phone"], region)
             raise InvalidInput(
-                f"key {shown} is already used by {other[1]} (#{other[0]}); give another --key",
+                _("key {key} is already used by {name} (#{id}); give another --key").format(
+                    key=shown, name=other[1], id=other[0]
+                ),
                 "key",
             )
         cursor = db.conn.execute(
@@ -599,7 +631,10 @@ def edit_person(
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
         raise InvalidInput(
-            f"cannot edit {', '.join(unknown)}; editable: {', '.join(EDITABLE)}", unknown[0]
+            _("cannot edit {fields}; editable: {editable}").format(
+                fields=", ".join(unknown), editable=", ".join(EDITABLE)
+            ),
+            unknown[0],
         )
     person = get_person(db, ref, region=region)
     old: dict[str, Any] = {
@@ -630,7 +665,10 @@ def edit_person(
             new[field] = clean_skills(_as_list(value, field))
     changed = {f: v for f, v in new.items() if v != old[f]}
     if not changed:
-        raise InvalidInput(f"nothing to change for {person.name} (#{person.id})", "changes")
+        raise InvalidInput(
+            _("nothing to change for {name} (#{id})").format(name=person.name, id=person.id),
+            "changes",
+        )
     at = to_iso(clock.now())
     columns: dict[str, Any] = {}
     for field, value in changed.items():
@@ -686,7 +724,7 @@ def edit_person(
 
 def _as_list(value: Any, field: str) -> list[Any]:
     if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInput("must be a list", field)
+        raise InvalidInput(_("must be a list"), field)
     return list(value)
 
 
@@ -706,10 +744,12 @@ def deactivate_person(
     """
     why = (reason or "").strip()
     if not why:
-        raise InvalidInput("a reason is required", "reason")
+        raise InvalidInput(_("a reason is required"), "reason")
     person = get_person(db, ref, region=region)
     if not person.active:
-        raise InvalidTransition(f"{person.name} (#{person.id}) is already inactive")
+        raise InvalidTransition(
+            _("{name} (#{id}) is already inactive").format(name=person.name, id=person.id)
+        )
     at = to_iso(clock.now())
     with write(db):
         db.conn.execute(
@@ -763,7 +803,9 @@ def set_channels(
         cleaned = default_channels(person.phone, person.webhook, person.email)
         if not cleaned:
             raise InvalidInput(
-                f"{person.name} has no phone, webhook or e-mail to derive channels from",
+                _("{name} has no phone, webhook or e-mail to derive channels from").format(
+                    name=person.name
+                ),
                 "channels",
             )
     at = to_iso(clock.now())

@@ -13,6 +13,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from store.errors import InvalidInput
+from store.i18n import _
 
 DEFAULT_REGION = "CN"
 
@@ -30,14 +31,19 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION, *, field: str = "ph
     """
     raw = (text or "").strip()
     if not raw:
-        raise InvalidInput("a phone number is required", field)
+        raise InvalidInput(_("a phone number is required"), field)
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException as exc:
-        raise InvalidInput(f"{raw!r} is not a phone number ({exc})", field) from exc
+        raise InvalidInput(
+            _("{text!r} is not a phone number ({reason})").format(text=raw, reason=exc), field
+        ) from exc
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_number(number) or region
-        raise InvalidInput(f"{raw!r} is not a valid phone number in {where}", field)
+        raise InvalidInput(
+            _("{text!r} is not a valid phone number in {region}").format(text=raw, region=where),
+            field,
+        )
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

@@ -41,6 +41,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
+from store.i18n import _
 
 POST_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 SHIFT_START_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -146,8 +147,10 @@ def get_post(db: Database, code: str) -> Post:
         "SELECT id, code, name FROM posts WHERE code = ? COLLATE NOCASE", (code.strip(),)
     ).fetchone()
     if row is None:
-        known = ", ".join(p.code for p in list_posts(db)) or "none yet; add one with duty post-add"
-        raise NotFound(f"no post {code!r} (posts: {known})")
+        known = ", ".join(p.code for p in list_posts(db)) or _(
+            "none yet; add one with duty post-add"
+        )
+        raise NotFound(_("no post {code!r} (posts: {known})").format(code=code, known=known))
     return _post_from_row(row)
 
 
@@ -176,7 +179,7 @@ def resolve_person(db: Database, ref: str | int, field: str = "person") -> Perso
     """
     text = str(ref).strip()
     if not text:
-        raise InvalidInput("a person is required (key, id, phone or name)", field)
+        raise InvalidInput(_("a person is required (key, id, phone or name)"), field)
     conn = db.conn
     row = conn.execute("SELECT id, key, name FROM people WHERE key = ?", (text,)).fetchone()
     if row is None and text.isdigit():
@@ -198,12 +201,16 @@ def resolve_person(db: Database, ref: str | int, field: str = "person") -> Perso
         if len(rows) > 1:
             keys = ", ".join(str(r[1]) for r in rows)
             raise InvalidInput(
-                f"{text!r} names more than one person (keys {keys}); give the key or phone",
+                _(
+                    "{text!r} names more than one person (keys {keys}); give the key or phone"
+                ).format(text=text, keys=keys),
                 field,
             )
         row = rows[0] if rows else None
     if row is None:
-        raise NotFound(f"{field}: nobody with key, id, phone or name {text!r}")
+        raise NotFound(
+            _("{field}: nobody with key, id, phone or name {text!r}").format(field=field, text=text)
+        )
     return PersonRef(int(row[0]), str(row[1]), str(row[2]))
 
 
@@ -211,7 +218,7 @@ def _zone(name: str, field: str = "zone") -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown time zone {name!r}", field) from exc
+        raise InvalidInput(_("unknown time zone {name!r}").format(name=name), field) from exc
 
 
 ROTATION_COLUMNS = (
@@ -296,17 +303,22 @@ def add_post(db: Database, clock: Clock, operator: str, code: str, name: str) ->
     name = " ".join(name.split())
     if not POST_CODE_RE.match(code):
         raise InvalidInput(
-            f"{code!r} is not a post code: up to 32 letters, digits, '-', '_' or '.'", "code"
+            _("{code!r} is not a post code: up to 32 letters, digits, '-', '_' or '.'").format(
+                code=code
+            ),
+            "code",
         )
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"a name of 1 to {MAX_NAME} characters is required", "name")
+        raise InvalidInput(
+            _("a name of 1 to {max} characters is required").format(max=MAX_NAME), "name"
+        )
     now = to_iso(clock.now())
     with write(db):
         taken = db.conn.execute(
             "SELECT code FROM posts WHERE code = ? COLLATE NOCASE", (code,)
         ).fetchone()
         if taken:
-            raise InvalidInput(f"post {taken[0]!r} already exists", "code")
+            raise InvalidInput(_("post {code!r} already exists").format(code=taken[0]), "code")
         cursor = db.conn.execute(
             "INSERT INTO posts (code, name, created_at) VALUES (?, ?, ?)", (code, name, now)
         )
@@ -322,7 +334,10 @@ def parse_shift_start(text: str | time) -> time:
         return text.replace(second=0, microsecond=0, tzinfo=None)
     match = SHIFT_START_RE.match(text.strip())
     if not match:
-        raise InvalidInput(f"{text!r} is not a time of day; use HH:MM (e.g. 08:00)", "shift-start")
+        raise InvalidInput(
+            _("{text!r} is not a time of day; use HH:MM (e.g. 08:00)").format(text=text),
+            "shift-start",
+        )
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -360,21 +375,25 @@ def add_rotation(
     start_time = parse_shift_start(shift_start)
     _zone(zone)
     if isinstance(every_days, bool) or not isinstance(every_days, int) or every_days < 1:
-        raise InvalidInput(f"must be a whole number >= 1 (got {every_days!r})", "every-days")
+        raise InvalidInput(
+            _("must be a whole number >= 1 (got {value!r})").format(value=every_days), "every-days"
+        )
     hours = float(shift_hours)
     if not math.isfinite(hours) or hours <= 0 or hours > 24 * every_days:
         raise InvalidInput(
-            f"must be more than 0 and at most {24 * every_days} (24 x every-days; a shift may"
-            f" not overlap the next one), got {shift_hours!r}",
+            _(
+                "must be more than 0 and at most {max} (24 x every-days; a shift may not overlap"
+                " the next one), got {value!r}"
+            ).format(max=24 * every_days, value=shift_hours),
             "hours",
         )
     if not people:
-        raise InvalidInput("at least one person is required", "people")
+        raise InvalidInput(_("at least one person is required"), "people")
     refs = [resolve_person(db, p, "people") for p in people]
     name = " ".join(name.split())[:MAX_NAME]
     now = clock.now()
     if valid_to is not None and valid_to.tzinfo is None:
-        raise InvalidInput("valid_to must carry a time zone", "until")
+        raise InvalidInput(_("valid_to must carry a time zone"), "until")
     with write(db):
         cursor = db.conn.execute(
             "INSERT INTO rotations (post_id, name, zone, starts_on, shift_start, shift_hours,"
@@ -445,13 +464,13 @@ def add_override(
     target = get_post(db, post)
     who = resolve_person(db, person)
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("override times must carry a time zone", "from")
+        raise InvalidInput(_("override times must carry a time zone"), "from")
     start, end = (t.astimezone(UTC).replace(microsecond=0) for t in (starts_at, ends_at))
     if end <= start:
-        raise InvalidInput("the end must be after the start", "to")
+        raise InvalidInput(_("the end must be after the start"), "to")
     reason = " ".join(reason.split())
     if not reason:
-        raise InvalidInput("a reason is required (who asked, why)", "reason")
+        raise InvalidInput(_("a reason is required (who asked, why)"), "reason")
     now = clock.now()
     with write(db):
         cursor = db.conn.execute(
@@ -596,10 +615,10 @@ def _resolve(
 
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if start.tzinfo is None or end.tzinfo is None:
-        raise InvalidInput("times must carry a time zone", "from")
+        raise InvalidInput(_("times must carry a time zone"), "from")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
-        raise InvalidInput("the end must be after the start", "to")
+        raise InvalidInput(_("the end must be after the start"), "to")
     return start, end
 
 

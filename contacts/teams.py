@@ -24,6 +24,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
+from store.i18n import N_, _
 
 TEAM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_NAME = 100
@@ -41,14 +42,22 @@ class TeamKind(StrEnum):
 
     @property
     def label_zh(self) -> str:
+        """The official Chinese name (also accepted as input, whatever the language)."""
         return TEAM_KIND_LABELS[self]
+
+    @property
+    def label(self) -> str:
+        """The kind's name in the current language."""
+        return _(TEAM_KIND_NAMES[self])
 
     @classmethod
     def parse(cls, text: str) -> TeamKind:
         """Accept the code (``flood-control`` or ``flood_control``) or the Chinese label."""
-        return parse_labelled(cls, text, "team kind")
+        return parse_labelled(cls, text, N_("team kind"))
 
 
+# The Chinese labels are data: accepted as input whatever the language, and the JSON form's
+# ``kind_label``; TEAM_KIND_NAMES is what is shown.
 TEAM_KIND_LABELS = {
     TeamKind.RESCUE: "救援队",
     TeamKind.MEDICAL: "医疗队",
@@ -56,6 +65,14 @@ TEAM_KIND_LABELS = {
     TeamKind.FLOOD_CONTROL: "防汛抢险队",
     TeamKind.PUBLIC_SECURITY: "治安巡逻队",
     TeamKind.OTHER: "其他",
+}
+TEAM_KIND_NAMES = {
+    TeamKind.RESCUE: N_("rescue team"),
+    TeamKind.MEDICAL: N_("medical team"),
+    TeamKind.FIREFIGHTING: N_("volunteer fire team"),
+    TeamKind.FLOOD_CONTROL: N_("flood control team"),
+    TeamKind.PUBLIC_SECURITY: N_("security patrol team"),
+    TeamKind.OTHER: N_("other"),
 }
 
 
@@ -89,7 +106,7 @@ def _team_row(db: Database, code: str) -> tuple[Any, ...]:
         (code.strip(),),
     ).fetchone()
     if row is None:
-        raise NotFound(f"no team {code.strip()}")
+        raise NotFound(_("no team {code}").format(code=code.strip()))
     return tuple(row)
 
 
@@ -143,7 +160,7 @@ def list_teams(
     if unit is not None:
         row = db.conn.execute("SELECT id FROM units WHERE code = ?", (unit.strip(),)).fetchone()
         if row is None:
-            raise NotFound(f"no unit {unit.strip()}")
+            raise NotFound(_("no unit {code}").format(code=unit.strip()))
         where.append("t.unit_id = ?")
         params.append(int(row[0]))
     if kind is not None:
@@ -164,7 +181,9 @@ def list_teams(
 def _active_person(db: Database, ref: int | str, region: str, field: str) -> Person:
     person = get_person(db, ref, region=region)
     if not person.active:
-        raise InvalidInput(f"{person.name} (#{person.id}) is inactive", field)
+        raise InvalidInput(
+            _("{name} (#{id}) is inactive").format(name=person.name, id=person.id), field
+        )
     return person
 
 
@@ -194,18 +213,23 @@ def add_team(
     clean_code = (code or "").strip()
     if not TEAM_CODE_RE.match(clean_code):
         raise InvalidInput(
-            f"{clean_code!r} is not a team code: up to 32 letters, digits, '-', '_' or '.'", "code"
+            _("{code!r} is not a team code: up to 32 letters, digits, '-', '_' or '.'").format(
+                code=clean_code
+            ),
+            "code",
         )
     clean_name = " ".join((name or "").split())
     if not clean_name or len(clean_name) > MAX_NAME:
-        raise InvalidInput(f"a name of 1-{MAX_NAME} characters is required", "name")
+        raise InvalidInput(
+            _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"
+        )
     team_kind = _kind(kind)
     unit_id, unit_code = current_unit_id(db, unit)
     head = _active_person(db, leader, region, "leader") if leader is not None else None
     at = to_iso(clock.now())
     with write(db):
         if db.conn.execute("SELECT 1 FROM teams WHERE code = ?", (clean_code,)).fetchone():
-            raise InvalidInput(f"team {clean_code} already exists", "code")
+            raise InvalidInput(_("team {code} already exists").format(code=clean_code), "code")
         cursor = db.conn.execute(
             "INSERT INTO teams (code, name, kind, unit_id, leader_id, active, created_at,"
             " updated_at) VALUES (?,?,?,?,?,1,?,?)",
@@ -262,7 +286,10 @@ def add_member(
         if db.conn.execute(
             "SELECT 1 FROM team_members WHERE team_id = ? AND person_id = ?", (row[0], member.id)
         ).fetchone():
-            raise InvalidInput(f"{member.name} is already in team {row[1]}", "person")
+            raise InvalidInput(
+                _("{name} is already in team {team}").format(name=member.name, team=row[1]),
+                "person",
+            )
         _insert_member(db, int(row[0]), member.id, at)
         append_event(
             db,
@@ -303,7 +330,9 @@ def remove_member(
             "DELETE FROM team_members WHERE team_id = ? AND person_id = ?", (row[0], member.id)
         ).rowcount
         if not removed:
-            raise InvalidInput(f"{member.name} is not in team {row[1]}", "person")
+            raise InvalidInput(
+                _("{name} is not in team {team}").format(name=member.name, team=row[1]), "person"
+            )
         was_leader = row[5] == member.id
         db.conn.execute(
             "UPDATE teams SET updated_at = ?, leader_id = CASE WHEN leader_id = ? THEN NULL"
@@ -337,7 +366,9 @@ def set_leader(
     row = _team_row(db, team)
     head = _active_person(db, person, region, "leader")
     if row[5] == head.id:
-        raise InvalidInput(f"{head.name} already leads team {row[1]}", "leader")
+        raise InvalidInput(
+            _("{name} already leads team {team}").format(name=head.name, team=row[1]), "leader"
+        )
     at = to_iso(clock.now())
     with write(db):
         added = not db.conn.execute(
@@ -387,6 +418,7 @@ def team_to_json(
 
 __all__ = [
     "TEAM_KIND_LABELS",
+    "TEAM_KIND_NAMES",
     "Team",
     "TeamKind",
     "add_member",

@@ -62,6 +62,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import ImportRejected, InvalidInput, NotFound
+from store.i18n import _
 
 KINDS = ("person", "post", "role")
 TEAM_ROLES = (Role.TEAM_LEADER, Role.TEAM_MEMBER)
@@ -95,7 +96,9 @@ class NodeRef:
         kind = kind.strip().lower()
         if not sep or kind not in KINDS or not ref.strip():
             raise InvalidInput(
-                f"{text!r} is not a reference; write person:KEY, post:CODE or role:ROLE@UNIT",
+                _(
+                    "{text!r} is not a reference; write person:KEY, post:CODE or role:ROLE@UNIT"
+                ).format(text=text),
                 field,
             )
         return cls(kind, ref.strip())
@@ -148,7 +151,10 @@ def _tree_name(tree: str) -> str:
     name = tree.strip()
     if not TREE_NAME_RE.match(name):
         raise InvalidInput(
-            f"{tree!r} is not a tree name: up to 32 letters, digits, '-', '_' or '.'", "tree"
+            _("{name!r} is not a tree name: up to 32 letters, digits, '-', '_' or '.'").format(
+                name=tree
+            ),
+            "tree",
         )
     return name
 
@@ -157,28 +163,40 @@ def _node_code(code: str, field: str = "code") -> str:
     value = str(code).strip()
     if not NODE_CODE_RE.match(value):
         raise InvalidInput(
-            f"{code!r} is not a node code: up to 64 letters, digits, '-', '_', '.' or '@'", field
+            _("{code!r} is not a node code: up to 64 letters, digits, '-', '_', '.' or '@'").format(
+                code=code
+            ),
+            field,
         )
     return value
 
 
 def _number(value: Any, field: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"must be a whole number from {low} to {high} (got {value!r})", field)
+        raise InvalidInput(
+            _("must be a whole number from {low} to {high} (got {value!r})").format(
+                low=low, high=high, value=value
+            ),
+            field,
+        )
     return value
 
 
 def _label(value: Any, field: str = "label") -> str:
     text = " ".join(str(value).split()) if isinstance(value, str) else ""
     if not text or len(text) > MAX_LABEL:
-        raise InvalidInput(f"a label of 1-{MAX_LABEL} characters is required", field)
+        raise InvalidInput(
+            _("a label of 1-{max} characters is required").format(max=MAX_LABEL), field
+        )
     return text
 
 
 def _split_role(ref: str, field: str) -> tuple[Role, str]:
     role_text, sep, target = ref.partition("@")
     if not sep or not target.strip():
-        raise InvalidInput(f"{ref!r} is not ROLE@UNIT (e.g. grid_leader@G01)", field)
+        raise InvalidInput(
+            _("{ref!r} is not ROLE@UNIT (e.g. grid_leader@G01)").format(ref=ref), field
+        )
     try:
         role = Role.parse(role_text)
     except ValueError as exc:
@@ -197,7 +215,9 @@ def validate_ref(db: Database, node_ref: NodeRef, field: str = "ref") -> tuple[N
     """
     kind, ref = node_ref.kind, node_ref.ref.strip()
     if kind not in KINDS:
-        raise InvalidInput(f"unknown kind {kind!r}; use person, post or role", field)
+        raise InvalidInput(
+            _("unknown kind {kind!r}; use person, post or role").format(kind=kind), field
+        )
     try:
         if kind == "person":
             person = get_person(db, ref)
@@ -227,7 +247,9 @@ def _validate_alternates(
         parsed = value if isinstance(value, NodeRef) else NodeRef.parse(value, field)
         normal, _label_text = validate_ref(db, parsed, field)
         if normal in out:
-            raise InvalidInput(f"alternate {normal} is listed twice", field)
+            raise InvalidInput(
+                _("alternate {ref} is listed twice").format(ref=normal.format()), field
+            )
         out.append(normal)
     return out
 
@@ -293,7 +315,9 @@ def get_node(db: Database, tree: str, code: str) -> TreeNode:
         (tree.strip(), code.strip()),
     ).fetchone()
     if row is None:
-        raise NotFound(f"no node {code.strip()} in tree {tree.strip()}")
+        raise NotFound(
+            _("no node {code} in tree {tree}").format(code=code.strip(), tree=tree.strip())
+        )
     return _row_to_node(row)
 
 
@@ -349,7 +373,7 @@ def subtree(nodes: Sequence[TreeNode], code: str) -> list[tuple[int, TreeNode]]:
     """
     start = next((n for n in nodes if n.code == code.strip()), None)
     if start is None:
-        raise NotFound(f"no node {code.strip()}")
+        raise NotFound(_("no node {code}").format(code=code.strip()))
     kids: dict[int, list[TreeNode]] = {}
     for n in nodes:
         if n.parent_id is not None:
@@ -444,7 +468,7 @@ def check_tree(db: Database, tree: str, at: datetime) -> list[TreeProblem]:
     """
     nodes = get_tree(db, tree)
     if not nodes:
-        raise NotFound(f"no contact tree {tree.strip()}")
+        raise NotFound(_("no contact tree {tree}").format(tree=tree.strip()))
     problems = _structure_problems(nodes)
     cache: dict[NodeRef, list[Person]] = {}
 
@@ -454,25 +478,35 @@ def check_tree(db: Database, tree: str, at: datetime) -> list[TreeProblem]:
         return cache[ref]
 
     for node in nodes:
-        refs = [("", node.node_ref), *((" alternate", a) for a in node.alternates)]
-        for what, ref in refs:
+        refs = [(False, node.node_ref), *((True, a) for a in node.alternates)]
+        for alternate, ref in refs:
             found = people_of(ref)
             if not found:
+                if alternate:
+                    text = _("{code} ({label}) alternate {ref} resolves to nobody")
+                else:
+                    text = _("{code} ({label}) {ref} resolves to nobody")
                 problems.append(
                     TreeProblem(
                         "nobody",
                         node.code,
-                        f"{node.code} ({node.label}){what} {_shown_ref(ref)} resolves to nobody",
+                        text.format(code=node.code, label=node.label, ref=_shown_ref(ref)),
                     )
                 )
             for person in found:
                 if not has_channel(person):
+                    if alternate:
+                        text = _(
+                            "{code} alternate: {name} ({key}) has no phone, e-mail, webhook or"
+                            " channel"
+                        )
+                    else:
+                        text = _("{code}: {name} ({key}) has no phone, e-mail, webhook or channel")
                     problems.append(
                         TreeProblem(
                             "no_channel",
                             node.code,
-                            f"{node.code}{what}: {person.name} ({person.shown_key()}) has no"
-                            " phone, e-mail, webhook or channel",
+                            text.format(code=node.code, name=person.name, key=person.shown_key()),
                         )
                     )
     order = {kind: i for i, kind in enumerate(PROBLEM_KINDS)}
@@ -496,7 +530,7 @@ def _structure_problems(nodes: Sequence[TreeNode]) -> list[TreeProblem]:
         while cur is not None:
             if cur in state:
                 result = "orphan" if state[cur] in ("cycle", "orphan") else "ok"
-                reason = why.get(cur, "it hangs below a cycle")
+                reason = why.get(cur, _("it hangs below a cycle"))
                 break
             if cur in on_path:
                 loop = path[path.index(cur) :]
@@ -507,20 +541,23 @@ def _structure_problems(nodes: Sequence[TreeNode]) -> list[TreeProblem]:
                     TreeProblem(
                         "cycle",
                         names[0],
-                        "parent chain loops: " + " → ".join(code[m] for m in loop + [cur]),
+                        _("parent chain loops: {chain}").format(
+                            chain=" → ".join(code[m] for m in loop + [cur])
+                        ),
                     )
                 )
-                result, reason = "orphan", "it hangs below a cycle"
+                result, reason = "orphan", _("it hangs below a cycle")
                 break
             on_path.add(cur)
             path.append(cur)
             up = parent[cur]
             if up is None:
                 if cur != root_id:
-                    result, reason = "orphan", f"{code[cur]} is a second root"
+                    result, reason = "orphan", _("{code} is a second root").format(code=code[cur])
                 break
             if up not in parent:
-                result, reason = "orphan", f"{code[cur]}'s parent belongs to another tree"
+                result = "orphan"
+                reason = _("{code}'s parent belongs to another tree").format(code=code[cur])
                 break
             cur = up
         for member in path:
@@ -532,7 +569,11 @@ def _structure_problems(nodes: Sequence[TreeNode]) -> list[TreeProblem]:
         if state.get(n.id) == "orphan":
             problems.append(
                 TreeProblem(
-                    "orphan", n.code, f"{n.code} is not reachable from the root: {why[n.id]}"
+                    "orphan",
+                    n.code,
+                    _("{code} is not reachable from the root: {reason}").format(
+                        code=n.code, reason=why[n.id]
+                    ),
                 )
             )
     return problems
@@ -596,7 +637,8 @@ def _replace_tree(
     existed = _tree_exists(db, tree)
     if existed and not replace_existing:
         raise InvalidInput(
-            f"contact tree {tree} already exists; pass --replace to rebuild it", "tree"
+            _("contact tree {tree} already exists; pass --replace to rebuild it").format(tree=tree),
+            "tree",
         )
     if existed:
         # One statement: SQLite checks the parent foreign key at its end, so order is moot.
@@ -664,8 +706,10 @@ def _default_drafts(db: Database, at: datetime, timeout_s: int, repeats: int) ->
         townships = list_units(db, level=Level.TOWNSHIP)
         if not townships:
             raise InvalidInput(
-                "no duty post DO and no township: add the post (duty post-add DO 值班员)"
-                " or the jurisdiction first",
+                _(
+                    "no duty post DO and no township: add the post (duty post-add DO"
+                    ' "duty officer") or the jurisdiction first'
+                ),
                 "tree",
             ) from None
         top = townships[0]
@@ -777,11 +821,17 @@ def add_node(
         if db.conn.execute(
             "SELECT 1 FROM tree_nodes WHERE tree = ? AND code = ?", (name, node_code)
         ).fetchone():
-            raise InvalidInput(f"tree {name} already has a node {node_code}", "code")
+            raise InvalidInput(
+                _("tree {tree} already has a node {code}").format(tree=name, code=node_code),
+                "code",
+            )
         if parent is None:
             if _tree_exists(db, name):
                 raise InvalidInput(
-                    f"tree {name} has a root already; give the parent of the new node", "parent"
+                    _("tree {tree} has a root already; give the parent of the new node").format(
+                        tree=name
+                    ),
+                    "parent",
                 )
             parent_id, parent_code = None, None
         else:
@@ -908,8 +958,10 @@ def edit_node(
             if target.id != old.parent_id:
                 if target.id == old.id or target.id in _descendants(db, old.id):
                     raise InvalidInput(
-                        f"moving {old.code} under {target.code} would make a cycle"
-                        f" ({target.code} is {old.code} or below it)",
+                        _(
+                            "moving {node} under {target} would make a cycle"
+                            " ({target} is {node} or below it)"
+                        ).format(node=old.code, target=target.code),
                         "parent",
                     )
                 values["parent_id"] = target.id
@@ -921,7 +973,7 @@ def edit_node(
                 )
                 changes["parent"] = {"old": old.parent_code, "new": target.code}
         if not values:
-            raise InvalidInput(f"nothing to change on {old.code}", "node")
+            raise InvalidInput(_("nothing to change on {code}").format(code=old.code), "node")
         values["updated_at"] = now
         assignments = ", ".join(f"{column} = ?" for column in values)
         db.conn.execute(
@@ -953,7 +1005,9 @@ def remove_node(
         below = _descendants(db, node.id)
         if below and not cascade:
             raise InvalidInput(
-                f"{node.code} has {len(below)} node(s) below it; remove them first or cascade",
+                _("{code} has {count} node(s) below it; remove them first or cascade").format(
+                    code=node.code, count=len(below)
+                ),
                 "node",
             )
         ids = [node.id, *below]
@@ -985,10 +1039,10 @@ def tree_to_json(nodes: Sequence[TreeNode], code: str | None = None) -> dict[str
         by_parent.setdefault(n.parent_id, []).append(n)
     reachable = levels(nodes)
     if not reachable:
-        raise NotFound("the tree has no root")
+        raise NotFound(_("the tree has no root"))
     start = reachable[0][0] if code is None else next((n for n in nodes if n.code == code), None)
     if start is None:
-        raise NotFound(f"no node {code}")
+        raise NotFound(_("no node {code}").format(code=code))
     seen: set[int] = set()
 
     def convert(node: TreeNode) -> dict[str, Any]:
@@ -1016,13 +1070,15 @@ def export_tree(db: Database, tree: str, path: Path) -> int:
     """
     nodes = get_tree(db, tree)
     if not nodes:
-        raise NotFound(f"no contact tree {tree.strip()}")
+        raise NotFound(_("no contact tree {tree}").format(tree=tree.strip()))
     data = tree_to_json(nodes)
     try:
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc}", "file") from exc
-    return sum(1 for _ in _walk(data))
+        raise InvalidInput(
+            _("cannot write {path}: {reason}").format(path=path, reason=exc), "file"
+        ) from exc
+    return sum(1 for _node in _walk(data))
 
 
 def _walk(data: dict[str, Any]) -> Iterable[dict[str, Any]]:
@@ -1047,25 +1103,31 @@ def parse_tree_json(db: Database, data: Any) -> list[_Draft]:
 
     def visit(item: Any, parent: str | None, position: int, where: str) -> None:
         if not isinstance(item, dict):
-            raise _rejected(where, "node", "each node must be a JSON object")
+            raise _rejected(where, "node", _("each node must be a JSON object"))
         raw_code = item.get("code")
         if not isinstance(raw_code, str):
-            raise _rejected(where, "code", "a node code (text) is required")
+            raise _rejected(where, "code", _("a node code (text) is required"))
         try:
             code = _node_code(raw_code)
         except InvalidInput as exc:
             raise _rejected(where, "code", exc.reason) from exc
         if code in codes:
-            raise _rejected(code, "code", f"the code {code} is used by two nodes")
+            raise _rejected(
+                code, "code", _("the code {code} is used by two nodes").format(code=code)
+            )
         codes.add(code)
         unknown = sorted(set(item) - allowed)
         if unknown:
-            raise _rejected(code, unknown[0], f"unknown field {unknown[0]!r}")
+            raise _rejected(code, unknown[0], _("unknown field {field!r}").format(field=unknown[0]))
         kind, ref = item.get("kind"), item.get("ref")
         if not isinstance(kind, str) or kind not in KINDS:
-            raise _rejected(code, "kind", f"kind must be person, post or role (got {kind!r})")
+            raise _rejected(
+                code,
+                "kind",
+                _("kind must be person, post or role (got {kind!r})").format(kind=kind),
+            )
         if not isinstance(ref, str) or not ref.strip():
-            raise _rejected(code, "ref", "a reference (text) is required")
+            raise _rejected(code, "ref", _("a reference (text) is required"))
         try:
             normal, default_label = validate_ref(db, NodeRef(kind, ref.strip()))
         except InvalidInput as exc:
@@ -1085,14 +1147,14 @@ def parse_tree_json(db: Database, data: Any) -> list[_Draft]:
                 raise _rejected(code, key, exc.reason) from exc
         raw_alts = item.get("alternates", [])
         if not isinstance(raw_alts, list) or not all(isinstance(a, str) for a in raw_alts):
-            raise _rejected(code, "alternates", "alternates must be a list of KIND:REF texts")
+            raise _rejected(code, "alternates", _("alternates must be a list of KIND:REF texts"))
         try:
             alts = _validate_alternates(db, raw_alts, "alternates")
         except InvalidInput as exc:
             raise _rejected(code, "alternates", exc.reason) from exc
         kids = item.get("children", [])
         if not isinstance(kids, list):
-            raise _rejected(code, "children", "children must be a list of nodes")
+            raise _rejected(code, "children", _("children must be a list of nodes"))
         drafts.append(
             _Draft(
                 code,
@@ -1127,10 +1189,15 @@ def import_tree(
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ImportRejected(f"cannot read {path}: {exc}", "file") from exc
+        raise ImportRejected(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc), "file"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ImportRejected(
-            f"{path} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", "file"
+            _("{path} is not JSON (line {line}, column {column}: {reason})").format(
+                path=path, line=exc.lineno, column=exc.colno, reason=exc.msg
+            ),
+            "file",
         ) from exc
     drafts = parse_tree_json(db, data)
     now = to_iso(clock.now())

@@ -21,6 +21,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
+from store.i18n import _
 
 UNIT_COLUMNS = (
     "u.id, u.code, u.name, u.level, p.code, u.households, u.population, u.boundary,"
@@ -53,7 +54,9 @@ def normalise_address(text: str) -> str:
 
 def check_figure(value: int | None, field: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise InvalidInput(f"must be a whole number >= 0 (got {value!r})", field)
+        raise InvalidInput(
+            _("must be a whole number >= 0 (got {value!r})").format(value=value), field
+        )
     return value
 
 
@@ -62,10 +65,14 @@ def clean_addresses(addresses: Sequence[str], field: str = "addresses") -> list[
     out: list[str] = []
     for raw in addresses:
         if not isinstance(raw, str) or not normalise_address(raw):
-            raise InvalidInput(f"an address must be non-empty text (got {raw!r})", field)
+            raise InvalidInput(
+                _("an address must be non-empty text (got {value!r})").format(value=raw), field
+            )
         address = normalise_address(raw)
         if address in out:
-            raise InvalidInput(f"address {address!r} is listed twice", field)
+            raise InvalidInput(
+                _("address {address!r} is listed twice").format(address=address), field
+            )
         out.append(address)
     return out
 
@@ -104,34 +111,47 @@ def add_unit(
         raise InvalidInput(problem, "code")
     name = new.name.strip()
     if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"a name of 1-{MAX_NAME} characters is required", "name")
+        raise InvalidInput(
+            _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"
+        )
     households = check_figure(new.households, "households")
     population = check_figure(new.population, "population")
     if level is not Level.GRID and (households is not None or population is not None):
         # Figures are kept per grid; higher levels add up their grids.
-        raise InvalidInput("households and population are recorded on grids only", "households")
+        raise InvalidInput(_("households and population are recorded on grids only"), "households")
     boundary = None if new.boundary is None else parse_boundary(new.boundary)
     addresses = clean_addresses(new.addresses)
     if addresses and level not in (Level.GRID, Level.COMMUNITY):
-        raise InvalidInput("addresses belong to grids (and a community's register)", "addresses")
+        raise InvalidInput(_("addresses belong to grids (and a community's register)"), "addresses")
     now = clock.now()
     at = to_iso(now)
     if valid_from is not None and valid_from > now:
-        raise InvalidInput("a unit cannot start existing in the future", "since")
+        raise InvalidInput(_("a unit cannot start existing in the future"), "since")
     start = to_iso(valid_from or now)
     with write(db):
         if db.conn.execute("SELECT 1 FROM units WHERE code = ?", (code,)).fetchone():
-            raise InvalidInput(f"unit {code} already exists (codes are never reused)", "code")
+            raise InvalidInput(
+                _("unit {code} already exists (codes are never reused)").format(code=code), "code"
+            )
         parent_id = None
         if new.parent:
             parent = get_unit(db, new.parent.strip())
             if not parent.current:
-                raise InvalidInput(f"unit {parent.code} was retired on {parent.valid_to}", "parent")
-            if parent.level is not level.parent_level:
-                expected = level.parent_level.value if level.parent_level else "none"
                 raise InvalidInput(
-                    f"a {level.value} goes under a {expected}, and {parent.code} is a "
-                    f"{parent.level.value}",
+                    _("unit {code} was retired on {date}").format(
+                        code=parent.code, date=parent.valid_to
+                    ),
+                    "parent",
+                )
+            if parent.level is not level.parent_level:
+                expected = level.parent_level.label if level.parent_level else _("none")
+                raise InvalidInput(
+                    _("a {level} goes under a {expected}, and {code} is a {actual}").format(
+                        level=level.label,
+                        expected=expected,
+                        code=parent.code,
+                        actual=parent.level.label,
+                    ),
                     "parent",
                 )
             parent_id = parent.id
@@ -187,7 +207,7 @@ def get_unit(db: Database, code: str) -> Unit:
         f"SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} WHERE u.code = ?", (code.strip(),)
     ).fetchone()
     if row is None:
-        raise NotFound(f"no unit {code.strip()}")
+        raise NotFound(_("no unit {code}").format(code=code.strip()))
     return row_to_unit(row)
 
 

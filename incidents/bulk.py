@@ -35,6 +35,7 @@ from incidents.models import CATEGORIES, TERMINAL, Severity, Source, Stage, Urge
 from store.audit import chain_rows, head
 from store.db import Database, SQLError, write
 from store.errors import ImportRejected
+from store.i18n import _
 
 # Columns of ``incidents`` in table order; ``id`` is assigned by the load.
 INCIDENT_COLUMNS: tuple[str, ...] = (
@@ -144,7 +145,7 @@ _SEVERITIES = frozenset(int(s) for s in Severity)
 _URGENCIES = frozenset(u.value for u in Urgency)
 _SOURCES = frozenset(s.value for s in Source)
 _CLASSIFICATIONS = frozenset(
-    (category, type_) for category, (_, types) in CATEGORIES.items() for type_ in types
+    (category, type_) for category, (_label, types) in CATEGORIES.items() for type_ in types
 )
 _required = itemgetter(*REQUIRED)
 _row = itemgetter(*INCIDENT_COLUMNS)
@@ -204,19 +205,28 @@ class _Cases:
         for index, case in enumerate(cases):
             if not case.keys() <= ACCEPTED:
                 unknown = ", ".join(sorted(str(k) for k in case.keys() - ACCEPTED))
-                raise _reject("cases", index, None, f"unknown column(s) {unknown}")
+                raise _reject(
+                    "cases", index, None, _("unknown column(s) {columns}").format(columns=unknown)
+                )
             row = {**DEFAULTS, **case}
             try:
                 required = _required(row)
             except KeyError as missing:
-                raise _reject("cases", index, str(missing.args[0]), "a value is required") from None
+                raise _reject(
+                    "cases", index, str(missing.args[0]), _("a value is required")
+                ) from None
             if None in required or "" in required:
                 column = next(c for c, v in zip(REQUIRED, required, strict=True) if v in (None, ""))
-                raise _reject("cases", index, column, "a value is required")
+                raise _reject("cases", index, column, _("a value is required"))
             self._check_vocabulary(index, row)
             number = row["number"]
             if not isinstance(number, str) or not _NUMBER.fullmatch(number):
-                raise _reject("cases", index, "number", f"{number!r} is not like 2024-000123")
+                raise _reject(
+                    "cases",
+                    index,
+                    "number",
+                    _("{number!r} is not like 2024-000123").format(number=number),
+                )
             year, seq = number[:4], int(number[5:])
             if seq > top.get(year, 0):
                 top[year] = seq
@@ -224,7 +234,7 @@ class _Cases:
                 row["active"] = int(row["stage"] not in _CLOSED_STAGES and not row["parked"])
             if row["active"] and not row["deadline"]:
                 # The queue is paged by (deadline, id): an active case without one would break it.
-                raise _reject("cases", index, "deadline", "an active case needs a deadline")
+                raise _reject("cases", index, "deadline", _("an active case needs a deadline"))
             tags = row["tags"]
             if not isinstance(tags, str):
                 row["tags"] = json.dumps(list(tags), ensure_ascii=False)
@@ -235,7 +245,9 @@ class _Cases:
                         "cases",
                         index,
                         "merged_into",
-                        f"{merged_into!r} is not the position of an earlier case in this load",
+                        _(
+                            "{position!r} is not the position of an earlier case in this load"
+                        ).format(position=merged_into),
                     )
                 row["merged_into"] = first_id + merged_into
             row["id"] = first_id + index
@@ -245,16 +257,35 @@ class _Cases:
     @staticmethod
     def _check_vocabulary(index: int, row: dict[str, Any]) -> None:
         if row["stage"] not in _STAGES:
-            raise _reject("cases", index, "stage", f"unknown stage {row['stage']!r}")
+            raise _reject(
+                "cases", index, "stage", _("unknown stage {stage!r}").format(stage=row["stage"])
+            )
         if row["severity"] not in _SEVERITIES:
-            raise _reject("cases", index, "severity", f"{row['severity']!r} is not 1-4")
+            raise _reject(
+                "cases",
+                index,
+                "severity",
+                _("{severity!r} is not 1-4").format(severity=row["severity"]),
+            )
         if row["urgency"] not in _URGENCIES:
-            raise _reject("cases", index, "urgency", f"unknown urgency {row['urgency']!r}")
+            raise _reject(
+                "cases",
+                index,
+                "urgency",
+                _("unknown urgency {urgency!r}").format(urgency=row["urgency"]),
+            )
         if row["source"] not in _SOURCES:
-            raise _reject("cases", index, "source", f"unknown source {row['source']!r}")
+            raise _reject(
+                "cases",
+                index,
+                "source",
+                _("unknown source {source!r}").format(source=row["source"]),
+            )
         if (row["category"], row["type"]) not in _CLASSIFICATIONS:
             pair = f"{row['category']!r}/{row['type']!r}"
-            raise _reject("cases", index, "type", f"unknown category/type {pair}")
+            raise _reject(
+                "cases", index, "type", _("unknown category/type {pair}").format(pair=pair)
+            )
 
 
 class _Events:
@@ -278,21 +309,31 @@ class _Events:
                     "events",
                     index,
                     None,
-                    "expected (at, operator, case, kind, stage_from, stage_to, data)",
+                    _("expected (at, operator, case, kind, stage_from, stage_to, data)"),
                 ) from None
             if not at or not operator or not kind:
                 column = "at" if not at else "operator" if not operator else "kind"
-                raise _reject("events", index, column, "a value is required")
+                raise _reject("events", index, column, _("a value is required"))
             if case is not None:
                 if not isinstance(case, int) or not 0 <= case < cases:
                     raise _reject(
-                        "events", index, "case", f"{case!r} is not a case position in this load"
+                        "events",
+                        index,
+                        "case",
+                        _("{case!r} is not a case position in this load").format(case=case),
                     )
                 case += first_case_id
             if stage_from is not None and stage_from not in _STAGES:
-                raise _reject("events", index, "stage_from", f"unknown stage {stage_from!r}")
+                raise _reject(
+                    "events",
+                    index,
+                    "stage_from",
+                    _("unknown stage {stage!r}").format(stage=stage_from),
+                )
             if stage_to is not None and stage_to not in _STAGES:
-                raise _reject("events", index, "stage_to", f"unknown stage {stage_to!r}")
+                raise _reject(
+                    "events", index, "stage_to", _("unknown stage {stage!r}").format(stage=stage_to)
+                )
             yield at, operator, case, kind, stage_from, stage_to, data if data is not None else {}
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from store.i18n import _
+
 MAX_DAYS_SCANNED = 3 * 366
 
 
@@ -31,13 +33,17 @@ class WorkingCalendar:
     def __post_init__(self) -> None:
         for start, end in self.hours:
             if not start < end:
-                raise ValueError(f"work hours {start:%H:%M}-{end:%H:%M}: start must be before end")
+                raise ValueError(
+                    _("work hours {start:%H:%M}-{end:%H:%M}: start must be before end").format(
+                        start=start, end=end
+                    )
+                )
         ordered = sorted(self.hours)
-        for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
+        for (_start, end), (start, _end) in zip(ordered, ordered[1:], strict=False):
             if start < end:
-                raise ValueError("work hours overlap")
+                raise ValueError(_("work hours overlap"))
         if not self.hours or not (self.workdays or self.extra_workdays):
-            raise ValueError("the working calendar has no working time at all")
+            raise ValueError(_("the working calendar has no working time at all"))
 
     def is_workday(self, day: date) -> bool:
         if day in self.extra_workdays:
@@ -65,7 +71,7 @@ class WorkingCalendar:
         start = start.astimezone(UTC)
         remaining = duration
         day = start.astimezone(self.zone).date() - timedelta(days=1)
-        for _ in range(MAX_DAYS_SCANNED):
+        for _day in range(MAX_DAYS_SCANNED):
             for begin, end in self.intervals(day):
                 if end <= start:
                     continue
@@ -75,7 +81,7 @@ class WorkingCalendar:
                     return begin + remaining
                 remaining -= available
             day += timedelta(days=1)
-        raise ValueError("no working time found in three years; check the working calendar")
+        raise ValueError(_("no working time found in three years; check the working calendar"))
 
     def working_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time elapsed between two moments (zero if ``end`` is not after ``start``)."""
@@ -102,4 +108,6 @@ def add_hours(start: datetime, hours: float, unit: str, calendar: WorkingCalenda
         return start.astimezone(UTC) + duration
     if unit == "working":
         return calendar.add_working(start, duration)
-    raise ValueError(f"unknown time-limit unit {unit!r}; use natural or working")
+    raise ValueError(
+        _("unknown time-limit unit {unit!r}; use natural or working").format(unit=unit)
+    )

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from store.i18n import N_, _
+
 
 class Stage(StrEnum):
     """Stages of the closed loop 上报→立案→派遣→处置→反馈→核查→结案, plus the two ends aside."""
@@ -28,7 +30,13 @@ class Stage(StrEnum):
 
     @property
     def label_zh(self) -> str:
+        """The official Chinese name (also accepted as input, whatever the language)."""
         return STAGE_ZH[self]
+
+    @property
+    def label(self) -> str:
+        """The stage's name in the current language."""
+        return _(STAGE_NAMES[self])
 
     @property
     def is_open(self) -> bool:
@@ -45,6 +53,17 @@ STAGE_ZH = {
     Stage.CLOSED: "结案",
     Stage.VOIDED: "作废",
     Stage.MERGED: "合并",
+}
+STAGE_NAMES = {
+    Stage.REPORTED: N_("reported"),
+    Stage.REGISTERED: N_("registered"),
+    Stage.DISPATCHED: N_("dispatched"),
+    Stage.HANDLING: N_("handling"),
+    Stage.FEEDBACK: N_("feedback"),
+    Stage.VERIFIED: N_("verified"),
+    Stage.CLOSED: N_("closed"),
+    Stage.VOIDED: N_("voided"),
+    Stage.MERGED: N_("merged"),
 }
 LOOP = (
     Stage.REPORTED,
@@ -71,6 +90,16 @@ class Severity(IntEnum):
         return ("特别重大", "重大", "较大", "一般")[self - 1]
 
     @property
+    def label(self) -> str:
+        """The level's name in the current language."""
+        return _(SEVERITY_NAMES[self - 1])
+
+    @property
+    def color_name(self) -> str:
+        """The warning colour's name in the current language (red, orange, yellow, blue)."""
+        return _(COLOR_NAMES[self - 1])
+
+    @property
     def color(self) -> str:
         return ("red", "orange", "yellow", "blue")[self - 1]
 
@@ -85,7 +114,18 @@ class Severity(IntEnum):
         for level in cls:
             if value in (level.name, str(level.value), level.label_zh):
                 return level
-        raise ValueError(f"unknown severity {text!r}; use I, II, III or IV (1-4)")
+        raise ValueError(
+            _("unknown severity {text!r}; use I, II, III or IV (1-4)").format(text=text)
+        )
+
+
+SEVERITY_NAMES = (
+    N_("particularly major"),
+    N_("major"),
+    N_("relatively major"),
+    N_("general"),
+)
+COLOR_NAMES = (N_("red"), N_("orange"), N_("yellow"), N_("blue"))
 
 
 class Urgency(StrEnum):
@@ -97,13 +137,23 @@ class Urgency(StrEnum):
     def label_zh(self) -> str:
         return {"normal": "一般", "urgent": "紧急", "very_urgent": "特急"}[self.value]
 
+    @property
+    def label(self) -> str:
+        """The urgency's name in the current language."""
+        return _(URGENCY_NAMES[self.value])
+
     @classmethod
     def parse(cls, text: str) -> Urgency:
         value = text.strip().lower().replace("-", "_").replace(" ", "_")
         for urgency in cls:
             if value in (urgency.value, urgency.label_zh):
                 return urgency
-        raise ValueError(f"unknown urgency {text!r}; use normal, urgent or very-urgent")
+        raise ValueError(
+            _("unknown urgency {text!r}; use normal, urgent or very-urgent").format(text=text)
+        )
+
+
+URGENCY_NAMES = {"normal": N_("normal"), "urgent": N_("urgent"), "very_urgent": N_("very urgent")}
 
 
 class Source(StrEnum):
@@ -118,6 +168,11 @@ class Source(StrEnum):
     def label_zh(self) -> str:
         return SOURCE_ZH[self]
 
+    @property
+    def label(self) -> str:
+        """The source's name in the current language."""
+        return _(SOURCE_NAMES[self])
+
     @classmethod
     def parse(cls, text: str) -> Source:
         value = text.strip().lower().replace("-", "_").replace(" ", "_")
@@ -125,7 +180,9 @@ class Source(StrEnum):
             if value in (source.value, source.label_zh):
                 return source
         names = ", ".join(s.value.replace("_", "-") for s in cls)
-        raise ValueError(f"unknown source {text!r}; use one of {names}")
+        raise ValueError(
+            _("unknown source {text!r}; use one of {names}").format(text=text, names=names)
+        )
 
 
 SOURCE_ZH = {
@@ -137,7 +194,17 @@ SOURCE_ZH = {
     Source.OTHER: "其他",
 }
 
-# category -> (Chinese label, {type: Chinese label})
+SOURCE_NAMES = {
+    Source.PHONE: N_("phone"),
+    Source.HOTLINE: N_("hotline"),
+    Source.GRID_PATROL: N_("grid patrol"),
+    Source.VIDEO: N_("video surveillance"),
+    Source.DIRECTIVE: N_("assigned from above"),
+    Source.OTHER: N_("other"),
+}
+
+# category -> (Chinese label, {type: Chinese label}); the Chinese labels are accepted as input
+# whatever the language; CATEGORY_NAMES and TYPE_NAMES are what is shown.
 CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
     "natural_disaster": (
         "自然灾害",
@@ -226,6 +293,67 @@ CATEGORIES: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 
+CATEGORY_NAMES = {
+    "natural_disaster": N_("natural disaster"),
+    "accident_disaster": N_("accident or disaster"),
+    "public_health": N_("public health"),
+    "social_security": N_("social security"),
+    "environment": N_("environment and sanitation"),
+    "facilities": N_("municipal facilities"),
+    "dispute": N_("dispute"),
+    "safety_hazard": N_("safety hazard"),
+}
+TYPE_NAMES = {
+    "flood": N_("flood"),
+    "rainstorm": N_("rainstorm"),
+    "typhoon": N_("typhoon"),
+    "earthquake": N_("earthquake"),
+    "geological": N_("geological hazard"),
+    "snow_ice": N_("snow and ice"),
+    "drought": N_("drought"),
+    "fire": N_("fire"),
+    "traffic": N_("traffic accident"),
+    "gas_leak": N_("gas leak"),
+    "building_collapse": N_("building collapse"),
+    "hazmat": N_("hazardous chemicals accident"),
+    "power_outage": N_("power outage"),
+    "work_safety": N_("work safety accident"),
+    "epidemic": N_("epidemic"),
+    "food_poisoning": N_("food poisoning"),
+    "animal_epidemic": N_("animal epidemic"),
+    "mass_incident": N_("mass incident"),
+    "public_order": N_("public order incident"),
+    "missing_person": N_("missing person"),
+    "garbage": N_("garbage dumping"),
+    "pollution": N_("pollution"),
+    "noise": N_("noise nuisance"),
+    "road_damage": N_("road damage"),
+    "manhole": N_("missing manhole cover"),
+    "streetlight": N_("streetlight fault"),
+    "water_pipe": N_("water pipe"),
+    "neighbour": N_("neighbour dispute"),
+    "property": N_("property management dispute"),
+    "labour": N_("labour dispute"),
+    "family": N_("family dispute"),
+    "fire_hazard": N_("fire hazard"),
+    "electrical": N_("electrical wiring"),
+    "unsafe_building": N_("unsafe building"),
+    "falling_objects": N_("falling objects"),
+    "flood_risk": N_("flood risk"),
+    "other": N_("other"),
+}
+
+
+def category_label(code: str) -> str:
+    """A category's name in the current language (the code itself if unknown)."""
+    return _(CATEGORY_NAMES[code]) if code in CATEGORY_NAMES else code
+
+
+def type_label(code: str) -> str:
+    """A type's name in the current language (the code itself if unknown)."""
+    return _(TYPE_NAMES[code]) if code in TYPE_NAMES else code
+
+
 def parse_classification(category: str, type_: str | None) -> tuple[str, str]:
     """Validate a category/type pair (codes or Chinese labels); ``None`` type means ``other``."""
     cat_value = category.strip().lower().replace("-", "_")
@@ -238,9 +366,17 @@ def parse_classification(category: str, type_: str | None) -> tuple[str, str]:
                 if type_value in (type_code, type_label):
                     return code, type_code
             names = ", ".join(t.replace("_", "-") for t in types)
-            raise ValueError(f"unknown type {type_!r} in category {code}; use one of {names}")
+            raise ValueError(
+                _("unknown type {type!r} in category {code}; use one of {names}").format(
+                    type=type_, code=code, names=names
+                )
+            )
     names = ", ".join(c.replace("_", "-") for c in CATEGORIES)
-    raise ValueError(f"unknown category {category!r}; use one of {names}")
+    raise ValueError(
+        _("unknown category {category!r}; use one of {names}").format(
+            category=category, names=names
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from store.clock import from_iso
 from store.db import Database
 
 OPEN_STAGES: tuple[Stage, ...] = tuple(s for s in LOOP if s not in TERMINAL)
-"""The stages of the active queue, in the order of the loop (上报 … 核查)."""
+"""The stages of the active queue, in the order of the loop (reported … verified)."""
 
 FEED_KINDS: dict[str, str] = {
     "reported": "report",

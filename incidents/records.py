@@ -28,6 +28,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, SQLError, write
 from store.errors import InvalidInput, NotFound
+from store.i18n import _
 from store.textsearch import fts_query
 
 NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
@@ -108,15 +109,27 @@ def validate_new(new: NewIncident) -> dict[str, Any]:
     """
     title = new.title.strip()
     if not title:
-        raise InvalidInput("a title is required", "title")
+        raise InvalidInput(_("a title is required"), "title")
     if len(title) > MAX_TITLE:
-        raise InvalidInput(f"at most {MAX_TITLE} characters (got {len(title)})", "title")
+        raise InvalidInput(
+            _("at most {limit} characters (got {length})").format(
+                limit=MAX_TITLE, length=len(title)
+            ),
+            "title",
+        )
     if len(new.description) > MAX_TEXT:
-        raise InvalidInput(f"at most {MAX_TEXT} characters", "description")
+        raise InvalidInput(_("at most {limit} characters").format(limit=MAX_TEXT), "description")
     try:
         category, type_ = parse_classification(new.category, new.type)
     except ValueError as exc:
-        field = "type" if "type" in str(exc).split(" ")[1] else "category"
+        # Which of the two was wrong, without reading the (possibly translated) message: the
+        # category alone parses when only the type is unknown.
+        try:
+            parse_classification(new.category, None)
+        except ValueError:
+            field = "category"
+        else:
+            field = "type"
         raise InvalidInput(str(exc), field) from exc
     try:
         severity = Severity.parse(new.severity)
@@ -131,14 +144,20 @@ def validate_new(new: NewIncident) -> dict[str, Any]:
     except ValueError as exc:
         raise InvalidInput(str(exc), "source") from exc
     if (new.lat is None) != (new.lon is None):
-        raise InvalidInput("give both latitude and longitude, or neither", "lat/lon")
+        raise InvalidInput(_("give both latitude and longitude, or neither"), "lat/lon")
     if new.lat is not None and not -90 <= new.lat <= 90:
-        raise InvalidInput(f"latitude must be between -90 and 90 (got {new.lat})", "lat")
+        raise InvalidInput(
+            _("latitude must be between -90 and 90 (got {value})").format(value=new.lat), "lat"
+        )
     if new.lon is not None and not -180 <= new.lon <= 180:
-        raise InvalidInput(f"longitude must be between -180 and 180 (got {new.lon})", "lon")
+        raise InvalidInput(
+            _("longitude must be between -180 and 180 (got {value})").format(value=new.lon), "lon"
+        )
     phone = (new.reporter_phone or "").strip() or None
     if phone and not PHONE_RE.match(phone):
-        raise InvalidInput(f"{phone!r} is not a phone number", "reporter_phone")
+        raise InvalidInput(
+            _("{phone!r} is not a phone number").format(phone=phone), "reporter_phone"
+        )
     tags = tuple(dict.fromkeys(t.strip() for t in new.tags if t.strip()))
     return {
         "title": title,
@@ -187,7 +206,7 @@ def grid_unit_id(db: Database, code: str | None) -> int | None:
     if row is not None:
         return int(row[0])
     if db.conn.execute("SELECT 1 FROM units WHERE level = 'grid' LIMIT 1").fetchone():
-        raise InvalidInput(f"no grid {code}", "grid")
+        raise InvalidInput(_("no grid {code}").format(code=code), "grid")
     return None
 
 
@@ -241,9 +260,12 @@ def resolve_id(db: Database, ref: int | str) -> int:
     elif text.isdigit():
         row = db.conn.execute("SELECT id FROM incidents WHERE id = ?", (int(text),)).fetchone()
     else:
-        raise InvalidInput(f"{text!r} is neither a case id nor a number like 2026-000123", "case")
+        raise InvalidInput(
+            _("{text!r} is neither a case id nor a number like 2026-000123").format(text=text),
+            "case",
+        )
     if row is None:
-        raise NotFound(f"no case {text}")
+        raise NotFound(_("no case {ref}").format(ref=text))
     return int(row[0])
 
 
@@ -340,7 +362,7 @@ def list_incidents(
     if flt.text:
         match = fts_query(flt.text)
         if match is None:
-            raise InvalidInput("the search text has no searchable word", "text")
+            raise InvalidInput(_("the search text has no searchable word"), "text")
         where.append("id IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH ?)")
         params.append(match)
     if after is not None:
@@ -382,7 +404,7 @@ def search_incidents(
     """
     match = fts_query(text)
     if match is None:
-        raise InvalidInput("the search text has no searchable word", "text")
+        raise InvalidInput(_("the search text has no searchable word"), "text")
     try:
         rows = db.conn.execute(
             f"SELECT {', '.join('i.' + c.strip() for c in COLUMNS.split(','))}, f.rank"
@@ -394,7 +416,9 @@ def search_incidents(
             {"match": match, "skip": max(window, 1) - 1, "limit": limit},
         ).fetchall()
     except SQLError as exc:
-        raise InvalidInput(f"cannot search for {text!r}: {exc}", "text") from exc
+        raise InvalidInput(
+            _("cannot search for {text!r}: {error}").format(text=text, error=exc), "text"
+        ) from exc
     return [SearchHit(row_to_incident(r[:-1]), float(r[-1])) for r in rows]
 
 

@@ -27,6 +27,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from store.i18n import _
 
 BRIEF_LIMIT = 50  # items per list of the brief; the totals say how many there are in all
 
@@ -364,9 +365,12 @@ def shift_handover(db: Database, clock: Clock, operator: str, to: str, note: str
     """
     successor = to.strip()
     if not successor:
-        raise InvalidInput("name the operator taking over", "to")
+        raise InvalidInput(_("name the operator taking over"), "to")
     if successor == operator:
-        raise InvalidInput(f"{operator} cannot hand the shift over to themselves", "to")
+        raise InvalidInput(
+            _("{operator} cannot hand the shift over to themselves").format(operator=operator),
+            "to",
+        )
     now = clock.now()
     at = to_iso(now)
     with write(db):
@@ -418,7 +422,7 @@ def get_handover(db: Database, handover_id: int) -> Handover:
         f"SELECT {HANDOVER_COLUMNS} FROM handovers WHERE id = ?", (handover_id,)
     ).fetchone()
     if row is None:
-        raise NotFound(f"no handover {handover_id}")
+        raise NotFound(_("no handover {handover}").format(handover=handover_id))
     return _row_to_handover(row)
 
 
@@ -435,13 +439,17 @@ def confirm_handover(db: Database, clock: Clock, operator: str, handover_id: int
         handover = get_handover(db, handover_id)
         if who != handover.to_operator:
             raise PermissionDenied(
-                f"handover {handover.id} is to {handover.to_operator}: only"
-                f" {handover.to_operator} can confirm it, not {who}"
+                _("handover {handover} is to {to}: only {to} can confirm it, not {who}").format(
+                    handover=handover.id, to=handover.to_operator, who=who
+                )
             )
         if handover.confirmed_at is not None:
             raise InvalidTransition(
-                f"handover {handover.id} was already confirmed by {handover.confirmed_by}"
-                f" at {to_iso(handover.confirmed_at)}"
+                _("handover {handover} was already confirmed by {by} at {at}").format(
+                    handover=handover.id,
+                    by=handover.confirmed_by,
+                    at=to_iso(handover.confirmed_at),
+                )
             )
         at = to_iso(clock.now())
         db.conn.execute(

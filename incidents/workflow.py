@@ -28,6 +28,7 @@ from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from store.i18n import _
 
 OPEN = frozenset(s for s in Stage if s.is_open)
 
@@ -85,21 +86,31 @@ def allowed_actions(incident: Incident) -> list[str]:
 def _check(incident: Incident, action: str) -> None:
     if incident.parked and action not in ("unpark", "merge"):
         raise InvalidTransition(
-            f"case {incident.number} is parked (挂账); unpark it before '{action}'"
+            _("case {number} is parked; unpark it before '{action}'").format(
+                number=incident.number, action=action
+            )
         )
     if incident.stage not in ACTIONS[action]:
-        allowed = ", ".join(allowed_actions(incident)) or "none (the case is finished)"
+        # The steps are command names: listed as they are typed, never translated.
+        allowed = ", ".join(allowed_actions(incident)) or _("none (the case is finished)")
         raise InvalidTransition(
-            f"case {incident.number} is in stage '{incident.stage.value}' "
-            f"({incident.stage.label_zh}); '{action}' is not allowed there. "
-            f"Allowed next steps: {allowed}"
+            _(
+                "case {number} is in stage '{stage}' ({label}); '{action}' is not allowed there."
+                " Allowed next steps: {allowed}"
+            ).format(
+                number=incident.number,
+                stage=incident.stage.value,
+                label=incident.stage.label,
+                action=action,
+                allowed=allowed,
+            )
         )
 
 
 def _require(text: str | None, field: str) -> str:
     value = (text or "").strip()
     if not value:
-        raise InvalidInput("a reason is required" if field == "reason" else "required", field)
+        raise InvalidInput(_("a reason is required") if field == "reason" else _("required"), field)
     return value
 
 
@@ -160,7 +171,9 @@ def _move(
     )
     if cursor.rowcount != 1:
         raise InvalidTransition(
-            f"case {incident.number} was changed by someone else meanwhile; look again and retry"
+            _("case {number} was changed by someone else meanwhile; look again and retry").format(
+                number=incident.number
+            )
         )
     lapsed = _lapse_pending_extension(db, incident.id, at)
     append_event(
@@ -223,10 +236,13 @@ def dispatch(
         target = f"grid:{incident.grid}" if incident.grid else f"office:{policy.office_name}"
     elif ":" not in target:
         target = f"person:{target}"
-    kind, _, name = target.partition(":")
+    kind, _sep, name = target.partition(":")
     if kind not in ("grid", "team", "person", "office") or not name.strip():
         raise InvalidInput(
-            f"{to!r} is not a target; use grid:CODE, team:NAME, office:NAME or a person's name",
+            _(
+                "{target!r} is not a target; use grid:CODE, team:NAME, office:NAME or a"
+                " person's name"
+            ).format(target=to),
             "to",
         )
     return _step(
@@ -347,10 +363,12 @@ def merge(
         dup = get_incident(db, duplicate)
         original = get_incident(db, into)
         if dup.id == original.id:
-            raise InvalidInput("a case cannot be merged into itself", "into")
+            raise InvalidInput(_("a case cannot be merged into itself"), "into")
         if original.stage in (Stage.VOIDED, Stage.MERGED):
             raise InvalidTransition(
-                f"case {original.number} is {original.stage.value}; merge into its original instead"
+                _("case {number} is {stage}; merge into its original instead").format(
+                    number=original.number, stage=original.stage.label
+                )
             )
         _check(dup, "merge")
         now = clock.now()
@@ -387,7 +405,9 @@ def park(
     with write(db):
         incident = get_incident(db, ref)
         if incident.parked:
-            raise InvalidTransition(f"case {incident.number} is already parked")
+            raise InvalidTransition(
+                _("case {number} is already parked").format(number=incident.number)
+            )
         _check(incident, "park")
         at = to_iso(clock.now())
         db.conn.execute(
@@ -419,7 +439,7 @@ def unpark(
     with write(db):
         incident = get_incident(db, ref)
         if not incident.parked:
-            raise InvalidTransition(f"case {incident.number} is not parked")
+            raise InvalidTransition(_("case {number} is not parked").format(number=incident.number))
         _check(incident, "unpark")
         now = clock.now()
         deadline = policy.deadline(
@@ -464,7 +484,9 @@ def assign(db: Database, clock: Clock, operator: str, ref: int | str, to: str) -
         incident = get_incident(db, ref)
         if not incident.stage.is_open:
             raise InvalidTransition(
-                f"case {incident.number} is {incident.stage.value}; reopen it first"
+                _("case {number} is {stage}; reopen it first").format(
+                    number=incident.number, stage=incident.stage.label
+                )
             )
         at = to_iso(clock.now())
         db.conn.execute(
@@ -503,7 +525,9 @@ def edit(
     """Change case fields, recording each as old → new; a new urgency moves the deadline."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}", "field")
+        raise InvalidInput(
+            _("cannot edit {fields}").format(fields=", ".join(sorted(unknown))), "field"
+        )
     with write(db):
         incident = get_incident(db, ref)
         _check(incident, "edit")
@@ -618,14 +642,18 @@ def request_extension(
         floor = incident.deadline or now
         if until <= max(floor, now):
             raise InvalidInput(
-                f"the new deadline must be after the current one ({to_iso(max(floor, now))})",
+                _("the new deadline must be after the current one ({deadline})").format(
+                    deadline=to_iso(max(floor, now))
+                ),
                 "until",
             )
         if db.conn.execute(
             "SELECT 1 FROM extensions WHERE incident_id = ? AND status = 'pending'", (incident.id,)
         ).fetchone():
             raise InvalidTransition(
-                f"case {incident.number} already has an extension waiting for approval"
+                _("case {number} already has an extension waiting for approval").format(
+                    number=incident.number
+                )
             )
         seq = incident.extensions + 1
         needed = 1 if seq == 1 else max(1, policy.second_extension_approvals)
@@ -673,17 +701,28 @@ def approve_extension(
             (incident.id,),
         ).fetchone()
         if row is None:
-            raise InvalidTransition(f"case {incident.number} has no extension waiting for approval")
+            raise InvalidTransition(
+                _("case {number} has no extension waiting for approval").format(
+                    number=incident.number
+                )
+            )
         ext = _row_to_extension(row)
         if policy.shift_leads and operator not in policy.shift_leads:
             raise PermissionDenied(
-                f"{operator} is not a shift lead (configured: {', '.join(policy.shift_leads)});"
-                " use --as NAME"
+                _("{operator} is not a shift lead (configured: {leads}); use --as NAME").format(
+                    operator=operator, leads=", ".join(policy.shift_leads)
+                )
             )
         if operator == ext.requested_by:
-            raise PermissionDenied(f"{operator} requested this extension and cannot approve it")
+            raise PermissionDenied(
+                _("{operator} requested this extension and cannot approve it").format(
+                    operator=operator
+                )
+            )
         if operator in ext.approvals:
-            raise PermissionDenied(f"{operator} has already approved this extension")
+            raise PermissionDenied(
+                _("{operator} has already approved this extension").format(operator=operator)
+            )
         now = clock.now()
         at = to_iso(now)
         if reject:
@@ -784,10 +823,10 @@ def complete_task(db: Database, clock: Clock, operator: str, task_id: int) -> Ta
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no task {task_id}")
+            raise NotFound(_("no task {task}").format(task=task_id))
         task = row_to_task(row)
         if task.done_at is not None:
-            raise InvalidTransition(f"task {task_id} is already done")
+            raise InvalidTransition(_("task {task} is already done").format(task=task_id))
         at = to_iso(clock.now())
         db.conn.execute(
             "UPDATE tasks SET done_at = ?, done_by = ? WHERE id = ?", (at, operator, task_id)

@@ -5,3 +5,32 @@ Provides the connection policy and migrations (:mod:`store.db`), the hash-chaine
 Chinese-aware search segmentation (:mod:`store.textsearch`) and default paths
 (:mod:`store.paths`).
 """
+
+from __future__ import annotations
+
+import sys
+
+
+def _import_sqlite_utils() -> None:
+    """Import sqlite-utils without numpy and pandas.
+
+    sqlite-utils imports both, when installed, only to map their scalar types to column types
+    (dutydesk never stores numpy or pandas values). numpy is installed (shapely needs it, and
+    imports it itself when a grid check runs) and costs ~110 ms of every start of the console
+    and of every CLI command. Hidden for this one import, then visible again.
+    """
+    if "sqlite_utils" in sys.modules:
+        return
+    hidden = {name: sys.modules.get(name) for name in ("numpy", "pandas")}
+    for name, module in hidden.items():
+        if module is None:
+            sys.modules[name] = None  # type: ignore[assignment]  # "import numpy" fails
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        for name, module in hidden.items():
+            if module is None:
+                del sys.modules[name]
+
+
+_import_sqlite_utils()

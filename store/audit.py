@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from store.i18n import _
+
 GENESIS = "0" * 64
 
 
@@ -167,16 +169,25 @@ def verify_chain(db: Database) -> ChainReport:
                     False,
                     checked,
                     expected_id,
-                    f"entry {expected_id} is missing (deleted); the chain jumps to {event_id}",
+                    _("entry {missing} is missing (deleted); the chain jumps to {found}").format(
+                        missing=expected_id, found=event_id
+                    ),
                 )
-            return ChainReport(False, checked, event_id, f"entry {event_id} is out of order")
+            return ChainReport(
+                False,
+                checked,
+                event_id,
+                _("entry {entry} is out of order").format(entry=event_id),
+            )
         if prev != expected_prev:
             return ChainReport(
                 False,
                 checked,
                 event_id,
-                f"entry {event_id} does not follow entry {event_id - 1} (previous hash differs:"
-                " an entry was deleted or inserted before it)",
+                _(
+                    "entry {entry} does not follow entry {previous} (previous hash differs:"
+                    " an entry was deleted or inserted before it)"
+                ).format(entry=event_id, previous=event_id - 1),
             )
         recomputed = row_hash(
             prev, event_id, at, operator, incident_id, kind, stage_from, stage_to, data
@@ -186,8 +197,10 @@ def verify_chain(db: Database) -> ChainReport:
                 False,
                 checked,
                 event_id,
-                f"entry {event_id} ({kind} at {at}) was altered: its content does not match its"
-                " hash",
+                _(
+                    "entry {entry} ({kind} at {at}) was altered: its content does not match its"
+                    " hash"
+                ).format(entry=event_id, kind=kind, at=at),
             )
         expected_prev = digest
         expected_id += 1
@@ -206,8 +219,10 @@ def verify_chain(db: Database) -> ChainReport:
             False,
             checked,
             bad_id,
-            f"the chain ends at entry {checked} but the recorded head is entry {last_id}:"
-            " entries at the end were deleted or appended outside dutydesk",
+            _(
+                "the chain ends at entry {last} but the recorded head is entry {head}:"
+                " entries at the end were deleted or appended outside dutydesk"
+            ).format(last=checked, head=last_id),
         )
     return ChainReport(True, checked)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from store.errors import DatabaseBusy, DutydeskError, SchemaTooNew
+from store.i18n import _
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 from store.textsearch import segment
 
@@ -81,12 +82,16 @@ def connect(
         _register_functions(conn)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise DutydeskError(f"cannot open database {path}: {exc}") from exc
+        raise DutydeskError(
+            _("cannot open database {path}: {error}").format(path=path, error=exc)
+        ) from exc
     if version > SCHEMA_VERSION:
         conn.close()
         raise SchemaTooNew(
-            f"database {path} has schema version {version}, but this dutydesk only knows up to "
-            f"{SCHEMA_VERSION}: upgrade dutydesk; the database was left untouched"
+            _(
+                "database {path} has schema version {version}, but this dutydesk only knows up"
+                " to {known}: upgrade dutydesk; the database was left untouched"
+            ).format(path=path, version=version, known=SCHEMA_VERSION)
         )
     if str(path) != MEMORY:
         conn.execute("PRAGMA journal_mode = WAL")
@@ -110,7 +115,11 @@ def apply_migrations(db: Database, upto: int | None = None) -> int:
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise SchemaTooNew(f"database has schema version {version} (> {SCHEMA_VERSION})")
+            raise SchemaTooNew(
+                _("database has schema version {version} (> {known})").format(
+                    version=version, known=SCHEMA_VERSION
+                )
+            )
         for number in range(version, target):
             MIGRATIONS[number](conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
@@ -169,8 +178,10 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 def _busy(exc: sqlite3.OperationalError) -> DatabaseBusy:
     return DatabaseBusy(
-        f"the database is busy ({exc}): another dutydesk process held it longer than the busy"
-        " timeout; nothing was written, try again"
+        _(
+            "the database is busy ({error}): another dutydesk process held it longer than the"
+            " busy timeout; nothing was written, try again"
+        ).format(error=exc)
     )
 
 
@@ -210,7 +221,9 @@ def backup(db: Database, target: str | Path) -> Path:
     """
     target = Path(target)
     if target.exists():
-        raise DutydeskError(f"backup target {target} already exists; choose a new file name")
+        raise DutydeskError(
+            _("backup target {target} already exists; choose a new file name").format(target=target)
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     dest = sqlite3.connect(str(target))
     try:

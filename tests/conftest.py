@@ -21,6 +21,7 @@ from incidents.models import Incident, Stage
 from incidents.records import NewIncident, create_incident, get_incident
 from store.clock import FixedClock
 from store.db import connect
+from store.i18n import ENGLISH, LOCALE_VARIABLES, language, set_language
 
 # Thursday 2026-11-26, 10:00 in Asia/Shanghai: inside working hours of a normal work day.
 START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -65,6 +66,25 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DUTYDESK_DB", str(home / "data" / "dutydesk" / "dutydesk.db"))
     monkeypatch.setenv("DUTYDESK_CONFIG", str(home / "config" / "dutydesk" / "config.toml"))
     return home
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test speaks English (and so do the processes it starts) unless it says otherwise.
+
+    A test that wants Chinese calls ``set_language("zh_CN")`` (or passes ``--lang zh_CN`` /
+    ``LANG=zh_CN.UTF-8`` to a process); this puts English back afterwards, click help included.
+    """
+    for name in LOCALE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    set_language(ENGLISH)
+    yield
+    if language() != ENGLISH:
+        set_language(ENGLISH)
+        from console.cli import cli
+        from console.i18n_click import translate_commands
+
+        translate_commands(cli)
 
 
 @pytest.fixture

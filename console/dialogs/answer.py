@@ -18,6 +18,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from store.i18n import N_, _
+
 MAX_ETA_MIN = 24 * 60  # what record_answer accepts
 
 
@@ -58,7 +60,7 @@ def parse_eta(text: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) > MAX_ETA_MIN:
-        raise ValueError(f"0-{MAX_ETA_MIN} 分钟 minutes, or blank")
+        raise ValueError(_("0-{max} minutes, or blank").format(max=MAX_ETA_MIN))
     return int(value)
 
 
@@ -68,12 +70,12 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
     Args:
         candidates: the mobilization's people, the still-silent ones first.
         selected: the recipient to start with (the highlighted silent row), if any.
-        title: the dialog's title.
+        title: the dialog's title (already translated); by default "Record an answer".
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "取消 cancel"),
-        Binding("ctrl+s", "save", "记录 record"),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Record")),
     ]
 
     def __init__(
@@ -81,64 +83,65 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
         candidates: Sequence[AnswerCandidate],
         *,
         selected: int | None = None,
-        title: str = "记录应答 Record an answer",
+        title: str | None = None,
     ) -> None:
         super().__init__()
         self._candidates = {c.recipient_id: c for c in candidates}
         self._by_code = {c.code: c for c in candidates if c.code}
         first = next(iter(self._candidates), None)
         self._selected = selected if selected in self._candidates else first
-        self._title = title
+        self._title = title if title is not None else _("Record an answer")
 
     def compose(self) -> ComposeResult:
         chosen = self._candidates.get(self._selected) if self._selected is not None else None
         with Vertical(id="answer-dialog", classes="dialog") as box:
             box.border_title = self._title
-            box.border_subtitle = "enter / ctrl+s 记录 record · esc 取消 cancel"
+            box.border_subtitle = _("enter / ctrl+s record · esc cancel")
             yield Label(
-                "电话联系后记录应答 After calling, record who answered and what they said.",
+                _("After calling, record who answered and what they said."),
                 classes="dialog--prompt",
+                markup=False,
             )
             with Horizontal(classes="form-row"):
-                yield Label("确认码 Ack code", classes="form-label")
+                yield Label(_("Ack code"), classes="form-label")
                 yield Input(
                     (chosen.code or "") if chosen else "",
-                    placeholder="the code in their message",
+                    placeholder=_("the code in their message"),
                     id="answer-code",
                     compact=True,
                 )
             yield Static("", id="code-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("人员 Person", classes="form-label")
+                yield Label(_("Person"), classes="form-label")
                 yield Select(
                     [
                         (f"{c.name}  {c.code or '—'}  {c.status}", c.recipient_id)
                         for c in self._candidates.values()
                     ],
                     value=self._selected if self._selected is not None else Select.NULL,
-                    prompt="选择人员 choose a person",
+                    prompt=_("Choose a person"),
                     id="answer-who",
                     compact=True,
                 )
             yield Static("", id="who-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("应答 Answer", classes="form-label")
+                yield Label(_("Answer"), classes="form-label")
                 yield Select(
-                    [("✔ 到 yes, coming", "yes"), ("✘ 不到 no, can't come", "no")],
+                    [("✔ " + _("yes, coming"), "yes"), ("✘ " + _("no, can't come"), "no")],
                     value="yes",
                     allow_blank=False,
                     id="answer-yes",
                     compact=True,
                 )
             with Horizontal(classes="form-row"):
-                yield Label("预计 ETA (min)", classes="form-label")
+                yield Label(_("ETA (min)"), classes="form-label")
                 yield Input(
-                    placeholder="optional: minutes to arrive", id="answer-eta", compact=True
+                    placeholder=_("optional: minutes to arrive"), id="answer-eta", compact=True
                 )
             yield Static("", id="eta-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog--buttons"):
-                yield Button("记录 Record (enter)", variant="primary", id="ok")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("Record (enter)"), variant="primary", id="ok")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#answer-code", Input).focus()
@@ -185,12 +188,12 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
         who = self.query_one("#answer-who", Select).value
         bad: list[str] = []
         if code and code not in self._by_code:
-            message = f"没有此确认码 no one in this mobilization has code {code}"
+            message = _("no one in this mobilization has code {code}").format(code=code)
             self._error("answer-code", "code-error", message)
             bad.append("answer-code")
         candidate = self._candidates.get(who)  # type: ignore[arg-type]
         if candidate is None:
-            self._error("answer-who", "who-error", "请选择人员 choose who answered")
+            self._error("answer-who", "who-error", _("choose who answered"))
             bad.append("answer-who")
         eta: int | None = None
         try:

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.timefmt import local, parse_when
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class ExtensionDialog(ModalScreen[ExtensionRequest | None]):
         zone: the office's time zone, in which the new deadline is typed.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "取消 cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(
         self, number: str, deadline: datetime | None, now: datetime, zone: ZoneInfo
@@ -48,18 +49,20 @@ class ExtensionDialog(ModalScreen[ExtensionRequest | None]):
     def compose(self) -> ComposeResult:
         current = local(self._deadline, self._zone) or "—"
         with Vertical(id="extension-dialog", classes="dialog") as box:
-            box.border_title = f"延期 Extend {self._number}"
-            yield Label(f"当前时限 current deadline: {current}", classes="dialog--prompt")
-            yield Label("理由 Reason")
-            yield Input(placeholder="why more time is needed", id="extension-reason")
+            box.border_title = _("Extend {number}").format(number=self._number)
+            yield Label(
+                _("Current deadline: {time}").format(time=current), classes="dialog--prompt"
+            )
+            yield Label(_("Reason"))
+            yield Input(placeholder=_("why more time is needed"), id="extension-reason")
             yield Static("", id="reason-error", classes="field-error", markup=False)
-            yield Label("新时限 New deadline (YYYY-MM-DD HH:MM, or +12h / +2d after the current)")
+            yield Label(_("New deadline (YYYY-MM-DD HH:MM, or +12h / +2d after the current)"))
             suggested = local(self._base + timedelta(days=1), self._zone)
             yield Input(suggested, id="extension-until")
             yield Static("", id="until-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog--buttons"):
-                yield Button("申请 Request (enter)", variant="primary", id="ok")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("Request (enter)"), variant="primary", id="ok")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -82,15 +85,15 @@ class ExtensionDialog(ModalScreen[ExtensionRequest | None]):
         reason_input = self.query_one("#extension-reason", Input)
         until_input = self.query_one("#extension-until", Input)
         reason = reason_input.value.strip()
-        self._error(reason_input, "reason-error", "" if reason else "必填 a reason is required")
+        self._error(reason_input, "reason-error", "" if reason else _("a reason is required"))
         until: datetime | None = None
         try:
             until = parse_when(until_input.value, self._base, self._zone, "until")
         except InvalidInput as exc:
-            self._error(until_input, "until-error", str(exc).removeprefix("until: "))
+            self._error(until_input, "until-error", exc.reason)
         else:
             late_enough = until > self._base
-            message = "" if late_enough else "must be after the current deadline"
+            message = "" if late_enough else _("must be after the current deadline")
             self._error(until_input, "until-error", message)
             until = until if late_enough else None
         if reason and until is not None:

@@ -22,12 +22,15 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from contacts.mobilize import MAX_MESSAGE, TARGET_KINDS, Target
 from incidents.models import Incident
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
+# (label, mode); the labels are translated where the select is built.
 MODE_OPTIONS = [
-    ("逐级 cascade: leaders first, then the people below", "cascade"),
-    ("全体 broadcast: everyone at once", "broadcast"),
+    (N_("cascade: leaders first, then the people below"), "cascade"),
+    (N_("broadcast: everyone at once"), "broadcast"),
 ]
-_SEPARATORS = re.compile(r"[\s,，;；、]+")
+# Spaces, commas and semicolons, ASCII or full-width (，；), and the enumeration comma (、).
+_SEPARATORS = re.compile(r"[\s,\uff0c;\uff1b\u3001]+")
 # The fields checked one by one -> (the widget, the line its error shows on).
 FIELDS = {
     "targets": ("mobilize-targets", "targets-error"),
@@ -55,12 +58,17 @@ def parse_targets(text: str) -> tuple[Target, ...]:
     """
     items = [item for item in _SEPARATORS.split(text.strip()) if item]
     if not items:
-        raise InvalidInput("必填 name at least one grid:CODE, team:CODE or node:CODE", "targets")
+        raise InvalidInput(
+            _("required: name at least one grid:CODE, team:CODE or node:CODE"), "targets"
+        )
     targets: list[Target] = []
     for item in items:
         kind, sep, code = item.partition(":")
         if not sep or kind not in TARGET_KINDS or not code:
-            raise InvalidInput(f"{item!r} is not grid:CODE, team:CODE or node:CODE", "targets")
+            raise InvalidInput(
+                _("{item!r} is not grid:CODE, team:CODE or node:CODE").format(item=item),
+                "targets",
+            )
         target = Target(kind, code)
         if target not in targets:
             targets.append(target)
@@ -75,9 +83,12 @@ def parse_message(text: str) -> str:
     """
     message = " ".join(text.split())
     if not message:
-        raise InvalidInput("必填 a message is required", "message")
+        raise InvalidInput(_("a message is required"), "message")
     if len(message) > MAX_MESSAGE:
-        raise InvalidInput(f"{len(message)} characters; at most {MAX_MESSAGE}", "message")
+        raise InvalidInput(
+            _("{length} characters; at most {max}").format(length=len(message), max=MAX_MESSAGE),
+            "message",
+        )
     return message
 
 
@@ -91,7 +102,7 @@ def parse_need(text: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise InvalidInput("a whole number ≥ 1, or blank to call everyone", "need")
+        raise InvalidInput(_("a whole number ≥ 1, or blank to call everyone"), "need")
     return int(value)
 
 
@@ -108,8 +119,8 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "取消 cancel"),
-        Binding("ctrl+s", "save", "动员 start"),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Mobilize")),
     ]
 
     def __init__(self, *, targets: str = "", message: str = "", number: str | None = None):
@@ -129,10 +140,10 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mobilize-dialog", classes="dialog") as box:
-            box.border_title = "动员 Mobilize" + (f" · {self._number}" if self._number else "")
-            box.border_subtitle = "ctrl+s 动员 start · esc 取消 cancel"
+            box.border_title = _("Mobilize") + (f" · {self._number}" if self._number else "")
+            box.border_subtitle = _("ctrl+s mobilize · esc cancel")
             with Horizontal(classes="form-row"):
-                yield Label("对象 Targets", classes="form-label")
+                yield Label(_("Targets"), classes="form-label")
                 yield Input(
                     self._targets,
                     placeholder="grid:G01, team:T-RESCUE, node:CODE",
@@ -141,41 +152,41 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
                 )
             yield Static("", id="targets-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("消息 Message", classes="form-label")
+                yield Label(_("Message"), classes="form-label")
                 yield Input(
                     self._message,
-                    placeholder="what people are told",
+                    placeholder=_("what people are told"),
                     id="mobilize-message",
                     compact=True,
                 )
             yield Static("", id="message-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("方式 Mode", classes="form-label")
+                yield Label(_("Mode"), classes="form-label")
                 yield Select(
-                    MODE_OPTIONS,
+                    [(_(label), mode) for label, mode in MODE_OPTIONS],
                     value="cascade",
                     allow_blank=False,
                     id="mobilize-mode",
                     compact=True,
                 )
             with Horizontal(classes="form-row"):
-                yield Label("需要 Need", classes="form-label")
+                yield Label(_("Need"), classes="form-label")
                 yield Input(
-                    placeholder="yes answers per grid/team; blank: everyone",
+                    placeholder=_("yes answers per grid/team; blank: everyone"),
                     id="mobilize-need",
                     compact=True,
                 )
             yield Static("", id="need-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("演练 Exercise", classes="form-label")
+                yield Label(_("Exercise"), classes="form-label")
                 yield Checkbox(
-                    "演练 exercise: a drill, not a real call-out",
+                    _("exercise: a drill, not a real call-out"),
                     id="mobilize-exercise",
                     compact=True,
                 )
             with Horizontal(classes="dialog--buttons"):
-                yield Button("动员 Start (ctrl+s)", variant="primary", id="ok")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("Mobilize (ctrl+s)"), variant="primary", id="ok")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def on_mount(self) -> None:
         first = "mobilize-message" if self._targets else "mobilize-targets"
@@ -199,7 +210,7 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
         return not message
 
     def _field_of(self, input_id: str | None) -> str | None:
-        return next((field for field, (wid, _) in FIELDS.items() if wid == input_id), None)
+        return next((field for field, (wid, _err) in FIELDS.items() if wid == input_id), None)
 
     @on(Input.Blurred)
     def _left_input(self, event: Input.Blurred) -> None:

@@ -19,9 +19,10 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from incidents.models import CATEGORIES, Severity, Source, Urgency
+from incidents.models import CATEGORIES, Severity, Source, Urgency, category_label, type_label
 from incidents.records import NewIncident, validate_new
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
 # validate_new's field names -> the widget holding the value.
 FIELD_WIDGETS = {
@@ -38,6 +39,20 @@ FIELD_WIDGETS = {
     "description": "new-description",
 }
 WIDGET_FIELDS = {widget: field for field, widget in FIELD_WIDGETS.items()}
+# validate_new's field names -> how an error line names them (translated where shown).
+FIELD_LABELS = {
+    "title": N_("Title"),
+    "category": N_("Category"),
+    "type": N_("Type"),
+    "severity": N_("Level"),
+    "urgency": N_("Urgency"),
+    "source": N_("Source"),
+    "location": N_("Location"),
+    "grid": N_("Grid"),
+    "reporter_name": N_("Reporter"),
+    "reporter_phone": N_("Reporter's phone"),
+    "description": N_("Description"),
+}
 # Fields whose errors share one line under a row of several widgets.
 ERROR_LINES = {
     "title": "title-error",
@@ -70,59 +85,61 @@ def field_error(new: NewIncident, field: str) -> str | None:
 
 
 def _message(exc: InvalidInput) -> str:
-    return str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+    return exc.reason if exc.field else str(exc)
 
 
 def _type_options(category: str | None) -> list[tuple[str, str]]:
     if category not in CATEGORIES:
         return []
-    return [(label, code) for code, label in CATEGORIES[category][1].items()]
+    return [(type_label(code), code) for code in CATEGORIES[category][1]]
 
 
 class NewIncidentDialog(ModalScreen[NewIncident | None]):
     """The 新建事件 form; dismisses with a valid :class:`NewIncident`, or ``None`` on cancel."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "取消 cancel"),
-        Binding("ctrl+s", "save", "保存 save"),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Save")),
     ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-incident-dialog", classes="dialog") as box:
-            box.border_title = "新建事件 New case"
-            box.border_subtitle = "ctrl+s 保存 save · esc 取消 cancel"
+            box.border_title = _("New case")
+            box.border_subtitle = _("ctrl+s save · esc cancel")
             with Horizontal(classes="form-row"):
-                yield Label("标题 Title", classes="form-label")
-                yield Input(placeholder="e.g. 3号楼燃气泄漏", id="new-title", compact=True)
+                yield Label(_("Title"), classes="form-label")
+                yield Input(
+                    placeholder=_("e.g. gas leak in building 3"), id="new-title", compact=True
+                )
             yield Static("", id="title-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("类别 Category", classes="form-label")
+                yield Label(_("Category"), classes="form-label")
                 yield Select(
-                    [(label, code) for code, (label, _) in CATEGORIES.items()],
-                    prompt="类别 category",
+                    [(category_label(code), code) for code in CATEGORIES],
+                    prompt=_("Category"),
                     id="new-category",
                     compact=True,
                 )
-                yield Select([], prompt="类型 type", id="new-type", compact=True)
+                yield Select([], prompt=_("Type"), id="new-type", compact=True)
             yield Static("", id="class-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("级别 Level", classes="form-label")
+                yield Label(_("Level"), classes="form-label")
                 yield Select(
-                    [(f"{s.roman} {s.label_zh}", s.roman) for s in Severity],
+                    [(f"{s.roman} {s.label}", s.roman) for s in Severity],
                     value=Severity.IV.roman,
                     allow_blank=False,
                     id="new-severity",
                     compact=True,
                 )
                 yield Select(
-                    [(f"{u.label_zh} {u.value.replace('_', ' ')}", u.value) for u in Urgency],
+                    [(u.label, u.value) for u in Urgency],
                     value=Urgency.NORMAL.value,
                     allow_blank=False,
                     id="new-urgency",
                     compact=True,
                 )
                 yield Select(
-                    [(f"{s.label_zh} {s.value.replace('_', ' ')}", s.value) for s in Source],
+                    [(s.label, s.value) for s in Source],
                     value=Source.PHONE.value,
                     allow_blank=False,
                     id="new-source",
@@ -130,21 +147,21 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
                 )
             yield Static("", id="level-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("地点 Location", classes="form-label")
-                yield Input(placeholder="address / landmark", id="new-location", compact=True)
+                yield Label(_("Location"), classes="form-label")
+                yield Input(placeholder=_("address / landmark"), id="new-location", compact=True)
             yield Static("", id="location-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("网格 Grid", classes="form-label")
-                yield Input(placeholder="grid code", id="new-grid", compact=True)
-                yield Input(placeholder="报告人 reporter", id="new-reporter-name", compact=True)
-                yield Input(placeholder="电话 phone", id="new-reporter-phone", compact=True)
+                yield Label(_("Grid"), classes="form-label")
+                yield Input(placeholder=_("grid code"), id="new-grid", compact=True)
+                yield Input(placeholder=_("reporter"), id="new-reporter-name", compact=True)
+                yield Input(placeholder=_("phone"), id="new-reporter-phone", compact=True)
             yield Static("", id="reporter-error", classes="field-error", markup=False)
-            yield Label("描述 Description", classes="form-label")
+            yield Label(_("Description"), classes="form-label")
             yield TextArea(id="new-description", compact=True)
             yield Static("", id="description-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog--buttons"):
-                yield Button("保存 Save (ctrl+s)", variant="primary", id="save")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("Save (ctrl+s)"), variant="primary", id="save")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def __init__(self) -> None:
         super().__init__()
@@ -189,7 +206,7 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
         self.query_one(f"#{FIELD_WIDGETS[field]}").set_class(bool(message), "-invalid")
         line_id = ERROR_LINES[field]
         text = "  ".join(
-            f"{name.replace('_', ' ')}: {error}"
+            f"{_(FIELD_LABELS[name])}: {error}"
             for name, error in self._errors.items()
             if ERROR_LINES[name] == line_id
         )
@@ -201,7 +218,7 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
         """Check one field on its own; show or clear its error. Returns whether it is valid."""
         new = self.form()
         if field == "category" and not new.category:
-            message: str | None = "请选择类别 choose a category"
+            message: str | None = _("choose a category")
         else:
             message = field_error(new, field)
         self._show(field, message)

@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from console.timefmt import local, parse_when
 from store.errors import InvalidInput
+from store.i18n import N_, _
 
 # The inputs checked on submit -> the line their error shows on.
 ERRORS = {
@@ -55,8 +56,8 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
     """
 
     BINDINGS = [
-        Binding("escape", "cancel", "取消 cancel"),
-        Binding("ctrl+s", "save", "保存 save"),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Save")),
     ]
 
     def __init__(
@@ -73,19 +74,19 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
         self._posts = list(posts)
         self._now = now
         self._zone = zone
-        codes = [code for code, _ in self._posts]
+        codes = [code for code, _name in self._posts]
         if not codes:
-            raise ValueError("an override needs a post; add one first (duty post-add)")
+            raise ValueError(_("an override needs a post; add one first (duty post-add)"))
         self._post = post if post in codes else codes[0]
         self._start = start
         self._end = end
 
     def compose(self) -> ComposeResult:
         with Vertical(id="override-dialog", classes="dialog") as box:
-            box.border_title = "调班 Roster override"
-            box.border_subtitle = "ctrl+s 保存 save · esc 取消 cancel"
+            box.border_title = _("Roster override")
+            box.border_subtitle = _("ctrl+s save · esc cancel")
             with Horizontal(classes="form-row"):
-                yield Label("岗位 Post", classes="form-label")
+                yield Label(_("Post"), classes="form-label")
                 yield Select(
                     [(f"{code} {name}", code) for code, name in self._posts],
                     value=self._post,
@@ -94,36 +95,38 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
                     compact=True,
                 )
             with Horizontal(classes="form-row"):
-                yield Label("值班人 Person", classes="form-label")
-                yield Input(placeholder="key, phone or name", id="override-person", compact=True)
+                yield Label(_("Person on duty"), classes="form-label")
+                yield Input(placeholder=_("key, phone or name"), id="override-person", compact=True)
             yield Static("", id="override-person-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("开始 From", classes="form-label")
+                yield Label(_("From"), classes="form-label")
                 yield Input(
                     local(self._start, self._zone),
-                    placeholder="YYYY-MM-DD HH:MM, or +2h from now",
+                    placeholder=_("YYYY-MM-DD HH:MM, or +2h from now"),
                     id="override-from",
                     compact=True,
                 )
             yield Static("", id="override-from-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("结束 To", classes="form-label")
+                yield Label(_("To"), classes="form-label")
                 yield Input(
                     local(self._end, self._zone),
-                    placeholder="YYYY-MM-DD HH:MM, or +12h after the start",
+                    placeholder=_("YYYY-MM-DD HH:MM, or +12h after the start"),
                     id="override-to",
                     compact=True,
                 )
             yield Static("", id="override-to-error", classes="field-error", markup=False)
             with Horizontal(classes="form-row"):
-                yield Label("理由 Reason", classes="form-label")
+                yield Label(_("Reason"), classes="form-label")
                 yield Input(
-                    placeholder="swap, sick leave, who asked", id="override-reason", compact=True
+                    placeholder=_("swap, sick leave, who asked"),
+                    id="override-reason",
+                    compact=True,
                 )
             yield Static("", id="override-reason-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog--buttons"):
-                yield Button("保存 Save (ctrl+s)", variant="primary", id="ok")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("Save (ctrl+s)"), variant="primary", id="ok")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#override-person", Input).focus()
@@ -138,10 +141,10 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
         errors = dict.fromkeys(ERRORS, "")
         person = self._value("override-person").strip()
         if not person:
-            errors["override-person"] = "必填 a key, phone or name is required"
+            errors["override-person"] = _("a key, phone or name is required")
         reason = " ".join(self._value("override-reason").split())
         if not reason:
-            errors["override-reason"] = "必填 say why (swap, sick leave, who asked)"
+            errors["override-reason"] = _("say why (swap, sick leave, who asked)")
         start: datetime | None = None
         end: datetime | None = None
         try:
@@ -154,7 +157,7 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
         except InvalidInput as exc:
             errors["override-to"] = exc.reason
         if start is not None and end is not None and end <= start:
-            errors["override-to"] = "must be after the start"
+            errors["override-to"] = _("must be after the start")
         post = self.query_one("#override-post", Select).value
         if any(errors.values()) or start is None or end is None or not isinstance(post, str):
             return None, errors

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from store.i18n import N_, _
+
 
 class TextDialog(ModalScreen[str | None]):
     """Ask for one line of text; dismisses with the stripped text, or ``None`` on escape.
@@ -20,7 +22,7 @@ class TextDialog(ModalScreen[str | None]):
         required: refuse an empty answer (the error shows under the field).
     """
 
-    BINDINGS = [Binding("escape", "cancel", "取消 cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(
         self,
@@ -45,8 +47,8 @@ class TextDialog(ModalScreen[str | None]):
             yield Input(self._value, placeholder=self._placeholder, id="text-input")
             yield Static("", id="text-error", classes="field-error", markup=False)
             with Horizontal(classes="dialog--buttons"):
-                yield Button("确定 OK (enter)", variant="primary", id="ok")
-                yield Button("取消 Cancel (esc)", id="cancel")
+                yield Button(_("OK (enter)"), variant="primary", id="ok")
+                yield Button(_("Cancel (esc)"), id="cancel")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -69,7 +71,7 @@ class TextDialog(ModalScreen[str | None]):
     def _submit(self) -> None:
         text = self.query_one("#text-input", Input).value.strip()
         if self._required and not text:
-            self._show_error("必填 required")
+            self._show_error(_("required"))
             return
         self.dismiss(text)
 

@@ -8,22 +8,25 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from store.i18n import N_, _
+
 
 class YesNoDialog(ModalScreen[bool | None]):
     """Ask a question; dismisses with ``True`` (yes), ``False`` (no) or ``None`` (escape)."""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "是 yes"),
-        Binding("n", "answer(False)", "否 no"),
-        Binding("escape", "cancel", "取消 cancel"),
+        Binding("y", "answer(True)", N_("Yes")),
+        Binding("n", "answer(False)", N_("No")),
+        Binding("escape", "cancel", N_("Cancel")),
     ]
 
-    def __init__(self, title: str, question: str, *, yes: str = "是 Yes", no: str = "否 No"):
+    def __init__(self, title: str, question: str, *, yes: str | None = None, no: str | None = None):
+        """``yes`` and ``no`` label the buttons (already translated); by default Yes and No."""
         super().__init__()
         self._title = title
         self._question = question
-        self._yes = yes
-        self._no = no
+        self._yes = yes if yes is not None else _("Yes")
+        self._no = no if no is not None else _("No")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="yes-no-dialog", classes="dialog") as box:

@@ -22,48 +22,78 @@ from console.messages import IncidentUpdated
 from incidents import workflow
 from incidents.models import Incident
 from store.errors import DutydeskError
+from store.i18n import N_, _
 
 if TYPE_CHECKING:
     from console.app import DutydeskApp
 
 KEYS_SETTLE_SECONDS = 0.15
+# What a notification says an action did (translated where shown).
 ACTION_LABELS = {
-    "register": "立案 registered",
-    "dispatch": "派遣 dispatched",
-    "handle": "处置 handling",
-    "feedback": "反馈 feedback given",
-    "verify": "核查 verified",
-    "verify_failed": "核查不通过 back to handling",
-    "close": "结案 closed",
-    "void": "作废 voided",
-    "return": "回退 returned",
-    "park": "挂账 parked",
-    "unpark": "取消挂账 unparked",
-    "note": "备注 note added",
-    "extend": "延期 extension requested",
-    "approve_extension": "延期 extension approved",
-    "reject_extension": "延期 extension rejected",
-    "assign": "指派 assigned",
-    "reopen": "重新打开 reopened",
-    "merge": "合并 merged",
-    "add_task": "任务 task added",
-    "complete_task": "任务 task done",
+    "register": N_("registered"),
+    "dispatch": N_("dispatched"),
+    "handle": N_("handling"),
+    "feedback": N_("feedback given"),
+    "verify": N_("verified"),
+    "verify_failed": N_("failed verification, back to handling"),
+    "close": N_("closed"),
+    "void": N_("voided"),
+    "return": N_("returned"),
+    "park": N_("parked"),
+    "unpark": N_("unparked"),
+    "note": N_("note added"),
+    "extend": N_("extension requested"),
+    "approve_extension": N_("extension approved"),
+    "reject_extension": N_("extension rejected"),
+    "assign": N_("assigned"),
+    "reopen": N_("reopened"),
+    "merge": N_("merged"),
+    "add_task": N_("task added"),
+    "complete_task": N_("task done"),
+}
+# The title of the dialog an action asks its text in, before the case number.
+ACTION_TITLES = {
+    "feedback": N_("Feedback"),
+    "verify_failed": N_("Verification failed"),
+    "void": N_("Void"),
+    "return": N_("Return"),
+    "park": N_("Park"),
+    "note": N_("Note"),
+    "dispatch": N_("Dispatch"),
+    "assign": N_("Assign"),
+    "reject_extension": N_("Reject extension"),
+    "reopen": N_("Reopen"),
+    "merge": N_("Merge"),
+    "add_task": N_("Task"),
 }
 
-# (action, palette title, palette help); each screen lists the ones it offers.
+# (action, palette title, palette help), translated where shown; each screen lists the ones
+# it offers.
 CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("advance", "推进 Advance case", "Take the next step of the closed loop (a)"),
-    ("note", "备注 Add note", "Add a note to the case's timeline (o)"),
-    ("extend", "延期 Request extension", "Ask for a later deadline, with a reason (x)"),
-    ("return_case", "回退 Return case", "Send a case in handling back to dispatch (r)"),
-    ("void", "作废 Void case", "Void a false report before dispatch (v)"),
-    ("park", "挂账 Park / unpark case", "Take a long-running case out of the queue, or back (p)"),
-    ("dispatch_to", "派遣 Dispatch to…", "Dispatch to a named grid, team or person"),
-    ("assign", "指派 Assign to…", "Name who is responsible, without changing the stage"),
-    ("approve_extension", "批准延期 Approve extension", "Approve the case's pending extension"),
-    ("reject_extension", "驳回延期 Reject extension", "Reject the case's pending extension"),
-    ("reopen", "重新打开 Reopen case", "Reopen a closed case, back to handling, with a reason"),
-    ("merge", "合并 Merge into…", "Merge this duplicate report into its original case"),
+    ("advance", N_("Advance case"), N_("Take the next step of the closed loop (a)")),
+    ("note", N_("Add note"), N_("Add a note to the case's timeline (o)")),
+    ("extend", N_("Request extension"), N_("Ask for a later deadline, with a reason (x)")),
+    ("return_case", N_("Return case"), N_("Send a case in handling back to dispatch (r)")),
+    ("void", N_("Void case"), N_("Void a false report before dispatch (v)")),
+    (
+        "park",
+        N_("Park / unpark case"),
+        N_("Take a long-running case out of the queue, or back (p)"),
+    ),
+    ("dispatch_to", N_("Dispatch to…"), N_("Dispatch to a named grid, team or person")),
+    (
+        "assign",
+        N_("Assign to…"),
+        N_("Name who is responsible, without changing the stage"),
+    ),
+    ("approve_extension", N_("Approve extension"), N_("Approve the case's pending extension")),
+    ("reject_extension", N_("Reject extension"), N_("Reject the case's pending extension")),
+    (
+        "reopen",
+        N_("Reopen case"),
+        N_("Reopen a closed case, back to handling, with a reason"),
+    ),
+    ("merge", N_("Merge into…"), N_("Merge this duplicate report into its original case")),
 )
 
 
@@ -90,15 +120,15 @@ class CaseScreen(Screen[None]):
     """A screen with a selected case and the keys that act on it."""
 
     BINDINGS = [
-        Binding("a", "advance", "推进"),
-        Binding("o", "note", "备注"),
-        Binding("x", "extend", "延期"),
-        Binding("r", "return_case", "回退"),
-        Binding("v", "void", "作废"),
-        Binding("p", "park", "挂账"),
+        Binding("a", "advance", N_("Advance")),
+        Binding("o", "note", N_("Note")),
+        Binding("x", "extend", N_("Extend")),
+        Binding("r", "return_case", N_("Return")),
+        Binding("v", "void", N_("Void")),
+        Binding("p", "park", N_("Park")),
     ]
     COMMANDS_OFFERED: tuple[tuple[str, str, str], ...] = CASE_COMMANDS
-    CASE_ACTIONS = frozenset(action for action, _, _ in CASE_COMMANDS)
+    CASE_ACTIONS = frozenset(action for action, _title, _help in CASE_COMMANDS)
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,7 +169,9 @@ class CaseScreen(Screen[None]):
 
     def _update_keys_now(self) -> None:
         self._keys_timer = None
-        state = tuple(self.check_action(action, ()) for action, _, _ in self.COMMANDS_OFFERED)
+        state = tuple(
+            self.check_action(action, ()) for action, _title, _help in self.COMMANDS_OFFERED
+        )
         if state != self._key_state:
             self._key_state = state
             self.refresh_bindings()
@@ -148,13 +180,13 @@ class CaseScreen(Screen[None]):
         """The command-palette entries of this screen that apply right now."""
         for action, title, help_text in self.COMMANDS_OFFERED:
             if self.check_action(action, ()) is True:
-                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+                yield SystemCommand(_(title), _(help_text), getattr(self, f"action_{action}"))
 
     # ---- running a step -------------------------------------------------------------------
 
     def apply(self, incident: Incident, action: str, write: Callable[[], object]) -> bool:
         """Run one write for ``incident``; notify the outcome. Returns whether it succeeded."""
-        label = ACTION_LABELS.get(action, action)
+        label = _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
         try:
             with self.desk.db_lock:
                 write()
@@ -175,7 +207,7 @@ class CaseScreen(Screen[None]):
     def _target(self) -> Incident | None:
         incident = self.selected_incident()
         if incident is None:
-            self.notify("no case selected", severity="warning")
+            self.notify(_("no case selected"), severity="warning")
         return incident
 
     def _ask(
@@ -193,7 +225,7 @@ class CaseScreen(Screen[None]):
             if text is not None:
                 self.apply(incident, action, lambda: write(text))
 
-        title = f"{ACTION_LABELS[action].split()[0]} {incident.number}"
+        title = f"{_(ACTION_TITLES[action])} {incident.number}"
         self.app.push_screen(TextDialog(title, prompt, value=value), answered)
 
     # ---- the keys -------------------------------------------------------------------------
@@ -205,13 +237,16 @@ class CaseScreen(Screen[None]):
         args = self._step_args(incident)
         step = workflow.NEXT_STEP.get(incident.stage)
         if step is None or incident.parked:
-            why = "parked (挂账); unpark it first (p)" if incident.parked else "finished"
-            self.notify(f"{incident.number} is {why}", severity="warning")
+            if incident.parked:
+                why = _("{number} is parked; unpark it first (p)")
+            else:
+                why = _("{number} is finished")
+            self.notify(why.format(number=incident.number), severity="warning")
         elif step == "feedback":
             self._ask(
                 incident,
                 "feedback",
-                "处置结果 What was done?",
+                _("What was done?"),
                 lambda text: workflow.feedback(*args, text),
             )
         elif step == "verify":
@@ -223,12 +258,12 @@ class CaseScreen(Screen[None]):
                     self._ask(
                         incident,
                         "verify_failed",
-                        "不通过原因 Why did it fail verification? (back to handling)",
+                        _("Why did it fail verification? (back to handling)"),
                         lambda text: workflow.verify(*args, passed=False, reason=text),
                     )
 
-            question = f"{incident.number} {incident.title}\n核查通过? Did the handling pass?"
-            dialog = YesNoDialog("核查 Verify", question, yes="通过 Passed", no="不通过 Failed")
+            question = f"{incident.number} {incident.title}\n" + _("Did the handling pass?")
+            dialog = YesNoDialog(_("Verify"), question, yes=_("Passed"), no=_("Failed"))
             self.app.push_screen(dialog, verified)
         else:
             step_function = getattr(workflow, step)
@@ -241,7 +276,7 @@ class CaseScreen(Screen[None]):
             self._ask(
                 incident,
                 "note",
-                "备注 Note",
+                _("Note"),
                 lambda text: workflow.add_note(ctx.db, ctx.clock, ctx.operator, incident.id, text),
             )
 
@@ -279,10 +314,10 @@ class CaseScreen(Screen[None]):
             self._ask(incident, action, prompt, lambda text: step(*args, text))
 
     def action_return_case(self) -> None:
-        self._reasoned("return", "回退原因 Why return it to dispatch?", workflow.return_case)
+        self._reasoned("return", _("Why return it to dispatch?"), workflow.return_case)
 
     def action_void(self) -> None:
-        self._reasoned("void", "作废原因 Why is this report void?", workflow.void)
+        self._reasoned("void", _("Why is this report void?"), workflow.void)
 
     def action_park(self) -> None:
         incident = self._target()
@@ -292,7 +327,7 @@ class CaseScreen(Screen[None]):
             args = self._step_args(incident)
             self.apply(incident, "unpark", lambda: workflow.unpark(*args))
         else:
-            self._reasoned("park", "挂账原因 Why park this case?", workflow.park)
+            self._reasoned("park", _("Why park this case?"), workflow.park)
 
     def action_dispatch_to(self) -> None:
         incident = self._target()
@@ -302,7 +337,7 @@ class CaseScreen(Screen[None]):
         self._ask(
             incident,
             "dispatch",
-            "派遣给 Dispatch to (grid:CODE, team:NAME, office:NAME or a person)",
+            _("Dispatch to (grid:CODE, team:NAME, office:NAME or a person)"),
             lambda target: workflow.dispatch(*args, to=target),
             value=f"grid:{incident.grid}" if incident.grid else "",
         )
@@ -315,7 +350,7 @@ class CaseScreen(Screen[None]):
         self._ask(
             incident,
             "assign",
-            "指派给 Responsible person, team or grid",
+            _("Responsible person, team or grid"),
             lambda who: workflow.assign(ctx.db, ctx.clock, ctx.operator, incident.id, who),
             value=incident.assignee or "",
         )
@@ -334,12 +369,12 @@ class CaseScreen(Screen[None]):
         self._ask(
             incident,
             "reject_extension",
-            "驳回原因 Why reject the extension?",
+            _("Why reject the extension?"),
             lambda text: workflow.approve_extension(*args, reject=True, reason=text),
         )
 
     def action_reopen(self) -> None:
-        self._reasoned("reopen", "重新打开原因 Why reopen this case?", workflow.reopen)
+        self._reasoned("reopen", _("Why reopen this case?"), workflow.reopen)
 
     def action_merge(self) -> None:
         incident = self._target()
@@ -349,7 +384,7 @@ class CaseScreen(Screen[None]):
         self._ask(
             incident,
             "merge",
-            "合并到原案 Number of the original case (e.g. 2026-000123)",
+            _("Number of the original case (e.g. 2026-000123)"),
             lambda original: workflow.merge(
                 ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id, original.strip()
             ),

@@ -23,14 +23,35 @@ from contacts.gridcheck import check_grids
 from contacts.models import Level, Unit, Violation
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
-from contacts.teams import list_teams
+from contacts.teams import Team, list_teams
 from contacts.units import addresses_of, list_units
 from store.errors import DutydeskError
+from store.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from console.app import DutydeskApp
 
 PEOPLE_LIMIT = 200  # people shown for one unit or search; the CLI lists more
+
+PEOPLE_COLUMNS = (N_("name"), N_("unit"), N_("roles"), N_("phone"), N_("state"))
+VIOLATION_COLUMNS = (N_("rule"), N_("units"), N_("problem"))
+
+
+def team_text(team: Team) -> str:
+    """``应急救援队 (rescue team, 2 members, leader 王伟)``."""
+    kind = team.kind.label
+    count = len(team.members)
+    if team.leader is None:
+        text = ngettext(
+            "{team} ({kind}, {count} member)", "{team} ({kind}, {count} members)", count
+        )
+        return text.format(team=team.name, kind=kind, count=count)
+    text = ngettext(
+        "{team} ({kind}, {count} member, leader {leader})",
+        "{team} ({kind}, {count} members, leader {leader})",
+        count,
+    )
+    return text.format(team=team.name, kind=kind, count=count, leader=team.leader.name)
 
 
 class ContactsScreen(Screen[None]):
@@ -38,9 +59,9 @@ class ContactsScreen(Screen[None]):
 
     CSS_PATH = "contacts.tcss"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "返回"),
-        Binding("/", "focus_search", "搜索"),
-        Binding("g", "grid_check", "网格检查"),
+        Binding("escape", "app.pop_screen", N_("Back")),
+        Binding("/", "focus_search", N_("Search")),
+        Binding("g", "grid_check", N_("Grid check")),
     ]
 
     def __init__(self) -> None:
@@ -56,22 +77,20 @@ class ContactsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            yield Tree("辖区 jurisdiction", id="unit-tree")
+            yield Tree(_("Jurisdiction"), id="unit-tree")
             with Vertical(id="unit-side"):
                 yield Static(id="unit-facts")
-                yield Input(
-                    placeholder="搜索人员 search people by name or phone (/)", id="people-search"
-                )
+                yield Input(placeholder=_("Search people by name or phone (/)"), id="people-search")
                 yield DataTable(id="people", cursor_type="row", zebra_stripes=True)
-                yield Static("网格检查 grid check (g)", classes="section-title")
+                yield Static(_("Grid check (g)"), classes="section-title")
                 yield DataTable(id="violations", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
         people = self.query_one("#people", DataTable)
-        people.add_columns("姓名 name", "单位 unit", "角色 roles", "电话 phone", "状态")
+        people.add_columns(*(_(name) for name in PEOPLE_COLUMNS))
         violations = self.query_one("#violations", DataTable)
-        violations.add_columns("规则 rule", "单位 units", "问题 problem")
+        violations.add_columns(*(_(name) for name in VIOLATION_COLUMNS))
         self.load_tree()
         self.action_grid_check()
 
@@ -101,7 +120,7 @@ class ContactsScreen(Screen[None]):
             self.show_unit(top)  # the whole jurisdiction until a unit is chosen
         if not units:
             self.query_one("#unit-facts", Static).update(
-                "尚无辖区单位 No units yet: `dutydesk unit add` or `dutydesk contacts import`."
+                _("No units yet: `dutydesk unit add` or `dutydesk contacts import`.")
             )
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
@@ -116,27 +135,30 @@ class ContactsScreen(Screen[None]):
             people = list_people(ctx.db, unit=unit.code, limit=PEOPLE_LIMIT)
             teams = list_teams(ctx.db, unit=unit.code)
         facts = [
-            f"[b]{unit.name}[/b]  {unit.code}  {unit.level.label_zh} {unit.level.value}",
-            f"上级 parent: {unit.parent_code or '—'}   "
-            f"自 since {local(unit.valid_from, ctx.config.zone)}",
+            f"[b]{unit.name}[/b]  {unit.code}  {unit.level.label}",
+            _("Parent: {parent}   since {since}").format(
+                parent=unit.parent_code or "—", since=local(unit.valid_from, ctx.config.zone)
+            ),
         ]
         if unit.level is Level.GRID:
             facts.append(
-                f"户数 households: {unit.households if unit.households is not None else '—'}   "
-                f"人口 population: {unit.population if unit.population is not None else '—'}   "
-                f"边界 boundary: {'yes' if unit.boundary else 'no'}   "
-                f"地址 addresses: {len(addresses)}"
-            )
-        facts.append(f"人员 people: {len(people)}{'+' if len(people) == PEOPLE_LIMIT else ''}")
-        if teams:
-            facts.append(
-                "队伍 teams: "
-                + "  ".join(
-                    f"{t.name} {t.kind.label_zh} {len(t.members)}人"
-                    + (f" 队长 {t.leader.name}" if t.leader else "")
-                    for t in teams
+                _(
+                    "Households: {households}   population: {population}   "
+                    "boundary: {boundary}   addresses: {addresses}"
+                ).format(
+                    households=unit.households if unit.households is not None else "—",
+                    population=unit.population if unit.population is not None else "—",
+                    boundary=_("drawn") if unit.boundary else _("none"),
+                    addresses=len(addresses),
                 )
             )
+        facts.append(
+            _("People: {count}{more}").format(
+                count=len(people), more="+" if len(people) == PEOPLE_LIMIT else ""
+            )
+        )
+        if teams:
+            facts.append(_("Teams: {teams}").format(teams="  ".join(team_text(t) for t in teams)))
         self.query_one("#unit-facts", Static).update("\n".join(facts))
         self.show_people(people)
 
@@ -147,9 +169,9 @@ class ContactsScreen(Screen[None]):
             table.add_row(
                 person.name,
                 person.unit_code or "",
-                "、".join(role.label_zh for role in person.roles),
+                ", ".join(role.label for role in person.roles),
                 mask_phone(person.phone),
-                "" if person.active else "停用 inactive",
+                "" if person.active else _("inactive"),
                 key=str(person.id),
             )
 
@@ -168,7 +190,9 @@ class ContactsScreen(Screen[None]):
         except DutydeskError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.query_one("#unit-facts", Static).update(f"搜索 search “{text}”: {len(people)}")
+        self.query_one("#unit-facts", Static).update(
+            _("Search “{text}”: {count}").format(text=text, count=len(people))
+        )
         self.show_people(people)
 
     # ---- grid check -------------------------------------------------------------------------
@@ -184,7 +208,7 @@ class ContactsScreen(Screen[None]):
                 violation.rule, ", ".join(violation.units), violation.message, key=str(index)
             )
         if not self._violations:
-            table.add_row("✓", "", "四项规则全部满足 all four rules hold")
+            table.add_row("✓", "", _("All four rules hold"))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != "violations" or event.row_key.value is None:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -35,7 +36,7 @@ from textual.worker import get_current_worker
 from console.dialogs import NewIncidentDialog
 from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged
 from console.screens.incidents import IncidentsScreen
-from console.screens.mobilization import EXERCISE, LOOKS, Look, MobilizationScreen
+from console.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
 from console.screens.mobilizations import progress
 from console.widgets.cells import fit, severity_badge
 from contacts.mobilize import Counts as MobCounts
@@ -52,11 +53,12 @@ from incidents.overview import (
 from incidents.records import NewIncident, create_incident
 from incidents.supervision import Counts, counts
 from store.errors import DutydeskError
+from store.i18n import N_, _
 
 if TYPE_CHECKING:
     from console.app import DutydeskApp
 
-NARROW = 100  # below this many columns the panels take two columns and the labels shorten
+NARROW = 100  # below this many columns the panels take two columns
 CLOCK_SECONDS = 1.0
 REREAD_SECONDS = 30.0  # "overdue" and "next shift" move on with the time, not only with writes
 FEED_LIMIT = 20
@@ -64,43 +66,42 @@ MOBS_SHOWN = 5
 MOBS_COUNTED = 100  # "+n more" counts this many active mobilizations at most
 DUTY_LOOKAHEAD = timedelta(days=8)  # the next shift of a post is looked for this far ahead
 EIGHTHS = " ▏▎▍▌▋▊▉"
-FEED_FIXED_WIDTH = 54  # the feed's columns before the words, cell padding, the scrollbar
-LEGEND = "█ 到 yes  ▒ 不到 no  ░ 未应答 silent"
+FEED_PADDING = 2  # the cell padding of each feed column
+FEED_SLACK = 4  # the feed's scrollbar and the panel's, beyond the columns themselves
 
 ALERT = "⚠"
 ENGINE_LOOKS = {
-    "here": Look("●", "此处运行", "running here", ""),
-    "elsewhere": Look("◐", "他处运行", "running elsewhere", ""),
-    "stopped": Look("■", "已停止", "stopped", ""),
-    "starting": Look("…", "启动中", "starting", ""),
-}
-COLOUR_ZH = {Severity.I: "红", Severity.II: "橙", Severity.III: "黄", Severity.IV: "蓝"}
-STAGE_EN = {
-    Stage.REPORTED: "reported",
-    Stage.REGISTERED: "registered",
-    Stage.DISPATCHED: "dispatched",
-    Stage.HANDLING: "handling",
-    Stage.FEEDBACK: "feedback",
-    Stage.VERIFIED: "verified",
+    "here": Look("●", N_("running here"), ""),
+    "elsewhere": Look("◐", N_("running elsewhere"), ""),
+    "stopped": Look("■", N_("stopped"), ""),
+    "starting": Look("…", N_("starting"), ""),
 }
 # (feed kind, detail) -> how the line's kind is drawn; (kind, None) is the fallback.
 FEED_LOOKS = {
-    ("report", None): Look("✚", "上报", "report", "bold"),
-    ("overdue", None): Look(ALERT, "超期督办", "overdue", "bold red"),
-    ("answer", "yes"): Look(LOOKS["yes"].glyph, "应答 到", "yes", LOOKS["yes"].style),
-    ("answer", "no"): Look(LOOKS["no"].glyph, "应答 不到", "no", LOOKS["no"].style),
-    ("answer", None): Look("☎", "应答", "answer", ""),
-    ("mobilization", "started"): Look("⚑", "动员", "started", "bold cyan"),
-    ("mobilization", "completed"): Look("✔", "动员完成", "done", "green"),
-    ("mobilization", "cancelled"): Look("×", "动员取消", "cancelled", "dim"),
-    ("mobilization", None): Look("⚑", "动员", "mobilization", ""),
+    ("report", None): Look("✚", N_("new report"), "bold"),
+    ("overdue", None): Look(ALERT, N_("overdue, supervised"), "bold red"),
+    ("answer", "yes"): Look(LOOKS["yes"].glyph, N_("answered yes"), LOOKS["yes"].style),
+    ("answer", "no"): Look(LOOKS["no"].glyph, N_("answered no"), LOOKS["no"].style),
+    ("answer", None): Look("☎", N_("answer"), ""),
+    ("mobilization", "started"): Look("⚑", N_("mobilization"), "bold cyan"),
+    ("mobilization", "completed"): Look("✔", N_("mobilization done"), "green"),
+    ("mobilization", "cancelled"): Look("×", N_("mobilization cancelled"), "dim"),
+    ("mobilization", None): Look("⚑", N_("mobilization"), ""),
 }
+# (key, header): the headers are English message ids, shown with _().
 FEED_COLUMNS = (
-    ("at", "时间 time"),
-    ("kind", "类别 kind"),
-    ("level", "级别"),
-    ("case", "事件 case"),
-    ("text", "内容 text"),
+    ("at", N_("time")),
+    ("kind", N_("kind")),
+    ("level", N_("level")),
+    ("case", N_("case")),
+    ("text", N_("text")),
+)
+# The dashboard's counters: (key, label shown with _(), alerting when not zero).
+COUNTERS = (
+    ("open", N_("open"), False),
+    ("overdue", N_("overdue"), True),
+    ("supervised", N_("supervised"), True),
+    ("parked", N_("parked"), False),
 )
 
 
@@ -115,7 +116,7 @@ class DutyRow:
 
 def feed_look(item: FeedItem) -> Look:
     return FEED_LOOKS.get((item.kind, item.detail)) or FEED_LOOKS.get(
-        (item.kind, None), Look("·", item.kind, "", "")
+        (item.kind, None), Look("·", item.kind, "")
     )
 
 
@@ -125,7 +126,7 @@ def feed_text(item: FeedItem) -> str:
         return f"{item.name or '?'} · {item.title}"
     if item.kind == "overdue" and item.detail:
         try:
-            stage = Stage(item.detail).label_zh
+            stage = Stage(item.detail).label
         except ValueError:
             stage = item.detail
         return f"{item.title} ({stage})"
@@ -191,30 +192,39 @@ class CountBars(Widget):
 class FeedTable(DataTable[object]):
     """The live feed: enter opens the case of the highlighted line."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+    BINDINGS = [Binding("enter", "select_cursor", N_("Open"))]
 
 
 def stage_labels() -> list[Text]:
-    return [Text(f"{s.label_zh} {STAGE_EN[s]}") for s in OPEN_STAGES]
+    return [Text(s.label) for s in OPEN_STAGES]
 
 
 def severity_labels() -> list[Text]:
+    """``I`` on red, then the level's name and its colour's in words."""
     labels = []
     for level in Severity:
         label = severity_badge(level)
-        label.append(f" {level.label_zh} {COLOUR_ZH[level]}")
+        label.append(f" {level.label} · {level.color_name}")
         labels.append(label)
     return labels
+
+
+def legend() -> str:
+    """What the three fills of a progress bar mean."""
+    return "  ".join(
+        f"{fill} {LOOKS[state].word}"
+        for fill, state in (("█", "yes"), ("▒", "no"), ("░", "no_answer"))
+    )
 
 
 class DashboardScreen(Screen[None]):
     """值班台 — the duty office's home screen."""
 
     BINDINGS = [
-        Binding("i", "incidents", "事件 incidents"),
-        Binding("n", "new", "新建 new"),
-        Binding("m", "mobilizations", "动员"),
-        Binding("u", "contacts", "通讯录"),
+        Binding("i", "incidents", N_("Incidents")),
+        Binding("n", "new", N_("New")),
+        Binding("m", "mobilizations", N_("Mobilizations")),
+        Binding("u", "contacts", N_("Contacts")),
     ]
 
     @dataclass
@@ -279,30 +289,30 @@ class DashboardScreen(Screen[None]):
                 yield Static(id="clock")
         with Vertical(id="dash-body"):
             with Vertical(id="panel-levels", classes="panel"):
-                yield Label("阶段 stages (active)", classes="panel--title")
+                yield Label(_("stages (active)"), classes="panel--title")
                 yield CountBars(stage_labels(), id="stages")
-                yield Label("级别 levels", classes="panel--title")
+                yield Label(_("levels"), classes="panel--title")
                 yield CountBars(
                     severity_labels(),
                     [Color.parse(level.color).hex for level in Severity],
                     id="severities",
                 )
             with Vertical(id="panel-duty", classes="panel"):
-                yield Label("值班 on duty now → next", classes="panel--title")
+                yield Label(_("on duty now → next"), classes="panel--title")
                 yield Static("…", id="duty")
             with Vertical(id="panel-mobs", classes="panel"):
-                yield Label("动员 mobilizations yes/no/silent", classes="panel--title")
+                yield Label(_("mobilizations yes/no/silent"), classes="panel--title")
                 yield Static("…", id="mobs")
             with Vertical(id="panel-feed", classes="panel"):
-                yield Label("动态 live feed", classes="panel--title")
+                yield Label(_("live feed"), classes="panel--title")
                 yield FeedTable(id="feed", cursor_type="row", zebra_stripes=True)
-                yield Static("尚无动态 Nothing reported yet.", id="feed-empty")
+                yield Static(_("Nothing reported yet."), id="feed-empty")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(FeedTable)
         for key, label in FEED_COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(_(label), key=key)
         table.focus()
         self._show_counters(None)
         self._tick()
@@ -312,10 +322,7 @@ class DashboardScreen(Screen[None]):
         self.request_read(full=True)
 
     def on_resize(self, event: events.Resize) -> None:
-        narrow = event.size.width < NARROW
-        if narrow != self.has_class("-narrow"):
-            self.set_class(narrow, "-narrow")
-            self._show_counters(self._counts)
+        self.set_class(event.size.width < NARROW, "-narrow")
         # After the layout: the feed's words are cut to the panel's new width.
         self.call_after_refresh(self._show_feed)
 
@@ -390,7 +397,7 @@ class DashboardScreen(Screen[None]):
         if message.error != self._error:
             self._error = message.error
             if message.error:
-                self.notify(message.error, title="值班台 dashboard", severity="error", markup=False)
+                self.notify(message.error, title=_("dashboard"), severity="error", markup=False)
         if self._again:
             self._again = False
             self.request_read()
@@ -423,27 +430,22 @@ class DashboardScreen(Screen[None]):
 
     def _show_counters(self, c: Counts | None) -> None:
         self._counts = c
-        short = self.has_class("-narrow")
-        for key, zh, en, value, alerting in (
-            ("open", "在办", "open", c and c.open, False),
-            ("overdue", "超期", "overdue", c and c.overdue, True),
-            ("supervised", "督办", "supervised", c and c.supervised, True),
-            ("parked", "挂账", "parked", c and c.parked, False),
-        ):
+        for key, label, alerting in COUNTERS:
+            value: int | None = getattr(c, key) if c is not None else None
             alert = alerting and bool(value)
             text = Text(no_wrap=True)
             if alert:
                 text.append(f"{ALERT} ")
-            text.append(zh if short else f"{zh} {en}")
+            text.append(_(label))
             text.append(" …" if value is None else f" {value:,}", style="bold")
             widget = self.query_one(f"#count-{key}", Static)
             widget.update(text)
             widget.set_class(alert, "-alert")
 
     def _show_engine(self, state: str) -> None:
-        look = ENGINE_LOOKS.get(state, Look("?", state, state, ""))
+        look = ENGINE_LOOKS.get(state, Look("?", state, ""))
         widget = self.query_one("#engine", Static)
-        widget.update(Text.assemble("引擎 engine ", look.text()))
+        widget.update(Text.assemble(_("engine"), " ", look.text()))
         for name in ENGINE_LOOKS:
             widget.set_class(name == state, f"-{name}")
 
@@ -469,22 +471,34 @@ class DashboardScreen(Screen[None]):
         selected = self.selected_item() if table.cursor_row > 0 else None
         ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
-        # The words go last and are cut to what is left of the panel's width.
-        space = self.query_one("#panel-feed").content_size.width
-        width = max(12, space - FEED_FIXED_WIDTH)
-        table.clear()
-        for item in self._feed:
-            number = item.number or (
-                f"动员 #{item.mobilization_id}" if item.mobilization_id else ""
-            )
-            table.add_row(
-                when(item.at, now, zone),
+        rows = [
+            (
+                Text(when(item.at, now, zone)),
                 feed_look(item).text(),
                 severity_badge(item.severity) if item.severity else Text(""),
-                number,
-                fit(feed_text(item), width),
-                key=str(item.id),
+                Text(
+                    item.number
+                    or (
+                        _("mobilization #{id}").format(id=item.mobilization_id)
+                        if item.mobilization_id
+                        else ""
+                    )
+                ),
+                item,
             )
+            for item in self._feed
+        ]
+        # The words go last and are cut to what is left of the panel's width once the other
+        # columns (as wide as their widest cell or header, in this language) are drawn.
+        fixed = FEED_SLACK + FEED_PADDING
+        for index, (_key, label) in enumerate(FEED_COLUMNS[:-1]):
+            cells = [row[index].cell_len for row in rows]
+            fixed += FEED_PADDING + max([cell_len(_(label)), *cells])
+        space = self.query_one("#panel-feed").content_size.width
+        width = max(12, space - fixed)
+        table.clear()
+        for at, kind, level, number, item in rows:
+            table.add_row(at, kind, level, number, fit(feed_text(item), width), key=str(item.id))
         if selected is not None and str(selected.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected.id)))
         table.display = bool(self._feed)
@@ -494,19 +508,19 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(FeedTable)
         if not table.row_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
         return next((i for i in self._feed if str(i.id) == row_key.value), None)
 
     def on_dashboard_screen_mobilizations_read(self, message: MobilizationsRead) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if not message.rows:
-            text.append("无进行中的动员 None active.", style="dim")
+            text.append(_("No active mobilizations."), style="dim")
         for index, (mob, total) in enumerate(message.rows):
             if index:
                 text.append("\n")
             text.append(f"#{mob.id} ", style="bold")
             if mob.exercise:  # before the message, which is what a narrow panel cuts
-                text.append_text(EXERCISE)
+                text.append_text(exercise_badge())
                 text.append(" ")
             if mob.incident_number:
                 text.append(f"{mob.incident_number} ")
@@ -516,9 +530,10 @@ class DashboardScreen(Screen[None]):
         more = message.active - len(message.rows)
         if more > 0:
             plus = "+" if message.active >= MOBS_COUNTED else ""
-            text.append(f"\n… 另有 {more}{plus} 个 +{more}{plus} more (m)", style="dim")
+            more_text = _("… +{count} more (m)").format(count=f"{more}{plus}")
+            text.append(f"\n{more_text}", style="dim")
         if message.rows:
-            text.append("\n" + LEGEND, style="dim")
+            text.append("\n" + legend(), style="dim")
         self.query_one("#mobs", Static).update(text)
 
     def on_dashboard_screen_duty_read(self, message: DutyRead) -> None:
@@ -526,22 +541,24 @@ class DashboardScreen(Screen[None]):
         now = self.desk.ctx.clock.now()
         text = Text(no_wrap=True, overflow="ellipsis")
         if not message.rows:
-            text.append("未设值班岗位 No duty posts.", style="dim")
+            text.append(_("No duty posts."), style="dim")
         for index, row in enumerate(message.rows):
             if index:
                 text.append("\n")
             text.append(f"{row.post.name} ", style="bold")
             if row.now is None:
-                text.append(f"{ALERT} 空缺 unfilled", style="bold red")
+                text.append(f"{ALERT} {_('unfilled')}", style="bold red")
             else:
                 text.append(row.now.person.name)
-                text.append(f" 至 until {when(row.now.ends_at, now, zone)}", style="dim")
+                until = _("until {time}").format(time=when(row.now.ends_at, now, zone))
+                text.append(f" {until}", style="dim")
             text.append("\n  → ")
             if row.next is None:
-                text.append("下一班未排 none rostered", style="dim")
+                text.append(_("none rostered"), style="dim")
             else:
                 text.append(f"{row.next.person.name} ")
-                text.append(f"{when(row.next.starts_at, now, zone)} 起 from", style="dim")
+                starts = _("from {time}").format(time=when(row.next.starts_at, now, zone))
+                text.append(starts, style="dim")
         self.query_one("#duty", Static).update(text)
 
     # ---- keys -------------------------------------------------------------------------------
@@ -570,9 +587,9 @@ class DashboardScreen(Screen[None]):
             with self.desk.db_lock:
                 incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
         except DutydeskError as exc:
-            self.notify(str(exc), title="新建 New case", severity="error", markup=False)
+            self.notify(str(exc), title=_("New case"), severity="error", markup=False)
             return
-        self.notify(f"{incident.number} {incident.title}", title="已登记 Logged", markup=False)
+        self.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
         self.post_message(IncidentLogged(incident.id, incident.number))
 
     @on(DataTable.RowSelected, "#feed")

@@ -22,7 +22,6 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from console.dialogs import MobilizeDialog, MobilizeRequest
 from console.messages import IncidentsChanged
-from console.render import category_label
 from console.screens.actions import CASE_COMMANDS, CaseScreen
 from console.screens.incidents import CLOCK_SECONDS
 from console.screens.mobilization import MobilizationScreen
@@ -31,40 +30,62 @@ from console.widgets import StageBar
 from console.widgets.cells import fit, plain, time_left
 from contacts.mobilize import start_mobilization
 from incidents import workflow
-from incidents.models import SOURCE_ZH, Extension, Incident, Severity, Task, TimelineEntry
+from incidents.models import (
+    Extension,
+    Incident,
+    Severity,
+    Task,
+    TimelineEntry,
+    category_label,
+    type_label,
+)
 from incidents.records import get_incident, tasks_of, timeline
 from store.clock import from_iso
 from store.errors import DutydeskError, NotFound
+from store.i18n import N_, _
 
-KIND_ZH = {
-    "reported": "上报",
-    "register": "立案",
-    "dispatch": "派遣",
-    "handle": "处置",
-    "feedback": "反馈",
-    "verify": "核查",
-    "close": "结案",
-    "void": "作废",
-    "return": "回退",
-    "reopen": "重开",
-    "merge": "合并",
-    "merged_in": "并入",
-    "park": "挂账",
-    "unpark": "取消挂账",
-    "note": "备注",
-    "assign": "指派",
-    "edit": "修改",
-    "extension_requested": "申请延期",
-    "extension_approved": "延期审批",
-    "extension_granted": "延期批准",
-    "extension_rejected": "延期驳回",
-    "supervise": "督办",
-    "remind": "催办",
-    "task_added": "新任务",
-    "task_done": "任务完成",
+# Timeline entry kinds (event codes) -> what the timeline calls them (translated where shown).
+KIND_LABELS = {
+    "reported": N_("reported"),
+    "register": N_("registered"),
+    "dispatch": N_("dispatched"),
+    "handle": N_("handling"),
+    "feedback": N_("feedback"),
+    "verify": N_("verified"),
+    "close": N_("closed"),
+    "void": N_("voided"),
+    "return": N_("returned"),
+    "reopen": N_("reopened"),
+    "merge": N_("merged"),
+    "merged_in": N_("merged in"),
+    "park": N_("parked"),
+    "unpark": N_("unparked"),
+    "note": N_("note"),
+    "assign": N_("assigned"),
+    "edit": N_("edited"),
+    "extension_requested": N_("extension requested"),
+    "extension_approved": N_("extension approved"),
+    "extension_granted": N_("extension granted"),
+    "extension_rejected": N_("extension rejected"),
+    "supervise": N_("supervised"),
+    "remind": N_("reminded"),
+    "task_added": N_("task added"),
+    "task_done": N_("task done"),
 }
 _DETAIL_KEYS = ("title", "text", "result", "reason", "to", "note", "into", "duplicate")
-EXTENSION_ZH = {"pending": "待批", "granted": "已批", "rejected": "驳回", "lapsed": "失效"}
+# Extension statuses (database values) -> their names (translated where shown).
+EXTENSION_STATUS = {
+    "pending": N_("pending"),
+    "granted": N_("granted"),
+    "rejected": N_("rejected"),
+    "lapsed": N_("lapsed"),
+}
+KIND_WIDTH = (8, 12)  # the timeline's kind column: at least, at most (cells)
+
+
+def kind_label(kind: str) -> str:
+    """A timeline entry kind's name in the current language (the code itself if unknown)."""
+    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
 
 
 def entry_detail(entry: TimelineEntry, zone: ZoneInfo) -> str:
@@ -72,28 +93,28 @@ def entry_detail(entry: TimelineEntry, zone: ZoneInfo) -> str:
     data = entry.data
     parts: list[str] = []
     if entry.stage_to is not None and entry.kind != "reported":
-        start = entry.stage_from.label_zh if entry.stage_from else ""
-        parts.append(f"{start}→{entry.stage_to.label_zh}")
+        start = entry.stage_from.label if entry.stage_from else ""
+        parts.append(f"{start}→{entry.stage_to.label}")
     parts.extend(str(data[key]) for key in _DETAIL_KEYS if data.get(key))
     if entry.kind == "verify" and data.get("passed") is False:
-        parts.insert(1, "不通过 failed")
+        parts.insert(1, _("failed"))
     if entry.kind == "remind":
-        parts.append(f"第{data.get('n')}次 #{data.get('n')}")
+        parts.append(_("#{n}").format(n=data.get("n")))
     if entry.kind == "edit":
         changes = data.get("changes", {})
         parts.extend(f"{name}: {old} → {new}" for name, (old, new) in changes.items())
     for key in ("until", "deadline"):
         if data.get(key):
-            parts.append(f"时限 {short(from_iso(str(data[key])), zone)}")
+            parts.append(_("deadline {time}").format(time=short(from_iso(str(data[key])), zone)))
     return "  ".join(parts)
 
 
 def task_status(task: Task, now: datetime) -> Text:
     if task.done_at is not None:
-        return Text("✓ done", style="green")
+        return Text("✓ " + _("done"), style="green")
     if task.overdue_at(now):
-        return Text("overdue", style="bold red")
-    return Text("open", style="dim")
+        return Text(_("overdue"), style="bold red")
+    return Text(_("to do"), style="dim")
 
 
 class IncidentDetailScreen(CaseScreen):
@@ -102,17 +123,17 @@ class IncidentDetailScreen(CaseScreen):
     CSS_PATH = "detail.tcss"
     BINDINGS = [
         *CaseScreen.BINDINGS,
-        Binding("t", "add_task", "任务"),
-        Binding("c", "complete_task", "完成任务"),
-        Binding("M", "mobilize", "动员"),
-        Binding("escape", "back", "返回"),
+        Binding("t", "add_task", N_("Task")),
+        Binding("c", "complete_task", N_("Complete task")),
+        Binding("M", "mobilize", N_("Mobilize")),
+        Binding("escape", "back", N_("Back")),
     ]
     COMMANDS_OFFERED = (
         *CASE_COMMANDS,
-        ("add_task", "任务 Add task", "Add a task to this case (t)"),
-        ("complete_task", "完成任务 Complete task", "Mark the highlighted task done (c)"),
-        ("mobilize", "动员 Mobilize", "Call out the case's grid or teams (M)"),
-        ("back", "返回 Back to the list", "Back to the incidents table (escape)"),
+        ("add_task", N_("Add task"), N_("Add a task to this case (t)")),
+        ("complete_task", N_("Complete task"), N_("Mark the highlighted task done (c)")),
+        ("mobilize", N_("Mobilize"), N_("Call out the case's grid or teams (M)")),
+        ("back", N_("Back to the list"), N_("Back to the incidents table (escape)")),
     )
     CASE_ACTIONS = frozenset({*CaseScreen.CASE_ACTIONS, "add_task", "complete_task"})
 
@@ -136,19 +157,19 @@ class IncidentDetailScreen(CaseScreen):
         yield Static(id="facts")
         with Horizontal(id="detail-body"):
             with Vertical(id="detail-timeline"):
-                yield Label("时间线 Timeline", classes="section-title")
+                yield Label(_("Timeline"), classes="section-title")
                 yield DataTable(id="timeline", cursor_type="row")
             with Vertical(id="detail-side"):
-                yield Label("任务 Tasks", classes="section-title")
+                yield Label(_("Tasks"), classes="section-title")
                 yield DataTable(id="tasks", cursor_type="row")
-                yield Label("延期 Extensions", classes="section-title")
+                yield Label(_("Extensions"), classes="section-title")
                 yield DataTable(id="extensions", cursor_type="none")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#tasks", DataTable).add_columns("任务 task", "负责 owner", "期限 due", "")
+        self.query_one("#tasks", DataTable).add_columns(_("Task"), _("Owner"), _("Due"), "")
         self.query_one("#extensions", DataTable).add_columns(
-            "#", "理由 reason", "新时限 until", "状态 status"
+            "#", _("Reason"), _("New deadline"), _("Status")
         )
         self.load()
         self.query_one("#timeline").focus()
@@ -195,7 +216,7 @@ class IncidentDetailScreen(CaseScreen):
     ) -> None:
         self.query_one("#detail-number", Static).update(incident.number)
         badge = self.query_one("#detail-severity", Static)
-        badge.update(f"{incident.severity.roman} {incident.severity.label_zh}")
+        badge.update(f"{incident.severity.roman} {incident.severity.label}")
         for level in Severity:
             badge.set_class(level is incident.severity, f"-level-{level.value}")
         self.query_one("#detail-title-text", Static).update(plain(incident.title))
@@ -205,49 +226,52 @@ class IncidentDetailScreen(CaseScreen):
         self.query_one(StageBar).show(incident.stage, left_from)
         line = Text()
         if incident.deadline is not None:
-            line.append(f"时限 deadline {local(incident.deadline, zone)}  ")
+            line.append(_("Deadline {time}").format(time=local(incident.deadline, zone)) + "  ")
             line.append_text(time_left(incident, now))
         elif incident.stage.is_open:
-            line.append("挂账 parked: no deadline" if incident.parked else "no deadline")
+            line.append(_("parked: no deadline") if incident.parked else _("no deadline"))
         else:
-            line.append(f"{incident.stage.label_zh} {local(incident.closed_at, zone)}")
+            line.append(f"{incident.stage.label} {local(incident.closed_at, zone)}")
         if incident.supervised:
             line.append("  ")
-            line.append(" 督办 supervised ", style="bold white on red")
+            line.append(f" {_('supervised')} ", style="bold white on red")
         if incident.parked:
             line.append("  ")
-            line.append(" 挂账 parked ", style="reverse")
+            line.append(f" {_('parked')} ", style="reverse")
         if incident.extensions:
-            line.append(f"  延期 extended ×{incident.extensions}")
+            line.append("  " + _("extended ×{count}").format(count=incident.extensions))
         if incident.reminders:
-            line.append(f"  催办 reminded ×{incident.reminders}", style="red")
+            reminded = _("reminded ×{count}").format(count=incident.reminders)
+            line.append("  " + reminded, style="red")
         self.query_one("#detail-deadline", Static).update(line)
 
     def _show_facts(self, incident: Incident, zone: ZoneInfo) -> None:
-        label_width = cell_len("描述 description")
+        reporter = " ".join(x for x in (incident.reporter_name, incident.reporter_phone) if x)
+        classification = f"{category_label(incident.category)}/{type_label(incident.type)}"
+        pairs = (
+            (_("Category"), classification),
+            (_("Urgency"), incident.urgency.label),
+            (_("Location"), incident.location),
+            (_("Grid"), incident.grid or ""),
+            (_("Reporter"), reporter),
+            (_("Source"), incident.source.label),
+            (_("Assignee"), incident.assignee or ""),
+            (_("Reported"), local(incident.reported_at, zone)),
+            (_("Tags"), ", ".join(incident.tags)),
+            (_("In stage since"), local(incident.stage_since, zone)),
+        )
+        description_label = _("Description")
+        label_width = max(cell_len(label) for label, _value in (*pairs, (description_label, "")))
         grid = Table.grid(padding=(0, 2), expand=True)
-        for _ in range(2):
+        for _side in range(2):
             grid.add_column(style="dim", no_wrap=True, min_width=label_width)
             grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        reporter = " ".join(x for x in (incident.reporter_name, incident.reporter_phone) if x)
-        pairs = (
-            ("类别 class", category_label(incident)),
-            ("紧急 urgency", f"{incident.urgency.label_zh} {incident.urgency.value}"),
-            ("地点 place", incident.location),
-            ("网格 grid", incident.grid or ""),
-            ("报告人 reporter", reporter),
-            ("来源 source", SOURCE_ZH[incident.source]),
-            ("责任 assignee", incident.assignee or ""),
-            ("上报 reported", local(incident.reported_at, zone)),
-            ("标签 tags", ", ".join(incident.tags)),
-            ("本阶段 since", local(incident.stage_since, zone)),
-        )
         for (left, left_value), (right, right_value) in zip(pairs[::2], pairs[1::2], strict=True):
             grid.add_row(left, plain(left_value or "—"), right, plain(right_value or "—"))
         description = Table.grid(padding=(0, 2))
         description.add_column(style="dim", no_wrap=True, min_width=label_width)
         description.add_column(ratio=1)
-        description.add_row("描述 description", Text(incident.description or "—"))
+        description.add_row(description_label, Text(incident.description or "—"))
         self.query_one("#facts", Static).update(Group(grid, description))
 
     def _show_tasks(self, tasks: list[Task], now: datetime, zone: ZoneInfo) -> None:
@@ -269,7 +293,9 @@ class IncidentDetailScreen(CaseScreen):
         table = self.query_one("#extensions", DataTable)
         table.clear()
         for ext in extensions:
-            status = EXTENSION_ZH.get(ext.status, ext.status)
+            status = (
+                _(EXTENSION_STATUS[ext.status]) if ext.status in EXTENSION_STATUS else ext.status
+            )
             if ext.status == "pending":
                 status += f" {len(ext.approvals)}/{ext.approvals_needed}"
             table.add_row(
@@ -284,16 +310,18 @@ class IncidentDetailScreen(CaseScreen):
         table = self.query_one("#timeline", DataTable)
         zone = self.desk.ctx.config.zone
         who_width = max((cell_len(e.operator) for e in self._entries), default=4)
-        kind_width = 8
+        kinds = [kind_label(e.kind) for e in self._entries]
+        kind_width = min(KIND_WIDTH[1], max((cell_len(k) for k in kinds), default=KIND_WIDTH[0]))
+        kind_width = max(KIND_WIDTH[0], kind_width)
         # Each column has one cell of padding either side; keep a cell for the scrollbar.
         width = max(16, table.size.width - 2 * 4 - len("05-20 14:00") - who_width - kind_width - 2)
         table.clear(columns=True)
-        table.add_column("时间 at")
-        table.add_column("人 who")
-        table.add_column("事项", width=kind_width)
-        table.add_column("详情", width=width)
+        table.add_column(_("Time"))
+        table.add_column(_("Who"))
+        table.add_column(_("Event"), width=kind_width)
+        table.add_column(_("Details"), width=width)
         for entry in reversed(self._entries):
-            kind = KIND_ZH.get(entry.kind, entry.kind)
+            kind = kind_label(entry.kind)
             style = "bold red" if entry.kind in ("supervise", "remind") else ""
             table.add_row(
                 short(entry.at, zone),
@@ -347,7 +375,7 @@ class IncidentDetailScreen(CaseScreen):
             self._ask(
                 incident,
                 "add_task",
-                "任务 Task (what must be done)",
+                _("Task (what must be done)"),
                 lambda title: workflow.add_task(
                     ctx.db, ctx.clock, ctx.operator, incident.id, title
                 ),

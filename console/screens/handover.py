@@ -58,6 +58,7 @@ from incidents.supervision import (
 from store.clock import Clock
 from store.db import Database
 from store.errors import DutydeskError, NotFound
+from store.i18n import N_, _
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -66,27 +67,28 @@ if TYPE_CHECKING:
 SUCCESSOR_POST = "DO"  # the duty officer's post: its next holder is the likely successor
 LOOKAHEAD = timedelta(days=7)
 TITLE_WIDTH = 34
+# (key, header) of the brief's tables; the headers are shown with _().
 CASE_COLUMNS = (
-    ("number", "编号 number"),
-    ("title", "标题 title"),
-    ("stage", "阶段 stage"),
-    ("deadline", "时限 deadline"),
-    ("late", "超时 late"),
+    ("number", N_("number")),
+    ("title", N_("title")),
+    ("stage", N_("stage")),
+    ("deadline", N_("deadline")),
+    ("late", N_("late")),
 )
 EXTENSION_COLUMNS = (
-    ("number", "编号 number"),
-    ("title", "标题 title"),
-    ("by", "申请人 by"),
-    ("until", "新时限 until"),
-    ("approvals", "批准 approvals"),
-    ("reason", "理由 reason"),
+    ("number", N_("number")),
+    ("title", N_("title")),
+    ("by", N_("requested by")),
+    ("until", N_("new deadline")),
+    ("approvals", N_("approvals")),
+    ("reason", N_("reason")),
 )
-# tab id -> (glyph, Chinese, English)
+# tab id -> (glyph, name shown with _())
 TABS = {
-    "overdue": ("▲", "超期", "Overdue"),
-    "supervised": ("◆", "督办", "Supervised"),
-    "parked": ("‖", "挂账", "Parked"),
-    "extensions": ("◷", "延期", "Extensions"),
+    "overdue": ("▲", N_("Overdue")),
+    "supervised": ("◆", N_("Supervised")),
+    "parked": ("‖", N_("Parked")),
+    "extensions": ("◷", N_("Extensions")),
 }
 
 
@@ -113,22 +115,22 @@ def next_holder(db: Database, now: datetime, operator: str) -> str | None:
 
 
 def counts_line(label: str, counts: Counts, pending: int, mobilizations: int) -> Text:
-    """``现在 now  在办 open 4  ▲ 超期 overdue 1 ...``: the overdue with a glyph, and every
-    non-zero count standing out."""
+    """``now  open 4  ▲ overdue 1 ...``: the overdue with a glyph, and every non-zero count
+    standing out. ``label`` is already in the current language."""
     text = Text()
     text.append(f"{label}  ", style="bold")
     parts = (
-        ("", "在办", "open", counts.open, "bold"),
-        ("▲ ", "超期", "overdue", counts.overdue, "bold red"),
-        ("", "督办", "supervised", counts.supervised, "bold magenta"),
-        ("", "挂账", "parked", counts.parked, "yellow"),
-        ("", "延期", "extensions", pending, "yellow"),
-        ("", "动员", "mobilizing", mobilizations, "cyan"),
+        ("", N_("open"), counts.open, "bold"),
+        ("▲ ", N_("overdue"), counts.overdue, "bold red"),
+        ("", N_("supervised"), counts.supervised, "bold magenta"),
+        ("", N_("parked"), counts.parked, "yellow"),
+        ("", N_("extensions"), pending, "yellow"),
+        ("", N_("mobilizing"), mobilizations, "cyan"),
     )
-    for index, (glyph, zh, en, count, style) in enumerate(parts):
+    for index, (glyph, name, count, style) in enumerate(parts):
         if index:
             text.append("  ")
-        text.append(f"{glyph}{zh} {en} ", style=style if count else "dim")
+        text.append(f"{glyph}{_(name)} ", style=style if count else "dim")
         text.append(str(count), style="bold" if count else "dim")
     return text
 
@@ -140,26 +142,26 @@ def late_cell(case: BriefCase) -> Text:
 
 
 def stage_cell(case: BriefCase) -> str:
-    flag = " 督" if case.supervised else ""
-    return f"{case.stage.label_zh} {case.stage.value}{flag}"
+    """The stage's name, and ``supervised`` when the case is."""
+    return f"{case.stage.label} {_('supervised')}" if case.supervised else case.stage.label
 
 
 class BriefTable(DataTable[object]):
     """One list of the brief: enter opens the highlighted case."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+    BINDINGS = [Binding("enter", "select_cursor", N_("Open"))]
 
 
 class HandoverScreen(LiveScreen):
     """交接班 — hand the shift over, or confirm the handover to you."""
 
-    READ_TITLE = "交接班 handover"
+    READ_TITLE = N_("Shift handover")
 
     CSS_PATH = "roster.tcss"
     BINDINGS = [
-        Binding("ctrl+s", "hand_over", "交班 hand over"),
-        Binding("y", "confirm", "确认接班 confirm"),
-        Binding("escape", "back", "返回 back"),
+        Binding("ctrl+s", "hand_over", N_("Hand over")),
+        Binding("y", "confirm", N_("Confirm handover")),
+        Binding("escape", "back", N_("Back")),
     ]
 
     def __init__(self) -> None:
@@ -178,27 +180,29 @@ class HandoverScreen(LiveScreen):
             yield Static(id="handover-incoming-note", markup=False)
         yield Static(id="handover-counts")
         with TabbedContent(id="handover-lists"):
-            for tab, (glyph, zh, en) in TABS.items():
-                with TabPane(f"{glyph} {zh} {en}", id=f"tab-{tab}"):
+            for tab, (glyph, name) in TABS.items():
+                with TabPane(f"{glyph} {_(name)}", id=f"tab-{tab}"):
                     yield BriefTable(id=f"handover-{tab}", cursor_type="row", zebra_stripes=True)
         with Vertical(id="handover-form"):
             with Horizontal(classes="form-row"):
-                yield Label("接班人 To", classes="form-label")
-                yield Input(placeholder="the operator taking over", id="handover-to", compact=True)
+                yield Label(_("Hand over to"), classes="form-label")
+                yield Input(
+                    placeholder=_("the operator taking over"), id="handover-to", compact=True
+                )
                 yield Button(
-                    "交班 Hand over (ctrl+s)", variant="primary", id="handover-submit", compact=True
+                    _("Hand over (ctrl+s)"), variant="primary", id="handover-submit", compact=True
                 )
             yield TextArea(
                 id="handover-note",
                 soft_wrap=True,
                 compact=True,
-                placeholder="交接说明 Note: what the next shift must know",
+                placeholder=_("Note: what the next shift must know"),
             )
             yield Static(id="handover-last")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"交接班 Shift handover · {self.desk.ctx.operator}"
+        self.sub_title = _("Shift handover · {operator}").format(operator=self.desk.ctx.operator)
         self.query_one("#handover-incoming").display = False
         for tab in TABS:
             table = self.query_one(f"#handover-{tab}", BriefTable)
@@ -208,7 +212,7 @@ class HandoverScreen(LiveScreen):
             elif tab == "parked":
                 columns = CASE_COLUMNS[:3]  # a parked case's clock is stopped
             for key, label in columns:
-                table.add_column(label, key=key)
+                table.add_column(_(label), key=key)
         self.query_one("#handover-overdue", BriefTable).focus()
         self.load()
 
@@ -241,9 +245,7 @@ class HandoverScreen(LiveScreen):
         brief = view.brief
         self._show_waiting(view.waiting)
         self.query_one("#handover-counts", Static).update(
-            counts_line(
-                "现在 now", brief.counts, brief.extensions.total, brief.active_mobilizations
-            )
+            counts_line(_("now"), brief.counts, brief.extensions.total, brief.active_mobilizations)
         )
         self._fill_cases("overdue", brief.overdue)
         self._fill_cases("supervised", brief.supervised)
@@ -266,17 +268,24 @@ class HandoverScreen(LiveScreen):
             return
         c = waiting.counts
         head = Text()
-        head.append("⇄ 待确认接班 Handover to you", style="bold")
+        head.append("⇄ " + _("Handover to you"), style="bold")
         head.append(
-            f" #{waiting.id} from {waiting.from_operator} at {short(waiting.at, self.zone)}"
+            " "
+            + _("#{id} from {operator} at {time}").format(
+                id=waiting.id, operator=waiting.from_operator, time=short(waiting.at, self.zone)
+            )
         )
-        head.append("   y 确认接班 confirm\n", style="bold reverse")
+        head.append("   y " + _("Confirm handover") + "\n", style="bold reverse")
         head.append_text(
-            counts_line("交接时 then", c, waiting.pending_extensions, waiting.active_mobilizations)
+            counts_line(
+                _("at handover"), c, waiting.pending_extensions, waiting.active_mobilizations
+            )
         )
         self.query_one("#handover-incoming-head", Static).update(head)
-        note = waiting.note or "（无交接说明 no note）"
-        self.query_one("#handover-incoming-note", Static).update(f"交接说明 note: {note}")
+        note = waiting.note or _("(no note)")
+        self.query_one("#handover-incoming-note", Static).update(
+            _("Note: {note}").format(note=note)
+        )
 
     def _fill_cases(self, tab: str, cases: Capped[BriefCase]) -> None:
         table = self.query_one(f"#handover-{tab}", BriefTable)
@@ -311,29 +320,34 @@ class HandoverScreen(LiveScreen):
         """Say so when a list is empty, or how many more a cut one has; count it in its tab."""
         blanks = [""] * (len(table.columns) - 1)
         if not total:
-            table.add_row(Text("— 无 none", style="dim"), *blanks, key="none")
+            table.add_row(Text("— " + _("none"), style="dim"), *blanks, key="none")
         elif total > shown:
-            table.add_row(Text(f"… +{total - shown} more", style="dim"), *blanks, key="more")
-        glyph, zh, en = TABS[tab]
-        more = f" ({shown} shown)" if total > shown else ""
-        label = Text(f"{glyph} {zh} {en} {total}{more}", style="bold" if total else "")
+            more_rows = _("… +{count} more").format(count=total - shown)
+            table.add_row(Text(more_rows, style="dim"), *blanks, key="more")
+        glyph, name = TABS[tab]
+        more = " " + _("({shown} shown)").format(shown=shown) if total > shown else ""
+        label = Text(f"{glyph} {_(name)} {total}{more}", style="bold" if total else "")
         self.query_one("#handover-lists", TabbedContent).get_tab(f"tab-{tab}").label = label
 
     def _show_last(self, last: Handover | None) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         if last is None:
-            text.append("尚无交接记录 no handover recorded yet", style="dim")
+            text.append(_("No handover recorded yet"), style="dim")
         else:
             text.append(
-                f"上次交接 last: #{last.id} {last.from_operator} → {last.to_operator}"
-                f" {short(last.at, self.zone)}  "
+                _("Last handover: #{id} {from_operator} → {to_operator} {time}").format(
+                    id=last.id,
+                    from_operator=last.from_operator,
+                    to_operator=last.to_operator,
+                    time=short(last.at, self.zone),
+                )
+                + "  "
             )
             if last.confirmed_at is not None:
-                text.append(
-                    f"✔ 已确认 confirmed {short(last.confirmed_at, self.zone)}", style="green"
-                )
+                confirmed = _("confirmed {time}").format(time=short(last.confirmed_at, self.zone))
+                text.append("✔ " + confirmed, style="green")
             else:
-                text.append("⏳ 待确认 awaiting confirmation", style="yellow")
+                text.append("⏳ " + _("awaiting confirmation"), style="yellow")
         self.query_one("#handover-last", Static).update(text)
 
     # ---- keys -------------------------------------------------------------------------------
@@ -376,8 +390,8 @@ class HandoverScreen(LiveScreen):
             to_input.add_class("-invalid")
             to_input.focus()
             self.notify(
-                "请填写接班人 Name the operator taking over.",
-                title="交接班 handover",
+                _("Name the operator taking over."),
+                title=_("Shift handover"),
                 severity="error",
             )
             return
@@ -387,20 +401,36 @@ class HandoverScreen(LiveScreen):
 
         def step(db: Database, clock: Clock, operator: str) -> str:
             done = shift_handover(db, clock, operator, successor, note)
-            return f"已交班 handed over to {done.to_operator} (#{done.id}); awaiting confirmation"
+            return _("Handed over to {operator} (#{id}); awaiting confirmation").format(
+                operator=done.to_operator, id=done.id
+            )
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._write(step, after=self.query_one("#handover-note", TextArea).clear)
 
+        if note:
+            question = _(
+                "Hand the shift over to {successor}? {open} open, {overdue} overdue,"
+                " {supervised} supervised, {parked} parked."
+            )
+        else:
+            question = _(
+                "Hand the shift over to {successor}? {open} open, {overdue} overdue,"
+                " {supervised} supervised, {parked} parked; no note."
+            )
         self.app.push_screen(
             YesNoDialog(
-                "交班 Hand over",
-                f"把班交给 {successor}? Hand the shift over to {successor}:"
-                f" {c.open} open, {c.overdue} overdue, {c.supervised} supervised,"
-                f" {c.parked} parked" + ("" if note else "; no note"),
-                yes="交班 Hand over",
-                no="取消 Not yet",
+                _("Hand over"),
+                question.format(
+                    successor=successor,
+                    open=c.open,
+                    overdue=c.overdue,
+                    supervised=c.supervised,
+                    parked=c.parked,
+                ),
+                yes=_("Hand over"),
+                no=_("Not yet"),
             ),
             confirmed,
         )
@@ -413,7 +443,9 @@ class HandoverScreen(LiveScreen):
 
         def step(db: Database, clock: Clock, operator: str) -> str:
             done = confirm_handover(db, clock, operator, handover_id)
-            return f"已确认接班 confirmed handover #{done.id} from {done.from_operator}"
+            return _("Confirmed handover #{id} from {operator}").format(
+                id=done.id, operator=done.from_operator
+            )
 
         self._write(step)
 
@@ -434,12 +466,15 @@ class HandoverScreen(LiveScreen):
                 done = step(ctx.db, ctx.clock, ctx.operator)
         except DutydeskError as exc:
             self.app.call_from_thread(
-                self.notify, str(exc), title="交接班 handover", severity="error", markup=False
+                self.notify, str(exc), title=_("Shift handover"), severity="error", markup=False
             )
             return
         except Exception as exc:  # a write that failed unexpectedly is still only a notice
             self.app.call_from_thread(
-                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+                self.notify,
+                _("Write failed: {error}").format(error=exc),
+                severity="error",
+                markup=False,
             )
             return
         self.app.call_from_thread(self._written, done, after)
@@ -447,5 +482,5 @@ class HandoverScreen(LiveScreen):
     def _written(self, done: str, after: Callable[[], object] | None) -> None:
         if after is not None:
             after()
-        self.notify(done, title="交接班 handover", markup=False)
+        self.notify(done, title=_("Shift handover"), markup=False)
         self.desk.announce_change(own=True)

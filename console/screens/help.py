@@ -4,7 +4,7 @@ The list is read from Textual's own record of the bindings in force on that scre
 (``Screen.active_bindings``: the focused widget's, the screen's and the app's), so it cannot
 drift from what the keys really do. Keys bound to the same action are shown together
 (``^c / super+c``); a key that does not apply right now (say, 回退 on a case not yet in
-handling) is listed with "暂不可用 not now" in words, not only dimmed.
+handling) is listed with "(not now)" in words (in the current language), not only dimmed.
 """
 
 from __future__ import annotations
@@ -19,15 +19,66 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from store.i18n import N_, _
+
 Group = Literal["screen", "app"]
+# (group, heading shown with _())
 GROUPS: tuple[tuple[Group, str], ...] = (
-    ("screen", "本屏 This screen"),
-    ("app", "全局 Everywhere"),
+    ("screen", N_("This screen")),
+    ("app", N_("Everywhere")),
 )
-NOT_NOW = "暂不可用 not now"
+NOT_NOW = N_("not now")
+"""Said (translated) after a key that does not apply right now."""
+
+# Textual's own key descriptions that the help (and the footer) can show: the app's, the
+# screens', and those of the widgets a screen focuses. Marked here so that the catalog holds
+# them; console.i18n_ui translates them in place with every other binding.
+TEXTUAL_STRINGS = (
+    # App and Screen
+    N_("Quit"),
+    N_("Focus Next"),
+    N_("Focus Previous"),
+    N_("Copy selected text"),
+    # scrolling containers (VerticalScroll, and every widget that scrolls)
+    N_("Scroll Up"),
+    N_("Scroll Down"),
+    N_("Scroll Left"),
+    N_("Scroll Right"),
+    N_("Scroll Home"),
+    N_("Scroll End"),
+    N_("Page Up"),
+    N_("Page Down"),
+    N_("Page Left"),
+    N_("Page Right"),
+    # DataTable
+    N_("Select"),
+    N_("Cursor up"),
+    N_("Cursor down"),
+    N_("Cursor left"),
+    N_("Cursor right"),
+    N_("Page up"),
+    N_("Page down"),
+    N_("Top"),
+    N_("Bottom"),
+    N_("Home"),
+    N_("End"),
+    # Tree
+    N_("Cursor Up"),
+    N_("Cursor Down"),
+    N_("Cursor to parent"),
+    N_("Cursor to next ancestor"),
+    N_("Cursor to previous sibling"),
+    N_("Cursor to next sibling"),
+    N_("Toggle"),
+    N_("Expand or collapse all"),
+    # Button, Select
+    N_("Press button"),
+    N_("Show menu"),
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +97,9 @@ def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
     """The keys in force on ``screen``: this screen's (and its focused widget's) first, then the
     app's; within each, the ones the footer shows first.
 
-    System bindings (Textual's own ctrl+c handling) are left out.
+    System bindings (Textual's own ctrl+c handling) are left out. The descriptions are read
+    as they are now: :func:`console.i18n_ui.translate_bindings` has put them in the current
+    language.
     """
     app = screen.app
     merged: dict[tuple[Group, int, str, str], tuple[list[str], bool, bool]] = {}
@@ -57,13 +110,15 @@ def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
         group: Group = "app" if active.node is app else "screen"
         description = binding.description or _humanize(binding.action)
         slot = (group, id(active.node), binding.action, description)
-        keys, _, _ = merged.setdefault(slot, ([], active.enabled, binding.show))
+        keys, enabled, shown = merged.get(slot, ([], active.enabled, False))
         keys.append(app.get_key_display(binding))
+        # Shown when the footer shows any of its keys (q, not Textual's own ^q, for Quit).
+        merged[slot] = (keys, enabled, shown or binding.show)
     entries = [
         HelpEntry(group, " / ".join(keys), description, enabled, shown)
-        for (group, _, _, description), (keys, enabled, shown) in merged.items()
+        for (group, _node, _action, description), (keys, enabled, shown) in merged.items()
     ]
-    order = {group: index for index, (group, _) in enumerate(GROUPS)}
+    order = {group: index for index, (group, _heading) in enumerate(GROUPS)}
     return sorted(entries, key=lambda e: (order[e.group], not e.shown))
 
 
@@ -79,7 +134,7 @@ def _table(entries: list[HelpEntry], key_width: int) -> Table:
         if entry.enabled:
             table.add_row(entry.keys, entry.description)
         else:
-            what = Text.assemble(entry.description, " ", (f"({NOT_NOW})", "italic"))
+            what = Text.assemble(entry.description, " ", (f"({_(NOT_NOW)})", "italic"))
             table.add_row(Text(entry.keys, style="dim"), what)
     return table
 
@@ -91,9 +146,9 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
 
     BINDINGS = [
-        Binding("escape", "close", "关闭 close"),
-        Binding("question_mark", "close", "关闭 close", show=False),
-        Binding("q", "close", "关闭 close", show=False),
+        Binding("escape", "close", N_("Close")),
+        Binding("question_mark", "close", N_("Close"), show=False),
+        Binding("q", "close", N_("Close"), show=False),
     ]
 
     def __init__(self, screen: Screen[Any]) -> None:
@@ -106,20 +161,21 @@ class HelpScreen(ModalScreen[None]):
         # One key column width for both groups, so the descriptions line up.
         key_width = max((cell_len(e.keys) for e in self.entries), default=1)
         with Vertical(id="help-dialog", classes="dialog") as box:
-            box.border_title = "帮助 Keys"
+            box.border_title = _("Keys")
             with VerticalScroll(id="help-keys"):
                 first = True
                 for group, heading in GROUPS:
                     rows = [e for e in self.entries if e.group == group]
                     if rows:
                         yield Static(
-                            heading, classes="help--heading" + ("" if first else " -later")
+                            _(heading), classes="help--heading" + ("" if first else " -later")
                         )
                         first = False
                         yield Static(_table(rows, key_width), id=f"help-{group}")
             yield Static(
-                "esc ? q [@click=screen.close]关闭 close[/] · ↑↓ pgup pgdn 滚动 scroll"
-                " · ^p 全部命令 palette",
+                f"esc ? q [@click=screen.close]{escape(_('Close'))}[/]"
+                f" · ↑↓ pgup pgdn {escape(_('scroll'))}"
+                f" · ^p {escape(_('command palette'))}",
                 classes="help--hint",
             )
 

@@ -45,6 +45,7 @@ from incidents.records import (
 )
 from incidents.supervision import Counts, counts
 from store.errors import DutydeskError
+from store.i18n import N_, _, ngettext
 
 PAGE = 100
 MAX_ROWS = 5000  # a DataTable measures every row it holds; past this, narrow the filters
@@ -54,30 +55,37 @@ SEARCH_DELAY = 0.3
 CLOCK_SECONDS = 30.0  # "time left" moves on even when no data changes
 COUNTS_INTERVAL = 3.0  # counts scan the whole table: at most this often for outside changes
 # Time left comes before the title: on a narrow terminal the title is what gets cut, never
-# the column that says which case is overdue.
+# the column that says which case is overdue. (key, header translated where shown)
 COLUMNS = (
-    ("number", "编号 No."),
-    ("severity", "级别"),
-    ("stage", "阶段 stage"),
-    ("left", "剩余 left"),
-    ("deadline", "时限 deadline"),
-    ("grid", "网格 grid"),
-    ("title", "标题 title"),
+    ("number", N_("No.")),
+    ("severity", N_("Level")),
+    ("stage", N_("Stage")),
+    ("left", N_("Left")),
+    ("deadline", N_("Deadline")),
+    ("grid", N_("Grid")),
+    ("title", N_("Title")),
 )
+# engine state -> (label translated where shown, style)
 ENGINE_LABELS = {
-    "here": Text("engine: here", style="green"),
-    "elsewhere": Text("engine: elsewhere"),
-    "starting": Text("engine: …", style="dim"),
-    "stopped": Text("engine: stopped", style="red"),
+    "here": (N_("engine: here"), "green"),
+    "elsewhere": (N_("engine: elsewhere"), ""),
+    "starting": (N_("engine: …"), "dim"),
+    "stopped": (N_("engine: stopped"), "red"),
 }
 
 
+def engine_label(state: str) -> Text:
+    """The status line's word on the engine, in the current language."""
+    label, style = ENGINE_LABELS[state]
+    return Text(_(label), style=style)
+
+
 def stage_cell(incident: Incident) -> Text:
-    text = Text(incident.stage.label_zh)
+    text = Text(incident.stage.label)
     if incident.supervised:
-        text.append(" 督办", style="bold red")
+        text.append(" " + _("supervised"), style="bold red")
     if incident.parked:
-        text.append(" 挂账", style="dim")
+        text.append(" " + _("parked"), style="dim")
     return text
 
 
@@ -98,9 +106,9 @@ class IncidentTable(DataTable[object]):
     """The cases table: enter opens the highlighted case, home/end go to the first/last row."""
 
     BINDINGS = [
-        Binding("enter", "select_cursor", "打开"),
-        Binding("home", "scroll_top", "Top", show=False),
-        Binding("end", "scroll_bottom", "Bottom", show=False),
+        Binding("enter", "select_cursor", N_("Open")),
+        Binding("home", "scroll_top", N_("Top"), show=False),
+        Binding("end", "scroll_bottom", N_("Bottom"), show=False),
     ]
 
 
@@ -108,17 +116,17 @@ class IncidentsScreen(CaseScreen):
     """The queue of cases a duty officer keeps open all shift."""
 
     BINDINGS = [
-        Binding("n", "new", "新建"),
+        Binding("n", "new", N_("New")),
         *CaseScreen.BINDINGS,
-        Binding("slash", "search", "搜索"),
-        Binding("f", "filters", "筛选"),
-        Binding("escape", "back", "返回", show=False),
+        Binding("slash", "search", N_("Search")),
+        Binding("f", "filters", N_("Filters")),
+        Binding("escape", "back", N_("Back"), show=False),
     ]
     COMMANDS_OFFERED = (
-        ("new", "新建 New case", "Log a newly reported case (n)"),
-        ("open", "打开 Open case", "Show the selected case in detail (enter)"),
-        ("search", "搜索 Search", "Full-text search over titles, places and notes (/)"),
-        ("filters", "筛选 Filters", "Filter by stage, level, overdue, supervised (f)"),
+        ("new", N_("New case"), N_("Log a newly reported case (n)")),
+        ("open", N_("Open case"), N_("Show the selected case in detail (enter)")),
+        ("search", N_("Search"), N_("Full-text search over titles, places and notes (/)")),
+        ("filters", N_("Filters"), N_("Filter by stage, level, overdue, supervised (f)")),
         *CASE_COMMANDS,
     )
 
@@ -141,33 +149,35 @@ class IncidentsScreen(CaseScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="filters"):
-            yield Input(placeholder="搜索 search (/)", id="search", compact=True)
+            yield Input(placeholder=_("Search (/)"), id="search", compact=True)
             yield Select(
-                [(f"{s.label_zh} {s.value}", s.value) for s in (*LOOP, Stage.VOIDED)],
-                prompt="阶段 all stages",
+                [(s.label, s.value) for s in (*LOOP, Stage.VOIDED)],
+                prompt=_("All stages"),
                 id="stage-filter",
                 compact=True,
             )
             yield Select(
-                [(f"{s.roman} {s.label_zh}", s.roman) for s in Severity],
-                prompt="级别 all levels",
+                [(f"{s.roman} {s.label}", s.roman) for s in Severity],
+                prompt=_("All levels"),
                 id="severity-filter",
                 compact=True,
             )
-            yield Checkbox("超期", id="only-overdue", compact=True, tooltip="overdue only")
-            yield Checkbox("督办", id="only-supervised", compact=True, tooltip="supervised only")
-            yield Checkbox("挂账", id="with-parked", compact=True, tooltip="include parked")
-            yield Checkbox("结案", id="with-closed", compact=True, tooltip="include closed")
+            yield Checkbox(_("Overdue"), id="only-overdue", compact=True, tooltip=_("Overdue only"))
+            yield Checkbox(
+                _("Supervised"), id="only-supervised", compact=True, tooltip=_("Supervised only")
+            )
+            yield Checkbox(_("Parked"), id="with-parked", compact=True, tooltip=_("Include parked"))
+            yield Checkbox(_("Closed"), id="with-closed", compact=True, tooltip=_("Include closed"))
         yield Static(id="status")
         with Vertical(id="table-area"):
             yield IncidentTable(id="incidents", cursor_type="row", zebra_stripes=True)
-            yield Static("没有符合条件的事件  No cases match.  n 新建 logs one.", id="empty")
+            yield Static(_("No cases match. Press n to log one."), id="empty", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(IncidentTable)
         for key, label in COLUMNS:
-            table.add_column(label, key=key, width=TITLE_WIDTH if key == "title" else None)
+            table.add_column(_(label), key=key, width=TITLE_WIDTH if key == "title" else None)
         table.focus()
         self.watch(self.app, "engine_state", self._show_status, init=False)
         self.set_interval(CLOCK_SECONDS, self._tick)
@@ -179,7 +189,7 @@ class IncidentsScreen(CaseScreen):
         table = self.query_one(IncidentTable)
         if not table.row_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        row_key, _column_key = table.coordinate_to_cell_key(table.cursor_coordinate)
         return self._items.get(int(row_key.value or 0))
 
     # ---- reading ----------------------------------------------------------------------------
@@ -273,7 +283,7 @@ class IncidentsScreen(CaseScreen):
             for incident in message.items:
                 if self._items[incident.id] != incident:
                     row = incident_row(incident, now, zone)
-                    for (column, _), value in zip(COLUMNS, row, strict=True):
+                    for (column, _label), value in zip(COLUMNS, row, strict=True):
                         table.update_cell(str(incident.id), column, value)
             self._items = {i.id: i for i in message.items}
         else:
@@ -317,17 +327,23 @@ class IncidentsScreen(CaseScreen):
         text = Text(no_wrap=True, overflow="ellipsis")
         if self._counts is not None:
             c = self._counts
-            text.append(f"在办 open {c.open}  超期 overdue ")
+            text.append(_("open {count}").format(count=c.open) + "  ")
+            # The overdue figure is red on its own: the label and the figure go apart.
+            text.append(_("overdue") + " ")
             text.append(str(c.overdue), style="bold red" if c.overdue else "")
-            text.append(f"  督办 supervised {c.supervised}  挂账 parked {c.parked}")
+            text.append("  " + _("supervised {count}").format(count=c.supervised))
+            text.append("  " + _("parked {count}").format(count=c.parked))
             text.append(bar)
-        more = "+" if self._next_after else ""
         count = len(self._items)
-        text.append(f"{count}{more} {'row' if count == 1 and not more else 'rows'}")
+        if self._next_after:
+            text.append(_("{count}+ rows").format(count=count))
+        else:
+            text.append(ngettext("{count} row", "{count} rows", count).format(count=count))
         if self._next_after and len(self._items) >= MAX_ROWS:
-            text.append(f" (first {MAX_ROWS}: narrow the filters)", style="yellow")
+            first = _("(first {count}: narrow the filters)").format(count=MAX_ROWS)
+            text.append(" " + first, style="yellow")
         text.append(bar)
-        text.append_text(ENGINE_LABELS[self.desk.engine_state])
+        text.append_text(engine_label(self.desk.engine_state))
         text.append(bar)
         text.append(short(ctx.clock.now(), ctx.config.zone))
         if self._error:
@@ -461,8 +477,8 @@ class IncidentsScreen(CaseScreen):
             with self.desk.db_lock:
                 incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
         except DutydeskError as exc:
-            self.notify(str(exc), title="新建 New case", severity="error", markup=False)
+            self.notify(str(exc), title=_("New case"), severity="error", markup=False)
             return
-        self.notify(f"{incident.number} {incident.title}", title="已登记 Logged", markup=False)
+        self.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
         self._focus_id = incident.id
         self.post_message(IncidentLogged(incident.id, incident.number))

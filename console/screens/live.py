@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from console.messages import IncidentsChanged
+from store.i18n import _
 
 if TYPE_CHECKING:
     from console.app import DutydeskApp
@@ -27,7 +28,8 @@ class LiveScreen(Screen[None]):
     """Base of the screens that show database state; subclasses define ``load`` (a worker)."""
 
     READ_TITLE = ""
-    """The title of the notification when a read fails."""
+    """The title of the notification when a read fails: an English message id (marked with
+    ``N_``), translated when shown."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,7 +56,9 @@ class LiveScreen(Screen[None]):
             self.app.call_from_thread(show, result)
 
     def read_failed(self, exc: Exception) -> None:
-        self.notify(str(exc), title=self.READ_TITLE, severity="error", markup=False)
+        # _("") would be the catalog's header: an empty title stays empty.
+        title = _(self.READ_TITLE) if self.READ_TITLE else ""
+        self.notify(str(exc), title=title, severity="error", markup=False)
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
         if self.is_current:

@@ -48,6 +48,7 @@ from contacts.mobilize import (
 from store.clock import Clock
 from store.db import Database
 from store.errors import DutydeskError, NotFound
+from store.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     pass
@@ -58,51 +59,69 @@ NARROW = 100  # below this many columns the nodes and the silent stack instead o
 
 @dataclass(frozen=True)
 class Look:
-    """How a state is drawn: a glyph, a Chinese and an English word, a colour."""
+    """How a state is drawn: a glyph, a word (an English message id, shown translated), a colour.
+
+    ``label`` is marked with ``N_`` where the look is defined and translated when it is drawn;
+    a state the console has no word for shows its code as it is.
+    """
 
     glyph: str
-    zh: str
-    en: str
+    label: str
     style: str
 
-    def text(self, en: str | None = None) -> Text:
-        return Text(f"{self.glyph} {self.zh} {en or self.en}", style=self.style)
+    @property
+    def word(self) -> str:
+        """The label in the current language."""
+        return _(self.label) if self.label else ""
+
+    def text(self, word: str | None = None) -> Text:
+        """``glyph word``; ``word`` (already translated) replaces the label when given."""
+        return Text(f"{self.glyph} {word or self.word}", style=self.style)
 
 
 # Recipient states and node states share one vocabulary.
 LOOKS = {
-    "queued": Look("·", "待发", "queued", "dim"),
-    "waiting": Look("·", "待通知", "waiting", "dim"),
-    "sent": Look("→", "已发", "sent", "cyan"),
-    "active": Look("→", "通知中", "calling", "cyan"),
-    "yes": Look("✔", "到", "yes", "bold green"),
-    "no": Look("✘", "不到", "no", "bold red"),
-    "no_answer": Look("⏳", "未应答", "silent", "yellow"),
-    "escalated": Look("↑", "已转备岗", "escalated", "magenta"),
-    "unreachable": Look("⊘", "联系不上", "unreachable", "bold red"),
-    "stood_down": Look("↓", "解除", "stood down", "dim"),
-    "cancelled": Look("×", "取消", "cancelled", "dim"),
+    "queued": Look("·", N_("queued"), "dim"),
+    "waiting": Look("·", N_("waiting"), "dim"),
+    "sent": Look("→", N_("sent"), "cyan"),
+    "active": Look("→", N_("calling"), "cyan"),
+    "yes": Look("✔", N_("said yes"), "bold green"),
+    "no": Look("✘", N_("said no"), "bold red"),
+    "no_answer": Look("⏳", N_("silent"), "yellow"),
+    "escalated": Look("↑", N_("escalated"), "magenta"),
+    "unreachable": Look("⊘", N_("unreachable"), "bold red"),
+    "stood_down": Look("↓", N_("stood down"), "dim"),
+    "cancelled": Look("×", N_("cancelled"), "dim"),
 }
-SILENT_LOOK = Look("⏳", "未应答", "silent", "yellow")
-NOTIFIED_LOOK = Look("→", "已通知", "notified", "cyan")
+SILENT_LOOK = Look("⏳", N_("silent"), "yellow")
+NOTIFIED_LOOK = Look("→", N_("notified"), "cyan")
 MOB_LOOKS = {
-    "active": Look("●", "进行中", "active", "bold cyan"),
-    "completed": Look("✔", "已完成", "completed", "green"),
-    "cancelled": Look("×", "已取消", "cancelled", "dim"),
+    "active": Look("●", N_("active"), "bold cyan"),
+    "completed": Look("✔", N_("completed"), "green"),
+    "cancelled": Look("×", N_("cancelled"), "dim"),
 }
-MODE_ZH = {"cascade": "逐级 cascade", "broadcast": "全体 broadcast"}
-EXERCISE = Text(" 演练 EXERCISE ", style="bold black on yellow")
+MODES = {"cascade": N_("cascade"), "broadcast": N_("broadcast")}
 SILENT_COLUMNS = (
-    ("name", "姓名 name"),
-    ("node", "节点 node"),
-    ("code", "确认码 code"),
-    ("since", "自 since"),
-    ("sends", "次 sends"),
+    ("name", N_("person")),
+    ("node", N_("node")),
+    ("code", N_("ack code")),
+    ("since", N_("silent since")),
+    ("sends", N_("sends")),
 )
 
 
 def look_of(state: str) -> Look:
-    return LOOKS.get(state, Look("?", state, state, ""))
+    return LOOKS.get(state, Look("?", state, ""))
+
+
+def mode_label(mode: str) -> str:
+    """``cascade`` or ``broadcast`` in the current language (an unknown mode as it is)."""
+    return _(MODES[mode]) if mode in MODES else mode
+
+
+def exercise_badge() -> Text:
+    """The 演练 mark of an exercise, black on yellow and in words."""
+    return Text(f" {_('EXERCISE')} ", style="bold black on yellow")
 
 
 def elapsed(delta: timedelta) -> str:
@@ -124,21 +143,22 @@ def duration(seconds: float | None) -> str:
 
 
 def mobilization_state(mob: Mobilization) -> Text:
-    look = MOB_LOOKS.get(mob.state, Look("?", mob.state, mob.state, ""))
+    look = MOB_LOOKS.get(mob.state, Look("?", mob.state, ""))
     return look.text()
 
 
 def node_label(node: NodeState, now: datetime) -> Text:
     """One tree line: state (glyph, words, colour), the node's label, its counts, silence."""
     if node.state == "active" and node.tier > 0:
-        text = LOOKS["escalated"].text(f"alternate {node.tier} called")
+        text = LOOKS["escalated"].text(_("alternate {tier} called").format(tier=node.tier))
     else:
         text = look_of(node.state).text()
     text.append("  ")
     text.append(node.label)
     counts = node.counts
     if counts.total:
-        text.append(f"  {counts.yes}/{counts.total} yes", style="green" if counts.yes else "dim")
+        said = _("{yes}/{total} said yes").format(yes=counts.yes, total=counts.total)
+        text.append(f"  {said}", style="green" if counts.yes else "dim")
     if node.state == "active" and counts.silent and node.released_at is not None:
         text.append(f"  ⏳ {elapsed(now - node.released_at)}", style="yellow")
     return text
@@ -157,9 +177,9 @@ def counters(total: Counts) -> Text:
     for index, (look, count) in enumerate(parts):
         if index:
             text.append("  ")
-        text.append(f"{look.glyph} {look.zh} {look.en} ", style=look.style if count else "dim")
+        text.append(f"{look.glyph} {look.word} ", style=look.style if count else "dim")
         text.append(str(count), style="bold" if count else "dim")
-    text.append(f"   共 of {total.total}")
+    text.append("   " + _("of {total}").format(total=total.total))
     for state, count in (
         ("queued", total.queued),
         ("stood_down", total.stood_down),
@@ -167,7 +187,7 @@ def counters(total: Counts) -> Text:
     ):
         if count:
             look = LOOKS[state]
-            text.append(f"  {look.glyph} {look.en} {count}", style="dim")
+            text.append(f"  {look.glyph} {look.word} {count}", style="dim")
     return text
 
 
@@ -207,14 +227,14 @@ class MobilizationScreen(LiveScreen):
         mobilization_id: the mobilization to show.
     """
 
-    READ_TITLE = "动员 mobilization"
+    READ_TITLE = N_("mobilization")
 
     CSS_PATH = "mobilization.tcss"
     BINDINGS = [
-        Binding("a", "answer", "记录应答 answer"),
-        Binding("r", "resend", "重发 resend"),
-        Binding("c", "cancel_mobilization", "取消动员 cancel"),
-        Binding("escape", "back", "返回 back"),
+        Binding("a", "answer", N_("Record answer")),
+        Binding("r", "resend", N_("Resend")),
+        Binding("c", "cancel_mobilization", N_("Cancel mobilization")),
+        Binding("escape", "back", N_("Back")),
     ]
 
     def __init__(self, mobilization_id: int) -> None:
@@ -233,20 +253,21 @@ class MobilizationScreen(LiveScreen):
                 yield Sparkline([], id="mob-spark")
         with Horizontal(id="mob-body"):
             with Vertical(id="mob-nodes"):
-                yield Label("节点 Nodes", classes="section-title")
+                yield Label(_("Nodes"), classes="section-title")
                 yield Tree[int]("nodes", id="mob-tree")
             with Vertical(id="mob-people"):
-                yield Label("未应答 Still silent", classes="section-title", id="mob-silent-title")
+                yield Label(_("Still silent"), classes="section-title", id="mob-silent-title")
                 yield DataTable(id="mob-silent", cursor_type="row", zebra_stripes=True)
-                yield Static("没有未应答的人 Nobody is silent.", id="mob-silent-empty")
+                yield Static(_("Nobody is silent."), id="mob-silent-empty")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#mob-tree", Tree).show_root = False
         table = self.query_one("#mob-silent", DataTable)
         for key, label in SILENT_COLUMNS:
-            table.add_column(label, key=key)
-        self.query_one("#mob-head", Static).update(f"动员 Mobilization #{self.mobilization_id} …")
+            table.add_column(_(label), key=key)
+        head = _("Mobilization #{id}").format(id=self.mobilization_id)
+        self.query_one("#mob-head", Static).update(f"{head} …")
         table.focus()
         self.set_interval(TICK_SECONDS, self._tick)
         self.load()
@@ -289,27 +310,28 @@ class MobilizationScreen(LiveScreen):
 
     def _show_head(self, result: Summary) -> None:
         mob = result.mobilization
-        self.sub_title = f"动员 #{mob.id} {mob.message}"
+        name = _("Mobilization #{id}").format(id=mob.id)
+        self.sub_title = f"{name} {mob.message}"
         # The message goes last: on a narrow terminal it is what gets cut, never the state.
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(f"动员 #{mob.id}  ", style="bold")
+        head.append(f"{name}  ", style="bold")
         head.append_text(mobilization_state(mob))
         if mob.exercise:
             head.append("  ")
-            head.append_text(EXERCISE)
-        head.append(f"  {MODE_ZH.get(mob.mode, mob.mode)}")
+            head.append_text(exercise_badge())
+        head.append(f"  {mode_label(mob.mode)}")
         if mob.need is not None:
-            head.append(f"  需 need {mob.need}")
+            head.append("  " + _("need {need}").format(need=mob.need))
         if mob.incident_number:
-            head.append(f"  事件 {mob.incident_number}")
+            head.append("  " + _("case {number}").format(number=mob.incident_number))
         head.append("  ")
         head.append(mob.message)
         self.query_one("#mob-head", Static).update(head)
         self.query_one("#mob-counters", Static).update(counters(result.total))
         times = Text(no_wrap=True)
-        times.append("应答用时 time to answer ")
+        times.append(_("time to answer") + " ")
         times.append(f"p50 {duration(result.p50_s)}  p90 {duration(result.p90_s)}", style="bold")
-        times.append("   每分钟应答 answers/min ")
+        times.append("   " + _("answers/min") + " ")
         self.query_one("#mob-times", Static).update(times)
         self.query_one("#mob-spark", Sparkline).data = [float(n) for n in result.answers_by_minute]
 
@@ -350,8 +372,10 @@ class MobilizationScreen(LiveScreen):
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)))
         shown, silent = len(result.silent), result.total.silent
-        more = f" ({shown} of {silent} shown)" if silent > shown else ""
-        self.query_one("#mob-silent-title", Label).update(f"未应答 Still silent: {silent}{more}")
+        title = _("Still silent: {count}").format(count=silent)
+        if silent > shown:
+            title += " " + _("({shown} of {count} shown)").format(shown=shown, count=silent)
+        self.query_one("#mob-silent-title", Label).update(title)
         table.display = bool(result.silent)
         self.query_one("#mob-silent-empty").display = not result.silent
 
@@ -375,7 +399,7 @@ class MobilizationScreen(LiveScreen):
         table = self.query_one("#mob-silent", DataTable)
         if not table.row_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
         return int(row_key.value) if row_key.value else None
 
     # ---- keys -------------------------------------------------------------------------------
@@ -409,7 +433,7 @@ class MobilizationScreen(LiveScreen):
             AnswerDialog(
                 candidates,
                 selected=self.selected_recipient(),
-                title=f"记录应答 Answer · 动员 #{self.mobilization_id}",
+                title=_("Record answer · mobilization #{id}").format(id=self.mobilization_id),
             ),
             self._answered,
         )
@@ -428,31 +452,39 @@ class MobilizationScreen(LiveScreen):
                 recipient_id=result.recipient_id,
                 eta_min=result.eta_min,
             )
-            said = "✔ 到 yes" if answer.yes else "✘ 不到 no"
+            said = LOOKS["yes" if answer.yes else "no"].text().plain
             if not answer.first and not answer.changed:
-                return f"{answer.name}: 已记录 already recorded {said}"
-            eta = f", ETA {result.eta_min} min" if result.eta_min is not None else ""
-            return f"{answer.name}: {said}{eta}"
+                return _("{name}: already recorded {answer}").format(name=answer.name, answer=said)
+            if result.eta_min is not None:
+                return _("{name}: {answer}, ETA {minutes} min").format(
+                    name=answer.name, answer=said, minutes=result.eta_min
+                )
+            return f"{answer.name}: {said}"
 
         self._write(step)
 
     def action_resend(self) -> None:
         """重发: message everyone still silent again, now (after a confirmation)."""
 
+        def resend(db: Database, clock: Clock, operator: str) -> str:
+            count = resend_silent(db, clock, operator, self.mobilization_id)
+            return ngettext("resent to {count} person", "resent to {count} people", count).format(
+                count=count
+            )
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(
-                    lambda db, clock, operator: (
-                        "已重发 resent to "
-                        f"{resend_silent(db, clock, operator, self.mobilization_id)} people"
-                    )
-                )
+                self._write(resend)
 
         silent = self.snapshot.summary.total.silent if self.snapshot else 0
         self.app.push_screen(
             YesNoDialog(
-                "重发 Resend",
-                f"再次通知 {silent} 位未应答人员? Message the {silent} silent people again now?",
+                _("Resend"),
+                ngettext(
+                    "Message the {count} silent person again now?",
+                    "Message the {count} silent people again now?",
+                    silent,
+                ).format(count=silent),
             ),
             confirmed,
         )
@@ -460,22 +492,24 @@ class MobilizationScreen(LiveScreen):
     def action_cancel_mobilization(self) -> None:
         """取消动员: stop the mobilization (after a confirmation); those already called are told."""
 
+        def cancel(db: Database, clock: Clock, operator: str) -> str:
+            count = cancel_mobilization(db, clock, operator, self.mobilization_id)
+            return ngettext(
+                "cancelled; told {count} person", "cancelled; told {count} people", count
+            ).format(count=count)
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(
-                    lambda db, clock, operator: (
-                        "已取消 cancelled; told "
-                        f"{cancel_mobilization(db, clock, operator, self.mobilization_id)} people"
-                    )
-                )
+                self._write(cancel)
 
         self.app.push_screen(
             YesNoDialog(
-                "取消动员 Cancel mobilization",
-                f"取消动员 #{self.mobilization_id}? 已通知的人会收到取消消息。"
-                " Cancel it? Everyone already called is told.",
-                yes="取消动员 Cancel it",
-                no="继续 Keep it",
+                _("Cancel mobilization"),
+                _("Cancel mobilization #{id}? Everyone already called is told.").format(
+                    id=self.mobilization_id
+                ),
+                yes=_("Cancel it"),
+                no=_("Keep it"),
             ),
             confirmed,
         )
@@ -494,11 +528,14 @@ class MobilizationScreen(LiveScreen):
             return
         except Exception as exc:  # a write that failed unexpectedly is still only a notice
             self.app.call_from_thread(
-                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+                self.notify,
+                _("write failed: {error}").format(error=exc),
+                severity="error",
+                markup=False,
             )
             return
         self.app.call_from_thread(self._written, done)
 
     def _written(self, done: str) -> None:
-        self.notify(done, title="动员 mobilization", markup=False)
+        self.notify(done, title=_("mobilization"), markup=False)
         self.desk.announce_change(own=True)

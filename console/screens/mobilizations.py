@@ -18,15 +18,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from console.screens.live import LiveScreen
 from console.screens.mobilization import (
-    EXERCISE,
     LOOKS,
-    MODE_ZH,
     MobilizationScreen,
+    exercise_badge,
     mobilization_state,
+    mode_label,
 )
 from console.timefmt import short
 from console.widgets.cells import fit
 from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
+from store.i18n import N_, _
 
 if TYPE_CHECKING:
     pass
@@ -34,15 +35,16 @@ if TYPE_CHECKING:
 LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`
 MESSAGE_WIDTH = 30
 BAR_WIDTH = 10
+# (key, header): the headers are English message ids, shown with _() ("#" is no word).
 COLUMNS = (
     ("id", "#"),
-    ("incident", "事件 case"),
-    ("message", "消息 message"),
-    ("mode", "方式 mode"),
-    ("exercise", "演练"),
-    ("state", "状态 state"),
-    ("progress", "进度 yes/no/silent of total"),
-    ("started", "开始 started"),
+    ("incident", N_("case")),
+    ("message", N_("message")),
+    ("mode", N_("mode")),
+    ("exercise", N_("exercise")),
+    ("state", N_("state")),
+    ("progress", N_("yes/no/silent of total")),
+    ("started", N_("started")),
 )
 
 
@@ -65,23 +67,27 @@ def progress(total: Counts) -> Text:
     else:
         text.append(" " * BAR_WIDTH)
     text.append("▏ ")
-    text.append(f"{total.yes}/{total.no}/{total.silent} of {total.total}")
+    text.append(
+        _("{yes}/{no}/{silent} of {total}").format(
+            yes=total.yes, no=total.no, silent=total.silent, total=total.total
+        )
+    )
     return text
 
 
 class MobilizationTable(DataTable[object]):
     """The mobilizations: enter opens the highlighted one."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "打开 open")]
+    BINDINGS = [Binding("enter", "select_cursor", N_("Open"))]
 
 
 class MobilizationsScreen(LiveScreen):
     """动员列表 — every mobilization, newest first."""
 
-    READ_TITLE = "动员 mobilizations"
+    READ_TITLE = N_("mobilizations")
 
     CSS_PATH = "mobilization.tcss"
-    BINDINGS = [Binding("escape", "back", "返回 back")]
+    BINDINGS = [Binding("escape", "back", N_("Back"))]
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,7 +97,7 @@ class MobilizationsScreen(LiveScreen):
         yield Static(id="mobilizations-status")
         yield MobilizationTable(id="mobilizations", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "尚无动员 No mobilizations yet: start one from a case's detail screen.",
+            _("No mobilizations yet: start one from a case's detail screen."),
             id="mobilizations-empty",
         )
         yield Footer()
@@ -99,7 +105,7 @@ class MobilizationsScreen(LiveScreen):
     def on_mount(self) -> None:
         table = self.query_one(MobilizationTable)
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(label if key == "id" else _(label), key=key)
         table.focus()
         self.load()
 
@@ -128,8 +134,8 @@ class MobilizationsScreen(LiveScreen):
                 str(mob.id),
                 mob.incident_number or "—",
                 fit(mob.message, MESSAGE_WIDTH),
-                MODE_ZH.get(mob.mode, mob.mode),
-                EXERCISE.copy() if mob.exercise else Text(""),
+                mode_label(mob.mode),
+                exercise_badge() if mob.exercise else Text(""),
                 mobilization_state(mob),
                 progress(total),
                 short(mob.created_at, zone),
@@ -137,11 +143,13 @@ class MobilizationsScreen(LiveScreen):
             )
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)))
-        active = sum(1 for mob, _ in rows if mob.state == "active")
-        exercises = sum(1 for mob, _ in rows if mob.exercise)
+        active = sum(1 for mob, _total in rows if mob.state == "active")
+        exercises = sum(1 for mob, _total in rows if mob.exercise)
+        count = f"{len(rows)}{'+' if len(rows) == LIMIT else ''}"
         self.query_one("#mobilizations-status", Static).update(
-            f"动员 mobilizations {len(rows)}{'+' if len(rows) == LIMIT else ''}"
-            f"  进行中 active {active}  演练 exercises {exercises}"
+            _("mobilizations {count}  active {active}  exercises {exercises}").format(
+                count=count, active=active, exercises=exercises
+            )
         )
         table.display = bool(rows)
         self.query_one("#mobilizations-empty").display = not rows
@@ -150,7 +158,7 @@ class MobilizationsScreen(LiveScreen):
         table = self.query_one(MobilizationTable)
         if not table.row_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
         return int(row_key.value) if row_key.value else None
 
     # ---- keys -------------------------------------------------------------------------------

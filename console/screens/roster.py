@@ -29,6 +29,7 @@ from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
 from store.clock import Clock, to_iso
 from store.db import Database
 from store.errors import DutydeskError
+from store.i18n import N_, _
 
 if TYPE_CHECKING:
     pass
@@ -36,20 +37,23 @@ if TYPE_CHECKING:
 WINDOW = timedelta(days=7)  # gaps are looked for this far ahead
 NEXT_SHIFTS = 4  # upcoming shifts shown per post besides the one running now
 HOLDER_WIDTH = 28
+# (key, header shown with _())
 COLUMNS = (
-    ("post", "岗位 post"),
-    ("state", "状态 state"),
-    ("holder", "值班人 holder"),
-    ("time", "时间 from → to"),
-    ("source", "来源 source"),
+    ("post", N_("post")),
+    ("state", N_("state")),
+    ("holder", N_("holder")),
+    ("time", N_("from → to")),
+    ("source", N_("source")),
 )
+# state -> (glyph, word shown with _(), style)
 STATES = {
-    "now": ("●", "在岗", "now", "bold green"),
-    "next": ("→", "下一班", "next", "cyan"),
-    "later": ("·", "之后", "later", ""),
-    "gap": ("⚠", "空岗", "GAP", "bold red"),
+    "now": ("●", N_("on duty"), "bold green"),
+    "next": ("→", N_("next shift"), "cyan"),
+    "later": ("·", N_("later shift"), ""),
+    "gap": ("⚠", N_("GAP"), "bold red"),
 }
-SOURCES = {"rotation": "轮值 rotation", "override": "调班 override"}
+# where a shift comes from -> its name, shown with _()
+SOURCES = {"rotation": N_("rotation"), "override": N_("override")}
 
 
 @dataclass(frozen=True)
@@ -106,8 +110,8 @@ def roster_rows(db: Database, now: datetime) -> RosterView:
 
 
 def state_cell(state: str) -> Text:
-    glyph, zh, en, style = STATES[state]
-    return Text(f"{glyph} {zh} {en}", style=style, no_wrap=True)
+    glyph, word, style = STATES[state]
+    return Text(f"{glyph} {_(word)}", style=style, no_wrap=True)
 
 
 class RosterTable(DataTable[object]):
@@ -117,12 +121,12 @@ class RosterTable(DataTable[object]):
 class RosterScreen(LiveScreen):
     """值班表 — the duty posts, who holds them now and next, and the gaps ahead."""
 
-    READ_TITLE = "值班表 roster"
+    READ_TITLE = N_("Duty roster")
 
     CSS_PATH = "roster.tcss"
     BINDINGS = [
-        Binding("o", "override", "调班 override"),
-        Binding("escape", "back", "返回 back"),
+        Binding("o", "override", N_("Override")),
+        Binding("escape", "back", N_("Back")),
     ]
 
     def __init__(self) -> None:
@@ -134,18 +138,20 @@ class RosterScreen(LiveScreen):
         yield Static(id="roster-status")
         yield RosterTable(id="roster", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "尚无值班岗位 No duty posts yet: add one with `dutydesk duty post-add DO 值班员`,"
-            " then a rotation with `dutydesk duty rotation-add`.",
+            _(
+                'No duty posts yet: add one with `dutydesk duty post-add DO "Duty officer"`,'
+                " then a rotation with `dutydesk duty rotation-add`."
+            ),
             id="roster-empty",
             markup=False,
         )
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "值班表 Duty roster"
+        self.sub_title = _("Duty roster")
         table = self.query_one(RosterTable)
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(_(label), key=key)
         table.focus()
         self.load()
 
@@ -176,9 +182,9 @@ class RosterScreen(LiveScreen):
             if row.shift is not None:
                 person = row.shift.person
                 holder = fit(f"{person.name} ({person.shown_key})", HOLDER_WIDTH)
-                source = SOURCES.get(row.shift.source, row.shift.source)
+                source = _(SOURCES.get(row.shift.source, row.shift.source))
             else:
-                holder = Text("— 无人值班 nobody", style="bold red")
+                holder = Text("— " + _("nobody on duty"), style="bold red")
                 source = "—"
             table.add_row(
                 post,
@@ -191,11 +197,16 @@ class RosterScreen(LiveScreen):
         if selected is not None and selected.key in table.rows:
             table.move_cursor(row=table.get_row_index(selected.key))
         status = Text(no_wrap=True, overflow="ellipsis")
-        status.append(f"现在 now {short(view.now, zone)}  岗位 posts {len(view.posts)}  ")
+        status.append(
+            _("Now {time}  posts {posts}").format(time=short(view.now, zone), posts=len(view.posts))
+            + "  "
+        )
         if view.gaps:
-            status.append(f"⚠ 7天内空岗 gaps in 7 days: {view.gaps}", style="bold red")
+            status.append(
+                "⚠ " + _("Gaps in 7 days: {count}").format(count=view.gaps), style="bold red"
+            )
         elif view.posts:
-            status.append("✔ 7天内无空岗 no gaps in 7 days", style="green")
+            status.append("✔ " + _("No gaps in 7 days"), style="green")
         self.query_one("#roster-status", Static).update(status)
         table.display = bool(view.rows)
         self.query_one("#roster-empty").display = not view.posts
@@ -206,7 +217,7 @@ class RosterScreen(LiveScreen):
         table = self.query_one(RosterTable)
         if self.view is None or not table.row_count:
             return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
         return next((r for r in self.view.rows if r.key == row_key.value), None)
 
     # ---- keys -------------------------------------------------------------------------------
@@ -254,9 +265,12 @@ class RosterScreen(LiveScreen):
                 request.reason,
             )
             zone = self.desk.ctx.config.zone
-            return (
-                f"调班 override #{item.id}: {item.person.name} holds {item.post.code}"
-                f" {short(item.starts_at, zone)} → {short(item.ends_at, zone)}"
+            return _("Override #{id}: {person} holds {post} {start} → {end}").format(
+                id=item.id,
+                person=item.person.name,
+                post=item.post.code,
+                start=short(item.starts_at, zone),
+                end=short(item.ends_at, zone),
             )
 
         self._write(step)
@@ -272,17 +286,20 @@ class RosterScreen(LiveScreen):
                 done = step(ctx.db, ctx.clock, ctx.operator)
         except DutydeskError as exc:
             self.app.call_from_thread(
-                self.notify, str(exc), title="值班表 roster", severity="error", markup=False
+                self.notify, str(exc), title=_("Duty roster"), severity="error", markup=False
             )
             return
         except Exception as exc:  # a write that failed unexpectedly is still only a notice
             self.app.call_from_thread(
-                self.notify, f"写入失败 write failed: {exc}", severity="error", markup=False
+                self.notify,
+                _("Write failed: {error}").format(error=exc),
+                severity="error",
+                markup=False,
             )
             return
         self.app.call_from_thread(self._written, done)
 
     def _written(self, done: str) -> None:
-        self.notify(done, title="值班表 roster", markup=False)
+        self.notify(done, title=_("Duty roster"), markup=False)
         self.desk.announce_change(own=True)
-        self.desk.show_on_duty()  # the header's "在岗" names the new holder at once
+        self.desk.show_on_duty()  # the header's "on duty" names the new holder at once

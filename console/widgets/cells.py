@@ -14,6 +14,7 @@ from textual.color import Color
 
 from console.timefmt import span
 from incidents.models import Incident, Severity
+from store.i18n import _
 
 # Dark text on the light warning colors, light text on the dark ones.
 _BADGE_TEXT = {
@@ -37,11 +38,12 @@ def severity_badge(severity: Severity) -> Text:
 def time_left(incident: Incident, now: datetime) -> Text:
     """What is left of the current stage's time limit, or how long the case is overdue (red)."""
     if incident.parked:
-        return Text("parked", style="dim")
+        return Text(_("parked"), style="dim")
     if incident.deadline is None:
         return Text("")
     if incident.overdue_at(now):
-        return Text(f"overdue {span(now - incident.deadline)}", style="bold red")
+        overdue = _("overdue {time}").format(time=span(now - incident.deadline))
+        return Text(overdue, style="bold red")
     left = incident.deadline - now
     return Text(span(left), style="yellow" if left < timedelta(hours=1) else "")
 

@@ -59,13 +59,13 @@ class StageBar(Static):
             if index:
                 text.append(" → ", style=todo if index > position else done)
             if index < position or (index == position and not in_loop):
-                text.append(f"✓{stage.label_zh}", style=done)
+                text.append(f"✓{stage.label}", style=done)
             elif index == position:
                 closed = stage is Stage.CLOSED
-                text.append(f" {stage.label_zh} ", style=done + current if closed else current)
+                text.append(f" {stage.label} ", style=done + current if closed else current)
             else:
-                text.append(stage.label_zh, style=todo)
+                text.append(stage.label, style=todo)
         if not in_loop:
             text.append("  ✗ ", style=todo)
-            text.append(f" {self.stage.label_zh} ", style=end)
+            text.append(f" {self.stage.label} ", style=end)
         return text

@@ -87,10 +87,11 @@ def test_add_and_list_mask_phones(town: Any) -> None:
     assert data["phone"] == "138****8000" and data["roles"] == ["grid_leader"]
     listing = town("person", "list")
     assert "138****8000" in listing.out and "13800138000" not in listing.out
-    assert "网格长" in listing.out and "1 person(s)" in listing.out
+    assert "grid leader" in listing.out and "1 person(s)" in listing.out
     shown = town("person", "show", "张伟")
     assert "138****8000" in shown.out and "13800138000" not in shown.out
-    assert "1. sms" in shown.out and "unverified" in shown.out
+    assert "1. sms" in shown.out and "(unverified)" in shown.out
+    assert "grid_leader (grid leader)" in shown.out
     as_json = town("person", "list", "--json").json()
     assert isinstance(as_json, list)
     assert as_json[0]["phone"] == "138****8000"
@@ -228,6 +229,8 @@ def test_teams(town: Any) -> None:
     )
     assert added.code == 0, added.err
     assert added.json()["leader"]["phone"] == "138****8000"
+    added = town("team", "show", "JY01")
+    assert added.out.startswith("JY01  救援队  (rescue team)\n")
     assert town("team", "add", "--code", "YL01", "--name", "医疗队", "--kind", "医疗队").code == 0
     assert town("team", "member-add", "YL01", "张伟").code == 0
     lead = town("team", "leader", "YL01", "李娜")
@@ -236,8 +239,10 @@ def test_teams(town: Any) -> None:
     assert [t["code"] for t in mine] == ["JY01", "YL01"]
     listing = town("team", "list")
     assert "救援队" in listing.out and "2 team(s)" in listing.out
+    assert "medical team" in listing.out
     shown = town("team", "show", "YL01")
     assert "李娜" in shown.out and "(leader)" in shown.out and "139****9000" in shown.out
+    assert "YL01  医疗队  (medical team)" in shown.out
     person = town("person", "show", "张伟", "--json").json()
     assert [(t["code"], t["leader"]) for t in person["teams"]] == [("JY01", True), ("YL01", False)]
     assert town("team", "member-remove", "YL01", "张伟").code == 0

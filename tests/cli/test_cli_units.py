@@ -71,6 +71,7 @@ def test_units_are_added_listed_and_shown(run, tmp_path: Path) -> None:
     assert [c["code"] for c in shown["children"]] == ["G01"]
     assert shown["boundary"]["type"] == "Polygon"
     human = run("unit", "show", "G01")
+    assert human.out.startswith("G01  一网格  (grid)\n")
     assert "households: 700" in human.out and "幸福路2号" in human.out
     table = run("unit", "list")
     assert "幸福社区" in table.out and "3 unit(s)" in table.out

@@ -65,7 +65,7 @@ async def test_opens_on_the_active_cases_sorted_by_deadline(ctx, log_case, clock
         ]  # 15 minutes vs 2 working hours
         assert table[0][1].strip() == "I"
         assert table[0][LEFT] == "15m"
-        assert "在办 open 2" in status(app)
+        assert "open 2" in status(app)
         assert "engine: here" in status(app)
 
 
@@ -76,8 +76,8 @@ async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
         await pilot.press("n")
         assert isinstance(app.screen, NewIncidentDialog)
         await pilot.press(*"3号楼燃气泄漏")
-        await pilot.press("tab", "enter", "down", "down", "enter")  # category: 事故灾难
-        await pilot.press("tab", "enter", "down", "down", "down", "enter")  # type: 燃气泄漏
+        await pilot.press("tab", "enter", "down", "down", "enter")  # category: accident
+        await pilot.press("tab", "enter", "down", "down", "down", "enter")  # type: gas leak
         app.screen.query_one("#new-grid", Input).value = "G01"
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -85,19 +85,19 @@ async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
         assert isinstance(app.screen, IncidentsScreen)
         [row] = rows(app)
         assert row[0] == "2026-000001"
-        assert row[2] == "上报"
+        assert row[2] == "reported"
         assert row[TITLE] == "3号楼燃气泄漏"
         assert row[GRID] == "G01"
         saved = get_incident(ctx.db, "2026-000001")
         assert (saved.category, saved.type) == ("accident_disaster", "gas_leak")
         assert saved.stage is Stage.REPORTED
 
-        await pilot.press("a")  # 立案
+        await pilot.press("a")  # register
         await settle(pilot)
-        assert rows(app)[0][2] == "立案"
-        await pilot.press("a")  # 派遣, to its own grid
+        assert rows(app)[0][2] == "registered"
+        await pilot.press("a")  # dispatch, to its own grid
         await settle(pilot)
-        assert rows(app)[0][2] == "派遣"
+        assert rows(app)[0][2] == "dispatched"
         incident = get_incident(ctx.db, 1)
         assert incident.stage is Stage.DISPATCHED
         assert incident.assignee == "grid:G01"
@@ -158,7 +158,7 @@ async def test_feedback_and_verification_ask_for_what_they_need(ctx, log_case):
         await pilot.press(*"井盖型号不对", "enter")
         await settle(pilot)
         assert get_incident(ctx.db, case.id).stage is Stage.HANDLING
-        assert rows(app)[0][2] == "处置"
+        assert rows(app)[0][2] == "handling"
 
 
 async def test_void_return_and_park_take_a_reason(ctx, log_case):
@@ -188,7 +188,7 @@ async def test_void_return_and_park_take_a_reason(ctx, log_case):
 
         await pilot.click("#with-parked")
         await settle(pilot)
-        assert rows(app)[0][2] == "派遣 挂账"
+        assert rows(app)[0][2] == "dispatched parked"
         await pilot.press("p")  # unpark needs no reason
         await settle(pilot)
         assert not get_incident(ctx.db, sent.id).parked
@@ -238,7 +238,7 @@ async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_pa
         other = connect(db_path)  # another duty officer registers it meanwhile
         workflow.register(other, ctx.clock, ctx.policy, "li-si", case.id)
         other.close()
-        await pilot.press("a")  # our table still says 上报: register again
+        await pilot.press("a")  # our table still says reported: register again
         await settle(pilot)
         assert any(
             severity == "error" and "'register' is not allowed" in message
@@ -261,7 +261,7 @@ async def test_refreshes_when_another_process_writes(ctx, db_path, monkeypatch):
         await pilot.pause(0.3)
         await settle(pilot)
         assert [r[TITLE] for r in rows(app)] == ["道路破损"]
-        assert "在办 open 1" in status(app)
+        assert "open 1" in status(app)
 
 
 async def test_the_table_reads_pages_as_the_cursor_nears_the_bottom(ctx, log_case, clock):
@@ -344,13 +344,13 @@ async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, IncidentDetailScreen)
-        assert "立案" in str(screen.query_one("#stage-bar").render())
+        assert " registered " in str(screen.query_one("#stage-bar").render())
 
         await pilot.press("o", *"已电话通知物业", "enter")
         await settle(pilot)
         timeline_table = screen.query_one("#timeline", DataTable)
         newest = [str(c) for c in timeline_table.get_row_at(0)]
-        assert newest[1:3] == [OPERATOR, "备注"]
+        assert newest[1:3] == [OPERATOR, "note"]
         assert "已电话通知物业" in newest[3]
 
         await pilot.press("t", *"清理楼道", "enter")
@@ -368,7 +368,7 @@ async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
         await pilot.press("enter")
         await settle(pilot)
         extensions = screen.query_one("#extensions", DataTable)
-        assert str(extensions.get_row_at(0)[3]) == "待批 0/1"
+        assert str(extensions.get_row_at(0)[3]) == "pending 0/1"
 
         # A shift lead on another console approves it; this screen sees it on refresh.
         other = connect(ctx.db_path)
@@ -376,7 +376,7 @@ async def test_detail_screen_notes_tasks_and_extensions(ctx, log_case):
         other.close()
         app.poll_database()
         await settle(pilot)
-        assert str(extensions.get_row_at(0)[3]) == "已批"
+        assert str(extensions.get_row_at(0)[3]) == "granted"
         assert get_incident(ctx.db, case.id).deadline == registered.deadline + timedelta(days=2)
 
         await pilot.press("escape")
@@ -402,9 +402,9 @@ async def test_command_palette_lists_the_case_actions(ctx, log_case):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for expected in ("新建 New case", "推进 Advance case", "备注 Add note", "作废 Void case"):
+        for expected in ("New case", "Advance case", "Add note", "Void case"):
             assert expected in titles
-        assert "回退 Return case" not in titles  # not allowed from 上报
+        assert "Return case" not in titles  # not allowed from reported
         await pilot.press("ctrl+p")
         await pilot.press(*"advance")
         await pilot.pause(0.3)
@@ -422,8 +422,8 @@ async def test_engine_lease_is_taken_swept_and_released(ctx, log_case, clock):
         assert lease.current_holder(ctx.db, clock.now()) == app.holder
         assert app.engine_state == "here"
         assert get_incident(ctx.db, case.id).supervised  # the first sweep ran
-        assert rows(app)[0][2] == "上报 督办"
-        assert "督办 supervised 1" in status(app)
+        assert rows(app)[0][2] == "reported supervised"
+        assert "supervised 1" in status(app)
     assert lease.current_holder(ctx.db, clock.now()) is None
 
 

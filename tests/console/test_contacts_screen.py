@@ -75,7 +75,7 @@ async def test_u_opens_the_contacts_with_the_tree_and_the_grid_check(ctx) -> Non
         assert sorted(p[0] for p in people) == ["李芳", "王伟"]
         assert {p[3] for p in people} == {"138****8000", "139****9000"}
         facts = str(screen.query_one("#unit-facts", Static).render())
-        assert "应急救援队 救援队 1人 队长 王伟" in facts
+        assert "应急救援队 (rescue team, 1 member, leader 王伟)" in facts
         await pilot.press("escape")
         assert isinstance(app.screen, IncidentsScreen)
 
@@ -122,7 +122,7 @@ async def test_who_is_on_duty_is_in_every_screens_header(ctx) -> None:
     app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.title.endswith("在岗 值班员 王伟")
+        assert app.title.endswith("on duty: 值班员 王伟")
         await pilot.press("u")
         await settle(pilot)
         assert isinstance(app.screen, ContactsScreen) and "王伟" in app.title

@@ -93,16 +93,16 @@ async def test_counts_by_stage_and_level_with_numbers(ctx, clock, log_case, size
         screen = await open_dashboard(app, pilot)
         assert screen.query_one("#stages", CountBars).values == [2, 1, 0, 0, 0, 0]
         stages = text_of(screen, "#stages").splitlines()
-        assert stages[0].startswith("上报 reported") and stages[0].endswith(" 2")
-        assert stages[1].startswith("立案 registered") and stages[1].endswith(" 1")
+        assert stages[0].startswith("reported") and stages[0].endswith(" 2")
+        assert stages[1].startswith("registered") and stages[1].endswith(" 1")
         assert "█" in stages[0] and "█" not in stages[2]  # a bar where there are cases
-        assert stages[5].startswith("核查 verified") and stages[5].endswith(" 0")
+        assert stages[5].startswith("verified") and stages[5].endswith(" 0")
 
         levels = text_of(screen, "#severities").splitlines()
         assert screen.query_one("#severities", CountBars).values == [1, 0, 1, 1]  # not closed
-        assert levels[0].strip().startswith("I") and "特别重大 红" in levels[0]
-        assert "重大 橙" in levels[1] and levels[1].endswith(" 0")
-        assert "较大 黄" in levels[2] and "一般 蓝" in levels[3]
+        assert levels[0].strip().startswith("I") and "particularly major · red" in levels[0]
+        assert " major · orange" in levels[1] and levels[1].endswith(" 0")
+        assert "relatively major · yellow" in levels[2] and "general · blue" in levels[3]
 
         assert text_of(screen, "#count-open").endswith(" 3")
         for part in ("#count-open", "#count-overdue", "#engine", "#clock", "#stages", "#feed"):
@@ -118,22 +118,22 @@ async def test_overdue_and_supervised_turn_red_with_a_glyph(ctx, clock, log_case
         screen = await open_dashboard(app, pilot)
         overdue = screen.query_one("#count-overdue", Static)
         supervised = screen.query_one("#count-supervised", Static)
-        assert text_of(screen, "#count-overdue") == "超期 overdue 0"
+        assert text_of(screen, "#count-overdue") == "overdue 0"
         assert not overdue.has_class("-alert") and "⚠" not in text_of(screen, "#count-overdue")
 
         clock.advance(hours=1)  # past the 15 minutes to register a very urgent case
         app.announce_change(own=False)
         await settle(pilot)
         assert overdue.has_class("-alert")
-        assert text_of(screen, "#count-overdue") == "⚠ 超期 overdue 1"
+        assert text_of(screen, "#count-overdue") == "⚠ overdue 1"
         assert not supervised.has_class("-alert")
 
         sweep_overdue(ctx.db, clock, ctx.policy)  # what the engine elsewhere does: 督办
         app.announce_change(own=False)
         await settle(pilot)
         assert supervised.has_class("-alert")
-        assert text_of(screen, "#count-supervised") == "⚠ 督办 supervised 1"
-        assert feed_rows(screen)[0][1] == "⚠ 超期督办 overdue"
+        assert text_of(screen, "#count-supervised") == "⚠ supervised 1"
+        assert feed_rows(screen)[0][1] == "⚠ overdue, supervised"
 
 
 async def test_the_feed_shows_a_case_logged_elsewhere_and_enter_opens_it(
@@ -151,7 +151,7 @@ async def test_the_feed_shows_a_case_logged_elsewhere_and_enter_opens_it(
         await settle(pilot)
         rows = feed_rows(screen)
         assert [row[4] for row in rows] == ["仓库起火", "路灯不亮"]
-        assert rows[0][:4] == ["14:05", "✚ 上报 report", " I  ", case.number]
+        assert rows[0][:4] == ["14:05", "✚ new report", " I  ", case.number]
 
         await pilot.press("enter")  # the newest line is highlighted
         await settle(pilot)
@@ -201,7 +201,7 @@ async def test_an_active_mobilization_shows_its_progress(ctx, log_case) -> None:
         assert mobs[0] == f"#{mob_id} {case.number} 防汛集结 flood muster"
         assert mobs[1].strip().startswith("▕") and mobs[1].endswith("0/0/1 of 1")
         # The feed says it started, for the case it is for.
-        assert feed_rows(screen)[0][1:4] == ["⚑ 动员 started", " IV ", case.number]
+        assert feed_rows(screen)[0][1:4] == ["⚑ mobilization", " IV ", case.number]
 
 
 async def test_only_five_mobilizations_are_shown_and_the_rest_counted(ctx, monkeypatch) -> None:
@@ -215,7 +215,7 @@ async def test_only_five_mobilizations_are_shown_and_the_rest_counted(ctx, monke
         screen = await open_dashboard(app, pilot)
         lines = text_of(screen, "#mobs").splitlines()
         assert [line.split()[1] for line in lines[:10:2]] == [f"集结{n}" for n in (6, 5, 4, 3, 2)]
-        assert lines[10:] == ["… 另有 2 个 +2 more (m)", "█ 到 yes  ▒ 不到 no  ░ 未应答 silent"]
+        assert lines[10:] == ["… +2 more (m)", "█ said yes  ▒ said no  ░ silent"]
 
 
 async def test_duty_posts_now_and_next(ctx) -> None:
@@ -238,10 +238,10 @@ async def test_duty_posts_now_and_next(ctx) -> None:
     async with app.run_test(size=WIDE) as pilot:
         screen = await open_dashboard(app, pilot)
         assert text_of(screen, "#duty").splitlines() == [
-            "值班员 王伟 至 until 05-21 08:00",
-            "  → 李芳 05-21 08:00 起 from",
-            "带班领导 ⚠ 空缺 unfilled",
-            "  → 下一班未排 none rostered",
+            "值班员 王伟 until 05-21 08:00",
+            "  → 李芳 from 05-21 08:00",
+            "带班领导 ⚠ unfilled",
+            "  → none rostered",
         ]
 
 
@@ -250,18 +250,18 @@ async def test_engine_state_in_words_and_the_clock_in_the_office_zone(ctx, clock
     async with app.run_test(size=SMALL) as pilot:
         screen = await open_dashboard(app, pilot)
         engine = screen.query_one("#engine", Static)
-        assert text_of(screen, "#engine") == "引擎 engine ◐ 他处运行 running elsewhere"
+        assert text_of(screen, "#engine") == "engine ◐ running elsewhere"
         assert engine.has_class("-elsewhere")
         assert text_of(screen, "#clock") == "2026-05-20 14:00:00 CST"
 
         app.engine_state = "here"
         await pilot.pause()
-        assert text_of(screen, "#engine") == "引擎 engine ● 此处运行 running here"
+        assert text_of(screen, "#engine") == "engine ● running here"
         assert engine.has_class("-here") and not engine.has_class("-elsewhere")
         # The app reports only starting/here/elsewhere today (and the incidents screen below
         # has no label for "stopped"), so the word for a stopped engine is checked directly.
         screen._show_engine("stopped")
-        assert text_of(screen, "#engine") == "引擎 engine ■ 已停止 stopped"
+        assert text_of(screen, "#engine") == "engine ■ stopped"
         assert engine.has_class("-stopped")
 
         clock.advance(seconds=65)
@@ -309,7 +309,7 @@ async def test_narrow_layout_keeps_counters_engine_and_panels_in_view(ctx, log_c
             assert visible(screen, part), part
         counters = screen.query_one("#dash-counters").region
         assert counters.right <= 80
-        assert text_of(screen, "#count-open") == "在办 1"  # short labels on a narrow terminal
+        assert text_of(screen, "#count-open") == "open 1"  # the counters fit a narrow terminal
         assert screen.query_one("#feed").size.height >= 4
         app.export_screenshot()
 

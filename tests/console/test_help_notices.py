@@ -36,7 +36,8 @@ SMALL = (80, 24)
 
 
 def keys_of(entries: list[HelpEntry], group: str) -> dict[str, HelpEntry]:
-    return {e.keys: e for e in entries if e.group == group}
+    """Each key of ``group``'s entries, with its entry (keys shown together, ``^q / q``, apart)."""
+    return {key: e for e in entries if e.group == group for key in e.keys.split(" / ")}
 
 
 # ---- the help screen ------------------------------------------------------------------------
@@ -54,20 +55,22 @@ async def test_help_lists_the_incidents_screen_keys_and_the_app_keys(ctx, log_ca
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         here = keys_of(help_screen.entries, "screen")
-        assert here["n"].description == "新建"
-        assert here["a"].description == "推进" and here["a"].enabled
-        assert here["/"].description == "搜索"
-        assert here["f"].description == "筛选"
-        assert here["⏎"].description == "打开"  # the table's enter, as the footer shows it
+        assert here["n"].description == "New"
+        assert here["a"].description == "Advance" and here["a"].enabled
+        assert here["/"].description == "Search"
+        assert here["f"].description == "Filters"
+        assert here["⏎"].description == "Open"  # the table's enter, as the footer shows it
         # A reported case cannot be returned yet: listed, and said to be unavailable.
-        assert here["r"].description == "回退" and not here["r"].enabled
+        assert here["r"].description == "Return" and not here["r"].enabled
         everywhere = keys_of(help_screen.entries, "app")
         assert {k: e.description for k, e in everywhere.items() if k in "qum"} == {
-            "q": "退出",
-            "u": "通讯录",
-            "m": "动员",
+            "q": "Quit",
+            "u": "Contacts",
+            "m": "Mobilizations",
         }
         assert "^p" in everywhere  # the command palette, which holds every action
+        # The footer's q and Textual's own ^q both quit: one line, among the keys shown first.
+        assert everywhere["q"] is everywhere["^q"] and everywhere["q"].shown
         # The keys the footer shows come first in their group.
         shown = [e.shown for e in help_screen.entries if e.group == "screen"]
         assert shown == sorted(shown, reverse=True)
@@ -89,10 +92,10 @@ async def test_help_over_a_case_screen_and_the_keys_that_close_it(ctx, log_case)
             help_screen = app.screen
             assert isinstance(help_screen, HelpScreen)
             here = keys_of(help_screen.entries, "screen")
-            assert here["t"].description == "任务"
-            assert here["M"].description == "动员"
-            assert here["esc"].description == "返回"
-            assert here["o"].description == "备注"
+            assert here["t"].description == "Task"
+            assert here["M"].description == "Mobilize"
+            assert here["esc"].description == "Back"
+            assert here["o"].description == "Note"
             assert not here["c"].enabled  # no task to complete
             await pilot.press(close)
             await settle(pilot)
@@ -155,8 +158,8 @@ def test_a_severity_ii_report_rings_the_bell(db, clock, watcher):
     case = report(db, clock, "仓库起火", "II")
     [notice] = watcher.poll()
     assert notice.bell is True
-    assert case.number in notice.title and "新报告" in notice.title
-    assert "II级" in notice.message and "仓库起火" in notice.message
+    assert case.number in notice.title and "New report" in notice.title
+    assert "level II (major)" in notice.message and "仓库起火" in notice.message
     assert notice.severity == "error"
     assert watcher.poll() == []  # announced once
 
@@ -165,7 +168,7 @@ def test_a_severity_iv_report_does_not_ring(db, clock, watcher):
     report(db, clock, "垃圾桶着火", "IV")
     [notice] = watcher.poll()
     assert notice.bell is False
-    assert "IV级" in notice.message and notice.severity == "information"
+    assert "level IV" in notice.message and notice.severity == "information"
 
 
 def test_the_bell_levels_are_configurable(db, clock):
@@ -192,8 +195,8 @@ def test_a_case_going_overdue_is_supervised_and_announced(db, clock, watcher):
     clock.advance(days=3)
     assert sweep_overdue(db, clock, Policy()).supervised == 1
     [notice] = watcher.poll()
-    assert notice.title == f"督办 Overdue {case.number}"
-    assert "仓库起火" in notice.message and "上报" in notice.message
+    assert notice.title == f"Overdue {case.number}"
+    assert "仓库起火" in notice.message and "stage reported" in notice.message
     assert notice.severity == "warning" and notice.bell is False
 
 
@@ -201,7 +204,7 @@ def test_a_burst_of_one_kind_is_one_notice_and_keeps_its_bell(db, clock, watcher
     numbers = [report(db, clock, f"火情{i}", "IV").number for i in range(5)]
     report(db, clock, "大火", "I")
     [notice] = watcher.poll()
-    assert notice.title == "新报告 6 new reports"
+    assert notice.title == "6 new reports"
     assert notice.message.startswith(", ".join(numbers))
     assert notice.message.endswith("+1")
     assert notice.bell is True and notice.severity == "error"
@@ -216,7 +219,7 @@ def test_a_full_batch_is_summed_up_and_the_watcher_moves_to_the_head(db, clock, 
     assert watcher.poll() == []
     report(db, clock, "新火情", "III")
     [after] = watcher.poll()
-    assert "III级" in after.message
+    assert "level III" in after.message
 
 
 def test_events_after_reads_in_id_order_with_a_limit(db, clock):
@@ -251,16 +254,16 @@ def test_mobilization_answers_name_the_person(grid, clock, watcher):
     watcher.poll()  # the start itself is not a toast
     record_answer(grid, clock, OPERATOR, yes=False, via="console", code=row["code"])
     notices = watcher.poll()
-    answer = next(n for n in notices if n.title.startswith("应答"))
-    assert answer.title == "应答 Answer: 李网格 否 no"
+    answer = next(n for n in notices if n.title.startswith("Answer"))
+    assert answer.title == "Answer: 李网格 said no"
     assert "防汛集结" in answer.message and f"#{mob}" in answer.message
     assert answer.severity == "warning"
 
     record_answer(
         grid, clock, OPERATOR, yes=True, via="console", recipient_id=row["id"], eta_min=15
     )
-    changed = next(n for n in watcher.poll() if n.title.startswith("应答"))
-    assert changed.title == "应答 Answer: 李网格 是 yes"
+    changed = next(n for n in watcher.poll() if n.title.startswith("Answer"))
+    assert changed.title == "Answer: 李网格 said yes"
     assert "changed from no" in changed.message and "ETA 15 min" in changed.message
 
 
@@ -285,8 +288,8 @@ def test_a_node_nobody_answers_and_the_end_are_announced(grid, clock, watcher):
         clock.advance(seconds=300)
         drive(grid, clock)
     unreachable, done = watcher.poll()
-    assert unreachable.title.startswith("无人应答 Unreachable: G01网格")
-    assert f"动员 #{mob} 防汛集结" in unreachable.message
+    assert unreachable.title.startswith("Unreachable: G01网格")
+    assert f"mobilization #{mob} 防汛集结" in unreachable.message
     assert "nobody answered" in unreachable.message and unreachable.severity == "warning"
-    assert done.title == f"动员完成 Mobilization #{mob} done"
+    assert done.title == f"Mobilization #{mob} done"
     assert "0/1 answered yes" in done.message

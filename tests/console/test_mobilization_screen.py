@@ -132,19 +132,19 @@ async def test_shows_the_head_counters_nodes_and_the_silent(ctx, clock, monkeypa
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_mobilization(app, pilot, mob_id)
         head = text_of(screen, "#mob-head")
-        for part in (f"动员 #{mob_id}", "防汛集结 flood muster", "逐级 cascade", "演练 EXERCISE"):
+        for part in (f"Mobilization #{mob_id}", "防汛集结 flood muster", "cascade", "EXERCISE"):
             assert part in head
-        assert "● 进行中 active" in head
+        assert "● active" in head
         counters = text_of(screen, "#mob-counters")
-        assert "→ 已通知 notified 1" in counters
-        assert "✔ 到 yes 0" in counters
-        assert "⏳ 未应答 silent 1" in counters
-        assert "共 of 1" in counters
+        assert "→ notified 1" in counters
+        assert "✔ said yes 0" in counters
+        assert "⏳ silent 1" in counters
+        assert "of 1" in counters
         assert "p50 —" in text_of(screen, "#mob-times")  # nobody answered yet
 
         leader, members = tree_lines(screen)
-        assert leader.startswith("→ 通知中 calling  一网格 网格长  0/1 yes  ⏳ 0s")
-        assert members.startswith("· 待通知 waiting  一网格 网格员")
+        assert leader.startswith("→ calling  一网格 网格长  0/1 said yes  ⏳ 0s")
+        assert members.startswith("· waiting  一网格 网格员")
         silent = table_rows(screen.query_one("#mob-silent", DataTable))
         assert [row[:3] for row in silent] == [["王伟", "一网格 网格长", code]]
         assert silent[0][3] == "14:00 ⏳ 0s"
@@ -182,8 +182,8 @@ async def test_an_answer_taken_by_phone_is_recorded_and_shown(ctx) -> None:
         assert app.screen is screen
         saved = recipient(ctx, mob_id, "王伟")
         assert (saved["state"], saved["via"], saved["eta_min"]) == ("yes", "console", 15)
-        assert tree_lines(screen)[0].startswith("✔ 到 yes  一网格 网格长  1/1 yes")
-        assert "✔ 到 yes 1" in text_of(screen, "#mob-counters")
+        assert tree_lines(screen)[0].startswith("✔ said yes  一网格 网格长  1/1 said yes")
+        assert "✔ said yes 1" in text_of(screen, "#mob-counters")
         assert "p50 0s" in text_of(screen, "#mob-times")
 
         # The yes released the members; one of them, picked from the list, can't come.
@@ -198,8 +198,8 @@ async def test_an_answer_taken_by_phone_is_recorded_and_shown(ctx) -> None:
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert recipient(ctx, mob_id, "赵强")["state"] == "no"
-        assert "✘ 不到 no 1" in text_of(screen, "#mob-counters")
-        assert tree_lines(screen)[1].startswith("→ 通知中 calling  一网格 网格员  0/2 yes")
+        assert "✘ said no 1" in text_of(screen, "#mob-counters")
+        assert tree_lines(screen)[1].startswith("→ calling  一网格 网格员  0/2 said yes")
 
 
 async def test_resend_and_cancel_ask_first(ctx) -> None:
@@ -225,8 +225,8 @@ async def test_resend_and_cancel_ask_first(ctx) -> None:
         await pilot.press("c", "y")
         await settle(pilot)
         assert get_mobilization(ctx.db, mob_id).state == "cancelled"
-        assert "× 已取消 cancelled" in text_of(screen, "#mob-head")
-        assert tree_lines(screen)[1].startswith("× 取消 cancelled")
+        assert "× cancelled" in text_of(screen, "#mob-head")
+        assert tree_lines(screen)[1].startswith("× cancelled")
         # Over: nothing left to resend or cancel.
         assert screen.check_action("cancel_mobilization", ()) is None
         assert screen.check_action("resend", ()) is None
@@ -252,9 +252,9 @@ async def test_the_list_shows_newest_first_and_enter_opens_one(ctx) -> None:
         table = app.screen.query_one("#mobilizations", DataTable)
         rows = table_rows(table)
         assert [row[0] for row in rows] == [str(second), str(first)]
-        assert rows[0][3] == "全体 broadcast" and "演练 EXERCISE" in rows[0][4]
+        assert rows[0][3] == "broadcast" and "EXERCISE" in rows[0][4]
         assert rows[1][4] == ""
-        assert rows[1][5] == "● 进行中 active"
+        assert rows[1][5] == "● active"
         assert rows[1][6].endswith("0/0/1 of 1")  # yes/no/silent of total
 
         table.move_cursor(row=1)

@@ -112,19 +112,19 @@ async def test_the_roster_shows_who_holds_each_post_now_and_next_and_the_gap(ctx
         table = rows(screen.query_one("#roster", DataTable))
         do = [row for row in table if row[0] == "DO 值班员"]
         assert do[0][1:] == [
-            "● 在岗 now",
+            "● on duty",
             "张三 (zhang-san)",
             "05-20 08:00 → 05-21 08:00",
-            "轮值 rotation",
+            "rotation",
         ]
-        assert do[1][1:3] == ["→ 下一班 next", "李芳 (lifang)"]
+        assert do[1][1:3] == ["→ next shift", "李芳 (lifang)"]
         assert do[1][3] == "05-21 08:00 → 05-22 08:00"
         assert len(do) == 5  # now and the next four
         sl = [row for row in table if row[0] == "SL 值班长"]
         # The shift lead's post is unfilled until Friday: a gap, drawn with a glyph and a word.
-        assert sl[0][1:4] == ["⚠ 空岗 GAP", "— 无人值班 nobody", "05-20 14:00 → 05-22 08:00"]
-        assert sl[1][1:3] == ["→ 下一班 next", "王伟 (wangwei)"]
-        assert "⚠ 7天内空岗 gaps in 7 days: 1" in text_of(screen, "#roster-status")
+        assert sl[0][1:4] == ["⚠ GAP", "— nobody on duty", "05-20 14:00 → 05-22 08:00"]
+        assert sl[1][1:3] == ["→ next shift", "王伟 (wangwei)"]
+        assert "⚠ Gaps in 7 days: 1" in text_of(screen, "#roster-status")
 
 
 async def test_an_override_fills_the_gap_and_shows(ctx, roster) -> None:
@@ -132,7 +132,7 @@ async def test_an_override_fills_the_gap_and_shows(ctx, roster) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, RosterScreen)
         table = screen.query_one("#roster", DataTable)
-        gap_row = next(i for i, row in enumerate(rows(table)) if row[1] == "⚠ 空岗 GAP")
+        gap_row = next(i for i, row in enumerate(rows(table)) if row[1] == "⚠ GAP")
         table.move_cursor(row=gap_row)
         await pilot.press("o")
         dialog = app.screen
@@ -158,13 +158,13 @@ async def test_an_override_fills_the_gap_and_shows(ctx, roster) -> None:
         assert (held.person.name, held.source) == ("赵强", "override")
         sl = [row for row in rows(table) if row[0] == "SL 值班长"]
         assert sl[0][1:] == [
-            "● 在岗 now",
+            "● on duty",
             "赵强 (zq)",
             "05-20 14:00 → 05-21 08:00",
-            "调班 override",
+            "override",
         ]
-        assert sl[1][1:4] == ["⚠ 空岗 GAP", "— 无人值班 nobody", "05-21 08:00 → 05-22 08:00"]
-        assert "赵强" in app.title  # the header's "在岗" names the new holder at once
+        assert sl[1][1:4] == ["⚠ GAP", "— nobody on duty", "05-21 08:00 → 05-22 08:00"]
+        assert "赵强" in app.title  # the header's "on duty" names the new holder at once
 
 
 async def test_an_override_for_nobody_known_is_a_notification(ctx, roster, notes) -> None:
@@ -196,10 +196,10 @@ async def test_the_outgoing_officer_sees_the_brief_and_hands_over(ctx, clock, ro
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, HandoverScreen)
         counts = text_of(screen, "#handover-counts")
-        assert "在办 open 2" in counts and "▲ 超期 overdue 1" in counts
+        assert "open 2" in counts and "▲ overdue 1" in counts
         overdue = rows(screen.query_one("#handover-overdue", DataTable))
-        assert overdue == [[late.number, "3号楼火灾", "上报 reported", "05-20 16:00", "▲ 1h30m"]]
-        assert rows(screen.query_one("#handover-parked", DataTable))[0][0] == "— 无 none"
+        assert overdue == [[late.number, "3号楼火灾", "reported", "05-20 16:00", "▲ 1h30m"]]
+        assert rows(screen.query_one("#handover-parked", DataTable))[0][0] == "— none"
         assert not screen.query_one("#handover-incoming").display  # nothing waits for 张三
         # The next holder of the duty-officer post is the successor.
         assert screen.query_one("#handover-to", Input).value == SUCCESSOR
@@ -227,7 +227,7 @@ async def test_the_outgoing_officer_sees_the_brief_and_hands_over(ctx, clock, ro
         assert handover.pending["overdue"] == [late.number]
         assert not handover.confirmed
         assert note.text == ""
-        assert "⏳ 待确认 awaiting confirmation" in text_of(screen, "#handover-last")
+        assert "⏳ awaiting confirmation" in text_of(screen, "#handover-last")
 
         screen.query_one("#handover-overdue", DataTable).focus()
         await pilot.press("enter")  # opens the case
@@ -260,7 +260,7 @@ async def test_the_incoming_officer_confirms_with_y(ctx, clock, log_case) -> Non
         assert screen.query_one("#handover-incoming").display
         head = text_of(screen, "#handover-incoming-head")
         assert f"#{handed.id} from {OPERATOR} at 05-20 14:00" in head
-        assert "在办 open 1" in head
+        assert "open 1" in head
         assert "注意河堤水位" in text_of(screen, "#handover-incoming-note")
         assert screen.check_action("confirm", ()) is True
 
@@ -272,7 +272,7 @@ async def test_the_incoming_officer_confirms_with_y(ctx, clock, log_case) -> Non
         assert confirmed.confirmed_at == clock.now()
         assert not screen.query_one("#handover-incoming").display
         assert screen.check_action("confirm", ()) is None
-        assert "✔ 已确认 confirmed 05-20 14:10" in text_of(screen, "#handover-last")
+        assert "✔ confirmed 05-20 14:10" in text_of(screen, "#handover-last")
 
 
 async def test_someone_else_sees_nothing_to_confirm(ctx, clock) -> None:

@@ -284,7 +284,7 @@ def test_cli_mobilize_show_and_ack(town_db, gateway, serve_factory, tmp_path) ->
     assert answered.returncode == 0 and "M1: coming" in answered.stdout
     wait_for(lambda: to(gateway, "V1"), what="the team member after the leader's yes")
     shown = cli("mobilization", "show", str(mob))
-    assert "演练 EXERCISE" in shown.stdout and "level 1" in shown.stdout
+    assert "[EXERCISE]" in shown.stdout and "level 1" in shown.stdout
     listed = cli("mobilization", "list", "--exercise", "--json")
     assert '"exercise": true' in listed.stdout
     bad = cli("ack", "0000")

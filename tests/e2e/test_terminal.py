@@ -39,7 +39,8 @@ class Terminal:
         self.name = f"dd-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={_quote(v)}" for k, v in env.items())
         # COLUMNS/LINES inherited from a test runner would override the terminal's real size.
-        shell = f"env -u COLUMNS -u LINES {exports} {' '.join(_quote(c) for c in command)}"
+        unset = "-u COLUMNS -u LINES -u LANGUAGE -u LC_ALL -u LC_MESSAGES"
+        shell = f"env {unset} {exports} {' '.join(_quote(c) for c in command)}"
         subprocess.run(
             [TMUX, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "36", shell],
             check=True,
@@ -76,12 +77,13 @@ def _quote(text: str) -> str:
 
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
-    """A fresh user: data and configuration directories of their own."""
+    """A fresh user of a Chinese duty office: their own data and configuration directories,
+    and a Chinese locale (which alone makes the console speak Chinese)."""
     return {
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "TERM": "xterm-256color",
-        "LANG": "C.UTF-8",
+        "LANG": "zh_CN.UTF-8",
         "PATH": os.environ.get("PATH", ""),
     }
 
@@ -110,14 +112,16 @@ def test_a_person_opens_the_demo_sees_the_dashboard_and_advances_a_case(
     terminal: Terminal, home: dict[str, str]
 ) -> None:
     # Built on first use, then painted: the feed's newest case and the footer's keys.
-    dashboard = terminal.wait_for(r"(?s)✚ 上报 report.*i\s+事件", timeout=90)
-    assert "在办 open" in dashboard and "引擎 engine" in dashboard
-    assert "动态 live feed" in dashboard and "阶段 stages" in dashboard
-    assert re.search(r"此处运行 running here|他处运行 running elsewhere", dashboard)
+    # In Chinese, from LANG=zh_CN.UTF-8 alone.
+    dashboard = terminal.wait_for(r"(?s)✚ 上报.*i\s+事件", timeout=90)
+    assert "在办" in dashboard and "引擎" in dashboard
+    assert "动态" in dashboard and "在办阶段" in dashboard
+    assert re.search(r"此处运行|他处运行", dashboard)
+    assert "running here" not in dashboard and "live feed" not in dashboard
 
     terminal.keys("i")
-    queue = terminal.wait_for(r"编号 No\.")
-    first = re.search(r"^\s*(\d{4}-\d{6})\s+\S+\s+(\S+)", queue.split("编号 No.")[1], re.M)
+    queue = terminal.wait_for(r"编号")
+    first = re.search(r"^\s*(\d{4}-\d{6})\s+\S+\s+(\S+)", queue.split("编号")[1], re.M)
     assert first is not None, queue
     number = first.group(1)
     before = json.loads(cli(home, "incident", "show", number, "--json"))["stage"]
@@ -128,5 +132,5 @@ def test_a_person_opens_the_demo_sees_the_dashboard_and_advances_a_case(
     assert after != before
 
     terminal.keys("Escape")
-    terminal.wait_for(r"阶段 stages")  # back on the dashboard
+    terminal.wait_for(r"在办阶段")  # back on the dashboard
     terminal.keys("q")

@@ -298,12 +298,18 @@ def test_effective_settings_fill_in_defaults() -> None:
     }
 
 
-@pytest.mark.parametrize("text", ["", FULL], ids=["defaults", "full"])
+@pytest.mark.parametrize(
+    "text", ["", FULL, '[ui]\nlanguage = "zh-CN"\n'], ids=["defaults", "full", "language"]
+)
 def test_to_toml_reparses_to_the_effective_settings(text: str) -> None:
     effective = parse_config(text, "<test>").effective()
     rendered = to_toml(effective)
     parsed = tomllib.loads(rendered)
-    assert parsed == {k: v for k, v in effective.items() if k != "file"}
+    expected = {k: v for k, v in effective.items() if k != "file"}
+    # No [ui] language means the locale decides: None, which TOML cannot hold, is left out.
+    if expected["ui"]["language"] is None:
+        del expected["ui"]["language"]
+    assert parsed == expected
 
 
 def test_to_toml_quotes_keys_and_renders_every_toml_type() -> None:
@@ -378,6 +384,7 @@ def test_theme_and_bell_default_configured_and_shown(tmp_path: Path) -> None:
         "theme": "dark",
         "bell": True,
         "home": "dashboard",
+        "language": None,
     }
     config = load_config(
         write(tmp_path, '[ui]\ntheme = "light"\nbell = false\nhome = "incidents"\n')
@@ -395,6 +402,7 @@ def test_theme_and_bell_default_configured_and_shown(tmp_path: Path) -> None:
         ('[ui]\nbell = "yes"\n', 2, "ui.bell", "true or false"),
         ("[ui]\nbell = 1\n", 2, "ui.bell", "true or false"),
         ('[ui]\nhome = "map"\n', 2, "ui.home", '"dashboard" or "incidents"'),
+        ('[ui]\nlanguage = "fr"\n', 2, "ui.language", '"en" or "zh_CN"'),
     ],
 )
 def test_a_bad_theme_or_bell_names_line_and_key(

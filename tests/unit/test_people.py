@@ -69,6 +69,7 @@ def test_add_person_normalises_and_derives_channels(db: Database, clock: FixedCl
     assert p.key == "+8613800138000"
     assert p.unit_code == "G01"
     assert p.roles == (Role.GRID_LEADER, Role.VOLUNTEER)
+    assert [r.label for r in p.roles] == ["grid leader", "volunteer"]
     assert p.skills == ("急救", "firefighting")
     assert p.active
     assert [(c.kind, c.address, c.verified, c.rank) for c in p.channels] == [

@@ -56,6 +56,9 @@ def test_kinds_have_chinese_labels_and_parse() -> None:
         "治安巡逻队",
         "其他",
     ]
+    # Shown in the current language (English in tests); the Chinese labels stay input.
+    assert TeamKind.MEDICAL.label == "medical team"
+    assert TeamKind.OTHER.label == "other"
     assert TeamKind.parse("flood-control") is TeamKind.FLOOD_CONTROL
     assert TeamKind.parse("医疗队") is TeamKind.MEDICAL
     with pytest.raises(ValueError, match="unknown team kind"):

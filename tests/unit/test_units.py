@@ -45,6 +45,12 @@ def tree(db: Database, clock: FixedClock) -> Database:
 def test_a_tree_of_three_levels(tree: Database) -> None:
     town, comm, grid = get_unit(tree, TOWN), get_unit(tree, COMM), get_unit(tree, "G01")
     assert (town.level, comm.level, grid.level) == (Level.TOWNSHIP, Level.COMMUNITY, Level.GRID)
+    # In English a level's name is its code; street/village were read as township/community.
+    assert (town.level.label, comm.level.label, grid.level.label) == (
+        "township",
+        "community",
+        "grid",
+    )
     assert (town.parent_code, comm.parent_code, grid.parent_code) == (None, TOWN, COMM)
     assert grid.households == 320 and grid.current
     assert addresses_of(tree, "G01") == ["幸福路 1号"]  # whitespace collapsed
