@@ -56,6 +56,10 @@ class EngineOptions:
     """How often the loop looks, how long its lease lasts, how much it sends at once."""
 
     tick_s: float = 0.2
+    # With nothing due, nothing in flight and nothing done last time, look once a second: a
+    # console left open all shift must cost next to nothing (work started here wakes it at
+    # once; work started by another process is seen within idle_s).
+    idle_s: float = 1.0
     lease_ttl: timedelta = timedelta(seconds=6)
     renew_s: float = 2.0
     sweep_s: float = 30.0
@@ -108,6 +112,7 @@ class Engine:
         self.sent = 0
         self.last_error: str | None = None
         self._inflight: dict[asyncio.Task[list[Delivery]], list[Outgoing]] = {}
+        self._worked = False  # the last step moved, claimed or failed something
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -146,7 +151,10 @@ class Engine:
                     sweep_at = mono + self.options.sweep_s
                 self.first_look.set()
                 busy = self._step(db)
-                await self._pause(stop, 0 if busy else self.options.tick_s)
+                quiet = not self._worked and not self._inflight
+                await self._pause(
+                    stop, 0 if busy else self.options.idle_s if quiet else self.options.tick_s
+                )
                 self._collect(db)
         finally:
             await self._drain(db)
@@ -206,6 +214,7 @@ class Engine:
         except DutydeskError as exc:
             self.last_error = str(exc)
             return False
+        self._worked = bool(moved or out or failed)
         by_channel: dict[str, list[Outgoing]] = {}
         for message in out:
             by_channel.setdefault(message.channel, []).append(message)

@@ -19,7 +19,6 @@ from textual.widgets.tree import TreeNode
 
 from console.messages import IncidentsChanged
 from console.timefmt import local
-from contacts.gridcheck import check_grids
 from contacts.models import Level, Unit, Violation
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
@@ -198,6 +197,9 @@ class ContactsScreen(Screen[None]):
     # ---- grid check -------------------------------------------------------------------------
 
     def action_grid_check(self) -> None:
+        # Here, not at the top: the check needs shapely and numpy (~130 ms of every start).
+        from contacts.gridcheck import check_grids
+
         ctx = self.desk.ctx
         with self.desk.db_lock:
             self._violations = check_grids(ctx.db, ctx.config.grid_rules)
