@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets import DataTable, Header, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from console.messages import IncidentsChanged
 from console.timefmt import local
+from console.widgets.keybar import KeyBar
 from contacts.models import Level, Unit, Violation
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
@@ -83,7 +84,7 @@ class ContactsScreen(Screen[None]):
                 yield DataTable(id="people", cursor_type="row", zebra_stripes=True)
                 yield Static(_("Grid check (g)"), classes="section-title")
                 yield DataTable(id="violations", cursor_type="row")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         people = self.query_one("#people", DataTable)

@@ -30,7 +30,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import get_current_worker
 
 from console.dialogs import NewIncidentDialog
@@ -39,6 +39,7 @@ from console.screens.incidents import IncidentsScreen
 from console.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
 from console.screens.mobilizations import progress
 from console.widgets.cells import fit, severity_badge
+from console.widgets.keybar import KeyBar
 from contacts.mobilize import Counts as MobCounts
 from contacts.mobilize import Mobilization, list_mobilizations, totals
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
@@ -307,7 +308,7 @@ class DashboardScreen(Screen[None]):
                 yield Label(_("live feed"), classes="panel--title")
                 yield FeedTable(id="feed", cursor_type="row", zebra_stripes=True)
                 yield Static(_("Nothing reported yet."), id="feed-empty")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(FeedTable)

@@ -18,7 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from console.dialogs import MobilizeDialog, MobilizeRequest
 from console.messages import IncidentsChanged
@@ -28,6 +28,7 @@ from console.screens.mobilization import MobilizationScreen
 from console.timefmt import local, short
 from console.widgets import StageBar
 from console.widgets.cells import fit, plain, time_left
+from console.widgets.keybar import KeyBar
 from contacts.mobilize import start_mobilization
 from incidents import workflow
 from incidents.models import (
@@ -164,7 +165,7 @@ class IncidentDetailScreen(CaseScreen):
                 yield DataTable(id="tasks", cursor_type="row")
                 yield Label(_("Extensions"), classes="section-title")
                 yield DataTable(id="extensions", cursor_type="none")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#tasks", DataTable).add_columns(_("Task"), _("Owner"), _("Due"), "")

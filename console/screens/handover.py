@@ -26,7 +26,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -41,6 +40,7 @@ from console.messages import IncidentOpened
 from console.screens.live import LiveScreen
 from console.timefmt import short, span
 from console.widgets.cells import fit
+from console.widgets.keybar import KeyBar
 from contacts.roster import shifts
 from incidents.supervision import (
     BriefCase,
@@ -199,7 +199,7 @@ class HandoverScreen(LiveScreen):
                 placeholder=_("Note: what the next shift must know"),
             )
             yield Static(id="handover-last")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = _("Shift handover · {operator}").format(operator=self.desk.ctx.operator)

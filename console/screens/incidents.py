@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
 from console.dialogs import NewIncidentDialog
@@ -33,6 +33,7 @@ from console.messages import (
 from console.screens.actions import CASE_COMMANDS, CaseScreen
 from console.timefmt import short
 from console.widgets.cells import fit, plain, severity_badge, time_left
+from console.widgets.keybar import KeyBar
 from incidents.models import LOOP, Incident, Severity, Stage
 from incidents.records import (
     NUMBER_RE,
@@ -172,7 +173,7 @@ class IncidentsScreen(CaseScreen):
         with Vertical(id="table-area"):
             yield IncidentTable(id="incidents", cursor_type="row", zebra_stripes=True)
             yield Static(_("No cases match. Press n to log one."), id="empty", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(IncidentTable)

@@ -25,13 +25,14 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static, Tree
+from textual.widgets import DataTable, Header, Label, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from console.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
 from console.dialogs.yes_no import YesNoDialog
 from console.screens.live import LiveScreen
 from console.timefmt import short, span
+from console.widgets.keybar import KeyBar
 from contacts.mobilize import (
     SILENT,
     Counts,
@@ -259,7 +260,7 @@ class MobilizationScreen(LiveScreen):
                 yield Label(_("Still silent"), classes="section-title", id="mob-silent-title")
                 yield DataTable(id="mob-silent", cursor_type="row", zebra_stripes=True)
                 yield Static(_("Nobody is silent."), id="mob-silent-empty")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#mob-tree", Tree).show_root = False

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from console.screens.live import LiveScreen
 from console.screens.mobilization import (
@@ -26,6 +26,7 @@ from console.screens.mobilization import (
 )
 from console.timefmt import short
 from console.widgets.cells import fit
+from console.widgets.keybar import KeyBar
 from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 
@@ -100,7 +101,7 @@ class MobilizationsScreen(LiveScreen):
             _("No mobilizations yet: start one from a case's detail screen."),
             id="mobilizations-empty",
         )
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(MobilizationTable)

@@ -19,12 +19,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from console.dialogs.override import OverrideDialog, OverrideRequest
 from console.screens.live import LiveScreen
 from console.timefmt import short
 from console.widgets.cells import fit
+from console.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
 from store.clock import Clock, to_iso
 from store.db import Database
@@ -145,7 +146,7 @@ class RosterScreen(LiveScreen):
             id="roster-empty",
             markup=False,
         )
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = _("Duty roster")
