@@ -605,7 +605,15 @@ def bench_session(db: Path, config: Path, reps: int, rounds: int, report: Report
         f" n={len(pages)} ({len(pages) // 10} rounds of 10 pages, cursor at row"
         f" {s['cursor_row']} of {s['rows_loaded']} loaded) target<{TARGET_PAGE_MS:g}ms (p95);"
         + split
-        + f"; until the key was handled p50={pct(s['page_handled_ms'], 50):.1f}ms",
+        + f"; until the key was handled p50={pct(s['page_handled_ms'], 50):.1f}ms"
+        + "; each (ms, * read) "
+        + " | ".join(
+            " ".join(
+                f"{ms:.0f}{'*' if loaded else ''}"
+                for ms, loaded in zip(pages[i : i + 10], s["page_loaded"][i : i + 10], strict=True)
+            )
+            for i in range(0, len(pages), 10)
+        ),
         pct(pages, 95) < TARGET_PAGE_MS,
     )
     tour = " ".join(f"{name}={a:.0f}/{b:.0f}ms" for name, a, b in s["tour"])

@@ -1021,8 +1021,12 @@ def settle(
     answerer = Answerer(path, clock, mob_id, plans, wake)
     thread = threading.Thread(target=answerer.run, daemon=True)
     thread.start()
-    # The lease is checked against the compressed clock: make it outlast the phase.
-    options = EngineOptions(lease_ttl=timedelta(days=7))
+    # The lease is checked against the compressed clock: make it outlast the phase. An idle
+    # engine looks for due work every idle_s of real time; the clock runs `factor` times
+    # faster here, so the look is compressed the same way (1 s of a real office's clock).
+    options = EngineOptions(
+        lease_ttl=timedelta(days=7), idle_s=EngineOptions().idle_s / args.factor
+    )
     config = sms_config(gateway.url, concurrency, args.settle_batch)
     try:
         run = run_engine(path, config, clock, completed(path, mob_id), options=options, wake=wake)

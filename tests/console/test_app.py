@@ -12,7 +12,7 @@ from console.config import Config
 from console.dialogs import ExtensionDialog, NewIncidentDialog, TextDialog, YesNoDialog
 from console.screens import IncidentDetailScreen, IncidentsScreen
 from console.screens import incidents as incidents_screen
-from console.screens.incidents import COLUMNS, PAGE
+from console.screens.incidents import COLUMNS, PAGE, READ_AHEAD
 from incidents import workflow
 from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, timeline
@@ -264,29 +264,33 @@ async def test_refreshes_when_another_process_writes(ctx, db_path, monkeypatch):
         assert "open 1" in status(app)
 
 
-async def test_the_table_reads_pages_as_the_cursor_nears_the_bottom(ctx, log_case, clock):
-    for n in range(PAGE + 30):
+async def test_the_table_reads_ahead_and_a_reload_reads_down_to_the_cursor(ctx, log_case, clock):
+    total = PAGE + READ_AHEAD + 30
+    for n in range(total):
         clock.advance(seconds=1)
         log_case(f"巡查发现问题 {n:03d}")
     app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#incidents", DataTable)
-        assert table.row_count == PAGE
-        assert "100+ rows" in status(app)
+        # The first page is shown, then the next READ_AHEAD are read while nobody waits.
+        assert table.row_count == PAGE + READ_AHEAD
+        assert f"{PAGE + READ_AHEAD}+ rows" in status(app)
         await pilot.press("end")
         await settle(pilot)
-        assert table.row_count == PAGE + 30
-        assert rows(app)[-1][TITLE] == f"巡查发现问题 {PAGE + 29:03d}"
-        assert "│ 130 rows" in status(app)
+        assert table.row_count == total
+        assert rows(app)[-1][TITLE] == f"巡查发现问题 {total - 1:03d}"
+        assert f"│ {total} rows" in status(app)
 
-        # A reload reads the loaded rows again in one query and keeps the cursor's case.
+        # A reload reads from the top down to a page past the cursor, in one query, keeps the
+        # cursor's case, and the read-ahead fills in below it again.
         table.move_cursor(row=110)
         chosen = rows(app)[110][0]
         app.announce_change(own=True)
         await settle(pilot)
-        assert table.row_count == PAGE + 30
         assert rows(app)[table.cursor_row][0] == chosen
+        assert table.cursor_row == 110
+        assert table.row_count >= 110 + PAGE
 
 
 async def test_search_and_filters(ctx, log_case, clock):

@@ -21,7 +21,7 @@ from store.db import connect
 from tests.e2e.conftest import town_db as _town_db  # noqa: F401 - the fixture, reused
 
 town_db = _town_db
-FAST = EngineOptions(tick_s=0.01, renew_s=0.05, sweep_s=60)
+FAST = EngineOptions(tick_s=0.01, idle_s=0.01, renew_s=0.05, sweep_s=60)
 
 
 async def until(check: Callable[[], object], what: str) -> None:
