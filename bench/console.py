@@ -586,7 +586,8 @@ def bench_session(db: Path, config: Path, reps: int, rounds: int, report: Report
         "key.incidents",
         f"p50={pct(key, 50):.1f}ms p95={pct(key, 95):.1f}ms max={max(key):.1f}ms"
         f" first={key[0]:.1f}ms n={len(key)} target<{TARGET_KEY_MS:g}ms (p95);"
-        f" until the key was handled p50={pct(s['key_handled_ms'], 50):.1f}ms",
+        f" until the key was handled p50={pct(s['key_handled_ms'], 50):.1f}ms;"
+        f" each (ms) {' '.join(f'{ms:.0f}' for ms in key)}",
         pct(key, 95) < TARGET_KEY_MS,
     )
     pages, loaded = s["page_ms"], s["page_loaded"]

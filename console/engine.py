@@ -49,6 +49,8 @@ from store.db import Database, connect
 from store.errors import DutydeskError
 
 DRAIN_SECONDS = 5.0
+SWEEP_BATCH = 100
+SWEEP_PAUSE_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class Engine:
                     await self._pause(stop, self.options.renew_s)
                     continue
                 if mono >= sweep_at:
-                    self._sweep(db)
+                    await self._sweep(db)
                     sweep_at = mono + self.options.sweep_s
                 self.first_look.set()
                 busy = self._step(db)
@@ -180,14 +182,24 @@ class Engine:
         self._set_state("here" if held else "elsewhere")
         return held
 
-    def _sweep(self, db: Database) -> None:
+    async def _sweep(self, db: Database) -> None:
+        """Supervise and remind what fell due, SWEEP_BATCH cases a transaction.
+
+        Between batches the loop pauses a moment: in the console the engine shares the
+        interpreter with the screens, and a sweep of thousands of reminders taken in one go
+        made paging the queue stutter (pages at 50 ms instead of 30, measured on 1,000,000
+        cases).
+        """
         try:
             changed = 0
             while True:
-                step = sweep_overdue(db, self.clock, self.config.policy, once=True)
+                step = sweep_overdue(
+                    db, self.clock, self.config.policy, once=True, batch=SWEEP_BATCH
+                )
                 changed += step.supervised + step.reminded
                 if not step.more:
                     break
+                await asyncio.sleep(SWEEP_PAUSE_S)
             expire(db, self.clock)
             if changed and self.on_change is not None:
                 self.on_change()

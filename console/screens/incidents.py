@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Checkbox, DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
@@ -151,36 +152,51 @@ class IncidentsScreen(CaseScreen):
         self._error: str | None = None
         self._dirty = False
         self._search_timer: Timer | None = None
+        self._filters_mounted = False
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(id="filters"):
-            yield Input(placeholder=_("Search (/)"), id="search", compact=True)
-            yield Select(
-                [(s.label, s.value) for s in (*LOOP, Stage.VOIDED)],
-                prompt=_("All stages"),
-                id="stage-filter",
-                compact=True,
-            )
-            yield Select(
-                [(f"{s.roman} {s.label}", s.roman) for s in Severity],
-                prompt=_("All levels"),
-                id="severity-filter",
-                compact=True,
-            )
-            yield Checkbox(_("Overdue"), id="only-overdue", compact=True, tooltip=_("Overdue only"))
-            yield Checkbox(
-                _("Supervised"), id="only-supervised", compact=True, tooltip=_("Supervised only")
-            )
-            yield Checkbox(_("Parked"), id="with-parked", compact=True, tooltip=_("Include parked"))
-            yield Checkbox(_("Closed"), id="with-closed", compact=True, tooltip=_("Include closed"))
+        # The filter bar's widgets come a frame after the cases: see _mount_filters.
+        yield Horizontal(id="filters")
         yield Static(id="status")
         with Vertical(id="table-area"):
             yield IncidentTable(id="incidents", cursor_type="row", zebra_stripes=True)
             yield Static(_("No cases match. Press n to log one."), id="empty", markup=False)
         yield KeyBar()
 
+    def _filter_widgets(self) -> list[Widget]:
+        return [
+            Input(placeholder=_("Search (/)"), id="search", compact=True),
+            Select(
+                [(s.label, s.value) for s in (*LOOP, Stage.VOIDED)],
+                prompt=_("All stages"),
+                id="stage-filter",
+                compact=True,
+            ),
+            Select(
+                [(f"{s.roman} {s.label}", s.roman) for s in Severity],
+                prompt=_("All levels"),
+                id="severity-filter",
+                compact=True,
+            ),
+            Checkbox(_("Overdue"), id="only-overdue", compact=True, tooltip=_("Overdue only")),
+            Checkbox(
+                _("Supervised"), id="only-supervised", compact=True, tooltip=_("Supervised only")
+            ),
+            Checkbox(_("Parked"), id="with-parked", compact=True, tooltip=_("Include parked")),
+            Checkbox(_("Closed"), id="with-closed", compact=True, tooltip=_("Include closed")),
+        ]
+
+    def _mount_filters(self) -> AwaitMount | None:
+        """Mount the filter bar, once: after the first paint, so the cases show first (its
+        two selects and four checkboxes are a third of what opening the queue costs)."""
+        if self._filters_mounted:
+            return None
+        self._filters_mounted = True
+        return self.query_one("#filters", Horizontal).mount_all(self._filter_widgets())
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self._mount_filters)
         table = self.query_one(IncidentTable)
         for key, label in COLUMNS:
             table.add_column(_(label), key=key, width=TITLE_WIDTH if key == "title" else None)
@@ -416,7 +432,8 @@ class IncidentsScreen(CaseScreen):
             and table.row_count < MAX_ROWS
         ):
             self._loading_more = True
-            self._read_more(self._token, self._filter, self._next_after)
+            # After the next paint: the rows asked for show first, then more are read.
+            self.call_after_refresh(self._read_more, self._token, self._filter, self._next_after)
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -426,6 +443,8 @@ class IncidentsScreen(CaseScreen):
 
     def current_filter(self) -> ListFilter:
         """The filter the widgets of the filter bar describe."""
+        if not self.query("#search"):
+            return self._filter  # not mounted yet: nothing was chosen in it
         stage = self.query_one("#stage-filter", Select).value
         severity = self.query_one("#severity-filter", Select).value
         text = self.query_one("#search", Input).value.strip()
@@ -483,11 +502,18 @@ class IncidentsScreen(CaseScreen):
         if incident is not None:
             self.post_message(IncidentOpened(incident.id))
 
-    def action_search(self) -> None:
+    async def action_search(self) -> None:
+        await self._filters_ready()
         self.query_one("#search", Input).focus()
 
-    def action_filters(self) -> None:
+    async def action_filters(self) -> None:
+        await self._filters_ready()
         self.query_one("#stage-filter", Select).focus()
+
+    async def _filters_ready(self) -> None:
+        mounting = self._mount_filters()
+        if mounting is not None:
+            await mounting
 
     def action_back(self) -> None:
         """Back to the table from the filters; from the table, back to the dashboard."""
