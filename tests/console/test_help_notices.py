@@ -10,6 +10,7 @@ from console.app import DutydeskApp
 from console.notices import BATCH, NoticeWatcher
 from console.screens import IncidentDetailScreen, IncidentsScreen
 from console.screens.help import NOT_NOW, HelpEntry, HelpScreen
+from console.widgets.keybar import KeyBar
 from contacts.channels import Delivery
 from contacts.mobilize import (
     Routing,
@@ -293,3 +294,44 @@ def test_a_node_nobody_answers_and_the_end_are_announced(grid, clock, watcher):
     assert "nobody answered" in unreachable.message and unreachable.severity == "warning"
     assert done.title == f"Mobilization #{mob} done"
     assert "0/1 answered yes" in done.message
+
+
+# ---- the key bar ------------------------------------------------------------------------------
+
+
+def _span_of(bar: KeyBar, key: str) -> tuple[int, int, str, bool]:
+    return next(span for span in bar._spans if span[2] == key)
+
+
+async def test_the_key_bar_shows_the_keys_and_a_click_presses_one(ctx, log_case):
+    log_case("路灯不亮")
+    app = DutydeskApp(ctx, home="incidents")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        line = str(bar.render())
+        assert "⏎ Open" in line and "n New" in line and "a Advance" in line
+        assert line.rstrip().endswith("palette")  # the palette key at the right end
+        # Return is not possible from "reported": shown greyed, and a click only rings.
+        start, _end, _key, enabled = _span_of(bar, "r")
+        assert not enabled
+        bells: list[None] = []
+        app.bell = lambda: bells.append(None)  # type: ignore[method-assign]
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        assert bells and isinstance(app.screen, IncidentsScreen)
+        # A click on n opens the new-case form, as the key does.
+        start, _end, _key, enabled = _span_of(bar, "n")
+        assert enabled
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await pilot.pause()
+        assert type(app.screen).__name__ == "NewIncidentDialog"
+
+
+async def test_the_key_bar_keeps_the_palette_key_on_a_narrow_terminal(ctx, log_case):
+    log_case("路灯不亮")
+    app = DutydeskApp(ctx, home="incidents")
+    async with app.run_test(size=(60, 24)) as pilot:
+        await settle(pilot)
+        line = str(app.screen.query_one(KeyBar).render())
+        assert len(line) == 60
+        assert line.rstrip().endswith("palette") and "⏎ Open" in line
