@@ -49,8 +49,8 @@ from store.db import Database, connect
 from store.errors import DutydeskError
 
 DRAIN_SECONDS = 5.0
-SWEEP_BATCH = 100
-SWEEP_PAUSE_S = 0.01
+SWEEP_BATCH = 500
+SWEEP_PAUSE_S = 0.05
 
 
 @dataclass(frozen=True)

@@ -83,21 +83,14 @@ class FeedItem:
 
 def stage_counts(db: Database) -> dict[Stage, int]:
     """Active cases (the queue: open, not parked) per stage, every open stage in loop order."""
-    marks = ",".join("?" * len(OPEN_STAGES))
-    values = [s.value for s in OPEN_STAGES]
     out = dict.fromkeys(OPEN_STAGES, 0)
     for stage, n in db.conn.execute(
-        f"SELECT stage, count(*) FROM incidents WHERE stage IN ({marks}) GROUP BY stage", values
+        # The partial index of the active rows (open, not parked): compact, a few pages.
+        "SELECT stage, count(*) FROM incidents INDEXED BY incidents_active_stage"
+        " WHERE active = 1 GROUP BY stage"
     ):
-        out[Stage(stage)] += int(n)
-    # INDEXED BY: without it the planner scans all of incidents_stage to skip a sort of a
-    # handful of rows (measured 40 ms instead of 0.1 ms on 100,000 cases).
-    for stage, n in db.conn.execute(
-        "SELECT stage, count(*) FROM incidents INDEXED BY incidents_parked"
-        f" WHERE parked = 1 AND stage IN ({marks}) GROUP BY stage",
-        values,
-    ):
-        out[Stage(stage)] -= int(n)
+        if Stage(stage) in out:
+            out[Stage(stage)] += int(n)
     return out
 
 

@@ -139,8 +139,10 @@ def counts(db: Database, now: datetime) -> Counts:
     """
     active, overdue, supervised, parked = db.conn.execute(
         "SELECT"
-        " (SELECT count(*) FROM incidents WHERE active = 1),"
-        " (SELECT count(*) FROM incidents WHERE active = 1 AND deadline < ?),"
+        " (SELECT count(*) FROM incidents INDEXED BY incidents_active_severity"
+        "  WHERE active = 1),"
+        " (SELECT count(*) FROM incidents INDEXED BY incidents_active_deadline"
+        "  WHERE active = 1 AND deadline < ?),"
         " (SELECT count(*) FROM incidents WHERE supervised = 1),"
         " (SELECT count(*) FROM incidents WHERE parked = 1)",
         (to_iso(now),),

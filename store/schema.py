@@ -528,6 +528,22 @@ def _m10_attempt_claims(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m11_active_stage_deadline(conn: sqlite3.Connection) -> None:
+    """Active cases by stage and by deadline, for the dashboard's and the queue's counters.
+
+    Partial indexes of the active rows only: compact, so the first look after a cold start
+    reads a few pages, not the whole-table indexes scattered through a big file (measured on
+    1,000,000 cases with the OS page cache dropped: stage counts 251 ms -> see bench.console).
+    """
+    _run_script(
+        conn,
+        """
+        CREATE INDEX incidents_active_stage ON incidents(stage) WHERE active = 1;
+        CREATE INDEX incidents_active_deadline ON incidents(deadline) WHERE active = 1;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -539,5 +555,6 @@ MIGRATIONS: list[Migration] = [
     _m8_handover_confirm,
     _m9_active_severity,
     _m10_attempt_claims,
+    _m11_active_stage_deadline,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
