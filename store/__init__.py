@@ -2,8 +2,11 @@
 
 Provides the connection policy and migrations (:mod:`store.db`), the hash-chained audit log
 (:mod:`store.audit`), the error hierarchy (:mod:`store.errors`), clocks (:mod:`store.clock`),
-Chinese-aware search segmentation (:mod:`store.textsearch`) and default paths
-(:mod:`store.paths`).
+Chinese-aware search segmentation (:mod:`store.textsearch`), default paths
+(:mod:`store.paths`) and the translations every package uses (:mod:`store.i18n`).
+
+Importing the package imports sqlite-utils once, with numpy hidden: see
+:func:`_import_sqlite_utils`.
 """
 
 from __future__ import annotations
