@@ -26,6 +26,7 @@ CHINESE_DATA = (
     "contacts/mobilize.py:_followup_text",
     "contacts/mobilize.py:_notice_text",
     "console/serve.py",
+    "console/i18n_click.py:",  # the punctuation a line must not start with (typography)
     "store/textsearch.py",
     # Official names accepted as input (网格长, 乡镇/街道, 救援队), and the Chinese sheet names,
     # column headers and separators an import file may use. "path:" is the module's top level.
@@ -168,3 +169,31 @@ def test_errors_come_in_chinese_too(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "99" in out.stderr
     assert any("\u4e00" <= ch <= "\u9fff" for ch in out.stderr), out.stderr
+
+
+def test_chinese_help_wraps_by_display_width() -> None:
+    from rich.cells import cell_len
+
+    from console.i18n_click import wrap_cells
+
+    text = (
+        "先检查每一行；默认只要有一行有误就什么都不写入。"
+        "按代码（单位、队伍）、编号或手机号匹配各行。"
+    )
+    lines = wrap_cells(text, 30)
+    assert "".join(lines) == text  # nothing lost, no space added between Chinese characters
+    # Closing punctuation may hang one character past the width, as in Chinese typesetting.
+    assert all(cell_len(line) <= 30 or (cell_len(line[:-1]) <= 30) for line in lines)
+    assert not any(line[0] in "，。；：）" for line in lines)  # punctuation never starts a line
+    assert wrap_cells("use --db FILE 或 DUTYDESK_DB", 12) == ["use --db", "FILE 或", "DUTYDESK_DB"]
+
+
+def test_chinese_help_fits_the_terminal_and_says_everything_in_chinese() -> None:
+    from rich.cells import cell_len
+
+    out = _run(["--lang", "zh_CN", "--help"], LANG="C.UTF-8", COLUMNS="80")
+    lines = out.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= 80, out.stdout
+    assert "显示本帮助并退出" in out.stdout and "Show this message" not in out.stdout
+    imported = _run(["--lang", "zh_CN", "contacts", "import", "--help"], COLUMNS="80")
+    assert max(cell_len(line) for line in imported.stdout.splitlines()) <= 80, imported.stdout
