@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from console.config import Config
 from console.engine import Engine, EngineOptions
@@ -51,10 +52,17 @@ async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) 
         await until(lambda: engine.state == "here", "the lease")
         mob = start_mobilization(db, clock, "t", targets=[Target.parse("grid:G01")], message="集合")
         engine.wake()
-        await until(lambda: len(log_lines(log)) == 1, "the first call")
+
+        def row(key: str) -> dict[str, Any]:
+            return next((r for r in recipient_rows(db, mob) if r["key"] == key), {})
 
         def state(key: str) -> str | None:
-            return next((r["state"] for r in recipient_rows(db, mob) if r["key"] == key), None)
+            return row(key).get("state")
+
+        # Wait for a send to be *recorded* (sends counted, the time-out started from the clock
+        # of that moment), not only written to the log, before moving the clock on.
+        await until(lambda: row("L1").get("sends") == 1, "the first call")
+        assert len(log_lines(log)) == 1
 
         await asyncio.sleep(0.1)
         assert len(log_lines(log)) == 1  # nothing more before the time-out
@@ -62,14 +70,16 @@ async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) 
         await asyncio.sleep(0.1)
         assert len(log_lines(log)) == 1
         clock.advance(seconds=1)  # the tree's time-out is 60 s, one repeat
-        await until(lambda: len(log_lines(log)) == 2, "the repeat")
+        await until(lambda: row("L1").get("sends") == 2, "the repeat")
+        assert len(log_lines(log)) == 2
         assert {m["address"] for m in log_lines(log)} == {"+8613800138004"}
         clock.advance(seconds=60)
         await until(lambda: state("SEC") == "sent", "the alternate")
         assert state("L1") == "escalated"
         calls = len(log_lines(log))
         clock.advance(seconds=60)
-        await until(lambda: len(log_lines(log)) == calls + 1, "the alternate's repeat")
+        await until(lambda: row("SEC").get("sends") == 2, "the alternate's repeat")
+        assert len(log_lines(log)) == calls + 1
         clock.advance(seconds=60)
         await until(lambda: state("SEC") == "unreachable", "the alternate's silence")
         await until(lambda: state("M1") == "sent", "the members, released all the same")
