@@ -8,8 +8,6 @@ the app's database lock and are repeated whenever the app announces a change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,9 +27,6 @@ from console.widgets.cells import fit
 from console.widgets.keybar import KeyBar
 from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
-
-if TYPE_CHECKING:
-    pass
 
 LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`
 MESSAGE_WIDTH = 30
