@@ -13,7 +13,7 @@ thread workers under the app's database lock; errors come back as notifications.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,7 +57,7 @@ from incidents.supervision import (
 )
 from store.clock import Clock
 from store.db import Database
-from store.errors import DutydeskError, NotFound
+from store.errors import NotFound
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -407,7 +407,7 @@ class HandoverScreen(LiveScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(step, after=self.query_one("#handover-note", TextArea).clear)
+                self.write(step, after=self.query_one("#handover-note", TextArea).clear)
 
         if note:
             question = _(
@@ -447,40 +447,4 @@ class HandoverScreen(LiveScreen):
                 id=done.id, operator=done.from_operator
             )
 
-        self._write(step)
-
-    # ---- writing ----------------------------------------------------------------------------
-
-    @work(thread=True, exit_on_error=False, group="handover-write")
-    def _write(
-        self, step: Callable[[Database, Clock, str], str], after: Callable[[], object] | None = None
-    ) -> None:
-        """Run one write under the lock; say what it did, or why it could not.
-
-        Args:
-            after: run on the UI thread once the write succeeded (e.g. clear the note).
-        """
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                done = step(ctx.db, ctx.clock, ctx.operator)
-        except DutydeskError as exc:
-            self.app.call_from_thread(
-                self.notify, str(exc), title=_("Shift handover"), severity="error", markup=False
-            )
-            return
-        except Exception as exc:  # a write that failed unexpectedly is still only a notice
-            self.app.call_from_thread(
-                self.notify,
-                _("Write failed: {error}").format(error=exc),
-                severity="error",
-                markup=False,
-            )
-            return
-        self.app.call_from_thread(self._written, done, after)
-
-    def _written(self, done: str, after: Callable[[], object] | None) -> None:
-        if after is not None:
-            after()
-        self.notify(done, title=_("Shift handover"), markup=False)
-        self.desk.announce_change(own=True)
+        self.write(step)

@@ -5,6 +5,8 @@ process or the engine wrote. A live screen re-reads at once when it is the one s
 otherwise once, when it is shown again. Its ``load`` is a thread worker that calls
 :meth:`LiveScreen.read_and_show`: the read runs under the app's database lock, the result is
 handed to the UI thread, and an error becomes a notification instead of closing the console.
+Writes go the same way (:meth:`LiveScreen.write`): one step under the lock in a worker, then a
+notification of what it did, or why it could not, and every screen is told the data changed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from textual import work
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from console.messages import IncidentsChanged
+from store.clock import Clock
+from store.db import Database
+from store.errors import DutydeskError
 from store.i18n import _
 
 if TYPE_CHECKING:
@@ -28,8 +34,8 @@ class LiveScreen(Screen[None]):
     """Base of the screens that show database state; subclasses define ``load`` (a worker)."""
 
     READ_TITLE = ""
-    """The title of the notification when a read fails: an English message id (marked with
-    ``N_``), translated when shown."""
+    """The title of this screen's notifications (a read or write failed, a write done): an
+    English message id (marked with ``N_``), translated when shown."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -56,9 +62,44 @@ class LiveScreen(Screen[None]):
             self.app.call_from_thread(show, result)
 
     def read_failed(self, exc: Exception) -> None:
+        self.notify(str(exc), title=self._title(), severity="error", markup=False)
+
+    def _title(self) -> str:
         # _("") would be the catalog's header: an empty title stays empty.
-        title = _(self.READ_TITLE) if self.READ_TITLE else ""
-        self.notify(str(exc), title=title, severity="error", markup=False)
+        return _(self.READ_TITLE) if self.READ_TITLE else ""
+
+    @work(thread=True, exit_on_error=False, group="write")
+    def write(
+        self, step: Callable[[Database, Clock, str], str], after: Callable[[], object] | None = None
+    ) -> None:
+        """Run one write ``step(db, clock, operator)`` under the lock; say what it did (the
+        string it returns) or why it could not. ``after`` runs on the UI thread once it
+        succeeded (e.g. clear the note that was saved)."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                done = step(ctx.db, ctx.clock, ctx.operator)
+        except DutydeskError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title=self._title(), severity="error", markup=False
+            )
+            return
+        except Exception as exc:  # a write that failed unexpectedly is still only a notice
+            self.app.call_from_thread(
+                self.notify,
+                _("Write failed: {error}").format(error=exc),
+                severity="error",
+                markup=False,
+            )
+            return
+        self.app.call_from_thread(self.written, done, after)
+
+    def written(self, done: str, after: Callable[[], object] | None = None) -> None:
+        """On the UI thread, after a write: tell what was done, and every screen to re-read."""
+        if after is not None:
+            after()
+        self.notify(done, title=self._title(), markup=False)
+        self.desk.announce_change(own=True)
 
     def on_incidents_changed(self, message: IncidentsChanged) -> None:
         if self.is_current:

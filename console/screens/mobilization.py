@@ -14,10 +14,9 @@ mobilization (``c``); each write runs in its own worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -48,11 +47,8 @@ from contacts.mobilize import (
 )
 from store.clock import Clock
 from store.db import Database
-from store.errors import DutydeskError, NotFound
+from store.errors import NotFound
 from store.i18n import N_, _, ngettext
-
-if TYPE_CHECKING:
-    pass
 
 TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
 NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
@@ -462,7 +458,7 @@ class MobilizationScreen(LiveScreen):
                 )
             return f"{answer.name}: {said}"
 
-        self._write(step)
+        self.write(step)
 
     def action_resend(self) -> None:
         """重发: message everyone still silent again, now (after a confirmation)."""
@@ -475,7 +471,7 @@ class MobilizationScreen(LiveScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(resend)
+                self.write(resend)
 
         silent = self.snapshot.summary.total.silent if self.snapshot else 0
         self.app.push_screen(
@@ -501,7 +497,7 @@ class MobilizationScreen(LiveScreen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._write(cancel)
+                self.write(cancel)
 
         self.app.push_screen(
             YesNoDialog(
@@ -514,29 +510,3 @@ class MobilizationScreen(LiveScreen):
             ),
             confirmed,
         )
-
-    # ---- writing ----------------------------------------------------------------------------
-
-    @work(thread=True, exit_on_error=False, group="mobilization-write")
-    def _write(self, step: Callable[[Database, Clock, str], str]) -> None:
-        """Run one write under the lock; say what it did, or why it could not."""
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                done = step(ctx.db, ctx.clock, ctx.operator)
-        except DutydeskError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        except Exception as exc:  # a write that failed unexpectedly is still only a notice
-            self.app.call_from_thread(
-                self.notify,
-                _("write failed: {error}").format(error=exc),
-                severity="error",
-                markup=False,
-            )
-            return
-        self.app.call_from_thread(self._written, done)
-
-    def _written(self, done: str) -> None:
-        self.notify(done, title=_("mobilization"), markup=False)
-        self.desk.announce_change(own=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -29,11 +28,7 @@ from console.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
 from store.clock import Clock, to_iso
 from store.db import Database
-from store.errors import DutydeskError
 from store.i18n import N_, _
-
-if TYPE_CHECKING:
-    pass
 
 WINDOW = timedelta(days=7)  # gaps are looked for this far ahead
 NEXT_SHIFTS = 4  # upcoming shifts shown per post besides the one running now
@@ -274,33 +269,10 @@ class RosterScreen(LiveScreen):
                 end=short(item.ends_at, zone),
             )
 
-        self._write(step)
+        self.write(step)
 
     # ---- writing ----------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="roster-write")
-    def _write(self, step: Callable[[Database, Clock, str], str]) -> None:
-        """Run one write under the lock; say what it did, or why it could not."""
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                done = step(ctx.db, ctx.clock, ctx.operator)
-        except DutydeskError as exc:
-            self.app.call_from_thread(
-                self.notify, str(exc), title=_("Duty roster"), severity="error", markup=False
-            )
-            return
-        except Exception as exc:  # a write that failed unexpectedly is still only a notice
-            self.app.call_from_thread(
-                self.notify,
-                _("Write failed: {error}").format(error=exc),
-                severity="error",
-                markup=False,
-            )
-            return
-        self.app.call_from_thread(self._written, done)
-
-    def _written(self, done: str) -> None:
-        self.notify(done, title=_("Duty roster"), markup=False)
-        self.desk.announce_change(own=True)
+    def written(self, done: str, after: Callable[[], object] | None = None) -> None:
+        super().written(done, after)
         self.desk.show_on_duty()  # the header's "on duty" names the new holder at once
