@@ -21,6 +21,7 @@ from console.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNo
 from console.messages import IncidentUpdated
 from incidents import workflow
 from incidents.models import Incident
+from incidents.records import NewIncident, create_incident
 from store.errors import DutydeskError
 from store.i18n import N_, _
 
@@ -95,6 +96,23 @@ CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ),
     ("merge", N_("Merge into…"), N_("Merge this duplicate report into its original case")),
 )
+
+
+def log_new_case(screen: Screen[object], new: NewIncident | None) -> Incident | None:
+    """Save a case from the new-case form (``None``: the form was cancelled) and say so on
+    ``screen``: the case's number and title, or why it could not be saved."""
+    if new is None:
+        return None
+    desk = cast("DutydeskApp", screen.app)
+    ctx = desk.ctx
+    try:
+        with desk.db_lock:
+            incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
+    except DutydeskError as exc:
+        screen.notify(str(exc), title=_("New case"), severity="error", markup=False)
+        return None
+    screen.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
+    return incident
 
 
 def step_of(action: str, incident: Incident) -> str | None:

@@ -35,6 +35,7 @@ from textual.worker import get_current_worker
 
 from console.dialogs import NewIncidentDialog
 from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged
+from console.screens.actions import log_new_case
 from console.screens.incidents import IncidentsScreen
 from console.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
 from console.screens.mobilizations import progress
@@ -51,9 +52,8 @@ from incidents.overview import (
     severity_counts,
     stage_counts,
 )
-from incidents.records import NewIncident, create_incident
+from incidents.records import NewIncident
 from incidents.supervision import Counts, counts
-from store.errors import DutydeskError
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -581,17 +581,9 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(NewIncidentDialog(), self._log)
 
     def _log(self, new: NewIncident | None) -> None:
-        if new is None:
-            return
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
-        except DutydeskError as exc:
-            self.notify(str(exc), title=_("New case"), severity="error", markup=False)
-            return
-        self.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
-        self.post_message(IncidentLogged(incident.id, incident.number))
+        incident = log_new_case(self, new)
+        if incident is not None:
+            self.post_message(IncidentLogged(incident.id, incident.number))
 
     @on(DataTable.RowSelected, "#feed")
     def _open(self, event: DataTable.RowSelected) -> None:

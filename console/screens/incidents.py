@@ -31,7 +31,7 @@ from console.messages import (
     LoadFailed,
     PageLoaded,
 )
-from console.screens.actions import CASE_COMMANDS, CaseScreen
+from console.screens.actions import CASE_COMMANDS, CaseScreen, log_new_case
 from console.timefmt import short
 from console.widgets.cells import fit, plain, severity_badge, time_left
 from console.widgets.keybar import KeyBar
@@ -41,7 +41,6 @@ from incidents.records import (
     ListFilter,
     NewIncident,
     Page,
-    create_incident,
     list_incidents,
     resolve_id,
 )
@@ -527,15 +526,7 @@ class IncidentsScreen(CaseScreen):
         self.app.push_screen(NewIncidentDialog(), self._log)
 
     def _log(self, new: NewIncident | None) -> None:
-        if new is None:
-            return
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
-        except DutydeskError as exc:
-            self.notify(str(exc), title=_("New case"), severity="error", markup=False)
-            return
-        self.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
-        self._focus_id = incident.id
-        self.post_message(IncidentLogged(incident.id, incident.number))
+        incident = log_new_case(self, new)
+        if incident is not None:
+            self._focus_id = incident.id
+            self.post_message(IncidentLogged(incident.id, incident.number))
