@@ -146,8 +146,8 @@ def catch_up(path: Path) -> tuple[int, int, float]:
     has been running.
     """
     from console.config import Config
-    from contacts.mobilize import expire
     from incidents.supervision import sweep_overdue
+    from mobilization.mobilize import expire
     from store.clock import SystemClock
     from store.db import connect
 

@@ -1,7 +1,7 @@
 """A stand-in SMS gateway for ``bench.mobilize``: answers every message 200 at once.
 
 Runs in a process of its own, so the client being measured does not share its interpreter (and
-GIL) with the server. Speaks the contract of :class:`contacts.channels.SmsSender`:
+GIL) with the server. Speaks the contract of :class:`mobilization.channels.SmsSender`:
 
 * ``POST /send`` with one message ``{"id", "to", "text", ...}`` → ``200 {}``;
 * ``POST /send`` with ``{"messages": [...]}`` → ``200 {"results": [{"id", "status": 200}]}``;

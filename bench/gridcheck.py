@@ -3,7 +3,7 @@
 Builds an in-memory jurisdiction of 300 communities of 10 grids each (a 10 × 30 sheet of
 communities, each tiled by a 5 × 2 block of grids, 20 addresses per grid), breaks it in a few
 known places (one gap, one overlap, one duplicated address, one grid out of scale), and times
-:func:`contacts.gridcheck.check_grids` over the whole county and over one community. Then
+:func:`jurisdiction.gridcheck.check_grids` over the whole county and over one community. Then
 the same for one community holding all 3,000 grids (the worst case for pairwise overlaps).
 
 Not part of CI. Run from the repository root::
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 
-from contacts.gridcheck import check_grids
+from jurisdiction.gridcheck import check_grids
 from store.db import Database, connect, write
 
 STEP = 0.001

@@ -5,7 +5,7 @@ grids with 30,000 people (``--people``; grids = people / 10): one duty officer (
 on a daily rotation), 300 community secretaries, 3,000 grid leaders, the rest grid members and,
 in every other grid, one volunteer. Units and people go in as CSV through
 :func:`contacts.importer.import_contacts`, the tree through
-:func:`contacts.trees.build_default_tree` (timeouts 300 s, 1 repeat). Phones are distinct CN
+:func:`mobilization.trees.build_default_tree` (timeouts 300 s, 1 repeat). Phones are distinct CN
 mobiles. Each phase works on its own copy of that database file.
 
 The gateway (:mod:`bench.gateway_server`) is an aiohttp server in a subprocess, so it does not
@@ -16,7 +16,7 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
 * ``send.httpx``: plain ``httpx`` loops posting the same 30,000 bodies the engine sends (same
   recipients, phones, texts with their ack codes and signed links, same JSON encoding; the
   attempt ids are fresh ``uuid4().hex`` of the same length, since the engine's own are only
-  made by :func:`contacts.mobilize.process_due` once it runs; ``bytes/message`` of each side
+  made by :func:`mobilization.mobilize.process_due` once it runs; ``bytes/message`` of each side
   is printed). Shapes tried on a 3,000 sample, best of two rounds: K async clients of one
   connection each with K workers, one async client with K connections, K threads each with a
   synchronous ``httpx.Client``. The best async shape and the best threaded shape then go on
@@ -25,11 +25,11 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
   so the ratio to the best async shape is printed as well (``ratio_httpx_async``).
 * ``send.aiohttp``: one ``aiohttp.ClientSession`` (connector limit K, K workers), best K: the
   ceiling of this machine.
-* ``send.sender_only``: :class:`contacts.channels.SmsSender` alone (no database) sending the
+* ``send.sender_only``: :class:`mobilization.channels.SmsSender` alone (no database) sending the
   same messages in chunks of 500, 8 at a time as the engine hands them over: splits the gap
   between httpx and the engine into the sender's share and the engine's.
 * ``send.mobilization``: a broadcast mobilization of the whole tree started with
-  :func:`contacts.mobilize.start_mobilization` (its time is ``start.broadcast``, not part of
+  :func:`mobilization.mobilize.start_mobilization` (its time is ``start.broadcast``, not part of
   the rate), then the real :class:`console.engine.Engine` (asyncio, default
   ``EngineOptions``) with ``[channels.sms] url``, no batch, ``concurrency`` = the K of the best
   async httpx shape (``--concurrency``); wall time from the engine's start to the last
@@ -49,7 +49,7 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
   until the 3,000 grid leaders (level 0) are all recorded sent.
 * ``escalation.settle``: a cascade from the root with a compressed clock (:class:`ScaledClock`,
   ``--factor`` simulated seconds per real second, default 100); 30 % of the people, chosen
-  with a fixed seed, answer (60 % yes) through :func:`contacts.mobilize.record_answer` from a
+  with a fixed seed, answer (60 % yes) through :func:`mobilization.mobilize.record_answer` from a
   thread with its own connection (and wake the engine, as the ack endpoint does), at a random
   simulated delay of 0 to (repeats + 1) x timeout after their first message; the rest stay
   silent. Real and simulated time from ``start_mobilization`` until the mobilization is
@@ -103,10 +103,11 @@ import console.engine as engine_module  # noqa: E402
 from bench.contacts import write_csv  # noqa: E402
 from console.config import Config, parse_config  # noqa: E402
 from console.engine import Engine, EngineOptions  # noqa: E402
-from contacts.acks import installation_secret, make_token  # noqa: E402
-from contacts.channels import Delivery, Outgoing, SmsSender, SmsSettings  # noqa: E402
 from contacts.importer import import_contacts  # noqa: E402
-from contacts.mobilize import (  # noqa: E402
+from contacts.roster import add_post, add_rotation  # noqa: E402
+from mobilization.acks import installation_secret, make_token  # noqa: E402
+from mobilization.channels import Delivery, Outgoing, SmsSender, SmsSettings  # noqa: E402
+from mobilization.mobilize import (  # noqa: E402
     Target,
     _notify_text,
     get_mobilization,
@@ -114,8 +115,7 @@ from contacts.mobilize import (  # noqa: E402
     start_mobilization,
     summary,
 )
-from contacts.roster import add_post, add_rotation  # noqa: E402
-from contacts.trees import DEFAULT_TREE, build_default_tree, get_tree  # noqa: E402
+from mobilization.trees import DEFAULT_TREE, build_default_tree, get_tree  # noqa: E402
 from store.clock import Clock, SystemClock, from_iso  # noqa: E402
 from store.db import connect  # noqa: E402
 from store.errors import DatabaseBusy, DutydeskError  # noqa: E402
@@ -295,8 +295,8 @@ def bodies_of(db_path: Path, mob_id: int) -> list[Body]:
     """The bodies the engine will send for a freshly started mobilization, byte for byte.
 
     Same recipients, addresses, ack codes and signed links, the same text
-    (:func:`contacts.mobilize._notify_text`) and the same JSON encoding as ``SmsSender``; the
-    attempt ids are made as :func:`contacts.mobilize.process_due` makes them (``uuid4().hex``)
+    (:func:`mobilization.mobilize._notify_text`) and the same JSON encoding as ``SmsSender``; the
+    attempt ids are made as :func:`mobilization.mobilize.process_due` makes them (``uuid4().hex``)
     when the engine runs, so they differ but have the same length.
     """
     db = connect(db_path)

@@ -19,7 +19,9 @@ from rich.text import Text
 
 from console.cli import State, emit_json, pad, pass_state
 from console.timefmt import local
-from contacts.mobilize import (
+from contacts.phones import mask_phone
+from incidents.records import get_incident
+from mobilization.mobilize import (
     Summary,
     Target,
     attempts_of,
@@ -32,9 +34,7 @@ from contacts.mobilize import (
     summary,
     totals,
 )
-from contacts.phones import mask_phone
-from contacts.trees import DEFAULT_TREE
-from incidents.records import get_incident
+from mobilization.trees import DEFAULT_TREE
 from store import lease
 from store.errors import InvalidInput
 from store.i18n import N_, _

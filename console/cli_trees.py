@@ -17,7 +17,7 @@ from console.cli import State, emit_json, pass_state
 from console.timefmt import local, parse_when
 from contacts.people import Person
 from contacts.phones import mask_phone
-from contacts.trees import (
+from mobilization.trees import (
     DEFAULT_TREE,
     NodeRef,
     TreeNode,

@@ -17,11 +17,11 @@ from rich.table import Table
 from console import render
 from console.cli import State, emit_json, pass_state
 from console.timefmt import local, parse_when
-from contacts.adjust import Adjustment, merge_grids, spec_from_json, split_grid
-from contacts.geo import boundary_problems
-from contacts.gridcheck import check_grids
-from contacts.models import Level, Unit
-from contacts.units import NewUnit, add_unit, list_units, unit_detail, unit_to_json
+from jurisdiction.adjust import Adjustment, merge_grids, spec_from_json, split_grid
+from jurisdiction.geo import boundary_problems
+from jurisdiction.gridcheck import check_grids
+from jurisdiction.models import Level, Unit
+from jurisdiction.units import NewUnit, add_unit, list_units, unit_detail, unit_to_json
 from store.errors import InvalidInput
 from store.i18n import N_, _
 

@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from phonenumbers import SUPPORTED_REGIONS
 
-from contacts.channels import ChannelSettings, parse_channels
-from contacts.models import GridRules
 from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
+from jurisdiction.models import GridRules
+from mobilization.channels import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 

@@ -350,7 +350,7 @@ def _jurisdiction(
     Everything tiles exactly except one deliberate gap (``GAP_AFTER``) and one undersized grid
     (``UNDERSIZED``), so ``dutydesk grid check`` has something real to show.
     """
-    from contacts.units import NewUnit, add_unit
+    from jurisdiction.units import NewUnit, add_unit
 
     clock.set(end - timedelta(days=400))
     since = datetime(2024, 1, 1, tzinfo=end.tzinfo)

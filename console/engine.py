@@ -1,8 +1,8 @@
 """Provides the engine: the one loop per database that runs every timer dutydesk has.
 
 The engine holds the lease (:mod:`store.lease`), and while it does it sends what mobilizations
-have queued (through the senders of :mod:`contacts.channels`), times out the silent and
-escalates (:func:`contacts.mobilize.process_due`), frees expired ack codes and sweeps for
+have queued (through the senders of :mod:`mobilization.channels`), times out the silent and
+escalates (:func:`mobilization.mobilize.process_due`), frees expired ack codes and sweeps for
 overdue cases. ``dutydesk serve`` runs it next to the HTTP endpoints; the console runs it in a
 thread of its own (:class:`EngineThread`) when no ``serve`` holds the lease. A second engine
 waits, renewing its claim every :attr:`EngineOptions.renew_s`, and takes over within a few
@@ -32,8 +32,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from console.config import Config
-from contacts.channels import Delivery, Outgoing, Sender, build_senders
-from contacts.mobilize import (
+from incidents.supervision import sweep_overdue
+from mobilization.channels import Delivery, Outgoing, Sender, build_senders
+from mobilization.mobilize import (
     Routing,
     claim_pending,
     expire,
@@ -42,7 +43,6 @@ from contacts.mobilize import (
     release_attempts,
     release_claims,
 )
-from incidents.supervision import sweep_overdue
 from store import lease
 from store.clock import Clock, SystemClock
 from store.db import Database, connect

@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from console.config import Config
 from console.engine import Engine
-from contacts.mobilize import (
+from mobilization.mobilize import (
     Answer,
     Routing,
     answer_by_sms,

@@ -1,1 +1,5 @@
-"""Jurisdiction, grids and coverage (and, in later issues, people, channels and mobilization)."""
+"""Contacts: people and their phones, teams, the duty roster, spreadsheet import and export.
+
+Above ``jurisdiction`` (people and teams belong to its units); below ``mobilization``, which
+calls them through contact trees.
+"""

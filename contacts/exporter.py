@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from contacts.importer import COLUMNS, KINDS
-from contacts.models import Level
 from contacts.phones import DEFAULT_REGION, mask_phone
+from jurisdiction.models import Level
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write

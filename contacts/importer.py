@@ -33,7 +33,7 @@ file's; a new person gets unverified sms/webhook/email channels from the columns
 
 People are validated and written in batches (existing units, keys and phones preloaded into
 dicts, then ``executemany``) so that 30,000 rows import in seconds. New units go through
-:func:`contacts.units.add_unit` (its rules and its ``unit_added`` audit), inside the import's
+:func:`jurisdiction.units.add_unit` (its rules and its ``unit_added`` audit), inside the import's
 transaction.
 """
 
@@ -50,11 +50,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from contacts.models import GRID_CODE_RE, Level, Role, code_problem
+from contacts.models import Role
 from contacts.people import clean_email, clean_webhook
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.teams import TeamKind
-from contacts.units import MAX_NAME, NewUnit, add_unit
+from jurisdiction.models import GRID_CODE_RE, Level, code_problem
+from jurisdiction.units import MAX_NAME, NewUnit, add_unit
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write

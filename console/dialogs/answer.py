@@ -3,7 +3,7 @@
 The duty officer rings someone who has not answered the message, then records what they said:
 who (by the ack code the message carried, or from the list of the mobilization's people), yes
 or no, and optionally in how many minutes they will arrive. The dialog only collects and
-checks the answer; the screen records it with :func:`contacts.mobilize.record_answer`.
+checks the answer; the screen records it with :func:`mobilization.mobilize.record_answer`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It asks what to call (``grid:G01``, ``team:T-RESCUE``, ``node:CODE`` of the cont
 message, cascade or broadcast, how many yes answers are needed per grid or team, and whether it
 is an exercise. Each field is checked when it is left and again on submit, and its error shows
 under it. Whether the targets exist in the contact tree is for
-:func:`contacts.mobilize.start_mobilization` to say when it runs.
+:func:`mobilization.mobilize.start_mobilization` to say when it runs.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from contacts.mobilize import MAX_MESSAGE, TARGET_KINDS, Target
 from incidents.models import Incident
+from mobilization.mobilize import MAX_MESSAGE, TARGET_KINDS, Target
 from store.errors import InvalidInput
 from store.i18n import N_, _
 

@@ -20,11 +20,11 @@ from textual.widgets.tree import TreeNode
 from console.messages import IncidentsChanged
 from console.timefmt import local
 from console.widgets.keybar import KeyBar
-from contacts.models import Level, Unit, Violation
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
 from contacts.teams import Team, list_teams
-from contacts.units import addresses_of, list_units
+from jurisdiction.models import Level, Unit, Violation
+from jurisdiction.units import addresses_of, list_units
 from store.errors import DutydeskError
 from store.i18n import N_, _, ngettext
 
@@ -199,7 +199,7 @@ class ContactsScreen(Screen[None]):
 
     def action_grid_check(self) -> None:
         # Here, not at the top: the check needs shapely and numpy (~130 ms of every start).
-        from contacts.gridcheck import check_grids
+        from jurisdiction.gridcheck import check_grids
 
         ctx = self.desk.ctx
         with self.desk.db_lock:

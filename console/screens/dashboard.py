@@ -41,8 +41,6 @@ from console.screens.mobilization import LOOKS, Look, MobilizationScreen, exerci
 from console.screens.mobilizations import progress
 from console.widgets.cells import fit, severity_badge
 from console.widgets.keybar import KeyBar
-from contacts.mobilize import Counts as MobCounts
-from contacts.mobilize import Mobilization, list_mobilizations, totals
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
 from incidents.models import Severity, Stage
 from incidents.overview import (
@@ -54,6 +52,8 @@ from incidents.overview import (
 )
 from incidents.records import NewIncident
 from incidents.supervision import Counts, counts
+from mobilization.mobilize import Counts as MobCounts
+from mobilization.mobilize import Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 
 if TYPE_CHECKING:

@@ -29,7 +29,6 @@ from console.timefmt import local, short
 from console.widgets import StageBar
 from console.widgets.cells import fit, plain, time_left
 from console.widgets.keybar import KeyBar
-from contacts.mobilize import start_mobilization
 from incidents import workflow
 from incidents.models import (
     Extension,
@@ -41,6 +40,7 @@ from incidents.models import (
     type_label,
 )
 from incidents.records import get_incident, tasks_of, timeline
+from mobilization.mobilize import start_mobilization
 from store.clock import from_iso
 from store.errors import DutydeskError, NotFound
 from store.i18n import N_, _

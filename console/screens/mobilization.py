@@ -32,7 +32,7 @@ from console.dialogs.yes_no import YesNoDialog
 from console.screens.live import LiveScreen
 from console.timefmt import short, span
 from console.widgets.keybar import KeyBar
-from contacts.mobilize import (
+from mobilization.mobilize import (
     SILENT,
     Counts,
     Mobilization,

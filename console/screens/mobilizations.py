@@ -25,7 +25,7 @@ from console.screens.mobilization import (
 from console.timefmt import short
 from console.widgets.cells import fit
 from console.widgets.keybar import KeyBar
-from contacts.mobilize import Counts, Mobilization, list_mobilizations, totals
+from mobilization.mobilize import Counts, Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 
 LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from contacts.channels import Delivery
-from contacts.mobilize import Routing, claim_pending, process_due, record_deliveries
 from contacts.people import NewPerson, add_person
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
+from mobilization.channels import Delivery
+from mobilization.mobilize import Routing, claim_pending, process_due, record_deliveries
 from store.clock import SystemClock
 from store.db import connect
 from tests.cli.test_cli_trees import COM, TOWN

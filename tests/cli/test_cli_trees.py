@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contacts.people import NewPerson, add_person
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from store.db import connect
 from tests.conftest import START

@@ -11,7 +11,7 @@ from console.screens import ContactsScreen, IncidentsScreen
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
 from contacts.teams import add_team
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
 from tests.console.conftest import OPERATOR, settle
 
 SIZE = (130, 36)

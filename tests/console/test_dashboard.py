@@ -27,10 +27,10 @@ from console.screens import (
 )
 from console.screens import dashboard as dashboard_screen
 from console.screens.dashboard import CountBars
-from contacts.mobilize import Target, start_mobilization
 from contacts.roster import add_post, add_rotation
 from incidents import workflow
 from incidents.supervision import sweep_overdue
+from mobilization.mobilize import Target, start_mobilization
 from store import lease
 from tests.console.conftest import OPERATOR, settle
 from tests.console.test_mobilization_screen import drive, jurisdiction

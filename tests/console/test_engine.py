@@ -15,7 +15,7 @@ from typing import Any
 
 from console.config import Config
 from console.engine import Engine, EngineOptions
-from contacts.mobilize import Target, recipient_rows, start_mobilization
+from mobilization.mobilize import Target, recipient_rows, start_mobilization
 from store import lease
 from store.clock import FixedClock
 from store.db import connect

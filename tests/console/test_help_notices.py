@@ -11,8 +11,13 @@ from console.notices import BATCH, NoticeWatcher
 from console.screens import IncidentDetailScreen, IncidentsScreen
 from console.screens.help import NOT_NOW, HelpEntry, HelpScreen
 from console.widgets.keybar import KeyBar
-from contacts.channels import Delivery
-from contacts.mobilize import (
+from contacts.people import NewPerson, add_person
+from incidents.limits import Policy
+from incidents.records import NewIncident, create_incident
+from incidents.supervision import sweep_overdue
+from jurisdiction.units import NewUnit, add_unit
+from mobilization.channels import Delivery
+from mobilization.mobilize import (
     Routing,
     Target,
     claim_pending,
@@ -22,12 +27,7 @@ from contacts.mobilize import (
     record_deliveries,
     start_mobilization,
 )
-from contacts.people import NewPerson, add_person
-from contacts.trees import build_default_tree
-from contacts.units import NewUnit, add_unit
-from incidents.limits import Policy
-from incidents.records import NewIncident, create_incident
-from incidents.supervision import sweep_overdue
+from mobilization.trees import build_default_tree
 from store.audit import append_event, events_after
 from store.clock import FixedClock, to_iso
 from store.db import write

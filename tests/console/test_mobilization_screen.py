@@ -19,8 +19,10 @@ from console.app import DutydeskApp
 from console.dialogs import AnswerDialog, MobilizeDialog, MobilizeRequest, YesNoDialog
 from console.screens import MobilizationScreen, MobilizationsScreen
 from console.screens import mobilization as mobilization_screen
-from contacts.channels import Delivery
-from contacts.mobilize import (
+from contacts.people import NewPerson, add_person
+from jurisdiction.units import NewUnit, add_unit
+from mobilization.channels import Delivery
+from mobilization.mobilize import (
     Routing,
     Target,
     attempts_of,
@@ -31,9 +33,7 @@ from contacts.mobilize import (
     record_deliveries,
     start_mobilization,
 )
-from contacts.people import NewPerson, add_person
-from contacts.trees import build_default_tree
-from contacts.units import NewUnit, add_unit
+from mobilization.trees import build_default_tree
 from store import lease
 from tests.console.conftest import OPERATOR, settle
 

@@ -22,9 +22,9 @@ from textual.widgets import Input
 from console.app import DutydeskApp
 from console.context import Context
 from console.screens.mobilization import MobilizationScreen
-from contacts.mobilize import Target, recipient_rows, record_answer, start_mobilization
 from incidents import workflow
 from incidents.supervision import sweep_overdue
+from mobilization.mobilize import Target, recipient_rows, record_answer, start_mobilization
 from store import lease
 from store.i18n import set_language
 from tests.console.conftest import OPERATOR, settle

@@ -29,8 +29,8 @@ from contacts.importer import import_contacts
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
 from contacts.teams import add_member, add_team
-from contacts.trees import build_default_tree
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
+from mobilization.trees import build_default_tree
 from store.clock import FixedClock, SystemClock
 from store.db import connect
 from tests.support.gateway import Gateway

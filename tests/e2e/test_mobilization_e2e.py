@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contacts.acks import installation_secret, make_token
-from contacts.mobilize import Target, recipient_rows, start_mobilization, summary
 from contacts.people import set_channels
-from contacts.trees import build_default_tree
+from mobilization.acks import installation_secret, make_token
+from mobilization.mobilize import Target, recipient_rows, start_mobilization, summary
+from mobilization.trees import build_default_tree
 from store.clock import SystemClock
 from store.db import connect
 from tests.e2e.conftest import (

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
 from contacts.teams import add_member, add_team
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from tests.conftest import OPERATOR
 

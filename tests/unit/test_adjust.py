@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlite_utils import Database
 
-from contacts.adjust import merge_grids, spec_from_json, split_grid
-from contacts.gridcheck import check_grids
-from contacts.models import GridRules, GridSpec
-from contacts.units import NewUnit, add_unit, addresses_of, get_unit, predecessors_of
 from incidents.models import Stage
 from incidents.records import get_incident, timeline
+from jurisdiction.adjust import merge_grids, spec_from_json, split_grid
+from jurisdiction.gridcheck import check_grids
+from jurisdiction.models import GridRules, GridSpec
+from jurisdiction.units import NewUnit, add_unit, addresses_of, get_unit, predecessors_of
 from store.audit import verify_chain
 from store.clock import FixedClock
 from store.errors import InvalidInput

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from contacts.channels import (
+from mobilization.channels import (
     ChannelSettings,
     Delivery,
     EmailSender,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from console.config import Config, load_config, parse_config, to_toml
-from contacts.models import GridRules
 from incidents.limits import BUILTIN_RULES, LimitRule, Policy, Resolved
 from incidents.models import Stage
+from jurisdiction.models import GridRules
 from store.errors import ConfigError
 from store.paths import default_config_path
 

@@ -11,9 +11,9 @@ import math
 import pytest
 from sqlite_utils import Database
 
-from contacts.gridcheck import check_grids
-from contacts.models import GridRules, Violation
-from contacts.units import NewUnit, add_unit
+from jurisdiction.gridcheck import check_grids
+from jurisdiction.models import GridRules, Violation
+from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from tests.conftest import OPERATOR
 

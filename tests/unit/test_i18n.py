@@ -21,19 +21,20 @@ from store.i18n_catalog import MO_PATH, PO_PATH, ROOT, check, cjk_literals, fiel
 CHINESE_DATA = (
     "incidents/models.py",
     "console/demo.py",
-    "contacts/acks.py",
-    "contacts/mobilize.py:_notify_text",
-    "contacts/mobilize.py:_followup_text",
-    "contacts/mobilize.py:_notice_text",
+    "mobilization/acks.py",
+    "mobilization/mobilize.py:_notify_text",
+    "mobilization/mobilize.py:_followup_text",
+    "mobilization/mobilize.py:_notice_text",
     "console/serve.py",
     "console/i18n_click.py:",  # the punctuation a line must not start with (typography)
     "store/textsearch.py",
     # Official names accepted as input (网格长, 乡镇/街道, 救援队), and the Chinese sheet names,
     # column headers and separators an import file may use. "path:" is the module's top level.
     "contacts/models.py:",
+    "jurisdiction/models.py:",
     "contacts/teams.py:",
     "contacts/importer.py:",
-    "contacts/channels.py:",  # e-mail subjects sent to people, both languages
+    "mobilization/channels.py:",  # e-mail subjects sent to people, both languages
 )
 
 

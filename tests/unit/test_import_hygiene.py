@@ -21,7 +21,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEADLESS = [
     name
-    for name in ("store", "incidents", "contacts", "drills", "uplink")
+    for name in (
+        "store",
+        "jurisdiction",
+        "contacts",
+        "incidents",
+        "mobilization",
+        "drills",
+        "uplink",
+        "reports",
+    )
     if importlib.util.find_spec(name) is not None
 ]
 DOMAIN = [name for name in HEADLESS if name != "store"]

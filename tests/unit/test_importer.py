@@ -17,7 +17,7 @@ from contacts.importer import (
     import_contacts,
     split_list,
 )
-from contacts.units import NewUnit, add_unit, get_unit
+from jurisdiction.units import NewUnit, add_unit, get_unit
 from store.audit import verify_chain
 from store.clock import FixedClock
 from store.errors import InvalidInput

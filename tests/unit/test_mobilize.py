@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlite_utils import Database
 
-from contacts.acks import installation_secret, make_token
-from contacts.channels import Delivery, Outgoing
-from contacts.mobilize import (
+from mobilization.acks import installation_secret, make_token
+from mobilization.channels import Delivery, Outgoing
+from mobilization.mobilize import (
     Routing,
     Target,
     answer_by_sms,
@@ -35,7 +35,7 @@ from contacts.mobilize import (
     summary,
     totals,
 )
-from contacts.trees import build_default_tree, edit_node
+from mobilization.trees import build_default_tree, edit_node
 from store.clock import FixedClock, from_iso
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from tests.conftest import OPERATOR

@@ -30,8 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from contacts.channels import Delivery
-from contacts.mobilize import (
+from contacts.people import NewPerson, add_person
+from mobilization.channels import Delivery
+from mobilization.mobilize import (
     MODES,
     Routing,
     Target,
@@ -46,8 +47,7 @@ from contacts.mobilize import (
     start_mobilization,
     summary,
 )
-from contacts.people import NewPerson, add_person
-from contacts.trees import NodeRef, add_node
+from mobilization.trees import NodeRef, add_node
 from store.clock import FixedClock, from_iso
 from store.db import connect
 from tests.conftest import OPERATOR, START

@@ -6,14 +6,6 @@ from datetime import timedelta
 
 from sqlite_utils import Database
 
-from contacts.mobilize import (
-    Target,
-    cancel_mobilization,
-    recipient_rows,
-    record_answer,
-    start_mobilization,
-)
-from contacts.trees import build_default_tree
 from incidents import workflow
 from incidents.limits import Policy
 from incidents.models import Severity, Stage
@@ -25,6 +17,14 @@ from incidents.overview import (
     stage_counts,
 )
 from incidents.supervision import counts, sweep_overdue
+from mobilization.mobilize import (
+    Target,
+    cancel_mobilization,
+    recipient_rows,
+    record_answer,
+    start_mobilization,
+)
+from mobilization.trees import build_default_tree
 from store.clock import FixedClock
 from tests.conftest import OPERATOR, MakeCase
 

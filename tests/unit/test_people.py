@@ -23,7 +23,7 @@ from contacts.people import (
     validate_person,
 )
 from contacts.teams import add_team
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
 from store.audit import verify_chain
 from store.clock import FixedClock
 from store.errors import InvalidInput, InvalidTransition, NotFound

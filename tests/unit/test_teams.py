@@ -19,7 +19,7 @@ from contacts.teams import (
     set_leader,
     team_to_json,
 )
-from contacts.units import NewUnit, add_unit
+from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from store.errors import InvalidInput, NotFound
 from tests.conftest import OPERATOR, events_count

@@ -12,7 +12,8 @@ from sqlite_utils import Database
 
 from console.demo import build_demo
 from contacts.people import deactivate_person
-from contacts.trees import (
+from jurisdiction.units import NewUnit, add_unit
+from mobilization.trees import (
     NodeRef,
     add_node,
     build_default_tree,
@@ -27,7 +28,6 @@ from contacts.trees import (
     remove_node,
     resolve,
 )
-from contacts.units import NewUnit, add_unit
 from store.clock import FixedClock
 from store.db import connect
 from store.errors import ImportRejected, InvalidInput, NotFound
@@ -270,7 +270,7 @@ def test_demo_default_tree_reaches_somebody_everywhere(tmp_path: Path) -> None:
 def test_a_role_node_resolves_every_holder_beyond_one_page(
     town: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import contacts.trees as trees
+    import mobilization.trees as trees
 
     monkeypatch.setattr(trees, "RESOLVE_PAGE", 1)
     members = resolve(town, NodeRef("role", "grid_member@G01"), START)

@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlite_utils import Database
 
-from contacts.models import Level
-from contacts.units import (
+from incidents.limits import Policy
+from incidents.records import NewIncident, create_incident, get_incident
+from incidents.workflow import edit
+from jurisdiction.models import Level
+from jurisdiction.units import (
     NewUnit,
     add_unit,
     addresses_of,
@@ -17,9 +20,6 @@ from contacts.units import (
     unit_detail,
     unit_to_json,
 )
-from incidents.limits import Policy
-from incidents.records import NewIncident, create_incident, get_incident
-from incidents.workflow import edit
 from store.audit import verify_chain
 from store.clock import FixedClock
 from store.errors import InvalidInput, NotFound

@@ -1,6 +1,6 @@
 """Provides the senders that carry mobilization messages: ``log``, ``sms``, ``webhook``, ``email``.
 
-The mobilization engine (:mod:`contacts.mobilize`) decides *what* goes to *whom*; a sender only
+The mobilization engine (:mod:`mobilization.mobilize`) decides *what* goes to *whom*; a sender only
 delivers a batch of :class:`Outgoing` messages on its channel and says, per message, what became
 of it (:class:`Delivery`). Senders own their channel's rate limit, concurrency, retries and
 batching, so a local phone network is never flooded whatever the engine hands them.

@@ -32,9 +32,9 @@ from typing import Any
 import shapely
 from shapely.geometry import Point
 
-from contacts.geo import make_sound, parse_boundary, to_geojson, to_shape
-from contacts.models import GridSpec, Level, Unit, code_problem
-from contacts.units import check_figure, clean_addresses, get_unit
+from jurisdiction.geo import make_sound, parse_boundary, to_geojson, to_shape
+from jurisdiction.models import GridSpec, Level, Unit, code_problem
+from jurisdiction.units import check_figure, clean_addresses, get_unit
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write

@@ -10,7 +10,7 @@
   area in m² and the grids it touches), and no grid reaches outside its community; with
   addresses, every address in the community's register is in one of its grids.
 
-Dynamic adjustment (the fourth rule) is kept by ``contacts.adjust``: splits and merges retire
+Dynamic adjustment (the fourth rule) is kept by ``jurisdiction.adjust``: splits and merges retire
 grids with their history, so only current grids are checked here.
 
 Overlaps are found through an STRtree, so a community of thousands of grids is compared pair
@@ -25,9 +25,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
 
-from contacts.geo import LocalProjection, boundary_problems, make_sound, to_shape
-from contacts.models import GridRules, Level, Unit, Violation
-from contacts.units import get_unit, list_units
+from jurisdiction.geo import LocalProjection, boundary_problems, make_sound, to_shape
+from jurisdiction.models import GridRules, Level, Unit, Violation
+from jurisdiction.units import get_unit, list_units
 from store.db import Database
 from store.i18n import _
 

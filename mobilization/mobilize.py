@@ -1,6 +1,6 @@
 """Provides the mobilization engine's state machine: start, escalate, answer, stand down, cancel.
 
-A mobilization snapshots the chosen part of a contact tree (:mod:`contacts.trees`) into
+A mobilization snapshots the chosen part of a contact tree (:mod:`mobilization.trees`) into
 ``mob_nodes`` and walks it. Nodes are resolved to people when they are *released* (cascade: the
 roots at once, a child when its parent answers yes or is declared unreachable; broadcast: all at
 once). Each person becomes one **recipient** per mobilization, however many nodes name them, and
@@ -38,11 +38,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from contacts.acks import TokenInvalid, installation_secret, make_token, parse_reply, read_token
-from contacts.channels import Delivery, Outgoing
-from contacts.models import Level
 from contacts.phones import mask_phone, normalize_phone
-from contacts.trees import DEFAULT_TREE, NodeRef, TreeNode, build_default_tree, get_tree, resolve
+from jurisdiction.models import Level
+from mobilization.acks import TokenInvalid, installation_secret, make_token, parse_reply, read_token
+from mobilization.channels import Delivery, Outgoing
+from mobilization.trees import (
+    DEFAULT_TREE,
+    NodeRef,
+    TreeNode,
+    build_default_tree,
+    get_tree,
+    resolve,
+)
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write

@@ -52,12 +52,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from contacts.models import Level, Role
+from contacts.models import Role
 from contacts.people import Person, get_person, list_people
 from contacts.phones import mask_phone
 from contacts.roster import get_post, holder
 from contacts.teams import get_team, list_teams
-from contacts.units import get_unit, list_units
+from jurisdiction.models import Level
+from jurisdiction.units import get_unit, list_units
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write

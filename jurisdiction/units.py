@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from contacts.geo import parse_boundary
-from contacts.models import Level, Unit, code_problem
+from jurisdiction.geo import parse_boundary
+from jurisdiction.models import Level, Unit, code_problem
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
