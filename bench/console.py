@@ -5,7 +5,7 @@ Over a database of 1,000,000 cases and 5,000,000 timeline entries built by the b
 target, then a verdict:
 
 * ``start.*``: a fresh ``python`` process that imports what ``dutydesk`` imports, opens the
-  context and runs :class:`console.app.DutydeskApp` headless at 120x36 (``run_test``), until
+  context and runs :class:`console.tui.app.DutydeskApp` headless at 120x36 (``run_test``), until
   the dashboard is painted (``first_frame``: its first frame; ``data``: the first frame whose
   counters show numbers; ``all``: every panel filled). Times count from the spawn of the
   process (interpreter start included); ``script`` is the same from the first line of the
@@ -196,8 +196,8 @@ def pct(samples: list[float], q: int) -> float:
 # ---- cold start (a fresh process per run) ----------------------------------------------------
 
 # Run with ``python -c``: the first line starts the clock, so every import counts. It imports
-# what the ``dutydesk`` command imports (console.cli, then console.app), opens the context as the
-# command does and runs the app headless. Each compositor update of the dashboard is rendered to
+# what the ``dutydesk`` command imports (console.cli, then console.tui.app), opens the context as
+# the command does and runs the app headless. Each compositor update of the dashboard is rendered to
 # terminal text (what a real terminal would be sent) and timed; the child prints the times.
 START_CHILD = """\
 import time
@@ -205,9 +205,9 @@ T0 = time.perf_counter()
 import asyncio, json, sys
 from pathlib import Path
 import console.cli
-from console.app import DutydeskApp
+from console.tui.app import DutydeskApp
 from console.context import open_context
-from console.screens.dashboard import CountBars, DashboardScreen
+from console.tui.screens.dashboard import CountBars, DashboardScreen
 from textual._compositor import CompositorUpdate
 from textual.widgets import Static
 T_IMPORTED = time.perf_counter()
@@ -419,10 +419,10 @@ def rss_mb() -> float:
 
 
 async def session(db: Path, config: Path, reps: int, rounds: int) -> dict[str, Any]:
-    from console.app import DutydeskApp
     from console.context import open_context
-    from console.screens.dashboard import DashboardScreen
-    from console.screens.incidents import IncidentsScreen, IncidentTable
+    from console.tui.app import DutydeskApp
+    from console.tui.screens.dashboard import DashboardScreen
+    from console.tui.screens.incidents import IncidentsScreen, IncidentTable
 
     ctx = open_context(db, config, OPERATOR)
     app = DutydeskApp(ctx)
@@ -514,15 +514,15 @@ async def session(db: Path, config: Path, reps: int, rounds: int) -> dict[str, A
                 await back_to(pilot, DashboardScreen)
 
         # The tour: every screen once, from the incidents screen (cursor on a case).
-        from console.dialogs import NewIncidentDialog
-        from console.screens import (
+        from console.tui.dialogs import NewIncidentDialog
+        from console.tui.screens import (
             ContactsScreen,
             HandoverScreen,
             IncidentDetailScreen,
             MobilizationsScreen,
             RosterScreen,
         )
-        from console.screens.help import HelpScreen
+        from console.tui.screens.help import HelpScreen
 
         async def visit(key: str, kind: type, back: type) -> None:
             t0 = time.perf_counter()

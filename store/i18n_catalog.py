@@ -6,7 +6,7 @@
 
 Strings are found by reading the source (:mod:`ast`): the first argument of ``_()``, ``N_()``,
 the two of ``ngettext()``, and the docstring of every click command or group (click shows it
-as the command's help; :mod:`console.i18n_click` translates it there). ``_()`` of anything but
+as the command's help; :mod:`console.cli.i18n` translates it there). ``_()`` of anything but
 a literal (an f-string, a ``+``) is an error: the catalog could never hold it. Variables are
 allowed (``_(look.label)``): they carry a string marked with ``N_`` elsewhere.
 

@@ -81,8 +81,8 @@ def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     if language() != ENGLISH:
         set_language(ENGLISH)
-        from console.cli import cli
-        from console.i18n_click import translate_commands
+        from console.cli.i18n import translate_commands
+        from console.cli.main import cli
 
         translate_commands(cli)
 

@@ -293,10 +293,10 @@ def test_demo_flag_builds_the_demo_and_never_opens_dutydesk_db(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`dutydesk --demo` opens the demo file, even when DUTYDESK_DB names the real database."""
-    import console.app
+    import console.tui.app
 
     opened: list[Path] = []
-    monkeypatch.setattr(console.app, "run_console", lambda ctx: opened.append(ctx.db_path))
+    monkeypatch.setattr(console.tui.app, "run_console", lambda ctx: opened.append(ctx.db_path))
     real = tmp_path / "real.db"
     monkeypatch.setenv("DUTYDESK_DB", str(real))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
-from console.app import DutydeskApp
 from console.config import Config
-from console.dialogs import ExtensionDialog, NewIncidentDialog, TextDialog, YesNoDialog
-from console.screens import IncidentDetailScreen, IncidentsScreen
-from console.screens import incidents as incidents_screen
-from console.screens.incidents import COLUMNS, PAGE, READ_AHEAD
+from console.tui.app import DutydeskApp
+from console.tui.dialogs import ExtensionDialog, NewIncidentDialog, TextDialog, YesNoDialog
+from console.tui.screens import IncidentDetailScreen, IncidentsScreen
+from console.tui.screens import incidents as incidents_screen
+from console.tui.screens.incidents import COLUMNS, PAGE, READ_AHEAD
 from incidents import workflow
 from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, timeline

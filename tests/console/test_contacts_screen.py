@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from textual.widgets import DataTable, Input, Static, Tree
 
-from console.app import DutydeskApp
-from console.screens import ContactsScreen, IncidentsScreen
+from console.tui.app import DutydeskApp
+from console.tui.screens import ContactsScreen, IncidentsScreen
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
 from contacts.teams import add_team

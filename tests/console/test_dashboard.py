@@ -3,7 +3,7 @@ duty posts, the engine's state and the clock, at 120x36 and at 80x24.
 
 Another process holds the engine lease (as in the mobilization tests), so nothing changes the
 database behind the test's back: what the screen shows is only what the test did. The screen is
-pushed by hand; the app opening on it is wired in ``console/app.py``.
+pushed by hand; the app opening on it is wired in ``console/tui/app.py``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-import console.app
-from console.app import DutydeskApp
-from console.dialogs import NewIncidentDialog
-from console.screens import (
+import console.tui.app
+from console.tui.app import DutydeskApp
+from console.tui.dialogs import NewIncidentDialog
+from console.tui.screens import (
     ContactsScreen,
     DashboardScreen,
     IncidentDetailScreen,
@@ -25,8 +25,8 @@ from console.screens import (
     MobilizationScreen,
     MobilizationsScreen,
 )
-from console.screens import dashboard as dashboard_screen
-from console.screens.dashboard import CountBars
+from console.tui.screens import dashboard as dashboard_screen
+from console.tui.screens.dashboard import CountBars
 from contacts.roster import add_post, add_rotation
 from incidents import workflow
 from incidents.supervision import sweep_overdue
@@ -339,7 +339,7 @@ async def test_keys_go_to_the_incidents_mobilizations_and_contacts(ctx) -> None:
 class ActionsApp(DutydeskApp):
     """The app with its own ``incidents`` action, as the wiring will add it."""
 
-    CSS_PATH = str(Path(console.app.__file__).with_name("app.tcss"))
+    CSS_PATH = str(Path(console.tui.app.__file__).with_name("app.tcss"))
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -6,11 +6,11 @@ import pytest
 from sqlite_utils import Database
 from textual.containers import VerticalScroll
 
-from console.app import DutydeskApp
 from console.notices import BATCH, NoticeWatcher
-from console.screens import IncidentDetailScreen, IncidentsScreen
-from console.screens.help import NOT_NOW, HelpEntry, HelpScreen
-from console.widgets.keybar import KeyBar
+from console.tui.app import DutydeskApp
+from console.tui.screens import IncidentDetailScreen, IncidentsScreen
+from console.tui.screens.help import NOT_NOW, HelpEntry, HelpScreen
+from console.tui.widgets.keybar import KeyBar
 from contacts.people import NewPerson, add_person
 from incidents.limits import Policy
 from incidents.records import NewIncident, create_incident

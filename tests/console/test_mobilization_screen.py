@@ -15,10 +15,10 @@ from datetime import timedelta
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Select, Static, Tree
 
-from console.app import DutydeskApp
-from console.dialogs import AnswerDialog, MobilizeDialog, MobilizeRequest, YesNoDialog
-from console.screens import MobilizationScreen, MobilizationsScreen
-from console.screens import mobilization as mobilization_screen
+from console.tui.app import DutydeskApp
+from console.tui.dialogs import AnswerDialog, MobilizeDialog, MobilizeRequest, YesNoDialog
+from console.tui.screens import MobilizationScreen, MobilizationsScreen
+from console.tui.screens import mobilization as mobilization_screen
 from contacts.people import NewPerson, add_person
 from jurisdiction.units import NewUnit, add_unit
 from mobilization.channels import Delivery

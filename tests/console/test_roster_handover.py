@@ -15,9 +15,9 @@ from datetime import date, timedelta
 import pytest
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
-from console.app import DutydeskApp
-from console.dialogs import OverrideDialog, YesNoDialog
-from console.screens import HandoverScreen, IncidentDetailScreen, RosterScreen
+from console.tui.app import DutydeskApp
+from console.tui.dialogs import OverrideDialog, YesNoDialog
+from console.tui.screens import HandoverScreen, IncidentDetailScreen, RosterScreen
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation, on_duty
 from incidents.supervision import (

@@ -19,9 +19,9 @@ import pytest_textual_snapshot
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from console.app import DutydeskApp
 from console.context import Context
-from console.screens.mobilization import MobilizationScreen
+from console.tui.app import DutydeskApp
+from console.tui.screens.mobilization import MobilizationScreen
 from incidents import workflow
 from incidents.supervision import sweep_overdue
 from mobilization.mobilize import Target, recipient_rows, record_answer, start_mobilization

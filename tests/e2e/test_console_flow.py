@@ -17,14 +17,14 @@ import httpx
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from console.app import DutydeskApp
 from console.context import open_context
-from console.dialogs.mobilize import MobilizeDialog
-from console.dialogs.new_incident import NewIncidentDialog
-from console.screens.dashboard import DashboardScreen
-from console.screens.detail import IncidentDetailScreen
-from console.screens.incidents import IncidentsScreen
-from console.screens.mobilization import MobilizationScreen
+from console.tui.app import DutydeskApp
+from console.tui.dialogs.mobilize import MobilizeDialog
+from console.tui.dialogs.new_incident import NewIncidentDialog
+from console.tui.screens.dashboard import DashboardScreen
+from console.tui.screens.detail import IncidentDetailScreen
+from console.tui.screens.incidents import IncidentsScreen
+from console.tui.screens.mobilization import MobilizationScreen
 from incidents.models import Stage
 from incidents.records import get_incident
 from tests.console.conftest import settle

@@ -112,8 +112,11 @@ def test_a_person_opens_the_demo_sees_the_dashboard_and_advances_a_case(
     terminal: Terminal, home: dict[str, str]
 ) -> None:
     # Built on first use, then painted: the feed's newest case and the footer's keys.
-    # In Chinese, from LANG=zh_CN.UTF-8 alone.
-    dashboard = terminal.wait_for(r"(?s)✚ 上报.*i\s+事件", timeout=90)
+    # In Chinese, from LANG=zh_CN.UTF-8 alone. The engine's state comes a moment after the
+    # first paint (it takes the lease in a thread): wait for it too, not just the keys.
+    dashboard = terminal.wait_for(
+        r"(?s)(?=.*(?:此处运行|他处运行))(?=.*✚ 上报.*i\s+事件)", timeout=90
+    )
     assert "在办" in dashboard and "引擎" in dashboard
     assert "动态" in dashboard and "在办阶段" in dashboard
     assert re.search(r"此处运行|他处运行", dashboard)

@@ -25,8 +25,8 @@ CHINESE_DATA = (
     "mobilization/mobilize.py:_notify_text",
     "mobilization/mobilize.py:_followup_text",
     "mobilization/mobilize.py:_notice_text",
-    "console/serve.py",
-    "console/i18n_click.py:",  # the punctuation a line must not start with (typography)
+    "console/http/server.py",
+    "console/cli/i18n.py:",  # the punctuation a line must not start with (typography)
     "store/textsearch.py",
     # Official names accepted as input (网格长, 乡镇/街道, 救援队), and the Chinese sheet names,
     # column headers and separators an import file may use. "path:" is the module's top level.
@@ -175,7 +175,7 @@ def test_errors_come_in_chinese_too(tmp_path: Path) -> None:
 def test_chinese_help_wraps_by_display_width() -> None:
     from rich.cells import cell_len
 
-    from console.i18n_click import wrap_cells
+    from console.cli.i18n import wrap_cells
 
     text = (
         "先检查每一行；默认只要有一行有误就什么都不写入。"

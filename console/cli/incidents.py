@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from console import render
-from console.cli import State, emit_json, pad, pass_state
+from console.cli import render
+from console.cli.common import State, emit_json, pad, pass_state
 from console.timefmt import local, parse_when
 from incidents import workflow as wf
 from incidents.models import (

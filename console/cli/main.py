@@ -8,47 +8,17 @@ listing and ``show`` takes ``--json`` with stable keys. Errors are one line on s
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
-from rich.cells import cell_len
 
-from console import render
+from console.cli.common import State, emit_json, fail, pass_state
+from console.cli.i18n import translate_commands
 from console.config import peek_language
-from console.context import Context, open_context
-from console.i18n_click import translate_commands
 from store.errors import DutydeskError
 from store.i18n import N_, _, choose, normalize, set_language
 from store.paths import default_config_path
-
-
-class State:
-    """Global options, and the context opened on first use (so ``--help`` opens nothing)."""
-
-    def __init__(self, db: Path | None, config: Path | None, operator: str | None) -> None:
-        self.db = db
-        self.config = config
-        self.operator = operator
-        self.config_required = False
-        self._ctx: Context | None = None
-
-    @property
-    def ctx(self) -> Context:
-        if self._ctx is None:
-            self._ctx = open_context(
-                self.db, self.config, self.operator, config_required=self.config_required
-            )
-        return self._ctx
-
-    def close(self) -> None:
-        if self._ctx is not None:
-            self._ctx.close()
-
-
-pass_state = click.make_pass_decorator(State)
 
 
 def _lang_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -85,31 +55,23 @@ def choose_language(args: list[str]) -> None:
     translate_commands(cli)
 
 
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def pad(text: str, width: int) -> str:
-    """``text`` padded with spaces to ``width`` terminal cells (Chinese is two cells wide)."""
-    return text + " " * max(0, width - cell_len(text))
-
-
 # The commands that live in modules of their own: name -> (module, attribute). They are
 # imported when named (or when --help lists them), so that opening the console, or running
 # a command of this module, does not import the contacts importer, openpyxl, numpy, httpx...
 LAZY_COMMANDS = {
-    "incident": ("console.cli_incidents", "incident"),
-    "contacts": ("console.cli_contacts", "contacts"),
-    "unit": ("console.cli_units", "unit"),
-    "grid": ("console.cli_units", "grid"),
-    "person": ("console.cli_people", "person"),
-    "team": ("console.cli_people", "team"),
-    "duty": ("console.cli_duty", "duty"),
-    "tree": ("console.cli_trees", "tree_group"),
-    "mobilize": ("console.cli_mobilize", "mobilize"),
-    "mobilization": ("console.cli_mobilize", "mobilization"),
-    "ack": ("console.cli_mobilize", "ack"),
-    "serve": ("console.cli_mobilize", "serve_cmd"),
+    "incident": ("console.cli.incidents", "incident"),
+    "contacts": ("console.cli.contacts", "contacts"),
+    "unit": ("console.cli.units", "unit"),
+    "grid": ("console.cli.units", "grid"),
+    "person": ("console.cli.people", "person"),
+    "team": ("console.cli.people", "team"),
+    "duty": ("console.cli.duty", "duty"),
+    "tree": ("console.cli.trees", "tree_group"),
+    "mobilize": ("console.cli.mobilize", "mobilize"),
+    "mobilization": ("console.cli.mobilize", "mobilization"),
+    "ack": ("console.cli.mobilize", "ack"),
+    "serve": ("console.cli.serve", "serve_cmd"),
+    "shift": ("console.cli.shift", "shift_group"),
 }
 
 
@@ -198,7 +160,7 @@ def cli(
         typed = ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE
         path = ensure_demo(db if typed else None, echo=lambda line: click.echo(line, err=True))
         state.db = path
-    from console.app import run_console
+    from console.tui.app import run_console
 
     run_console(state.ctx)
 
@@ -332,142 +294,6 @@ def sweep(state: State) -> None:
             supervised=result.supervised, reminded=result.reminded
         )
     )
-
-
-@cli.group("shift")
-def shift_group() -> None:
-    """Shift handover: hand over, confirm, list."""
-
-
-def _handover_json(handover: Any) -> dict[str, Any]:
-    """The stable JSON form of a handover (``incidents.supervision.Handover``)."""
-    c = handover.counts
-    return {
-        "id": handover.id,
-        "from": handover.from_operator,
-        "to": handover.to_operator,
-        "at": render.iso(handover.at),
-        "note": handover.note,
-        "open": c.open,
-        "overdue": c.overdue,
-        "supervised": c.supervised,
-        "parked": c.parked,
-        "pending_extensions": handover.pending_extensions,
-        "active_mobilizations": handover.active_mobilizations,
-        "confirmed_at": render.iso(handover.confirmed_at),
-        "confirmed_by": handover.confirmed_by,
-    }
-
-
-@shift_group.command("handover")
-@click.option("--to", "to", required=True, help=N_("The operator taking over."))
-@click.option("--note", default="", help=N_("What the next shift must know."))
-@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
-@pass_state
-def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
-    """Record the handover with the open/overdue/supervised counts at this moment."""
-    from incidents.supervision import shift_handover
-
-    ctx = state.ctx
-    handover = shift_handover(ctx.db, ctx.clock, ctx.operator, to, note)
-    c = handover.counts
-    if as_json:
-        emit_json(_handover_json(handover))
-        return
-    click.echo(
-        _(
-            "shift handed over from {giver} to {taker}: {open} open, {overdue} overdue,"
-            " {supervised} supervised, {parked} parked (handover {id}, waiting for {taker}"
-            " to confirm: dutydesk shift confirm)"
-        ).format(
-            giver=handover.from_operator,
-            taker=handover.to_operator,
-            open=c.open,
-            overdue=c.overdue,
-            supervised=c.supervised,
-            parked=c.parked,
-            id=handover.id,
-        )
-    )
-
-
-@shift_group.command("confirm")
-@click.argument("handover_id", metavar="[ID]", type=int, required=False)
-@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
-@pass_state
-def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> None:
-    """Confirm, as the incoming officer, the handover ID (default: the one waiting for you)."""
-    from console.timefmt import local
-    from incidents.supervision import confirm_handover, pending_handover
-    from store.errors import NotFound
-
-    ctx = state.ctx
-    if handover_id is None:
-        waiting = pending_handover(ctx.db, ctx.operator)
-        if waiting is None:
-            raise NotFound(
-                _("no handover is waiting for {operator} to confirm").format(operator=ctx.operator)
-            )
-        handover_id = waiting.id
-    handover = confirm_handover(ctx.db, ctx.clock, ctx.operator, handover_id)
-    if as_json:
-        emit_json(_handover_json(handover))
-        return
-    zone = ctx.config.zone
-    click.echo(
-        _("handover {id} from {giver} ({at}) confirmed by {taker} at {confirmed_at}").format(
-            id=handover.id,
-            giver=handover.from_operator,
-            at=local(handover.at, zone),
-            taker=handover.confirmed_by,
-            confirmed_at=local(handover.confirmed_at, zone),
-        )
-    )
-
-
-@shift_group.command("list")
-@click.option(
-    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help=N_("How many.")
-)
-@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
-@pass_state
-def shift_list_cmd(state: State, limit: int, as_json: bool) -> None:
-    """The newest handovers first, with their counts and whether they were confirmed."""
-    from console.timefmt import local
-    from incidents.supervision import list_handovers
-
-    ctx = state.ctx
-    handovers = list_handovers(ctx.db, limit)
-    if as_json:
-        emit_json([_handover_json(h) for h in handovers])
-        return
-    if not handovers:
-        click.echo(_("no handovers yet (record one with: dutydesk shift handover --to NAME)"))
-        return
-    zone = ctx.config.zone
-    for h in handovers:
-        c = h.counts
-        confirmed = (
-            _("confirmed by {operator} {at}").format(
-                operator=h.confirmed_by, at=local(h.confirmed_at, zone)
-            )
-            if h.confirmed_at
-            else _("NOT CONFIRMED")
-        )
-        counts = _("open {open} overdue {overdue} supervised {supervised}").format(
-            open=c.open, overdue=c.overdue, supervised=c.supervised
-        )
-        click.echo(
-            f"{h.id:>5}  {local(h.at, zone)}  {h.from_operator} → {h.to_operator}"
-            f"  {counts}  {confirmed}"
-        )
-        if h.note:
-            click.echo(f"       {h.note}")
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"dutydesk: {message}", err=True)
-    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,12 +35,12 @@ from textual.widgets import (
     TextArea,
 )
 
-from console.dialogs.yes_no import YesNoDialog
-from console.messages import IncidentOpened
-from console.screens.live import LiveScreen
 from console.timefmt import short, span
-from console.widgets.cells import fit
-from console.widgets.keybar import KeyBar
+from console.tui.dialogs.yes_no import YesNoDialog
+from console.tui.messages import IncidentOpened
+from console.tui.screens.live import LiveScreen
+from console.tui.widgets.cells import fit
+from console.tui.widgets.keybar import KeyBar
 from contacts.roster import shifts
 from incidents.supervision import (
     BriefCase,

@@ -14,8 +14,8 @@ import click
 from rich.cells import cell_len
 from rich.table import Table
 
-from console import render
-from console.cli import State, emit_json, pass_state
+from console.cli import render
+from console.cli.common import State, emit_json, pass_state
 from contacts.models import ChannelKind
 from contacts.people import (
     NewPerson,

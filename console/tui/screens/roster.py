@@ -20,11 +20,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
-from console.dialogs.override import OverrideDialog, OverrideRequest
-from console.screens.live import LiveScreen
 from console.timefmt import short
-from console.widgets.cells import fit
-from console.widgets.keybar import KeyBar
+from console.tui.dialogs.override import OverrideDialog, OverrideRequest
+from console.tui.screens.live import LiveScreen
+from console.tui.widgets.cells import fit
+from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, add_override, gaps, list_posts, shifts
 from store.clock import Clock, to_iso
 from store.db import Database

@@ -36,7 +36,7 @@ NOT_NOW = N_("not now")
 
 # Textual's own key descriptions that the help (and the footer) can show: the app's, the
 # screens', and those of the widgets a screen focuses. Marked here so that the catalog holds
-# them; console.i18n_ui translates them in place with every other binding.
+# them; console.tui.i18n translates them in place with every other binding.
 TEXTUAL_STRINGS = (
     # App and Screen
     N_("Quit"),
@@ -98,7 +98,7 @@ def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
     app's; within each, the ones the footer shows first.
 
     System bindings (Textual's own ctrl+c handling) are left out. The descriptions are read
-    as they are now: :func:`console.i18n_ui.translate_bindings` has put them in the current
+    as they are now: :func:`console.tui.i18n.translate_bindings` has put them in the current
     language.
     """
     app = screen.app

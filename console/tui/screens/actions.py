@@ -3,7 +3,7 @@
 The incidents table and the detail screen act on "the selected case"; this base screen holds
 the keys, asks for text where a step needs it, runs the step from :mod:`incidents.workflow`
 under the app's database lock and turns any :class:`~store.errors.DutydeskError` into a
-notification. After a successful write it posts :class:`~console.messages.IncidentUpdated`,
+notification. After a successful write it posts :class:`~console.tui.messages.IncidentUpdated`,
 and the app tells every screen to reload.
 """
 
@@ -17,8 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from console.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
-from console.messages import IncidentUpdated
+from console.tui.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
+from console.tui.messages import IncidentUpdated
 from incidents import workflow
 from incidents.models import Incident
 from incidents.records import NewIncident, create_incident
@@ -26,7 +26,7 @@ from store.errors import DutydeskError
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    from console.tui.app import DutydeskApp
 
 KEYS_SETTLE_SECONDS = 0.15
 # What a notification says an action did (translated where shown).

@@ -18,14 +18,14 @@ from textual import work
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from console.messages import IncidentsChanged
+from console.tui.messages import IncidentsChanged
 from store.clock import Clock
 from store.db import Database
 from store.errors import DutydeskError
 from store.i18n import _
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    from console.tui.app import DutydeskApp
 
 T = TypeVar("T")
 

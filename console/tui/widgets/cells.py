@@ -1,7 +1,7 @@
 """Provides how the console draws incident values in its tables: levels, time left, people's text.
 
 Times, durations and classification labels come from the CLI's own helpers
-(:mod:`console.timefmt`, :mod:`console.render`), so the console and ``dutydesk list`` show a
+(:mod:`console.timefmt`, :mod:`console.cli.render`), so the console and ``dutydesk list`` show a
 case the same way; what is here is what a Textual screen needs on top.
 """
 

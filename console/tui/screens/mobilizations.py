@@ -14,17 +14,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
-from console.screens.live import LiveScreen
-from console.screens.mobilization import (
+from console.timefmt import short
+from console.tui.screens.live import LiveScreen
+from console.tui.screens.mobilization import (
     LOOKS,
     MobilizationScreen,
     exercise_badge,
     mobilization_state,
     mode_label,
 )
-from console.timefmt import short
-from console.widgets.cells import fit
-from console.widgets.keybar import KeyBar
+from console.tui.widgets.cells import fit
+from console.tui.widgets.keybar import KeyBar
 from mobilization.mobilize import Counts, Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 

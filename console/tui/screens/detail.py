@@ -20,15 +20,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Static
 
-from console.dialogs import MobilizeDialog, MobilizeRequest
-from console.messages import IncidentsChanged
-from console.screens.actions import CASE_COMMANDS, CaseScreen
-from console.screens.incidents import CLOCK_SECONDS
-from console.screens.mobilization import MobilizationScreen
 from console.timefmt import local, short
-from console.widgets import StageBar
-from console.widgets.cells import fit, plain, time_left
-from console.widgets.keybar import KeyBar
+from console.tui.dialogs import MobilizeDialog, MobilizeRequest
+from console.tui.messages import IncidentsChanged
+from console.tui.screens.actions import CASE_COMMANDS, CaseScreen
+from console.tui.screens.incidents import CLOCK_SECONDS
+from console.tui.screens.mobilization import MobilizationScreen
+from console.tui.widgets import StageBar
+from console.tui.widgets.cells import fit, plain, time_left
+from console.tui.widgets.keybar import KeyBar
 from incidents import workflow
 from incidents.models import (
     Extension,

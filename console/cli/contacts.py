@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from console.cli import State, emit_json, pass_state
+from console.cli.common import State, emit_json, pass_state
 from contacts.exporter import export_contacts
 from contacts.importer import KINDS, ImportProblem, ImportRejectedRows, import_contacts
 from store.i18n import N_, _

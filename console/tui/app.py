@@ -25,8 +25,9 @@ from textual.screen import Screen
 
 from console.context import Context
 from console.engine import Engine, EngineThread
-from console.i18n_ui import translate_bindings
-from console.messages import (
+from console.notices import Notice, NoticeWatcher
+from console.tui.i18n import translate_bindings
+from console.tui.messages import (
     EngineStateChanged,
     EngineWrote,
     IncidentLogged,
@@ -34,8 +35,7 @@ from console.messages import (
     IncidentsChanged,
     IncidentUpdated,
 )
-from console.notices import Notice, NoticeWatcher
-from console.screens import (
+from console.tui.screens import (
     ContactsScreen,
     DashboardScreen,
     HandoverScreen,
@@ -44,8 +44,8 @@ from console.screens import (
     MobilizationsScreen,
     RosterScreen,
 )
-from console.screens.actions import CaseScreen
-from console.screens.help import HelpScreen
+from console.tui.screens.actions import CaseScreen
+from console.tui.screens.help import HelpScreen
 from contacts.roster import on_duty
 from incidents.supervision import pending_handover
 from store.db import change_marker, data_version

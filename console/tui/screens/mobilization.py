@@ -27,11 +27,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from console.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
-from console.dialogs.yes_no import YesNoDialog
-from console.screens.live import LiveScreen
 from console.timefmt import short, span
-from console.widgets.keybar import KeyBar
+from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
+from console.tui.dialogs.yes_no import YesNoDialog
+from console.tui.screens.live import LiveScreen
+from console.tui.widgets.keybar import KeyBar
 from mobilization.mobilize import (
     SILENT,
     Counts,

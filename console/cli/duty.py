@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from console import render
-from console.cli import State, emit_json, pad, pass_state
+from console.cli import render
+from console.cli.common import State, emit_json, pad, pass_state
 from console.timefmt import local, parse_when
 from contacts.roster import (
     Shift,

@@ -14,8 +14,8 @@ import click
 from rich.cells import cell_len
 from rich.table import Table
 
-from console import render
-from console.cli import State, emit_json, pass_state
+from console.cli import render
+from console.cli.common import State, emit_json, pass_state
 from console.timefmt import local, parse_when
 from jurisdiction.adjust import Adjustment, merge_grids, spec_from_json, split_grid
 from jurisdiction.geo import boundary_problems
@@ -38,7 +38,7 @@ UNIT_COLUMNS = (
     N_("valid"),
 )
 
-# An epilog: console.i18n_click translates it once the language is chosen. The leading \b
+# An epilog: console.cli.i18n translates it once the language is chosen. The leading \b
 # keeps click from re-wrapping the example.
 SPEC_HELP = N_("""\b
 SPEC is a JSON file. For a split, a list of the new grids; for a merge, one object:

@@ -33,14 +33,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import get_current_worker
 
-from console.dialogs import NewIncidentDialog
-from console.messages import IncidentLogged, IncidentOpened, IncidentsChanged
-from console.screens.actions import log_new_case
-from console.screens.incidents import IncidentsScreen
-from console.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
-from console.screens.mobilizations import progress
-from console.widgets.cells import fit, severity_badge
-from console.widgets.keybar import KeyBar
+from console.tui.dialogs import NewIncidentDialog
+from console.tui.messages import IncidentLogged, IncidentOpened, IncidentsChanged
+from console.tui.screens.actions import log_new_case
+from console.tui.screens.incidents import IncidentsScreen
+from console.tui.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
+from console.tui.screens.mobilizations import progress
+from console.tui.widgets.cells import fit, severity_badge
+from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
 from incidents.models import Severity, Stage
 from incidents.overview import (
@@ -57,7 +57,7 @@ from mobilization.mobilize import Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    from console.tui.app import DutydeskApp
 
 NARROW = 100  # below this many columns the panels take two columns
 CLOCK_SECONDS = 1.0

@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from console.messages import IncidentsChanged
 from console.timefmt import local
-from console.widgets.keybar import KeyBar
+from console.tui.messages import IncidentsChanged
+from console.tui.widgets.keybar import KeyBar
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
 from contacts.teams import Team, list_teams
@@ -29,7 +29,7 @@ from store.errors import DutydeskError
 from store.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
-    from console.app import DutydeskApp
+    from console.tui.app import DutydeskApp
 
 PEOPLE_LIMIT = 200  # people shown for one unit or search; the CLI lists more
 

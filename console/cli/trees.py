@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from console.cli import State, emit_json, pass_state
+from console.cli.common import State, emit_json, pass_state
 from console.timefmt import local, parse_when
 from contacts.people import Person
 from contacts.phones import mask_phone

@@ -22,8 +22,9 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import Checkbox, DataTable, Header, Input, Select, Static
 from textual.worker import get_current_worker
 
-from console.dialogs import NewIncidentDialog
-from console.messages import (
+from console.timefmt import short
+from console.tui.dialogs import NewIncidentDialog
+from console.tui.messages import (
     CountsLoaded,
     IncidentLogged,
     IncidentOpened,
@@ -31,10 +32,9 @@ from console.messages import (
     LoadFailed,
     PageLoaded,
 )
-from console.screens.actions import CASE_COMMANDS, CaseScreen, log_new_case
-from console.timefmt import short
-from console.widgets.cells import fit, plain, severity_badge, time_left
-from console.widgets.keybar import KeyBar
+from console.tui.screens.actions import CASE_COMMANDS, CaseScreen, log_new_case
+from console.tui.widgets.cells import fit, plain, severity_badge, time_left
+from console.tui.widgets.keybar import KeyBar
 from incidents.models import LOOP, Incident, Severity, Stage
 from incidents.records import (
     NUMBER_RE,

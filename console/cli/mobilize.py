@@ -7,7 +7,6 @@ is never left believing messages went out that are still queued.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from console.cli import State, emit_json, pad, pass_state
+from console.cli.common import State, emit_json, pad, pass_state
 from console.timefmt import local
 from contacts.phones import mask_phone
 from incidents.records import get_incident
@@ -457,26 +456,5 @@ def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool)
     click.echo(
         _("{name}: {answer} — mobilization {id}").format(
             name=answer.name, answer=word + note, id=answer.mobilization_id
-        )
-    )
-
-
-@click.command("serve")
-@click.option("--host", help=N_("Address to listen on (default: [serve] host, else 127.0.0.1)."))
-@click.option("--port", type=int, help=N_("Port (default: [serve] port, else 8470)."))
-@pass_state
-def serve_cmd(state: State, host: str | None, port: int | None) -> None:
-    """Run the engine headless with the ack/inbound HTTP endpoints, until Ctrl-C."""
-    from console.serve import serve
-
-    ctx = state.ctx
-    asyncio.run(
-        serve(
-            ctx.db_path,
-            ctx.config,
-            host=host or ctx.config.serve_host,
-            port=port if port is not None else ctx.config.serve_port,
-            clock=ctx.clock,
-            announce=lambda line: click.echo(line, err=True),
         )
     )

@@ -1,5 +1,5 @@
 """Reusable console widgets and the renderings of incident values they share."""
 
-from console.widgets.stage_bar import StageBar
+from console.tui.widgets.stage_bar import StageBar
 
 __all__ = ["StageBar"]

@@ -1,0 +1,9 @@
+"""The ``dutydesk`` command line: the root group in :mod:`console.cli.main`, one module a group.
+
+``main`` is the script's entry point (``dutydesk = "console.cli:main"``). Groups other than the
+root's own are imported when first named, so a command loads only what it needs.
+"""
+
+from console.cli.main import cli, main
+
+__all__ = ["cli", "main"]

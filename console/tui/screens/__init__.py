@@ -1,0 +1,21 @@
+"""The console's screens: incidents, the detail of one case, the contacts, mobilizations."""
+
+from console.tui.screens.contacts import ContactsScreen
+from console.tui.screens.dashboard import DashboardScreen
+from console.tui.screens.detail import IncidentDetailScreen
+from console.tui.screens.handover import HandoverScreen
+from console.tui.screens.incidents import IncidentsScreen
+from console.tui.screens.mobilization import MobilizationScreen
+from console.tui.screens.mobilizations import MobilizationsScreen
+from console.tui.screens.roster import RosterScreen
+
+__all__ = [
+    "ContactsScreen",
+    "DashboardScreen",
+    "HandoverScreen",
+    "IncidentDetailScreen",
+    "IncidentsScreen",
+    "MobilizationScreen",
+    "MobilizationsScreen",
+    "RosterScreen",
+]
