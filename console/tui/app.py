@@ -25,7 +25,6 @@ from textual.screen import Screen
 
 from console.context import Context
 from console.engine import Engine, EngineThread
-from console.notices import Notice, NoticeWatcher
 from console.tui.i18n import translate_bindings
 from console.tui.messages import (
     EngineStateChanged,
@@ -48,6 +47,7 @@ from console.tui.screens.actions import CaseScreen
 from console.tui.screens.help import HelpScreen
 from contacts.roster import on_duty
 from incidents.supervision import pending_handover
+from reports.notices import Notice, NoticeWatcher
 from store.db import change_marker, data_version
 from store.i18n import N_, _
 

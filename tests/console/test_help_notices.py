@@ -6,7 +6,6 @@ import pytest
 from sqlite_utils import Database
 from textual.containers import VerticalScroll
 
-from console.notices import BATCH, NoticeWatcher
 from console.tui.app import DutydeskApp
 from console.tui.screens import IncidentDetailScreen, IncidentsScreen
 from console.tui.screens.help import NOT_NOW, HelpEntry, HelpScreen
@@ -28,6 +27,7 @@ from mobilization.mobilize import (
     start_mobilization,
 )
 from mobilization.trees import build_default_tree
+from reports.notices import BATCH, NoticeWatcher
 from store.audit import append_event, events_after
 from store.clock import FixedClock, to_iso
 from store.db import write

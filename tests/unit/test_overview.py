@@ -9,13 +9,6 @@ from sqlite_utils import Database
 from incidents import workflow
 from incidents.limits import Policy
 from incidents.models import Severity, Stage
-from incidents.overview import (
-    OPEN_STAGES,
-    FeedItem,
-    recent_feed,
-    severity_counts,
-    stage_counts,
-)
 from incidents.supervision import counts, sweep_overdue
 from mobilization.mobilize import (
     Target,
@@ -25,6 +18,13 @@ from mobilization.mobilize import (
     start_mobilization,
 )
 from mobilization.trees import build_default_tree
+from reports.overview import (
+    OPEN_STAGES,
+    FeedItem,
+    recent_feed,
+    severity_counts,
+    stage_counts,
+)
 from store.clock import FixedClock
 from tests.conftest import OPERATOR, MakeCase
 

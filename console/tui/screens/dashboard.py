@@ -43,17 +43,17 @@ from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
 from incidents.models import Severity, Stage
-from incidents.overview import (
+from incidents.records import NewIncident
+from incidents.supervision import Counts, counts
+from mobilization.mobilize import Counts as MobCounts
+from mobilization.mobilize import Mobilization, list_mobilizations, totals
+from reports.overview import (
     OPEN_STAGES,
     FeedItem,
     recent_feed,
     severity_counts,
     stage_counts,
 )
-from incidents.records import NewIncident
-from incidents.supervision import Counts, counts
-from mobilization.mobilize import Counts as MobCounts
-from mobilization.mobilize import Mobilization, list_mobilizations, totals
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
