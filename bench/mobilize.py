@@ -16,7 +16,7 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
 * ``send.httpx``: plain ``httpx`` loops posting the same 30,000 bodies the engine sends (same
   recipients, phones, texts with their ack codes and signed links, same JSON encoding; the
   attempt ids are fresh ``uuid4().hex`` of the same length, since the engine's own are only
-  made by :func:`mobilization.mobilize.process_due` once it runs; ``bytes/message`` of each side
+  made by :func:`mobilization.process_due` once it runs; ``bytes/message`` of each side
   is printed). Shapes tried on a 3,000 sample, best of two rounds: K async clients of one
   connection each with K workers, one async client with K connections, K threads each with a
   synchronous ``httpx.Client``. The best async shape and the best threaded shape then go on
@@ -29,7 +29,7 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
   same messages in chunks of 500, 8 at a time as the engine hands them over: splits the gap
   between httpx and the engine into the sender's share and the engine's.
 * ``send.mobilization``: a broadcast mobilization of the whole tree started with
-  :func:`mobilization.mobilize.start_mobilization` (its time is ``start.broadcast``, not part of
+  :func:`mobilization.start_mobilization` (its time is ``start.broadcast``, not part of
   the rate), then the real :class:`console.engine.Engine` (asyncio, default
   ``EngineOptions``) with ``[channels.sms] url``, no batch, ``concurrency`` = the K of the best
   async httpx shape (``--concurrency``); wall time from the engine's start to the last
@@ -49,7 +49,7 @@ requests and bytes. One gateway serves every phase. Figures, one line each, then
   until the 3,000 grid leaders (level 0) are all recorded sent.
 * ``escalation.settle``: a cascade from the root with a compressed clock (:class:`ScaledClock`,
   ``--factor`` simulated seconds per real second, default 100); 30 % of the people, chosen
-  with a fixed seed, answer (60 % yes) through :func:`mobilization.mobilize.record_answer` from a
+  with a fixed seed, answer (60 % yes) through :func:`mobilization.record_answer` from a
   thread with its own connection (and wake the engine, as the ack endpoint does), at a random
   simulated delay of 0 to (repeats + 1) x timeout after their first message; the rest stay
   silent. Real and simulated time from ``start_mobilization`` until the mobilization is
@@ -105,17 +105,23 @@ from console.config import Config, parse_config  # noqa: E402
 from console.engine import Engine, EngineOptions  # noqa: E402
 from contacts.importer import import_contacts  # noqa: E402
 from contacts.roster import add_post, add_rotation  # noqa: E402
-from mobilization.acks import installation_secret, make_token  # noqa: E402
-from mobilization.channels import Delivery, Outgoing, SmsSender, SmsSettings  # noqa: E402
-from mobilization.mobilize import (  # noqa: E402
+from mobilization import (  # noqa: E402
+    DEFAULT_TREE,
+    Delivery,
+    Outgoing,
+    SmsSender,
+    SmsSettings,
     Target,
-    _notify_text,
+    build_default_tree,
     get_mobilization,
+    get_tree,
+    installation_secret,
+    make_token,
     record_answer,
     start_mobilization,
     summary,
 )
-from mobilization.trees import DEFAULT_TREE, build_default_tree, get_tree  # noqa: E402
+from mobilization.delivery import notify_text  # noqa: E402 - the call-out, as the engine writes it
 from store.clock import Clock, SystemClock, from_iso  # noqa: E402
 from store.db import connect  # noqa: E402
 from store.errors import DatabaseBusy, DutydeskError  # noqa: E402
@@ -295,8 +301,8 @@ def bodies_of(db_path: Path, mob_id: int) -> list[Body]:
     """The bodies the engine will send for a freshly started mobilization, byte for byte.
 
     Same recipients, addresses, ack codes and signed links, the same text
-    (:func:`mobilization.mobilize._notify_text`) and the same JSON encoding as ``SmsSender``; the
-    attempt ids are made as :func:`mobilization.mobilize.process_due` makes them (``uuid4().hex``)
+    (:func:`mobilization.delivery.notify_text`) and the same JSON encoding as ``SmsSender``; the
+    attempt ids are made as :func:`mobilization.process_due` makes them (``uuid4().hex``)
     when the engine runs, so they differ but have the same length.
     """
     db = connect(db_path)
@@ -315,7 +321,7 @@ def bodies_of(db_path: Path, mob_id: int) -> list[Body]:
         body = {
             "id": attempt_id,
             "to": phone,
-            "text": _notify_text(mob, code, url),
+            "text": notify_text(mob, code, url),
             "kind": "notify",
             "exercise": mob.exercise,
             "ack_code": code,

@@ -2,7 +2,7 @@
 
 The engine holds the lease (:mod:`store.lease`), and while it does it sends what mobilizations
 have queued (through the senders of :mod:`mobilization.channels`), times out the silent and
-escalates (:func:`mobilization.mobilize.process_due`), frees expired ack codes and sweeps for
+escalates (:func:`mobilization.process_due`), frees expired ack codes and sweeps for
 overdue cases. ``dutydesk serve`` runs it next to the HTTP endpoints; the console runs it in a
 thread of its own (:class:`EngineThread`) when no ``serve`` holds the lease. A second engine
 waits, renewing its claim every :attr:`EngineOptions.renew_s`, and takes over within a few
@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,9 +30,12 @@ from pathlib import Path
 
 from console.config import Config
 from incidents.supervision import sweep_overdue
-from mobilization.channels import Delivery, Outgoing, Sender, build_senders
-from mobilization.mobilize import (
+from mobilization import (
+    Delivery,
+    Outgoing,
     Routing,
+    Sender,
+    build_senders,
     claim_pending,
     expire,
     process_due,
@@ -69,10 +69,6 @@ class EngineOptions:
     inflight: int = 4
 
 
-def new_holder(kind: str) -> str:
-    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def routing_for(config: Config) -> Routing:
     """The configured channels and the public address ack links point at."""
     return Routing(configured=config.channels.configured, base_url=config.base_url)
@@ -103,7 +99,7 @@ class Engine:
         self.db_path = db_path
         self.config = config
         self.clock = clock or SystemClock()
-        self.holder = holder or new_holder("engine")
+        self.holder = holder or lease.new_holder("engine")
         self.senders = senders if senders is not None else senders_for(config, db_path)
         self.routing = routing or routing_for(config)
         self.options = options or EngineOptions()

@@ -687,6 +687,20 @@ def build_default_tree(
     return get_tree(db, name)
 
 
+def ensure_default_tree(
+    db: Database, clock: Clock, operator: str, tree: str = DEFAULT_TREE
+) -> bool:
+    """Build the default tree from the jurisdiction unless it exists; True when it was built.
+
+    What a caller that mobilizes asks for first, so a grid can be mobilized on a fresh
+    installation; only the default tree is derived, any other name is left as it is.
+    """
+    if tree != DEFAULT_TREE or _tree_exists(db, tree):
+        return False
+    build_default_tree(db, clock, operator, tree)
+    return True
+
+
 def _default_drafts(db: Database, at: datetime, timeout_s: int, repeats: int) -> list[_Draft]:
     def node(
         code: str, parent: str | None, ref: NodeRef, label: str, alternates: Sequence[NodeRef] = ()

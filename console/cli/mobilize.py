@@ -13,18 +13,27 @@ from typing import Any
 import click
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
-from console.cli.common import State, emit_json, pad, pass_state
+from console.cli import tables
+from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import pad
 from console.timefmt import local
-from contacts.phones import mask_phone
+from contacts.phones import mask_phone, shown_key
 from incidents.records import get_incident
-from mobilization.mobilize import (
+from mobilization import (
+    DEFAULT_TREE,
+    AttemptKind,
+    AttemptState,
+    MobilizationState,
+    Mode,
+    RecipientState,
     Summary,
     Target,
+    TargetKind,
     attempts_of,
     cancel_mobilization,
+    ensure_default_tree,
     list_mobilizations,
     recipient_rows,
     record_answer,
@@ -33,51 +42,12 @@ from mobilization.mobilize import (
     summary,
     totals,
 )
-from mobilization.trees import DEFAULT_TREE
 from store import lease
 from store.errors import InvalidInput
 from store.i18n import N_, _
 
 JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 SPARK = "▁▂▃▄▅▆▇█"
-
-# Database values shown to people: the codes stay in --json, the words in the human output.
-MOBILIZATION_STATES = {
-    "active": N_("active"),
-    "completed": N_("completed"),
-    "cancelled": N_("cancelled"),
-}
-MODES = {"cascade": N_("cascade"), "broadcast": N_("broadcast")}
-RECIPIENT_STATES = {
-    "queued": N_("queued"),
-    "sent": N_("sent"),
-    "yes": N_("said yes"),
-    "no": N_("said no"),
-    "no_answer": N_("no answer"),
-    "escalated": N_("escalated"),
-    "unreachable": N_("unreachable"),
-    "stood_down": N_("stood down"),
-    "cancelled": N_("cancelled"),
-}
-ATTEMPT_KINDS = {
-    "notify": N_("notify"),
-    "stand_down": N_("stand down"),
-    "cancel": N_("cancel"),
-    "notice": N_("notice"),
-}
-ATTEMPT_STATES = {
-    "pending": N_("waiting to send"),
-    "sent": N_("sent"),
-    "failed": N_("send failed"),
-    "withdrawn": N_("withdrawn"),
-}
-
-
-def _word(table: dict[str, str], code: str | None) -> str:
-    """The word for a stored ``code`` in the current language (the code itself if unknown)."""
-    if not code:
-        return "-"
-    return _(table[code]) if code in table else code
 
 
 def _engine_note(state: State) -> None:
@@ -103,8 +73,8 @@ def _engine_note(state: State) -> None:
 @click.option("--message", required=True, help=N_("What people are told (at most 500 characters)."))
 @click.option(
     "--mode",
-    type=click.Choice(["cascade", "broadcast"]),
-    default="cascade",
+    type=click.Choice([m.value for m in Mode]),
+    default=Mode.CASCADE.value,
     show_default=True,
     help=N_("cascade: down the tree level by level; broadcast: everyone at once."),
 )
@@ -128,13 +98,14 @@ def mobilize(
     """Start a mobilization through the contact tree; prints its id."""
     ctx = state.ctx
     targets = (
-        [Target("grid", g) for g in grids]
-        + [Target("team", t) for t in teams]
-        + [Target("node", n) for n in nodes]
+        [Target(TargetKind.GRID, g) for g in grids]
+        + [Target(TargetKind.TEAM, t) for t in teams]
+        + [Target(TargetKind.NODE, n) for n in nodes]
     )
     if not targets:
         raise InvalidInput(_("give --grid, --team or --tree at least once"), "targets")
     incident_id = get_incident(ctx.db, case).id if case else None
+    ensure_default_tree(ctx.db, ctx.clock, ctx.operator, tree_name)  # a fresh installation
     mob_id = start_mobilization(
         ctx.db,
         ctx.clock,
@@ -196,8 +167,8 @@ def _render(state: State, s: Summary) -> Group:
     words = [
         _("mobilization {id}").format(id=mob.id),
         *([_("[EXERCISE]")] if mob.exercise else []),
-        _word(MOBILIZATION_STATES, mob.state),
-        _word(MODES, mob.mode),
+        mob.state.label,
+        mob.mode.label,
         *([_("need {count}").format(count=mob.need)] if mob.need else []),
         *([_("case {number}").format(number=mob.incident_number)] if mob.incident_number else []),
     ]
@@ -205,9 +176,7 @@ def _render(state: State, s: Summary) -> Group:
         at=local(mob.created_at, zone), operator=mob.created_by, message=mob.message
     )
     head = Text("  ".join(words) + "\n" + started)
-    table = Table(box=None, pad_edge=False)
-    table.add_column("", justify="left")
-    for col in (
+    columns = (
         N_("people"),
         N_("notified"),
         N_("yes"),
@@ -215,8 +184,10 @@ def _render(state: State, s: Summary) -> Group:
         N_("silent"),
         N_("unreachable"),
         N_("other"),
-    ):
-        table.add_column(_(col), justify="right")
+    )
+    table = tables.table(
+        ["", *(_(col) for col in columns)], no_wrap=False, right=range(1, len(columns) + 1)
+    )
     table.add_row(*_counts_row(_("total"), s.total))
     for level, c in sorted(s.by_level.items()):
         table.add_row(*_counts_row(_("level {level}").format(level=level), c))
@@ -230,9 +201,13 @@ def _render(state: State, s: Summary) -> Group:
     parts: list[Any] = [head, table, answers]
     if s.silent:
         now = ctx.clock.now()
-        silent = Table(title=_("still silent"), box=None, title_justify="left")
-        for col in (N_("name"), N_("node"), N_("ack code"), N_("silent for"), N_("sends")):
-            silent.add_column(_(col))
+        headers = (N_("name"), N_("node"), N_("ack code"), N_("silent for"), N_("sends"))
+        silent = tables.table(
+            [_(col) for col in headers],
+            title=_("still silent"),
+            no_wrap=False,
+            edge=True,
+        )
         for p in s.silent:
             minutes = int((now - p.since).total_seconds() // 60)
             silent.add_row(
@@ -296,7 +271,7 @@ def show(state: State, mobilization_id: int, watch: bool, every: float, as_json:
         return
     try:
         with Live(_render(state, s), console=console, refresh_per_second=4) as live:
-            while s.mobilization.state == "active":
+            while s.mobilization.state == MobilizationState.ACTIVE:
                 time.sleep(max(0.2, every))
                 s = summary(ctx.db, mobilization_id, ctx.clock.now())
                 live.update(_render(state, s))
@@ -308,7 +283,7 @@ def show(state: State, mobilization_id: int, watch: bool, every: float, as_json:
 @click.option(
     "--state",
     "state_",
-    type=click.Choice(["active", "completed", "cancelled"]),
+    type=click.Choice([s.value for s in MobilizationState]),
     help=N_("Only mobilizations in this state."),
 )
 @click.option("--exercise/--real", "exercise", default=None, help=N_("Only drills, or only real."))
@@ -349,8 +324,8 @@ def list_cmd(
         )
         click.echo(
             f"{m.id:>5} {local(m.created_at, ctx.config.zone)}"
-            f" {pad(_word(MOBILIZATION_STATES, m.state), 9)}"
-            f" {pad(_word(MODES, m.mode), 9)}{drill} {counts}  {m.message[:40]}"
+            f" {pad(m.state.label, 9)}"
+            f" {pad(m.mode.label, 9)}{drill} {counts}  {m.message[:40]}"
         )
 
 
@@ -395,8 +370,8 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
     rows = recipient_rows(ctx.db, mobilization_id)
     for row in rows:
         row["phone"] = mask_phone(row["phone"], region) if row["phone"] else None
-        if row["key"] and row["key"].startswith("+"):
-            row["key"] = mask_phone(row["key"], region)
+        if row["key"]:
+            row["key"] = shown_key(row["key"], region)
         if with_attempts:
             row["attempts"] = attempts_of(ctx.db, row["id"])
     if as_json:
@@ -412,13 +387,13 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
         sends = _("sends {count}").format(count=row["sends"])
         click.echo(
             f"{row['code']:>8} {pad(row['name'], 10)} {row['phone'] or '-':<16}"
-            f" {pad(_word(RECIPIENT_STATES, row['state']), 11)} {sends}{answered}{error}"
+            f" {pad(RecipientState(row['state']).label, 11)} {sends}{answered}{error}"
         )
         for a in row.get("attempts", []):
             round_ = _("round {round}").format(round=a["round"])
             click.echo(
-                f"{'':>10}{pad(_word(ATTEMPT_KINDS, a['kind']), 10)} {round_}"
-                f" {a['channel'] or '-':<8} {pad(_word(ATTEMPT_STATES, a['state']), 9)}"
+                f"{'':>10}{pad(AttemptKind(a['kind']).label, 10)} {round_}"
+                f" {a['channel'] or '-':<8} {pad(AttemptState(a['state']).label, 9)}"
                 f" {a['created_at'][11:19]} {a['error'] or ''}"
             )
 
@@ -436,16 +411,7 @@ def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool)
         ctx.db, ctx.clock, ctx.operator, yes=not negative, via="cli", code=code, eta_min=eta
     )
     if as_json:
-        emit_json(
-            {
-                "mobilization": answer.mobilization_id,
-                "recipient": answer.recipient_id,
-                "name": answer.name,
-                "answer": "yes" if answer.yes else "no",
-                "first": answer.first,
-                "changed": answer.changed,
-            }
-        )
+        emit_json(answer.to_json())
         return
     word = _("coming") if answer.yes else _("can't come")
     note = (

@@ -16,8 +16,8 @@ import click
 from console.cli.common import State, emit_json, pass_state
 from console.timefmt import local, parse_when
 from contacts.people import Person
-from contacts.phones import mask_phone
-from mobilization.trees import (
+from contacts.phones import mask_phone, shown_key
+from mobilization import (
     DEFAULT_TREE,
     NodeRef,
     TreeNode,
@@ -61,8 +61,8 @@ def _person_json(person: Person, region: str) -> dict[str, Any]:
 
 
 def _shown_ref(node_ref: NodeRef, region: str) -> str:
-    if node_ref.kind == "person" and node_ref.ref.startswith("+"):
-        return f"person:{mask_phone(node_ref.ref, region)}"
+    if node_ref.kind == "person":
+        return f"person:{shown_key(node_ref.ref, region)}"
     return node_ref.format()
 
 

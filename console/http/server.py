@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from console.config import Config
 from console.engine import Engine
-from mobilization.mobilize import (
+from mobilization import (
     Answer,
     Routing,
     answer_by_sms,
@@ -261,15 +261,7 @@ class AckService:
 
 
 def _answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "ok": True,
-        "mobilization": answer.mobilization_id,
-        "recipient": answer.recipient_id,
-        "answer": "yes" if answer.yes else "no",
-        "first": answer.first,
-        "changed": answer.changed,
-        "answered_at": answer.answered_at.isoformat(),
-    }
+    return {"ok": True, **answer.to_json()}
 
 
 def _parse_ack_body(body: bytes, content_type: str) -> tuple[bool, int | None]:

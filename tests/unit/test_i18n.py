@@ -22,9 +22,9 @@ CHINESE_DATA = (
     "incidents/models.py",
     "console/demo.py",
     "mobilization/acks.py",
-    "mobilization/mobilize.py:_notify_text",
-    "mobilization/mobilize.py:_followup_text",
-    "mobilization/mobilize.py:_notice_text",
+    "mobilization/delivery.py:notify_text",
+    "mobilization/delivery.py:followup_text",
+    "mobilization/delivery.py:notice_text",
     "console/http/server.py",
     "console/cli/i18n.py:",  # the punctuation a line must not start with (typography)
     "store/textsearch.py",

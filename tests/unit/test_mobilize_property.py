@@ -31,11 +31,13 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from contacts.people import NewPerson, add_person
-from mobilization.channels import Delivery
-from mobilization.mobilize import (
+from mobilization import (
     MODES,
+    Delivery,
+    NodeRef,
     Routing,
     Target,
+    add_node,
     claim_pending,
     get_mobilization,
     next_due,
@@ -47,7 +49,6 @@ from mobilization.mobilize import (
     start_mobilization,
     summary,
 )
-from mobilization.trees import NodeRef, add_node
 from store.clock import FixedClock, from_iso
 from store.db import connect
 from tests.conftest import OPERATOR, START
@@ -118,7 +119,7 @@ def key(i: int) -> str:
 
 
 def drive(db: Database, clock: FixedClock) -> None:
-    """The runner's steps until nothing is due now (as ``drive`` in test_mobilize.py)."""
+    """The runner's steps until nothing is due now (as ``drive`` in mobilization_support.py)."""
     for _ in range(200):
         moved = process_due(db, clock)
         out, failed = claim_pending(db, clock, LOG)

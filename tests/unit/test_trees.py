@@ -32,7 +32,7 @@ from store.clock import FixedClock
 from store.db import connect
 from store.errors import ImportRejected, InvalidInput, NotFound
 from tests.conftest import OPERATOR, START, events_count
-from tests.unit.conftest import COM, TOWN, person
+from tests.support.town import COM, TOWN, person
 
 
 def keys(people: list[Any]) -> list[str]:

@@ -3,7 +3,7 @@
 The duty officer rings someone who has not answered the message, then records what they said:
 who (by the ack code the message carried, or from the list of the mobilization's people), yes
 or no, and optionally in how many minutes they will arrive. The dialog only collects and
-checks the answer; the screen records it with :func:`mobilization.mobilize.record_answer`.
+checks the answer; the screen records it with :func:`mobilization.record_answer`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select
 
+from console.tui.dialogs.form import FormDialog, error_line, form_row
 from store.i18n import N_, _
 
 MAX_ETA_MIN = 24 * 60  # what record_answer accepts
@@ -64,7 +63,7 @@ def parse_eta(text: str) -> int | None:
     return int(value)
 
 
-class AnswerDialog(ModalScreen[AnswerResult | None]):
+class AnswerDialog(FormDialog[AnswerResult]):
     """记录应答 — record who answered the phone, and what.
 
     Args:
@@ -77,6 +76,10 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
         Binding("escape", "cancel", N_("Cancel")),
         Binding("ctrl+s", "save", N_("Record")),
     ]
+    DIALOG_ID = "answer-dialog"
+    SAVE_BUTTON = N_("Record (enter)")
+    SUBTITLE = N_("enter / ctrl+s record · esc cancel")
+    ENTER_SAVES = None
 
     def __init__(
         self,
@@ -92,56 +95,55 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
         self._selected = selected if selected in self._candidates else first
         self._title = title if title is not None else _("Record an answer")
 
-    def compose(self) -> ComposeResult:
+    def form_title(self) -> str:
+        return self._title
+
+    def fields(self) -> ComposeResult:
         chosen = self._candidates.get(self._selected) if self._selected is not None else None
-        with Vertical(id="answer-dialog", classes="dialog") as box:
-            box.border_title = self._title
-            box.border_subtitle = _("enter / ctrl+s record · esc cancel")
-            yield Label(
-                _("After calling, record who answered and what they said."),
-                classes="dialog--prompt",
-                markup=False,
-            )
-            with Horizontal(classes="form-row"):
-                yield Label(_("Ack code"), classes="form-label")
-                yield Input(
-                    (chosen.code or "") if chosen else "",
-                    placeholder=_("the code in their message"),
-                    id="answer-code",
-                    compact=True,
-                )
-            yield Static("", id="code-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Person"), classes="form-label")
-                yield Select(
-                    [
-                        (f"{c.name}  {c.code or '—'}  {c.status}", c.recipient_id)
-                        for c in self._candidates.values()
-                    ],
-                    value=self._selected if self._selected is not None else Select.NULL,
-                    prompt=_("Choose a person"),
-                    id="answer-who",
-                    compact=True,
-                )
-            yield Static("", id="who-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Answer"), classes="form-label")
-                yield Select(
-                    [("✔ " + _("yes, coming"), "yes"), ("✘ " + _("no, can't come"), "no")],
-                    value="yes",
-                    allow_blank=False,
-                    id="answer-yes",
-                    compact=True,
-                )
-            with Horizontal(classes="form-row"):
-                yield Label(_("ETA (min)"), classes="form-label")
-                yield Input(
-                    placeholder=_("optional: minutes to arrive"), id="answer-eta", compact=True
-                )
-            yield Static("", id="eta-error", classes="field-error", markup=False)
-            with Horizontal(classes="dialog--buttons"):
-                yield Button(_("Record (enter)"), variant="primary", id="ok")
-                yield Button(_("Cancel (esc)"), id="cancel")
+        yield Label(
+            _("After calling, record who answered and what they said."),
+            classes="dialog--prompt",
+            markup=False,
+        )
+        yield form_row(
+            _("Ack code"),
+            Input(
+                (chosen.code or "") if chosen else "",
+                placeholder=_("the code in their message"),
+                id="answer-code",
+                compact=True,
+            ),
+        )
+        yield error_line("code-error")
+        yield form_row(
+            _("Person"),
+            Select(
+                [
+                    (f"{c.name}  {c.code or '—'}  {c.status}", c.recipient_id)
+                    for c in self._candidates.values()
+                ],
+                value=self._selected if self._selected is not None else Select.NULL,
+                prompt=_("Choose a person"),
+                id="answer-who",
+                compact=True,
+            ),
+        )
+        yield error_line("who-error")
+        yield form_row(
+            _("Answer"),
+            Select(
+                [("✔ " + _("yes, coming"), "yes"), ("✘ " + _("no, can't come"), "no")],
+                value="yes",
+                allow_blank=False,
+                id="answer-yes",
+                compact=True,
+            ),
+        )
+        yield form_row(
+            _("ETA (min)"),
+            Input(placeholder=_("optional: minutes to arrive"), id="answer-eta", compact=True),
+        )
+        yield error_line("eta-error")
 
     def on_mount(self) -> None:
         self.query_one("#answer-code", Input).focus()
@@ -153,64 +155,48 @@ class AnswerDialog(ModalScreen[AnswerResult | None]):
         candidate = self._by_code.get(event.value.strip())
         if candidate is not None:
             self.query_one("#answer-who", Select).value = candidate.recipient_id
-            self._error("answer-code", "code-error", "")
+            self.show_error("code-error", "", "answer-code")
 
     @on(Select.Changed, "#answer-who")
     def _person_chosen(self, event: Select.Changed) -> None:
-        candidate = self._candidates.get(event.value)  # type: ignore[arg-type]
+        candidate = self._candidate(event.value)
         if candidate is None:
             return
-        self._error("answer-who", "who-error", "")
+        self.show_error("who-error", "", "answer-who")
         code_input = self.query_one("#answer-code", Input)
         if code_input.value.strip() != (candidate.code or ""):
             code_input.value = candidate.code or ""
-        self._error("answer-code", "code-error", "")
+        self.show_error("code-error", "", "answer-code")
 
     # ---- submitting ---------------------------------------------------------------------------
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_save()
+    def _candidate(self, value: object) -> AnswerCandidate | None:
+        """The person a value of the person select stands for (none while blank)."""
+        return self._candidates.get(value) if isinstance(value, int) else None
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self.action_save()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_save(self) -> None:
-        """Check the code, the person and the ETA; close with the answer when all are fine."""
+    def result(self) -> AnswerResult | None:
+        """Check the code, the person and the ETA; the answer when all are fine."""
         code = self.query_one("#answer-code", Input).value.strip()
         who = self.query_one("#answer-who", Select).value
         bad: list[str] = []
         if code and code not in self._by_code:
             message = _("no one in this mobilization has code {code}").format(code=code)
-            self._error("answer-code", "code-error", message)
+            self.show_error("code-error", message, "answer-code")
             bad.append("answer-code")
-        candidate = self._candidates.get(who)  # type: ignore[arg-type]
+        candidate = self._candidate(who)
         if candidate is None:
-            self._error("answer-who", "who-error", _("choose who answered"))
+            self.show_error("who-error", _("choose who answered"), "answer-who")
             bad.append("answer-who")
         eta: int | None = None
         try:
             eta = parse_eta(self.query_one("#answer-eta", Input).value)
         except ValueError as exc:
-            self._error("answer-eta", "eta-error", str(exc))
+            self.show_error("eta-error", str(exc), "answer-eta")
             bad.append("answer-eta")
         else:
-            self._error("answer-eta", "eta-error", "")
+            self.show_error("eta-error", "", "answer-eta")
         if bad or candidate is None:
             self.query_one(f"#{bad[0]}").focus()
-            return
+            return None
         yes = self.query_one("#answer-yes", Select).value == "yes"
-        self.dismiss(AnswerResult(candidate.recipient_id, candidate.name, yes, eta))
-
-    def _error(self, widget_id: str, error_id: str, message: str) -> None:
-        error = self.query_one(f"#{error_id}", Static)
-        error.update(message)
-        error.set_class(bool(message), "-shown")
-        self.query_one(f"#{widget_id}").set_class(bool(message), "-invalid")
+        return AnswerResult(candidate.recipient_id, candidate.name, yes, eta)

@@ -14,9 +14,10 @@ mobilization (``c``); each write runs in its own worker.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -32,11 +33,14 @@ from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResu
 from console.tui.dialogs.yes_no import YesNoDialog
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.keybar import KeyBar
-from mobilization.mobilize import (
+from mobilization import (
     SILENT,
     Counts,
     Mobilization,
+    MobilizationState,
     NodeState,
+    NodeStatus,
+    RecipientState,
     Summary,
     cancel_mobilization,
     node_states,
@@ -54,21 +58,32 @@ TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
 NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
 
 
+@runtime_checkable
+class Worded(Protocol):
+    """A word of the domain (a state of :mod:`mobilization.models`): ``.label`` is translated."""
+
+    @property
+    def label(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Look:
-    """How a state is drawn: a glyph, a word (an English message id, shown translated), a colour.
+    """How a state is drawn: a glyph, a word, a colour.
 
-    ``label`` is marked with ``N_`` where the look is defined and translated when it is drawn;
-    a state the console has no word for shows its code as it is.
+    ``label`` is a state of the domain, whose word is its own ``.label``, or an English message
+    id marked with ``N_`` where the look is defined; either is translated when it is drawn. A
+    state the console has no look for shows its code as it is.
     """
 
     glyph: str
-    label: str
+    label: str | Worded
     style: str
 
     @property
     def word(self) -> str:
         """The label in the current language."""
+        if isinstance(self.label, Worded):
+            return self.label.label
         return _(self.label) if self.label else ""
 
     def text(self, word: str | None = None) -> Text:
@@ -76,28 +91,45 @@ class Look:
         return Text(f"{self.glyph} {word or self.word}", style=self.style)
 
 
-# Recipient states and node states share one vocabulary.
-LOOKS = {
-    "queued": Look("·", N_("queued"), "dim"),
-    "waiting": Look("·", N_("waiting"), "dim"),
-    "sent": Look("→", N_("sent"), "cyan"),
-    "active": Look("→", N_("calling"), "cyan"),
-    "yes": Look("✔", N_("said yes"), "bold green"),
-    "no": Look("✘", N_("said no"), "bold red"),
-    "no_answer": Look("⏳", N_("silent"), "yellow"),
-    "escalated": Look("↑", N_("escalated"), "magenta"),
-    "unreachable": Look("⊘", N_("unreachable"), "bold red"),
-    "stood_down": Look("↓", N_("stood down"), "dim"),
-    "cancelled": Look("×", N_("cancelled"), "dim"),
-}
+def _looks(styles: Mapping[str, tuple[str, str]]) -> dict[str, Look]:
+    """The looks of a domain vocabulary: its words, with these glyphs and colours."""
+    return {state: Look(glyph, state, style) for state, (glyph, style) in styles.items()}
+
+
+# Keyed by the domain's states (StrEnums: a stored code finds its look as well).
+LOOKS = _looks(
+    {
+        RecipientState.QUEUED: ("·", "dim"),
+        RecipientState.SENT: ("→", "cyan"),
+        RecipientState.YES: ("✔", "bold green"),
+        RecipientState.NO: ("✘", "bold red"),
+        RecipientState.NO_ANSWER: ("⏳", "yellow"),
+        RecipientState.ESCALATED: ("↑", "magenta"),
+        RecipientState.UNREACHABLE: ("⊘", "bold red"),
+        RecipientState.STOOD_DOWN: ("↓", "dim"),
+        RecipientState.CANCELLED: ("×", "dim"),
+    }
+)
+NODE_LOOKS = _looks(
+    {
+        NodeStatus.WAITING: ("·", "dim"),
+        NodeStatus.ACTIVE: ("→", "cyan"),
+        NodeStatus.YES: ("✔", "bold green"),
+        NodeStatus.UNREACHABLE: ("⊘", "bold red"),
+        NodeStatus.STOOD_DOWN: ("↓", "dim"),
+        NodeStatus.CANCELLED: ("×", "dim"),
+    }
+)
+MOB_LOOKS = _looks(
+    {
+        MobilizationState.ACTIVE: ("●", "bold cyan"),
+        MobilizationState.COMPLETED: ("✔", "green"),
+        MobilizationState.CANCELLED: ("×", "dim"),
+    }
+)
+# What the counters count (Counts.silent, .notified): groups of states, worded here.
 SILENT_LOOK = Look("⏳", N_("silent"), "yellow")
 NOTIFIED_LOOK = Look("→", N_("notified"), "cyan")
-MOB_LOOKS = {
-    "active": Look("●", N_("active"), "bold cyan"),
-    "completed": Look("✔", N_("completed"), "green"),
-    "cancelled": Look("×", N_("cancelled"), "dim"),
-}
-MODES = {"cascade": N_("cascade"), "broadcast": N_("broadcast")}
 SILENT_COLUMNS = (
     ("name", N_("person")),
     ("node", N_("node")),
@@ -108,12 +140,8 @@ SILENT_COLUMNS = (
 
 
 def look_of(state: str) -> Look:
+    """A recipient state's look (a code the console does not know shows as it is)."""
     return LOOKS.get(state, Look("?", state, ""))
-
-
-def mode_label(mode: str) -> str:
-    """``cascade`` or ``broadcast`` in the current language (an unknown mode as it is)."""
-    return _(MODES[mode]) if mode in MODES else mode
 
 
 def exercise_badge() -> Text:
@@ -146,17 +174,19 @@ def mobilization_state(mob: Mobilization) -> Text:
 
 def node_label(node: NodeState, now: datetime) -> Text:
     """One tree line: state (glyph, words, colour), the node's label, its counts, silence."""
-    if node.state == "active" and node.tier > 0:
-        text = LOOKS["escalated"].text(_("alternate {tier} called").format(tier=node.tier))
+    if node.state == NodeStatus.ACTIVE and node.tier > 0:
+        text = LOOKS[RecipientState.ESCALATED].text(
+            _("alternate {tier} called").format(tier=node.tier)
+        )
     else:
-        text = look_of(node.state).text()
+        text = NODE_LOOKS.get(node.state, Look("?", node.state, "")).text()
     text.append("  ")
     text.append(node.label)
     counts = node.counts
     if counts.total:
         said = _("{yes}/{total} said yes").format(yes=counts.yes, total=counts.total)
         text.append(f"  {said}", style="green" if counts.yes else "dim")
-    if node.state == "active" and counts.silent and node.released_at is not None:
+    if node.state == NodeStatus.ACTIVE and counts.silent and node.released_at is not None:
         text.append(f"  ⏳ {elapsed(now - node.released_at)}", style="yellow")
     return text
 
@@ -166,10 +196,10 @@ def counters(total: Counts) -> Text:
     text = Text()  # wraps on a narrow terminal: no counter may be cut off
     parts: list[tuple[Look, int]] = [
         (NOTIFIED_LOOK, total.notified),
-        (LOOKS["yes"], total.yes),
-        (LOOKS["no"], total.no),
+        (LOOKS[RecipientState.YES], total.yes),
+        (LOOKS[RecipientState.NO], total.no),
         (SILENT_LOOK, total.silent),
-        (LOOKS["unreachable"], total.unreachable),
+        (LOOKS[RecipientState.UNREACHABLE], total.unreachable),
     ]
     for index, (look, count) in enumerate(parts):
         if index:
@@ -178,9 +208,9 @@ def counters(total: Counts) -> Text:
         text.append(str(count), style="bold" if count else "dim")
     text.append("   " + _("of {total}").format(total=total.total))
     for state, count in (
-        ("queued", total.queued),
-        ("stood_down", total.stood_down),
-        ("cancelled", total.cancelled),
+        (RecipientState.QUEUED, total.queued),
+        (RecipientState.STOOD_DOWN, total.stood_down),
+        (RecipientState.CANCELLED, total.cancelled),
     ):
         if count:
             look = LOOKS[state]
@@ -200,7 +230,7 @@ def since_cell(since: datetime, now: datetime, zone: ZoneInfo) -> Text:
 def candidate_order(row: dict[str, Any]) -> tuple[int, int]:
     """The silent first, then those not yet sent, then those who answered or were closed."""
     state = str(row["state"])
-    rank = 0 if state in SILENT else 1 if state == "queued" else 2
+    rank = 0 if state in SILENT else 1 if state == RecipientState.QUEUED else 2
     return rank, int(row["id"])
 
 
@@ -316,7 +346,7 @@ class MobilizationScreen(LiveScreen):
         if mob.exercise:
             head.append("  ")
             head.append_text(exercise_badge())
-        head.append(f"  {mode_label(mob.mode)}")
+        head.append(f"  {mob.mode.label}")
         if mob.need is not None:
             head.append("  " + _("need {need}").format(need=mob.need))
         if mob.incident_number:
@@ -382,7 +412,7 @@ class MobilizationScreen(LiveScreen):
             return
         now = self.desk.ctx.clock.now()
         for node in self.snapshot.nodes:
-            if node.state == "active" and node.id in self._tree_nodes:
+            if node.state == NodeStatus.ACTIVE and node.id in self._tree_nodes:
                 self._tree_nodes[node.id].set_label(node_label(node, now))
         table = self.query_one("#mob-silent", DataTable)
         zone = self.desk.ctx.config.zone
@@ -405,7 +435,11 @@ class MobilizationScreen(LiveScreen):
         """Grey out what does not apply: nothing before the first read, resend/cancel once over."""
         if action in ("resend", "cancel_mobilization"):
             snapshot = self.snapshot
-            return snapshot is not None and snapshot.mobilization.state == "active" or None
+            return (
+                snapshot is not None
+                and snapshot.mobilization.state == MobilizationState.ACTIVE
+                or None
+            )
         if action == "answer":
             return self.snapshot is not None and bool(self.snapshot.recipients) or None
         return True
@@ -449,7 +483,7 @@ class MobilizationScreen(LiveScreen):
                 recipient_id=result.recipient_id,
                 eta_min=result.eta_min,
             )
-            said = LOOKS["yes" if answer.yes else "no"].text().plain
+            said = LOOKS[RecipientState.YES if answer.yes else RecipientState.NO].text().plain
             if not answer.first and not answer.changed:
                 return _("{name}: already recorded {answer}").format(name=answer.name, answer=said)
             if result.eta_min is not None:

@@ -21,11 +21,16 @@ from console.tui.screens.mobilization import (
     MobilizationScreen,
     exercise_badge,
     mobilization_state,
-    mode_label,
 )
 from console.tui.widgets.cells import fit
 from console.tui.widgets.keybar import KeyBar
-from mobilization.mobilize import Counts, Mobilization, list_mobilizations, totals
+from mobilization import (
+    Counts,
+    Mobilization,
+    MobilizationState,
+    list_mobilizations,
+    totals,
+)
 from store.i18n import N_, _
 
 LIMIT = 100  # the newest; older ones are in `dutydesk mobilize list`
@@ -130,7 +135,7 @@ class MobilizationsScreen(LiveScreen):
                 str(mob.id),
                 mob.incident_number or "—",
                 fit(mob.message, MESSAGE_WIDTH),
-                mode_label(mob.mode),
+                mob.mode.label,
                 exercise_badge() if mob.exercise else Text(""),
                 mobilization_state(mob),
                 progress(total),
@@ -139,7 +144,7 @@ class MobilizationsScreen(LiveScreen):
             )
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)))
-        active = sum(1 for mob, _total in rows if mob.state == "active")
+        active = sum(1 for mob, _total in rows if mob.state == MobilizationState.ACTIVE)
         exercises = sum(1 for mob, _total in rows if mob.exercise)
         count = f"{len(rows)}{'+' if len(rows) == LIMIT else ''}"
         self.query_one("#mobilizations-status", Static).update(

@@ -1,0 +1,217 @@
+"""Provides the ways an answer comes in: a signed link, an SMS reply, an ack code, the officer.
+
+Every front door ends in :func:`record_answer`, which records the answer and moves the cascade
+on in the same transaction: a yes releases the node's children and may satisfy ``--need``; a
+no moves the node to its next alternate. The first answer's time is kept and a later different
+answer is recorded as a change. A link is checked first (:func:`check_token`): a forged, altered
+or expired one is refused and leaves a security entry in the audit log; an SMS reply's code must
+belong to the number that sent it (:func:`answer_by_sms`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from contacts.phones import mask_phone, normalize_phone
+from mobilization.acks import TokenInvalid, installation_secret, parse_reply, read_token
+from mobilization.cascade import CascadeTxn
+from mobilization.models import Answer, RecipientState
+from mobilization.progress import get_mobilization
+from store.audit import append_event
+from store.clock import Clock, from_iso, to_iso
+from store.db import Database, write
+from store.errors import InvalidInput, NotFound, PermissionDenied
+from store.i18n import _
+
+
+class _Recipient(NamedTuple):
+    """A recipient as an answer finds them, with the phone their SMS must come from."""
+
+    id: int
+    mobilization_id: int
+    name: str
+    state: str
+    answered_at: str | None
+    phone: str | None
+    live: int
+
+
+def _recipient(db: Database, where: str, params: Sequence[Any]) -> _Recipient | None:
+    row = db.conn.execute(
+        "SELECT r.id, r.mobilization_id, r.name, r.state, r.answered_at, p.phone, r.live"
+        f" FROM recipients r JOIN people p ON p.id = r.person_id WHERE {where}",
+        params,
+    ).fetchone()
+    return None if row is None else _Recipient._make(row)
+
+
+def record_answer(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    *,
+    yes: bool,
+    via: str,
+    recipient_id: int | None = None,
+    code: str | None = None,
+    eta_min: int | None = None,
+) -> Answer:
+    """Record a person's answer, by recipient id (token) or live ack code (CLI, console, SMS).
+
+    The first answer's time is kept; a later different answer changes the state and is recorded
+    as a change. A yes releases the node's children (cascade) and may satisfy ``--need``; a no
+    moves the node to its next alternate when its other people are negative too.
+    """
+    if eta_min is not None and not 0 <= eta_min <= 24 * 60:
+        raise InvalidInput(_("must be between 0 and 1440 minutes"), "eta")
+    now = clock.now()
+    with write(db):
+        if recipient_id is not None:
+            row = _recipient(db, "r.id = ?", (recipient_id,))
+        elif code is not None:
+            row = _recipient(db, "r.live = 1 AND r.ack_code = ?", (code.strip(),))
+        else:
+            raise InvalidInput(_("give an ack code"), "code")
+        if row is None:
+            raise NotFound(
+                _("no live mobilization recipient has ack code {code}").format(code=code)
+            )
+        new = RecipientState.YES if yes else RecipientState.NO
+        first = row.answered_at is None
+        changed = not first and row.state != new
+        mob = get_mobilization(db, int(row.mobilization_id))
+        if first or changed:
+            db.conn.execute(
+                "UPDATE recipients SET state = ?, answered_at = coalesce(answered_at, ?),"
+                " answer_via = coalesce(answer_via, ?), eta_min = coalesce(?, eta_min),"
+                " due_at = NULL WHERE id = ?",
+                (new, to_iso(now), via, eta_min, row.id),
+            )
+            db.conn.execute(
+                "UPDATE attempts SET state = 'withdrawn', done_at = ? WHERE recipient_id = ?"
+                " AND kind = 'notify' AND state = 'pending'",
+                (to_iso(now), row.id),
+            )
+            append_event(
+                db,
+                at=to_iso(now),
+                operator=operator,
+                kind="mobilization_answer_changed" if changed else "mobilization_answer",
+                incident_id=None,
+                data={
+                    "mobilization": mob.id,
+                    "recipient": row.id,
+                    "answer": new,
+                    "previous": row.state if changed else None,
+                    "via": via,
+                    "eta_min": eta_min,
+                },
+            )
+            step = CascadeTxn(db, now, mob)
+            if yes:
+                # A late yes on a node already settled unreachable still counts for that node.
+                db.conn.execute(
+                    "UPDATE mob_nodes SET state = 'yes' WHERE state = 'unreachable' AND id IN"
+                    " (SELECT node_id FROM mob_links WHERE recipient_id = ?)",
+                    (row.id,),
+                )
+            step.check_groups(int(row.id))
+            for (node_id,) in db.conn.execute(
+                "SELECT node_id FROM mob_links WHERE recipient_id = ?", (row.id,)
+            ).fetchall():
+                step.evaluate(int(node_id))
+            step.finish()
+    return Answer(
+        recipient_id=int(row.id),
+        mobilization_id=int(row.mobilization_id),
+        name=row.name,
+        yes=yes,
+        first=first,
+        changed=changed,
+        answered_at=from_iso(row.answered_at or to_iso(now)),  # the first answer's time, kept
+    )
+
+
+def answer_by_token(
+    db: Database, clock: Clock, token: str, *, yes: bool, remote: str = ""
+) -> Answer:
+    """Record an answer given through a signed link.
+
+    Raises:
+        PermissionDenied: the token is malformed, forged, altered or expired; a security entry
+            is appended to the audit log (with the reason and where the request came from).
+    """
+    recipient_id = check_token(db, clock, token, remote=remote)
+    return record_answer(db, clock, "ack-link", yes=yes, via="link", recipient_id=recipient_id)
+
+
+def check_token(db: Database, clock: Clock, token: str, *, remote: str = "") -> int:
+    """The recipient a token names, or :class:`PermissionDenied` with an audit entry."""
+    now = clock.now()
+    try:
+        recipient_id = read_token(installation_secret(db), token, now)
+    except TokenInvalid as exc:
+        with write(db):
+            append_event(
+                db,
+                at=to_iso(now),
+                operator="ack-link",
+                kind="security_ack_token_rejected",
+                data={"reason": exc.reason, "token": token[:12], "remote": remote[:64]},
+            )
+        raise PermissionDenied(_("ack link refused: {reason}").format(reason=exc.reason)) from exc
+    if _recipient(db, "r.id = ?", (recipient_id,)) is None:
+        raise NotFound(_("this ack link names no recipient"))
+    return recipient_id
+
+
+def answer_by_sms(
+    db: Database, clock: Clock, sender: str, text: str, *, region: str = "CN"
+) -> Answer:
+    """Record an SMS reply forwarded by the gateway (``{"from", "text"}``).
+
+    The reply's code must belong to the sending number; a reply without a code is accepted when
+    the number has exactly one live recipient still waiting for an answer.
+
+    Raises:
+        InvalidInput: the text is not a yes/no reply, the number is not valid, or the code does
+            not belong to that number.
+    """
+    reply = parse_reply(text)
+    if reply is None:
+        raise InvalidInput(_("not a reply: send the code then 1 (coming) or 2 (can't)"), "text")
+    phone = normalize_phone(sender, region)
+    if reply.code is not None:
+        row = _recipient(db, "r.live = 1 AND r.ack_code = ?", (reply.code,))
+        if row is None:
+            raise NotFound(
+                _("no live mobilization recipient has ack code {code}").format(code=reply.code)
+            )
+        if row.phone != phone:
+            raise InvalidInput(
+                _("code {code} was not sent to {phone}").format(
+                    code=reply.code, phone=mask_phone(phone, region)
+                ),
+                "from",
+            )
+        rid = int(row.id)
+    else:
+        rows = db.conn.execute(
+            "SELECT r.id FROM recipients r JOIN people p ON p.id = r.person_id"
+            " WHERE p.phone = ? AND r.live = 1 AND r.state IN ('queued', 'sent', 'no_answer',"
+            " 'escalated')",
+            (phone,),
+        ).fetchall()
+        if len(rows) != 1:
+            raise InvalidInput(
+                _(
+                    "reply with the code from the message, e.g. '4821 1' ({count} open call-outs"
+                    " for this number)"
+                ).format(count=len(rows)),
+                "text",
+            )
+        ((rid,),) = rows
+    return record_answer(
+        db, clock, "sms", yes=reply.yes, via="sms", recipient_id=rid, eta_min=reply.eta_min
+    )
