@@ -372,7 +372,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
-        where = tuple(exc.field.split("."))
+        where = tuple(exc.field.split(".")) if exc.field else ("channels",)
         raise r.fail(where, exc.reason) from exc
     serve = _table(r, data, "serve")
     host = serve.get("host", "127.0.0.1")
@@ -467,7 +467,12 @@ def _parse_grid(r: _Reader, grid: Any) -> GridRules:
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise r.fail(("grid", name), _("must be a number of square metres >= 0"))
         tolerances[name] = float(value)
-    return GridRules(**bounds, **tolerances)
+    return GridRules(
+        households_min=bounds["households_min"],
+        households_max=bounds["households_max"],
+        overlap_tolerance_m2=tolerances["overlap_tolerance_m2"],
+        gap_tolerance_m2=tolerances["gap_tolerance_m2"],
+    )
 
 
 def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:

@@ -55,7 +55,7 @@ from contacts.people import clean_email, clean_webhook
 from contacts.phones import DEFAULT_REGION, normalize_phone
 from contacts.teams import TeamKind
 from jurisdiction.models import GRID_CODE_RE, Level, code_problem
-from jurisdiction.units import MAX_NAME, NewUnit, add_unit
+from jurisdiction.units import MAX_NAME, NewUnit, add_unit, update_figures
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
@@ -795,10 +795,7 @@ def _import_units(
             updates.append((name, households, population, at, uid))
     for unit in new:
         add_unit(db, clock, operator, unit)
-    conn.executemany(
-        "UPDATE units SET name = ?, households = ?, population = ?, updated_at = ? WHERE id = ?",
-        updates,
-    )
+    update_figures(db, updates)
     return KindCounts("units", len(new), len(updates), unchanged, skipped)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from contacts.models import ChannelKind, Role
-from contacts.phones import DEFAULT_REGION, mask_phone, normalize_phone
+from contacts.phones import DEFAULT_REGION, mask_phone, normalize_phone, shown_key
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
@@ -69,10 +69,8 @@ class Person:
     channels: tuple[Channel, ...] = ()
 
     def shown_key(self, *, unmasked: bool = False, region: str = DEFAULT_REGION) -> str:
-        """The key as listings show it: masked when it is the phone number."""
-        if not unmasked and self.phone and self.key == self.phone:
-            return mask_phone(self.key, region)
-        return self.key
+        """The key as listings show it (:func:`contacts.phones.shown_key`), or as it is."""
+        return self.key if unmasked else shown_key(self.key, region)
 
 
 @dataclass(frozen=True)
@@ -365,12 +363,19 @@ def _by(db: Database, where: str, params: Sequence[Any]) -> list[Person]:
     return _load(db, rows)
 
 
-def get_person(db: Database, ref: int | str, *, region: str = DEFAULT_REGION) -> Person:
+def get_person(
+    db: Database, ref: int | str, *, region: str = DEFAULT_REGION, field: str = "person"
+) -> Person:
     """Find one person by id, key, phone number (any written form) or a unique name.
+
+    The one way to name a person: commands, the roster, teams and contact trees all ask here.
+
+    Args:
+        field: the input the reference came from, named by an :class:`InvalidInput`.
 
     Raises:
         NotFound: nobody matches.
-        InvalidInput: the name is shared by several people (field ``person``; the message lists
+        InvalidInput: no reference, or the name is shared by several people (the message lists
             them so the operator can pick an id or key).
     """
     if isinstance(ref, int):
@@ -380,7 +385,7 @@ def get_person(db: Database, ref: int | str, *, region: str = DEFAULT_REGION) ->
         raise NotFound(_("no person #{id}").format(id=ref))
     text = ref.strip()
     if not text:
-        raise InvalidInput(_("name, key, phone or id of a person is required"), "person")
+        raise InvalidInput(_("name, key, phone or id of a person is required"), field)
     found = _by(db, "p.key = ?", (text,))
     if not found and text.lstrip("#").isdigit() and len(text.lstrip("#")) < 10:
         found = _by(db, "p.id = ?", (int(text.lstrip("#")),))
@@ -399,10 +404,12 @@ def get_person(db: Database, ref: int | str, *, region: str = DEFAULT_REGION) ->
                 _("{count} people are called {name}: {candidates}; give an id or key").format(
                     count=len(found), name=text, candidates=candidates
                 ),
-                "person",
+                field,
             )
     if not found:
-        raise NotFound(_("no person {ref}").format(ref=text))
+        raise NotFound(
+            _("no person {ref} (nobody has that key, id, phone or name)").format(ref=text)
+        )
     return found[0]
 
 
@@ -488,10 +495,6 @@ def list_people(
 # --- writing ----------------------------------------------------------------------------------
 
 
-def _audit_key(key: str, phone: str | None, region: str) -> str:
-    return mask_phone(key, region) if phone and key == phone else key
-
-
 def _write_channels(
     db: Database, person_id: int, channels: Sequence[tuple[ChannelKind, str, bool]]
 ) -> None:
@@ -542,7 +545,7 @@ def add_person(
     with write(db):
         other = db.conn.execute("SELECT id, name FROM people WHERE key = ?", (chosen,)).fetchone()
         if other is not None:
-            shown = _audit_key(chosen, values["phone"], region)
+            shown = shown_key(chosen, region)
             raise InvalidInput(
                 _("key {key} is already used by {name} (#{id}); give another --key").format(
                     key=shown, name=other[1], id=other[0]
@@ -577,7 +580,7 @@ def add_person(
             kind="person_added",
             data={
                 "person_id": person_id,
-                "key": _audit_key(chosen, values["phone"], region),
+                "key": shown_key(chosen, region),
                 "name": values["name"],
                 "unit": values["unit_code"],
                 "phone": mask_phone(values["phone"], region) or None,
@@ -711,7 +714,7 @@ def edit_person(
             kind="person_edited",
             data={
                 "person_id": person.id,
-                "key": _audit_key(person.key, person.phone, region),
+                "key": shown_key(person.key, region),
                 "changes": {
                     f: {"old": _shown(f, old[f], region), "new": _shown(f, v, region)}
                     for f, v in changed.items()
@@ -770,7 +773,7 @@ def deactivate_person(
             kind="person_deactivated",
             data={
                 "person_id": person.id,
-                "key": _audit_key(person.key, person.phone, region),
+                "key": shown_key(person.key, region),
                 "name": person.name,
                 "reason": why,
                 "teams": teams,
@@ -819,7 +822,7 @@ def set_channels(
             kind="channels_set",
             data={
                 "person_id": person.id,
-                "key": _audit_key(person.key, person.phone, region),
+                "key": shown_key(person.key, region),
                 "derived": not channels,
                 "channels": _channels_audit(cleaned, region),
             },

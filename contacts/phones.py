@@ -47,6 +47,17 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION, *, field: str = "ph
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def shown_key(key: str, region: str = DEFAULT_REGION) -> str:
+    """A person's key as listings and the audit log show it: masked when it is a phone number.
+
+    A person added without a key of their own is keyed by their E.164 number (personal data);
+    every other key is shown as it is.
+    """
+    if key.startswith("+") and key[1:].isdigit():
+        return mask_phone(key, region)
+    return key
+
+
 def mask_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
     """A number as listings show it: national form, all but the first 3 and last 4 digits hidden.
 

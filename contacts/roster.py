@@ -34,7 +34,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contacts.phones import mask_phone, normalize_phone
+from contacts.people import get_person
+from contacts.phones import shown_key
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
@@ -66,7 +67,7 @@ class PersonRef:
     @property
     def shown_key(self) -> str:
         """The key as the roster shows it: masked when it is a phone number (personal data)."""
-        return mask_phone(self.key) if self.key.startswith("+") else self.key
+        return shown_key(self.key)
 
 
 @dataclass(frozen=True)
@@ -168,48 +169,10 @@ def _people(db: Database, ids: Iterable[int]) -> dict[int, PersonRef]:
     return {int(r[0]): PersonRef(int(r[0]), str(r[1]), str(r[2])) for r in rows}
 
 
-def resolve_person(db: Database, ref: str | int, field: str = "person") -> PersonRef:
-    """Find a person by key, id, phone or unique name (tried in that order).
-
-    Raises:
-        NotFound: nobody matches.
-        InvalidInput: the name is shared by several people (give the key or phone).
-    """
-    text = str(ref).strip()
-    if not text:
-        raise InvalidInput(_("a person is required (key, id, phone or name)"), field)
-    conn = db.conn
-    row = conn.execute("SELECT id, key, name FROM people WHERE key = ?", (text,)).fetchone()
-    if row is None and text.isdigit():
-        row = conn.execute("SELECT id, key, name FROM people WHERE id = ?", (int(text),)).fetchone()
-    if row is None and any(ch.isdigit() for ch in text):
-        try:
-            phone = normalize_phone(text, field=field)
-        except InvalidInput:
-            phone = None
-        if phone is not None:
-            row = conn.execute(
-                "SELECT id, key, name FROM people WHERE phone = ?", (phone,)
-            ).fetchone()
-    if row is None:
-        rows = conn.execute(
-            "SELECT id, key, name FROM people WHERE name = ? ORDER BY active DESC, id LIMIT 3",
-            (text,),
-        ).fetchall()
-        if len(rows) > 1:
-            keys = ", ".join(str(r[1]) for r in rows)
-            raise InvalidInput(
-                _(
-                    "{text!r} names more than one person (keys {keys}); give the key or phone"
-                ).format(text=text, keys=keys),
-                field,
-            )
-        row = rows[0] if rows else None
-    if row is None:
-        raise NotFound(
-            _("{field}: nobody with key, id, phone or name {text!r}").format(field=field, text=text)
-        )
-    return PersonRef(int(row[0]), str(row[1]), str(row[2]))
+def _person_ref(db: Database, ref: str | int, field: str = "person") -> PersonRef:
+    """The person ``ref`` names (:func:`contacts.people.get_person`), as the roster holds them."""
+    person = get_person(db, ref, field=field)
+    return PersonRef(person.id, person.key, person.name)
 
 
 def _zone(name: str, field: str = "zone") -> ZoneInfo:
@@ -387,7 +350,7 @@ def add_rotation(
         )
     if not people:
         raise InvalidInput(_("at least one person is required"), "people")
-    refs = [resolve_person(db, p, "people") for p in people]
+    refs = [_person_ref(db, p, "people") for p in people]
     name = " ".join(name.split())[:MAX_NAME]
     now = clock.now()
     if valid_to is not None and valid_to.tzinfo is None:
@@ -460,7 +423,7 @@ def add_override(
         InvalidInput: times not aware or not in order, or no reason; NotFound: post/person.
     """
     target = get_post(db, post)
-    who = resolve_person(db, person)
+    who = _person_ref(db, person)
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput(_("override times must carry a time zone"), "from")
     start, end = (t.astimezone(UTC).replace(microsecond=0) for t in (starts_at, ends_at))
@@ -641,7 +604,7 @@ def shifts(
         person: only this person's shifts (key, id, phone or unique name).
     """
     start, end = _window(start, end)
-    who = resolve_person(db, person) if person is not None else None
+    who = _person_ref(db, person) if person is not None else None
     out = [
         Shift(seg.post, seg.person, a, b, seg.source, seg.ref)
         for pieces in _resolve(db, start, end, _posts(db, post)).values()
@@ -769,7 +732,6 @@ __all__ = [
     "list_posts",
     "list_rotations",
     "on_duty",
-    "resolve_person",
     "rotation_shift",
     "shift_to_json",
     "shift_uid",

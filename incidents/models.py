@@ -75,6 +75,11 @@ LOOP = (
     Stage.CLOSED,
 )
 TERMINAL = frozenset({Stage.CLOSED, Stage.VOIDED, Stage.MERGED})
+"""The stages a case ends in: it needs no more work (``reopen`` brings a closed one back)."""
+OPEN_STAGES: tuple[Stage, ...] = tuple(s for s in LOOP if s not in TERMINAL)
+"""The open stages, in the loop's order (reported … verified): a case in one still needs work."""
+OPEN_CASE_SQL = "stage NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
+"""The SQL condition "the case is open" (``stage NOT IN ('closed', 'merged', 'voided')``)."""
 
 
 class Severity(IntEnum):

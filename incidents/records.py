@@ -15,6 +15,7 @@ from typing import Any
 
 from incidents.limits import Policy
 from incidents.models import (
+    OPEN_CASE_SQL,
     Incident,
     Severity,
     Source,
@@ -333,7 +334,7 @@ def list_incidents(
     else:
         key = "coalesce(deadline, '~')"
         if not flt.include_closed and not (flt.stages and any(not s.is_open for s in flt.stages)):
-            where.append("stage NOT IN ('closed', 'voided', 'merged')")
+            where.append(OPEN_CASE_SQL)
         if flt.parked is not None:
             where.append("parked = ?")
             params.append(int(flt.parked))

@@ -6,17 +6,19 @@ passed is put under supervision once (one ``supervise`` entry per deadline), the
 writes the reminder the case is due now (numbered by elapsed intervals), not a burst of
 back-dated ones.
 
-The handover has two halves. The outgoing officer reads the :class:`HandoverBrief` (what is
-open, overdue, supervised, parked, which extension requests wait for approval, how many
-mobilizations run) and records the handover with a note; the brief's summary is kept with it.
-The incoming officer, and only the one named, then confirms it. Both steps are audit events
-(``handover``, ``handover_confirmed``).
+The handover has two halves. The outgoing officer reads the brief and records the handover
+with a note; the brief's summary is kept with it. The incoming officer, and only the one named,
+then confirms it. Both steps are audit events (``handover``, ``handover_confirmed``). The cases'
+part of the brief is read here (:func:`case_brief`: what is open, overdue, supervised, parked,
+which extension requests wait for approval); the whole brief, with what other packages have
+running (mobilizations), is :func:`reports.handover.handover_brief`, which the shell hands to
+:func:`shift_handover` (incidents sits below mobilization and does not read its tables).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -200,8 +202,12 @@ class Capped(Generic[T]):
 
 
 @dataclass(frozen=True)
-class HandoverBrief:
-    """What the outgoing officer must see before handing the shift over."""
+class CaseBrief:
+    """The cases' part of what the outgoing officer must see before handing the shift over.
+
+    :class:`reports.handover.HandoverBrief` extends it with what other packages have running;
+    :meth:`others` is how that reaches the stored summary and the audit entry.
+    """
 
     at: datetime
     counts: Counts
@@ -209,7 +215,10 @@ class HandoverBrief:
     supervised: Capped[BriefCase]
     parked: Capped[BriefCase]
     extensions: Capped[PendingExtension]
-    active_mobilizations: int
+
+    def others(self) -> dict[str, int]:
+        """Counts of open work outside the cases (none here), by name."""
+        return {}
 
     def summary(self) -> dict[str, Any]:
         """The form kept with the handover (``pending_json``): counts and case numbers."""
@@ -222,7 +231,7 @@ class HandoverBrief:
                 "parked": c.parked,
             },
             "pending_extensions": self.extensions.total,
-            "active_mobilizations": self.active_mobilizations,
+            **self.others(),
             "overdue": [case.number for case in self.overdue.items],
             "supervised": [case.number for case in self.supervised.items],
             "parked": [case.number for case in self.parked.items],
@@ -246,8 +255,8 @@ def _brief_cases(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[BriefCas
     return tuple(cases)
 
 
-def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> HandoverBrief:
-    """交接班简报: the counts, and the cases and requests the outgoing officer must see.
+def case_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> CaseBrief:
+    """交接班简报, the cases' part: the counts, and the cases and requests to see.
 
     Overdue and supervised cases come most late first, parked cases and extension requests
     oldest first; each list holds at most ``limit`` items next to its total.
@@ -276,10 +285,6 @@ def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> 
         (limit,),
     ).fetchall()
     (pending,) = conn.execute("SELECT count(*) FROM extensions WHERE status = 'pending'").fetchone()
-    # A plain count: the incidents package does not depend on contacts, only on the table.
-    (mobilizations,) = conn.execute(
-        "SELECT count(*) FROM mobilizations WHERE state = 'active'"
-    ).fetchone()
     extensions = tuple(
         PendingExtension(
             id=int(r[0]),
@@ -295,14 +300,13 @@ def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> 
         )
         for r in extension_rows
     )
-    return HandoverBrief(
+    return CaseBrief(
         at=now,
         counts=c,
         overdue=Capped(_brief_cases(overdue, now), c.overdue),
         supervised=Capped(_brief_cases(supervised, now), c.supervised),
         parked=Capped(_brief_cases(parked, now), c.parked),
         extensions=Capped(extensions, int(pending)),
-        active_mobilizations=int(mobilizations),
     )
 
 
@@ -310,8 +314,8 @@ def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> 
 class Handover:
     """One shift handover; ``confirmed_*`` are set when the incoming officer confirms it.
 
-    ``pending`` is the brief's summary at handover (:meth:`HandoverBrief.summary`); ``{}`` for
-    handovers recorded before it was kept.
+    ``pending`` is the brief's summary at handover (:meth:`CaseBrief.summary`, with the counts
+    of :meth:`CaseBrief.others`); ``{}`` for handovers recorded before it was kept.
     """
 
     id: int
@@ -334,6 +338,7 @@ class Handover:
 
     @property
     def active_mobilizations(self) -> int:
+        """Mobilizations running at handover, as the brief given to :func:`shift_handover` said."""
         return int(self.pending.get("active_mobilizations", 0))
 
 
@@ -359,8 +364,20 @@ def _row_to_handover(row: Sequence[Any]) -> Handover:
     )
 
 
-def shift_handover(db: Database, clock: Clock, operator: str, to: str, note: str = "") -> Handover:
+def shift_handover(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    to: str,
+    note: str = "",
+    *,
+    brief: Callable[[Database, datetime], CaseBrief] = case_brief,
+) -> Handover:
     """交接班: record who hands the shift to whom, with the brief's counts and summary.
+
+    Args:
+        brief: reads the brief in the handover's transaction; the shell passes
+            :func:`reports.handover.handover_brief` so running mobilizations are kept too.
 
     Raises:
         InvalidInput: no successor, or the successor is the operator.
@@ -376,9 +393,9 @@ def shift_handover(db: Database, clock: Clock, operator: str, to: str, note: str
     now = clock.now()
     at = to_iso(now)
     with write(db):
-        brief = handover_brief(db, now)
-        c = brief.counts
-        pending = brief.summary()
+        read = brief(db, now)
+        c = read.counts
+        pending = read.summary()
         cursor = db.conn.execute(
             "INSERT INTO handovers (at, from_operator, to_operator, note, open_cases,"
             " overdue_cases, supervised_cases, pending_json) VALUES (?,?,?,?,?,?,?,?)",
@@ -405,8 +422,8 @@ def shift_handover(db: Database, clock: Clock, operator: str, to: str, note: str
                 "overdue": c.overdue,
                 "supervised": c.supervised,
                 "parked": c.parked,
-                "pending_extensions": brief.extensions.total,
-                "active_mobilizations": brief.active_mobilizations,
+                "pending_extensions": read.extensions.total,
+                **read.others(),
             },
         )
     return Handover(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from incidents.limits import Policy
-from incidents.models import Extension, Incident, Severity, Stage, Task, Urgency
+from incidents.models import OPEN_STAGES, Extension, Incident, Severity, Stage, Task, Urgency
 from incidents.records import (
     TASK_COLUMNS,
     NewIncident,
@@ -30,7 +30,7 @@ from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from store.i18n import _
 
-OPEN = frozenset(s for s in Stage if s.is_open)
+OPEN = frozenset(OPEN_STAGES)
 
 # action -> stages it may start from; the stage it leads to is decided by the action itself.
 ACTIONS: dict[str, frozenset[Stage]] = {

@@ -34,14 +34,12 @@ from shapely.geometry import Point
 
 from jurisdiction.geo import make_sound, parse_boundary, to_geojson, to_shape
 from jurisdiction.models import GridSpec, Level, Unit, code_problem
-from jurisdiction.units import check_figure, clean_addresses, get_unit
+from jurisdiction.units import OPEN_CASE, check_figure, clean_addresses, get_unit
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput
 from store.i18n import _
-
-OPEN_CASE = "stage NOT IN ('closed', 'voided', 'merged')"
 
 
 @dataclass(frozen=True)

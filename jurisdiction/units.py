@@ -91,6 +91,20 @@ class NewUnit:
     addresses: tuple[str, ...] = ()
 
 
+def update_figures(
+    db: Database, rows: Sequence[tuple[str, int | None, int | None, str, int]]
+) -> None:
+    """Set units' names and figures in place, as a spreadsheet import does (inside its write).
+
+    Args:
+        rows: ``(name, households, population, updated_at, unit id)`` per unit.
+    """
+    db.conn.executemany(
+        "UPDATE units SET name = ?, households = ?, population = ?, updated_at = ? WHERE id = ?",
+        rows,
+    )
+
+
 def add_unit(
     db: Database, clock: Clock, operator: str, new: NewUnit, *, valid_from: datetime | None = None
 ) -> Unit:
@@ -258,6 +272,11 @@ def predecessors_of(db: Database, code: str) -> list[Unit]:
     return [row_to_unit(r) for r in rows]
 
 
+# Jurisdiction sits below incidents and cannot import its vocabulary: this is incidents.models'
+# OPEN_CASE_SQL, spelled here (tests/unit/test_workflow.py checks that the two agree).
+OPEN_CASE = "stage NOT IN ('closed', 'merged', 'voided')"
+
+
 @dataclass(frozen=True)
 class UnitDetail:
     """A unit with what ``unit show`` lists: its children, addresses, open cases, history."""
@@ -275,8 +294,7 @@ def unit_detail(db: Database, code: str) -> UnitDetail:
     if unit.level is Level.GRID:
         open_cases = int(
             db.conn.execute(
-                "SELECT count(*) FROM incidents WHERE grid_id = ?"
-                " AND stage NOT IN ('closed', 'voided', 'merged')",
+                f"SELECT count(*) FROM incidents WHERE grid_id = ? AND {OPEN_CASE}",
                 (unit.id,),
             ).fetchone()[0]
         )

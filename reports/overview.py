@@ -25,12 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from incidents.models import LOOP, TERMINAL, Severity, Stage
+from incidents.models import OPEN_STAGES, Severity, Stage
 from store.clock import from_iso
 from store.db import Database
-
-OPEN_STAGES: tuple[Stage, ...] = tuple(s for s in LOOP if s not in TERMINAL)
-"""The stages of the active queue, in the order of the loop (reported … verified)."""
 
 FEED_KINDS: dict[str, str] = {
     "reported": "report",

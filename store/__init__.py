@@ -1,9 +1,12 @@
-"""dutydesk's storage layer: the only package that opens SQLite.
+"""dutydesk's storage layer and shared kernel: the ground floor, and the only package that opens
+SQLite; it imports no other package of dutydesk.
 
-Provides the connection policy and migrations (:mod:`store.db`), the hash-chained audit log
-(:mod:`store.audit`), the error hierarchy (:mod:`store.errors`), clocks (:mod:`store.clock`),
-Chinese-aware search segmentation (:mod:`store.textsearch`), default paths
-(:mod:`store.paths`) and the translations every package uses (:mod:`store.i18n`).
+Provides the connection policy (:mod:`store.db`), the schema and its migrations for every
+package's tables (:mod:`store.schema`), the hash-chained audit log that is also the one timeline
+(:mod:`store.audit`), the engine lease (:mod:`store.lease`), the error hierarchy
+(:mod:`store.errors`), clocks (:mod:`store.clock`), Chinese-aware search segmentation
+(:mod:`store.textsearch`), default paths (:mod:`store.paths`) and the translations every package
+uses (:mod:`store.i18n`). Which package owns which table: ``tests/unit/test_table_owners.py``.
 
 Importing the package imports sqlite-utils once, with numpy hidden: see
 :func:`_import_sqlite_utils`.

@@ -8,12 +8,24 @@ dies stops renewing, and the lease can be taken over once it has expired.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
 from store.clock import to_iso
 from store.db import write
+
+
+def new_holder(kind: str) -> str:
+    """A holder id unique to this process and call: ``kind:host:pid:random``.
+
+    ``kind`` says what holds it (``engine``, ``console``); host and pid tell an operator which
+    process that is, and the random part tells two holders of one process apart.
+    """
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def acquire(db: Database, holder: str, now: datetime, ttl: timedelta) -> bool:

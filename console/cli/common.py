@@ -1,4 +1,4 @@
-"""Provides what every command module shares: the global options' state, JSON and padding.
+"""Provides what every command module shares: the global options' state, JSON, one-line errors.
 
 :class:`State` holds ``--db``/``--config``/``--as`` and opens the context on first use (so
 ``--help`` opens nothing); ``pass_state`` hands it to a command.
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from rich.cells import cell_len
 
 from console.context import Context, open_context
 
@@ -45,11 +44,6 @@ pass_state = click.make_pass_decorator(State)
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
-def pad(text: str, width: int) -> str:
-    """``text`` padded with spaces to ``width`` terminal cells (Chinese is two cells wide)."""
-    return text + " " * max(0, width - cell_len(text))
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -11,10 +11,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from console.cli import render
-from console.cli.common import State, emit_json, pad, pass_state
+from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import pad, print_table
 from console.timefmt import local, parse_when
 from contacts.roster import (
     Shift,
@@ -280,18 +279,19 @@ def list_cmd(
     if as_json:
         emit_json([shift_to_json(s, zone) for s in items])
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in (N_("from"), N_("to"), N_("post"), N_("person"), N_("source")):
-        table.add_column(_(name), no_wrap=True)
-    for s in items:
-        table.add_row(
-            local(s.starts_at, zone),
-            local(s.ends_at, zone),
-            f"{s.post.code} {s.post.name}",
-            f"{s.person.name} ({s.person.shown_key})",
-            _(SOURCES[s.source]) if s.source in SOURCES else s.source,
-        )
-    render.out().print(table)
+    print_table(
+        [_(name) for name in (N_("from"), N_("to"), N_("post"), N_("person"), N_("source"))],
+        [
+            (
+                local(s.starts_at, zone),
+                local(s.ends_at, zone),
+                f"{s.post.code} {s.post.name}",
+                f"{s.person.name} ({s.person.shown_key})",
+                _(SOURCES[s.source]) if s.source in SOURCES else s.source,
+            )
+            for s in items
+        ],
+    )
     click.echo(_("{count} shift(s)").format(count=len(items)))
 
 

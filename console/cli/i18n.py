@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import click
 from rich.cells import cell_len
@@ -110,7 +110,7 @@ class HelpFormatter(click.HelpFormatter):
         self.write("\n")
 
     def write_dl(
-        self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
     ) -> None:
         """Click's definition list (options, commands), its second column wrapped by display
         width when it holds Chinese; otherwise click's own."""

@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from console.cli import render
-from console.cli.common import State, emit_json, pad, pass_state
+from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import out, pad
 from console.timefmt import local, parse_when
 from incidents import workflow as wf
 from incidents.models import (
@@ -246,7 +247,7 @@ def list_cmd(
     if not page.items:
         click.echo(_("no cases match"))
         return
-    render.out().print(render.incident_table(page.items, now, ctx.config.zone))
+    out().print(render.incident_table(page.items, now, ctx.config.zone))
     if page.next_after:
         click.echo(
             _("more: --after {key}").format(key=f"{page.next_after[0]}/{page.next_after[1]}")
@@ -283,7 +284,7 @@ def show(state: State, case: str, as_json: bool) -> None:
         ]
         emit_json(data)
         return
-    console = render.out()
+    console = out()
     for part in render.incident_card(item, entries, tasks, now, ctx.config.zone):
         console.print(part)
         console.print()
@@ -530,7 +531,7 @@ def assign(state: State, case: str, to: str, as_json: bool) -> None:
 @click.option("--tag", "tags", multiple=True, help=N_("Replace the tags (repeatable)."))
 @JSON
 @pass_state
-def edit(state: State, case: str, as_json: bool, tags: tuple[str, ...], **fields: Any) -> None:
+def edit(state: State, /, case: str, as_json: bool, tags: tuple[str, ...], **fields: Any) -> None:
     """Change fields of an open case; each change is kept in the timeline as old → new."""
     ctx = state.ctx
     changes = {k: v for k, v in fields.items() if v is not None}
@@ -558,7 +559,7 @@ def search(state: State, text: str, limit: int, as_json: bool) -> None:
     if not hits:
         click.echo(_("nothing found for {text!r}").format(text=text))
         return
-    render.out().print(render.incident_table([h.incident for h in hits], now, ctx.config.zone))
+    out().print(render.incident_table([h.incident for h in hits], now, ctx.config.zone))
 
 
 @incident.group("task")

@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.cells import cell_len
-from rich.table import Table
 
-from console.cli import render
 from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import echo_fields, print_table
 from contacts.models import ChannelKind
 from contacts.people import (
     NewPerson,
@@ -59,13 +57,6 @@ PERSON_COLUMNS = (
     N_("in service"),
 )
 TEAM_COLUMNS = (N_("code"), N_("name"), N_("kind"), N_("unit"), N_("leader"), N_("members"))
-
-
-def echo_fields(rows: list[tuple[str, str]]) -> None:
-    """Print ``label: value`` lines with the values aligned (labels may be double-width)."""
-    width = max((cell_len(label) for label, _value in rows), default=0)
-    for label, value in rows:
-        click.echo(f"{label}:{' ' * (width - cell_len(label) + 1)}{value}")
 
 
 def _region(state: State) -> str:
@@ -208,20 +199,21 @@ def person_list(
     if as_json:
         emit_json([person_to_json(p, unmasked=unmasked, region=region) for p in people])
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in PERSON_COLUMNS:
-        table.add_column(_(name), no_wrap=True)
-    for p in people:
-        table.add_row(
-            str(p.id),
-            p.name,
-            p.unit_code or "",
-            _phone(p, unmasked, region),
-            ", ".join(r.label for r in p.roles),
-            ", ".join(p.skills),
-            _("yes") if p.active else _("no"),
-        )
-    render.out().print(table)
+    print_table(
+        [_(name) for name in PERSON_COLUMNS],
+        [
+            (
+                str(p.id),
+                p.name,
+                p.unit_code or "",
+                _phone(p, unmasked, region),
+                ", ".join(r.label for r in p.roles),
+                ", ".join(p.skills),
+                _("yes") if p.active else _("no"),
+            )
+            for p in people
+        ],
+    )
     click.echo(_("{count} person(s)").format(count=len(people)))
 
 
@@ -452,19 +444,20 @@ def team_list(
         _audit_unmasked(state, unmasked, "team list", sum(len(t.members) for t in teams))
         emit_json([team_to_json(t, unmasked=unmasked, region=region) for t in teams])
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in TEAM_COLUMNS:
-        table.add_column(_(name), no_wrap=True)
-    for t in teams:
-        table.add_row(
-            t.code,
-            t.name,
-            t.kind.label,
-            t.unit_code or "",
-            t.leader.name if t.leader else "",
-            str(sum(1 for m in t.members if m.active)),
-        )
-    render.out().print(table)
+    print_table(
+        [_(name) for name in TEAM_COLUMNS],
+        [
+            (
+                t.code,
+                t.name,
+                t.kind.label,
+                t.unit_code or "",
+                t.leader.name if t.leader else "",
+                str(sum(1 for m in t.members if m.active)),
+            )
+            for t in teams
+        ],
+    )
     click.echo(_("{count} team(s)").format(count=len(teams)))
 
 

@@ -1,8 +1,7 @@
-"""Provides the CLI's human output: case tables, case cards, timelines (rich, to stdout).
+"""Provides the CLI's human output of cases: the case list, the case card, its timeline.
 
 Headers and labels are English message ids shown in the current language (:mod:`store.i18n`);
-rich measures every cell by its display width, so Chinese (two cells a character) lines up, and
-:func:`pad` does the same for text aligned by hand.
+the tables are :mod:`console.cli.tables`', aligned by display width.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.cells import cell_len
-from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
+from console.cli.tables import table
 from console.timefmt import local, short, time_left
 from incidents import models
 from incidents.models import Incident, Stage, Task, TimelineEntry
@@ -47,21 +45,6 @@ def iso(at: datetime | None) -> str | None:
     return to_iso(at) if at else None
 
 
-def pad(text: str, width: int, *, right: bool = False) -> str:
-    """``text`` filled with spaces to ``width`` display cells (a Chinese character takes two);
-    ``right`` aligns it to the right. Text wider than ``width`` is returned as it is."""
-    fill = " " * max(0, width - cell_len(text))
-    return fill + text if right else text + fill
-
-
-def out() -> Console:
-    """stdout; when piped, wide enough that no column is cut (rich assumes 80 otherwise)."""
-    console = Console(highlight=False, soft_wrap=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, soft_wrap=False, width=160)
-    return console
-
-
 def severity_text(incident: Incident) -> Text:
     level = incident.severity
     return Text(f" {level.roman:<3}", style=SEVERITY_STYLE[int(level)])
@@ -86,15 +69,16 @@ def category_label(incident: Incident) -> str:
 
 
 def incident_table(items: list[Incident], now: datetime, zone: ZoneInfo) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for key, name in TABLE_COLUMNS:
-        if key == "title":
-            table.add_column(_(name), ratio=1, min_width=14, no_wrap=True, overflow="ellipsis")
-        else:
-            table.add_column(_(name), no_wrap=True)
+    headers: list[str | Column] = [
+        Column(_(name), ratio=1, min_width=14, no_wrap=True, overflow="ellipsis")
+        if key == "title"
+        else _(name)
+        for key, name in TABLE_COLUMNS
+    ]
+    listing = table(headers)
     for item in items:
         left, overdue = time_left(item.deadline if not item.parked else None, now)
-        table.add_row(
+        listing.add_row(
             item.number,
             severity_text(item),
             stage_text(item),
@@ -103,7 +87,7 @@ def incident_table(items: list[Incident], now: datetime, zone: ZoneInfo) -> Tabl
             short(item.deadline, zone),
             Text(left, style="bold red" if overdue else ""),
         )
-    return table
+    return listing
 
 
 def incident_card(
@@ -155,9 +139,12 @@ def incident_card(
         facts.add_row(_("description"), incident.description)
     if incident.merged_into:
         facts.add_row(_("merged into"), _("id {id}").format(id=incident.merged_into))
-    timeline = Table(title=_("timeline"), box=None, header_style="bold", title_justify="left")
-    for index, name in enumerate(TIMELINE_COLUMNS):
-        timeline.add_column(_(name), no_wrap=index != len(TIMELINE_COLUMNS) - 1)
+    timeline = table(
+        [_(name) for name in TIMELINE_COLUMNS],
+        title=_("timeline"),
+        wrap={len(TIMELINE_COLUMNS) - 1},
+        edge=True,
+    )
     for entry in entries:
         what = entry_kind(entry)
         if entry.stage_to and entry.stage_to.value != entry.kind:
@@ -166,9 +153,9 @@ def incident_card(
         timeline.add_row(local(entry.at, zone), entry.operator, what, details)
     parts: list[Any] = [facts, timeline]
     if tasks:
-        task_table = Table(title=_("tasks"), box=None, header_style="bold", title_justify="left")
-        for name in TASK_COLUMNS:
-            task_table.add_column(_(name))
+        task_table = table(
+            [_(name) for name in TASK_COLUMNS], title=_("tasks"), no_wrap=False, edge=True
+        )
         for task in tasks:
             due = local(task.due, zone)
             if task.overdue_at(now):

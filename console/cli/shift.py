@@ -44,9 +44,10 @@ def _handover_json(handover: Any) -> dict[str, Any]:
 def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
     """Record the handover with the open/overdue/supervised counts at this moment."""
     from incidents.supervision import shift_handover
+    from reports.handover import handover_brief
 
     ctx = state.ctx
-    handover = shift_handover(ctx.db, ctx.clock, ctx.operator, to, note)
+    handover = shift_handover(ctx.db, ctx.clock, ctx.operator, to, note, brief=handover_brief)
     c = handover.counts
     if as_json:
         emit_json(_handover_json(handover))

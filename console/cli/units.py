@@ -11,11 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.cells import cell_len
-from rich.table import Table
 
-from console.cli import render
 from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import echo_fields, print_table
 from console.timefmt import local, parse_when
 from jurisdiction.adjust import Adjustment, merge_grids, spec_from_json, split_grid
 from jurisdiction.geo import boundary_problems
@@ -52,13 +50,6 @@ part whose boundary contains their lat/lon, else to the first part; the grid's p
 the part listing them in "people", else to the first part. In a merge the new grid
 takes all addresses, open cases and people (households, population and boundary default to the sum
 and union of the old grids). Closed cases keep pointing at the old grids.""")
-
-
-def echo_fields(rows: list[tuple[str, str]]) -> None:
-    """Print ``label: value`` lines with the values aligned (labels may be double-width)."""
-    width = max((cell_len(label) for label, _value in rows), default=0)
-    for label, value in rows:
-        click.echo(f"{label}:{' ' * (width - cell_len(label) + 1)}{value}")
 
 
 def read_json(path: Path, field: str) -> Any:
@@ -202,20 +193,21 @@ def list_cmd(
     if as_json:
         emit_json([unit_to_json(u) for u in items])
         return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in UNIT_COLUMNS:
-        table.add_column(_(name), no_wrap=True)
-    for u in items:
-        table.add_row(
-            u.code,
-            u.name,
-            u.level.label,
-            u.parent_code or "",
-            "" if u.households is None else str(u.households),
-            "" if u.population is None else str(u.population),
-            _period(u, state) + (f" → {', '.join(u.successors)}" if u.successors else ""),
-        )
-    render.out().print(table)
+    print_table(
+        [_(name) for name in UNIT_COLUMNS],
+        [
+            (
+                u.code,
+                u.name,
+                u.level.label,
+                u.parent_code or "",
+                "" if u.households is None else str(u.households),
+                "" if u.population is None else str(u.population),
+                _period(u, state) + (f" → {', '.join(u.successors)}" if u.successors else ""),
+            )
+            for u in items
+        ],
+    )
     click.echo(_("{count} unit(s)").format(count=len(items)))
 
 

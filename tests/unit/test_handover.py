@@ -12,14 +12,15 @@ from incidents import workflow as wf
 from incidents.limits import Policy
 from incidents.models import Stage
 from incidents.supervision import (
+    case_brief,
     confirm_handover,
     get_handover,
-    handover_brief,
     list_handovers,
     pending_handover,
     shift_handover,
     sweep_overdue,
 )
+from reports.handover import handover_brief
 from store.clock import FixedClock, to_iso
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from tests.conftest import OPERATOR, MakeCase, events_count
@@ -121,7 +122,9 @@ def test_an_empty_desk_has_an_empty_brief(db: Database, clock: FixedClock) -> No
 def test_the_handover_keeps_the_brief_and_the_successor_confirms_it(
     db: Database, clock: FixedClock, desk: dict[str, str]
 ) -> None:
-    handover = shift_handover(db, clock, OPERATOR, f" {SUCCESSOR} ", "3号楼火灾跟进")
+    handover = shift_handover(
+        db, clock, OPERATOR, f" {SUCCESSOR} ", "3号楼火灾跟进", brief=handover_brief
+    )
     assert (handover.to_operator, handover.note) == (SUCCESSOR, "3号楼火灾跟进")
     assert handover.counts.parked == 1 and not handover.confirmed
     stored = get_handover(db, handover.id)
@@ -131,6 +134,7 @@ def test_the_handover_keeps_the_brief_and_the_successor_confirms_it(
     assert (stored.pending_extensions, stored.active_mobilizations) == (1, 2)
     (event,) = events_of(db, "handover")
     assert event["to"] == SUCCESSOR and event["pending_extensions"] == 1
+    assert event["active_mobilizations"] == 2
 
     assert pending_handover(db, SUCCESSOR) == stored
     assert pending_handover(db, OPERATOR) is None
@@ -203,3 +207,20 @@ def test_a_handover_recorded_before_the_brief_was_kept_reads_back(
     db.conn.commit()
     (old,) = list_handovers(db)
     assert (old.counts.open, old.counts.parked, old.pending, old.confirmed) == (3, 0, {}, False)
+
+
+def test_the_cases_brief_alone_says_nothing_of_mobilizations(
+    db: Database, clock: FixedClock, desk: dict[str, str]
+) -> None:
+    """incidents reads only its own tables: the mobilizations come from reports' brief."""
+    cases = case_brief(db, clock.now())
+    full = handover_brief(db, clock.now())
+    assert cases.counts == full.counts and cases.overdue == full.overdue
+    assert cases.summary() == {
+        key: value for key, value in full.summary().items() if key != "active_mobilizations"
+    }
+    assert full.summary()["active_mobilizations"] == 2
+    handover = shift_handover(db, clock, OPERATOR, SUCCESSOR)
+    assert "active_mobilizations" not in handover.pending
+    (event,) = events_of(db, "handover")
+    assert "active_mobilizations" not in event and event["open"] == full.counts.open

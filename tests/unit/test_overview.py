@@ -8,18 +8,17 @@ from sqlite_utils import Database
 
 from incidents import workflow
 from incidents.limits import Policy
-from incidents.models import Severity, Stage
+from incidents.models import OPEN_STAGES, Severity, Stage
 from incidents.supervision import counts, sweep_overdue
-from mobilization.mobilize import (
+from mobilization import (
     Target,
+    build_default_tree,
     cancel_mobilization,
     recipient_rows,
     record_answer,
     start_mobilization,
 )
-from mobilization.trees import build_default_tree
 from reports.overview import (
-    OPEN_STAGES,
     FeedItem,
     recent_feed,
     severity_counts,

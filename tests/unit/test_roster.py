@@ -221,7 +221,7 @@ def test_people_resolve_by_key_id_phone_and_unique_name(
         zone="Asia/Shanghai",
     )
     assert [p.key for p in rot.people] == ["P1", "P2", "P1", "P5"]
-    with pytest.raises(InvalidInput, match="more than one person"):
+    with pytest.raises(InvalidInput, match="2 people are called 张强"):
         daily(db, clock, people=["张强"])
     with pytest.raises(NotFound):
         daily(db, clock, people=["nobody"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from sqlite_utils import Database
 
 from incidents import workflow as wf
 from incidents.limits import Policy
-from incidents.models import Incident, Stage
+from incidents.models import OPEN_CASE_SQL, OPEN_STAGES, Incident, Stage
 from incidents.records import (
     ListFilter,
     get_incident,
@@ -38,24 +40,47 @@ STAGE_CHANGES: dict[str, tuple[frozenset[Stage], Stage]] = {
     "return": (frozenset({Stage.HANDLING, Stage.FEEDBACK}), Stage.DISPATCHED),
     "reopen": (frozenset({Stage.CLOSED}), Stage.HANDLING),
 }
-OPEN_STAGES = frozenset(
-    {
+OPEN = frozenset(OPEN_STAGES)
+OTHER_STEPS: dict[str, frozenset[Stage]] = {
+    "merge": OPEN,
+    "park": OPEN - {Stage.REPORTED},
+    "extend": OPEN,
+    "edit": OPEN,
+}
+ALL_STEPS = [*STAGE_CHANGES, *OTHER_STEPS]
+ALL_STAGES = [*Stage]
+
+
+def test_the_open_stages_are_the_loop_before_its_end_in_order() -> None:
+    assert OPEN_STAGES == (
         Stage.REPORTED,
         Stage.REGISTERED,
         Stage.DISPATCHED,
         Stage.HANDLING,
         Stage.FEEDBACK,
         Stage.VERIFIED,
-    }
-)
-OTHER_STEPS: dict[str, frozenset[Stage]] = {
-    "merge": OPEN_STAGES,
-    "park": OPEN_STAGES - {Stage.REPORTED},
-    "extend": OPEN_STAGES,
-    "edit": OPEN_STAGES,
-}
-ALL_STEPS = [*STAGE_CHANGES, *OTHER_STEPS]
-ALL_STAGES = [*Stage]
+    )
+    assert all(s.is_open for s in OPEN_STAGES)
+    assert [s for s in Stage if s.is_open] == list(OPEN_STAGES)
+
+
+STAGE_LIST_SQL = re.compile(r"stage\s+(?:NOT\s+)?IN\s*\(\s*'[^)]*\)", re.IGNORECASE)
+
+
+def test_open_has_one_spelling_in_sql() -> None:
+    """Every SQL literal listing stages is incidents.models' OPEN_CASE_SQL, word for word
+    (jurisdiction, below incidents, spells it out and is checked here)."""
+    from jurisdiction.units import OPEN_CASE
+
+    assert OPEN_CASE == OPEN_CASE_SQL
+    root = Path(__file__).resolve().parents[2]
+    found = {}
+    for package in ("store", "jurisdiction", "contacts", "incidents", "mobilization", "reports"):
+        for path in sorted((root / package).rglob("*.py")):
+            for match in STAGE_LIST_SQL.finditer(path.read_text(encoding="utf-8")):
+                found[f"{path.relative_to(root)}: {match.group()}"] = match.group()
+    assert found, "the scan finds the spelling in jurisdiction/units.py"
+    assert {where for where, text in found.items() if text != OPEN_CASE_SQL} == set()
 
 
 def allowed_from(stage: Stage) -> set[str]:

@@ -1,6 +1,6 @@
 """Provides the shift handover screen (交接班), for the outgoing and the incoming officer.
 
-The outgoing officer sees the brief (:func:`incidents.supervision.handover_brief`): the counts,
+The outgoing officer sees the brief (:func:`reports.handover.handover_brief`): the counts,
 and the overdue, supervised and parked cases and the extension requests waiting for approval,
 one tab each. Below it they name the successor (prefilled with the next holder of the
 duty-officer post when the roster has one), write the note, and hand over with ``ctrl+s``
@@ -47,14 +47,13 @@ from incidents.supervision import (
     Capped,
     Counts,
     Handover,
-    HandoverBrief,
     PendingExtension,
     confirm_handover,
-    handover_brief,
     list_handovers,
     pending_handover,
     shift_handover,
 )
+from reports.handover import HandoverBrief, handover_brief
 from store.clock import Clock
 from store.db import Database
 from store.errors import NotFound
@@ -400,7 +399,7 @@ class HandoverScreen(LiveScreen):
         c = self.view.brief.counts
 
         def step(db: Database, clock: Clock, operator: str) -> str:
-            done = shift_handover(db, clock, operator, successor, note)
+            done = shift_handover(db, clock, operator, successor, note, brief=handover_brief)
             return _("Handed over to {operator} (#{id}); awaiting confirmation").format(
                 operator=done.to_operator, id=done.id
             )
