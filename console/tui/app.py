@@ -1,20 +1,19 @@
 """Provides the dutydesk console: the Textual app's wiring and lifecycle, and ``run_console``.
 
-The app opens on the incidents view. It polls SQLite's ``PRAGMA data_version`` so that what the
-CLI or another console writes shows up within ``ui.refresh_seconds``; after its own writes it
-tells its screens at once. It runs the engine (:mod:`console.engine`: overdue sweep,
-mobilization sends, time-outs and escalations) on a thread of its own, which acts only while it
-holds the engine lease and gives it back when the console exits. One lock serialises the shared
-database connection between the UI thread and the thread workers.
+The app opens on the dashboard (or on the queue of cases, with ``[ui] home = "incidents"``).
+It polls SQLite's ``PRAGMA data_version`` so that what the CLI or another console writes shows
+up within ``ui.refresh_seconds``; after its own writes it tells its screens at once
+(:class:`~console.tui.messages.DataChanged`). It runs the engine (:mod:`console.engine`:
+overdue sweep, mobilization sends, time-outs and escalations) on a thread of its own, which
+acts only while it holds the engine lease and gives it back when the console exits. Every
+database read or write runs in a thread worker, under one lock that serialises the shared
+connection; the UI thread never touches the database.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Iterable
 
 from textual import work
@@ -27,12 +26,11 @@ from console.context import Context
 from console.engine import Engine, EngineThread
 from console.tui.i18n import translate_bindings
 from console.tui.messages import (
+    DatabasePolled,
+    DataChanged,
     EngineStateChanged,
     EngineWrote,
-    IncidentLogged,
     IncidentOpened,
-    IncidentsChanged,
-    IncidentUpdated,
 )
 from console.tui.screens import (
     ContactsScreen,
@@ -45,9 +43,10 @@ from console.tui.screens import (
 )
 from console.tui.screens.actions import CaseScreen
 from console.tui.screens.help import HelpScreen
-from contacts.roster import on_duty
-from incidents.supervision import pending_handover
+from contacts.roster import Shift, on_duty
+from incidents.supervision import Handover, pending_handover
 from reports.notices import Notice, NoticeWatcher
+from store import lease
 from store.db import change_marker, data_version
 from store.i18n import N_, _
 
@@ -105,9 +104,10 @@ class DutydeskApp(App[None]):
         self.ctx = ctx
         self.home = home or ctx.config.home
         self.db_lock = threading.Lock()
-        self.holder = f"console:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = lease.new_holder("console")
         self._data_version = 0
         self._marker: tuple[object, ...] = ()
+        self._polling = False
         self.engine: EngineThread | None = None
         self.notices = NoticeWatcher(ctx.db)
         self._gc_threshold: tuple[int, int, int] | None = None
@@ -137,17 +137,53 @@ class DutydeskApp(App[None]):
     def on_mount(self) -> None:
         self.sub_title = f"{self.ctx.operator} @ {self.ctx.db_path.name}"
         self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
-        with self.db_lock:
-            self._data_version = data_version(self.ctx.db)
-            self._marker = change_marker(self.ctx.db)
-            self.notices.prime()
-        self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
-        self.start_engine()
-        self.show_on_duty()
-        self.tell_pending_handover()
+        self.start()
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
         self.set_timer(FREEZE_AFTER_S, self._freeze)
         self.set_interval(FULL_GC_EVERY_S, self._collect_when_quiet)
+
+    @work(thread=True, exit_on_error=False, group="start")
+    def start(self) -> None:
+        """Note where the data stands, start the engine, then look for changes from there.
+
+        The first look (lease, overdue sweep) is done before this worker ends, so what the
+        console shows first already reflects it; what the sweep changed is news to the first
+        poll (a case gone overdue is a notice).
+        """
+        ctx = self.ctx
+        with self.db_lock:
+            version = data_version(ctx.db)
+            marker = change_marker(ctx.db)
+            self.notices.prime()
+            shifts = on_duty(ctx.db, ctx.clock.now())
+            waiting = pending_handover(ctx.db, ctx.operator)
+        engine = Engine(
+            ctx.db_path,
+            ctx.config,
+            clock=ctx.clock,
+            holder=self.holder,
+            on_state=self._post_engine_state,
+            on_change=self._post_engine_wrote,
+        )
+        self.engine = EngineThread(engine)
+        self.engine.start()
+        # Shown before this worker ends, so the first screen already says who runs the timers.
+        self.call_from_thread(self._started, version, marker, engine.state, shifts, waiting)
+
+    def _started(
+        self,
+        version: int,
+        marker: tuple[object, ...],
+        engine_state: str,
+        shifts: list[Shift],
+        waiting: Handover | None,
+    ) -> None:
+        self._data_version, self._marker = version, marker
+        if engine_state in ("here", "elsewhere"):
+            self.engine_state = engine_state
+        self._show_on_duty(shifts)
+        self._tell_pending_handover(waiting)
+        self.set_interval(self.ctx.config.refresh_seconds, self.poll_database)
 
     def _freeze(self) -> None:
         gc.freeze()
@@ -169,28 +205,38 @@ class DutydeskApp(App[None]):
     # ---- seeing changes ---------------------------------------------------------------------
 
     def poll_database(self) -> None:
-        """Tell the screens when another connection has committed since the last look.
+        """Look, in a worker, whether another connection has committed since the last look.
 
         New reports, answers and cases going overdue since the last look become toasts; a
-        severity I/II report also rings the bell (``[ui] bell``).
+        severity I/II report also rings the bell (``[ui] bell``). A look still running when
+        the next is due is not doubled.
         """
-        if not self.db_lock.acquire(blocking=False):
-            return  # a worker is reading; look again at the next tick
+        if not self._polling:
+            self._polling = True
+            self._poll()
+
+    @work(thread=True, exit_on_error=False, group="poll")
+    def _poll(self) -> None:
+        changed = False
+        notices: list[Notice] = []
         try:
-            version = data_version(self.ctx.db)
-            changed = False
-            if version != self._data_version:
-                self._data_version = version
-                # The engine renews its lease every 2 s: a commit that changes nothing shown.
-                marker = change_marker(self.ctx.db)
-                changed = marker != self._marker
-                self._marker = marker
-            notices = self.notices.poll() if changed else []
+            with self.db_lock:
+                version = data_version(self.ctx.db)
+                if version != self._data_version:
+                    self._data_version = version
+                    # The engine renews its lease every 2 s: a commit that changes nothing shown.
+                    marker = change_marker(self.ctx.db)
+                    changed = marker != self._marker
+                    self._marker = marker
+                notices = self.notices.poll() if changed else []
         finally:
-            self.db_lock.release()
-        if changed:
+            self.post_message(DatabasePolled(changed, notices))
+
+    def on_database_polled(self, message: DatabasePolled) -> None:
+        self._polling = False
+        if message.changed:
             self.announce_change(own=False)
-        self._show_notices(notices)
+        self._show_notices(message.notices)
 
     def _show_notices(self, notices: list[Notice]) -> None:
         for notice in notices:
@@ -199,32 +245,29 @@ class DutydeskApp(App[None]):
             self.bell()
 
     def announce_change(self, *, own: bool) -> None:
+        """Tell every screen on the stack that the data changed."""
         for screen in self.screen_stack:
-            screen.post_message(IncidentsChanged(own=own))
-
-    def on_incident_logged(self, message: IncidentLogged) -> None:
-        self.announce_change(own=True)
-
-    def on_incident_updated(self, message: IncidentUpdated) -> None:
-        self.announce_change(own=True)
+            screen.post_message(DataChanged(own=own))
 
     def on_incident_opened(self, message: IncidentOpened) -> None:
         self.push_screen(IncidentDetailScreen(message.incident_id))
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="on-duty")
     def show_on_duty(self) -> None:
         """Who holds each duty post now, in the title every screen's header shows."""
         with self.db_lock:
             shifts = on_duty(self.ctx.db, self.ctx.clock.now())
+        self.call_from_thread(self._show_on_duty, shifts)
+
+    def _show_on_duty(self, shifts: list[Shift]) -> None:
         holders = "  ".join(f"{s.post.name} {s.person.name}" for s in shifts)
         title = _(APP_TITLE)
         if holders:
             title += " │ " + _("on duty: {holders}").format(holders=holders)
         self.title = title
 
-    def tell_pending_handover(self) -> None:
+    def _tell_pending_handover(self, waiting: Handover | None) -> None:
         """A handover waiting for this operator is the first thing they are told."""
-        with self.db_lock:
-            waiting = pending_handover(self.ctx.db, self.ctx.operator)
         if waiting is not None:
             self.notify(
                 _("{operator} has handed the shift over to you: press h to confirm.").format(
@@ -266,30 +309,13 @@ class DutydeskApp(App[None]):
 
     # ---- the engine -------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="engine")
-    def start_engine(self) -> None:
-        """Start the engine on its own thread; it runs the timers while it holds the lease.
+    def _post_engine_state(self, state: str) -> None:
+        """From the engine's thread: it took the lease, saw another holder or stopped."""
+        self.post_message(EngineStateChanged(state))
 
-        The first look (lease, overdue sweep) is done before this worker ends, so what the
-        console shows first already reflects it.
-        """
-        ctx = self.ctx
-        engine = Engine(
-            ctx.db_path,
-            ctx.config,
-            clock=ctx.clock,
-            holder=self.holder,
-            on_state=lambda state: self.post_message(EngineStateChanged(state)),
-            on_change=lambda: self.post_message(EngineWrote()),
-        )
-        self.engine = EngineThread(engine)
-        self.engine.start()
-        # Shown before this worker ends, so the first screen already says who runs the timers.
-        self.call_from_thread(self._engine_started, engine.state)
-
-    def _engine_started(self, state: str) -> None:
-        if state in ("here", "elsewhere"):
-            self.engine_state = state
+    def _post_engine_wrote(self) -> None:
+        """From the engine's thread: its timers changed the data."""
+        self.post_message(EngineWrote())
 
     def on_engine_state_changed(self, message: EngineStateChanged) -> None:
         self.engine_state = message.state

@@ -22,8 +22,9 @@ _DONE: dict[type, str] = {}
 
 
 def _classes(base: type) -> list[type]:
-    out = []
-    for sub in base.__subclasses__():
+    out: list[type] = []
+    subclasses: list[type] = base.__subclasses__()
+    for sub in subclasses:
         out.append(sub)
         out += _classes(sub)
     return out

@@ -1,6 +1,6 @@
 """Provides the messages the console's screens and workers send each other.
 
-They are past-tense events: something happened (a case was logged, a page was read), and
+They are past-tense events: something happened (the data changed, a page was read), and
 whoever cares reacts. Thread workers use them to hand results back to the UI thread, so no
 worker touches a widget.
 """
@@ -13,35 +13,21 @@ from textual.message import Message
 
 from incidents.models import Incident
 from incidents.supervision import Counts
+from reports.notices import Notice
 
 
 @dataclass
-class IncidentsChanged(Message, bubble=False):
-    """The incident data changed: our own write, another process, or the engine's sweep.
+class DataChanged(Message, bubble=False):
+    """The data changed: any write of this console (cases, people, roster, mobilizations...),
+    of another process, or of the engine's timers.
 
     The app sends it to every screen on the stack; it does not bubble back up.
 
     Attributes:
-        own: the change was written by this console (refresh everything at once).
+        own: the change was written by this console or its engine (refresh everything at once).
     """
 
     own: bool = False
-
-
-@dataclass
-class IncidentLogged(Message):
-    """A new case was logged from this console."""
-
-    incident_id: int
-    number: str
-
-
-@dataclass
-class IncidentUpdated(Message):
-    """A case took a step (or got a note, task, extension...) from this console."""
-
-    incident_id: int
-    action: str
 
 
 @dataclass
@@ -92,3 +78,16 @@ class EngineStateChanged(Message):
 @dataclass
 class EngineWrote(Message):
     """The engine's sweep changed cases (supervised, reminded): screens refresh at once."""
+
+
+@dataclass
+class DatabasePolled(Message):
+    """The app's poll worker looked at the database.
+
+    Attributes:
+        changed: another connection committed something the screens show.
+        notices: what to tell the officer about it (new reports, answers, overdue cases).
+    """
+
+    changed: bool
+    notices: list[Notice]

@@ -7,14 +7,11 @@ so stage deadlines and "time left" come out the same on every run and in every s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
-from textual.pilot import Pilot
-from textual.worker import WorkerCancelled
 
 from console.config import Config
 from console.context import Context
@@ -22,26 +19,11 @@ from incidents.models import Incident
 from incidents.records import NewIncident, create_incident
 from store.clock import FixedClock
 from store.db import connect
+from tests.support.console import OPERATOR, settle
+
+__all__ = ["OPERATOR", "settle"]  # the console tests import them from here too
 
 NOW = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
-OPERATOR = "zhang-san"
-
-
-async def settle(pilot: Pilot[object]) -> None:
-    """Let the refresh workers finish and the messages they posted be handled.
-
-    ``await app.workers.wait_for_complete(); await pilot.pause()``, repeated while the messages
-    handled start further reads (a page, then the counts). A reload cancels the read it
-    replaces, and waiting on a cancelled worker raises: that one needs no waiting for.
-    """
-    app = pilot.app
-    for _ in range(20):
-        with suppress(WorkerCancelled):
-            await app.workers.wait_for_complete()
-        await pilot.pause()
-        if all(worker.is_finished for worker in app.workers):
-            return
-    raise AssertionError(f"the console is still busy: {list(app.workers)}")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from console.config import Config
@@ -19,6 +20,7 @@ from incidents.records import NewIncident, create_incident, get_incident, timeli
 from store import lease
 from store.db import connect
 from tests.console.conftest import OPERATOR, settle
+from tests.support.console import wait_until
 
 COLUMN = {key: index for index, (key, _) in enumerate(COLUMNS)}
 TITLE, GRID, LEFT = COLUMN["title"], COLUMN["grid"], COLUMN["left"]
@@ -258,10 +260,11 @@ async def test_refreshes_when_another_process_writes(ctx, db_path, monkeypatch):
         new = NewIncident("道路破损", "facilities", "road_damage")
         create_incident(other, ctx.clock, ctx.policy, "cli", new)
         other.close()
-        await pilot.pause(0.3)
-        await settle(pilot)
-        assert [r[TITLE] for r in rows(app)] == ["道路破损"]
-        assert "open 1" in status(app)
+        await wait_until(
+            pilot,
+            lambda: [r[TITLE] for r in rows(app)] == ["道路破损"] and "open 1" in status(app),
+            what="the poll to show the case written elsewhere, and count it",
+        )
 
 
 async def test_the_table_reads_ahead_and_a_reload_reads_down_to_the_cursor(ctx, log_case, clock):
@@ -304,9 +307,11 @@ async def test_search_and_filters(ctx, log_case, clock):
         assert len(rows(app)) == 3
 
         await pilot.press("slash", *"燃气")
-        await pilot.pause(0.4)  # the search waits for typing to stop
-        await settle(pilot)
-        assert sorted(r[TITLE] for r in rows(app)) == ["3号楼燃气泄漏", "河道垃圾"]
+        await wait_until(  # the search waits for typing to stop
+            pilot,
+            lambda: sorted(r[TITLE] for r in rows(app)) == ["3号楼燃气泄漏", "河道垃圾"],
+            what="the search's results",
+        )
 
         await pilot.press("escape")
         app.screen.query_one("#severity-filter", Select).value = "II"
@@ -315,8 +320,7 @@ async def test_search_and_filters(ctx, log_case, clock):
 
         app.screen.query_one("#search", Input).value = ""
         app.screen.query_one("#severity-filter", Select).clear()
-        await pilot.pause(0.4)
-        await settle(pilot)
+        await wait_until(pilot, lambda: len(rows(app)) == 3, what="every case, unfiltered")
         app.screen.query_one("#only-overdue", Checkbox).value = True
         await settle(pilot)
         [overdue] = rows(app)
@@ -411,7 +415,15 @@ async def test_command_palette_lists_the_case_actions(ctx, log_case):
         assert "Return case" not in titles  # not allowed from reported
         await pilot.press("ctrl+p")
         await pilot.press(*"advance")
-        await pilot.pause(0.3)
+
+        def offered() -> bool:
+            found = app.screen.query(CommandList)
+            return bool(found) and any(
+                "Advance case" in str(found.first().get_option_at_index(i).prompt)
+                for i in range(found.first().option_count)
+            )
+
+        await wait_until(pilot, offered, what="the palette to offer the step")
         await pilot.press("enter")
         await settle(pilot)
         assert get_incident(ctx.db, 1).stage is Stage.REGISTERED

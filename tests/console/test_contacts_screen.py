@@ -92,7 +92,7 @@ async def test_choosing_a_violation_shows_its_grid_and_search_finds_people(ctx) 
         violations.focus()
         violations.move_cursor(row=0)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         facts = str(screen.query_one("#unit-facts", Static).render())
         assert "二网格" in facts and "120" in facts
         assert [p[0] for p in rows(screen.query_one("#people", DataTable))] == ["李芳"]
@@ -100,7 +100,7 @@ async def test_choosing_a_violation_shows_its_grid_and_search_finds_people(ctx) 
         await pilot.press("/")
         assert isinstance(app.focused, Input)
         await pilot.press(*"8000", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert [p[0] for p in rows(screen.query_one("#people", DataTable))] == ["王伟"]
 
 

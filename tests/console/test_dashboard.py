@@ -30,10 +30,11 @@ from console.tui.screens.dashboard import CountBars
 from contacts.roster import add_post, add_rotation
 from incidents import workflow
 from incidents.supervision import sweep_overdue
-from mobilization.mobilize import Target, start_mobilization
+from mobilization import Target, start_mobilization
 from store import lease
 from tests.console.conftest import OPERATOR, settle
 from tests.console.test_mobilization_screen import drive, jurisdiction
+from tests.support.console import wait_until
 
 WIDE, SMALL = (120, 36), (80, 24)
 
@@ -265,8 +266,11 @@ async def test_engine_state_in_words_and_the_clock_in_the_office_zone(ctx, clock
         assert engine.has_class("-stopped")
 
         clock.advance(seconds=65)
-        await pilot.pause(1.2)  # the clock ticks every second
-        assert text_of(screen, "#clock") == "2026-05-20 14:01:05 CST"
+        await wait_until(  # the clock ticks every second
+            pilot,
+            lambda: text_of(screen, "#clock") == "2026-05-20 14:01:05 CST",
+            what="the clock's next tick",
+        )
 
 
 async def test_the_clock_never_reads_the_database(ctx, clock, monkeypatch) -> None:

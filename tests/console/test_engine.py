@@ -15,13 +15,11 @@ from typing import Any
 
 from console.config import Config
 from console.engine import Engine, EngineOptions
-from mobilization.mobilize import Target, recipient_rows, start_mobilization
+from mobilization import Target, recipient_rows, start_mobilization
 from store import lease
 from store.clock import FixedClock
-from store.db import connect
-from tests.e2e.conftest import town_db as _town_db  # noqa: F401 - the fixture, reused
+from store.db import Database, connect
 
-town_db = _town_db
 FAST = EngineOptions(tick_s=0.01, idle_s=0.01, renew_s=0.05, sweep_s=60)
 
 
@@ -46,6 +44,22 @@ async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) 
     engine = Engine(town_db, Config(path=None), clock=clock, options=FAST)
     log = town_db.with_name("town-messages.log")
     stop = asyncio.Event()
+    looks = 0
+    step = engine._step
+
+    def counted(db: Database) -> bool:
+        nonlocal looks
+        looks += 1
+        return step(db)
+
+    engine._step = counted  # type: ignore[method-assign]
+
+    async def engine_looked_again() -> None:
+        """The positive sign that a moment has passed: the engine looked for due work twice
+        more (once may have begun before the clock moved)."""
+        seen = looks
+        await until(lambda: looks >= seen + 2, "the engine to look for due work again")
+
     task = asyncio.create_task(engine.run(stop))
     db = connect(town_db)
     try:
@@ -64,10 +78,10 @@ async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) 
         await until(lambda: row("L1").get("sends") == 1, "the first call")
         assert len(log_lines(log)) == 1
 
-        await asyncio.sleep(0.1)
+        await engine_looked_again()
         assert len(log_lines(log)) == 1  # nothing more before the time-out
         clock.advance(seconds=59)
-        await asyncio.sleep(0.1)
+        await engine_looked_again()
         assert len(log_lines(log)) == 1
         clock.advance(seconds=1)  # the tree's time-out is 60 s, one repeat
         await until(lambda: row("L1").get("sends") == 2, "the repeat")

@@ -15,10 +15,11 @@ from incidents.limits import Policy
 from incidents.records import NewIncident, create_incident
 from incidents.supervision import sweep_overdue
 from jurisdiction.units import NewUnit, add_unit
-from mobilization.channels import Delivery
-from mobilization.mobilize import (
+from mobilization import (
+    Delivery,
     Routing,
     Target,
+    build_default_tree,
     claim_pending,
     process_due,
     recipient_rows,
@@ -26,7 +27,6 @@ from mobilization.mobilize import (
     record_deliveries,
     start_mobilization,
 )
-from mobilization.trees import build_default_tree
 from reports.notices import BATCH, NoticeWatcher
 from store.audit import append_event, events_after
 from store.clock import FixedClock, to_iso

@@ -21,11 +21,12 @@ from console.tui.screens import MobilizationScreen, MobilizationsScreen
 from console.tui.screens import mobilization as mobilization_screen
 from contacts.people import NewPerson, add_person
 from jurisdiction.units import NewUnit, add_unit
-from mobilization.channels import Delivery
-from mobilization.mobilize import (
+from mobilization import (
+    Delivery,
     Routing,
     Target,
     attempts_of,
+    build_default_tree,
     claim_pending,
     get_mobilization,
     process_due,
@@ -33,9 +34,9 @@ from mobilization.mobilize import (
     record_deliveries,
     start_mobilization,
 )
-from mobilization.trees import build_default_tree
 from store import lease
 from tests.console.conftest import OPERATOR, settle
+from tests.support.console import wait_until
 
 SIZE = (120, 36)
 TOWN, COM = "330106001000", "330106001001"
@@ -150,8 +151,9 @@ async def test_shows_the_head_counters_nodes_and_the_silent(ctx, clock, monkeypa
         assert silent[0][3] == "14:00 ⏳ 0s"
 
         clock.advance(minutes=4)  # the elapsed times move on without a read
-        await pilot.pause(0.2)
-        assert tree_lines(screen)[0].endswith("⏳ 4m")
+        await wait_until(
+            pilot, lambda: tree_lines(screen)[0].endswith("⏳ 4m"), what="the next second's tick"
+        )
         assert table_rows(screen.query_one("#mob-silent", DataTable))[0][3] == "14:00 ⏳ 4m"
 
 

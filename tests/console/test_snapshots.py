@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import pytest_textual_snapshot
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widget import Widget
+from textual.widgets import Input, TextArea
 
 from console.context import Context
 from console.tui.app import DutydeskApp
 from console.tui.screens.mobilization import MobilizationScreen
 from incidents import workflow
 from incidents.supervision import sweep_overdue
-from mobilization.mobilize import Target, recipient_rows, record_answer, start_mobilization
+from mobilization import Target, recipient_rows, record_answer, start_mobilization
 from store import lease
 from store.i18n import set_language
 from tests.console.conftest import OPERATOR, settle
@@ -34,6 +36,22 @@ SIZE = (120, 36)
 SMALL = (80, 24)
 SIZES = pytest.mark.parametrize("size", [SIZE, SMALL], ids=["120x36", "80x24"])
 LANGS = pytest.mark.parametrize("lang", ["en", "zh_CN"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text cursors do not blink in the snapshots: a blink caught mid-way is not a change.
+
+    Only here: the console itself keeps Textual's blinking cursor.
+    """
+    for widget in (Input, TextArea):
+        start = widget.__init__
+
+        def still(self: Widget, *args: Any, start: Any = start, **kwargs: Any) -> None:
+            start(self, *args, **kwargs)
+            self.cursor_blink = False  # type: ignore[attr-defined]
+
+        monkeypatch.setattr(widget, "__init__", still)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ It asks what to call (``grid:G01``, ``team:T-RESCUE``, ``node:CODE`` of the cont
 message, cascade or broadcast, how many yes answers are needed per grid or team, and whether it
 is an exercise. Each field is checked when it is left and again on submit, and its error shows
 under it. Whether the targets exist in the contact tree is for
-:func:`mobilization.mobilize.start_mobilization` to say when it runs.
+:func:`mobilization.start_mobilization` to say when it runs.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Select
 
+from console.tui.dialogs.form import FormDialog, error_line, form_row
 from incidents.models import Incident
-from mobilization.mobilize import MAX_MESSAGE, TARGET_KINDS, Target
+from mobilization import MAX_MESSAGE, TARGET_KINDS, Mode, Target, TargetKind
 from store.errors import InvalidInput
 from store.i18n import N_, _
 
 # (label, mode); the labels are translated where the select is built.
 MODE_OPTIONS = [
-    (N_("cascade: leaders first, then the people below"), "cascade"),
-    (N_("broadcast: everyone at once"), "broadcast"),
+    (N_("cascade: leaders first, then the people below"), Mode.CASCADE),
+    (N_("broadcast: everyone at once"), Mode.BROADCAST),
 ]
 # Spaces, commas and semicolons, ASCII or full-width (，；), and the enumeration comma (、).
 _SEPARATORS = re.compile(r"[\s,\uff0c;\uff1b\u3001]+")
@@ -69,7 +68,7 @@ def parse_targets(text: str) -> tuple[Target, ...]:
                 _("{item!r} is not grid:CODE, team:CODE or node:CODE").format(item=item),
                 "targets",
             )
-        target = Target(kind, code)
+        target = Target(TargetKind(kind), code)
         if target not in targets:
             targets.append(target)
     return tuple(targets)
@@ -109,7 +108,7 @@ def parse_need(text: str) -> int | None:
 _PARSERS = {"targets": parse_targets, "message": parse_message, "need": parse_need}
 
 
-class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
+class MobilizeDialog(FormDialog[MobilizeRequest]):
     """动员 — start a mobilization; dismisses with a :class:`MobilizeRequest` or ``None``.
 
     Args:
@@ -122,6 +121,9 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
         Binding("escape", "cancel", N_("Cancel")),
         Binding("ctrl+s", "save", N_("Mobilize")),
     ]
+    DIALOG_ID = "mobilize-dialog"
+    SAVE_BUTTON = N_("Mobilize (ctrl+s)")
+    SUBTITLE = N_("ctrl+s mobilize · esc cancel")
 
     def __init__(self, *, targets: str = "", message: str = "", number: str | None = None):
         super().__init__()
@@ -138,55 +140,57 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
             number=incident.number,
         )
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="mobilize-dialog", classes="dialog") as box:
-            box.border_title = _("Mobilize") + (f" · {self._number}" if self._number else "")
-            box.border_subtitle = _("ctrl+s mobilize · esc cancel")
-            with Horizontal(classes="form-row"):
-                yield Label(_("Targets"), classes="form-label")
-                yield Input(
-                    self._targets,
-                    placeholder="grid:G01, team:T-RESCUE, node:CODE",
-                    id="mobilize-targets",
-                    compact=True,
-                )
-            yield Static("", id="targets-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Message"), classes="form-label")
-                yield Input(
-                    self._message,
-                    placeholder=_("what people are told"),
-                    id="mobilize-message",
-                    compact=True,
-                )
-            yield Static("", id="message-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Mode"), classes="form-label")
-                yield Select(
-                    [(_(label), mode) for label, mode in MODE_OPTIONS],
-                    value="cascade",
-                    allow_blank=False,
-                    id="mobilize-mode",
-                    compact=True,
-                )
-            with Horizontal(classes="form-row"):
-                yield Label(_("Need"), classes="form-label")
-                yield Input(
-                    placeholder=_("yes answers per grid/team; blank: everyone"),
-                    id="mobilize-need",
-                    compact=True,
-                )
-            yield Static("", id="need-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Exercise"), classes="form-label")
-                yield Checkbox(
-                    _("exercise: a drill, not a real call-out"),
-                    id="mobilize-exercise",
-                    compact=True,
-                )
-            with Horizontal(classes="dialog--buttons"):
-                yield Button(_("Mobilize (ctrl+s)"), variant="primary", id="ok")
-                yield Button(_("Cancel (esc)"), id="cancel")
+    def form_title(self) -> str:
+        return _("Mobilize") + (f" · {self._number}" if self._number else "")
+
+    def fields(self) -> ComposeResult:
+        yield form_row(
+            _("Targets"),
+            Input(
+                self._targets,
+                placeholder="grid:G01, team:T-RESCUE, node:CODE",
+                id="mobilize-targets",
+                compact=True,
+            ),
+        )
+        yield error_line("targets-error")
+        yield form_row(
+            _("Message"),
+            Input(
+                self._message,
+                placeholder=_("what people are told"),
+                id="mobilize-message",
+                compact=True,
+            ),
+        )
+        yield error_line("message-error")
+        yield form_row(
+            _("Mode"),
+            Select(
+                [(_(label), mode) for label, mode in MODE_OPTIONS],
+                value="cascade",
+                allow_blank=False,
+                id="mobilize-mode",
+                compact=True,
+            ),
+        )
+        yield form_row(
+            _("Need"),
+            Input(
+                placeholder=_("yes answers per grid/team; blank: everyone"),
+                id="mobilize-need",
+                compact=True,
+            ),
+        )
+        yield error_line("need-error")
+        yield form_row(
+            _("Exercise"),
+            Checkbox(
+                _("exercise: a drill, not a real call-out"),
+                id="mobilize-exercise",
+                compact=True,
+            ),
+        )
 
     def on_mount(self) -> None:
         first = "mobilize-message" if self._targets else "mobilize-targets"
@@ -203,10 +207,7 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
             message = exc.reason
         else:
             message = ""
-        error = self.query_one(f"#{error_id}", Static)
-        error.update(message)
-        error.set_class(bool(message), "-shown")
-        self.query_one(f"#{widget_id}").set_class(bool(message), "-invalid")
+        self.show_error(error_id, message, widget_id)
         return not message
 
     def _field_of(self, input_id: str | None) -> str | None:
@@ -224,35 +225,18 @@ class MobilizeDialog(ModalScreen[MobilizeRequest | None]):
         if field is not None and event.input.has_class("-invalid"):
             self.check(field)
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.focus_next()
-
     # ---- closing ----------------------------------------------------------------------------
 
-    def action_save(self) -> None:
-        """Check every field and show every error; close with the request when all are valid."""
+    def result(self) -> MobilizeRequest | None:
+        """Check every field and show every error; the request when all are valid."""
         bad = [field for field in FIELDS if not self.check(field)]
         if bad:
             self.query_one(f"#{FIELDS[bad[0]][0]}").focus()
-            return
-        self.dismiss(
-            MobilizeRequest(
-                targets=parse_targets(self.query_one("#mobilize-targets", Input).value),
-                message=parse_message(self.query_one("#mobilize-message", Input).value),
-                mode=str(self.query_one("#mobilize-mode", Select).value),
-                need=parse_need(self.query_one("#mobilize-need", Input).value),
-                exercise=self.query_one("#mobilize-exercise", Checkbox).value,
-            )
+            return None
+        return MobilizeRequest(
+            targets=parse_targets(self.query_one("#mobilize-targets", Input).value),
+            message=parse_message(self.query_one("#mobilize-message", Input).value),
+            mode=str(self.query_one("#mobilize-mode", Select).value),
+            need=parse_need(self.query_one("#mobilize-need", Input).value),
+            exercise=self.query_one("#mobilize-exercise", Checkbox).value,
         )
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self.action_save()
-        else:
-            self.dismiss(None)

@@ -13,12 +13,10 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static, TextArea
+from textual.widgets import Input, Label, Select, TextArea
 
+from console.tui.dialogs.form import FormDialog, error_line, form_row
 from incidents.models import CATEGORIES, Severity, Source, Urgency, category_label, type_label
 from incidents.records import NewIncident, validate_new
 from store.errors import InvalidInput
@@ -94,78 +92,75 @@ def _type_options(category: str | None) -> list[tuple[str, str]]:
     return [(type_label(code), code) for code in CATEGORIES[category][1]]
 
 
-class NewIncidentDialog(ModalScreen[NewIncident | None]):
+class NewIncidentDialog(FormDialog[NewIncident]):
     """The 新建事件 form; dismisses with a valid :class:`NewIncident`, or ``None`` on cancel."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", N_("Cancel")),
-        Binding("ctrl+s", "save", N_("Save")),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="new-incident-dialog", classes="dialog") as box:
-            box.border_title = _("New case")
-            box.border_subtitle = _("ctrl+s save · esc cancel")
-            with Horizontal(classes="form-row"):
-                yield Label(_("Title"), classes="form-label")
-                yield Input(
-                    placeholder=_("e.g. gas leak in building 3"), id="new-title", compact=True
-                )
-            yield Static("", id="title-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Category"), classes="form-label")
-                yield Select(
-                    [(category_label(code), code) for code in CATEGORIES],
-                    prompt=_("Category"),
-                    id="new-category",
-                    compact=True,
-                )
-                yield Select([], prompt=_("Type"), id="new-type", compact=True)
-            yield Static("", id="class-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Level"), classes="form-label")
-                yield Select(
-                    [(f"{s.roman} {s.label}", s.roman) for s in Severity],
-                    value=Severity.IV.roman,
-                    allow_blank=False,
-                    id="new-severity",
-                    compact=True,
-                )
-                yield Select(
-                    [(u.label, u.value) for u in Urgency],
-                    value=Urgency.NORMAL.value,
-                    allow_blank=False,
-                    id="new-urgency",
-                    compact=True,
-                )
-                yield Select(
-                    [(s.label, s.value) for s in Source],
-                    value=Source.PHONE.value,
-                    allow_blank=False,
-                    id="new-source",
-                    compact=True,
-                )
-            yield Static("", id="level-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Location"), classes="form-label")
-                yield Input(placeholder=_("address / landmark"), id="new-location", compact=True)
-            yield Static("", id="location-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Grid"), classes="form-label")
-                yield Input(placeholder=_("grid code"), id="new-grid", compact=True)
-                yield Input(placeholder=_("reporter"), id="new-reporter-name", compact=True)
-                yield Input(placeholder=_("phone"), id="new-reporter-phone", compact=True)
-            yield Static("", id="reporter-error", classes="field-error", markup=False)
-            yield Label(_("Description"), classes="form-label")
-            yield TextArea(id="new-description", compact=True)
-            yield Static("", id="description-error", classes="field-error", markup=False)
-            with Horizontal(classes="dialog--buttons"):
-                yield Button(_("Save (ctrl+s)"), variant="primary", id="save")
-                yield Button(_("Cancel (esc)"), id="cancel")
+    DIALOG_ID = "new-incident-dialog"
 
     def __init__(self) -> None:
         super().__init__()
         self._errors: dict[str, str] = {}
+
+    def form_title(self) -> str:
+        return _("New case")
+
+    def fields(self) -> ComposeResult:
+        yield form_row(
+            _("Title"),
+            Input(placeholder=_("e.g. gas leak in building 3"), id="new-title", compact=True),
+        )
+        yield error_line("title-error")
+        yield form_row(
+            _("Category"),
+            Select(
+                [(category_label(code), code) for code in CATEGORIES],
+                prompt=_("Category"),
+                id="new-category",
+                compact=True,
+            ),
+            Select([], prompt=_("Type"), id="new-type", compact=True),
+        )
+        yield error_line("class-error")
+        yield form_row(
+            _("Level"),
+            Select(
+                [(f"{s.roman} {s.label}", s.roman) for s in Severity],
+                value=Severity.IV.roman,
+                allow_blank=False,
+                id="new-severity",
+                compact=True,
+            ),
+            Select(
+                [(u.label, u.value) for u in Urgency],
+                value=Urgency.NORMAL.value,
+                allow_blank=False,
+                id="new-urgency",
+                compact=True,
+            ),
+            Select(
+                [(s.label, s.value) for s in Source],
+                value=Source.PHONE.value,
+                allow_blank=False,
+                id="new-source",
+                compact=True,
+            ),
+        )
+        yield error_line("level-error")
+        yield form_row(
+            _("Location"),
+            Input(placeholder=_("address / landmark"), id="new-location", compact=True),
+        )
+        yield error_line("location-error")
+        yield form_row(
+            _("Grid"),
+            Input(placeholder=_("grid code"), id="new-grid", compact=True),
+            Input(placeholder=_("reporter"), id="new-reporter-name", compact=True),
+            Input(placeholder=_("phone"), id="new-reporter-phone", compact=True),
+        )
+        yield error_line("reporter-error")
+        yield Label(_("Description"), classes="form-label")
+        yield TextArea(id="new-description", compact=True)
+        yield error_line("description-error")
 
     def on_mount(self) -> None:
         self.query_one("#new-title", Input).focus()
@@ -210,9 +205,7 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
             for name, error in self._errors.items()
             if ERROR_LINES[name] == line_id
         )
-        line = self.query_one(f"#{line_id}", Static)
-        line.update(text)
-        line.set_class(bool(text), "-shown")
+        self.show_error(line_id, text)
 
     def check(self, field: str) -> bool:
         """Check one field on its own; show or clear its error. Returns whether it is valid."""
@@ -236,11 +229,6 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
         if field is not None and event.input.has_class("-invalid"):
             self.check(field)
 
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.focus_next()
-
     @on(Select.Changed, "#new-category")
     def _category_chosen(self, event: Select.Changed) -> None:
         category = None if event.value is Select.NULL else str(event.value)
@@ -253,8 +241,8 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
         if self.query_one("#new-description").has_class("-invalid"):
             self.check("description")
 
-    def action_save(self) -> None:
-        """Check every field and show every error; close with the case when all are valid."""
+    def result(self) -> NewIncident | None:
+        """Check every field and show every error; the case when all are valid."""
         bad = [field for field in FIELD_WIDGETS if not self.check(field)]
         new = self.form()
         if not bad:
@@ -263,21 +251,11 @@ class NewIncidentDialog(ModalScreen[NewIncident | None]):
             except InvalidInput as exc:
                 if exc.field not in FIELD_WIDGETS:
                     self.notify(str(exc), severity="error", markup=False)
-                    return
+                    return None
                 self._show(exc.field, _message(exc))
                 bad.append(exc.field)
         if bad:
             widget: Widget = self.query_one(f"#{FIELD_WIDGETS[bad[0]]}")
             widget.focus()
-            return
-        self.dismiss(new)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.dismiss(None)
+            return None
+        return new

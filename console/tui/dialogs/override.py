@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Input, Select
 
 from console.timefmt import local, parse_when
+from console.tui.dialogs.form import FormDialog, error_line, form_row
 from store.errors import InvalidInput
-from store.i18n import N_, _
+from store.i18n import _
 
 # The inputs checked on submit -> the line their error shows on.
 ERRORS = {
@@ -44,7 +41,7 @@ class OverrideRequest:
     reason: str
 
 
-class OverrideDialog(ModalScreen[OverrideRequest | None]):
+class OverrideDialog(FormDialog[OverrideRequest]):
     """调班 — put a person on a post for one interval, over the rotation.
 
     Args:
@@ -55,10 +52,8 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
         start, end: the interval to start with (e.g. the highlighted shift or gap).
     """
 
-    BINDINGS = [
-        Binding("escape", "cancel", N_("Cancel")),
-        Binding("ctrl+s", "save", N_("Save")),
-    ]
+    DIALOG_ID = "override-dialog"
+    ENTER_SAVES = frozenset({"override-reason"})
 
     def __init__(
         self,
@@ -81,52 +76,50 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
         self._start = start
         self._end = end
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="override-dialog", classes="dialog") as box:
-            box.border_title = _("Roster override")
-            box.border_subtitle = _("ctrl+s save · esc cancel")
-            with Horizontal(classes="form-row"):
-                yield Label(_("Post"), classes="form-label")
-                yield Select(
-                    [(f"{code} {name}", code) for code, name in self._posts],
-                    value=self._post,
-                    allow_blank=False,
-                    id="override-post",
-                    compact=True,
-                )
-            with Horizontal(classes="form-row"):
-                yield Label(_("Person on duty"), classes="form-label")
-                yield Input(placeholder=_("key, phone or name"), id="override-person", compact=True)
-            yield Static("", id="override-person-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("From"), classes="form-label")
-                yield Input(
-                    local(self._start, self._zone),
-                    placeholder=_("YYYY-MM-DD HH:MM, or +2h from now"),
-                    id="override-from",
-                    compact=True,
-                )
-            yield Static("", id="override-from-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("To"), classes="form-label")
-                yield Input(
-                    local(self._end, self._zone),
-                    placeholder=_("YYYY-MM-DD HH:MM, or +12h after the start"),
-                    id="override-to",
-                    compact=True,
-                )
-            yield Static("", id="override-to-error", classes="field-error", markup=False)
-            with Horizontal(classes="form-row"):
-                yield Label(_("Reason"), classes="form-label")
-                yield Input(
-                    placeholder=_("swap, sick leave, who asked"),
-                    id="override-reason",
-                    compact=True,
-                )
-            yield Static("", id="override-reason-error", classes="field-error", markup=False)
-            with Horizontal(classes="dialog--buttons"):
-                yield Button(_("Save (ctrl+s)"), variant="primary", id="ok")
-                yield Button(_("Cancel (esc)"), id="cancel")
+    def form_title(self) -> str:
+        return _("Roster override")
+
+    def fields(self) -> ComposeResult:
+        yield form_row(
+            _("Post"),
+            Select(
+                [(f"{code} {name}", code) for code, name in self._posts],
+                value=self._post,
+                allow_blank=False,
+                id="override-post",
+                compact=True,
+            ),
+        )
+        yield form_row(
+            _("Person on duty"),
+            Input(placeholder=_("key, phone or name"), id="override-person", compact=True),
+        )
+        yield error_line("override-person-error")
+        yield form_row(
+            _("From"),
+            Input(
+                local(self._start, self._zone),
+                placeholder=_("YYYY-MM-DD HH:MM, or +2h from now"),
+                id="override-from",
+                compact=True,
+            ),
+        )
+        yield error_line("override-from-error")
+        yield form_row(
+            _("To"),
+            Input(
+                local(self._end, self._zone),
+                placeholder=_("YYYY-MM-DD HH:MM, or +12h after the start"),
+                id="override-to",
+                compact=True,
+            ),
+        )
+        yield error_line("override-to-error")
+        yield form_row(
+            _("Reason"),
+            Input(placeholder=_("swap, sick leave, who asked"), id="override-reason", compact=True),
+        )
+        yield error_line("override-reason-error")
 
     def on_mount(self) -> None:
         self.query_one("#override-person", Input).focus()
@@ -163,39 +156,12 @@ class OverrideDialog(ModalScreen[OverrideRequest | None]):
             return None, errors
         return OverrideRequest(post, person, start, end, reason), errors
 
-    def _show_errors(self, errors: dict[str, str]) -> None:
-        for input_id, message in errors.items():
-            error = self.query_one(f"#{ERRORS[input_id]}", Static)
-            error.update(message)
-            error.set_class(bool(message), "-shown")
-            self.query_one(f"#{input_id}").set_class(bool(message), "-invalid")
-
-    @on(Input.Submitted)
-    def _next_field(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.input.id == "override-reason":
-            self.action_save()
-        else:
-            self.focus_next()
-
-    # ---- closing ----------------------------------------------------------------------------
-
-    def action_save(self) -> None:
-        """Check every field and show every error; close with the request when all are valid."""
+    def result(self) -> OverrideRequest | None:
+        """Check every field and show every error; the request when all are valid."""
         request, errors = self._parse()
-        self._show_errors(errors)
-        if request is not None:
-            self.dismiss(request)
-            return
-        bad = next((input_id for input_id, message in errors.items() if message), None)
-        self.query_one(f"#{bad}" if bad else "#override-post").focus()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self.action_save()
-        else:
-            self.dismiss(None)
+        for input_id, message in errors.items():
+            self.show_error(ERRORS[input_id], message, input_id)
+        if request is None:
+            bad = next((input_id for input_id, message in errors.items() if message), None)
+            self.query_one(f"#{bad}" if bad else "#override-post").focus()
+        return request

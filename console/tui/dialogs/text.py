@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label
 
+from console.tui.dialogs.form import FormDialog, error_line
 from store.i18n import N_, _
 
 
-class TextDialog(ModalScreen[str | None]):
+class TextDialog(FormDialog[str]):
     """Ask for one line of text; dismisses with the stripped text, or ``None`` on escape.
 
     Args:
@@ -22,7 +20,10 @@ class TextDialog(ModalScreen[str | None]):
         required: refuse an empty answer (the error shows under the field).
     """
 
-    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
+    DIALOG_ID = "text-dialog"
+    SAVE_BUTTON = N_("OK (enter)")
+    SUBTITLE = ""
+    ENTER_SAVES = None
 
     def __init__(
         self,
@@ -40,43 +41,21 @@ class TextDialog(ModalScreen[str | None]):
         self._value = value
         self._required = required
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="text-dialog", classes="dialog") as box:
-            box.border_title = self._title
-            yield Label(self._prompt, classes="dialog--prompt", markup=False)
-            yield Input(self._value, placeholder=self._placeholder, id="text-input")
-            yield Static("", id="text-error", classes="field-error", markup=False)
-            with Horizontal(classes="dialog--buttons"):
-                yield Button(_("OK (enter)"), variant="primary", id="ok")
-                yield Button(_("Cancel (esc)"), id="cancel")
+    def form_title(self) -> str:
+        return self._title
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
+    def fields(self) -> ComposeResult:
+        yield Label(self._prompt, classes="dialog--prompt", markup=False)
+        yield Input(self._value, placeholder=self._placeholder, id="text-input")
+        yield error_line("text-error")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.value.strip():
-            self._show_error("")
+            self.show_error("text-error", "", "text-input")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def result(self) -> str | None:
         text = self.query_one("#text-input", Input).value.strip()
         if self._required and not text:
-            self._show_error(_("required"))
-            return
-        self.dismiss(text)
-
-    def _show_error(self, message: str) -> None:
-        error = self.query_one("#text-error", Static)
-        error.update(message)
-        error.set_class(bool(message), "-shown")
-        self.query_one("#text-input", Input).set_class(bool(message), "-invalid")
+            self.show_error("text-error", _("required"), "text-input")
+            return None
+        return text

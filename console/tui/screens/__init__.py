@@ -1,4 +1,8 @@
-"""The console's screens: incidents, the detail of one case, the contacts, mobilizations."""
+"""The console's screens: the dashboard, the queue of cases and one case, the contacts, the
+mobilizations and one mobilization, the duty roster and the shift handover.
+
+Each of them is a :class:`~console.tui.screens.live.LiveScreen`; the help (``?``) is a modal.
+"""
 
 from console.tui.screens.contacts import ContactsScreen
 from console.tui.screens.dashboard import DashboardScreen

@@ -1,32 +1,36 @@
-"""Provides the case actions both screens share: advance, note, extend, return, void, park.
+"""Provides the case actions both case screens share: advance, note, extend, return, void, park.
 
 The incidents table and the detail screen act on "the selected case"; this base screen holds
-the keys, asks for text where a step needs it, runs the step from :mod:`incidents.workflow`
-under the app's database lock and turns any :class:`~store.errors.DutydeskError` into a
-notification. After a successful write it posts :class:`~console.tui.messages.IncidentUpdated`,
-and the app tells every screen to reload.
+the keys, asks for text where a step needs it and runs the step from :mod:`incidents.workflow`
+in a write worker (:meth:`~console.tui.screens.live.LiveScreen.write`): a
+:class:`~store.errors.DutydeskError` becomes a notification, a success a notice of what was
+done, and every screen reads again. :func:`log_new_case` saves the new-case form the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, cast
+from functools import partial
 
 from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.timer import Timer
 
 from console.tui.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
-from console.tui.messages import IncidentUpdated
+from console.tui.screens.live import LiveScreen
 from incidents import workflow
+from incidents.limits import Policy
 from incidents.models import Incident
 from incidents.records import NewIncident, create_incident
-from store.errors import DutydeskError
+from store.clock import Clock
+from store.db import Database
 from store.i18n import N_, _
 
-if TYPE_CHECKING:
-    from console.tui.app import DutydeskApp
+CaseStep = Callable[[Database, Clock, Policy, str, int], object]
+"""A step on one case, given what every workflow step takes: ``(db, clock, policy, operator,
+case id)``."""
+ReasonedStep = Callable[[Database, Clock, Policy, str, int, str], object]
+"""A step that takes a reason after those."""
 
 KEYS_SETTLE_SECONDS = 0.15
 # What a notification says an action did (translated where shown).
@@ -98,21 +102,30 @@ CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def log_new_case(screen: Screen[object], new: NewIncident | None) -> Incident | None:
-    """Save a case from the new-case form (``None``: the form was cancelled) and say so on
-    ``screen``: the case's number and title, or why it could not be saved."""
+def log_new_case(
+    screen: LiveScreen, new: NewIncident | None, then: Callable[[Incident], object] | None = None
+) -> None:
+    """Save a case from the new-case form (``None``: the form was cancelled), in a worker, and
+    say so on ``screen``: the case's number and title, or why it could not be saved.
+
+    Args:
+        then: runs on the UI thread with the case once it is saved (before the screens re-read).
+    """
     if new is None:
-        return None
-    desk = cast("DutydeskApp", screen.app)
-    ctx = desk.ctx
-    try:
-        with desk.db_lock:
-            incident = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new)
-    except DutydeskError as exc:
-        screen.notify(str(exc), title=_("New case"), severity="error", markup=False)
-        return None
-    screen.notify(f"{incident.number} {incident.title}", title=_("Logged"), markup=False)
-    return incident
+        return
+    policy = screen.desk.ctx.policy
+    logged: list[Incident] = []  # filled by the worker, read once it succeeded
+
+    def step(db: Database, clock: Clock, operator: str) -> str:
+        incident = create_incident(db, clock, policy, operator, new)
+        logged.append(incident)
+        return f"{incident.number} {incident.title}"
+
+    def after() -> None:
+        if then is not None:
+            then(logged[0])
+
+    screen.write(step, after, title=_("Logged"), error_title=_("New case"))
 
 
 def step_of(action: str, incident: Incident) -> str | None:
@@ -134,7 +147,7 @@ def step_of(action: str, incident: Incident) -> str | None:
     }.get(action)
 
 
-class CaseScreen(Screen[None]):
+class CaseScreen(LiveScreen):
     """A screen with a selected case and the keys that act on it."""
 
     BINDINGS = [
@@ -152,10 +165,6 @@ class CaseScreen(Screen[None]):
         super().__init__()
         self._key_state: tuple[bool | None, ...] = ()
         self._keys_timer: Timer | None = None
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def selected_incident(self) -> Incident | None:
         """The case the keys act on; each screen says which one that is."""
@@ -202,25 +211,17 @@ class CaseScreen(Screen[None]):
 
     # ---- running a step -------------------------------------------------------------------
 
-    def apply(self, incident: Incident, action: str, write: Callable[[], object]) -> bool:
-        """Run one write for ``incident``; notify the outcome. Returns whether it succeeded."""
+    def apply(self, incident: Incident, action: str, run: CaseStep) -> None:
+        """Run one step on ``incident`` in a worker; notify the outcome (see ``write``)."""
         label = _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
-        try:
-            with self.desk.db_lock:
-                write()
-        except DutydeskError as exc:
-            self.notify(
-                str(exc), title=f"{incident.number}: {label}", severity="error", markup=False
-            )
-            return False
-        self.notify(f"{incident.number}: {label}")
-        self.post_message(IncidentUpdated(incident.id, action))
-        return True
+        said = f"{incident.number}: {label}"
+        policy = self.desk.ctx.policy
 
-    def _step_args(self, incident: Incident) -> tuple[object, ...]:
-        """The leading arguments every workflow step takes, for ``incident``."""
-        ctx = self.desk.ctx
-        return (ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id)
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            run(db, clock, policy, operator, incident.id)
+            return said
+
+        self.write(step, title="", error_title=said)
 
     def _target(self) -> Incident | None:
         incident = self.selected_incident()
@@ -233,15 +234,15 @@ class CaseScreen(Screen[None]):
         incident: Incident,
         action: str,
         prompt: str,
-        write: Callable[[str], object],
+        run: Callable[[str], CaseStep],
         *,
         value: str = "",
     ) -> None:
-        """Ask for one line of text, then run ``write(text)`` unless cancelled."""
+        """Ask for one line of text, then run the step ``run(text)`` unless cancelled."""
 
         def answered(text: str | None) -> None:
             if text is not None:
-                self.apply(incident, action, lambda: write(text))
+                self.apply(incident, action, run(text))
 
         title = f"{_(ACTION_TITLES[action])} {incident.number}"
         self.app.push_screen(TextDialog(title, prompt, value=value), answered)
@@ -252,7 +253,6 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        args = self._step_args(incident)
         step = workflow.NEXT_STEP.get(incident.stage)
         if step is None or incident.parked:
             if incident.parked:
@@ -265,37 +265,39 @@ class CaseScreen(Screen[None]):
                 incident,
                 "feedback",
                 _("What was done?"),
-                lambda text: workflow.feedback(*args, text),
+                lambda text: partial(workflow.feedback, result=text),
             )
         elif step == "verify":
 
             def verified(passed: bool | None) -> None:
                 if passed:
-                    self.apply(incident, "verify", lambda: workflow.verify(*args, passed=True))
+                    self.apply(incident, "verify", partial(workflow.verify, passed=True))
                 elif passed is False:
                     self._ask(
                         incident,
                         "verify_failed",
                         _("Why did it fail verification? (back to handling)"),
-                        lambda text: workflow.verify(*args, passed=False, reason=text),
+                        lambda text: partial(workflow.verify, passed=False, reason=text),
                     )
 
             question = f"{incident.number} {incident.title}\n" + _("Did the handling pass?")
             dialog = YesNoDialog(_("Verify"), question, yes=_("Passed"), no=_("Failed"))
             self.app.push_screen(dialog, verified)
         else:
-            step_function = getattr(workflow, step)
-            self.apply(incident, step, lambda: step_function(*args))
+            self.apply(incident, step, getattr(workflow, step))
 
     def action_note(self) -> None:
         incident = self._target()
         if incident is not None:
-            ctx = self.desk.ctx
             self._ask(
                 incident,
                 "note",
                 _("Note"),
-                lambda text: workflow.add_note(ctx.db, ctx.clock, ctx.operator, incident.id, text),
+                lambda text: (
+                    lambda db, clock, _policy, operator, ref: workflow.add_note(
+                        db, clock, operator, ref, text
+                    )
+                ),
             )
 
     def action_extend(self) -> None:
@@ -309,15 +311,7 @@ class CaseScreen(Screen[None]):
                 self.apply(
                     incident,
                     "extend",
-                    lambda: workflow.request_extension(
-                        ctx.db,
-                        ctx.clock,
-                        ctx.policy,
-                        ctx.operator,
-                        incident.id,
-                        request.reason,
-                        request.until,
-                    ),
+                    partial(workflow.request_extension, reason=request.reason, until=request.until),
                 )
 
         dialog = ExtensionDialog(
@@ -325,11 +319,20 @@ class CaseScreen(Screen[None]):
         )
         self.app.push_screen(dialog, requested)
 
-    def _reasoned(self, action: str, prompt: str, step: Callable[..., object]) -> None:
+    def _reasoned(self, action: str, prompt: str, step: ReasonedStep) -> None:
+        """Ask why, then run ``step(db, clock, policy, operator, ref, reason)``."""
         incident = self._target()
         if incident is not None:
-            args = self._step_args(incident)
-            self._ask(incident, action, prompt, lambda text: step(*args, text))
+            self._ask(
+                incident,
+                action,
+                prompt,
+                lambda text: (
+                    lambda db, clock, policy, operator, ref: step(
+                        db, clock, policy, operator, ref, text
+                    )
+                ),
+            )
 
     def action_return_case(self) -> None:
         self._reasoned("return", _("Why return it to dispatch?"), workflow.return_case)
@@ -342,8 +345,7 @@ class CaseScreen(Screen[None]):
         if incident is None:
             return
         if incident.parked:
-            args = self._step_args(incident)
-            self.apply(incident, "unpark", lambda: workflow.unpark(*args))
+            self.apply(incident, "unpark", workflow.unpark)
         else:
             self._reasoned("park", _("Why park this case?"), workflow.park)
 
@@ -351,12 +353,11 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        args = self._step_args(incident)
         self._ask(
             incident,
             "dispatch",
             _("Dispatch to (grid:CODE, team:NAME, office:NAME or a person)"),
-            lambda target: workflow.dispatch(*args, to=target),
+            lambda target: partial(workflow.dispatch, to=target),
             value=f"grid:{incident.grid}" if incident.grid else "",
         )
 
@@ -364,31 +365,32 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        ctx = self.desk.ctx
         self._ask(
             incident,
             "assign",
             _("Responsible person, team or grid"),
-            lambda who: workflow.assign(ctx.db, ctx.clock, ctx.operator, incident.id, who),
+            lambda who: (
+                lambda db, clock, _policy, operator, ref: workflow.assign(
+                    db, clock, operator, ref, who
+                )
+            ),
             value=incident.assignee or "",
         )
 
     def action_approve_extension(self) -> None:
         incident = self._target()
         if incident is not None:
-            args = self._step_args(incident)
-            self.apply(incident, "approve_extension", lambda: workflow.approve_extension(*args))
+            self.apply(incident, "approve_extension", workflow.approve_extension)
 
     def action_reject_extension(self) -> None:
         incident = self._target()
         if incident is None:
             return
-        args = self._step_args(incident)
         self._ask(
             incident,
             "reject_extension",
             _("Why reject the extension?"),
-            lambda text: workflow.approve_extension(*args, reject=True, reason=text),
+            lambda text: partial(workflow.approve_extension, reject=True, reason=text),
         )
 
     def action_reopen(self) -> None:
@@ -398,12 +400,9 @@ class CaseScreen(Screen[None]):
         incident = self._target()
         if incident is None:
             return
-        ctx = self.desk.ctx
         self._ask(
             incident,
             "merge",
             _("Number of the original case (e.g. 2026-000123)"),
-            lambda original: workflow.merge(
-                ctx.db, ctx.clock, ctx.policy, ctx.operator, incident.id, original.strip()
-            ),
+            lambda original: partial(workflow.merge, into=original.strip()),
         )

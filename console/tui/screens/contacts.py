@@ -3,33 +3,32 @@
 The unit tree (street → communities → grids) is on the left; the right side shows the selected
 unit's facts and teams, its people (phones masked, as everywhere on screen) and the
 violations of the four grid rules, each of which selects its unit when chosen. The search box
-finds people by name or phone digits across the whole jurisdiction.
+finds people by name or phone digits across the whole jurisdiction. Every read (the tree, a
+unit, a search, the grid check: about a second on a county) runs in a thread worker.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from console.timefmt import local
-from console.tui.messages import IncidentsChanged
+from console.tui.messages import DataChanged
+from console.tui.screens.live import LiveScreen
 from console.tui.widgets.keybar import KeyBar
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
 from contacts.teams import Team, list_teams
 from jurisdiction.models import Level, Unit, Violation
 from jurisdiction.units import addresses_of, list_units
-from store.errors import DutydeskError
+from store.db import Database
 from store.i18n import N_, _, ngettext
-
-if TYPE_CHECKING:
-    from console.tui.app import DutydeskApp
 
 PEOPLE_LIMIT = 200  # people shown for one unit or search; the CLI lists more
 
@@ -54,7 +53,26 @@ def team_text(team: Team) -> str:
     return text.format(team=team.name, kind=kind, count=count, leader=team.leader.name)
 
 
-class ContactsScreen(Screen[None]):
+@dataclass(frozen=True)
+class UnitView:
+    """What one read of a unit found: its addresses, people and teams."""
+
+    unit: Unit
+    addresses: int
+    people: list[Person]
+    teams: list[Team]
+
+
+def read_unit(db: Database, unit: Unit) -> UnitView:
+    return UnitView(
+        unit,
+        len(addresses_of(db, unit.code)),
+        list_people(db, unit=unit.code, limit=PEOPLE_LIMIT),
+        list_teams(db, unit=unit.code),
+    )
+
+
+class ContactsScreen(LiveScreen):
     """通讯录 — who is where in the jurisdiction, and where the grid layout breaks the rules."""
 
     CSS_PATH = "contacts.tcss"
@@ -69,10 +87,6 @@ class ContactsScreen(Screen[None]):
         self._tree_nodes: dict[str, TreeNode[str]] = {}
         self._units: dict[str, Unit] = {}
         self._violations: list[Violation] = []
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -91,14 +105,27 @@ class ContactsScreen(Screen[None]):
         people.add_columns(*(_(name) for name in PEOPLE_COLUMNS))
         violations = self.query_one("#violations", DataTable)
         violations.add_columns(*(_(name) for name in VIOLATION_COLUMNS))
-        self.load_tree()
+        self.load()
         self.action_grid_check()
 
     # ---- the tree ---------------------------------------------------------------------------
 
-    def load_tree(self) -> None:
-        with self.desk.db_lock:
-            units = list_units(self.desk.ctx.db)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="contacts-tree")
+    def load(self) -> None:
+        """Read the unit tree and the top unit (the whole jurisdiction until one is chosen)."""
+        db = self.desk.ctx.db
+
+        def read() -> tuple[list[Unit], UnitView | None]:
+            units = list_units(db)
+            top = min(units, key=lambda u: (u.level.rank, u.code), default=None)
+            return units, read_unit(db, top) if top is not None else None
+
+        self.read_and_show(read, self._show_tree)
+
+    def _show_tree(self, read: tuple[list[Unit], UnitView | None]) -> None:
+        if not self.is_attached:
+            return
+        units, top = read
         tree = self.query_one("#unit-tree", Tree)
         tree.clear()
         self._tree_nodes = {}
@@ -115,10 +142,9 @@ class ContactsScreen(Screen[None]):
             self._tree_nodes[unit.code] = node
         tree.root.expand()
         self._units = by_code
-        top = min(units, key=lambda u: (u.level.rank, u.code), default=None)
         if top is not None:
-            self.show_unit(top)  # the whole jurisdiction until a unit is chosen
-        if not units:
+            self._show_unit(top)
+        else:
             self.query_one("#unit-facts", Static).update(
                 _("No units yet: `dutydesk unit add` or `dutydesk contacts import`.")
             )
@@ -128,16 +154,21 @@ class ContactsScreen(Screen[None]):
         if code and code in self._units:
             self.show_unit(self._units[code])
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="contacts-unit")
     def show_unit(self, unit: Unit) -> None:
-        ctx = self.desk.ctx
-        with self.desk.db_lock:
-            addresses = addresses_of(ctx.db, unit.code)
-            people = list_people(ctx.db, unit=unit.code, limit=PEOPLE_LIMIT)
-            teams = list_teams(ctx.db, unit=unit.code)
+        """Read and show one unit's facts, teams and people."""
+        db = self.desk.ctx.db
+        self.read_and_show(lambda: read_unit(db, unit), self._show_unit)
+
+    def _show_unit(self, view: UnitView) -> None:
+        if not self.is_attached:
+            return
+        unit, people, teams = view.unit, view.people, view.teams
         facts = [
             f"[b]{unit.name}[/b]  {unit.code}  {unit.level.label}",
             _("Parent: {parent}   since {since}").format(
-                parent=unit.parent_code or "—", since=local(unit.valid_from, ctx.config.zone)
+                parent=unit.parent_code or "—",
+                since=local(unit.valid_from, self.desk.ctx.config.zone),
             ),
         ]
         if unit.level is Level.GRID:
@@ -149,7 +180,7 @@ class ContactsScreen(Screen[None]):
                     households=unit.households if unit.households is not None else "—",
                     population=unit.population if unit.population is not None else "—",
                     boundary=_("drawn") if unit.boundary else _("none"),
-                    addresses=len(addresses),
+                    addresses=view.addresses,
                 )
             )
         facts.append(
@@ -182,14 +213,21 @@ class ContactsScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        if not text:
+        if text:
+            self.search(text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="contacts-unit")
+    def search(self, text: str) -> None:
+        """Find people by name or phone digits across the whole jurisdiction."""
+        db = self.desk.ctx.db
+        self.read_and_show(
+            lambda: (text, list_people(db, text=text, limit=PEOPLE_LIMIT)), self._show_found
+        )
+
+    def _show_found(self, found: tuple[str, list[Person]]) -> None:
+        if not self.is_attached:
             return
-        try:
-            with self.desk.db_lock:
-                people = list_people(self.desk.ctx.db, text=text, limit=PEOPLE_LIMIT)
-        except DutydeskError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
+        text, people = found
         self.query_one("#unit-facts", Static).update(
             _("Search “{text}”: {count}").format(text=text, count=len(people))
         )
@@ -198,19 +236,31 @@ class ContactsScreen(Screen[None]):
     # ---- grid check -------------------------------------------------------------------------
 
     def action_grid_check(self) -> None:
+        """Check the four grid rules and list what breaks them."""
+        self.check_grids()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="grid-check")
+    def check_grids(self) -> None:
+        """The grid check, in a worker: about a second on a county."""
         # Here, not at the top: the check needs shapely and numpy (~130 ms of every start).
         from jurisdiction.gridcheck import check_grids
 
         ctx = self.desk.ctx
-        with self.desk.db_lock:
-            self._violations = check_grids(ctx.db, ctx.config.grid_rules)
+        self.read_and_show(
+            lambda: check_grids(ctx.db, ctx.config.grid_rules), self._show_violations
+        )
+
+    def _show_violations(self, violations: list[Violation]) -> None:
+        if not self.is_attached:
+            return
+        self._violations = violations
         table = self.query_one("#violations", DataTable)
         table.clear()
-        for index, violation in enumerate(self._violations):
+        for index, violation in enumerate(violations):
             table.add_row(
                 violation.rule, ", ".join(violation.units), violation.message, key=str(index)
             )
-        if not self._violations:
+        if not violations:
             table.add_row("✓", "", _("All four rules hold"))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -231,7 +281,8 @@ class ContactsScreen(Screen[None]):
             tree.move_cursor(node)
             self.show_unit(self._units[code or ""])
 
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        """Another process may have imported contacts: read the tree again."""
+    def on_data_changed(self, message: DataChanged) -> None:
+        """Another process may have imported contacts: read the tree again. (Nothing this
+        console writes changes the contacts.)"""
         if not message.own:
-            self.load_tree()
+            super().on_data_changed(message)

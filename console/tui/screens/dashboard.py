@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
@@ -28,36 +27,38 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import get_current_worker
 
 from console.tui.dialogs import NewIncidentDialog
-from console.tui.messages import IncidentLogged, IncidentOpened, IncidentsChanged
+from console.tui.messages import IncidentOpened
 from console.tui.screens.actions import log_new_case
 from console.tui.screens.incidents import IncidentsScreen
-from console.tui.screens.mobilization import LOOKS, Look, MobilizationScreen, exercise_badge
+from console.tui.screens.live import LiveScreen
+from console.tui.screens.mobilization import (
+    LOOKS,
+    SILENT_LOOK,
+    Look,
+    MobilizationScreen,
+    exercise_badge,
+)
 from console.tui.screens.mobilizations import progress
 from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
-from incidents.models import Severity, Stage
+from incidents.models import OPEN_STAGES, Severity, Stage
 from incidents.records import NewIncident
 from incidents.supervision import Counts, counts
-from mobilization.mobilize import Counts as MobCounts
-from mobilization.mobilize import Mobilization, list_mobilizations, totals
+from mobilization import Counts as MobCounts
+from mobilization import Mobilization, RecipientState, list_mobilizations, totals
 from reports.overview import (
-    OPEN_STAGES,
     FeedItem,
     recent_feed,
     severity_counts,
     stage_counts,
 )
 from store.i18n import N_, _
-
-if TYPE_CHECKING:
-    from console.tui.app import DutydeskApp
 
 NARROW = 100  # below this many columns the panels take two columns
 CLOCK_SECONDS = 1.0
@@ -213,12 +214,16 @@ def severity_labels() -> list[Text]:
 def legend() -> str:
     """What the three fills of a progress bar mean."""
     return "  ".join(
-        f"{fill} {LOOKS[state].word}"
-        for fill, state in (("█", "yes"), ("▒", "no"), ("░", "no_answer"))
+        f"{fill} {look.word}"
+        for fill, look in (
+            ("█", LOOKS[RecipientState.YES]),
+            ("▒", LOOKS[RecipientState.NO]),
+            ("░", SILENT_LOOK),
+        )
     )
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(LiveScreen):
     """值班台 — the duty office's home screen."""
 
     BINDINGS = [
@@ -268,14 +273,9 @@ class DashboardScreen(Screen[None]):
         self._reading = False
         self._again = False  # changes came in while reading: read once more after
         self._full_next = True
-        self._dirty = False
         self._feed: list[FeedItem] = []
         self._counts: Counts | None = None
         self._error: str | None = None
-
-    @property
-    def desk(self) -> DutydeskApp:
-        return cast("DutydeskApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -319,7 +319,7 @@ class DashboardScreen(Screen[None]):
         self._tick()
         self.watch(self.app, "engine_state", self._show_engine)
         self.set_interval(CLOCK_SECONDS, self._tick)
-        self.set_interval(REREAD_SECONDS, self._reread)
+        self.set_interval(REREAD_SECONDS, self._time_passed)
         self.request_read(full=True)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -403,18 +403,16 @@ class DashboardScreen(Screen[None]):
             self._again = False
             self.request_read()
 
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.request_read()
-        else:
-            self._dirty = True
+    def load(self) -> None:
+        """Read everything again, the whole feed included."""
+        self.request_read(full=True)
 
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.request_read(full=True)
+    def reread(self, *, own: bool) -> None:
+        """Read again; of the feed, only what is newer than the lines shown."""
+        self.request_read()
 
-    def _reread(self) -> None:
+    def _time_passed(self) -> None:
+        """Cases go overdue and shifts change with the time alone: read everything again."""
         if self.is_current:
             self.request_read(full=True)
         else:
@@ -472,7 +470,7 @@ class DashboardScreen(Screen[None]):
         selected = self.selected_item() if table.cursor_row > 0 else None
         ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
-        rows = [
+        rows: list[tuple[Text, Text, Text, Text, FeedItem]] = [
             (
                 Text(when(item.at, now, zone)),
                 feed_look(item).text(),
@@ -492,8 +490,9 @@ class DashboardScreen(Screen[None]):
         # The words go last and are cut to what is left of the panel's width once the other
         # columns (as wide as their widest cell or header, in this language) are drawn.
         fixed = FEED_SLACK + FEED_PADDING
+        texts = [row[:4] for row in rows]
         for index, (_key, label) in enumerate(FEED_COLUMNS[:-1]):
-            cells = [row[index].cell_len for row in rows]
+            cells = [text[index].cell_len for text in texts]
             fixed += FEED_PADDING + max([cell_len(_(label)), *cells])
         space = self.query_one("#panel-feed").content_size.width
         width = max(12, space - fixed)
@@ -581,9 +580,7 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(NewIncidentDialog(), self._log)
 
     def _log(self, new: NewIncident | None) -> None:
-        incident = log_new_case(self, new)
-        if incident is not None:
-            self.post_message(IncidentLogged(incident.id, incident.number))
+        log_new_case(self, new)
 
     @on(DataTable.RowSelected, "#feed")
     def _open(self, event: DataTable.RowSelected) -> None:

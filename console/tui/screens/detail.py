@@ -1,12 +1,14 @@
 """Provides the detail screen of one case: stage bar, deadline, facts, timeline, tasks, extensions.
 
-The same action keys as the incidents view work here on the case shown; ``t`` adds a task and
-``c`` completes the task under the tasks table's cursor. The screen reads the case again
-whenever the app reports a change, from this console or another process.
+The same action keys as the incidents view work here on the case shown; ``t`` adds a task,
+``c`` completes the task under the tasks table's cursor and ``M`` mobilizes the case's grid.
+It is a live screen: it reads the case in a worker, and again whenever the app reports a
+change, from this console or another process.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,7 +24,6 @@ from textual.widgets import DataTable, Header, Label, Static
 
 from console.timefmt import local, short
 from console.tui.dialogs import MobilizeDialog, MobilizeRequest
-from console.tui.messages import IncidentsChanged
 from console.tui.screens.actions import CASE_COMMANDS, CaseScreen
 from console.tui.screens.incidents import CLOCK_SECONDS
 from console.tui.screens.mobilization import MobilizationScreen
@@ -40,9 +41,10 @@ from incidents.models import (
     type_label,
 )
 from incidents.records import get_incident, tasks_of, timeline
-from mobilization.mobilize import start_mobilization
-from store.clock import from_iso
-from store.errors import DutydeskError, NotFound
+from mobilization import ensure_default_tree, start_mobilization
+from store.clock import Clock, from_iso
+from store.db import Database
+from store.errors import NotFound
 from store.i18n import N_, _
 
 # Timeline entry kinds (event codes) -> what the timeline calls them (translated where shown).
@@ -110,6 +112,16 @@ def entry_detail(entry: TimelineEntry, zone: ZoneInfo) -> str:
     return "  ".join(parts)
 
 
+@dataclass(frozen=True)
+class CaseView:
+    """What one read of the case found."""
+
+    incident: Incident
+    entries: list[TimelineEntry]
+    tasks: list[Task]
+    extensions: list[Extension]
+
+
 def task_status(task: Task, now: datetime) -> Text:
     if task.done_at is not None:
         return Text("✓ " + _("done"), style="green")
@@ -144,7 +156,6 @@ class IncidentDetailScreen(CaseScreen):
         self.incident: Incident | None = None
         self._tasks: list[Task] = []
         self._entries: list[TimelineEntry] = []
-        self._dirty = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -187,28 +198,42 @@ class IncidentDetailScreen(CaseScreen):
 
     # ---- reading ----------------------------------------------------------------------------
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="case-read")
     def load(self) -> None:
         """Read the case, its timeline, tasks and extensions (small indexed reads)."""
         ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                incident = get_incident(ctx.db, self.incident_id)
-                entries = timeline(ctx.db, self.incident_id)
-                tasks = tasks_of(ctx.db, self.incident_id)
-                extensions = workflow.extensions_of(ctx.db, self.incident_id)
-        except NotFound as exc:
-            self.notify(str(exc), severity="error", markup=False)
+        case = self.incident_id
+        self.read_and_show(
+            lambda: CaseView(
+                get_incident(ctx.db, case),
+                timeline(ctx.db, case),
+                tasks_of(ctx.db, case),
+                workflow.extensions_of(ctx.db, case),
+            ),
+            self._show,
+        )
+
+    def read_failed(self, exc: Exception) -> None:
+        super().read_failed(exc)
+        if isinstance(exc, NotFound) and self.is_current:
             self.dismiss()
-            return
+
+    # ---- showing ----------------------------------------------------------------------------
+
+    def _show(self, view: CaseView) -> None:
+        if not self.is_attached:
+            return  # the officer left while the read ran
+        incident = view.incident
         self.incident = incident
-        self._tasks = tasks
+        self._tasks = view.tasks
         self.sub_title = f"{incident.number} {incident.title}"
+        ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
-        self._show_head(incident, entries, now, zone)
+        self._show_head(incident, view.entries, now, zone)
         self._show_facts(incident, zone)
-        self._show_tasks(tasks, now, zone)
-        self._show_extensions(extensions, zone)
-        self._entries = entries
+        self._show_tasks(view.tasks, now, zone)
+        self._show_extensions(view.extensions, zone)
+        self._entries = view.entries
         self._show_timeline()
         self.update_keys()
 
@@ -335,17 +360,6 @@ class IncidentDetailScreen(CaseScreen):
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_timeline)
 
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
-
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.load()
-
     # ---- keys -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -372,13 +386,14 @@ class IncidentDetailScreen(CaseScreen):
     def action_add_task(self) -> None:
         incident = self._target()
         if incident is not None:
-            ctx = self.desk.ctx
             self._ask(
                 incident,
                 "add_task",
                 _("Task (what must be done)"),
-                lambda title: workflow.add_task(
-                    ctx.db, ctx.clock, ctx.operator, incident.id, title
+                lambda title: (
+                    lambda db, clock, _policy, operator, ref: workflow.add_task(
+                        db, clock, operator, ref, title
+                    )
                 ),
             )
 
@@ -386,11 +401,12 @@ class IncidentDetailScreen(CaseScreen):
         incident, task = self._target(), self._highlighted_task()
         if incident is None or task is None:
             return
-        ctx = self.desk.ctx
         self.apply(
             incident,
             "complete_task",
-            lambda: workflow.complete_task(ctx.db, ctx.clock, ctx.operator, task.id),
+            lambda db, clock, _policy, operator, _ref: workflow.complete_task(
+                db, clock, operator, task.id
+            ),
         )
 
     # ---- mobilizing from the case -----------------------------------------------------------
@@ -404,31 +420,32 @@ class IncidentDetailScreen(CaseScreen):
         if request is not None and self.incident is not None:
             self._start_mobilization(self.incident.id, request)
 
-    @work(thread=True, exit_on_error=False, group="mobilize")
     def _start_mobilization(self, incident_id: int, request: MobilizeRequest) -> None:
-        ctx = self.desk.ctx
-        try:
-            with self.desk.db_lock:
-                mob_id = start_mobilization(
-                    ctx.db,
-                    ctx.clock,
-                    ctx.operator,
+        config = self.desk.ctx.config
+        started: list[int] = []  # filled by the write worker, read once it succeeded
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            ensure_default_tree(db, clock, operator)  # a fresh installation has none yet
+            started.append(
+                start_mobilization(
+                    db,
+                    clock,
+                    operator,
                     targets=list(request.targets),
                     message=request.message,
                     mode=request.mode,
                     need=request.need,
                     exercise=request.exercise,
                     incident_id=incident_id,
-                    interval_s=ctx.config.mobilize_interval_s,
-                    ttl=ctx.config.ack_ttl,
+                    interval_s=config.mobilize_interval_s,
+                    ttl=config.ack_ttl,
                 )
-        except DutydeskError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self._mobilized, mob_id)
+            )
+            return ""  # the mobilization's own screen, opened next, says it started
+
+        self.write(step, after=lambda: self._mobilized(started[0]))
 
     def _mobilized(self, mob_id: int) -> None:
         if self.desk.engine is not None:
             self.desk.engine.engine.wake()  # the first messages go now, not at the next tick
-        self.desk.announce_change(own=True)
         self.app.push_screen(MobilizationScreen(mob_id))

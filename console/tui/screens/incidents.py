@@ -24,14 +24,7 @@ from textual.worker import get_current_worker
 
 from console.timefmt import short
 from console.tui.dialogs import NewIncidentDialog
-from console.tui.messages import (
-    CountsLoaded,
-    IncidentLogged,
-    IncidentOpened,
-    IncidentsChanged,
-    LoadFailed,
-    PageLoaded,
-)
+from console.tui.messages import CountsLoaded, IncidentOpened, LoadFailed, PageLoaded
 from console.tui.screens.actions import CASE_COMMANDS, CaseScreen, log_new_case
 from console.tui.widgets.cells import fit, plain, severity_badge, time_left
 from console.tui.widgets.keybar import KeyBar
@@ -149,7 +142,6 @@ class IncidentsScreen(CaseScreen):
         self._counts_timer: Timer | None = None
         self._counts_next: bool | None = None  # counts to read after the page (at once?)
         self._error: str | None = None
-        self._dirty = False
         self._search_timer: Timer | None = None
         self._filters_mounted = False
 
@@ -409,16 +401,13 @@ class IncidentsScreen(CaseScreen):
 
     # ---- changes ----------------------------------------------------------------------------
 
-    def on_incidents_changed(self, message: IncidentsChanged) -> None:
-        if self.is_current:
-            self.reload(counts_now=message.own)
-        else:
-            self._dirty = True
+    def load(self) -> None:
+        """Read the table (and the counts) again; see :meth:`reload`."""
+        self.reload()
 
-    def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._dirty = False
-            self.reload()
+    def reread(self, *, own: bool) -> None:
+        """The counts at once after this console's own writes, else at most every few seconds."""
+        self.reload(counts_now=own)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -478,14 +467,26 @@ class IncidentsScreen(CaseScreen):
     def _search_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if NUMBER_RE.match(text):
-            try:
-                with self.desk.db_lock:
-                    incident_id = resolve_id(self.desk.ctx.db, text)
-            except DutydeskError as exc:
-                self.notify(str(exc), severity="warning", markup=False)
-            else:
-                self.post_message(IncidentOpened(incident_id))
-                return
+            self._open_number(text)
+        else:
+            self._search_now()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="number")
+    def _open_number(self, number: str) -> None:
+        """Open the case of a number typed in the search box, or say there is none."""
+        try:
+            with self.desk.db_lock:
+                incident_id = resolve_id(self.desk.ctx.db, number)
+        except DutydeskError as exc:
+            self.app.call_from_thread(self._no_such_number, str(exc))
+        else:
+            self.post_message(IncidentOpened(incident_id))
+
+    def _no_such_number(self, error: str) -> None:
+        self.notify(error, severity="warning", markup=False)
+        self._search_now()
+
+    def _search_now(self) -> None:
         self.apply_filters()
         self.query_one(IncidentTable).focus()
 
@@ -526,7 +527,8 @@ class IncidentsScreen(CaseScreen):
         self.app.push_screen(NewIncidentDialog(), self._log)
 
     def _log(self, new: NewIncident | None) -> None:
-        incident = log_new_case(self, new)
-        if incident is not None:
-            self._focus_id = incident.id
-            self.post_message(IncidentLogged(incident.id, incident.number))
+        log_new_case(self, new, then=self._focus_on)
+
+    def _focus_on(self, incident: Incident) -> None:
+        """Put the cursor on the case just logged, once the table is read again."""
+        self._focus_id = incident.id

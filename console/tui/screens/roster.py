@@ -273,6 +273,8 @@ class RosterScreen(LiveScreen):
 
     # ---- writing ----------------------------------------------------------------------------
 
-    def written(self, done: str, after: Callable[[], object] | None = None) -> None:
-        super().written(done, after)
+    def written(
+        self, done: str, after: Callable[[], object] | None = None, title: str | None = None
+    ) -> None:
+        super().written(done, after, title)
         self.desk.show_on_duty()  # the header's "on duty" names the new holder at once
