@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install check fmt lint type test bench demo
+.PHONY: install check fmt lint type test bench demo constraints
 
 install:
 	python3 -m venv $(VENV)
@@ -31,3 +31,16 @@ bench:
 
 demo:
 	$(BIN)/dutydesk --demo
+
+# constraints.txt: the exact versions CI installs (.ci/run: pip install -c constraints.txt).
+# Refresh it on purpose (a new Textual, say), then run the tests and review the snapshots:
+# a fresh virtual environment in a temporary directory, the test install, its freeze.
+constraints:
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && \
+	python3 -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip && \
+	"$$tmp/venv/bin/pip" install --quiet -e ".[test]" && \
+	{ echo "# Exact versions of what 'pip install -e \".[test]\"' installs; CI installs with -c."; \
+	  echo "# Written by 'make constraints' (do not edit by hand); pyproject keeps lower bounds."; \
+	  "$$tmp/venv/bin/pip" freeze --exclude-editable; } > constraints.txt.new && \
+	mv constraints.txt.new constraints.txt && echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages"

@@ -57,20 +57,20 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
-import shlex  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from contextlib import suppress  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import psutil  # noqa: E402
+
+from tests.support.terminal import TMUX, Terminal  # noqa: E402 - one tmux driver, the tests' too
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -147,7 +147,7 @@ def catch_up(path: Path) -> tuple[int, int, float]:
     """
     from console.config import Config
     from incidents.supervision import sweep_overdue
-    from mobilization.mobilize import expire
+    from mobilization import expire
     from store.clock import SystemClock
     from store.db import connect
 
@@ -639,58 +639,6 @@ def bench_session(db: Path, config: Path, reps: int, rounds: int, report: Report
 # ---- idle CPU of the real command in a terminal ----------------------------------------------
 
 
-class Terminal:
-    """One detached tmux session running one command at 120x36 (as tests/e2e/test_terminal)."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.tmux = shutil.which("tmux")
-        if self.tmux is None:
-            raise SystemExit("idle.cpu needs tmux")
-        self.name = f"ddbench-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        shell = f"env -u COLUMNS -u LINES {exports} {shlex.join(command)}"
-        subprocess.run(
-            [self.tmux, "new-session", "-d", "-s", self.name, "-x", "120", "-y", "36", shell],
-            check=True,
-        )
-
-    def pane_pid(self) -> int:
-        out = subprocess.run(
-            [self.tmux or "tmux", "display-message", "-p", "-t", self.name, "#{pane_pid}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return int(out.strip())
-
-    def screen(self) -> str:
-        return subprocess.run(
-            [self.tmux or "tmux", "capture-pane", "-t", self.name, "-p"],
-            capture_output=True,
-            text=True,
-        ).stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run([self.tmux or "tmux", "send-keys", "-t", self.name, *keys], check=False)
-
-    def wait_for(self, pattern: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        shown = ""
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if re.search(pattern, shown):
-                return shown
-            time.sleep(0.1)
-        raise SystemExit(f"{pattern!r} never appeared; the screen showed:\n{shown}")
-
-    def close(self) -> None:
-        subprocess.run(
-            [self.tmux or "tmux", "kill-session", "-t", self.name],
-            check=False,
-            capture_output=True,  # "no server running" when the command quit and took it along
-        )
-
-
 def tree(pid: int) -> list[psutil.Process]:
     root = psutil.Process(pid)
     return [root, *root.children(recursive=True)]
@@ -714,8 +662,11 @@ def bench_idle(db: Path, config: Path, settle_s: float, window_s: float, report:
         "LANG": "C.UTF-8",
         "PATH": os.environ.get("PATH", ""),
     }
+    if TMUX is None:
+        raise SystemExit("idle.cpu needs tmux")
     dutydesk = shutil.which("dutydesk", path=str(Path(PYTHON).parent)) or "dutydesk"
-    term = Terminal([dutydesk, "--db", str(db), "--config", str(config), "--as", OPERATOR], env)
+    command = [dutydesk, "--db", str(db), "--config", str(config), "--as", OPERATOR]
+    term = Terminal(command, env, prefix="ddbench")
     try:
         started = time.perf_counter()
         screen = term.wait_for(r"open\s+[\d,]+", timeout=WAIT_S)

@@ -2,17 +2,21 @@
 
 An autouse fixture points every file dutydesk could touch (database, configuration, the
 platformdirs user directories) into the test's ``tmp_path``, so no test reads or writes the
-real user's data. Feature-specific fixtures live in the conftest of their own directory.
+real user's data. Feature-specific fixtures live in the conftest of their own directory;
+fixtures that several directories use live in ``tests/support`` and are registered here as
+plugins. Hypothesis runs with the ``ci`` profile (derandomized: a failure reproduces) when
+``HYPOTHESIS_PROFILE=ci``, as ``.ci/run`` sets it, and with its default profile otherwise.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlite_utils import Database
 
 from incidents import workflow
@@ -22,10 +26,17 @@ from incidents.records import NewIncident, create_incident, get_incident
 from store.clock import FixedClock
 from store.db import connect
 from store.i18n import ENGLISH, LOCALE_VARIABLES, language, set_language
+from tests.support.domain import OPERATOR, START, events_count
 
-# Thursday 2026-11-26, 10:00 in Asia/Shanghai: inside working hours of a normal work day.
-START = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-OPERATOR = "tester"
+__all__ = ["OPERATOR", "START", "MakeCase", "events_count", "walk_to"]  # tests import these
+
+# Fixtures shared across test directories (pytest takes pytest_plugins from the root conftest only).
+pytest_plugins = ["tests.support.town"]
+
+# CI: the same examples on every run, so a red run reproduces; the blob to replay a failure;
+# no deadline, since a loaded machine makes any example slow now and then.
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 # How to walk a fresh case forward to each stage of the loop.
 _PATH: dict[Stage, tuple[Stage, ...]] = {
@@ -104,10 +115,6 @@ def clock() -> FixedClock:
 @pytest.fixture
 def policy() -> Policy:
     return Policy()
-
-
-def events_count(db: Database) -> int:
-    return int(db.conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
 def walk_to(

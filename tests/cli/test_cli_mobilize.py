@@ -10,11 +10,10 @@ import pytest
 
 from contacts.people import NewPerson, add_person
 from jurisdiction.units import NewUnit, add_unit
-from mobilization.channels import Delivery
-from mobilization.mobilize import Routing, claim_pending, process_due, record_deliveries
+from mobilization import Delivery, Routing, claim_pending, process_due, record_deliveries
 from store.clock import SystemClock
 from store.db import connect
-from tests.cli.test_cli_trees import COM, TOWN
+from tests.support.town import COM, TOWN
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from store.db import connect
 from tests.conftest import START
-
-TOWN = "330106001000"
-COM = "330106001001"
+from tests.support.town import COM, TOWN
 
 
 @pytest.fixture

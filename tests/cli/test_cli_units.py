@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.unit.test_gridcheck import box
-
-TOWN = "330106001000"
-COMM = "330106001001"
+from tests.support.shapes import box
+from tests.support.town import COM, TOWN
 
 
 def write_json(path: Path, data: object) -> str:
@@ -22,7 +20,7 @@ def jurisdiction(run, tmp_path: Path) -> None:
         ("--code", TOWN, "--name", "北山街道", "--level", "street"),
         (
             "--code",
-            COMM,
+            COM,
             "--name",
             "幸福社区",
             "--level",
@@ -40,7 +38,7 @@ def jurisdiction(run, tmp_path: Path) -> None:
             "--level",
             "grid",
             "--parent",
-            COMM,
+            COM,
             "--households",
             "700",
             "--boundary",
@@ -62,12 +60,12 @@ def test_units_are_added_listed_and_shown(run, tmp_path: Path) -> None:
     assert listed.code == 0
     assert [(u["code"], u["level"], u["parent"]) for u in listed.json()] == [
         (TOWN, "township", None),
-        (COMM, "community", TOWN),
-        ("G01", "grid", COMM),
+        (COM, "community", TOWN),
+        ("G01", "grid", COM),
     ]
-    grids = run("unit", "list", "--level", "grid", "--parent", COMM, "--json").json()
+    grids = run("unit", "list", "--level", "grid", "--parent", COM, "--json").json()
     assert [u["code"] for u in grids] == ["G01"]
-    shown = run("unit", "show", COMM, "--json").json()
+    shown = run("unit", "show", COM, "--json").json()
     assert [c["code"] for c in shown["children"]] == ["G01"]
     assert shown["boundary"]["type"] == "Polygon"
     human = run("unit", "show", "G01")
@@ -98,7 +96,7 @@ def test_an_invalid_boundary_is_kept_with_a_warning(run, tmp_path: Path) -> None
         "coordinates": [[[120, 30], [120.001, 30.001], [120.001, 30], [120, 30.001], [120, 30]]],
     }
     result = run(
-        "unit", "add", "--code", "G02", "--name", "二", "--level", "grid", "--parent", COMM,
+        "unit", "add", "--code", "G02", "--name", "二", "--level", "grid", "--parent", COM,
         "--boundary", write_json(tmp_path / "bad.geojson", bowtie),
     )  # fmt: skip
     assert result.code == 0
@@ -113,7 +111,7 @@ def test_grid_check_exit_codes_and_json(run, tmp_path: Path) -> None:
         "scale: grid G01 has 700 households, above the maximum 500",
         "1 violation(s)",
     ]
-    report = run("grid", "check", "--json", "--community", COMM)
+    report = run("grid", "check", "--json", "--community", COM)
     assert report.code == 1
     assert report.json()["violations"][0]["figure"] == 700.0
     run.config.write_text("[grid]\nhouseholds_max = 800\n", encoding="utf-8")

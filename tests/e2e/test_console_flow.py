@@ -8,7 +8,6 @@ only reads the database, shows the answer on the mobilization screen and on the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,9 @@ from console.tui.screens.incidents import IncidentsScreen
 from console.tui.screens.mobilization import MobilizationScreen
 from incidents.models import Stage
 from incidents.records import get_incident
-from tests.console.conftest import settle
-from tests.e2e.conftest import e164, free_port, write_config
+from tests.support.console import settle, wait_until
+from tests.support.serve import free_port, write_config
+from tests.support.town import e164
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,12 @@ WAIT_S = 20.0
 
 
 async def until(pilot: Any, check: Callable[[], Any], what: str) -> Any:
-    """Let the console run (its polls, the workers they start) until ``check`` holds."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Let the console run (its polls, the workers they start) until ``check`` holds; its value.
+
+    The deadline is long: a real ``serve`` in another process does its part meanwhile.
+    """
+    await wait_until(pilot, check, WAIT_S, what, step=0.05)
+    return check()
 
 
 def text_of(screen: Any, selector: str) -> str:
@@ -105,9 +103,11 @@ async def test_log_dispatch_mobilize_and_see_the_answer_arrive(
 
             # Mobilize the case's grid from its screen: the dialog comes with grid:G01.
             await pilot.press("M")
-            await pilot.pause()
-            dialog = app.screen
-            assert isinstance(dialog, MobilizeDialog)
+            dialog = await until(
+                pilot,
+                lambda: isinstance(app.screen, MobilizeDialog) and app.screen,
+                "the mobilize dialog",
+            )
             assert dialog.query_one("#mobilize-targets", Input).value == "grid:G01"
             await pilot.press("ctrl+s")
             screen = await until(

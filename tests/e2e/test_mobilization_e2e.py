@@ -18,21 +18,23 @@ import httpx
 import pytest
 
 from contacts.people import set_channels
-from mobilization.acks import installation_secret, make_token
-from mobilization.mobilize import Target, recipient_rows, start_mobilization, summary
-from mobilization.trees import build_default_tree
+from mobilization import (
+    Target,
+    build_default_tree,
+    installation_secret,
+    make_token,
+    recipient_rows,
+    start_mobilization,
+    summary,
+)
 from store.clock import SystemClock
 from store.db import connect
-from tests.e2e.conftest import (
-    OPERATOR,
-    big_grid_db,
-    e164,
-    free_port,
-    wait_for,
-    write_config,
-)
+from tests.support.domain import OPERATOR
 from tests.support.gateway import Gateway
+from tests.support.serve import free_port, write_config
 from tests.support.smtp import SmtpServer
+from tests.support.town import big_grid_db, e164
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,8 @@ from store.audit import verify_chain
 from store.clock import FixedClock
 from store.errors import InvalidInput
 from tests.conftest import OPERATOR, MakeCase, events_count
-from tests.unit.test_gridcheck import COMM, OTHER, TOWN, box, layout
+from tests.support.shapes import box, layout
+from tests.support.town import COM, OTHER, TOWN
 
 ADDRESSES = ("幸福路1号", "幸福路2号", "幸福路3号")
 
@@ -73,7 +74,7 @@ def test_split_then_merge_keeps_history_and_moves_open_cases(
     old = get_unit(db, "G01")
     assert (old.valid_to, old.successors) == (effective, ("G01A", "G01B"))
     assert get_unit(db, "G01A").valid_from == effective
-    assert get_unit(db, "G01B").parent_code == COMM
+    assert get_unit(db, "G01B").parent_code == COM
     assert addresses_of(db, "G01") == []
     assert addresses_of(db, "G01", include_history=True) == list(ADDRESSES)
     assert addresses_of(db, "G01B") == ["幸福路2号", "幸福路3号"]

@@ -1,12 +1,9 @@
 """``grid check``: crafted layouts, each breaking one of the four rules (or none).
 
-Layouts are drawn in steps of 0.001° around (120°E, 30°N): one step is about 96.4 m east-west
-and 110.5 m north-south, so a 1 × 1 step cell is about 10,657 m².
+Layouts are drawn with :mod:`tests.support.shapes`, in steps of about 100 m.
 """
 
 from __future__ import annotations
-
-import math
 
 import pytest
 from sqlite_utils import Database
@@ -16,49 +13,8 @@ from jurisdiction.models import GridRules, Violation
 from jurisdiction.units import NewUnit, add_unit
 from store.clock import FixedClock
 from tests.conftest import OPERATOR
-
-TOWN = "330106001000"
-COMM = "330106001001"
-OTHER = "330106001002"
-STEP = 0.001
-# Area of one step × one step cell under the check's local projection.
-CELL_M2 = (STEP * 111_320 * math.cos(math.radians(30.0005))) * (STEP * 110_540)
-
-
-def box(x0: float, y0: float, x1: float, y1: float) -> dict[str, object]:
-    ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
-    return {
-        "type": "Polygon",
-        "coordinates": [[[120 + x * STEP, 30 + y * STEP] for x, y in ring]],
-    }
-
-
-def layout(
-    db: Database,
-    clock: FixedClock,
-    grids: dict[str, dict[str, object]],
-    *,
-    register: tuple[str, ...] = (),
-    community: dict[str, object] | None = None,
-) -> None:
-    """A street, a 2 × 1 step community, and its grids given as NewUnit keyword arguments."""
-    add_unit(db, clock, OPERATOR, NewUnit(TOWN, "北山街道", "township"))
-    add_unit(
-        db,
-        clock,
-        OPERATOR,
-        NewUnit(
-            COMM,
-            "幸福社区",
-            "community",
-            TOWN,
-            boundary=community or box(0, 0, 2, 1),
-            addresses=register,
-        ),
-    )
-    for code, fields in grids.items():
-        values: dict[str, object] = {"households": 350, **fields}
-        add_unit(db, clock, OPERATOR, NewUnit(code, f"{code}网格", "grid", COMM, **values))  # type: ignore[arg-type]
+from tests.support.shapes import CELL_M2, box, layout
+from tests.support.town import COM, OTHER, TOWN
 
 
 def rules_of(found: list[Violation]) -> list[str]:
@@ -85,8 +41,8 @@ def test_a_gap_is_reported_with_its_area_and_community(db: Database, clock: Fixe
     (gap,) = check_grids(db)
     assert gap.rule == "coverage"
     assert gap.figure == pytest.approx(0.1 * CELL_M2, rel=1e-3)
-    assert gap.units == (COMM, "G02")
-    assert f"gap of {0.1 * CELL_M2:.1f} m² in community {COMM}" in gap.message
+    assert gap.units == (COM, "G02")
+    assert f"gap of {0.1 * CELL_M2:.1f} m² in community {COM}" in gap.message
     assert "beside G02" in gap.message
 
 
@@ -96,9 +52,9 @@ def test_an_overlap_names_both_grids_and_its_area(db: Database, clock: FixedCloc
     )
     (overlap,) = check_grids(db)
     assert overlap.rule == "coverage"
-    assert overlap.units == (COMM, "G01", "G02")
+    assert overlap.units == (COM, "G01", "G02")
     assert overlap.figure == pytest.approx(0.25 * CELL_M2, rel=1e-3)
-    assert f"grids G01 and G02 of community {COMM} overlap by" in overlap.message
+    assert f"grids G01 and G02 of community {COM} overlap by" in overlap.message
 
 
 def test_a_grid_reaching_outside_its_community(db: Database, clock: FixedClock) -> None:
@@ -106,7 +62,7 @@ def test_a_grid_reaching_outside_its_community(db: Database, clock: FixedClock) 
         db, clock, {"G01": {"boundary": box(0, 0, 1, 1)}, "G02": {"boundary": box(1, 0, 2.5, 1)}}
     )
     (outside,) = check_grids(db)
-    assert outside.units == (COMM, "G02")
+    assert outside.units == (COM, "G02")
     assert outside.figure == pytest.approx(0.5 * CELL_M2, rel=1e-3)
     assert "reaches" in outside.message and "outside community" in outside.message
 
@@ -154,7 +110,7 @@ def test_households_out_of_bounds_are_listed_with_their_figure(
         clock,
         {"G01": {"households": 250}, "G02": {"households": 500}, "G03": {"households": 612}},
     )
-    add_unit(db, clock, OPERATOR, NewUnit("G04", "四网格", "grid", COMM))
+    add_unit(db, clock, OPERATOR, NewUnit("G04", "四网格", "grid", COM))
     found = check_grids(db)
     assert [(v.units, v.figure) for v in found] == [
         (("G01",), 250.0),
@@ -188,8 +144,8 @@ def test_an_address_of_the_community_in_no_grid(db: Database, clock: FixedClock)
         register=("幸福路1号", "幸福路2号", "幸福路3号"),
     )
     (found,) = check_grids(db)
-    assert found.rule == "coverage" and found.units == (COMM,)
-    assert found.message == f"address '幸福路3号' of community {COMM} is in none of its grids"
+    assert found.rule == "coverage" and found.units == (COM,)
+    assert found.message == f"address '幸福路3号' of community {COM} is in none of its grids"
 
 
 def test_only_one_community_when_asked(db: Database, clock: FixedClock) -> None:
