@@ -39,7 +39,7 @@ from incidents.calendar import WorkingCalendar
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
 from jurisdiction.models import GridRules
-from mobilization.channels import ChannelSettings, parse_channels
+from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 

@@ -22,7 +22,13 @@ when a sender is made.
 """
 
 from mobilization.acks import installation_secret, make_token, parse_reply
-from mobilization.answers import answer_by_sms, answer_by_token, check_token, record_answer
+from mobilization.answers import (
+    answer_by_sms,
+    answer_by_token,
+    called_by_token,
+    check_token,
+    record_answer,
+)
 from mobilization.cascade import (
     CascadeTxn,
     cancel_mobilization,
@@ -65,6 +71,7 @@ from mobilization.models import (
     Answer,
     AttemptKind,
     AttemptState,
+    Called,
     Counts,
     Mobilization,
     MobilizationState,
@@ -105,6 +112,7 @@ from mobilization.trees import (
     list_trees,
     remove_node,
     resolve,
+    shown_ref,
     subtree,
     tree_to_json,
 )
@@ -121,6 +129,7 @@ __all__ = [
     "SILENT",
     "TARGET_KINDS",
     "Answer",
+    "Called",
     "AttemptKind",
     "AttemptState",
     "CascadeTxn",
@@ -155,6 +164,7 @@ __all__ = [
     "build_default_tree",
     "build_senders",
     "cancel_mobilization",
+    "called_by_token",
     "check_token",
     "check_tree",
     "children",
@@ -186,6 +196,7 @@ __all__ = [
     "resend_silent",
     "resolve",
     "start_mobilization",
+    "shown_ref",
     "subtree",
     "summary",
     "totals",

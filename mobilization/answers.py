@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from contacts.phones import mask_phone, normalize_phone
 from mobilization.acks import TokenInvalid, installation_secret, parse_reply, read_token
 from mobilization.cascade import CascadeTxn
-from mobilization.models import Answer, RecipientState
+from mobilization.models import Answer, Called, RecipientState
 from mobilization.progress import get_mobilization
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
@@ -164,6 +164,21 @@ def check_token(db: Database, clock: Clock, token: str, *, remote: str = "") -> 
     if _recipient(db, "r.id = ?", (recipient_id,)) is None:
         raise NotFound(_("this ack link names no recipient"))
     return recipient_id
+
+
+def called_by_token(db: Database, clock: Clock, token: str, *, remote: str = "") -> Called:
+    """Whom a link calls and to what; refused and audited as :func:`check_token` refuses."""
+    recipient_id = check_token(db, clock, token, remote=remote)
+    recipient = _recipient(db, "r.id = ?", (recipient_id,))
+    if recipient is None:  # gone between the two reads: as if the link named nobody
+        raise NotFound(_("this ack link names no recipient"))
+    return Called(
+        recipient_id=recipient.id,
+        name=recipient.name,
+        mobilization=get_mobilization(db, recipient.mobilization_id),
+        state=RecipientState(recipient.state),
+        answered_at=from_iso(recipient.answered_at) if recipient.answered_at else None,
+    )
 
 
 def answer_by_sms(

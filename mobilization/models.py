@@ -249,6 +249,18 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class Called:
+    """Whom a signed link calls, and to what: what the link's page shows before the answer
+    (:func:`mobilization.answers.called_by_token`)."""
+
+    recipient_id: int
+    name: str
+    mobilization: Mobilization
+    state: RecipientState
+    answered_at: datetime | None
+
+
 @dataclass
 class Counts:
     notified: int = 0

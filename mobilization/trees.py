@@ -54,7 +54,7 @@ from typing import Any
 
 from contacts.models import Role
 from contacts.people import Person, get_person, list_people
-from contacts.phones import mask_phone
+from contacts.phones import DEFAULT_REGION, shown_key
 from contacts.roster import get_post, holder
 from contacts.teams import get_team, list_teams
 from jurisdiction.models import Level
@@ -255,10 +255,10 @@ def _validate_alternates(
     return out
 
 
-def _shown_ref(node_ref: NodeRef) -> str:
+def shown_ref(node_ref: NodeRef, region: str = DEFAULT_REGION) -> str:
     """A reference as the audit log and listings show it: a phone-number key masked."""
-    if node_ref.kind == "person" and node_ref.ref.startswith("+"):
-        return f"person:{mask_phone(node_ref.ref)}"
+    if node_ref.kind == "person":
+        return f"person:{shown_key(node_ref.ref, region)}"
     return node_ref.format()
 
 
@@ -491,7 +491,7 @@ def check_tree(db: Database, tree: str, at: datetime) -> list[TreeProblem]:
                     TreeProblem(
                         "nobody",
                         node.code,
-                        text.format(code=node.code, label=node.label, ref=_shown_ref(ref)),
+                        text.format(code=node.code, label=node.label, ref=shown_ref(ref)),
                     )
                 )
             for person in found:
@@ -887,9 +887,9 @@ def add_node(
                 "tree": name,
                 "code": node_code,
                 "parent": parent_code,
-                "ref": _shown_ref(normal),
+                "ref": shown_ref(normal),
                 "label": text,
-                "alternates": [_shown_ref(a) for a in alts],
+                "alternates": [shown_ref(a) for a in alts],
                 "timeout_s": timeout_s,
                 "repeats": repeats,
             },
@@ -942,7 +942,7 @@ def edit_node(
         normal, _default = validate_ref(db, ref)
         if normal != old.node_ref:
             values.update(kind=normal.kind, ref=normal.ref)
-            changes["ref"] = {"old": _shown_ref(old.node_ref), "new": _shown_ref(normal)}
+            changes["ref"] = {"old": shown_ref(old.node_ref), "new": shown_ref(normal)}
     if label is not None:
         text = _label(label)
         if text != old.label:
@@ -953,8 +953,8 @@ def edit_node(
         if tuple(alts) != old.alternates:
             values["alternates"] = json.dumps([a.format() for a in alts], ensure_ascii=False)
             changes["alternates"] = {
-                "old": [_shown_ref(a) for a in old.alternates],
-                "new": [_shown_ref(a) for a in alts],
+                "old": [shown_ref(a) for a in old.alternates],
+                "new": [shown_ref(a) for a in alts],
             }
     if timeout_s is not None:
         value = _number(timeout_s, "timeout", low=1, high=MAX_TIMEOUT_S)

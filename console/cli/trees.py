@@ -16,7 +16,7 @@ import click
 from console.cli.common import State, emit_json, pass_state
 from console.timefmt import local, parse_when
 from contacts.people import Person
-from contacts.phones import mask_phone, shown_key
+from contacts.phones import mask_phone
 from mobilization import (
     DEFAULT_TREE,
     NodeRef,
@@ -30,6 +30,7 @@ from mobilization import (
     import_tree,
     remove_node,
     resolve,
+    shown_ref,
     subtree,
 )
 from store.clock import to_iso
@@ -58,12 +59,6 @@ def _person_json(person: Person, region: str) -> dict[str, Any]:
         "name": person.name,
         "phone": mask_phone(person.phone, region) or None,
     }
-
-
-def _shown_ref(node_ref: NodeRef, region: str) -> str:
-    if node_ref.kind == "person":
-        return f"person:{shown_key(node_ref.ref, region)}"
-    return node_ref.format()
 
 
 @click.group("tree")
@@ -100,11 +95,11 @@ def _node_json(
         "parent": node.parent_code,
         "depth": depth,
         "kind": node.kind,
-        "ref": _shown_ref(node.node_ref, region).partition(":")[2],
+        "ref": shown_ref(node.node_ref, region).partition(":")[2],
         "label": node.label,
         "timeout_s": node.timeout_s,
         "repeats": node.repeats,
-        "alternates": [_shown_ref(a, region) for a in node.alternates],
+        "alternates": [shown_ref(a, region) for a in node.alternates],
         "count": len(people),
         "people": [_person_json(p, region) for p in (people if full else people[:SHOWN_PEOPLE])],
     }
@@ -147,13 +142,13 @@ def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_jso
         pad = "  " * depth
         alternates = (
             "  "
-            + _("alt: {refs}").format(refs=", ".join(_shown_ref(a, region) for a in n.alternates))
+            + _("alt: {refs}").format(refs=", ".join(shown_ref(a, region) for a in n.alternates))
             if n.alternates
             else ""
         )
         timing = _("{seconds}s x{repeats}").format(seconds=n.timeout_s, repeats=n.repeats)
         click.echo(
-            f"{pad}{n.code}  {n.label}  [{_shown_ref(n.node_ref, region)}]  {timing}{alternates}"
+            f"{pad}{n.code}  {n.label}  [{shown_ref(n.node_ref, region)}]  {timing}{alternates}"
         )
         if not people:
             click.echo(f"{pad}    → " + _("nobody"))

@@ -15,6 +15,7 @@ from mobilization import (
     Answer,
     answer_by_sms,
     answer_by_token,
+    called_by_token,
     check_token,
     get_mobilization,
     installation_secret,
@@ -57,6 +58,22 @@ def test_a_link_answered_twice_keeps_the_first_time(town_tree: Database, clock: 
     assert changed.changed and changed.answered_at == first.answered_at
     assert first.to_json()["answer"] == "no" and changed.to_json()["answer"] == "yes"
     assert states(town_tree, mob)["L1"] == "yes"
+
+
+def test_a_link_says_whom_it_calls_and_to_what(town_tree: Database, clock: FixedClock) -> None:
+    """What the ack page shows before the answer: the name, the message, the answer so far."""
+    mob = start(town_tree, clock, "grid:G01")
+    token = drive(town_tree, clock)[0].ack_url.rsplit("/", 1)[1]
+    called = called_by_token(town_tree, clock, token)
+    assert called.mobilization.id == mob
+    assert called.mobilization.message == get_mobilization(town_tree, mob).message
+    assert (called.state, called.answered_at) == ("sent", None)
+    answer_by_token(town_tree, clock, token, yes=True)
+    again = called_by_token(town_tree, clock, token)
+    assert (again.state, again.name) == ("yes", called.name)
+    assert again.answered_at == clock.now()
+    with pytest.raises(PermissionDenied):
+        called_by_token(town_tree, clock, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
 
 
 def test_the_json_of_an_answer_has_one_shape(town_tree: Database, clock: FixedClock) -> None:

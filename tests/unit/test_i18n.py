@@ -25,7 +25,7 @@ CHINESE_DATA = (
     "mobilization/delivery.py:notify_text",
     "mobilization/delivery.py:followup_text",
     "mobilization/delivery.py:notice_text",
-    "console/http/server.py",
+    "console/http/acks.py",
     "console/cli/i18n.py:",  # the punctuation a line must not start with (typography)
     "store/textsearch.py",
     # Official names accepted as input (网格长, 乡镇/街道, 救援队), and the Chinese sheet names,

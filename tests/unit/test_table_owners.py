@@ -136,11 +136,6 @@ EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("reports", "incidents"): (frozenset({READ}), "reports reads across domains by design"),
     ("reports", "mobilizations"): (frozenset({READ}), "reports reads across domains by design"),
     ("reports", "recipients"): (frozenset({READ}), "reports reads across domains by design"),
-    ("console", "recipients"): (
-        frozenset({READ}),
-        "TEMPORARY: the ack page (console/http/server.py) reads the recipient a token names;"
-        " it moves into mobilization's answers once the carving of mobilization is merged",
-    ),
 }
 
 SQL_TABLE = re.compile(
