@@ -19,9 +19,7 @@ from incidents.models import Incident
 from incidents.records import NewIncident, create_incident
 from store.clock import FixedClock
 from store.db import connect
-from tests.support.console import OPERATOR, settle
-
-__all__ = ["OPERATOR", "settle"]  # the console tests import them from here too
+from tests.support.console import OPERATOR
 
 NOW = datetime(2026, 5, 20, 6, 0, tzinfo=UTC)
 

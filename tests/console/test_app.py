@@ -19,8 +19,7 @@ from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, timeline
 from store import lease
 from store.db import connect
-from tests.console.conftest import OPERATOR, settle
-from tests.support.console import wait_until
+from tests.support.console import OPERATOR, settle, wait_until
 
 COLUMN = {key: index for index, (key, _) in enumerate(COLUMNS)}
 TITLE, GRID, LEFT = COLUMN["title"], COLUMN["grid"], COLUMN["left"]

@@ -12,7 +12,7 @@ from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation
 from contacts.teams import add_team
 from jurisdiction.units import NewUnit, add_unit
-from tests.console.conftest import OPERATOR, settle
+from tests.support.console import OPERATOR, settle
 
 SIZE = (130, 36)
 TOWN, COMM = "330106001000", "330106001001"

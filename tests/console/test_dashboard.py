@@ -32,9 +32,8 @@ from incidents import workflow
 from incidents.supervision import sweep_overdue
 from mobilization import Target, start_mobilization
 from store import lease
-from tests.console.conftest import OPERATOR, settle
 from tests.console.test_mobilization_screen import drive, jurisdiction
-from tests.support.console import wait_until
+from tests.support.console import OPERATOR, settle, wait_until
 
 WIDE, SMALL = (120, 36), (80, 24)
 

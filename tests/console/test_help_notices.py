@@ -31,7 +31,7 @@ from reports.notices import BATCH, NoticeWatcher
 from store.audit import append_event, events_after
 from store.clock import FixedClock, to_iso
 from store.db import write
-from tests.console.conftest import OPERATOR, settle
+from tests.support.console import OPERATOR, settle
 
 SMALL = (80, 24)
 

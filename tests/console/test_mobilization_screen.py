@@ -35,8 +35,7 @@ from mobilization import (
     start_mobilization,
 )
 from store import lease
-from tests.console.conftest import OPERATOR, settle
-from tests.support.console import wait_until
+from tests.support.console import OPERATOR, settle, wait_until
 
 SIZE = (120, 36)
 TOWN, COM = "330106001000", "330106001001"

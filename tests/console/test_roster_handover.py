@@ -29,7 +29,7 @@ from incidents.supervision import (
 )
 from store import lease
 from store.errors import PermissionDenied
-from tests.console.conftest import OPERATOR, settle
+from tests.support.console import OPERATOR, settle
 
 SIZE = (120, 36)
 SUCCESSOR = "李芳"

@@ -29,8 +29,8 @@ from incidents.supervision import sweep_overdue
 from mobilization import Target, recipient_rows, record_answer, start_mobilization
 from store import lease
 from store.i18n import set_language
-from tests.console.conftest import OPERATOR, settle
 from tests.console.test_mobilization_screen import drive, jurisdiction
+from tests.support.console import OPERATOR, settle
 
 SIZE = (120, 36)
 SMALL = (80, 24)

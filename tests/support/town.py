@@ -55,18 +55,17 @@ def person(db: Database, clock: Clock, key: str, unit: str, role: str, phone: st
     )
 
 
-@pytest.fixture
-def town_db(tmp_path: Path) -> Path:
-    """A database file with the small town; the DO rotation covers any day of the test run."""
-    path = tmp_path / "town.db"
-    db = connect(path)
-    clock = SystemClock()
+def build_town(
+    db: Database, clock: Clock, *, officers: tuple[str, ...] = ("A",), starts_on: date
+) -> Database:
+    """The town in ``db``: units, people, the rescue team, and a daily duty-officer rotation of
+    ``officers`` (keys of ``PHONES``) from ``starts_on``."""
     add_unit(db, clock, OPERATOR, NewUnit(TOWN, "城关街道", "township"))
     add_unit(db, clock, OPERATOR, NewUnit(COM, "幸福社区", "community", parent=TOWN))
     for grid in ("G01", "G02"):
         add_unit(db, clock, OPERATOR, NewUnit(grid, f"{grid}网格", "grid", parent=COM))
     for key, unit, role in (
-        ("A", TOWN, "duty_officer"),
+        *((officer, TOWN, "duty_officer") for officer in officers),
         ("SEC", COM, "community_secretary"),
         ("L1", "G01", "grid_leader"),
         ("M1", "G01", "grid_member"),
@@ -83,12 +82,22 @@ def town_db(tmp_path: Path) -> Path:
         clock,
         OPERATOR,
         "DO",
-        people=["A"],
-        starts_on=date(2020, 1, 1),
+        people=list(officers),
+        starts_on=starts_on,
         shift_start="08:00",
         shift_hours=24,
         zone="Asia/Shanghai",
     )
+    return db
+
+
+@pytest.fixture
+def town_db(tmp_path: Path) -> Path:
+    """A database file with the small town; the DO rotation covers any day of the test run."""
+    path = tmp_path / "town.db"
+    db = connect(path)
+    clock = SystemClock()
+    build_town(db, clock, starts_on=date(2020, 1, 1))
     build_default_tree(db, clock, OPERATOR, timeout_s=60, repeats=1)
     db.close()
     return path
