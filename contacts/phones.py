@@ -4,13 +4,11 @@ Numbers are parsed with Google's libphonenumber (the ``phonenumbers`` package) r
 regular expression: it knows every region's lengths and prefixes, so a mistyped digit is caught
 at import, and ``138 0013 8000``, ``+86 138-0013-8000`` and ``8613800138000`` all become the
 same stored ``+8613800138000``. Numbers are personal data: listings show them masked
-(``138****8000``) unless an unmasked view is asked for explicitly.
+(``138****8000``) unless an unmasked view is asked for explicitly. libphonenumber's metadata
+costs ~30 ms to import: it loads on the first number handled, not with the console.
 """
 
 from __future__ import annotations
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from store.errors import InvalidInput
 from store.i18n import _
@@ -29,6 +27,9 @@ def normalize_phone(text: str, region: str = DEFAULT_REGION, *, field: str = "ph
     Raises:
         InvalidInput: the text is not a possible and valid number for that region.
     """
+    import phonenumbers
+    from phonenumbers import NumberParseException, PhoneNumberFormat
+
     raw = (text or "").strip()
     if not raw:
         raise InvalidInput(_("a phone number is required"), field)
@@ -65,6 +66,9 @@ def mask_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
     """
     if not e164:
         return ""
+    import phonenumbers
+    from phonenumbers import NumberParseException
+
     try:
         number = phonenumbers.parse(e164, region)
         own = phonenumbers.region_code_for_number(number) == region

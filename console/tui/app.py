@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,8 +23,6 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from console.context import Context
-from console.engine import Engine, EngineThread
 from console.tui.i18n import translate_bindings
 from console.tui.messages import (
     DatabasePolled,
@@ -32,23 +31,20 @@ from console.tui.messages import (
     EngineWrote,
     IncidentOpened,
 )
-from console.tui.screens import (
-    ContactsScreen,
-    DashboardScreen,
-    HandoverScreen,
-    IncidentDetailScreen,
-    IncidentsScreen,
-    MobilizationsScreen,
-    RosterScreen,
-)
-from console.tui.screens.actions import CaseScreen
-from console.tui.screens.help import HelpScreen
+from console.tui.screens.dashboard import DashboardScreen
 from contacts.roster import Shift, on_duty
 from incidents.supervision import Handover, pending_handover
 from reports.notices import Notice, NoticeWatcher
 from store import lease
 from store.db import change_marker, data_version
 from store.i18n import N_, _
+
+if TYPE_CHECKING:
+    from console.context import Context
+    from console.engine import EngineThread
+
+# Only the dashboard is imported with the app: every other screen, the engine and what they
+# import are imported when first used, after the first frame (tests/console/test_import_closure.py).
 
 APP_TITLE = N_("dutydesk duty desk")
 """The header's title (an English message id: shown with ``_()``)."""
@@ -116,7 +112,11 @@ class DutydeskApp(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
-        return IncidentsScreen() if self.home == "incidents" else DashboardScreen()
+        if self.home != "incidents":
+            return DashboardScreen()
+        from console.tui.screens.incidents import IncidentsScreen
+
+        return IncidentsScreen()
 
     def action_incidents(self) -> None:
         """事件: the queue of cases (one list open).
@@ -125,6 +125,8 @@ class DutydeskApp(App[None]):
         it was left (filters, place in the list), refreshed if the data changed meanwhile, in a
         few milliseconds instead of composing and reading a new one.
         """
+        from console.tui.screens.incidents import IncidentsScreen
+
         if isinstance(self.screen, IncidentsScreen):
             return
         if not self.is_screen_installed(QUEUE):
@@ -152,6 +154,8 @@ class DutydeskApp(App[None]):
         console shows first already reflects it; what the sweep changed is news to the first
         poll (a case gone overdue is a notice).
         """
+        from console.engine import Engine, EngineThread  # after the first frame, in this worker
+
         ctx = self.ctx
         with self.db_lock:
             version = data_version(ctx.db)
@@ -276,6 +280,8 @@ class DutydeskApp(App[None]):
             screen.post_message(DataChanged(own=own))
 
     def on_incident_opened(self, message: IncidentOpened) -> None:
+        from console.tui.screens.detail import IncidentDetailScreen
+
         self.push_screen(IncidentDetailScreen(message.incident_id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="on-duty")
@@ -306,21 +312,29 @@ class DutydeskApp(App[None]):
 
     def action_contacts(self) -> None:
         """通讯录: the jurisdiction tree, people and the grid check (one contacts screen open)."""
+        from console.tui.screens.contacts import ContactsScreen
+
         if not isinstance(self.screen, ContactsScreen):
             self.push_screen(ContactsScreen())
 
     def action_roster(self) -> None:
         """值班表: who holds each post now and next, and the gaps ahead."""
+        from console.tui.screens.roster import RosterScreen
+
         if not isinstance(self.screen, RosterScreen):
             self.push_screen(RosterScreen())
 
     def action_handover(self) -> None:
         """交接班: hand the shift over, or confirm the handover waiting for you."""
+        from console.tui.screens.handover import HandoverScreen
+
         if not isinstance(self.screen, HandoverScreen):
             self.push_screen(HandoverScreen())
 
     def action_help(self) -> None:
         """帮助: every key of the current screen and the app's."""
+        from console.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
@@ -330,6 +344,8 @@ class DutydeskApp(App[None]):
 
     def action_mobilizations(self) -> None:
         """动员: the mobilizations, newest first (one list open)."""
+        from console.tui.screens.mobilizations import MobilizationsScreen
+
         if not isinstance(self.screen, MobilizationsScreen):
             self.push_screen(MobilizationsScreen())
 
@@ -352,6 +368,8 @@ class DutydeskApp(App[None]):
     # ---- command palette --------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        from console.tui.screens.actions import CaseScreen
+
         if isinstance(screen, CaseScreen):
             yield from screen.palette_commands()
         yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)

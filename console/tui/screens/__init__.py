@@ -2,16 +2,36 @@
 mobilizations and one mobilization, the duty roster and the shift handover.
 
 Each of them is a :class:`~console.tui.screens.live.LiveScreen`; the help (``?``) is a modal.
+A screen's module is imported when the screen is first named, not with the package: the
+console's first frame needs the dashboard only (``tests/console/test_import_closure.py``).
 """
 
-from console.tui.screens.contacts import ContactsScreen
-from console.tui.screens.dashboard import DashboardScreen
-from console.tui.screens.detail import IncidentDetailScreen
-from console.tui.screens.handover import HandoverScreen
-from console.tui.screens.incidents import IncidentsScreen
-from console.tui.screens.mobilization import MobilizationScreen
-from console.tui.screens.mobilizations import MobilizationsScreen
-from console.tui.screens.roster import RosterScreen
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from console.tui.screens.contacts import ContactsScreen
+    from console.tui.screens.dashboard import DashboardScreen
+    from console.tui.screens.detail import IncidentDetailScreen
+    from console.tui.screens.handover import HandoverScreen
+    from console.tui.screens.incidents import IncidentsScreen
+    from console.tui.screens.mobilization import MobilizationScreen
+    from console.tui.screens.mobilizations import MobilizationsScreen
+    from console.tui.screens.roster import RosterScreen
+
+# name -> the module that defines it
+_HOMES = {
+    "ContactsScreen": "contacts",
+    "DashboardScreen": "dashboard",
+    "HandoverScreen": "handover",
+    "IncidentDetailScreen": "detail",
+    "IncidentsScreen": "incidents",
+    "MobilizationScreen": "mobilization",
+    "MobilizationsScreen": "mobilizations",
+    "RosterScreen": "roster",
+}
 
 __all__ = [
     "ContactsScreen",
@@ -23,3 +43,9 @@ __all__ = [
     "MobilizationsScreen",
     "RosterScreen",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

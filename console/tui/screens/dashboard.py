@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
@@ -31,10 +32,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import get_current_worker
 
-from console.tui.dialogs import NewIncidentDialog
 from console.tui.messages import IncidentOpened
-from console.tui.screens.actions import log_new_case
-from console.tui.screens.incidents import IncidentsScreen
 from console.tui.screens.live import LiveScreen
 from console.tui.screens.mobilization import (
     LOOKS,
@@ -43,12 +41,10 @@ from console.tui.screens.mobilization import (
     MobilizationScreen,
     exercise_badge,
 )
-from console.tui.screens.mobilizations import progress
 from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
 from incidents.models import OPEN_STAGES, Severity, Stage
-from incidents.records import NewIncident
 from incidents.supervision import Counts, counts
 from mobilization import Counts as MobCounts
 from mobilization import Mobilization, RecipientState, list_mobilizations, totals
@@ -59,6 +55,12 @@ from reports.overview import (
     stage_counts,
 )
 from store.i18n import N_, _
+
+if TYPE_CHECKING:
+    from incidents.records import NewIncident
+
+# The queue, the form of a new case and the mobilizations' list are imported when first used:
+# the first frame shows none of them (tests/console/test_import_closure.py).
 
 NARROW = 100  # below this many columns the panels take two columns
 CLOCK_SECONDS = 1.0
@@ -512,6 +514,8 @@ class DashboardScreen(LiveScreen):
         return next((i for i in self._feed if str(i.id) == row_key.value), None)
 
     def on_dashboard_screen_mobilizations_read(self, message: MobilizationsRead) -> None:
+        from console.tui.screens.mobilizations import progress
+
         text = Text(no_wrap=True, overflow="ellipsis")
         if not message.rows:
             text.append(_("No active mobilizations."), style="dim")
@@ -568,6 +572,8 @@ class DashboardScreen(LiveScreen):
         if hasattr(self.app, "action_incidents"):
             await self.app.run_action("incidents")
         else:
+            from console.tui.screens.incidents import IncidentsScreen
+
             self.app.push_screen(IncidentsScreen())
 
     async def action_mobilizations(self) -> None:
@@ -577,9 +583,13 @@ class DashboardScreen(LiveScreen):
         await self.app.run_action("contacts")
 
     def action_new(self) -> None:
+        from console.tui.dialogs.new_incident import NewIncidentDialog
+
         self.app.push_screen(NewIncidentDialog(), self._log)
 
     def _log(self, new: NewIncident | None) -> None:
+        from console.tui.screens.actions import log_new_case
+
         log_new_case(self, new)
 
     @on(DataTable.RowSelected, "#feed")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -29,8 +29,6 @@ from textual.widgets import DataTable, Header, Label, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from console.timefmt import short, span
-from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
-from console.tui.dialogs.yes_no import YesNoDialog
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.keybar import KeyBar
 from mobilization import (
@@ -53,6 +51,9 @@ from store.clock import Clock
 from store.db import Database
 from store.errors import NotFound
 from store.i18n import N_, _, ngettext
+
+if TYPE_CHECKING:
+    from console.tui.dialogs.answer import AnswerResult
 
 TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
 NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
@@ -449,6 +450,8 @@ class MobilizationScreen(LiveScreen):
 
     def action_answer(self) -> None:
         """记录应答: after a phone call, record a person's yes or no (and ETA)."""
+        from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog
+
         if self.snapshot is None:
             return
         candidates = [
@@ -496,6 +499,7 @@ class MobilizationScreen(LiveScreen):
 
     def action_resend(self) -> None:
         """重发: message everyone still silent again, now (after a confirmation)."""
+        from console.tui.dialogs.yes_no import YesNoDialog
 
         def resend(db: Database, clock: Clock, operator: str) -> str:
             count = resend_silent(db, clock, operator, self.mobilization_id)
@@ -522,6 +526,7 @@ class MobilizationScreen(LiveScreen):
 
     def action_cancel_mobilization(self) -> None:
         """取消动员: stop the mobilization (after a confirmation); those already called are told."""
+        from console.tui.dialogs.yes_no import YesNoDialog
 
         def cancel(db: Database, clock: Clock, operator: str) -> str:
             count = cancel_mobilization(db, clock, operator, self.mobilization_id)
