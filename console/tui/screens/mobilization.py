@@ -40,11 +40,8 @@ from mobilization import (
     NodeStatus,
     RecipientState,
     Summary,
-    cancel_mobilization,
     node_states,
     recipient_rows,
-    record_answer,
-    resend_silent,
     summary,
 )
 from store.clock import Clock
@@ -477,6 +474,8 @@ class MobilizationScreen(LiveScreen):
             return
 
         def step(db: Database, clock: Clock, operator: str) -> str:
+            from mobilization import record_answer  # the answers load on first use
+
             answer = record_answer(
                 db,
                 clock,
@@ -502,6 +501,8 @@ class MobilizationScreen(LiveScreen):
         from console.tui.dialogs.yes_no import YesNoDialog
 
         def resend(db: Database, clock: Clock, operator: str) -> str:
+            from mobilization import resend_silent  # the cascade loads on first use
+
             count = resend_silent(db, clock, operator, self.mobilization_id)
             return ngettext("resent to {count} person", "resent to {count} people", count).format(
                 count=count
@@ -529,6 +530,8 @@ class MobilizationScreen(LiveScreen):
         from console.tui.dialogs.yes_no import YesNoDialog
 
         def cancel(db: Database, clock: Clock, operator: str) -> str:
+            from mobilization import cancel_mobilization  # the cascade loads on first use
+
             count = cancel_mobilization(db, clock, operator, self.mobilization_id)
             return ngettext(
                 "cancelled; told {count} person", "cancelled; told {count} people", count
