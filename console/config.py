@@ -17,12 +17,23 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   locale; ``--lang`` overrides it);
 * ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
   country code, default CN);
-* ``[channels]`` and ``[uplink]``: accepted and shown; used by the mobilization and uplink
-  features.
+* ``[channels]`` and ``[uplink]``: accepted and shown (tokens and passwords as ``***``); used
+  by the mobilization and uplink features;
+* ``[serve]``: ``host``/``port`` (default 127.0.0.1:8470), ``public_url`` (where links point),
+  ``inbound_host``/``inbound_port`` (a separate listener for the SMS gateway's replies),
+  ``inbound_secret_file`` (the gateway's shared signing secret), ``signature_window_seconds``
+  (default 300), ``health_token_file`` (the bearer token of ``/healthz``), ``trusted_proxies``
+  (reverse proxies whose ``X-Forwarded-For`` names the client; default none);
+* ``[security]``: ``key_file`` (default: beside the database, ``<db stem>.keys``),
+  ``max_extension_days`` (default 30), ``lockout_failures``/``lockout_window_minutes``/
+  ``lockout_minutes`` (wrong reply codes from one phone, default 5 in 10 minutes lock it for 10).
+
+Files named here are read relative to the configuration file's directory.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -40,6 +51,7 @@ from jurisdiction.models import GridRules
 from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
+from store.text import clean_text
 
 THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -57,8 +69,26 @@ KNOWN = {
         "contacts",
         "serve",
         "mobilize",
+        "security",
     },
-    "serve": {"host", "port", "public_url"},
+    "serve": {
+        "host",
+        "port",
+        "public_url",
+        "inbound_host",
+        "inbound_port",
+        "inbound_secret_file",
+        "signature_window_seconds",
+        "health_token_file",
+        "trusted_proxies",
+    },
+    "security": {
+        "key_file",
+        "max_extension_days",
+        "lockout_failures",
+        "lockout_window_minutes",
+        "lockout_minutes",
+    },
     "mobilize": {"interval_seconds", "ack_hours"},
     "contacts": {"phone_region"},
     "grid": {"households_min", "households_max", "overlap_tolerance_m2", "gap_tolerance_m2"},
@@ -68,6 +98,17 @@ KNOWN = {
     "shift": {"leads", "second_extension_approvals", "office"},
     "ui": {"language", "refresh_seconds", "theme", "bell", "home"},
 }
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """``[security]``: where the keys live, how far an extension may reach, reply lockouts."""
+
+    key_file: Path | None = None  # None: beside the database, <db stem>.keys
+    max_extension: timedelta = timedelta(days=30)
+    lockout_failures: int = 5  # wrong codes from one phone within the window lock it
+    lockout_window: timedelta = timedelta(minutes=10)
+    lockout_for: timedelta = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -92,6 +133,19 @@ class Config:
     public_url: str | None = None
     mobilize_interval_s: int = 60
     ack_ttl: timedelta = timedelta(hours=24)
+    inbound_host: str | None = None  # None: the gateway's replies come to serve_host:serve_port
+    inbound_port: int | None = None
+    inbound_secret_file: Path | None = None
+    signature_window_s: int = 300
+    health_token_file: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For is believed (reverse proxies)
+    security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
+
+    def key_path(self, db_path: Path) -> Path:
+        """The key file of the database at ``db_path`` (``[security] key_file``, else beside it)."""
+        from store.keys import key_path_for
+
+        return key_path_for(db_path, self.security.key_file)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -135,12 +189,33 @@ class Config:
                 "gap_tolerance_m2": self.grid_rules.gap_tolerance_m2,
             },
             "contacts": {"phone_region": self.phone_region},
-            "channels": self.raw.get("channels", {}),
-            "uplink": self.raw.get("uplink", {}),
+            "channels": _without_secrets(self.raw.get("channels", {})),
+            "uplink": _without_secrets(self.raw.get("uplink", {})),
             "serve": {
                 "host": self.serve_host,
                 "port": self.serve_port,
                 "public_url": self.base_url,
+                **({"inbound_host": self.inbound_host} if self.inbound_host else {}),
+                **({"inbound_port": self.inbound_port} if self.inbound_port is not None else {}),
+                **(
+                    {"inbound_secret_file": str(self.inbound_secret_file)}
+                    if self.inbound_secret_file
+                    else {}
+                ),
+                "signature_window_seconds": self.signature_window_s,
+                "trusted_proxies": list(self.trusted_proxies),
+                **(
+                    {"health_token_file": str(self.health_token_file)}
+                    if self.health_token_file
+                    else {}
+                ),
+            },
+            "security": {
+                **({"key_file": str(self.security.key_file)} if self.security.key_file else {}),
+                "max_extension_days": self.security.max_extension.days,
+                "lockout_failures": self.security.lockout_failures,
+                "lockout_window_minutes": int(self.security.lockout_window.total_seconds() // 60),
+                "lockout_minutes": int(self.security.lockout_for.total_seconds() // 60),
             },
             "mobilize": {
                 "interval_seconds": self.mobilize_interval_s,
@@ -152,6 +227,20 @@ class Config:
     def base_url(self) -> str:
         """Where ack links point: ``[serve] public_url``, else the address ``serve`` listens on."""
         return self.public_url or f"http://{self.serve_host}:{self.serve_port}"
+
+
+SECRET_KEYS = frozenset({"token", "password", "secret"})
+
+
+def _without_secrets(table: Any) -> Any:
+    """A configuration table as shown: secrets (tokens, passwords) replaced by ``***``."""
+    if isinstance(table, dict):
+        return {
+            k: "***" if k in SECRET_KEYS and v else _without_secrets(v) for k, v in table.items()
+        }
+    if isinstance(table, list):
+        return [_without_secrets(v) for v in table]
+    return table
 
 
 def _rule_dict(rule: LimitRule) -> dict[str, Any]:
@@ -279,6 +368,10 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     operator = data.get("operator", "duty-officer")
     if not isinstance(operator, str) or not operator.strip():
         raise r.fail(("operator",), _("must be a non-empty string"))
+    try:
+        clean_text(operator, "operator", kind="operator")
+    except InvalidInput as exc:
+        raise r.fail(("operator",), exc.reason) from exc
     tz_name = data.get("timezone", "Asia/Shanghai")
     try:
         zone = ZoneInfo(str(tz_name))
@@ -384,6 +477,28 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         not isinstance(public_url, str) or not public_url.startswith(("http://", "https://"))
     ):
         raise r.fail(("serve", "public_url"), _("must be an http:// or https:// address"))
+    inbound_host = serve.get("inbound_host")
+    if inbound_host is not None and (not isinstance(inbound_host, str) or not inbound_host.strip()):
+        raise r.fail(("serve", "inbound_host"), _("must be a non-empty string"))
+    inbound_port = serve.get("inbound_port")
+    if inbound_port is not None and (
+        not isinstance(inbound_port, int)
+        or isinstance(inbound_port, bool)
+        or not 0 <= inbound_port <= 65535
+    ):
+        raise r.fail(("serve", "inbound_port"), _("must be a port number from 0 to 65535"))
+    inbound_secret_file = _path(r, serve, ("serve", "inbound_secret_file"), path)
+    window = _whole(r, serve, ("serve", "signature_window_seconds"), 300, 10, 3600)
+    health_token_file = _path(r, serve, ("serve", "health_token_file"), path)
+    proxies = serve.get("trusted_proxies", [])
+    if not isinstance(proxies, list) or not all(
+        isinstance(p, str) and _is_address(p.strip()) for p in proxies
+    ):
+        raise r.fail(
+            ("serve", "trusted_proxies"),
+            _('must be a list of IP addresses or networks, e.g. ["127.0.0.1"]'),
+        )
+    security = _parse_security(r, _table(r, data, "security"), path)
     mob = _table(r, data, "mobilize")
     interval = mob.get("interval_seconds", 60)
     if not isinstance(interval, int) or isinstance(interval, bool) or not 0 <= interval <= 3600:
@@ -423,6 +538,63 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         public_url=public_url.rstrip("/") if public_url else None,
         mobilize_interval_s=interval,
         ack_ttl=timedelta(hours=float(ack_hours)),
+        inbound_host=inbound_host.strip() if inbound_host else None,
+        inbound_port=inbound_port,
+        inbound_secret_file=inbound_secret_file,
+        signature_window_s=window,
+        health_token_file=health_token_file,
+        trusted_proxies=tuple(p.strip() for p in proxies),
+        security=security,
+    )
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole(
+    r: _Reader, table: dict[str, Any], where: tuple[str, str], default: int, low: int, high: int
+) -> int:
+    value = table.get(where[-1], default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise r.fail(
+            where, _("must be a whole number from {low} to {high}").format(low=low, high=high)
+        )
+    return value
+
+
+def _path(
+    r: _Reader, table: dict[str, Any], where: tuple[str, str], config_path: Path | None
+) -> Path | None:
+    """A file named in the configuration; relative to the configuration file's directory."""
+    value = table.get(where[-1])
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise r.fail(where, _("must be a file path"))
+    named = Path(value.strip()).expanduser()
+    if not named.is_absolute() and config_path is not None:
+        named = config_path.parent / named
+    return named
+
+
+def _parse_security(r: _Reader, table: dict[str, Any], path: Path | None) -> SecuritySettings:
+    return SecuritySettings(
+        key_file=_path(r, table, ("security", "key_file"), path),
+        max_extension=timedelta(
+            days=_whole(r, table, ("security", "max_extension_days"), 30, 1, 365)
+        ),
+        lockout_failures=_whole(r, table, ("security", "lockout_failures"), 5, 1, 100),
+        lockout_window=timedelta(
+            minutes=_whole(r, table, ("security", "lockout_window_minutes"), 10, 1, 1440)
+        ),
+        lockout_for=timedelta(
+            minutes=_whole(r, table, ("security", "lockout_minutes"), 10, 1, 1440)
+        ),
     )
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from console.config import Config, load_config
 from incidents.limits import Policy
 from store.clock import Clock, SystemClock
-from store.db import Database, connect
+from store.db import MEMORY, Database, connect
+from store.keys import KeyRing
 from store.paths import default_config_path, default_db_path
 
 
@@ -23,13 +24,31 @@ class Context:
     config: Config
     operator: str
     clock: Clock = field(default_factory=SystemClock)
+    _keys: KeyRing | None = field(default=None, repr=False)
 
     @property
     def policy(self) -> Policy:
         return self.config.policy
 
+    @property
+    def keys(self) -> KeyRing:
+        """The installation's key ring (created on first use; see :mod:`store.keys`)."""
+        if self._keys is None:
+            self._keys = keys_for(self.db, self.db_path, self.config)
+        return self._keys
+
     def close(self) -> None:
         self.db.close()
+
+
+def keys_for(db: Database, db_path: Path, config: Config) -> KeyRing:
+    """The key ring of the database at ``db_path``: its key file, created 0600 on first use,
+    with the signing secret an older version kept in the database moved into it."""
+    from mobilization import adopt_legacy_secret
+
+    if str(db_path) == MEMORY:
+        return KeyRing.ephemeral()
+    return adopt_legacy_secret(db, config.key_path(db_path))
 
 
 def open_context(

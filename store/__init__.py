@@ -1,12 +1,15 @@
 """dutydesk's storage layer and shared kernel: the ground floor, and the only package that opens
 SQLite; it imports no other package of dutydesk.
 
-Provides the connection policy (:mod:`store.db`), the schema and its migrations for every
-package's tables (:mod:`store.schema`), the hash-chained audit log that is also the one timeline
-(:mod:`store.audit`), the engine lease (:mod:`store.lease`), the error hierarchy
+Provides the connection policy, read-only opening included (:mod:`store.db`), the schema and
+its migrations for every package's tables (:mod:`store.schema`), the hash-chained audit log that
+is also the one timeline, with its signed checkpoints (:mod:`store.audit`), the checked backup
+(:mod:`store.backup`), the facts ``doctor`` checks (:mod:`store.health`), the installation's
+keys (:mod:`store.keys`), the engine lease (:mod:`store.lease`), the error hierarchy
 (:mod:`store.errors`), clocks (:mod:`store.clock`), Chinese-aware search segmentation
-(:mod:`store.textsearch`), default paths (:mod:`store.paths`) and the translations every package
-uses (:mod:`store.i18n`). Which package owns which table: ``tests/unit/test_table_owners.py``.
+(:mod:`store.textsearch`), default paths and private files (:mod:`store.paths`) and the
+translations every package uses (:mod:`store.i18n`). Which package owns which table:
+``tests/unit/test_table_owners.py``.
 
 Importing the package imports sqlite-utils once, with numpy hidden: see
 :func:`_import_sqlite_utils`.

@@ -13,6 +13,11 @@ Connection policy, applied on every connection:
 Migrations (``store.schema``) are applied on open inside one transaction; a database whose
 ``user_version`` is newer than this code knows is refused with :class:`SchemaTooNew` before
 anything is written to it.
+
+A new database file is created 0600 before SQLite opens it (SQLite gives ``-wal`` and ``-shm``
+the database file's mode), in a directory created 0700. Tools that only look
+(``audit verify``, ``doctor``) open with :func:`connect_readonly`, which never creates a file
+and still works on a read-only mount.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from store.errors import DatabaseBusy, DutydeskError, SchemaTooNew
+from store.errors import DatabaseBusy, DutydeskError, NotFound, SchemaTooNew
 from store.i18n import _
+from store.paths import create_private_file
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 from store.textsearch import segment
 
@@ -39,8 +45,10 @@ __all__ = [
     "Database",
     "SQLError",
     "apply_migrations",
-    "backup",
     "connect",
+    "connect_readonly",
+    "database_file",
+    "has_table",
     "data_version",
     "schema_version",
     "write",
@@ -74,7 +82,12 @@ def connect(
         DutydeskError: the file is not a SQLite database or cannot be opened.
     """
     if str(path) != MEMORY:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            create_private_file(Path(path))
+        except OSError as exc:
+            raise DutydeskError(
+                _("cannot open database {path}: {error}").format(path=path, error=exc)
+            ) from exc
     try:
         conn = sqlite3.connect(
             str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -85,14 +98,7 @@ def connect(
         raise DutydeskError(
             _("cannot open database {path}: {error}").format(path=path, error=exc)
         ) from exc
-    if version > SCHEMA_VERSION:
-        conn.close()
-        raise SchemaTooNew(
-            _(
-                "database {path} has schema version {version}, but this dutydesk only knows up"
-                " to {known}: upgrade dutydesk; the database was left untouched"
-            ).format(path=path, version=version, known=SCHEMA_VERSION)
-        )
+    _refuse_newer(conn, path, version)
     if str(path) != MEMORY:
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -101,6 +107,18 @@ def connect(
     if migrate:
         apply_migrations(db)
     return db
+
+
+def _refuse_newer(conn: sqlite3.Connection, path: str | Path, version: int) -> None:
+    """:class:`SchemaTooNew` (closing ``conn``) when a newer dutydesk wrote the file."""
+    if version > SCHEMA_VERSION:
+        conn.close()
+        raise SchemaTooNew(
+            _(
+                "database {path} has schema version {version}, but this dutydesk only knows up"
+                " to {known}: upgrade dutydesk; the database was left untouched"
+            ).format(path=path, version=version, known=SCHEMA_VERSION)
+        )
 
 
 def apply_migrations(db: Database, upto: int | None = None) -> int:
@@ -214,20 +232,58 @@ def change_marker(db: Database) -> tuple[object, ...]:
     return tuple(row)
 
 
-def backup(db: Database, target: str | Path) -> Path:
-    """Copy the live database to ``target`` with SQLite's online backup API.
+def connect_readonly(path: str | Path) -> Database:
+    """Open the existing database at ``path`` for reading only; never create or migrate it.
 
-    The copy is consistent even while other processes write; ``target`` must not exist.
+    Opened with SQLite's ``mode=ro``; where that fails (a read-only mount on which the WAL's
+    ``-shm`` file cannot be created), with ``immutable=1``, which reads the file as it is on
+    disk (what a crashed writer left in the ``-wal`` file is not seen).
+
+    Raises:
+        NotFound: there is no file at ``path`` (exit 2).
+        SchemaTooNew: the file was written by a newer dutydesk.
+        DutydeskError: the file is not a SQLite database or cannot be read.
     """
-    target = Path(target)
-    if target.exists():
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(_("database {path} does not exist").format(path=path))
+    uri = path.resolve().as_uri()
+    conn: sqlite3.Connection | None = None
+    error: sqlite3.Error | None = None
+    for mode in ("mode=ro", "mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(
+                f"{uri}?{mode}", uri=True, isolation_level=None, check_same_thread=False
+            )
+            _register_functions(conn)
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.Error as exc:
+            error = exc
+            if conn is not None:
+                conn.close()
+            conn = None
+    if conn is None:
         raise DutydeskError(
-            _("backup target {target} already exists; choose a new file name").format(target=target)
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    dest = sqlite3.connect(str(target))
-    try:
-        db.conn.backup(dest, pages=1024)
-    finally:
-        dest.close()
-    return target
+            _("cannot open database {path}: {error}").format(path=path, error=error)
+        ) from error
+    _refuse_newer(conn, path, version)
+    conn.execute("PRAGMA query_only = ON")
+    return Database(conn)
+
+
+def database_file(db: Database) -> Path | None:
+    """The file the database ``db`` was opened from; ``None`` for an in-memory database."""
+    for _seq, name, file in db.conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
+def has_table(db: Database, name: str) -> bool:
+    """Whether the table ``name`` exists (an older schema opened read-only may lack it)."""
+    row = db.conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None

@@ -544,6 +544,29 @@ def _m11_active_stage_deadline(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m12_audit_checkpoints(conn: sqlite3.Connection) -> None:
+    """Signed checkpoints of the audit chain's head (:func:`store.audit.checkpoint`).
+
+    Each row says "at ``at`` the chain had ``count`` entries and entry ``last_id`` had hash
+    ``last_hash``", signed (``mac``, HMAC-SHA256) with the audit key derived from the key file's
+    key ``kid``: a history rewritten and re-hashed without the key no longer matches them.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE audit_checkpoints (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            last_id INTEGER NOT NULL,
+            last_hash TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            kid TEXT NOT NULL,
+            mac TEXT NOT NULL
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -556,5 +579,6 @@ MIGRATIONS: list[Migration] = [
     _m9_active_severity,
     _m10_attempt_claims,
     _m11_active_stage_deadline,
+    _m12_audit_checkpoints,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -412,3 +412,53 @@ def test_a_bad_theme_or_bell_names_line_and_key(
     assert f"line {line}," in message
     assert f"key '{key}'" in message
     assert says in message
+
+
+def test_security_and_inbound_settings_default_configured_and_shown(tmp_path: Path) -> None:
+    default = parse_config("")
+    assert default.security.max_extension == timedelta(days=30)
+    assert default.security.lockout_failures == 5
+    assert default.inbound_port is None and default.inbound_secret_file is None
+    assert default.key_path(tmp_path / "duty.db") == tmp_path / "duty.keys"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[serve]\ninbound_host = "10.0.0.2"\ninbound_port = 8471\n'
+        'inbound_secret_file = "gateway.secret"\n\n'
+        '[security]\nkey_file = "/srv/keys/duty.keys"\nmax_extension_days = 7\n'
+        "lockout_failures = 3\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert (config.inbound_host, config.inbound_port) == ("10.0.0.2", 8471)
+    # A relative file is found next to the configuration that names it.
+    assert config.inbound_secret_file == tmp_path / "gateway.secret"
+    assert config.key_path(tmp_path / "duty.db") == Path("/srv/keys/duty.keys")
+    assert config.security.max_extension == timedelta(days=7)
+    shown = config.effective()
+    assert shown["security"]["max_extension_days"] == 7
+    assert shown["serve"]["inbound_port"] == 8471
+    assert to_toml(shown)  # renders
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        ("[security]\nmax_extension_days = 9999\n", 2, "security.max_extension_days"),
+        ("[security]\nkey_file = 3\n", 2, "security.key_file"),
+        ("[serve]\ninbound_port = 70000\n", 2, "serve.inbound_port"),
+        ("[security]\nlockout = 1\n", 2, "security.lockout"),
+    ],
+)
+def test_bad_security_settings_name_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"line {line}.*{key}"):
+        load_config(path)
+
+
+def test_secrets_are_not_shown() -> None:
+    config = parse_config('[channels.sms]\nurl = "http://gw/send"\ntoken = "s3cret"\n')
+    shown = to_toml(config.effective())
+    assert "s3cret" not in shown and 'token = "***"' in shown

@@ -1,8 +1,11 @@
-"""The store: migrations, refusal of newer schemas, connection pragmas, backup, the lease."""
+"""The store: migrations, refusal of newer schemas, connection pragmas, file modes, read-only
+opening, the checked backup, the lease."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +17,27 @@ from incidents.limits import Policy
 from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, search_incidents
 from store import lease
-from store.audit import append_event, verify_chain
+from store.audit import append_event, head_file_for, latest_checkpoint, verify_chain
+from store.backup import BackupFailed, backup, last_backup
 from store.clock import FixedClock
-from store.db import apply_migrations, backup, connect, data_version, schema_version, write
-from store.errors import DatabaseBusy, DutydeskError, InvalidInput, SchemaTooNew
+from store.db import (
+    apply_migrations,
+    connect,
+    connect_readonly,
+    data_version,
+    database_file,
+    schema_version,
+    write,
+)
+from store.errors import (
+    DatabaseBusy,
+    DutydeskError,
+    InvalidInput,
+    NotFound,
+    SchemaTooNew,
+)
+from store.health import lease_state, quick_check
+from store.keys import KeyRing
 from store.paths import default_config_path, default_db_path
 from store.schema import SCHEMA_VERSION
 from tests.conftest import OPERATOR
@@ -223,7 +243,9 @@ def test_backup_during_an_open_read_transaction(
         reader.conn.execute("BEGIN")
         assert reader.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
         create_incident(db, clock, policy, OPERATOR, NewIncident("路灯不亮", "facilities"))
-        target = backup(db, tmp_path / "copies" / "backup.db")
+        (tmp_path / "copies").mkdir()
+        result = backup(db, tmp_path / "copies" / "backup.db", keys=KeyRing.ephemeral(), now=NOW)
+        target = result.path
         # The reader still sees its snapshot and is not disturbed.
         assert reader.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
         reader.conn.execute("COMMIT")
@@ -248,8 +270,164 @@ def test_backup_never_overwrites(tmp_path: Path, db: Database) -> None:
     target = tmp_path / "exists.db"
     target.write_bytes(b"keep me")
     with pytest.raises(DutydeskError, match="already exists"):
-        backup(db, target)
+        backup(db, target, keys=None, now=NOW)
     assert target.read_bytes() == b"keep me"
+
+
+def make_town_file(path: Path, clock: FixedClock, cases: int = 30) -> None:
+    db = connect(path)
+    try:
+        for i in range(cases):
+            create_incident(
+                db, clock, Policy(), OPERATOR, NewIncident(f"路灯{i}不亮", "facilities")
+            )
+    finally:
+        db.close()
+
+
+def corrupt_a_page(path: Path, table: str = "incidents") -> int:
+    """Write garbage over a b-tree page of ``table`` (a deliberate disk fault); its number."""
+    conn = sqlite3.connect(path)
+    try:
+        page = conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno DESC LIMIT 1", (table,)
+        ).fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    with path.open("r+b") as fh:
+        fh.seek((page - 1) * size)
+        fh.write(bytes(range(256)) * (size // 256))
+    return int(page)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_a_backup_of_a_damaged_database_fails_and_leaves_nothing(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Before: the online backup copied the damaged page and reported success (exit 0)."""
+    source = tmp_path / "damaged.db"
+    make_town_file(source, clock)
+    corrupt_a_page(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    db = connect(source)
+    try:
+        assert quick_check(db)  # the damage is there to be found
+        with pytest.raises(BackupFailed, match="integrity check"):
+            backup(db, out / "copy.db", keys=KeyRing.ephemeral(), now=NOW)
+        assert last_backup(db) is None
+    finally:
+        db.close()
+    assert leftovers(out) == []  # no copy, no temporary file, no head file
+
+
+def test_a_backup_of_a_rewritten_history_fails_and_leaves_nothing(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    source = tmp_path / "town.db"
+    make_town_file(source, clock, cases=3)
+    keys = KeyRing.ephemeral()
+    db = connect(source)
+    try:
+        backup(db, tmp_path / "first.db", keys=keys, now=NOW)
+        db.conn.execute("UPDATE events SET operator = 'mallory' WHERE id = 2")
+        with pytest.raises(DutydeskError, match="altered") as caught:
+            backup(db, tmp_path / "second.db", keys=keys, now=NOW)
+        assert caught.value.exit_code == 1
+    finally:
+        db.close()
+    assert not (tmp_path / "second.db").exists()
+    assert not head_file_for(tmp_path / "second.db").exists()
+    assert not [name for name in leftovers(tmp_path) if ".tmp" in name]
+
+
+def test_a_backup_into_a_missing_directory_is_bad_input(tmp_path: Path, db: Database) -> None:
+    with pytest.raises(InvalidInput, match="does not exist") as caught:
+        backup(db, tmp_path / "nowhere" / "copy.db", keys=None, now=NOW)
+    assert caught.value.exit_code == 2
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_good_backup_is_private_signed_and_recorded(tmp_path: Path, clock: FixedClock) -> None:
+    source = tmp_path / "town.db"
+    make_town_file(source, clock, cases=3)
+    keys = KeyRing.ephemeral()
+    db = connect(source)
+    try:
+        result = backup(db, tmp_path / "copy.db", keys=keys, now=NOW)
+        assert last_backup(db) == ("2026-11-26T02:00:00Z", str((tmp_path / "copy.db").resolve()))
+        signed = latest_checkpoint(db)
+    finally:
+        db.close()
+    assert result.entries == 3 and result.head == signed and result.recorded
+    assert stat.S_IMODE(result.path.stat().st_mode) == 0o600
+    head_file = head_file_for(result.path)
+    assert stat.S_IMODE(head_file.stat().st_mode) == 0o600
+    assert not Path(f"{result.path}-wal").exists()  # one self-contained file
+    copy = connect_readonly(result.path)
+    try:
+        assert latest_checkpoint(copy) == signed
+    finally:
+        copy.close()
+
+
+# ---- file modes and read-only opening ---------------------------------------------------
+
+
+def test_the_database_and_its_wal_and_shm_are_created_0600_in_a_0700_directory(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Before: 0644 files (world-readable personal data), directories 0755."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "dutydesk" / "duty.db"
+        db = connect(path)
+        try:
+            create_incident(db, clock, Policy(), OPERATOR, NewIncident("路灯不亮", "facilities"))
+            wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+            assert wal.exists() and shm.exists()
+            for file in (path, wal, shm):
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        finally:
+            db.close()
+    finally:
+        os.umask(old)
+    for directory in (path.parent, path.parent.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+
+
+def test_read_only_opening_never_creates_a_database(tmp_path: Path) -> None:
+    missing = tmp_path / "absent" / "duty.db"
+    with pytest.raises(NotFound, match="does not exist"):
+        connect_readonly(missing)
+    assert not (tmp_path / "absent").exists()
+
+
+def test_read_only_opening_reads_and_refuses_writes(tmp_path: Path, clock: FixedClock) -> None:
+    path = tmp_path / "town.db"
+    make_town_file(path, clock, cases=2)
+    db = connect_readonly(path)
+    try:
+        assert db.conn.execute("SELECT count(*) FROM incidents").fetchone()[0] == 2
+        assert database_file(db) == path.resolve()
+        with pytest.raises(sqlite3.OperationalError):
+            db.conn.execute("DELETE FROM incidents")
+    finally:
+        db.close()
+
+
+def test_the_lease_as_the_doctor_sees_it(db: Database) -> None:
+    assert lease_state(db, NOW) is None
+    assert lease.acquire(db, "engine:h:1:a", NOW, TTL)
+    live = lease_state(db, NOW)
+    assert live is not None and (live.holder, live.stale) == ("engine:h:1:a", False)
+    stale = lease_state(db, NOW + TTL * 2)
+    assert stale is not None and stale.stale and stale.expires_at == "2026-11-26T02:00:30Z"
 
 
 # ---- the engine lease --------------------------------------------------------------

@@ -29,6 +29,7 @@ OWNERS: dict[str, str] = {
     "counters": "store",
     "engine_lease": "store",
     "audit_head": "store",
+    "audit_checkpoints": "store",  # signed checkpoints of the audit chain (store.audit)
     "events": "store",  # the hash-chained timeline and audit log (store.audit)
     # jurisdiction
     "units": "jurisdiction",
