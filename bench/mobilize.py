@@ -102,6 +102,7 @@ import psutil  # noqa: E402
 import console.engine as engine_module  # noqa: E402
 from bench.contacts import write_csv  # noqa: E402
 from console.config import Config, parse_config  # noqa: E402
+from console.context import keys_for  # noqa: E402
 from console.engine import Engine, EngineOptions  # noqa: E402
 from contacts.importer import import_contacts  # noqa: E402
 from contacts.roster import add_post, add_rotation  # noqa: E402
@@ -115,7 +116,6 @@ from mobilization import (  # noqa: E402
     build_default_tree,
     get_mobilization,
     get_tree,
-    installation_secret,
     make_token,
     record_answer,
     start_mobilization,
@@ -307,7 +307,8 @@ def bodies_of(db_path: Path, mob_id: int) -> list[Body]:
     """
     db = connect(db_path)
     mob = get_mobilization(db, mob_id)
-    secret = installation_secret(db)
+    # The ring the engine will sign with: the database's key file, made on first use.
+    key = keys_for(db, db_path, Config(path=None)).current
     rows = db.conn.execute(
         "SELECT r.id, r.ack_code, p.phone FROM recipients r JOIN people p ON p.id = r.person_id"
         " WHERE r.mobilization_id = ? ORDER BY r.id",
@@ -317,7 +318,7 @@ def bodies_of(db_path: Path, mob_id: int) -> list[Body]:
     out: list[Body] = []
     for rid, code, phone in rows:
         attempt_id = uuid.uuid4().hex  # what process_due gives each attempt
-        url = f"{BASE_URL}/ack/{make_token(secret, int(rid), mob.expires_at)}"
+        url = f"{BASE_URL}/ack/{make_token(key, int(rid), mob.expires_at)}"
         body = {
             "id": attempt_id,
             "to": phone,

@@ -5,30 +5,41 @@ have queued (through the senders of :mod:`mobilization.channels`), times out the
 escalates (:func:`mobilization.process_due`), frees expired ack codes and sweeps for
 overdue cases. ``dutydesk serve`` runs it next to the HTTP endpoints; the console runs it in a
 thread of its own (:class:`EngineThread`) when no ``serve`` holds the lease. A second engine
-waits, renewing its claim every :attr:`EngineOptions.renew_s`, and takes over within a few
-seconds once the holder stops renewing.
+stands by: every :attr:`EngineOptions.standby_s` it reads who holds the lease (a read, not a
+write), and takes the lease as soon as the row is gone (a clean stop) or has expired (a crash).
 
 Everything the loop acts on is a row, so killing it loses nothing: attempts it had handed to a
 sender and not yet recorded stay ``pending`` and are sent again, with the same id, by whichever
-engine runs next.
+engine runs next. Outcomes are recorded as they arrive: each sender worker reports what became
+of its request and waits for it to be committed before it sends anything else, and the engine
+commits whatever has come back in one transaction (a group commit). So a crash sends again at
+most the requests that were in flight (``concurrency`` x ``batch`` per channel), never a whole
+chunk. A stop (:meth:`Engine.run`'s event, SIGTERM/SIGINT through :func:`run_until_signalled`)
+starts nothing new, lets the requests in flight finish for up to ``drain_s``, hands back the
+rest unsent, and releases the lease for a standby.
 
-The loop keeps the senders busy: it claims up to ``chunk`` messages at a time, lets at most
-``inflight`` chunks per channel travel at once, and records each chunk's outcome in one
-transaction as soon as it is back.
+A send that failed for this machine's own reason (out of file descriptors, a full disk: see
+:func:`mobilization.local_fault`) is nobody's answer: it stays pending and goes again after
+``local_retry_s``, and the engine says so in :attr:`Engine.local_error` (and ``last_error``).
+
+The loop keeps the senders busy: it claims up to ``chunk`` messages at a time and lets at most
+``inflight`` chunks per channel travel at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from console.config import Config
+from console.context import keys_for
 from incidents.supervision import sweep_overdue
 from mobilization import (
     Delivery,
@@ -38,17 +49,18 @@ from mobilization import (
     build_senders,
     claim_pending,
     expire,
+    local_fault,
     process_due,
     record_deliveries,
     release_attempts,
     release_claims,
 )
 from store import lease
+from store.audit import checkpoint
 from store.clock import Clock, SystemClock
 from store.db import Database, connect
 from store.errors import DutydeskError
 
-DRAIN_SECONDS = 5.0
 SWEEP_BATCH = 500
 SWEEP_PAUSE_S = 0.05
 
@@ -64,20 +76,42 @@ class EngineOptions:
     idle_s: float = 1.0
     lease_ttl: timedelta = timedelta(seconds=6)
     renew_s: float = 2.0
+    # A standby reads the lease row this often (a read: cheap), so it takes over well within
+    # a second of a clean stop.
+    standby_s: float = 0.25
     sweep_s: float = 30.0
     chunk: int = 500
     inflight: int = 4
+    # On a stop, how long requests in flight may take to finish before they are abandoned
+    # (their attempts then go again, same id, from the next engine).
+    drain_s: float = 3.0
+    # A send held back by a local error (EMFILE, ENOSPC...) goes again after this long.
+    local_retry_s: float = 5.0
 
 
-def routing_for(config: Config) -> Routing:
-    """The configured channels and the public address ack links point at."""
-    return Routing(configured=config.channels.configured, base_url=config.base_url)
+def routing_for(
+    config: Config, db_path: Path, db: Database, base_url: str | None = None
+) -> Routing:
+    """The configured channels, the public address ack links point at, the key that signs them."""
+    return Routing(
+        configured=config.channels.configured,
+        base_url=base_url or config.base_url,
+        keys=keys_for(db, db_path, config),
+    )
 
 
 def senders_for(config: Config, db_path: Path) -> dict[str, Sender]:
     """The senders of the configured channels; ``log`` writes next to the database by default."""
     log_path = db_path.with_name(db_path.stem + "-messages.log")
     return build_senders(config.channels, log_path=log_path)
+
+
+@dataclass
+class _Flight:
+    """A chunk handed to a sender, and which of its outcomes the sender has reported."""
+
+    chunk: list[Outgoing]
+    reported: set[str] = field(default_factory=set)
 
 
 class Engine:
@@ -92,6 +126,7 @@ class Engine:
         holder: str | None = None,
         senders: dict[str, Sender] | None = None,
         routing: Routing | None = None,
+        base_url: str | None = None,
         options: EngineOptions | None = None,
         on_state: Callable[[str], None] | None = None,
         on_change: Callable[[], None] | None = None,
@@ -101,18 +136,33 @@ class Engine:
         self.clock = clock or SystemClock()
         self.holder = holder or lease.new_holder("engine")
         self.senders = senders if senders is not None else senders_for(config, db_path)
-        self.routing = routing or routing_for(config)
+        self._routing = routing
+        self.base_url = base_url
         self.options = options or EngineOptions()
         self.on_state = on_state
         self.on_change = on_change
         self.first_look = threading.Event()
         self.state = "starting"
         self.sent = 0
+        self.commits = 0  # group commits of outcomes (one per batch of results that came back)
         self.last_error: str | None = None
-        self._inflight: dict[asyncio.Task[list[Delivery]], list[Outgoing]] = {}
+        # Set while sends are held back by this machine's own trouble (EMFILE, a full disk):
+        # what the officer must fix; cleared by the first send that goes through.
+        self.local_error: str | None = None
+        self._inflight: dict[asyncio.Task[list[Delivery]], _Flight] = {}
         self._worked = False  # the last step moved, claimed or failed something
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._halt: asyncio.Event | None = None  # set: senders start nothing new
+        self._resolved: list[Delivery] = []  # outcomes reported, not yet committed
+        self._waiters: list[asyncio.Future[None]] = []  # workers waiting for that commit
+        self._flush_due: asyncio.Event | None = None
+
+    @property
+    def routing(self) -> Routing:
+        """How this engine sends; built (with the key ring) when the loop starts, if not given."""
+        assert self._routing is not None, "the engine's routing is known once it runs"
+        return self._routing
 
     # --- state
     def _set_state(self, state: str) -> None:
@@ -131,18 +181,28 @@ class Engine:
         """Run until ``stop`` is set; gives the lease back and closes the senders on the way out."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()
+        self._flush_due = asyncio.Event()
         db = connect(self.db_path)
+        # Outcomes get a connection of their own that does not wait for the disk at each
+        # commit: a commit of it survives a crash of this process (WAL); only a power cut can
+        # lose the last ones, and what they recorded then goes again with the same keys, like
+        # the requests in flight. It halves the cost of the many small group commits.
+        outcomes = connect(self.db_path, synchronous="NORMAL", migrate=False)
+        if self._routing is None:
+            self._routing = routing_for(self.config, self.db_path, db, self.base_url)
+        flusher = asyncio.ensure_future(self._flusher(outcomes))
         held = False
-        renew_at = sweep_at = 0.0
+        look_at = sweep_at = 0.0
         try:
             while not stop.is_set():
                 mono = time.monotonic()
-                if mono >= renew_at:
+                if mono >= look_at:
                     held = self._renew(db)
-                    renew_at = mono + self.options.renew_s
+                    look_at = mono + (self.options.renew_s if held else self.options.standby_s)
                 if not held:
                     self.first_look.set()
-                    await self._pause(stop, self.options.renew_s)
+                    await self._pause(stop, self.options.standby_s)
                     continue
                 if mono >= sweep_at:
                     await self._sweep(db)
@@ -153,21 +213,34 @@ class Engine:
                 await self._pause(
                     stop, 0 if busy else self.options.idle_s if quiet else self.options.tick_s
                 )
-                self._collect(db)
+                self._collect(outcomes)
         finally:
-            await self._drain(db)
+            await self._drain(outcomes)
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            self._flush(outcomes)  # what came back last, if the flusher had not had its turn
             if held:
                 with contextlib.suppress(DutydeskError):
                     lease.release(db, self.holder)
             for sender in self.senders.values():
                 with contextlib.suppress(Exception):
                     await sender.aclose()
+            outcomes.close()
             db.close()
             self._set_state("stopped")
 
     def _renew(self, db: Database) -> bool:
+        now = self.clock.now()
         try:
-            held = lease.acquire(db, self.holder, self.clock.now(), self.options.lease_ttl)
+            if self.state != "here":
+                # Standing by: a read says whether the lease is free, without taking the write
+                # lock every look (the holder and the console's screens need it).
+                other = lease.current_holder(db, now)
+                if other is not None and other != self.holder:
+                    self._set_state("elsewhere")
+                    return False
+            held = lease.acquire(db, self.holder, now, self.options.lease_ttl)
             if held and self.state != "here":
                 # Taking over: whatever a previous engine had in flight has an unknown outcome
                 # and goes again, with the same attempt ids.
@@ -201,6 +274,12 @@ class Engine:
                 self.on_change()
         except DutydeskError as exc:
             self.last_error = str(exc)
+        try:
+            # Sign the audit chain's head (when it moved), so a history rewritten without the
+            # key file is detected later; a broken chain is reported, and the engine goes on.
+            checkpoint(db, self.routing.keys, self.clock.now())
+        except DutydeskError as exc:
+            self.last_error = str(exc)
 
     def _step(self, db: Database) -> bool:
         """Move due recipients on and hand claimed messages to the senders; True when busy.
@@ -229,11 +308,19 @@ class Engine:
         for channel, messages in by_channel.items():
             sender = self.senders.get(channel) or self.senders["log"]
             for i in range(0, len(messages), opts.chunk):
-                chunk = messages[i : i + opts.chunk]
-                task = asyncio.ensure_future(sender.send(chunk))
-                task.add_done_callback(lambda _t: self._wake.set() if self._wake else None)
-                self._inflight[task] = chunk
+                self._launch(sender, messages[i : i + opts.chunk])
         return moved >= opts.chunk * 4 or len(out) >= opts.chunk * free
+
+    def _launch(self, sender: Sender, chunk: list[Outgoing]) -> None:
+        flight = _Flight(chunk)
+
+        async def report(deliveries: Sequence[Delivery]) -> None:
+            flight.reported.update(d.attempt_id for d in deliveries)
+            await self._committed(deliveries)
+
+        task = asyncio.ensure_future(sender.send(chunk, report, self._halt))
+        task.add_done_callback(lambda _t: self._wake.set() if self._wake else None)
+        self._inflight[task] = flight
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
         assert self._wake is not None
@@ -249,39 +336,142 @@ class Engine:
                 w.cancel()
         self._wake.clear()
 
+    # --- outcomes, committed as they arrive
+    async def _committed(self, deliveries: Sequence[Delivery]) -> None:
+        """Queue ``deliveries`` for the next group commit and return once it is done."""
+        assert self._loop is not None and self._flush_due is not None
+        self._resolved.extend(deliveries)
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append(waiter)
+        self._flush_due.set()
+        await waiter
+
+    async def _flusher(self, db: Database) -> None:
+        """Commit what the senders reported, one transaction for all that came back meanwhile."""
+        assert self._flush_due is not None
+        while True:
+            await self._flush_due.wait()
+            self._flush_due.clear()
+            # Results that came back in the same turn of the loop join this commit.
+            await asyncio.sleep(0)
+            if not self._flush(db):
+                # The database refused (busy): the senders keep waiting; try again shortly.
+                await asyncio.sleep(self.options.tick_s)
+                self._flush_due.set()
+
+    def _flush(self, db: Database) -> bool:
+        """Record every reported outcome; False (nothing lost, all kept) when the write failed."""
+        if not self._resolved:
+            self._release_waiters()
+            return True
+        deliveries, self._resolved = self._resolved, []
+        try:
+            record_deliveries(
+                db,
+                self.clock,
+                deliveries,
+                self.routing,
+                local_retry_s=self.options.local_retry_s,
+            )
+        except DutydeskError as exc:
+            self._resolved[:0] = deliveries
+            self.last_error = str(exc)
+            return False
+        self.commits += 1
+        self.sent += sum(1 for d in deliveries if d.ok)
+        self._note_local(deliveries)
+        self._release_waiters()
+        return True
+
+    def _release_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _note_local(self, deliveries: Sequence[Delivery]) -> None:
+        """Tell the officer while this machine itself keeps messages from going out."""
+        held = [d for d in deliveries if d.local and d.error and "local error" in d.error]
+        if held:
+            self.local_error = (
+                f"local error: {held[-1].error}; {len(held)} message(s) held back, sent again"
+                f" in {self.options.local_retry_s:g} s (nobody is charged for it)"
+            )
+            self.last_error = self.local_error
+            if self.on_change is not None:
+                self.on_change()
+        elif self.local_error is not None and any(d.ok for d in deliveries):
+            if self.last_error == self.local_error:
+                self.last_error = None
+            self.local_error = None
+            if self.on_change is not None:
+                self.on_change()
+
     def _collect(self, db: Database) -> None:
-        """Record the outcome of every chunk that has come back."""
+        """Record the outcomes of finished chunks that their sender did not report already."""
         done = [t for t in self._inflight if t.done()]
         if not done:
             return
-        deliveries: list[Delivery] = []
         cancelled: list[str] = []
         for task in done:
-            chunk = self._inflight.pop(task)
-            exc = task.exception() if not task.cancelled() else None
+            flight = self._inflight.pop(task)
+            left = [m for m in flight.chunk if m.attempt_id not in flight.reported]
             if task.cancelled():
-                cancelled += [m.attempt_id for m in chunk]
-                continue  # outcome unknown: the attempts stay pending and go again
-            if exc is not None:
-                deliveries += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in chunk]
+                cancelled += [m.attempt_id for m in left]  # outcome unknown: they go again
+                continue
+            exc = task.exception()
+            if exc is None:
+                self._resolved += [d for d in task.result() if d.attempt_id not in flight.reported]
+                continue
+            fault = local_fault(exc)
+            if fault is not None:
+                error = f"sender: local error {fault}"
+                self._resolved += [Delivery(m.attempt_id, False, error, local=True) for m in left]
             else:
-                deliveries += task.result()
-        try:
-            record_deliveries(db, self.clock, deliveries, self.routing)
-            self.sent += sum(1 for d in deliveries if d.ok)
-            if cancelled:
+                self._resolved += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in left]
+        if not self._flush(db) and self._flush_due is not None:
+            self._flush_due.set()  # kept: the flusher tries again shortly
+        if cancelled:
+            try:
                 release_attempts(db, cancelled)
-        except DutydeskError as exc:
-            self.last_error = str(exc)
+            except DutydeskError as exc:
+                self.last_error = str(exc)
 
     async def _drain(self, db: Database) -> None:
-        """On the way out, give in-flight sends a moment and record what came back."""
+        """On the way out: start nothing new, give in-flight sends ``drain_s``, record them."""
+        assert self._halt is not None
+        self._halt.set()
         if self._inflight:
-            await asyncio.wait(list(self._inflight), timeout=DRAIN_SECONDS)
+            await asyncio.wait(list(self._inflight), timeout=self.options.drain_s)
             for task in self._inflight:
                 if not task.done():
                     task.cancel()
+            await asyncio.wait(list(self._inflight), timeout=1.0)
             self._collect(db)
+
+
+async def run_until_signalled(
+    engine: Engine,
+    stop: asyncio.Event | None = None,
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Run ``engine`` until ``stop`` is set or one of ``signals`` arrives, then stop it cleanly.
+
+    A signal stops the engine as its stop event does: the requests in flight finish (or are
+    handed back), the outcomes are recorded and the lease is released, so a standby engine
+    takes over at once. Must run in the main thread's event loop (signal handlers live there).
+    """
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    installed: list[signal.Signals] = []
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+        installed.append(signum)
+    try:
+        await engine.run(stop)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 class EngineThread:
@@ -309,7 +499,16 @@ class EngineThread:
         self._ready.set()
         await self.engine.run(self._stop)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the engine to stop (thread-safe, returns at once); :meth:`stop` waits for it."""
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self._loop.call_soon_threadsafe(self._stop.set)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return not self._thread.is_alive()

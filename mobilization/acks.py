@@ -1,10 +1,11 @@
 """Provides what an answer to a mobilization is made of: signed ack tokens and SMS reply parsing.
 
 A token names one recipient of one mobilization and when it stops being valid, and carries an
-HMAC-SHA256 over both made with the installation's secret (kept in the ``meta`` table, created
-on first use). Nothing in a token is secret, only unforgeable: ``<payload>.<mac>`` with the
-payload ``<recipient id>.<expiry as unix seconds>`` and the MAC truncated to 128 bits, all in
-URL-safe base64 so it fits an SMS.
+HMAC-SHA256 over both made with the installation's link key (:mod:`store.keys`: a file outside
+the database, so a backup cannot mint links). Nothing in a token is secret, only unforgeable:
+``<payload>.<mac>`` with the payload ``<recipient id>.<expiry as unix seconds>.<key id>`` and the
+MAC truncated to 128 bits, all in canonical URL-safe base64 (one spelling only) so it fits an
+SMS.
 
 Replies by SMS look like ``4821 1`` (yes), ``4821 2`` (no) or ``4821 收到``; an ETA in minutes
 may follow a yes (``4821 1 20``). :func:`parse_reply` reads them; words in Chinese and English
@@ -17,13 +18,16 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from store.db import Database, write
+from store.keys import Key, KeyRing, load_keys
 
-SECRET_KEY = "ack_secret"
+SECRET_KEY = "ack_secret"  # where an older dutydesk kept the link secret (meta table)
+LINKS = "links"  # the purpose the link key is derived for (store.keys.Key.derive)
+LINK_LIFE_MAX = timedelta(hours=720)  # the longest [mobilize] ack_hours allows
 MAX_ETA_MIN = 24 * 60
 
 YES_WORDS = frozenset(
@@ -52,40 +56,59 @@ class Reply:
     eta_min: int | None = None
 
 
-def installation_secret(db: Database) -> bytes:
-    """The per-installation signing key, created (32 random bytes) the first time it is needed."""
+def legacy_secret(db: Database) -> bytes | None:
+    """The signing secret an older dutydesk kept in the database's ``meta`` table, if any.
+
+    It is moved to the key file (as key ``legacy``) by :func:`adopt_legacy_secret`, so links
+    already sent keep working for their lifetime, and removed from the database.
+    """
     row = db.conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_KEY,)).fetchone()
-    if row is not None:
-        return bytes.fromhex(row[0])
-    with write(db):
-        db.conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-            (SECRET_KEY, secrets.token_bytes(32).hex()),
-        )
-        row = db.conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_KEY,)).fetchone()
-    return bytes.fromhex(row[0])
+    return None if row is None else bytes.fromhex(row[0])
+
+
+def adopt_legacy_secret(db: Database, key_path: Path) -> KeyRing:
+    """The key ring at ``key_path`` (created if needed), with the database's old secret moved in."""
+    old = legacy_secret(db)
+    ring = load_keys(key_path, legacy=old)
+    if old is not None and ring.get("legacy") is not None:
+        with write(db):
+            db.conn.execute("DELETE FROM meta WHERE key = ?", (SECRET_KEY,))
+    return ring
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64 = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict URL-safe base64 without padding: only the one canonical spelling is accepted."""
+    if not _B64.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # unused low bits set: another spelling of the same bytes
+        raise ValueError("not canonical base64")
+    return data
 
 
 def _mac(secret: bytes, payload: str) -> bytes:
     return hmac.new(secret, payload.encode("ascii"), hashlib.sha256).digest()[:16]
 
 
-def make_token(secret: bytes, recipient_id: int, expires_at: datetime) -> str:
-    """A signed token for ``recipient_id`` valid until ``expires_at``."""
-    payload = f"{recipient_id}.{int(expires_at.timestamp())}"
-    return f"{_b64(payload.encode('ascii'))}.{_b64(_mac(secret, payload))}"
+def make_token(key: Key, recipient_id: int, expires_at: datetime) -> str:
+    """A token for ``recipient_id`` valid until ``expires_at``, signed with ``key``."""
+    payload = f"{recipient_id}.{int(expires_at.timestamp())}.{key.kid}"
+    return f"{_b64(payload.encode('ascii'))}.{_b64(_mac(key.derive(LINKS), payload))}"
 
 
-def read_token(secret: bytes, token: str, now: datetime) -> int:
+def read_token(keys: KeyRing, token: str, now: datetime) -> int:
     """The recipient id a valid token names.
+
+    A token signed with an older key of the ring is valid only if it expires within
+    :data:`LINK_LIFE_MAX` of that key's retirement: links sent before a rotation keep working,
+    a link minted later with a leaked old key does not.
 
     Raises:
         TokenInvalid: malformed, a MAC that does not match (forged or altered), or expired.
@@ -98,13 +121,23 @@ def read_token(secret: bytes, token: str, now: datetime) -> int:
         mac = _unb64(mac_text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TokenInvalid("malformed") from exc
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
-        raise TokenInvalid("bad signature")
-    match = re.fullmatch(r"(\d{1,12})\.(\d{1,12})", payload)
+    match = re.fullmatch(r"([1-9]\d{0,11})\.([1-9]\d{0,11})(?:\.([A-Za-z0-9_-]{1,32}))?", payload)
     if match is None:
         raise TokenInvalid("malformed")
-    if datetime.fromtimestamp(int(match.group(2)), UTC) <= now:
+    kid = match.group(3)
+    key = keys.get(kid or "legacy")
+    if key is None:
+        raise TokenInvalid("bad signature")
+    # Tokens of the version before key files had no key id and a MAC made with the raw secret.
+    secret = key.derive(LINKS) if kid else key.secret
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise TokenInvalid("bad signature")
+    expires = datetime.fromtimestamp(int(match.group(2)), UTC)
+    if expires <= now:
         raise TokenInvalid("expired")
+    retired = keys.retired_at(key.kid)
+    if retired is not None and expires > retired + LINK_LIFE_MAX:
+        raise TokenInvalid("bad signature")
     return int(match.group(1))
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-import random
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -297,7 +297,8 @@ class CascadeTxn:
             live = self.db.conn.execute("SELECT count(*) FROM recipients WHERE live = 1").fetchone()
             self._digits = max(4, math.ceil(math.log10(max(10, (int(live[0]) + 100) * 20))))
         for _attempt in range(50):
-            code = str(random.randrange(10 ** (self._digits - 1), 10**self._digits))
+            low = 10 ** (self._digits - 1)
+            code = str(low + secrets.randbelow(10**self._digits - low))
             if code in self._codes:
                 continue
             if (

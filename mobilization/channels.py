@@ -10,8 +10,15 @@ Every message carries its attempt's id; the ``sms`` gateway receives it as the
 once by a gateway that deduplicates.
 
 * :class:`Outgoing`, :class:`Delivery` — frozen dataclasses.
-* :class:`Sender` — protocol: ``name``; ``async send(messages) -> list[Delivery]`` (one per
-  message, same order); ``async aclose()``. A sender never raises for a failed delivery.
+* :class:`Sender` — protocol: ``name``; ``async send(messages, report=None, halt=None) ->
+  list[Delivery]`` (one per message, same order); ``async aclose()``. A sender never raises for
+  a failed delivery. With ``report``, it hands over each outcome as soon as it is known and
+  awaits ``report`` before it sends anything more on that worker: the engine records outcomes
+  as they arrive, so a crash re-sends at most the requests in flight, not a whole chunk. Once
+  ``halt`` is set it starts nothing new; what it never tried comes back ``NOT_SENT``.
+* :func:`local_fault` — whether an error is this machine's own (file descriptors, disk, memory).
+  A delivery that failed for such a reason is ``local``: nothing reached the recipient and it
+  is not their fault, so it is tried again later and never counts against them.
 * :func:`parse_channels` — validates the ``[channels]`` table of the configuration.
 * :func:`build_senders` — the senders for the validated settings, ``log`` always present.
 
@@ -49,6 +56,7 @@ entry point), and the domain packages must import without the UI libraries.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import math
@@ -58,7 +66,7 @@ import smtplib
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr, parsedate_to_datetime
@@ -83,6 +91,10 @@ BACKOFF_CAP_S = 5.0
 MIN_RETRY_AFTER_S = 0.05  # "Retry-After: 0" must not turn into a busy loop
 MAX_REASON = 200
 RETRYABLE_STATUS = frozenset({408, 429})
+NOT_SENT = "not sent"
+# Errors that say this machine ran out of something, not that the recipient is unreachable.
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOSPC, errno.ENOBUFS, errno.ENOMEM})
+LOG_TOKEN_KEEP = 6  # characters of an ack link's token the message log keeps
 
 EMAIL_SUBJECTS = {
     "notify": "动员通知 Mobilization",
@@ -119,19 +131,72 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one :class:`Outgoing`; ``error`` says why when ``ok`` is false."""
+    """What became of one :class:`Outgoing`; ``error`` says why when ``ok`` is false.
+
+    ``local`` marks a failure of this machine (out of file descriptors, disk or memory, see
+    :func:`local_fault`) or a message never tried (``error`` is ``NOT_SENT``): it did not
+    reach the channel, so it is neither the recipient's nor the gateway's doing and goes again.
+    """
 
     attempt_id: str
     ok: bool
     error: str | None = None
+    local: bool = False
+
+
+Report = Callable[[Sequence[Delivery]], Awaitable[None]]
+"""Takes outcomes as they are known; returns once they are recorded (the engine's group commit)."""
 
 
 class Sender(Protocol):
     name: str
 
-    async def send(self, messages: list[Outgoing]) -> list[Delivery]: ...
+    async def send(
+        self,
+        messages: list[Outgoing],
+        report: Report | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> list[Delivery]: ...
 
     async def aclose(self) -> None: ...
+
+
+def local_fault(exc: BaseException) -> str | None:
+    """The name of the local resource error behind ``exc`` (``EMFILE``...), or ``None``.
+
+    Libraries wrap the operating system's error (httpx's ``ConnectError`` from httpcore's, from
+    anyio's "All connection attempts failed", from the ``OSError``): the chain of causes and
+    contexts, and the members of exception groups, are searched.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in LOCAL_ERRNOS:
+            return errno.errorcode[current.errno]
+        if isinstance(current, MemoryError):
+            return "ENOMEM"
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
+
+
+def redact_link(url: str) -> str:
+    """``url`` with its last path segment (an ack link's token) cut to its first characters.
+
+    The message log is kept for the record; a live link in it would let whoever reads the file
+    answer for the person, so it keeps only enough of the token to tell links apart.
+    """
+    if not url:
+        return url
+    head, _sep, token = url.rpartition("/")
+    if not _sep or not token:
+        return url
+    return f"{head}/{token[:LOG_TOKEN_KEEP]}…"
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -432,37 +497,53 @@ class LogSender:
         self.path = path
         self._clock: Clock = clock or SystemClock()
 
-    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+    async def send(
+        self,
+        messages: list[Outgoing],
+        report: Report | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> list[Delivery]:
         if not messages:
             return []
+        if halt is not None and halt.is_set():
+            return [Delivery(m.attempt_id, False, NOT_SENT, local=True) for m in messages]
         at = to_iso(self._clock.now())
-        lines = [
-            json.dumps(
-                {
-                    "at": at,
-                    "attempt_id": m.attempt_id,
-                    "channel": m.channel,
-                    "address": m.address,
-                    "kind": m.kind,
-                    "exercise": m.exercise,
-                    "text": m.text,
-                    "ack_code": m.ack_code,
-                    "ack_url": m.ack_url,
-                },
-                ensure_ascii=False,
-            )
-            + "\n"
-            for m in messages
-        ]
+        lines = [json.dumps(self._line(m, at), ensure_ascii=False) + "\n" for m in messages]
         try:
             await asyncio.to_thread(self._append, "".join(lines))
         except OSError as exc:
-            return [Delivery(m.attempt_id, False, f"log: {exc}") for m in messages]
-        return [Delivery(m.attempt_id, True) for m in messages]
+            # The file is ours: a full disk or a bad path is never the recipient's fault.
+            out = [Delivery(m.attempt_id, False, f"log: {exc}", local=True) for m in messages]
+        else:
+            out = [Delivery(m.attempt_id, True) for m in messages]
+        if report is not None:
+            await report(out)
+        return out
+
+    @staticmethod
+    def _line(m: Outgoing, at: str) -> dict[str, object]:
+        """What the log keeps of a message: everything but the live part of its ack link."""
+        url = redact_link(m.ack_url)
+        text = m.text.replace(m.ack_url, url) if m.ack_url else m.text
+        return {
+            "at": at,
+            "attempt_id": m.attempt_id,
+            "channel": m.channel,
+            "address": m.address,
+            "kind": m.kind,
+            "exercise": m.exercise,
+            "text": text,
+            "ack_code": m.ack_code,
+            "ack_url": url,
+        }
 
     def _append(self, text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as file:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # 0600 from the start: the log names people and their numbers.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with open(fd, "a", encoding="utf-8") as file:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)  # a log an older version left readable by others
             file.write(text)
             file.flush()
             # One fsync per batch: a crash after send() returns cannot lose the lines.
@@ -502,10 +583,18 @@ class _Retry:
 class _Run:
     """One ``send`` call: what is left to send and what became of each message."""
 
-    def __init__(self, messages: list[Outgoing]) -> None:
+    def __init__(
+        self,
+        messages: list[Outgoing],
+        report: Report | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> None:
         count = len(messages)
         self.messages = messages
+        self.report = report
+        self.halt = halt
         self.results: list[Delivery | None] = [None] * count
+        self.reported = [False] * count
         self.bodies: list[bytes | None] = [None] * count
         self.tries = [0] * count
         self.deadlines = [0.0] * count
@@ -524,6 +613,30 @@ class _Run:
 
     def fail(self, index: int, error: str) -> None:
         self.resolve(index, Delivery(self.messages[index].attempt_id, False, error))
+
+    def fail_local(self, index: int, prefix: str, fault: str) -> None:
+        """This machine could not send it (``fault``: ``EMFILE``...): it goes again later."""
+        delivery = Delivery(
+            self.messages[index].attempt_id, False, f"{prefix}: local error {fault}", local=True
+        )
+        self.resolve(index, delivery)
+
+    @property
+    def halted(self) -> bool:
+        return self.halt is not None and self.halt.is_set()
+
+    async def report_done(self, indexes: list[int]) -> None:
+        """Hand the outcomes of ``indexes`` known by now to ``report``, each once."""
+        if self.report is None:
+            return
+        done: list[Delivery] = []
+        for index in indexes:
+            result = self.results[index]
+            if result is not None and not self.reported[index]:
+                self.reported[index] = True
+                done.append(result)
+        if done:
+            await self.report(done)
 
 
 def _dumps(value: object) -> bytes:
@@ -610,18 +723,28 @@ class _HttpSender:
         self._clients: list[httpx.AsyncClient] = []
         self._tls: ssl.SSLContext | None = None
 
-    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+    async def send(
+        self,
+        messages: list[Outgoing],
+        report: Report | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> list[Delivery]:
         if not messages:
             return []
-        run = _Run(messages)
+        run = _Run(messages, report, halt)
         workers = min(self._concurrency, math.ceil(len(messages) / self._batch))
         # Make the clients before any worker starts, so the first requests are not held up
         # (and bunched together past the rate limit) while the loop builds the others.
         missing = min(workers - len(self._idle), self._concurrency - len(self._clients))
-        self._idle.extend(self._new_client() for _ in range(missing))
+        try:
+            for _ in range(missing):
+                self._idle.append(self._new_client())
+        except Exception as exc:  # out of files making one: the workers find out for themselves
+            if local_fault(exc) is None:
+                raise
         await asyncio.gather(*(self._work(run) for _ in range(workers)))
         return [
-            r if r is not None else Delivery(m.attempt_id, False, f"{self._prefix}: not sent")
+            r if r is not None else Delivery(m.attempt_id, False, NOT_SENT, local=True)
             for m, r in zip(messages, run.results, strict=True)
         ]
 
@@ -648,7 +771,20 @@ class _HttpSender:
 
     async def _work(self, run: _Run) -> None:
         async with self._slots:
-            client = self._idle.pop() if self._idle else self._new_client()
+            try:
+                client = self._idle.pop() if self._idle else self._new_client()
+            except Exception as exc:
+                fault = local_fault(exc)
+                if fault is None:
+                    raise
+                # No client to send with (its TLS context needs files too): what nobody has
+                # taken yet is held back here, with the others' requests left to finish.
+                waiting = list(run.ready)
+                run.ready.clear()
+                for index in waiting:
+                    run.fail_local(index, self._prefix, fault)
+                await run.report_done(waiting)
+                return
             try:
                 await self._drain(run, client)
             finally:
@@ -656,6 +792,9 @@ class _HttpSender:
 
     async def _drain(self, run: _Run, client: httpx.AsyncClient) -> None:
         while True:
+            if run.halted:
+                run.changed.set()  # wake the workers waiting for others' retries: they stop too
+                return
             if not run.ready:
                 if not run.unresolved:
                     return
@@ -675,12 +814,21 @@ class _HttpSender:
             try:
                 retry = await self._post(client, run, chunk)
             except Exception as exc:  # a bug must not lose messages or raise out of send()
+                fault = local_fault(exc)
                 for index in chunk:
-                    if run.results[index] is None:
+                    if run.results[index] is not None:
+                        continue
+                    if fault is not None:
+                        run.fail_local(index, self._prefix, fault)
+                    else:
                         run.fail(index, f"{self._prefix}: {type(exc).__name__}: {exc}")
-                continue
+                retry = None
+            # Recorded before this worker sends anything more: what a crash can send twice is
+            # at most the requests in flight, one per worker.
+            await run.report_done(chunk)
             if retry is not None:
                 await self._back_off(run, retry)
+                await run.report_done(chunk)
 
     async def _back_off(self, run: _Run, retry: _Retry) -> None:
         now = time.monotonic()
@@ -731,6 +879,10 @@ class _HttpSender:
             run.fail(index, f"{self._prefix}: bad URL: {exc}")
             return None
         except httpx.TransportError as exc:
+            fault = local_fault(exc)
+            if fault is not None:
+                run.fail_local(index, self._prefix, fault)
+                return None
             return _Retry([index], [f"connection failed ({type(exc).__name__})"])
         status = response.status_code
         if 200 <= status < 300:
@@ -816,6 +968,11 @@ class SmsSender(_HttpSender):
         except httpx.TimeoutException:
             return _Retry(chunk, ["timed out"] * every)
         except httpx.TransportError as exc:
+            fault = local_fault(exc)
+            if fault is not None:
+                for index in chunk:
+                    run.fail_local(index, self._prefix, fault)
+                return None
             return _Retry(chunk, [f"connection failed ({type(exc).__name__})"] * every)
         status = response.status_code
         if status >= 500 or status in RETRYABLE_STATUS:
@@ -937,13 +1094,20 @@ class EmailSender:
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
 
-    async def send(self, messages: list[Outgoing]) -> list[Delivery]:
+    async def send(
+        self,
+        messages: list[Outgoing],
+        report: Report | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> list[Delivery]:
         results: list[Delivery | None] = [None] * len(messages)
         queue = deque(range(len(messages)))
         workers = min(self.settings.concurrency, len(messages))
-        await asyncio.gather(*(self._work(messages, queue, results) for _ in range(workers)))
+        await asyncio.gather(
+            *(self._work(messages, queue, results, report, halt) for _ in range(workers))
+        )
         return [
-            r if r is not None else Delivery(m.attempt_id, False, "smtp: not sent")
+            r if r is not None else Delivery(m.attempt_id, False, NOT_SENT, local=True)
             for m, r in zip(messages, results, strict=True)
         ]
 
@@ -951,16 +1115,31 @@ class EmailSender:
         return None
 
     async def _work(
-        self, messages: list[Outgoing], queue: deque[int], results: list[Delivery | None]
+        self,
+        messages: list[Outgoing],
+        queue: deque[int],
+        results: list[Delivery | None],
+        report: Report | None,
+        halt: asyncio.Event | None,
     ) -> None:
         async with self._slots:
             connection: smtplib.SMTP | None = None
             try:
-                while queue:
+                while queue and not (halt is not None and halt.is_set()):
                     index = queue.popleft()
-                    connection, results[index] = await asyncio.to_thread(
-                        self._deliver, connection, messages[index]
-                    )
+                    try:
+                        connection, delivery = await asyncio.to_thread(
+                            self._deliver, connection, messages[index]
+                        )
+                    except Exception as exc:  # no thread to run it in (out of files...)
+                        fault = local_fault(exc)
+                        if fault is None:
+                            raise
+                        error = f"smtp: local error {fault}"
+                        delivery = Delivery(messages[index].attempt_id, False, error, local=True)
+                    results[index] = delivery
+                    if report is not None:
+                        await report([delivery])
             finally:
                 if connection is not None:
                     await asyncio.to_thread(_quit, connection)
@@ -1013,6 +1192,10 @@ class EmailSender:
         except (smtplib.SMTPException, OSError, ValueError) as exc:
             if connection is not None:
                 _quit(connection)
+            fault = local_fault(exc)
+            if fault is not None:
+                error = f"smtp: local error {fault}"
+                return None, Delivery(message.attempt_id, False, error, local=True)
             return None, Delivery(message.attempt_id, False, f"smtp: {_smtp_reason(exc)}")
         return connection, Delivery(message.attempt_id, True)
 

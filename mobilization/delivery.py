@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from mobilization.acks import installation_secret, make_token
-from mobilization.channels import Delivery, Outgoing
+from mobilization.acks import make_token
+from mobilization.channels import NOT_SENT, Delivery, Outgoing
 from mobilization.models import (
     OPEN,
     AttemptKind,
@@ -34,17 +34,21 @@ from mobilization.models import (
 from mobilization.progress import get_mobilization
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
+from store.keys import KeyRing
 
 FAILED_ROUND_RETRY_S = 60
+LOCAL_RETRY_S = 5.0  # a message held back by a local error (EMFILE, ENOSPC) goes again after it
 NO_CHANNEL = "no configured channel reaches this person"
 
 
 @dataclass(frozen=True)
 class Routing:
-    """What the engine's process knows about sending: configured channels, the public base URL."""
+    """What the engine's process knows about sending: configured channels, the public base URL,
+    and the key ring that signs ack links (an ephemeral one only for tests and throwaways)."""
 
     configured: frozenset[str] = frozenset()
     base_url: str = "http://127.0.0.1:8470"
+    keys: KeyRing = field(default_factory=KeyRing.ephemeral)
 
 
 def routes(
@@ -281,7 +285,6 @@ def _messages(
     failed: list[Delivery] = []
     if fresh:
         reach = routes(db, [int(r.person_id) for r in fresh], routing.configured)
-        secret = installation_secret(db)
         tried = _tried(db, [r.id for r in fresh])
         mobs: dict[int, Mobilization] = {}
         for r in fresh:
@@ -294,7 +297,7 @@ def _messages(
             if r.kind == AttemptKind.NOTIFY:
                 mob = mobs.get(int(r.mobilization_id)) or get_mobilization(db, r.mobilization_id)
                 mobs[mob.id] = mob
-                token = make_token(secret, int(r.recipient_id), mob.expires_at)
+                token = make_token(routing.keys.current, int(r.recipient_id), mob.expires_at)
                 url = f"{routing.base_url.rstrip('/')}/ack/{token}"
                 text = notify_text(mob, r.ack_code, url)
             fixed[r.id] = (channel, address, text)
@@ -359,7 +362,12 @@ class _Sent(NamedTuple):
 
 
 def record_deliveries(
-    db: Database, clock: Clock, deliveries: Sequence[Delivery], routing: Routing
+    db: Database,
+    clock: Clock,
+    deliveries: Sequence[Delivery],
+    routing: Routing,
+    *,
+    local_retry_s: float = LOCAL_RETRY_S,
 ) -> None:
     """Record what became of sent attempts, and move their recipients on.
 
@@ -367,26 +375,34 @@ def record_deliveries(
     is retried at once on the person's next configured channel; when every channel failed the
     round counts as made and is tried again after the timeout (at most a minute), so a gateway
     outage delays the call-out but never silently drops it.
+
+    A ``local`` failure (this machine ran out of files, disk or memory) is nobody's answer: the
+    attempt stays ``pending``, unclaimed, with the error noted, and goes again, same route and
+    id, after ``local_retry_s``; its route is not counted as tried and its recipient is not
+    touched. A message the sender never tried (``NOT_SENT``: the engine was stopping) goes
+    again at once.
     """
     if not deliveries:
         return
+    held = [d for d in deliveries if d.local and not d.ok]
+    if held:
+        deliveries = [d for d in deliveries if not (d.local and not d.ok)]
     now = clock.now()
     at = to_iso(now)
     with write(db):
-        info = {
-            row.id: row
-            for row in map(
-                _Sent._make,
-                db.conn.execute(
-                    "SELECT a.id, a.recipient_id, a.kind, a.round, a.state, r.state, r.timeout_s,"
-                    " r.person_id, r.mobilization_id, m.state, m.interval_s FROM attempts a"
-                    " JOIN recipients r ON r.id = a.recipient_id"
-                    " JOIN mobilizations m ON m.id = r.mobilization_id"
-                    " WHERE a.id IN (SELECT value FROM json_each(?))",
-                    (json.dumps([d.attempt_id for d in deliveries]),),
-                ),
+        info = _sent_rows(db, deliveries)
+        if held:
+            later = to_iso(now + timedelta(seconds=local_retry_s))
+            db.conn.executemany(
+                "UPDATE attempts SET claimed_by = NULL, not_before = ?, error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                [
+                    (at, None, d.attempt_id)
+                    if d.error == NOT_SENT
+                    else (later, d.error, d.attempt_id)
+                    for d in held
+                ],
             )
-        }
         ok = [d for d in deliveries if d.ok and d.attempt_id in info]
         bad = [d for d in deliveries if not d.ok and d.attempt_id in info]
         db.conn.executemany(
@@ -432,6 +448,26 @@ def record_deliveries(
                 else AttemptKind.STAND_DOWN
             )
             enqueue(db, now, mob, row.recipient_id, row.person_id, kind, followup_text(mob, kind))
+
+
+def _sent_rows(db: Database, deliveries: Sequence[Delivery]) -> dict[str, _Sent]:
+    """The attempts of ``deliveries`` with their recipient and mobilization, by attempt id."""
+    if not deliveries:
+        return {}
+    return {
+        row.id: row
+        for row in map(
+            _Sent._make,
+            db.conn.execute(
+                "SELECT a.id, a.recipient_id, a.kind, a.round, a.state, r.state, r.timeout_s,"
+                " r.person_id, r.mobilization_id, m.state, m.interval_s FROM attempts a"
+                " JOIN recipients r ON r.id = a.recipient_id"
+                " JOIN mobilizations m ON m.id = r.mobilization_id"
+                " WHERE a.id IN (SELECT value FROM json_each(?))",
+                (json.dumps([d.attempt_id for d in deliveries]),),
+            ),
+        )
+    }
 
 
 def _failed_notify(db: Database, now: datetime, row: _Sent, error: str, routing: Routing) -> None:

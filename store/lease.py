@@ -3,7 +3,9 @@
 The console and ``dutydesk serve`` both try to take the lease when they start and renew it
 while they run; a second console on the same database sees that the lease is held and leaves
 the timers (overdue sweep, later escalations and the outbox drain) to the holder. A holder that
-dies stops renewing, and the lease can be taken over once it has expired.
+dies stops renewing, and the lease can be taken over once it has expired; a holder that stops
+cleanly deletes the row (:func:`release`). A standby looks with :func:`current_holder`, a plain
+read, and calls :func:`acquire` (a write transaction) only when the row is gone or expired.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def release(db: Database, holder: str) -> None:
 
 
 def current_holder(db: Database, now: datetime) -> str | None:
+    """Who holds a live lease now, or ``None``: a read, cheap enough for several looks a second."""
     row = db.conn.execute("SELECT holder, expires_at FROM engine_lease WHERE id = 1").fetchone()
     if row is None or row[1] <= to_iso(now):
         return None

@@ -5,14 +5,18 @@ It polls SQLite's ``PRAGMA data_version`` so that what the CLI or another consol
 up within ``ui.refresh_seconds``; after its own writes it tells its screens at once
 (:class:`~console.tui.messages.DataChanged`). It runs the engine (:mod:`console.engine`:
 overdue sweep, mobilization sends, time-outs and escalations) on a thread of its own, which
-acts only while it holds the engine lease and gives it back when the console exits. Every
-database read or write runs in a thread worker, under one lock that serialises the shared
-connection; the UI thread never touches the database.
+acts only while it holds the engine lease and gives it back when the console exits, also when
+the console is ended by SIGTERM (a system shutdown) or SIGHUP (its terminal closed), so a
+standby engine takes over at once. Every database read or write runs in a thread worker, under
+one lock that serialises the shared connection; the UI thread never touches the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import signal
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -58,6 +62,9 @@ QUEUE = "incidents"  # the name the one incidents queue is installed under
 # queue on a big database (measured with gc.callbacks): they no longer start on their own, the
 # console runs one a minute when no worker is busy. Young collections go on as usual.
 FREEZE_AFTER_S = 2.0
+# Signals that end the console the way quitting does: the engine stops cleanly (what is in
+# flight recorded, the lease given back) instead of dying with the process.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 FULL_GC_EVERY_S = 60.0
 
 
@@ -89,6 +96,9 @@ class DutydeskApp(App[None]):
     ]
 
     engine_state: reactive[str] = reactive("starting")
+    # What keeps this machine's engine from sending (out of file descriptors, a full disk):
+    # shown beside the engine's state until the next message goes out. Empty when all is well.
+    engine_trouble: reactive[str] = reactive("")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
 
     def __init__(self, ctx: Context, *, home: str | None = None) -> None:
@@ -109,6 +119,7 @@ class DutydeskApp(App[None]):
         self.engine: EngineThread | None = None
         self.notices = NoticeWatcher(ctx.db)
         self._gc_threshold: tuple[int, int, int] | None = None
+        self._signals: list[signal.Signals] = []
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
@@ -141,6 +152,7 @@ class DutydeskApp(App[None]):
     def on_mount(self) -> None:
         self.sub_title = f"{self.ctx.operator} @ {self.ctx.db_path.name}"
         self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
+        self._catch_stop_signals()
         self.start()
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
         self.set_timer(FREEZE_AFTER_S, self._freeze)
@@ -202,7 +214,27 @@ class DutydeskApp(App[None]):
         if all(worker.is_finished for worker in self.workers):
             gc.collect()
 
+    def _catch_stop_signals(self) -> None:
+        """End the console cleanly on SIGTERM/SIGHUP (only the main thread can catch them)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._stop_signalled)
+                self._signals.append(signum)
+
+    def _stop_signalled(self) -> None:
+        # The engine is asked first: with the terminal gone, the exit itself may not get far.
+        if self.engine is not None:
+            self.engine.request_stop()
+        self.exit()
+
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            loop.remove_signal_handler(signum)
+        self._signals.clear()
         if self._gc_threshold is not None:  # the process may go on (tests, --demo builds)
             gc.set_threshold(*self._gc_threshold)
             gc.unfreeze()
@@ -363,6 +395,11 @@ class DutydeskApp(App[None]):
         self.engine_state = message.state
 
     def on_engine_wrote(self, message: EngineWrote) -> None:
+        trouble = (self.engine.engine.local_error or "") if self.engine is not None else ""
+        if trouble != self.engine_trouble:
+            self.engine_trouble = trouble
+            if trouble:
+                self.notify(trouble, title=_("Messages held back"), severity="error", timeout=30)
         self.announce_change(own=True)
 
     # ---- command palette --------------------------------------------------------------------
@@ -378,5 +415,10 @@ class DutydeskApp(App[None]):
 
 
 def run_console(ctx: Context) -> None:
-    """Run the console on ``ctx`` until the officer quits."""
-    DutydeskApp(ctx).run()
+    """Run the console on ``ctx`` until the officer quits (or a SIGTERM/SIGHUP ends it)."""
+    app = DutydeskApp(ctx)
+    try:
+        app.run()
+    finally:
+        if app.engine is not None:  # however the app ended: the lease goes back
+            app.engine.stop()

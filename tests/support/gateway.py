@@ -15,7 +15,12 @@ Behaviour can be switched while it runs, each switch applying to the next reques
   ``max_in_flight``;
 * ``drop(n)`` — leave the next ``n`` messages out of batch results (not accepted);
 * ``dedupe=True`` — a message id (or ``Idempotency-Key``) seen before is answered 200 and not
-  counted again; ``accepted`` holds each accepted message once.
+  counted again; ``accepted`` holds each accepted message once;
+* ``close_connections`` — answer with ``Connection: close``, so every request needs a new
+  connection (and a new file descriptor on the sender's side).
+
+Whatever the switches, ``seen_twice`` counts the message ids (or, for a message without one,
+the ``Idempotency-Key``) that arrived more than once: the messages a sender sent twice.
 
 A single message is any JSON object; a batch is ``{"messages": [...]}`` and is answered
 ``{"results": [{"id", "status", "error"?}]}``.
@@ -29,6 +34,7 @@ import json
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +72,8 @@ class Gateway:
         self._in_flight = 0
         self.max_in_flight = 0
         self.duplicates = 0
+        self._arrivals: Counter[str] = Counter()  # message id -> how many times it arrived
+        self.close_connections = False
         self.latency = 0.0
         self.fail_status: int | None = None
         self.fail_error = "bad number"
@@ -214,6 +222,8 @@ class Gateway:
             self.count = 0
             self.max_in_flight = 0
             self.duplicates = 0
+            self._arrivals.clear()
+            self.close_connections = False
 
     # --- what arrived ---------------------------------------------------------------------
 
@@ -243,6 +253,18 @@ class Gateway:
             return len(self._seen)
 
     @property
+    def seen_twice(self) -> dict[str, int]:
+        """The message ids that arrived more than once, with how many times (recorded or not)."""
+        with self._lock:
+            return {ident: n for ident, n in self._arrivals.items() if n > 1}
+
+    @property
+    def arrived(self) -> set[str]:
+        """Every message id that arrived, once each."""
+        with self._lock:
+            return set(self._arrivals)
+
+    @property
     def keys(self) -> list[str | None]:
         """The ``Idempotency-Key`` header of every request, in arrival order."""
         return [r.headers.get("idempotency-key") for r in self.requests]
@@ -264,8 +286,13 @@ class Gateway:
         received = Received(
             request.url.path, dict(request.headers), body, time.monotonic(), client=peer
         )
+        key = request.headers.get("idempotency-key")
         with self._lock:
             self.count += 1
+            for message in _messages(body) or [{}]:
+                ident = message.get("id") or (key if not _is_batch(body) else None)
+                if ident is not None:
+                    self._arrivals[str(ident)] += 1
             if self.record:
                 self._requests.append(received)
             self._in_flight += 1
@@ -282,6 +309,8 @@ class Gateway:
             with self._lock:
                 self._in_flight -= 1
         received.status = response.status_code
+        if self.close_connections:
+            response.headers["connection"] = "close"
         return response
 
     def _take(self, counter: str) -> bool:
@@ -343,6 +372,10 @@ class Gateway:
             self._seen.add(str(ident))
         if self.record:
             self._accepted.append(message)
+
+
+def _is_batch(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("messages"), list)
 
 
 def _messages(body: Any) -> list[dict[str, Any]]:

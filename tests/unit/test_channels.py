@@ -7,19 +7,28 @@ are fractions of a second so the whole file runs in a few seconds.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import functools
 import hashlib
 import json
 import socket
+import stat
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from mobilization import make_token, read_token
+from mobilization.acks import TokenInvalid
 from mobilization.channels import (
+    NOT_SENT,
     ChannelSettings,
     Delivery,
     EmailSender,
@@ -32,10 +41,12 @@ from mobilization.channels import (
     WebhookSender,
     WebhookSettings,
     build_senders,
+    local_fault,
     parse_channels,
 )
 from store.clock import FixedClock
 from store.errors import InvalidInput
+from store.keys import KeyRing
 from tests.conftest import START
 from tests.support.gateway import Gateway
 from tests.support.smtp import SmtpServer
@@ -222,15 +233,48 @@ async def test_the_log_sender_appends_one_json_line_per_message(tmp_path: Path) 
         "exercise": True,
         "text": "【演练】3号楼火灾，请到岗 #1",
         "ack_code": "000001",
-        "ack_url": "https://ack.example/a/att-1",
+        "ack_url": "https://ack.example/a/att-1…",  # the link's last segment, cut: see below
     }
 
 
-async def test_the_log_sender_reports_a_file_it_cannot_write(tmp_path: Path) -> None:
+async def test_the_log_sender_reports_a_file_it_cannot_write_as_its_own_fault(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "file").write_text("")
     sender = LogSender(tmp_path / "file" / "messages.jsonl")
     [delivery] = await sender.send(outgoing(1, channel="log"))
     assert not delivery.ok and delivery.error and delivery.error.startswith("log: ")
+    assert delivery.local  # our file: never charged to the recipient
+
+
+async def test_the_log_keeps_no_live_ack_link_and_only_its_owner_reads_it(tmp_path: Path) -> None:
+    """Before: the log (0644) held every live ack link; whoever read it could answer for
+    anyone. Now the token is cut to its first characters and the file is 0600 in a 0700 dir."""
+    keys = KeyRing.ephemeral()
+    token = make_token(keys.current, 7, START + timedelta(days=1))
+    url = f"https://duty.example/ack/{token}"
+    message = Outgoing(
+        "att-7", 7, "log", "+8613800000007", f"请到岗 回复“123456 1” {url}", "notify", "123456", url
+    )
+    path = tmp_path / "logs" / "messages.jsonl"
+    await LogSender(path, clock=FixedClock(START)).send([message])
+    raw = path.read_text(encoding="utf-8")
+    assert token not in raw and token[:10] not in raw
+    line = json.loads(raw)
+    assert line["ack_url"] == f"https://duty.example/ack/{token[:6]}…"
+    assert line["text"] == f"请到岗 回复“123456 1” https://duty.example/ack/{token[:6]}…"
+    with pytest.raises(TokenInvalid):  # what is left of the link answers for nobody
+        read_token(keys, line["ack_url"].rsplit("/", 1)[1], START)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+async def test_a_log_left_readable_by_an_older_version_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "messages.jsonl"
+    path.write_text("")
+    path.chmod(0o644)
+    await LogSender(path).send(outgoing(1, channel="log"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 # --- sms: one message per request ----------------------------------------------------------
@@ -578,3 +622,123 @@ async def test_an_unreachable_relay_fails_every_message() -> None:
     )
     assert [d.ok for d in deliveries] == [False, False]
     assert all(d.error and d.error.startswith("smtp: ") for d in deliveries)
+
+
+# --- outcomes as they come, a stop, and our own faults ---------------------------------------
+
+
+async def test_each_outcome_is_reported_before_the_worker_sends_again(
+    gateway: Gateway, made: Callable[[SmsSender], SmsSender]
+) -> None:
+    """The engine's loss window: a worker waits for its outcome to be recorded before its next
+    request, so what a crash can send twice is the requests in flight, not a whole chunk."""
+    sender = made(sms(gateway.url, concurrency=2))
+    recorded = 0
+    unrecorded: list[int] = []  # requests the gateway had beyond the outcomes recorded
+
+    async def report(deliveries: Sequence[Delivery]) -> None:
+        nonlocal recorded
+        unrecorded.append(gateway.count - recorded)
+        await asyncio.sleep(0.02)  # a slow commit: the worker must wait for it
+        unrecorded.append(gateway.count - recorded)
+        recorded += len(deliveries)
+
+    deliveries = await sender.send(outgoing(8), report)
+    assert all(d.ok for d in deliveries)
+    assert recorded == 8  # each outcome reported once
+    assert max(unrecorded) <= 2  # never more than one request per worker
+
+
+async def test_after_a_halt_nothing_new_is_sent_and_the_rest_comes_back_unsent(
+    gateway: Gateway, made: Callable[[SmsSender], SmsSender]
+) -> None:
+    sender = made(sms(gateway.url, concurrency=1))
+    halt = asyncio.Event()
+
+    async def report(deliveries: Sequence[Delivery]) -> None:
+        halt.set()  # the engine was told to stop while the first request was out
+
+    deliveries = await sender.send(outgoing(5), report, halt)
+    assert gateway.count == 1
+    assert deliveries[0].ok
+    assert deliveries[1:] == [
+        Delivery(f"att-{i}", False, NOT_SENT, local=True) for i in range(1, 5)
+    ]
+
+
+def test_a_local_fault_is_found_however_deep_the_libraries_wrap_it() -> None:
+    def chain(*errors: BaseException) -> BaseException:
+        for outer, inner in zip(errors, errors[1:], strict=False):
+            outer.__cause__ = inner
+        return errors[0]
+
+    emfile = OSError(errno.EMFILE, "Too many open files")
+    wrapped = chain(httpx.ConnectError("All connection attempts failed"), OSError("All"), emfile)
+    assert local_fault(wrapped) == "EMFILE"
+    group = ExceptionGroup("attempts", [ConnectionRefusedError(), OSError(errno.ENFILE, "x")])
+    assert local_fault(chain(OSError("All connection attempts failed"), group)) == "ENFILE"
+    assert local_fault(OSError(errno.ENOSPC, "No space left on device")) == "ENOSPC"
+    assert local_fault(httpx.ConnectError("refused")) is None
+    assert local_fault(chain(httpx.ConnectError("x"), ConnectionRefusedError())) is None
+
+
+HOG = """
+import asyncio, json, os, resource, sys
+from mobilization.channels import EmailSender, EmailSettings, Outgoing, SmsSender, SmsSettings
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+url, smtp_port = sys.argv[1], int(sys.argv[2])
+
+
+async def main():
+    senders = {
+        "sms": SmsSender(SmsSettings(url=url, concurrency=2, timeout_s=2, retry_window_s=1)),
+        "email": EmailSender(EmailSettings(host="127.0.0.1", port=smtp_port, sender="d@x.org")),
+    }
+    out = {}
+    for name, sender in senders.items():
+        messages = [Outgoing(f"{name}-{i}", i, name, f"p{i}@x.org", "x") for i in range(3)]
+        hog = []
+        try:  # every file descriptor this process may still open
+            while True:
+                hog.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError:
+            pass
+        held = await sender.send(messages)
+        for fd in hog:
+            os.close(fd)
+        again = await sender.send(messages)
+        await sender.aclose()
+        out[name] = {
+            "held": [[d.ok, d.local, d.error] for d in held],
+            "again": [[d.ok, d.local, d.error] for d in again],
+        }
+    print(json.dumps(out))
+
+
+asyncio.run(main())
+"""
+
+
+def test_running_out_of_file_descriptors_is_our_fault_not_the_recipients(
+    gateway: Gateway, smtp: SmtpServer
+) -> None:
+    """Before: with the process out of file descriptors, every send failed as "connection
+    failed" and was charged to the person (nine marked unreachable). Now a sender in a process
+    that really ran out says ``local``, sends nothing, and sends the same messages once the
+    descriptors are back."""
+    done = subprocess.run(
+        [sys.executable, "-c", HOG, gateway.url, str(smtp.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("sms", "email"):
+        held = out[name]["held"]
+        assert all(not ok and local and "EMFILE" in error for ok, local, error in held), held
+        assert out[name]["again"] == [[True, False, None]] * 3
+    assert sorted(m["id"] for m in gateway.messages) == ["sms-0", "sms-1", "sms-2"]  # once each
+    assert len(smtp.received) == 3

@@ -23,6 +23,7 @@ from mobilization import (
     release_attempts,
     release_claims,
 )
+from mobilization.channels import NOT_SENT
 from mobilization.delivery import reserve
 from store.clock import FixedClock, from_iso, to_iso
 from tests.support.domain import OPERATOR
@@ -196,3 +197,49 @@ def test_a_call_out_delivered_after_a_stand_down_is_followed_by_the_stand_down(
     record_deliveries(town_tree, clock, [Delivery(by_name["M1"].attempt_id, True)], LOG)
     sent = drive(town_tree, clock)
     assert [(m.name, m.kind) for m in sent] == [("M1", "stand_down")]
+
+
+def test_a_local_failure_holds_the_message_back_without_charging_anyone(
+    town_tree: Database, clock: FixedClock
+) -> None:
+    """Before: a send that failed because this machine was out of file descriptors counted
+    as a failed try of the route and, round after round, made the person unreachable. Now it
+    stays pending on the same route, goes again after the back-off, and nobody is charged."""
+    routing = Routing(configured=frozenset({"sms"}))
+    mob = start(town_tree, clock, "grid:G01", mode="broadcast")
+    process_due(town_tree, clock)
+    for _ in range(5):  # five rounds of EMFILE, each a minute apart: never unreachable
+        out, failed = claim_pending(town_tree, clock, routing)
+        assert out and not failed
+        error = "gateway: local error EMFILE"
+        held = [Delivery(m.attempt_id, False, error, local=True) for m in out]
+        record_deliveries(town_tree, clock, held, routing, local_retry_s=30)
+        assert claim_pending(town_tree, clock, routing) == ([], [])  # backing off
+        assert next_due(town_tree) == clock.now() + timedelta(seconds=30)
+        clock.advance(seconds=60)
+        process_due(town_tree, clock)
+    rows = recipient_rows(town_tree, mob)
+    assert {r["state"] for r in rows} == {"queued"}
+    assert {r["sends"] for r in rows} == {0} and {r["error"] for r in rows} == {None}
+    # The resource is back: the same attempts, same route and text, go out, once each.
+    again, _ = claim_pending(town_tree, clock, routing)
+    assert sorted(m.attempt_id for m in again) == sorted(m.attempt_id for m in out)
+    assert [(m.channel, m.address, m.text) for m in again] == [
+        (m.channel, m.address, m.text) for m in out
+    ]
+    record_deliveries(town_tree, clock, [Delivery(m.attempt_id, True) for m in again], routing)
+    assert set(states(town_tree, mob).values()) == {"sent"}
+    first = attempts_of(town_tree, rows[0]["id"])
+    assert [a["state"] for a in first] == ["sent"]  # one attempt: no failed try recorded
+
+
+def test_a_message_never_tried_before_a_stop_goes_again_at_once(
+    town_tree: Database, clock: FixedClock
+) -> None:
+    start(town_tree, clock, "grid:G01", mode="broadcast")
+    process_due(town_tree, clock)
+    out, _ = claim_pending(town_tree, clock, LOG, claimer="engine-1")
+    unsent = [Delivery(m.attempt_id, False, NOT_SENT, local=True) for m in out]
+    record_deliveries(town_tree, clock, unsent, LOG)
+    again, _ = claim_pending(town_tree, clock, LOG, claimer="engine-2")
+    assert sorted(m.attempt_id for m in again) == sorted(m.attempt_id for m in out)

@@ -320,6 +320,7 @@ class DashboardScreen(LiveScreen):
         self._show_counters(None)
         self._tick()
         self.watch(self.app, "engine_state", self._show_engine)
+        self.watch(self.app, "engine_trouble", self._show_trouble)
         self.set_interval(CLOCK_SECONDS, self._tick)
         self.set_interval(REREAD_SECONDS, self._time_passed)
         self.request_read(full=True)
@@ -446,9 +447,15 @@ class DashboardScreen(LiveScreen):
     def _show_engine(self, state: str) -> None:
         look = ENGINE_LOOKS.get(state, Look("?", state, ""))
         widget = self.query_one("#engine", Static)
-        widget.update(Text.assemble(_("engine"), " ", look.text()))
+        text = Text.assemble(_("engine"), " ", look.text())
+        if self.desk.engine_trouble:
+            text.append("  " + _("local error: messages held back"), style="bold red")
+        widget.update(text)
         for name in ENGINE_LOOKS:
             widget.set_class(name == state, f"-{name}")
+
+    def _show_trouble(self, _trouble: str) -> None:
+        self._show_engine(self.desk.engine_state)
 
     def _tick(self) -> None:
         ctx = self.desk.ctx

@@ -193,6 +193,7 @@ class IncidentsScreen(CaseScreen):
             table.add_column(_(label), key=key, width=TITLE_WIDTH if key == "title" else None)
         table.focus()
         self.watch(self.app, "engine_state", self._show_status, init=False)
+        self.watch(self.app, "engine_trouble", self._show_status, init=False)
         self.set_interval(CLOCK_SECONDS, self._tick)
         self.reload()
 
@@ -377,6 +378,8 @@ class IncidentsScreen(CaseScreen):
             text.append(" " + first, style="yellow")
         text.append(bar)
         text.append_text(engine_label(self.desk.engine_state))
+        if self.desk.engine_trouble:
+            text.append(" " + _("local error: messages held back"), style="bold red")
         text.append(bar)
         text.append(short(ctx.clock.now(), ctx.config.zone))
         if self._error:
