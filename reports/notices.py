@@ -5,8 +5,10 @@ the CLI, another console, the engine, the ack server). The watcher remembers the
 it has seen and, when asked, turns the entries after it into :class:`Notice` values: a new
 report (with its level, and a bell for the levels configured), a case going overdue and put
 under supervision (督办), a mobilization answer (who said yes or no), a node nobody answered,
-a mobilization completed. The console shows them as toasts; this module knows nothing of
-Textual, so the wording is tested without a screen.
+a mobilization completed, and the ack server's security summary (refused requests, and the
+phones or addresses locked out after too many failures; at most one a minute). The console
+shows them as toasts; this module knows nothing of Textual, so the wording is tested without a
+screen.
 
 Each :meth:`NoticeWatcher.poll` is one range read on the events' primary key (at most
 :data:`BATCH` rows) plus primary-key lookups for the names it shows. A burst of one kind (a
@@ -94,6 +96,8 @@ _COLLAPSED: dict[str, str] = {
     "answer": N_("{n} answers"),
     "unreachable": N_("{n} nodes unreachable"),
     "completed": N_("{n} mobilizations done"),
+    "lockout": N_("{n} lockouts"),
+    "security": N_("{n} security summaries"),
 }
 
 
@@ -159,6 +163,7 @@ class NoticeWatcher:
             "mobilization_answer_changed": lambda e: _answered(e, mobs, names),
             "mobilization_node_unreachable": lambda e: _unreachable(e, mobs),
             "mobilization_completed": lambda e: self._completed(e, mobs),
+            "security_summary": _security,
         }
         items = []
         for event in events:
@@ -297,6 +302,37 @@ def _unreachable(event: StoredEvent, mobs: dict[int, _Mobilization]) -> _Item:
         "warning",
     )
     return _Item("unreachable", node, notice)
+
+
+def _security(event: StoredEvent) -> _Item:
+    """The ack server's summary of refused requests; a lockout is a warning of its own."""
+    data = event.data
+    failures = _int(data.get("failures")) or 0
+    lockouts = data.get("lockouts")
+    locked = [
+        str(lock.get("source", "?"))
+        for lock in (lockouts if isinstance(lockouts, list) else [])
+        if isinstance(lock, dict)
+    ]
+    sources = data.get("sources")
+    top = [
+        str(s.get("source", "?"))
+        for s in (sources if isinstance(sources, list) else [])[:3]
+        if isinstance(s, dict)
+    ]
+    refused = _("{count} requests refused (forged links, bad signatures or codes)").format(
+        count=failures
+    )
+    if top:
+        refused += " · " + _("most from {sources}").format(sources=", ".join(top))
+    if locked:
+        notice = Notice(
+            _("Locked out: {who}").format(who=", ".join(locked[:NAMES_SHOWN])),
+            _("too many failed answers; their replies are refused for a while") + " · " + refused,
+            "warning",
+        )
+        return _Item("lockout", locked[0], notice)
+    return _Item("security", str(failures), Notice(_("Security"), refused, "warning"))
 
 
 def _collapse(items: Sequence[_Item]) -> list[Notice]:

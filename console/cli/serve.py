@@ -1,4 +1,9 @@
-"""Provides ``dutydesk serve``: the engine headless, with the endpoints of :mod:`console.http`."""
+"""Provides ``dutydesk serve``: the engine headless, with the endpoints of :mod:`console.http`.
+
+SIGTERM (a service manager's stop) and Ctrl-C stop it cleanly: the listeners, then the engine,
+which gives its lease back; the command then exits 0, so a service manager records a clean
+stop and a standby engine takes over at once.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from store.i18n import N_
 @click.option("--port", type=int, help=N_("Port (default: [serve] port, else 8470)."))
 @pass_state
 def serve_cmd(state: State, host: str | None, port: int | None) -> None:
-    """Run the engine headless with the ack/inbound HTTP endpoints, until Ctrl-C."""
+    """Run the engine headless with the ack/inbound HTTP endpoints, until SIGTERM or Ctrl-C."""
     from console.http.server import serve
 
     ctx = state.ctx

@@ -2,15 +2,37 @@
 
 Starlette on uvicorn, loopback by default. One module per surface, all over one
 :class:`~console.http.common.HttpService`: the signed ack links (:mod:`console.http.acks`), the
-SMS gateway's replies (:mod:`console.http.inbound`) and ``GET /healthz`` (the engine's state,
-for monitoring), here. The hub's routes for the units below will be mounted beside them.
+SMS gateway's replies (:mod:`console.http.inbound`) and ``GET /healthz``, here. The hub's
+routes for the units below will be mounted beside them. Every app is wrapped in the rate
+limiter of :mod:`console.http.guard`.
+
+Listeners: the public one (``[serve] host/port``) serves the links; with ``[serve]
+inbound_port`` set, the gateway's replies get a listener of their own (``inbound_host``,
+default the public host) and the public one no longer routes ``/inbound/sms``, so the port
+the world reaches offers no way to record an SMS answer. Each listener has the timeouts and
+the connection cap of :mod:`console.http.limits`.
+
+``/healthz``: with ``Authorization: Bearer <token>`` (the token in ``[serve]
+health_token_file``, a file only its owner may read) it tells the engine's state and holder;
+without a token file configured a loopback client gets ``{"ok": true}`` only (alive); anything
+else gets 401.
+
+Stopping: SIGTERM or SIGINT stops the listeners first (requests in progress may finish within
+:attr:`~console.http.limits.HttpLimits.graceful_s`), then the engine (in-flight sends finished
+or released, the lease given back), and :func:`serve` returns the signal; ``dutydesk serve``
+then exits 0. A second SIGINT stops waiting for open connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import hmac
+import ipaddress
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 
@@ -18,48 +40,157 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from console.config import Config
 from console.engine import Engine
-from console.http import acks, inbound
+from console.http import acks, guard, inbound
 from console.http.common import HttpService
-from mobilization import Routing
+from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
-from store.errors import DutydeskError
+from store.errors import InvalidInput
+from store.i18n import _
+from store.keys import unsafe_permissions
+
+HEALTH_TOKEN_MIN = 16  # characters: a token shorter than this is guessable
 
 
-async def healthz(service: HttpService, request: Request) -> Response:
-    state = service.engine.state if service.engine is not None else "none"
-    return JSONResponse({"ok": True, "engine": state})
+class Surface(StrEnum):
+    """Which routes a listener serves."""
+
+    ALL = "all"  # one listener for everything (no [serve] inbound_port)
+    PUBLIC = "public"  # ack links and health: what people's phones reach
+    INBOUND = "inbound"  # the gateway's replies and health
 
 
-def _lifespan(service: HttpService):  # type: ignore[no-untyped-def]
+def read_health_token(path: Path) -> str:
+    """The bearer token of ``/healthz`` in the file at ``path`` (its first line).
+
+    Raises:
+        InvalidInput: missing, unreadable, readable by others, or too short.
+    """
+    field = "serve.health_token_file"
+    try:
+        problem = unsafe_permissions(path)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=path, error=exc), field
+        ) from exc
+    if problem is not None:
+        raise InvalidInput(problem, field)
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < HEALTH_TOKEN_MIN or any(c.isspace() for c in token):
+        raise InvalidInput(
+            _("{path}: the token must be one word of {n} characters or more").format(
+                path=path, n=HEALTH_TOKEN_MIN
+            ),
+            field,
+        )
+    return token
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def healthz(service: HttpService, token: str | None, request: Request) -> Response:
+    """The engine's state to a holder of the token; "alive" to loopback without a token file."""
+    given = request.headers.get("authorization", "")
+    scheme, _sep, credential = given.partition(" ")
+    if (
+        token is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(credential.strip().encode(), token.encode())
+    ):
+        engine = service.engine
+        return JSONResponse(
+            {
+                "ok": True,
+                "engine": engine.state if engine is not None else "none",
+                "holder": engine.holder if engine is not None else None,
+                "last_error": engine.last_error if engine is not None else None,
+            }
+        )
+    if token is None and not given and _loopback(request):
+        return JSONResponse({"ok": True})
+    return JSONResponse({"ok": False}, 401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _lifespan(service: HttpService | None):  # type: ignore[no-untyped-def]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            service.close()
+            if service is not None:
+                service.close()
 
     return lifespan
 
 
-def create_app(
-    db_path: Path, config: Config, clock: Clock | None = None, engine: Engine | None = None
+def build_app(
+    service: HttpService,
+    surface: Surface = Surface.ALL,
+    *,
+    health_token: str | None = None,
+    owns_service: bool = True,
 ) -> Starlette:
-    """The ASGI app of the endpoints; ``app.state.service`` is its :class:`HttpService`."""
-    service = HttpService(db_path, config, clock or SystemClock(), engine)
+    """The ASGI app of one listener over ``service`` (closed at shutdown when it owns it)."""
+    routes: list[BaseRoute] = []
+    if surface in (Surface.ALL, Surface.PUBLIC):
+        routes += acks.routes(service)
+    if surface in (Surface.ALL, Surface.INBOUND):
+        routes += inbound.routes(service)
+    routes.append(Route("/healthz", partial(healthz, service, health_token), methods=["GET"]))
     app = Starlette(
-        routes=[
-            *acks.routes(service),
-            *inbound.routes(service),
-            Route("/healthz", partial(healthz, service), methods=["GET"]),
-        ],
-        lifespan=_lifespan(service),
+        routes=routes,
+        middleware=[*guard.middleware(service)],
+        lifespan=_lifespan(service if owns_service else None),
     )
     app.state.service = service
     return app
+
+
+def create_app(
+    db_path: Path,
+    config: Config,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    *,
+    surface: Surface = Surface.ALL,
+    health_token: str | None = None,
+) -> Starlette:
+    """The ASGI app of the endpoints; ``app.state.service`` is its :class:`HttpService`."""
+    service = HttpService(db_path, config, clock or SystemClock(), engine)
+    return build_app(service, surface, health_token=health_token)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves the signals to :func:`serve`.
+
+    uvicorn's own handler re-raises the captured signal once ``serve()`` returns, which killed
+    the process before the engine gave its lease back; and with two listeners, each would
+    install its handler over the other's.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listeners(config: Config, host: str, port: int) -> list[tuple[Surface, str, int]]:
+    if config.inbound_port is None:
+        return [(Surface.ALL, host, port)]
+    return [
+        (Surface.PUBLIC, host, port),
+        (Surface.INBOUND, config.inbound_host or host, config.inbound_port),
+    ]
 
 
 async def serve(
@@ -71,25 +202,123 @@ async def serve(
     clock: Clock | None = None,
     engine: Engine | None = None,
     announce: Callable[[str], None] | None = None,
-) -> None:
-    """Run the engine and the HTTP endpoints until SIGINT/SIGTERM; the engine stops cleanly."""
+    limits: HttpLimits | None = None,
+) -> int | None:
+    """Run the engine and the HTTP listeners until SIGINT/SIGTERM; everything stops cleanly.
+
+    Args:
+        limits: the listeners' limits; by default computed from the file limit
+            (:func:`~console.http.limits.limits_for`).
+
+    Returns:
+        The signal that stopped it, or ``None`` when the listeners stopped on their own.
+
+    Raises:
+        InvalidInput: the health token file cannot be used.
+        DutydeskError: an address cannot be listened on, or the file limit is too low.
+    """
     clock = clock or SystemClock()
-    # Ack links point at this server unless the office set a public address for it.
-    base_url = config.public_url or f"http://{host}:{port}"
-    routing = Routing(configured=config.channels.configured, base_url=base_url)
-    engine = engine or Engine(db_path, config, clock=clock, routing=routing)
-    app = create_app(db_path, config, clock, engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", ws="none")
-    )
+    token = read_health_token(config.health_token_file) if config.health_token_file else None
+    wanted = _listeners(config, host, port)
+    limits = limits or limits_for(config, len(wanted))
+    sockets: list[socket.socket] = []
+    try:
+        # Bound before anything starts: an address in use is one clear error, no engine ran.
+        for _surface, where, number in wanted:
+            sockets.append(bind(where, number))
+        # Ack links point at this server unless the office set a public address for it.
+        base_url = config.public_url or f"http://{host}:{port}"
+        engine = engine or Engine(db_path, config, clock=clock, base_url=base_url)
+        service = HttpService(db_path, config, clock, engine)
+        apps = [
+            build_app(service, surface, health_token=token, owns_service=False)
+            for surface, _where, _number in wanted
+        ]
+        if announce is not None:
+            announce(f"dutydesk serve: {_addresses(wanted)}  (engine {engine.holder})")
+        received = await _run(apps, sockets, engine, limits)
+    finally:
+        for sock in sockets:
+            sock.close()
+    if announce is not None:
+        how = signal.Signals(received).name if received else "listeners closed"
+        announce(f"dutydesk serve: stopped ({how}); engine {engine.state}")
+    return received
+
+
+def _addresses(wanted: list[tuple[Surface, str, int]]) -> str:
+    if len(wanted) == 1:
+        return f"http://{wanted[0][1]}:{wanted[0][2]}"
+    return ", ".join(f"http://{where}:{number} ({surface})" for surface, where, number in wanted)
+
+
+async def _run(
+    apps: list[Starlette], sockets: list[socket.socket], engine: Engine, limits: HttpLimits
+) -> int | None:
+    """Serve ``apps`` on ``sockets`` and run ``engine`` until a signal; the signal, if any."""
+    service: HttpService = apps[0].state.service
+    servers = [
+        _Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="on",
+                ws="none",
+                server_header=False,
+                # X-Forwarded-For is believed only from the proxies the office named: from
+                # anyone else it would let one client pose as many and slip the rate limits.
+                proxy_headers=bool(service.config.trusted_proxies),
+                forwarded_allow_ips=",".join(service.config.trusted_proxies) or None,
+                **uvicorn_options(limits),
+            )
+        )
+        for app in apps
+    ]
+    received: list[int] = []
+
+    def stop_listening() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if sig == signal.SIGINT and any(s.should_exit for s in servers):
+            for server in servers:  # a second Ctrl-C: stop waiting for open connections
+                server.force_exit = True
+        stop_listening()
+
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(sig, on_signal, sig)  # main thread only
+            handled.append(sig)
+
+    async def listen(server: _Server, sock: socket.socket) -> None:
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            stop_listening()  # one listener down takes the others with it
+
     stop = asyncio.Event()
     runner = asyncio.ensure_future(engine.run(stop))
-    if announce is not None:
-        announce(f"dutydesk serve: http://{host}:{port}  (engine {engine.holder})")
+    # An engine that fails takes the listeners down too: no server answering for no engine.
+    runner.add_done_callback(lambda _task: stop_listening())
     try:
-        await server.serve()
+        # Every listener runs to its end before the engine is told to stop: no answer
+        # arrives for an engine that has stopped.
+        outcomes = await asyncio.gather(
+            *(listen(server, sock) for server, sock in zip(servers, sockets, strict=True)),
+            return_exceptions=True,
+        )
     finally:
+        # Then the engine: in-flight sends finished or released, the lease given back.
         stop.set()
         await runner
-    if server.started is False and not server.should_exit:
-        raise DutydeskError(f"could not listen on {host}:{port}")
+        service.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return received[0] if received else None
