@@ -5,7 +5,9 @@ as they are, with English or Chinese header names. A file (or a sheet) holds one
 told apart by its headers (or named with ``kind``). An XLSX workbook is read sheet by sheet when
 its sheets are named ``units``/``people``/``teams`` (or ``单位``/``人员``/``队伍``), in that
 order, else its first sheet only. CSV files are UTF-8 (with or without a BOM) or GB18030/GBK,
-as Excel saves them on a Chinese Windows.
+as Excel saves them on a Chinese Windows: :mod:`contacts.sheets` reads the file, chooses the
+encoding on evidence (never silently: a damaged UTF-8 file is refused naming the line and byte;
+``encoding`` overrides) and refuses files over its size, row, cell and time limits.
 
 Header set (``*`` required; header names match without regard to case)::
 
@@ -19,17 +21,23 @@ Header set (``*`` required; header names match without regard to case)::
 Lists (roles, skills, members) are separated by ``,`` ``，`` ``;`` ``；`` or ``、``. A leader or
 a member is named by a person's key (the ``id`` column) or phone.
 
-Every row is validated before anything is kept, and every problem is collected as an
-:class:`ImportProblem` (file, row, column, value, message): the CSV line or spreadsheet row,
-the header counting as 1. By default the import is atomic: one problem and
-:class:`ImportRejectedRows` is raised with all of them, nothing written. ``skip_invalid`` keeps
-the good rows and reports the others; ``dry_run`` validates only.
+Every cell first goes through :func:`store.text.clean_text` with its field's kind
+(:data:`TEXT_KINDS`): control characters, line breaks and over-long values are refused there.
+A cell written as ``'`` before ``= + - @`` (how exports keep spreadsheets from running it as a
+formula) is read without that quote. Every row is validated before anything is kept, and
+every problem is collected as an :class:`ImportProblem` (file, row, column, value, message):
+the CSV line or spreadsheet row, the header counting as 1. By default the import is atomic:
+one problem and :class:`ImportRejectedRows` is raised with all of them, nothing written.
+``skip_invalid`` keeps the good rows and reports the others; ``dry_run`` validates only.
 
 Rows are upserted by a stable key: units by code, people by the ``id`` column when it is given
 else by the E.164 phone, teams by code. A row equal to what is stored is not rewritten, so
 importing the same file twice changes nothing (and appends no audit event); otherwise one
-``contacts_imported`` event per kind records the counts. A person's roles are replaced by the
-file's; a new person gets unverified sms/webhook/email channels from the columns.
+``contacts_imported`` event per kind records the counts, a CSV file's encoding and, for every
+updated row, each changed field's old and new value (phones, e-mail and webhook addresses
+masked as :mod:`contacts.people` masks them), so that what an import overwrote can be read back.
+A dry run reports the same changes (:attr:`ImportReport.changes`). A person's roles are replaced
+by the file's; a new person gets unverified sms/webhook/email channels from the columns.
 
 People are validated and written in batches (existing units, keys and phones preloaded into
 dicts, then ``executemany``) so that 30,000 rows import in seconds. New units go through
@@ -39,20 +47,27 @@ transaction.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from contacts.models import Role
-from contacts.people import clean_email, clean_webhook
-from contacts.phones import DEFAULT_REGION, normalize_phone
+from contacts.people import clean_email, clean_webhook, mask_email, mask_webhook
+from contacts.phones import DEFAULT_REGION, mask_phone, normalize_phone, shown_key
+from contacts.sheets import (
+    DEFAULT_LIMITS,
+    UNSAFE_CHARS,
+    Decoded,
+    Sheet,
+    SheetLimits,
+    read_csv,
+    read_xlsx,
+    unneutralize,
+)
 from contacts.teams import TeamKind
 from jurisdiction.models import GRID_CODE_RE, Level, code_problem
 from jurisdiction.units import MAX_NAME, NewUnit, add_unit, update_figures
@@ -61,6 +76,7 @@ from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import ImportRejected, InvalidInput
 from store.i18n import _
+from store.text import LIMITS, clean_text
 
 KINDS = ("units", "people", "teams")
 # The Chinese sheet names, headers and level words below are data: what offices write in their
@@ -157,12 +173,20 @@ class KindCounts:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """The outcome of :func:`import_contacts`; nothing was written when ``dry_run``."""
+    """The outcome of :func:`import_contacts`; nothing was written when ``dry_run``.
+
+    ``changes`` lists, for every stored unit, person or team the file updates (or would
+    update, in a dry run), the fields that change, old and new, masked as in the audit log.
+    ``encoding`` and ``encoding_evidence`` say how a CSV file was read ("" for a workbook).
+    """
 
     file: str
     counts: tuple[KindCounts, ...]
     problems: tuple[ImportProblem, ...]
     dry_run: bool
+    changes: tuple[RowChange, ...] = ()
+    encoding: str = ""
+    encoding_evidence: str = ""
 
     def total(self, what: str) -> int:
         return sum(int(getattr(c, what)) for c in self.counts)
@@ -171,6 +195,8 @@ class ImportReport:
         return {
             "file": self.file,
             "dry_run": self.dry_run,
+            "encoding": self.encoding or None,
+            "encoding_evidence": self.encoding_evidence or None,
             "kinds": [
                 {
                     "kind": c.kind,
@@ -181,6 +207,7 @@ class ImportReport:
                 }
                 for c in self.counts
             ],
+            "changes": [c.to_json() for c in self.changes],
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -197,122 +224,44 @@ class ImportRejectedRows(ImportRejected):
         )
 
 
-@dataclass
-class Sheet:
-    """The rows of one CSV file or one worksheet: headers as written, cells as text."""
-
-    label: str
-    kind_hint: str | None
-    headers: list[str]
-    rows: list[tuple[int, list[str]]]
-
-
 Progress = Callable[[int, int], None]
 
 
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
+def _select_sheets(titles: Sequence[str]) -> list[tuple[int, str | None]]:
+    """The sheets named for a kind, in the order units, people, teams; else the first one."""
+    named = [
+        (index, SHEET_NAMES[title.strip().lower()])
+        for index, title in enumerate(titles)
+        if title.strip().lower() in SHEET_NAMES
+    ]
+    if not named:
+        return [(0, None)] if titles else []
+    return [(index, kind) for index, kind in sorted(named, key=lambda pair: KINDS.index(pair[1]))]
 
 
-def _decode(path: Path, data: bytes) -> str:
-    with suppress(UnicodeDecodeError):
-        return data.decode("utf-8-sig")
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            _("{path} is neither UTF-8 nor GB18030/GBK text: {reason}").format(
-                path=path, reason=exc
-            ),
-            "file",
-        ) from exc
+def read_sheets(
+    path: Path, *, encoding: str | None = None, limits: SheetLimits = DEFAULT_LIMITS
+) -> tuple[list[Sheet], Decoded | None]:
+    """The sheets of ``path`` (CSV or XLSX, by extension), and a CSV file's encoding.
 
-
-def _read_csv(path: Path) -> list[Sheet]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            _("cannot read {path}: {reason}").format(path=path, reason=exc), "file"
-        ) from exc
-    reader = csv.reader(io.StringIO(_decode(path, data), newline=""))
-    headers: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        for record in reader:
-            if headers is None:
-                headers = [h.strip() for h in record]
-            elif any(c.strip() for c in record):
-                rows.append((start, [c.strip() for c in record]))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise InvalidInput(
-            _("{path} line {line}: not valid CSV: {reason}").format(
-                path=path, line=reader.line_num, reason=exc
-            ),
-            "file",
-        ) from exc
-    return [Sheet(str(path), None, headers or [], rows)]
-
-
-def _read_xlsx(path: Path) -> list[Sheet]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
-        raise InvalidInput(
-            _("cannot read {path} as an XLSX workbook: {reason}").format(path=path, reason=exc),
-            "file",
-        ) from exc
-    try:
-        named = [
-            (ws, SHEET_NAMES[ws.title.strip().lower()])
-            for ws in book.worksheets
-            if ws.title.strip().lower() in SHEET_NAMES
-        ]
-        chosen: list[tuple[Any, str | None]] = (
-            sorted(named, key=lambda pair: KINDS.index(pair[1]))
-            if named
-            else [(book.worksheets[0], None)]
-        )
-        sheets: list[Sheet] = []
-        for ws, hint in chosen:
-            headers: list[str] | None = None
-            rows: list[tuple[int, list[str]]] = []
-            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                cells = [_cell(v) for v in values]
-                if headers is None:
-                    headers = cells
-                    while headers and not headers[-1]:
-                        headers.pop()
-                elif any(cells):
-                    rows.append((number, cells))
-            sheets.append(Sheet(f"{path}[{ws.title}]", hint, headers or [], rows))
-        return sheets
-    finally:
-        book.close()
-
-
-def read_sheets(path: Path) -> list[Sheet]:
-    """The sheets of ``path`` (CSV or XLSX, by extension)."""
+    Raises:
+        InvalidInput: an unknown extension, ``encoding`` given for a workbook, or see
+            :func:`contacts.sheets.read_csv` and :func:`contacts.sheets.read_xlsx`.
+    """
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
+        if encoding:
+            raise InvalidInput(
+                _("a workbook carries its own encoding; --encoding is for CSV files"),
+                "--encoding",
+            )
+        return read_xlsx(path, _select_sheets, limits=limits), None
     if suffix in (".csv", ".txt"):
-        return _read_csv(path)
+        sheet, decoded = read_csv(path, encoding=encoding, limits=limits)
+        return [sheet], decoded
     raise InvalidInput(
         _("{path}: import reads .csv and .xlsx files (got {suffix})").format(
             path=path, suffix=suffix or _("none")
@@ -429,6 +378,123 @@ class _Row:
         )
 
 
+# Field -> the store.text kind whose limit applies (LIMITS in store/text.py). A list cell may
+# hold several values: roles and skills as a short line, a team's members as a long one.
+TEXT_KINDS: dict[str, dict[str, str]] = {
+    "units": {
+        "code": "code",
+        "name": "name",
+        "level": "short",
+        "parent": "code",
+        "households": "short",
+        "population": "short",
+    },
+    "people": {
+        "id": "name",
+        "name": "name",
+        "unit": "code",
+        "phone": "phone",
+        "email": "email",
+        "webhook": "address",
+        "roles": "short",
+        "skills": "short",
+    },
+    "teams": {
+        "code": "code",
+        "name": "name",
+        "kind": "short",
+        "unit": "code",
+        "leader": "name",
+        "members": "note",
+    },
+}
+SHOWN_VALUE = 60  # characters of a refused value repeated in a problem line
+
+
+def _clean_cells(row: _Row, kind: str, problems: list[ImportProblem]) -> bool:
+    """Put the row's cells through :func:`store.text.clean_text`; False (with problems) if bad.
+
+    Control characters (terminal escapes, NUL, bidi overrides), line breaks and values over
+    the field's length limit are refused here, naming the file, line and column, before any
+    other check sees the row.
+    """
+    kinds = TEXT_KINDS[kind]
+    cells = row.cells
+    # The common case, checked at once: what clean_text would return unchanged.
+    joined = "".join(cells)
+    if (
+        UNSAFE_CHARS.search(joined) is None
+        and unicodedata.is_normalized("NFC", joined)
+        and all(
+            index >= len(cells) or len(cells[index]) <= LIMITS[kinds[name]]
+            for name, index in row.columns.items()
+        )
+    ):
+        return True
+    clean = True
+    for name, index in row.columns.items():
+        if index >= len(row.cells):
+            continue
+        value = row.cells[index]
+        try:
+            row.cells[index] = clean_text(value, row.headers[index], kind=kinds[name])
+        except InvalidInput as exc:
+            shown = value if len(value) <= SHOWN_VALUE else value[:SHOWN_VALUE] + "…"
+            problems.append(row.problem(name, exc.reason, shown))
+            clean = False
+    return clean
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field an update changes, as the audit log records it (phones masked)."""
+
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """What an update does to one stored unit, person or team (``key``: code or shown key)."""
+
+    kind: str
+    key: str
+    row: int
+    fields: tuple[FieldChange, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "row": self.row,
+            "changes": {f.field: {"old": f.old, "new": f.new} for f in self.fields},
+        }
+
+
+def _diff(
+    kind: str,
+    key: str,
+    row: int,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    shown: Callable[[str, Any], str],
+) -> RowChange:
+    """The fields whose values differ, each shown as the audit log shows it."""
+    fields = tuple(
+        FieldChange(f, shown(f, old[f]), shown(f, new[f])) for f in new if old[f] != new[f]
+    )
+    return RowChange(kind, key, row, fields)
+
+
+def _plain(_field: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def split_list(text: str) -> list[str]:
     """The items of a list cell, in order, blanks and repeats dropped."""
     out: list[str] = []
@@ -471,13 +537,29 @@ def _import_people(
     region: str,
     problems: list[ImportProblem],
     tick: Callable[[], None],
+    changes: list[RowChange],
 ) -> tuple[KindCounts, list[_PersonRow], list[tuple[int, _PersonRow]]]:
-    """Validate people rows; returns the counts and the rows to insert and to update."""
+    """Validate people rows; returns the counts and the rows to insert and to update.
+
+    Each update's changed fields are appended to ``changes`` (phones, e-mail and webhook
+    addresses masked as in the audit log).
+    """
     conn = db.conn
     units = {
         code: (uid, retired)
         for uid, code, retired in conn.execute("SELECT id, code, valid_to FROM units")
     }
+    unit_code = {uid: code for code, (uid, _retired) in units.items()}
+
+    def shown(field: str, value: Any) -> str:
+        if field == "phone":
+            return mask_phone(value, region)
+        if field == "email":
+            return mask_email(value) or ""
+        if field == "webhook":
+            return mask_webhook(value) or ""
+        return _plain(field, value)
+
     existing: dict[str, tuple[Any, ...]] = {}
     phone_owner: dict[str, str] = {}
     for rec in conn.execute(f"SELECT {_PERSON_COLUMNS} FROM people"):
@@ -600,10 +682,37 @@ def _import_people(
             continue
         stored = (old[2], old[3], old[4], old[5], old[6], old[7])
         new = (name, unit_id, phone, email, webhook, skills)
-        if stored == new and roles_of.get(old[0], set()) == roles:
+        old_roles = roles_of.get(old[0], set())
+        if stored == new and old_roles == roles:
             unchanged += 1
-        else:
-            updates.append((int(old[0]), person))
+            continue
+        updates.append((int(old[0]), person))
+        changes.append(
+            _diff(
+                "people",
+                shown_key(key, region),
+                row.number,
+                {
+                    "name": old[2],
+                    "unit": unit_code.get(old[3]),
+                    "phone": old[4],
+                    "email": old[5],
+                    "webhook": old[6],
+                    "roles": sorted(old_roles),
+                    "skills": json.loads(old[7]),
+                },
+                {
+                    "name": name,
+                    "unit": unit or None,
+                    "phone": phone,
+                    "email": email,
+                    "webhook": webhook,
+                    "roles": sorted(roles),
+                    "skills": json.loads(skills),
+                },
+                shown,
+            )
+        )
     counts = KindCounts("people", len(inserts), len(updates), unchanged, skipped)
     return counts, inserts, updates
 
@@ -682,6 +791,7 @@ def _import_units(
     rows: list[_Row],
     problems: list[ImportProblem],
     tick: Callable[[], None],
+    changes: list[RowChange],
 ) -> KindCounts:
     conn = db.conn
     known: dict[str, tuple[int | None, Level, str | None, str | None]] = {}
@@ -791,8 +901,18 @@ def _import_units(
         uid, old_name, old_households, old_population = stored[code]
         if (old_name, old_households, old_population) == (name, households, population):
             unchanged += 1
-        else:
-            updates.append((name, households, population, at, uid))
+            continue
+        updates.append((name, households, population, at, uid))
+        changes.append(
+            _diff(
+                "units",
+                code,
+                row.number,
+                {"name": old_name, "households": old_households, "population": old_population},
+                {"name": name, "households": households, "population": population},
+                _plain,
+            )
+        )
     for unit in new:
         add_unit(db, clock, operator, unit)
     update_figures(db, updates)
@@ -809,18 +929,32 @@ def _import_teams(
     region: str,
     problems: list[ImportProblem],
     tick: Callable[[], None],
+    changes: list[RowChange],
 ) -> KindCounts:
     conn = db.conn
     units = {
         code: (uid, retired)
         for uid, code, retired in conn.execute("SELECT id, code, valid_to FROM units")
     }
+    unit_code = {uid: code for code, (uid, _retired) in units.items()}
     by_key: dict[str, int] = {}
     by_phone: dict[str, int] = {}
+    key_of: dict[int, str] = {}
     for pid, key, phone in conn.execute("SELECT id, key, phone FROM people"):
         by_key[key] = pid
+        key_of[pid] = key
         if phone:
             by_phone[phone] = pid
+
+    def shown(field: str, value: Any) -> str:
+        if field == "leader":
+            return "" if value is None else shown_key(key_of[value], region)
+        if field == "members":
+            return ",".join(sorted(shown_key(key_of[pid], region) for pid in value))
+        if field == "unit":
+            return _plain(field, unit_code.get(value))
+        return _plain(field, value)
+
     teams = {
         code: (tid, name, kind, unit_id, leader_id)
         for tid, code, name, kind, unit_id, leader_id in conn.execute(
@@ -917,6 +1051,28 @@ def _import_teams(
         else:
             updated += 1
             writes.append((int(old[0]), code, name, kind, unit_id, leader_id, members))
+            changes.append(
+                _diff(
+                    "teams",
+                    code,
+                    row.number,
+                    {
+                        "name": old[1],
+                        "kind": old[2],
+                        "unit": old[3],
+                        "leader": old[4],
+                        "members": members_of.get(old[0], set()),
+                    },
+                    {
+                        "name": name,
+                        "kind": kind,
+                        "unit": unit_id,
+                        "leader": leader_id,
+                        "members": members,
+                    },
+                    shown,
+                )
+            )
     for tid, code, name, kind, unit_id, leader_id, members in writes:
         if tid is None:
             cursor = conn.execute(
@@ -975,36 +1131,44 @@ def import_contacts(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
+    limits: SheetLimits = DEFAULT_LIMITS,
 ) -> ImportReport:
     """Import the units, people or teams of a CSV or XLSX file (see the module docstring).
 
     Args:
         kind: ``units``, ``people`` or ``teams``; detected from the headers when omitted.
         region: the region of phone numbers written without a country code.
-        dry_run: validate only; nothing is written.
+        dry_run: validate only; nothing is written. The report still lists the changes.
         skip_invalid: write the good rows and report the bad ones.
         progress: called with (rows done, rows in all) while validating.
+        encoding: the encoding of a CSV file, when the person names it; else it is detected
+            on evidence (:func:`contacts.sheets.decode_text`).
+        limits: the size and time limits of the file (:class:`contacts.sheets.SheetLimits`).
 
     Returns:
-        The counts per kind and, with ``dry_run`` or ``skip_invalid``, the problems found.
+        The counts per kind, the changes of updated rows and, with ``dry_run`` or
+        ``skip_invalid``, the problems found.
 
     Raises:
         ImportRejectedRows: a row or a header is bad, and neither ``dry_run`` nor
             ``skip_invalid`` was given; nothing was written.
-        InvalidInput: the file cannot be read, or ``kind`` is unknown.
+        InvalidInput: the file cannot be read, is over a limit, is not clean text in one
+            encoding, or ``kind`` is unknown.
     """
     path = Path(path)
     if kind is not None and kind not in KINDS:
         raise InvalidInput(
             _("unknown kind {kind!r}; use units, people or teams").format(kind=kind), "kind"
         )
-    sheets = read_sheets(path)
+    sheets, decoded = read_sheets(path, encoding=encoding, limits=limits)
     if kind is not None:
         sheets = [s for s in sheets if s.kind_hint in (None, kind)] or sheets[:1]
     label = str(path)
     at = to_iso(clock.now())
     problems: list[ImportProblem] = []
     counts: list[KindCounts] = []
+    changes: list[RowChange] = []
     ticker = _Ticker(sum(len(s.rows) for s in sheets), progress)
     try:
         with write(db):
@@ -1028,35 +1192,58 @@ def import_contacts(
                 if columns is None:
                     counts.append(KindCounts(sheet_kind, skipped=len(sheet.rows)))
                     continue
-                rows = [
-                    _Row(sheet.label, n, cells, columns, sheet.headers) for n, cells in sheet.rows
-                ]
+                rows: list[_Row] = []
+                refused = 0
+                for number, cells in sheet.rows:
+                    row = _Row(
+                        sheet.label,
+                        number,
+                        [unneutralize(c) for c in cells],
+                        columns,
+                        sheet.headers,
+                    )
+                    if _clean_cells(row, sheet_kind, problems):
+                        rows.append(row)
+                    else:
+                        ticker()
+                        refused += 1
                 # Each kind is written as soon as it is validated, inside the one transaction,
                 # so that the next sheet sees it (people under units added by the same
                 # workbook); a dry run or a rejected import rolls all of it back.
+                kind_changes: list[RowChange] = []
                 if sheet_kind == "people":
-                    result, inserts, updates = _import_people(db, rows, region, problems, ticker)
+                    result, inserts, updates = _import_people(
+                        db, rows, region, problems, ticker, kind_changes
+                    )
                     _write_people(db, at, inserts, updates)
                 elif sheet_kind == "units":
-                    result = _import_units(db, clock, operator, at, rows, problems, ticker)
-                else:
-                    result = _import_teams(db, at, rows, region, problems, ticker)
-                counts.append(result)
-                if result.added or result.updated:
-                    append_event(
-                        db,
-                        at=at,
-                        operator=operator,
-                        kind="contacts_imported",
-                        data={
-                            "file": label,
-                            "kind": sheet_kind,
-                            "added": result.added,
-                            "updated": result.updated,
-                            "unchanged": result.unchanged,
-                            "skipped": result.skipped,
-                        },
+                    result = _import_units(
+                        db, clock, operator, at, rows, problems, ticker, kind_changes
                     )
+                else:
+                    result = _import_teams(db, at, rows, region, problems, ticker, kind_changes)
+                result = replace(result, skipped=result.skipped + refused)
+                counts.append(result)
+                changes.extend(kind_changes)
+                if result.added or result.updated:
+                    data: dict[str, Any] = {
+                        "file": label,
+                        "kind": sheet_kind,
+                        "added": result.added,
+                        "updated": result.updated,
+                        "unchanged": result.unchanged,
+                        "skipped": result.skipped,
+                    }
+                    if decoded is not None:
+                        data["encoding"] = decoded.encoding
+                    if kind_changes:
+                        # Old -> new of every updated field (masked where personal), so that
+                        # what an import overwrote can be read back and put right.
+                        data["changes"] = [
+                            {"key": c.key, "row": c.row, "changes": c.to_json()["changes"]}
+                            for c in kind_changes
+                        ]
+                    append_event(db, at=at, operator=operator, kind="contacts_imported", data=data)
             if problems and not (dry_run or skip_invalid):
                 raise ImportRejectedRows(label, problems)
             if dry_run:
@@ -1064,4 +1251,12 @@ def import_contacts(
     except _DryRun:
         pass  # the rollback of a dry run: the database is as it was, the report is complete
     ticker.finish()
-    return ImportReport(label, tuple(counts), tuple(problems), dry_run)
+    return ImportReport(
+        label,
+        tuple(counts),
+        tuple(problems),
+        dry_run,
+        tuple(changes),
+        decoded.encoding if decoded else "",
+        decoded.evidence if decoded else "",
+    )

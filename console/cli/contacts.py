@@ -2,8 +2,10 @@
 
 The import prints one summary line per kind; every problem goes to stderr as
 ``file:row: column 'X' = 'value': message`` and the exit status is then 2 (with ``--skip-invalid``
-the good rows were written all the same; with ``--dry-run`` nothing was). A rich progress bar
-shows on stderr for files of more than 500 rows.
+the good rows were written all the same; with ``--dry-run`` nothing was). A dry run also prints
+each update it would make, ``field: old -> new`` per unit, person or team (phones masked). A CSV
+file read as GB18030/GBK says so and why; ``--encoding`` overrides the detection. A rich
+progress bar shows on stderr for files of more than 500 rows.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from console.cli.common import State, emit_json, pass_state
 from contacts.exporter import export_contacts
-from contacts.importer import KINDS, ImportProblem, ImportRejectedRows, import_contacts
+from contacts.importer import (
+    KINDS,
+    ImportProblem,
+    ImportRejectedRows,
+    RowChange,
+    import_contacts,
+)
 from store.i18n import N_, _
 
 PROGRESS_FROM = 500
@@ -70,6 +78,19 @@ def _print_problems(problems: tuple[ImportProblem, ...]) -> None:
         click.echo(problem.line(), err=True)
 
 
+def change_line(change: RowChange) -> str:
+    """``people P001 (row 2): name: '张伟' -> '张卫'; phone: 138****8000 -> 139****9000``."""
+    parts = []
+    for f in change.fields:
+        part = _("{field}: {old!r} -> {new!r}").format(field=f.field, old=f.old, new=f.new)
+        if f.old == f.new:
+            part += " " + _("(differs in the masked part)")
+        parts.append(part)
+    return _("{kind} {key} (row {row}): {changes}").format(
+        kind=kind_name(change.kind), key=change.key, row=change.row, changes="; ".join(parts)
+    )
+
+
 @contacts.command("import")
 @click.argument("file", type=FILE_IN)
 @click.option(
@@ -83,6 +104,10 @@ def _print_problems(problems: tuple[ImportProblem, ...]) -> None:
     show_default=True,
     help=N_("Region of numbers without a +country code."),
 )
+@click.option(
+    "--encoding",
+    help=N_("Encoding of a CSV file (e.g. utf-8, gbk); default: detected, never guessed silently."),
+)
 @click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def import_cmd(
@@ -92,6 +117,7 @@ def import_cmd(
     dry_run: bool,
     skip_invalid: bool,
     region: str,
+    encoding: str | None,
     as_json: bool,
 ) -> int:
     """Import units, people or teams from a CSV or XLSX FILE (English or Chinese headers).
@@ -113,9 +139,9 @@ def import_cmd(
             dry_run=dry_run,
             skip_invalid=skip_invalid,
             progress=bar,
+            encoding=encoding,
         )
     except ImportRejectedRows as exc:
-        bar.close()
         if as_json:
             emit_json(
                 {
@@ -132,7 +158,14 @@ def import_cmd(
             err=True,
         )
         return 2
-    bar.close()
+    finally:
+        bar.close()
+    if not as_json and report.encoding not in ("", "utf-8"):
+        click.echo(
+            _("{file}: read as {encoding}: {evidence}").format(
+                file=file, encoding=report.encoding, evidence=report.encoding_evidence
+            )
+        )
     if as_json:
         emit_json({**report.to_json(), "written": not dry_run})
     else:
@@ -156,6 +189,9 @@ def import_cmd(
                     skipped=c.skipped,
                 )
             )
+        if dry_run:
+            for change in report.changes:
+                click.echo("  " + change_line(change))
     if report.problems:
         _print_problems(report.problems)
         message = (
@@ -184,7 +220,7 @@ def export_cmd(state: State, kind: str, file: Path, unmasked: bool, chinese_head
     Phones are masked unless --unmasked; only an unmasked export can be imported back.
     """
     ctx = state.ctx
-    count = export_contacts(
+    report = export_contacts(
         ctx.db,
         ctx.clock,
         ctx.operator,
@@ -198,4 +234,19 @@ def export_cmd(state: State, kind: str, file: Path, unmasked: bool, chinese_head
         if unmasked or kind == "units"
         else _("{count} {kind} row(s) written to {file} (phones masked)")
     )
-    click.echo(message.format(count=count, kind=kind_name(kind), file=file))
+    click.echo(message.format(count=report.rows, kind=kind_name(kind), file=file))
+    if report.neutralized and file.suffix.lower() == ".csv":
+        click.echo(
+            _(
+                "{count} cell(s) start with = + - or @ and were written with a leading ' so that"
+                " spreadsheets show them as text and do not run them (the import removes it)"
+            ).format(count=report.neutralized)
+        )
+    if report.replaced:
+        click.echo(
+            _(
+                "{count} cell(s) held control characters or line breaks, written as visible"
+                " symbols (such as {symbol} for ESC); correct those records"
+            ).format(count=report.replaced, symbol="\u241b"),
+            err=True,
+        )

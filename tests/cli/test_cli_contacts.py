@@ -82,3 +82,79 @@ def test_an_unknown_kind_is_a_usage_error(run, tmp_path: Path) -> None:
     result = run("contacts", "export", "cats", str(tmp_path / "x.csv"))
     assert result.code == 2
     assert "cats" in result.err
+
+
+def test_a_damaged_utf8_file_is_refused_naming_the_line(run, tmp_path: Path) -> None:
+    with_grids(run)
+    path = tmp_path / "people.csv"
+    path.write_bytes("name,phone\n张伟,13800138000\n".encode() + b"\xe5A\xa0,13900139000\n")
+    result = run("contacts", "import", str(path))
+    assert result.code == 2 and result.out == ""
+    (line,) = result.err.strip().splitlines()
+    assert "line 3, byte 1 of the line" in line and "--encoding" in line
+    listed = run("person", "list", "--json")
+    assert listed.code == 0 and listed.json() == []
+
+
+def test_a_gbk_file_says_how_it_was_read_and_encoding_decides(run) -> None:
+    with_grids(run)
+    path = str(FIXTURES / "people_gbk.csv")
+    dry = run("contacts", "import", path, "--dry-run")
+    assert dry.code == 0, dry.err
+    first = dry.out.splitlines()[0]
+    assert first.startswith(f"{path}: read as gb18030: GB18030/GBK: not UTF-8 (")
+    wrong = run("contacts", "import", path, "--encoding", "utf-8")
+    assert wrong.code == 2 and "is not valid utf-8 at line 1" in wrong.err
+    right = run("contacts", "import", path, "--encoding", "gbk", "--json")
+    assert right.code == 0, right.err
+    data = right.json()
+    assert data["encoding"] == "gbk"  # type: ignore[index]
+    assert data["encoding_evidence"] == "--encoding gbk was given"  # type: ignore[index]
+
+
+def test_dry_run_prints_each_change(run, tmp_path: Path) -> None:
+    with_grids(run)
+    assert run("contacts", "import", str(FIXTURES / "people_en.csv")).code == 0
+    path = tmp_path / "changed.csv"
+    path.write_text(
+        "id,name,unit,phone,roles\nP002,李娜娜,G02,13900139001,grid_member\n"
+        "P003,王芳,,13700137000,\n"
+    )
+    dry = run("contacts", "import", str(path), "--dry-run")
+    assert dry.code == 0, dry.err
+    assert dry.out.splitlines() == [
+        "people: 0 would be added, 1 would be updated, 1 unchanged, 0 skipped",
+        "  people P002 (row 2): name: '李娜' -> '李娜娜'; phone: '139****9000' -> '139****9001'",
+        f"{path}: no problems found; nothing was written (dry run)",
+    ]
+    shown = run("person", "show", "P002", "--json")
+    assert shown.json()["name"] == "李娜"  # type: ignore[index]
+
+
+def test_an_xlsx_bomb_is_refused_in_one_line(run, tmp_path: Path) -> None:
+    import time
+
+    from tests.support.workbooks import PEOPLE_HEADER, sheet, workbook
+
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(workbook(sheet(PEOPLE_HEADER, dimension="A1:XFD1048576")))
+    started = time.monotonic()
+    result = run("contacts", "import", str(path))
+    assert time.monotonic() - started < 5.0
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert "refused: the sheet declares 1048576 rows x 16384 columns" in line
+
+
+def test_a_csv_export_says_which_cells_were_neutralized(run, tmp_path: Path) -> None:
+    with_grids(run)
+    assert run("contacts", "import", str(FIXTURES / "people_en.csv")).code == 0
+    path = tmp_path / "full.csv"
+    result = run("contacts", "export", "people", str(path), "--unmasked")
+    assert result.code == 0
+    assert result.out.splitlines()[1].startswith(
+        "3 cell(s) start with = + - or @ and were written with a leading '"
+    )
+    assert "'+8613800138000" in path.read_text(encoding="utf-8-sig")
+    back = run("contacts", "import", str(path), "--json")
+    assert back.json()["kinds"][0]["unchanged"] == 3  # type: ignore[index]

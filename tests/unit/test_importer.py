@@ -121,6 +121,7 @@ def test_people_with_english_headers_are_imported_normalised(
         {
             "file": str(fixture("people_en.csv")),
             "kind": "people",
+            "encoding": "utf-8",
             "added": 3,
             "updated": 0,
             "unchanged": 0,
@@ -498,8 +499,8 @@ def test_an_unmasked_export_re_imports_without_change(
     import_contacts(tree, clock, OPERATOR, source)
     before = dump(tree)
     for kind, name in (("units", "u.xlsx"), ("people", "p.csv"), ("teams", "t.xlsx")):
-        count = export_contacts(tree, clock, OPERATOR, kind, tmp_path / name, unmasked=True)
-        assert count == {"units": 4, "people": 4, "teams": 2}[kind]
+        written = export_contacts(tree, clock, OPERATOR, kind, tmp_path / name, unmasked=True)
+        assert written.rows == {"units": 4, "people": 4, "teams": 2}[kind]
     exported = tree.conn.execute(
         "SELECT data FROM events WHERE kind = 'personal_data_exported' ORDER BY id"
     ).fetchall()
