@@ -7,7 +7,7 @@ configuration). Relative inputs (``+4h``, ``+2d``, ``+90m``) are accepted wherev
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from store.errors import InvalidInput
@@ -16,25 +16,52 @@ from store.i18n import _
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)\s*([mhd])$")
 
 
+# The times a person may name: a case, a shift or a unit outside these is a typing mistake,
+# and beyond them dates overflow (year 1 in a zone east of UTC, year 9999 plus a few hours).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def out_of_range(text: str, field: str) -> InvalidInput:
+    return InvalidInput(
+        _("{text!r} is out of range: give a time between {earliest} and {latest}").format(
+            text=text, earliest=EARLIEST.year, latest=LATEST.year - 1
+        ),
+        field,
+    )
+
+
 def parse_when(text: str, now: datetime, zone: ZoneInfo, field: str) -> datetime:
-    """Parse ``2026-11-27 18:00``, ``2026-11-27T18:00+08:00``, ``2026-11-27`` or ``+4h``."""
+    """Parse ``2026-11-27 18:00``, ``2026-11-27T18:00+08:00``, ``2026-11-27`` or ``+4h``.
+
+    Raises:
+        InvalidInput: naming ``field``: not a time, or outside 1970-2199 (what would overflow).
+    """
     value = text.strip()
     match = _RELATIVE.match(value)
-    if match:
-        amount = float(match.group(1))
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        return now + timedelta(**{unit: amount})
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(
-            _("{text!r} is not a time; use YYYY-MM-DD HH:MM (local), ISO-8601 or +4h / +2d").format(
-                text=text
-            ),
-            field,
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
+        if match:
+            amount = float(match.group(1))
+            unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+            parsed = now + timedelta(**{unit: amount})
+        else:
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise InvalidInput(
+                    _(
+                        "{text!r} is not a time; use YYYY-MM-DD HH:MM (local), ISO-8601 or +4h"
+                        " / +2d"
+                    ).format(text=text),
+                    field,
+                ) from exc
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=zone)
+        utc = parsed.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # +999999999d, year 1 east of UTC, year 9999
+        raise out_of_range(text, field) from exc
+    if not EARLIEST <= utc < LATEST:
+        raise out_of_range(text, field)
     return parsed
 
 

@@ -29,10 +29,12 @@ from urllib.parse import urlsplit
 from contacts.models import ChannelKind, Role
 from contacts.phones import DEFAULT_REGION, mask_phone, normalize_phone, shown_key
 from store.audit import append_event
+from store.audit import record_personal_data_shown as audit_data_shown
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound
 from store.i18n import _
+from store.text import clean_text
 
 MAX_NAME = 100
 MAX_SKILL = 50
@@ -122,7 +124,7 @@ def mask_address(kind: ChannelKind, address: str, region: str = DEFAULT_REGION) 
 
 
 def clean_name(text: str | None) -> str:
-    name = " ".join((text or "").split())
+    name = " ".join(clean_text(text or "", "name", kind="name").split())
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(
             _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"
@@ -131,7 +133,7 @@ def clean_name(text: str | None) -> str:
 
 
 def clean_email(text: str | None, field: str = "email") -> str | None:
-    value = (text or "").strip()
+    value = clean_text(text or "", field, kind="email")
     if not value:
         return None
     if not EMAIL_RE.match(value):
@@ -142,7 +144,7 @@ def clean_email(text: str | None, field: str = "email") -> str | None:
 
 
 def clean_webhook(text: str | None, field: str = "webhook") -> str | None:
-    value = (text or "").strip()
+    value = clean_text(text or "", field, kind="address")
     if not value:
         return None
     parts = urlsplit(value)
@@ -170,7 +172,7 @@ def clean_skills(values: Iterable[str]) -> list[str]:
             raise InvalidInput(
                 _("a skill must be non-empty text (got {value!r})").format(value=value), "skills"
             )
-        skill = " ".join(value.split())
+        skill = " ".join(clean_text(value, "skills").split())
         if len(skill) > MAX_SKILL:
             raise InvalidInput(
                 _("a skill is at most {max} characters: {skill!r}").format(
@@ -533,7 +535,7 @@ def add_person(
         InvalidInput: see :func:`validate_person`; also a key already used (field ``key``).
     """
     values = validate_person(db, new, region)
-    chosen = (key or "").strip()
+    chosen = clean_text(key or "", "key", kind="name")
     if len(chosen) > MAX_KEY:
         raise InvalidInput(_("a key is at most {max} characters").format(max=MAX_KEY), "key")
     if not chosen:
@@ -745,7 +747,7 @@ def deactivate_person(
     Raises:
         InvalidInput: no reason given. InvalidTransition: already inactive. NotFound.
     """
-    why = (reason or "").strip()
+    why = clean_text(reason or "", "reason", kind="note", multiline=True)
     if not why:
         raise InvalidInput(_("a reason is required"), "reason")
     person = get_person(db, ref, region=region)
@@ -834,14 +836,14 @@ def record_personal_data_shown(
     db: Database, clock: Clock, operator: str, command: str, count: int
 ) -> int:
     """Audit that unmasked personal data was shown or exported (``personal_data_shown``)."""
-    with write(db):
-        return append_event(
-            db,
-            at=to_iso(clock.now()),
-            operator=operator,
-            kind="personal_data_shown",
-            data={"command": command, "count": count},
-        )
+    return audit_data_shown(
+        db,
+        at=to_iso(clock.now()),
+        operator=operator,
+        command=command,
+        what="phones",
+        count=count,
+    )
 
 
 def person_to_json(

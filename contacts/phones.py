@@ -5,15 +5,18 @@ regular expression: it knows every region's lengths and prefixes, so a mistyped 
 at import, and ``138 0013 8000``, ``+86 138-0013-8000`` and ``8613800138000`` all become the
 same stored ``+8613800138000``. Numbers are personal data: listings show them masked
 (``138****8000``) unless an unmasked view is asked for explicitly. libphonenumber's metadata
-costs ~30 ms to import: it loads on the first number handled, not with the console.
+costs ~30 ms to import: it loads on the first number handled, not with the console. The
+masking rule itself lives in ``store.masking`` (cases' reporters are masked by it too) and is
+re-exported here.
 """
 
 from __future__ import annotations
 
 from store.errors import InvalidInput
 from store.i18n import _
+from store.masking import DEFAULT_REGION, mask_phone
 
-DEFAULT_REGION = "CN"
+__all__ = ["DEFAULT_REGION", "mask_phone", "normalize_phone", "shown_key"]
 
 
 def normalize_phone(text: str, region: str = DEFAULT_REGION, *, field: str = "phone") -> str:
@@ -57,25 +60,3 @@ def shown_key(key: str, region: str = DEFAULT_REGION) -> str:
     if key.startswith("+") and key[1:].isdigit():
         return mask_phone(key, region)
     return key
-
-
-def mask_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
-    """A number as listings show it: national form, all but the first 3 and last 4 digits hidden.
-
-    ``+8613800138000`` → ``138****8000``; a number of another country keeps its ``+CC``.
-    """
-    if not e164:
-        return ""
-    import phonenumbers
-    from phonenumbers import NumberParseException
-
-    try:
-        number = phonenumbers.parse(e164, region)
-        own = phonenumbers.region_code_for_number(number) == region
-        digits = str(number.national_number)
-        prefix = "" if own else f"+{number.country_code} "
-    except NumberParseException:
-        digits, prefix = "".join(c for c in e164 if c.isdigit()), ""
-    if len(digits) <= 7:
-        return prefix + digits[:2] + "*" * max(len(digits) - 2, 0)
-    return prefix + digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

@@ -41,10 +41,40 @@ from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
 from store.i18n import _
+from store.text import clean_text
 
 POST_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 SHIFT_START_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_NAME = 100
+MAX_EVERY_DAYS = 366  # a rotation hands over at least once a year
+MAX_OVERRIDE = timedelta(days=366)  # one override: a shift, a leave, at most a year
+# The years a roster may name: beyond them shift arithmetic overflows (year 1 east of UTC,
+# year 9999 plus a shift), and every "who is on duty" read would fail, not just this one.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+
+
+def _out_of_range(text: str, field: str) -> InvalidInput:
+    return InvalidInput(
+        _("{text} is out of range: give a time between {first} and {last}").format(
+            text=text, first=FIRST_YEAR, last=LAST_YEAR
+        ),
+        field,
+    )
+
+
+def _check_year(year: int, text: str, field: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise _out_of_range(text, field)
+
+
+def _utc(at: datetime, field: str) -> datetime:
+    """``at`` in UTC, whole seconds, within the roster's years."""
+    try:
+        utc = at.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise _out_of_range(at.isoformat(), field) from None
+    _check_year(utc.year, at.isoformat(), field)
+    return utc
 
 
 @dataclass(frozen=True)
@@ -261,7 +291,7 @@ def add_post(db: Database, clock: Clock, operator: str, code: str, name: str) ->
         InvalidInput: bad code or name, or the code is taken.
     """
     code = code.strip()
-    name = " ".join(name.split())
+    name = " ".join(clean_text(name, "name", kind="name").split())
     if not POST_CODE_RE.match(code):
         raise InvalidInput(
             _("{code!r} is not a post code: up to 32 letters, digits, '-', '_' or '.'").format(
@@ -334,10 +364,18 @@ def add_rotation(
     """
     target = get_post(db, post)
     start_time = parse_shift_start(shift_start)
+    _check_year(starts_on.year, starts_on.isoformat(), "starts-on")
     _zone(zone)
-    if isinstance(every_days, bool) or not isinstance(every_days, int) or every_days < 1:
+    if (
+        isinstance(every_days, bool)
+        or not isinstance(every_days, int)
+        or not 1 <= every_days <= MAX_EVERY_DAYS
+    ):
         raise InvalidInput(
-            _("must be a whole number >= 1 (got {value!r})").format(value=every_days), "every-days"
+            _("must be a whole number from 1 to {max} (got {value!r})").format(
+                max=MAX_EVERY_DAYS, value=every_days
+            ),
+            "every-days",
         )
     hours = float(shift_hours)
     if not math.isfinite(hours) or hours <= 0 or hours > 24 * every_days:
@@ -351,10 +389,12 @@ def add_rotation(
     if not people:
         raise InvalidInput(_("at least one person is required"), "people")
     refs = [_person_ref(db, p, "people") for p in people]
-    name = " ".join(name.split())[:MAX_NAME]
+    name = " ".join(clean_text(name, "name", kind="name").split())
     now = clock.now()
     if valid_to is not None and valid_to.tzinfo is None:
         raise InvalidInput(_("valid_to must carry a time zone"), "until")
+    if valid_to is not None:
+        _utc(valid_to, "until")
     with write(db):
         cursor = db.conn.execute(
             "INSERT INTO rotations (post_id, name, zone, starts_on, shift_start, shift_hours,"
@@ -381,7 +421,7 @@ def add_rotation(
             data={
                 "rotation": rotation_id,
                 "post": target.code,
-                "people": [r.key for r in refs],
+                "people": [r.shown_key for r in refs],
                 "starts_on": starts_on.isoformat(),
                 "shift_start": start_time.strftime("%H:%M"),
                 "shift_hours": hours,
@@ -420,16 +460,24 @@ def add_override(
     It wins over every rotation and every earlier override for that interval.
 
     Raises:
-        InvalidInput: times not aware or not in order, or no reason; NotFound: post/person.
+        InvalidInput: times not aware, not in order, longer than :data:`MAX_OVERRIDE` or out of
+            the roster's years, or no reason; NotFound: post/person.
     """
     target = get_post(db, post)
     who = _person_ref(db, person)
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput(_("override times must carry a time zone"), "from")
-    start, end = (t.astimezone(UTC).replace(microsecond=0) for t in (starts_at, ends_at))
+    start, end = _utc(starts_at, "from"), _utc(ends_at, "to")
     if end <= start:
         raise InvalidInput(_("the end must be after the start"), "to")
-    reason = " ".join(reason.split())
+    if end - start > MAX_OVERRIDE:
+        raise InvalidInput(
+            _("an override lasts at most {days} days; add another for the time after").format(
+                days=MAX_OVERRIDE.days
+            ),
+            "to",
+        )
+    reason = " ".join(clean_text(reason, "reason", kind="note", multiline=True).split())
     if not reason:
         raise InvalidInput(_("a reason is required (who asked, why)"), "reason")
     now = clock.now()
@@ -448,7 +496,7 @@ def add_override(
             data={
                 "override": override_id,
                 "post": target.code,
-                "person": who.key,
+                "person": who.shown_key,
                 "starts_at": to_iso(start),
                 "ends_at": to_iso(end),
                 "reason": reason,

@@ -25,6 +25,7 @@ from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
 from store.i18n import N_, _
+from store.text import clean_text
 
 TEAM_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 MAX_NAME = 100
@@ -218,7 +219,7 @@ def add_team(
             ),
             "code",
         )
-    clean_name = " ".join((name or "").split())
+    clean_name = " ".join(clean_text(name or "", "name", kind="name").split())
     if not clean_name or len(clean_name) > MAX_NAME:
         raise InvalidInput(
             _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"

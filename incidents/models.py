@@ -7,12 +7,13 @@ term a duty office uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from store.i18n import N_, _
+from store.masking import mask_phone
 
 
 class Stage(StrEnum):
@@ -78,6 +79,9 @@ TERMINAL = frozenset({Stage.CLOSED, Stage.VOIDED, Stage.MERGED})
 """The stages a case ends in: it needs no more work (``reopen`` brings a closed one back)."""
 OPEN_STAGES: tuple[Stage, ...] = tuple(s for s in LOOP if s not in TERMINAL)
 """The open stages, in the loop's order (reported … verified): a case in one still needs work."""
+MAX_ID = 2**63 - 1
+"""SQLite's largest INTEGER: a longer case, task or handover id can name no row (and would
+overflow the query), so it is "not found" before it reaches the database."""
 OPEN_CASE_SQL = "stage NOT IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(TERMINAL)))
 """The SQL condition "the case is open" (``stage NOT IN ('closed', 'merged', 'voided')``)."""
 
@@ -420,10 +424,25 @@ class Incident:
     def overdue_at(self, now: datetime) -> bool:
         return self.deadline is not None and now > self.deadline and not self.parked
 
-    def to_json(self, now: datetime) -> dict[str, Any]:
-        """The stable JSON form used by ``--json`` listings and the uplink."""
+    def masked(self) -> Incident:
+        """This case as every output shows it: the reporter's phone masked (``138****8000``).
+
+        The table keeps the full number (the duty office calls back); screens, listings and
+        the JSON show this copy unless an unmasked read is asked for, and audited.
+        """
+        if not self.reporter_phone:
+            return self
+        return replace(self, reporter_phone=mask_phone(self.reporter_phone))
+
+    def to_json(self, now: datetime, *, unmasked: bool = False) -> dict[str, Any]:
+        """The stable JSON form used by ``--json`` listings and the uplink.
+
+        Args:
+            unmasked: the reporter's phone in full; the caller audits that it was shown.
+        """
         from store.clock import to_iso
 
+        phone = self.reporter_phone if unmasked else (mask_phone(self.reporter_phone) or None)
         return {
             "id": self.id,
             "number": self.number,
@@ -439,7 +458,7 @@ class Incident:
             "lon": self.lon,
             "grid": self.grid,
             "reporter_name": self.reporter_name,
-            "reporter_phone": self.reporter_phone,
+            "reporter_phone": phone,
             "source": self.source.value,
             "tags": list(self.tags),
             "assignee": self.assignee,

@@ -15,6 +15,7 @@ from typing import Any
 
 from incidents.limits import Policy
 from incidents.models import (
+    MAX_ID,
     OPEN_CASE_SQL,
     Incident,
     Severity,
@@ -25,11 +26,13 @@ from incidents.models import (
     Urgency,
     parse_classification,
 )
-from store.audit import append_event
+from store.audit import append_event, record_personal_data_shown
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, SQLError, write
 from store.errors import InvalidInput, NotFound
 from store.i18n import _
+from store.masking import mask_phone
+from store.text import clean_text
 from store.textsearch import fts_query
 
 NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
@@ -38,8 +41,7 @@ COLUMNS = (
     " lon, grid, reporter_name, reporter_phone, source, tags, assignee, reported_at, stage_since,"
     " deadline, parked, supervised, reminders, extensions, merged_into, updated_at, closed_at"
 )
-MAX_TITLE = 200
-MAX_TEXT = 20_000
+MAX_TAGS = 20
 
 
 def _opt_time(value: str | None) -> datetime | None:
@@ -108,18 +110,17 @@ def validate_new(new: NewIncident) -> dict[str, Any]:
     Returns:
         The normalised column values (category and type codes, severity number, ...).
     """
-    title = new.title.strip()
+    title = clean_text(new.title, "title", kind="title")
     if not title:
         raise InvalidInput(_("a title is required"), "title")
-    if len(title) > MAX_TITLE:
-        raise InvalidInput(
-            _("at most {limit} characters (got {length})").format(
-                limit=MAX_TITLE, length=len(title)
-            ),
-            "title",
-        )
-    if len(new.description) > MAX_TEXT:
-        raise InvalidInput(_("at most {limit} characters").format(limit=MAX_TEXT), "description")
+    description = clean_text(new.description, "description", kind="note", multiline=True)
+    location = clean_text(new.location, "location", kind="address")
+    grid = clean_text(new.grid or "", "grid", kind="code") or None
+    reporter_name = clean_text(new.reporter_name or "", "reporter_name", kind="name") or None
+    phone = clean_text(new.reporter_phone or "", "reporter_phone", kind="phone") or None
+    if len(new.tags) > MAX_TAGS:
+        raise InvalidInput(_("at most {limit} tags").format(limit=MAX_TAGS), "tags")
+    tags = tuple(dict.fromkeys(t for t in (clean_text(t, "tags") for t in new.tags) if t))
     try:
         category, type_ = parse_classification(new.category, new.type)
     except ValueError as exc:
@@ -154,24 +155,22 @@ def validate_new(new: NewIncident) -> dict[str, Any]:
         raise InvalidInput(
             _("longitude must be between -180 and 180 (got {value})").format(value=new.lon), "lon"
         )
-    phone = (new.reporter_phone or "").strip() or None
     if phone and not PHONE_RE.match(phone):
         raise InvalidInput(
             _("{phone!r} is not a phone number").format(phone=phone), "reporter_phone"
         )
-    tags = tuple(dict.fromkeys(t.strip() for t in new.tags if t.strip()))
     return {
         "title": title,
-        "description": new.description.strip(),
+        "description": description,
         "category": category,
         "type": type_,
         "severity": int(severity),
         "urgency": urgency.value,
-        "location": new.location.strip(),
+        "location": location,
         "lat": new.lat,
         "lon": new.lon,
-        "grid": (new.grid or "").strip() or None,
-        "reporter_name": (new.reporter_name or "").strip() or None,
+        "grid": grid,
+        "reporter_name": reporter_name,
         "reporter_phone": phone,
         "source": source.value,
         "tags": json.dumps(list(tags), ensure_ascii=False),
@@ -240,7 +239,13 @@ def create_incident(
             },
         )
         incident_id = int(cursor.lastrowid or 0)
-        data = {**values, "tags": json.loads(values["tags"]), "number": number}
+        # The audit log is permanent: it keeps the reporter's number masked, as listings show it.
+        data = {
+            **values,
+            "reporter_phone": mask_phone(values["reporter_phone"]) or None,
+            "tags": json.loads(values["tags"]),
+            "number": number,
+        }
         append_event(
             db,
             at=at,
@@ -258,7 +263,9 @@ def resolve_id(db: Database, ref: int | str) -> int:
     text = str(ref).strip()
     if NUMBER_RE.match(text):
         row = db.conn.execute("SELECT id FROM incidents WHERE number = ?", (text,)).fetchone()
-    elif text.isdigit():
+    elif text.isascii() and text.isdigit():
+        if int(text) > MAX_ID:
+            raise NotFound(_("no case {ref}").format(ref=text))
         row = db.conn.execute("SELECT id FROM incidents WHERE id = ?", (int(text),)).fetchone()
     else:
         raise InvalidInput(
@@ -438,10 +445,47 @@ def timeline(db: Database, ref: int | str) -> list[TimelineEntry]:
             kind=r[3],
             stage_from=Stage(r[4]) if r[4] else None,
             stage_to=Stage(r[5]) if r[5] else None,
-            data=json.loads(r[6]),
+            data=_masked_data(json.loads(r[6])),
         )
         for r in rows
     ]
+
+
+def _masked_data(data: dict[str, Any]) -> dict[str, Any]:
+    """An entry's data as shown: a reporter's number masked, in entries written before the log
+    kept it masked (``reported`` data and ``edit`` changes)."""
+    if data.get("reporter_phone"):
+        data["reporter_phone"] = mask_phone(data["reporter_phone"])
+    changes = data.get("changes")
+    if isinstance(changes, dict) and isinstance(changes.get("reporter_phone"), list):
+        changes["reporter_phone"] = [mask_phone(v) or None for v in changes["reporter_phone"]]
+    return data
+
+
+def record_reporter_phone_shown(
+    db: Database, clock: Clock, operator: str, command: str, incidents: Sequence[Incident]
+) -> int:
+    """Audit that reporters' numbers were shown unmasked (``personal_data_shown``).
+
+    One entry per read, naming the operator (the entry's) and the cases whose number was
+    shown (the first :data:`store.audit.MAX_NAMED` of them, and how many in all, so a long listing
+    cannot bloat the permanent log); a single case is also the entry's case, so the read
+    appears in that case's timeline.
+
+    Returns:
+        The entry's id.
+    """
+    shown = [i for i in incidents if i.reporter_phone]
+    return record_personal_data_shown(
+        db,
+        at=to_iso(clock.now()),
+        operator=operator,
+        command=command,
+        what="reporter_phone",
+        count=len(shown),
+        cases=[i.number for i in shown],
+        incident_id=shown[0].id if len(shown) == 1 else None,
+    )
 
 
 def replay_stage(entries: Sequence[TimelineEntry]) -> Stage | None:

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from incidents.limits import Policy
-from incidents.models import Stage
+from incidents.models import MAX_ID, Stage
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from store.i18n import _
+from store.text import clean_text
 
 BRIEF_LIMIT = 50  # items per list of the brief; the totals say how many there are in all
 
@@ -380,11 +381,13 @@ def shift_handover(
             :func:`reports.handover.handover_brief` so running mobilizations are kept too.
 
     Raises:
-        InvalidInput: no successor, or the successor is the operator.
+        InvalidInput: no successor, or the successor is the operator; a control character or
+            an over-long value in ``to`` or ``note``.
     """
-    successor = to.strip()
+    successor = clean_text(to, "to", kind="operator")
     if not successor:
         raise InvalidInput(_("name the operator taking over"), "to")
+    note = clean_text(note, "note", kind="note", multiline=True)
     if successor == operator:
         raise InvalidInput(
             _("{operator} cannot hand the shift over to themselves").format(operator=operator),
@@ -454,6 +457,8 @@ def confirm_handover(db: Database, clock: Clock, operator: str, handover_id: int
         InvalidTransition: the handover was already confirmed.
     """
     who = operator.strip()
+    if not 0 < handover_id <= MAX_ID:
+        raise NotFound(_("no handover {handover}").format(handover=handover_id))
     with write(db):
         handover = get_handover(db, handover_id)
         if who != handover.to_operator:

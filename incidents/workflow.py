@@ -10,11 +10,20 @@ the steps that are allowed.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from incidents.limits import Policy
-from incidents.models import OPEN_STAGES, Extension, Incident, Severity, Stage, Task, Urgency
+from incidents.models import (
+    MAX_ID,
+    OPEN_STAGES,
+    Extension,
+    Incident,
+    Severity,
+    Stage,
+    Task,
+    Urgency,
+)
 from incidents.records import (
     TASK_COLUMNS,
     NewIncident,
@@ -29,8 +38,12 @@ from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from store.i18n import _
+from store.masking import mask_phone
+from store.text import clean_text
 
 OPEN = frozenset(OPEN_STAGES)
+MAX_EXTENSION = timedelta(days=30)
+"""How far one extension may move a deadline unless the caller passes the configured bound."""
 
 # action -> stages it may start from; the stage it leads to is decided by the action itself.
 ACTIONS: dict[str, frozenset[Stage]] = {
@@ -107,11 +120,23 @@ def _check(incident: Incident, action: str) -> None:
         )
 
 
-def _require(text: str | None, field: str) -> str:
-    value = (text or "").strip()
+def _require(text: str | None, field: str, *, kind: str = "note") -> str:
+    """The cleaned text (:func:`store.text.clean_text`), which must not be empty.
+
+    Notes, reasons and results (``kind="note"``) may run over several lines; other kinds are one
+    line.
+    """
+    value = clean_text(text or "", field, kind=kind, multiline=kind == "note")
     if not value:
         raise InvalidInput(_("a reason is required") if field == "reason" else _("required"), field)
     return value
+
+
+def _noted(text: str | None, field: str = "note") -> dict[str, str] | None:
+    """``{"note": text}`` for an optional note, cleaned (an error names ``field``); ``None``
+    when there is none."""
+    value = clean_text(text or "", field, kind="note", multiline=True)
+    return {"note": value} if value else None
 
 
 def _lapse_pending_extension(db: Database, incident_id: int, at: str) -> int | None:
@@ -219,8 +244,7 @@ def register(
     note: str | None = None,
 ) -> Incident:
     """立案: accept a reported case."""
-    data = {"note": note} if note else None
-    return _step(db, clock, policy, operator, ref, "register", Stage.REGISTERED, data)
+    return _step(db, clock, policy, operator, ref, "register", Stage.REGISTERED, _noted(note))
 
 
 def dispatch(
@@ -231,7 +255,7 @@ def dispatch(
     Without a target it goes to its own grid, or to the duty office when it has none.
     """
     incident = get_incident(db, ref)
-    target = (to or "").strip()
+    target = clean_text(to or "", "to", kind="short")
     if not target:
         target = f"grid:{incident.grid}" if incident.grid else f"office:{policy.office_name}"
     elif ":" not in target:
@@ -267,9 +291,7 @@ def handle(
     note: str | None = None,
 ) -> Incident:
     """处置: the assignee has started handling the case."""
-    return _step(
-        db, clock, policy, operator, ref, "handle", Stage.HANDLING, {"note": note} if note else None
-    )
+    return _step(db, clock, policy, operator, ref, "handle", Stage.HANDLING, _noted(note))
 
 
 def feedback(
@@ -300,7 +322,7 @@ def verify(
             ref,
             "verify",
             Stage.VERIFIED,
-            {"passed": True, **({"note": reason} if reason else {})},
+            {"passed": True, **(_noted(reason, "reason") or {})},
         )
     text = _require(reason, "reason")
     return _step(
@@ -324,9 +346,7 @@ def close(
     note: str | None = None,
 ) -> Incident:
     """结案."""
-    return _step(
-        db, clock, policy, operator, ref, "close", Stage.CLOSED, {"note": note} if note else None
-    )
+    return _step(db, clock, policy, operator, ref, "close", Stage.CLOSED, _noted(note))
 
 
 def void(
@@ -436,6 +456,7 @@ def unpark(
     note: str | None = None,
 ) -> Incident:
     """Bring a parked case back to the active queue with a fresh deadline for its stage."""
+    noted = _noted(note) or {}
     with write(db):
         incident = get_incident(db, ref)
         if not incident.parked:
@@ -459,7 +480,7 @@ def unpark(
             incident_id=incident.id,
             data={
                 "deadline": to_iso(deadline) if deadline else None,
-                **({"note": note} if note else {}),
+                **noted,
             },
         )
     return get_incident(db, incident.id)
@@ -479,7 +500,7 @@ def add_note(db: Database, clock: Clock, operator: str, ref: int | str, text: st
 
 def assign(db: Database, clock: Clock, operator: str, ref: int | str, to: str) -> Incident:
     """Name the person (or team/grid) responsible for the case without changing its stage."""
-    target = _require(to, "to")
+    target = _require(to, "to", kind="short")
     with write(db):
         incident = get_incident(db, ref)
         if not incident.stage.is_open:
@@ -576,6 +597,9 @@ def edit(
         )
         if "tags" in diff:
             diff["tags"] = [json.loads(diff["tags"][0]), json.loads(diff["tags"][1])]
+        if "reporter_phone" in diff:
+            # The permanent log keeps the reporter's number masked (the table keeps it whole).
+            diff["reporter_phone"] = [mask_phone(v) or None for v in diff["reporter_phone"]]
         append_event(
             db,
             at=at,
@@ -627,12 +651,24 @@ def request_extension(
     ref: int | str,
     reason: str,
     until: datetime,
+    *,
+    max_extension: timedelta = MAX_EXTENSION,
 ) -> Extension:
     """延期 request: a new deadline for the current stage, pending a shift lead's approval.
 
     The first extension of a case needs one approval; every later one needs
     ``policy.second_extension_approvals`` approvals by different shift leads. A request still
     pending when the case changes stage lapses (status ``lapsed``).
+
+    Args:
+        until: the new deadline; at most ``max_extension`` after the current one (or after
+            now, when the case is already overdue), so no extension takes a case out of
+            supervision for good.
+        max_extension: the configured bound (``[security] max_extension_days``).
+
+    Raises:
+        InvalidInput: no reason, or a new deadline not after the current one or beyond the
+            bound (field ``until``).
     """
     text = _require(reason, "reason")
     with write(db):
@@ -644,6 +680,17 @@ def request_extension(
             raise InvalidInput(
                 _("the new deadline must be after the current one ({deadline})").format(
                     deadline=to_iso(max(floor, now))
+                ),
+                "until",
+            )
+        if until - max(floor, now) > max_extension:
+            raise InvalidInput(
+                _(
+                    "an extension may move the deadline by at most {days} days (to {latest});"
+                    " ask again later if more time is needed"
+                ).format(
+                    days=f"{max_extension / timedelta(days=1):g}",
+                    latest=to_iso(max(floor, now) + max_extension),
                 ),
                 "until",
             )
@@ -789,13 +836,14 @@ def add_task(
     owner: str | None = None,
     due: datetime | None = None,
 ) -> Task:
-    text = _require(title, "title")
+    text = _require(title, "title", kind="title")
+    who = clean_text(owner or "", "owner", kind="name") or None
     with write(db):
         incident_id = resolve_id(db, ref)
         at = to_iso(clock.now())
         cursor = db.conn.execute(
             "INSERT INTO tasks (incident_id, title, owner, due, created_at) VALUES (?,?,?,?,?)",
-            (incident_id, text, owner, to_iso(due) if due else None, at),
+            (incident_id, text, who, to_iso(due) if due else None, at),
         )
         task_id = int(cursor.lastrowid or 0)
         append_event(
@@ -807,7 +855,7 @@ def add_task(
             data={
                 "task": task_id,
                 "title": text,
-                "owner": owner,
+                "owner": who,
                 "due": to_iso(due) if due else None,
             },
         )
@@ -818,6 +866,8 @@ def add_task(
 
 
 def complete_task(db: Database, clock: Clock, operator: str, task_id: int) -> Task:
+    if not 0 < task_id <= MAX_ID:
+        raise NotFound(_("no task {task}").format(task=task_id))
     with write(db):
         row = db.conn.execute(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?", (task_id,)

@@ -22,6 +22,7 @@ from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
 from store.i18n import _
+from store.text import clean_text
 
 UNIT_COLUMNS = (
     "u.id, u.code, u.name, u.level, p.code, u.households, u.population, u.boundary,"
@@ -52,10 +53,18 @@ def normalise_address(text: str) -> str:
     return " ".join(text.split())
 
 
+MAX_FIGURE = 10_000_000  # households or people: far more than any grid holds
+
+
 def check_figure(value: int | None, field: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FIGURE
+    ):
         raise InvalidInput(
-            _("must be a whole number >= 0 (got {value!r})").format(value=value), field
+            _("must be a whole number >= 0 and at most {max} (got {value!r})").format(
+                max=MAX_FIGURE, value=value
+            ),
+            field,
         )
     return value
 
@@ -68,7 +77,7 @@ def clean_addresses(addresses: Sequence[str], field: str = "addresses") -> list[
             raise InvalidInput(
                 _("an address must be non-empty text (got {value!r})").format(value=raw), field
             )
-        address = normalise_address(raw)
+        address = normalise_address(clean_text(raw, field, kind="address"))
         if address in out:
             raise InvalidInput(
                 _("address {address!r} is listed twice").format(address=address), field
@@ -123,7 +132,7 @@ def add_unit(
     problem = code_problem(level, code)
     if problem:
         raise InvalidInput(problem, "code")
-    name = new.name.strip()
+    name = clean_text(new.name, "name", kind="name")
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(
             _("a name of 1-{max} characters is required").format(max=MAX_NAME), "name"

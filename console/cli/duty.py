@@ -7,15 +7,16 @@ times in that zone too (so a 08:00 hand-over stays at 08:00 across daylight savi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import State, emit_json, parse_date, parse_time, pass_state
 from console.cli.tables import pad, print_table
-from console.timefmt import local, parse_when
+from console.timefmt import local
 from contacts.roster import (
+    MAX_EVERY_DAYS,
     Shift,
     add_override,
     add_post,
@@ -56,23 +57,24 @@ def post_add_cmd(state: State, code: str, name: str, as_json: bool) -> None:
     click.echo(_("post {code} {name} added").format(code=post.code, name=post.name))
 
 
-def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise InvalidInput(
-            _("{text!r} is not a date; use YYYY-MM-DD").format(text=text), field
-        ) from exc
-
-
 @duty.command("rotation-add")
 @click.argument("post")
 @click.option("--people", required=True, help=N_("Keys, ids, phones or names, in order: A,B,C."))
 @click.option("--starts-on", required=True, help=N_("Local date of the first shift (YYYY-MM-DD)."))
 @click.option("--shift-start", default="08:00", show_default=True, help=N_("Hand-over time HH:MM."))
-@click.option("--hours", type=float, default=24.0, show_default=True, help=N_("Shift length."))
 @click.option(
-    "--every-days", type=int, default=1, show_default=True, help=N_("Days between shifts.")
+    "--hours",
+    type=click.FloatRange(0, 24 * MAX_EVERY_DAYS, min_open=True),
+    default=24.0,
+    show_default=True,
+    help=N_("Shift length."),
+)
+@click.option(
+    "--every-days",
+    type=click.IntRange(1, MAX_EVERY_DAYS),
+    default=1,
+    show_default=True,
+    help=N_("Days between shifts."),
 )
 @click.option("--name", default="", help=N_("A label for the rotation."))
 @click.option("--until", help=N_("When the rotation stops (a running shift is cut there)."))
@@ -99,14 +101,14 @@ def rotation_add_cmd(
     ctx = state.ctx
     zone = ctx.config.zone
     names = [p.strip() for p in people.split(",") if p.strip()]
-    valid_to = parse_when(until, ctx.clock.now(), zone, "until") if until else None
+    valid_to = parse_time(until, ctx.clock.now(), zone, "until") if until else None
     rotation = add_rotation(
         ctx.db,
         ctx.clock,
         ctx.operator,
         post,
         people=names,
-        starts_on=_date(starts_on, "starts-on"),
+        starts_on=parse_date(starts_on, "starts-on"),
         shift_start=shift_start,
         shift_hours=hours,
         every_days=every_days,
@@ -160,8 +162,8 @@ def override_cmd(
         ctx.operator,
         post,
         person,
-        parse_when(start, now, zone, "from"),
-        parse_when(end, now, zone, "to"),
+        parse_time(start, now, zone, "from"),
+        parse_time(end, now, zone, "to"),
         reason,
     )
     if as_json:
@@ -245,14 +247,14 @@ def now_cmd(state: State, as_json: bool) -> None:
 def at_cmd(state: State, when: str, as_json: bool) -> None:
     """Who holds each post at WHEN (YYYY-MM-DD HH:MM local, ISO-8601 or +4h)."""
     ctx = state.ctx
-    _print_holders(state, parse_when(when, ctx.clock.now(), ctx.config.zone, "when"), as_json)
+    _print_holders(state, parse_time(when, ctx.clock.now(), ctx.config.zone, "when"), as_json)
 
 
 def _window(state: State, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     ctx = state.ctx
     now, zone = ctx.clock.now(), ctx.config.zone
-    lo = parse_when(start, now, zone, "from") if start else now
-    hi = parse_when(end, now, zone, "to") if end else lo + timedelta(days=7)
+    lo = parse_time(start, now, zone, "from") if start else now
+    hi = parse_time(end, now, zone, "to") if end else lo + timedelta(days=7)
     return lo, hi
 
 

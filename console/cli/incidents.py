@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from console.cli import render
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import MAX_ROW_ID, ROW_ID, State, emit_json, parse_time, pass_state
 from console.cli.tables import out, pad
-from console.timefmt import local, parse_when
+from console.timefmt import local
 from incidents import workflow as wf
 from incidents.models import (
     CATEGORIES,
@@ -28,6 +28,7 @@ from incidents.records import (
     get_incident,
     list_incidents,
     list_tasks,
+    record_reporter_phone_shown,
     search_incidents,
     tasks_of,
     timeline,
@@ -37,6 +38,18 @@ from store.i18n import N_, _
 
 CASE = click.argument("case", metavar="CASE")
 JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+UNMASKED = click.option(
+    "--unmasked",
+    is_flag=True,
+    help=N_("Show reporters' full phone numbers (personal data: the showing is audited)."),
+)
+
+
+def _audit_unmasked(state: State, unmasked: bool, command: str, items: list[Incident]) -> None:
+    """One ``personal_data_shown`` entry for an unmasked read, naming operator and cases."""
+    if unmasked:
+        ctx = state.ctx
+        record_reporter_phone_shown(ctx.db, ctx.clock, ctx.operator, command, items)
 
 
 def _named(code: str, label: str) -> str:
@@ -194,6 +207,7 @@ def _stage(text: str) -> Stage:
 @click.option("--text", help=N_("Full-text filter (Chinese and English)."))
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--after", help=N_("Continue after this key (printed as next_after in --json)."))
+@UNMASKED
 @JSON
 @pass_state
 def list_cmd(
@@ -209,6 +223,7 @@ def list_cmd(
     text: str | None,
     limit: int,
     after: str | None,
+    unmasked: bool,
     as_json: bool,
 ) -> None:
     """List cases sorted by deadline (the active queue unless told otherwise)."""
@@ -228,16 +243,17 @@ def list_cmd(
     key = None
     if after:
         deadline, _sep, ident = after.rpartition("/")
-        if not ident.isdigit():
+        if not (ident.isascii() and ident.isdigit() and int(ident) <= MAX_ROW_ID):
             raise InvalidInput(
                 _("{key!r} is not a key printed by a previous page").format(key=after), "after"
             )
         key = (deadline, int(ident))
     page = list_incidents(ctx.db, now, flt, after=key, limit=limit)
+    _audit_unmasked(state, unmasked, "incident list", page.items)
     if as_json:
         emit_json(
             {
-                "items": [i.to_json(now) for i in page.items],
+                "items": [i.to_json(now, unmasked=unmasked) for i in page.items],
                 "next_after": f"{page.next_after[0]}/{page.next_after[1]}"
                 if page.next_after
                 else None,
@@ -247,7 +263,8 @@ def list_cmd(
     if not page.items:
         click.echo(_("no cases match"))
         return
-    out().print(render.incident_table(page.items, now, ctx.config.zone))
+    shown = page.items if unmasked else [i.masked() for i in page.items]
+    out().print(render.incident_table(shown, now, ctx.config.zone))
     if page.next_after:
         click.echo(
             _("more: --after {key}").format(key=f"{page.next_after[0]}/{page.next_after[1]}")
@@ -256,17 +273,19 @@ def list_cmd(
 
 @incident.command("show")
 @CASE
+@UNMASKED
 @JSON
 @pass_state
-def show(state: State, case: str, as_json: bool) -> None:
+def show(state: State, case: str, unmasked: bool, as_json: bool) -> None:
     """Show one case with its timeline, tasks and extensions."""
     ctx = state.ctx
     now = ctx.clock.now()
     item = get_incident(ctx.db, case)
+    _audit_unmasked(state, unmasked, "incident show", [item])
     entries = timeline(ctx.db, item.id)
     tasks = tasks_of(ctx.db, item.id)
     if as_json:
-        data = item.to_json(now)
+        data = item.to_json(now, unmasked=unmasked)
         data["allowed"] = wf.allowed_actions(item)
         data["timeline"] = [render.entry_json(e) for e in entries]
         data["tasks"] = [render.task_json(t, now) for t in tasks]
@@ -285,7 +304,8 @@ def show(state: State, case: str, as_json: bool) -> None:
         emit_json(data)
         return
     console = out()
-    for part in render.incident_card(item, entries, tasks, now, ctx.config.zone):
+    shown = item if unmasked else item.masked()
+    for part in render.incident_card(shown, entries, tasks, now, ctx.config.zone):
         console.print(part)
         console.print()
     steps = ", ".join(wf.allowed_actions(item)) or _("none")
@@ -404,8 +424,17 @@ def verify_cmd(state: State, case: str, failed: bool, reason: str | None, as_jso
 def extend(state: State, case: str, reason: str, until: str, as_json: bool) -> None:
     """Request an extension of the current deadline; a shift lead approves it."""
     ctx = state.ctx
-    when = parse_when(until, ctx.clock.now(), ctx.config.zone, "until")
-    ext = wf.request_extension(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, reason, when)
+    when = parse_time(until, ctx.clock.now(), ctx.config.zone, "until")
+    ext = wf.request_extension(
+        ctx.db,
+        ctx.clock,
+        ctx.policy,
+        ctx.operator,
+        case,
+        reason,
+        when,
+        max_extension=ctx.config.security.max_extension,
+    )
     if as_json:
         emit_json(
             {
@@ -546,20 +575,23 @@ def edit(state: State, /, case: str, as_json: bool, tags: tuple[str, ...], **fie
 @incident.command("search")
 @click.argument("text")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@UNMASKED
 @JSON
 @pass_state
-def search(state: State, text: str, limit: int, as_json: bool) -> None:
+def search(state: State, text: str, limit: int, unmasked: bool, as_json: bool) -> None:
     """Full-text search (title, description, location, notes), best match first."""
     ctx = state.ctx
     now = ctx.clock.now()
     hits = search_incidents(ctx.db, text, limit=limit)
+    _audit_unmasked(state, unmasked, "incident search", [h.incident for h in hits])
     if as_json:
-        emit_json([{**h.incident.to_json(now), "rank": h.rank} for h in hits])
+        emit_json([{**h.incident.to_json(now, unmasked=unmasked), "rank": h.rank} for h in hits])
         return
     if not hits:
         click.echo(_("nothing found for {text!r}").format(text=text))
         return
-    out().print(render.incident_table([h.incident for h in hits], now, ctx.config.zone))
+    shown = [h.incident if unmasked else h.incident.masked() for h in hits]
+    out().print(render.incident_table(shown, now, ctx.config.zone))
 
 
 @incident.group("task")
@@ -579,7 +611,7 @@ def task_add(
 ) -> None:
     """Add a task to a case."""
     ctx = state.ctx
-    when = parse_when(due, ctx.clock.now(), ctx.config.zone, "due") if due else None
+    when = parse_time(due, ctx.clock.now(), ctx.config.zone, "due") if due else None
     item = wf.add_task(ctx.db, ctx.clock, ctx.operator, case, title, owner, when)
     if as_json:
         emit_json(render.task_json(item, ctx.clock.now()))
@@ -588,7 +620,7 @@ def task_add(
 
 
 @task.command("done")
-@click.argument("task_id", type=int)
+@click.argument("task_id", type=ROW_ID)
 @JSON
 @pass_state
 def task_done(state: State, task_id: int, as_json: bool) -> None:

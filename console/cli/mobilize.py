@@ -16,7 +16,7 @@ from rich.live import Live
 from rich.text import Text
 
 from console.cli import tables
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import ROW_ID, State, emit_json, pass_state
 from console.cli.tables import pad
 from console.timefmt import local
 from contacts.phones import mask_phone, shown_key
@@ -78,7 +78,11 @@ def _engine_note(state: State) -> None:
     show_default=True,
     help=N_("cascade: down the tree level by level; broadcast: everyone at once."),
 )
-@click.option("--need", type=int, help=N_("Stand a grid/team down once this many said yes."))
+@click.option(
+    "--need",
+    type=click.IntRange(1, 100_000),
+    help=N_("Stand a grid/team down once this many said yes."),
+)
 @click.option("--exercise", is_flag=True, help=N_("A drill: marked as such, counted apart."))
 @JSON
 @pass_state
@@ -253,9 +257,15 @@ def _summary_json(state: State, s: Summary) -> dict[str, Any]:
 
 
 @mobilization.command("show")
-@click.argument("mobilization_id", type=int)
+@click.argument("mobilization_id", type=ROW_ID)
 @click.option("--watch", is_flag=True, help=N_("Keep updating until it ends (Ctrl-C to stop)."))
-@click.option("--every", type=float, default=1.0, show_default=True, help=N_("Seconds per update."))
+@click.option(
+    "--every",
+    type=click.FloatRange(0.1, 3600),
+    default=1.0,
+    show_default=True,
+    help=N_("Seconds per update."),
+)
 @JSON
 @pass_state
 def show(state: State, mobilization_id: int, watch: bool, every: float, as_json: bool) -> None:
@@ -287,7 +297,9 @@ def show(state: State, mobilization_id: int, watch: bool, every: float, as_json:
     help=N_("Only mobilizations in this state."),
 )
 @click.option("--exercise/--real", "exercise", default=None, help=N_("Only drills, or only real."))
-@click.option("--limit", type=int, default=50, show_default=True, help=N_("How many."))
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help=N_("How many.")
+)
 @JSON
 @pass_state
 def list_cmd(
@@ -330,7 +342,7 @@ def list_cmd(
 
 
 @mobilization.command("cancel")
-@click.argument("mobilization_id", type=int)
+@click.argument("mobilization_id", type=ROW_ID)
 @pass_state
 def cancel(state: State, mobilization_id: int) -> None:
     """Cancel it: nobody else is called, those already called are told."""
@@ -346,7 +358,7 @@ def cancel(state: State, mobilization_id: int) -> None:
 
 
 @mobilization.command("resend")
-@click.argument("mobilization_id", type=int)
+@click.argument("mobilization_id", type=ROW_ID)
 @pass_state
 def resend(state: State, mobilization_id: int) -> None:
     """Call everyone still silent again now (the per-person interval still holds)."""
@@ -358,7 +370,7 @@ def resend(state: State, mobilization_id: int) -> None:
 
 
 @mobilization.command("people")
-@click.argument("mobilization_id", type=int)
+@click.argument("mobilization_id", type=ROW_ID)
 @click.option("--attempts", "with_attempts", is_flag=True, help=N_("Every attempt of each person."))
 @JSON
 @pass_state
@@ -401,7 +413,7 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
 @click.command("ack")
 @click.argument("code")
 @click.option("--no", "negative", is_flag=True, help=N_("Can't come (default: coming)."))
-@click.option("--eta", type=int, help=N_("Minutes until arrival."))
+@click.option("--eta", type=click.IntRange(0, 1440), help=N_("Minutes until arrival."))
 @JSON
 @pass_state
 def ack(state: State, code: str, negative: bool, eta: int | None, as_json: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import MAX_ROW_ID, State, emit_json, pass_state
 from console.cli.tables import echo_fields, print_table
 from contacts.models import ChannelKind
 from contacts.people import (
@@ -164,7 +164,12 @@ def person_add(
 @click.option("--inactive", is_flag=True, help=N_("Only deactivated people."))
 @click.option("--all", "everyone", is_flag=True, help=N_("Active and deactivated people."))
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--after", "after_id", type=int, help=N_("Only ids above this (next page)."))
+@click.option(
+    "--after",
+    "after_id",
+    type=click.IntRange(0, MAX_ROW_ID),
+    help=N_("Only ids above this (next page)."),
+)
 @UNMASKED
 @JSON
 @pass_state

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from console.cli import render
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import ROW_ID, State, emit_json, pass_state
 from store.i18n import N_, _
 
 
@@ -70,7 +70,7 @@ def shift_handover_cmd(state: State, to: str, note: str, as_json: bool) -> None:
 
 
 @shift_group.command("confirm")
-@click.argument("handover_id", metavar="[ID]", type=int, required=False)
+@click.argument("handover_id", metavar="[ID]", type=ROW_ID, required=False)
 @click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 @pass_state
 def shift_confirm_cmd(state: State, handover_id: int | None, as_json: bool) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from console.cli.common import State, emit_json, pass_state
-from console.timefmt import local, parse_when
+from console.cli.common import State, emit_json, parse_time, pass_state
+from console.timefmt import local
 from contacts.people import Person
 from contacts.phones import mask_phone
 from mobilization import (
@@ -115,7 +115,7 @@ def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_jso
     """Print the tree (or the branch under NODE) with the people each node reaches."""
     ctx = state.ctx
     zone, region = ctx.config.zone, ctx.config.phone_region
-    at = parse_when(when, ctx.clock.now(), zone, "at") if when else ctx.clock.now()
+    at = parse_time(when, ctx.clock.now(), zone, "at") if when else ctx.clock.now()
     nodes = get_tree(ctx.db, tree)
     if not nodes:
         raise NotFound(
@@ -173,7 +173,7 @@ def show_cmd(state: State, node: str | None, tree: str, when: str | None, as_jso
 def check_cmd(state: State, tree: str, when: str | None, as_json: bool) -> int:
     """Report nodes that reach nobody, people with no channel, cycles. Exit 1 on problems."""
     ctx = state.ctx
-    at = parse_when(when, ctx.clock.now(), ctx.config.zone, "at") if when else ctx.clock.now()
+    at = parse_time(when, ctx.clock.now(), ctx.config.zone, "at") if when else ctx.clock.now()
     problems = check_tree(ctx.db, tree, at)
     if as_json:
         emit_json([p.to_json() for p in problems])

@@ -12,14 +12,21 @@ from typing import Any
 
 import click
 
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import State, emit_json, parse_time, pass_state
 from console.cli.tables import echo_fields, print_table
-from console.timefmt import local, parse_when
+from console.timefmt import local
 from jurisdiction.adjust import Adjustment, merge_grids, spec_from_json, split_grid
 from jurisdiction.geo import boundary_problems
 from jurisdiction.gridcheck import check_grids
 from jurisdiction.models import Level, Unit
-from jurisdiction.units import NewUnit, add_unit, list_units, unit_detail, unit_to_json
+from jurisdiction.units import (
+    MAX_FIGURE,
+    NewUnit,
+    add_unit,
+    list_units,
+    unit_detail,
+    unit_to_json,
+)
 from store.errors import InvalidInput
 from store.i18n import N_, _
 
@@ -95,8 +102,12 @@ def unit() -> None:
     help=N_("city, county, township (street), community (village), grid."),
 )
 @click.option("--parent", help=N_("Code of the unit one level up."))
-@click.option("--households", type=int, help=N_("Households (grids only)."))
-@click.option("--population", type=int, help=N_("Population (grids only)."))
+@click.option(
+    "--households", type=click.IntRange(0, MAX_FIGURE), help=N_("Households (grids only).")
+)
+@click.option(
+    "--population", type=click.IntRange(0, MAX_FIGURE), help=N_("Population (grids only).")
+)
 @click.option("--boundary", type=FILE, help=N_("GeoJSON file with the Polygon/MultiPolygon."))
 @click.option(
     "--address", "addresses", multiple=True, help=N_("An address or building (repeatable).")
@@ -125,7 +136,7 @@ def add_cmd(
     or merge can be dated back to when it really happened.
     """
     ctx = state.ctx
-    valid_from = parse_when(since, ctx.clock.now(), ctx.config.zone, "since") if since else None
+    valid_from = parse_time(since, ctx.clock.now(), ctx.config.zone, "since") if since else None
     geometry = read_json(boundary, "boundary") if boundary else None
     listed = list(addresses) + (_lines(address_file, "addresses") if address_file else [])
     item = add_unit(
@@ -289,7 +300,7 @@ def check_cmd(state: State, community: str | None, as_json: bool) -> int:
 
 def _effective(state: State, text: str) -> Any:
     ctx = state.ctx
-    return parse_when(text, ctx.clock.now(), ctx.config.zone, "effective")
+    return parse_time(text, ctx.clock.now(), ctx.config.zone, "effective")
 
 
 def _report(adj: Adjustment, as_json: bool) -> None:

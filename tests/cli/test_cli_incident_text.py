@@ -44,7 +44,7 @@ deadline     2026-11-26 11:15  -2h00m
 location     幸福路1号
 grid         G01
 assignee     -
-reporter     李四 13800138000
+reporter     李四 138****8000
 source       phone
 tags         消防
 reported at  2026-11-26 10:00
@@ -73,7 +73,7 @@ CARD_ZH = """\
 地点      幸福路1号
 网格      G01
 责任人    -
-报告人    李四 13800138000
+报告人    李四 138****8000
 来源      电话
 标签      消防
 上报时间  2026-11-26 10:00

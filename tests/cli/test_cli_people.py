@@ -108,8 +108,8 @@ def test_unmasked_listing_is_audited(town: Any) -> None:
     assert "+8613900139000" in shown.out
     events = [d for k, d in audit_kinds(town) if k == "personal_data_shown"]
     assert events == [
-        {"command": "person list", "count": 2},
-        {"command": "person show", "count": 1},
+        {"command": "person list", "count": 2, "what": "phones"},
+        {"command": "person show", "count": 1, "what": "phones"},
     ]
 
 
@@ -250,7 +250,7 @@ def test_teams(town: Any) -> None:
     assert bad_kind.code == 2 and bad_kind.err.startswith("dutydesk: kind: ")
     town("team", "show", "YL01", "--unmasked", "--json")
     events = [d for k, d in audit_kinds(town) if k == "personal_data_shown"]
-    assert events == [{"command": "team show", "count": 1}]
+    assert events == [{"command": "team show", "count": 1, "what": "phones"}]
 
 
 def test_phone_region_comes_from_the_configuration(town: Any) -> None:

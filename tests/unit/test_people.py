@@ -390,4 +390,4 @@ def test_personal_data_shown_is_audited(db: Database, clock: FixedClock) -> None
     record_personal_data_shown(db, clock, OPERATOR, "person list", 3)
     kind, data = last_event(db)
     assert kind == "personal_data_shown"
-    assert data == {"command": "person list", "count": 3}
+    assert data == {"command": "person list", "count": 3, "what": "phones"}

@@ -73,6 +73,8 @@ class ExtensionDialog(FormDialog[ExtensionRequest]):
             until = parse_when(until_input.value, self._base, self._zone, "until")
         except InvalidInput as exc:
             self.show_error("until-error", exc.reason, "extension-until")
+        except (OverflowError, ValueError):  # +999999999d, or year 1 in a zone east of UTC
+            self.show_error("until-error", _("out of range"), "extension-until")
         else:
             late_enough = until > self._base
             message = "" if late_enough else _("must be after the current deadline")

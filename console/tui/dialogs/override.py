@@ -144,11 +144,15 @@ class OverrideDialog(FormDialog[OverrideRequest]):
             start = parse_when(self._value("override-from"), self._now, self._zone, "from")
         except InvalidInput as exc:
             errors["override-from"] = exc.reason
+        except (OverflowError, ValueError):  # +999999999d, or year 1 in a zone east of UTC
+            errors["override-from"] = _("out of range")
         try:
             # "+12h" counts from the start when there is one: a shift's length.
             end = parse_when(self._value("override-to"), start or self._now, self._zone, "to")
         except InvalidInput as exc:
             errors["override-to"] = exc.reason
+        except (OverflowError, ValueError):
+            errors["override-to"] = _("out of range")
         if start is not None and end is not None and end <= start:
             errors["override-to"] = _("must be after the start")
         post = self.query_one("#override-post", Select).value

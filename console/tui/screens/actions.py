@@ -311,7 +311,12 @@ class CaseScreen(LiveScreen):
                 self.apply(
                     incident,
                     "extend",
-                    partial(workflow.request_extension, reason=request.reason, until=request.until),
+                    partial(
+                        workflow.request_extension,
+                        reason=request.reason,
+                        until=request.until,
+                        max_extension=ctx.config.security.max_extension,
+                    ),
                 )
 
         dialog = ExtensionDialog(

@@ -74,6 +74,7 @@ KIND_LABELS = {
     "remind": N_("reminded"),
     "task_added": N_("task added"),
     "task_done": N_("task done"),
+    "personal_data_shown": N_("phone shown"),
 }
 _DETAIL_KEYS = ("title", "text", "result", "reason", "to", "note", "into", "duplicate")
 # Extension statuses (database values) -> their names (translated where shown).
@@ -272,7 +273,9 @@ class IncidentDetailScreen(CaseScreen):
         self.query_one("#detail-deadline", Static).update(line)
 
     def _show_facts(self, incident: Incident, zone: ZoneInfo) -> None:
-        reporter = " ".join(x for x in (incident.reporter_name, incident.reporter_phone) if x)
+        # The reporter's number is personal data: shown masked, as every listing shows it.
+        phone = incident.masked().reporter_phone
+        reporter = " ".join(x for x in (incident.reporter_name, phone) if x)
         classification = f"{category_label(incident.category)}/{type_label(incident.type)}"
         pairs = (
             (_("Category"), classification),
