@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,10 @@ from console.config import peek_language
 from store.errors import DutydeskError
 from store.i18n import N_, _, choose, normalize, set_language
 from store.paths import default_config_path
+
+if TYPE_CHECKING:
+    from store.audit import Checkpoint
+    from store.keys import KeyRing
 
 
 def _lang_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -72,6 +77,8 @@ LAZY_COMMANDS = {
     "ack": ("console.cli.mobilize", "ack"),
     "serve": ("console.cli.serve", "serve_cmd"),
     "shift": ("console.cli.shift", "shift_group"),
+    "doctor": ("console.cli.doctor", "doctor"),
+    "keys": ("console.cli.keys", "keys_group"),
 }
 
 
@@ -233,18 +240,120 @@ def config_show(state: State, as_json: bool) -> None:
 
 @cli.group("audit")
 def audit_group() -> None:
-    """The hash-chained audit log."""
+    """The hash-chained audit log and its signed checkpoints."""
+
+
+def existing_db_path(state: State) -> Path:
+    """The database the command names, which must exist: looking at it never creates one.
+
+    Raises:
+        NotFound: there is no such file (exit 2).
+    """
+    from store.db import MEMORY
+    from store.errors import NotFound
+    from store.paths import default_db_path
+
+    path = state.db or default_db_path()
+    if str(path) != MEMORY and not path.is_file():
+        raise NotFound(_("database {path} does not exist").format(path=path))
+    return path
+
+
+def existing_keys(state: State, db_path: Path, key_file: Path | None = None) -> KeyRing | None:
+    """The key ring of ``db_path`` if its key file exists (never created here), else ``None``.
+
+    Args:
+        state: the global options (the configuration names the key file).
+        db_path: the database.
+        key_file: a key file named explicitly (``--keys``): it must exist.
+    """
+    from console.config import load_config
+    from store.keys import read_keys
+
+    if key_file is not None:
+        return read_keys(key_file)
+    config = load_config(state.config or default_config_path(), must_exist=state.config_required)
+    key_path = config.key_path(db_path)
+    return read_keys(key_path) if key_path.exists() else None
+
+
+def _checkpoint_after_verify(
+    state: State, db_path: Path, keys: KeyRing | None
+) -> Checkpoint | None:
+    """Sign the head just verified, where the database can be written (not on a read-only
+    mount, not an older schema: verifying never migrates); ``None`` where it cannot.
+
+    Without a key file yet, the installation's key file is created here (0600), as the
+    first signed link would create it: the database exists and is writable.
+    """
+    from console.config import load_config
+    from console.context import keys_for
+    from store.audit import checkpoint, head, latest_checkpoint
+    from store.clock import SystemClock
+    from store.db import SQLError, connect, schema_version
+    from store.schema import SCHEMA_VERSION
+
+    try:
+        db = connect(db_path, migrate=False)
+    except (DutydeskError, SQLError, OSError):
+        return None
+    try:
+        if schema_version(db) != SCHEMA_VERSION:
+            return None
+        if keys is None:
+            last = latest_checkpoint(db)
+            if last is not None and (last.last_id, last.last_hash) == head(db):
+                return None  # nothing to sign: no key file made beside a backup copy
+            config_path = state.config or default_config_path()
+            config = load_config(config_path, must_exist=state.config_required)
+            keys = keys_for(db, db_path, config)
+        return checkpoint(db, keys, SystemClock().now())
+    except (DutydeskError, SQLError, OSError):
+        return None
+    finally:
+        db.close()
+
+
+def _head_json(point: Checkpoint | None) -> dict[str, object] | None:
+    return None if point is None else point.to_json()
 
 
 @audit_group.command("verify")
 @click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+@click.option(
+    "--witness",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=N_("A signed head kept elsewhere (audit head --json): the chain must still hold it."),
+)
+@click.option(
+    "--keys",
+    "key_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=N_("The key file to check signatures with (a backup's is its database's)."),
+)
 @pass_state
-def audit_verify(state: State, as_json: bool) -> None:
-    """Check the audit chain; exit 1 naming the first bad entry."""
-    from store.audit import verify_chain
+def audit_verify(state: State, as_json: bool, witness: Path | None, key_file: Path | None) -> None:
+    """Check the audit chain, its signed checkpoints and head file; exit 1 naming the first
+    bad entry. Opens the database read-only; signs the head when it verifies."""
+    from store.audit import read_head_file, verify_history
+    from store.db import SQLError, connect_readonly
     from store.errors import AuditBroken
 
-    report = verify_chain(state.ctx.db)
+    db_path = existing_db_path(state)
+    witnessed = read_head_file(witness, signed=False) if witness is not None else None
+    keys = existing_keys(state, db_path, key_file)
+    db = connect_readonly(db_path)
+    try:
+        report = verify_history(db, keys, witness=witnessed)
+    except SQLError as exc:
+        raise DutydeskError(
+            _("cannot read database {path}: {error}: run dutydesk doctor").format(
+                path=db_path, error=exc
+            )
+        ) from exc
+    finally:
+        db.close()
+    written = _checkpoint_after_verify(state, db_path, keys) if report.ok else None
     if as_json:
         emit_json(
             {
@@ -252,6 +361,13 @@ def audit_verify(state: State, as_json: bool) -> None:
                 "checked": report.checked,
                 "bad_id": report.bad_id,
                 "problem": report.problem,
+                "checkpoints": report.checkpoints,
+                "unsigned_checkpoints": report.unsigned,
+                "last_checkpoint": _head_json(report.last),
+                "head_file": _head_json(report.head_file),
+                "witness": _head_json(report.witness),
+                "notes": list(report.notes),
+                "checkpoint_written": _head_json(written),
             }
         )
         if not report.ok:
@@ -264,21 +380,75 @@ def audit_verify(state: State, as_json: bool) -> None:
             )
         )
     click.echo(_("audit chain intact: {count} entries verified").format(count=report.checked))
+    if report.last is not None:
+        click.echo(
+            _(
+                "checkpoints: {count} hold, {signed} with a valid signature; the last at {at}"
+                " (entry {entry})"
+            ).format(
+                count=report.checkpoints + report.unsigned,
+                signed=report.checkpoints,
+                at=report.last.at,
+                entry=report.last.last_id,
+            )
+        )
+    if report.witness is not None:
+        click.echo(
+            _("witness: entry {entry} is in the chain as witnessed").format(
+                entry=report.witness.last_id
+            )
+        )
+    for note in report.notes:
+        click.echo(_("warning: {note}").format(note=note), err=True)
+
+
+@audit_group.command("head")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+@pass_state
+def audit_head(state: State, as_json: bool) -> None:
+    """Sign the chain's head now and print it: what a witness (the county) keeps."""
+    from store.audit import checkpoint, latest_checkpoint
+
+    existing_db_path(state)
+    ctx = state.ctx
+    checkpoint(ctx.db, ctx.keys, ctx.clock.now())
+    point = latest_checkpoint(ctx.db)
+    assert point is not None  # checkpoint() always leaves one
+    if as_json:
+        emit_json(point.to_json())
+        return
+    click.echo(
+        _("audit head: entry {entry} ({count} entries), hash {hash}").format(
+            entry=point.last_id, count=point.count, hash=point.last_hash
+        )
+    )
+    click.echo(
+        _("signed at {at} with key {kid}: {mac}").format(at=point.at, kid=point.kid, mac=point.mac)
+    )
 
 
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @pass_state
 def backup(state: State, path: Path) -> None:
-    """Copy the database to PATH, consistently, even while it is in use."""
-    from store.db import backup as backup_db
+    """Copy the database to PATH, consistently, even while it is in use; the copy is checked
+    (integrity, audit history) before it is kept, and written 0600."""
+    from store.backup import backup as backup_db
 
-    target = backup_db(state.ctx.db, path)
+    existing_db_path(state)
+    ctx = state.ctx
+    result = backup_db(ctx.db, path, keys=ctx.keys, now=ctx.clock.now())
     click.echo(
-        _("backup written: {path} ({size:.1f} MB)").format(
-            path=target, size=target.stat().st_size / 1e6
-        )
+        _("backup written: {path} ({size:.1f} MB)").format(path=result.path, size=result.size / 1e6)
     )
+    click.echo(
+        _("checked: integrity ok, {count} audit entries verified").format(count=result.entries)
+    )
+    if not result.recorded:
+        click.echo(
+            _("warning: the database was busy: the time of this backup was not recorded"),
+            err=True,
+        )
 
 
 @cli.command()

@@ -74,8 +74,9 @@ ALLOWED_FIRST_PARTY = [
     "incidents.limits", "incidents.models", "incidents.supervision", "jurisdiction",
     "jurisdiction.models", "mobilization", "mobilization.channels", "mobilization.models",
     "mobilization.progress", "reports", "reports.notices", "reports.overview", "store",
-    "store.audit", "store.clock", "store.db", "store.errors", "store.i18n", "store.lease",
-    "store.paths", "store.schema", "store.textsearch",
+    "store.audit", "store.clock", "store.db", "store.errors", "store.i18n", "store.keys",
+    "store.lease", "store.masking", "store.paths", "store.schema", "store.text",
+    "store.textsearch",
 ]  # fmt: skip
 
 # Run in a fresh interpreter: argv[1] the database, argv[2] a configuration file (absent:
