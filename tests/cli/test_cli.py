@@ -257,6 +257,13 @@ def test_demo_builds_and_reports_where(tmp_path: Path, capsys) -> None:
     assert "already at" in capsys.readouterr().out
     main(["--db", str(target), "audit", "verify"])
     assert "intact" in capsys.readouterr().out
+    # A rebuild is a new history: its head is signed afresh, the old head file does not
+    # stand against it.
+    main(["demo", "--db", str(target), "--cases", "20", "--force"])
+    capsys.readouterr()
+    main(["--db", str(target), "audit", "verify", "--json"])
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["ok"] and verified["checkpoints"] == 1, verified
     # The demo street breaks the grid rules exactly where it was built to: one undersized
     # grid and one small gap, nothing else.
     with pytest.raises(SystemExit) as checked:
