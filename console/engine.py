@@ -11,9 +11,10 @@ write), and takes the lease as soon as the row is gone (a clean stop) or has exp
 Everything the loop acts on is a row, so killing it loses nothing: attempts it had handed to a
 sender and not yet recorded stay ``pending`` and are sent again, with the same id, by whichever
 engine runs next. Outcomes are recorded as they arrive: each sender worker reports what became
-of its request and waits for it to be committed before it sends anything else, and the engine
-commits whatever has come back in one transaction (a group commit). So a crash sends again at
-most the requests that were in flight (``concurrency`` x ``batch`` per channel), never a whole
+of its request, and the engine commits whatever has come back in one transaction (a group
+commit). A worker may send its next request while its last outcome is being committed, but
+no further ahead, so a crash sends again at most two requests per worker (one on the wire, one
+answered and not yet recorded: 2 x ``concurrency`` x ``batch`` per channel), never a whole
 chunk. A stop (:meth:`Engine.run`'s event, SIGTERM/SIGINT through :func:`run_until_signalled`)
 starts nothing new, lets the requests in flight finish for up to ``drain_s``, hands back the
 rest unsent, and releases the lease for a standby.
@@ -58,10 +59,12 @@ from mobilization import (
 from store import lease
 from store.audit import checkpoint
 from store.clock import Clock, SystemClock
-from store.db import Database, connect
+from store.db import Database, SQLError, connect
 from store.errors import DutydeskError
 
 SWEEP_BATCH = 500
+# How long a group commit of outcomes waits for more to come back, when nobody waits for it.
+GATHER_S = 0.002
 SWEEP_PAUSE_S = 0.05
 
 
@@ -157,6 +160,14 @@ class Engine:
         self._resolved: list[Delivery] = []  # outcomes reported, not yet committed
         self._waiters: list[asyncio.Future[None]] = []  # workers waiting for that commit
         self._flush_due: asyncio.Event | None = None
+        self._closing = False  # the run is ending: the flusher commits what is left, then ends
+        # The outcomes connection is used by the flusher's thread and, for hand-backs, the loop.
+        self._outcomes_lock = threading.Lock()
+        # Outcomes reported and not yet committed, and how many a worker may run ahead by:
+        # each worker may send its next request while the outcome of its last one is being
+        # committed, never more (see _committed).
+        self._ahead = 0
+        self._ahead_max = 1
 
     @property
     def routing(self) -> Routing:
@@ -191,6 +202,8 @@ class Engine:
         outcomes = connect(self.db_path, synchronous="NORMAL", migrate=False)
         if self._routing is None:
             self._routing = routing_for(self.config, self.db_path, db, self.base_url)
+        self._closing = False
+        self._ahead_max = max(1, sum(s.concurrency for s in self.senders.values()))
         flusher = asyncio.ensure_future(self._flusher(outcomes))
         held = False
         look_at = sweep_at = 0.0
@@ -216,10 +229,12 @@ class Engine:
                 self._collect(outcomes)
         finally:
             await self._drain(outcomes)
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            self._flush(outcomes)  # what came back last, if the flusher had not had its turn
+            # The flusher commits what came back last, then ends; a database that keeps
+            # refusing must not hold the stop for ever.
+            self._closing = True
+            self._flush_due.set()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(flusher, timeout=self.options.drain_s)
             if held:
                 with contextlib.suppress(DutydeskError):
                     lease.release(db, self.holder)
@@ -338,56 +353,73 @@ class Engine:
 
     # --- outcomes, committed as they arrive
     async def _committed(self, deliveries: Sequence[Delivery]) -> None:
-        """Queue ``deliveries`` for the next group commit and return once it is done."""
+        """Queue ``deliveries`` for the next group commit; return when the worker may go on.
+
+        A worker may send its next request while the outcome of its previous one waits for the
+        commit, but no further: once as many outcomes wait as there are workers, a report waits
+        for the commit. So what a crash can send again is bounded by two requests per worker
+        (one on the wire, one answered and not yet recorded), and the commits, which take the
+        event loop for a moment, group several outcomes instead of stalling every worker.
+        """
         assert self._loop is not None and self._flush_due is not None
         self._resolved.extend(deliveries)
+        self._ahead += 1
+        self._flush_due.set()
+        if self._ahead <= self._ahead_max:
+            return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
-        self._flush_due.set()
         await waiter
 
     async def _flusher(self, db: Database) -> None:
-        """Commit what the senders reported, one transaction for all that came back meanwhile."""
+        """Commit what the senders reported, one transaction for all that came back meanwhile.
+
+        Unless a worker is waiting for it, a commit first lets a moment pass
+        (:data:`GATHER_S`) so that the outcomes coming back meanwhile join it. Ends, once
+        everything is committed, when the engine is closing.
+        """
         assert self._flush_due is not None
         while True:
             await self._flush_due.wait()
             self._flush_due.clear()
-            # Results that came back in the same turn of the loop join this commit.
-            await asyncio.sleep(0)
+            await asyncio.sleep(0 if self._waiters or self._closing else GATHER_S)
             if not self._flush(db):
+                if self._closing:
+                    return  # kept pending: the next engine sends them again, same ids
                 # The database refused (busy): the senders keep waiting; try again shortly.
                 await asyncio.sleep(self.options.tick_s)
                 self._flush_due.set()
+            elif self._closing and not self._resolved:
+                return
 
     def _flush(self, db: Database) -> bool:
         """Record every reported outcome; False (nothing lost, all kept) when the write failed."""
-        if not self._resolved:
-            self._release_waiters()
-            return True
         deliveries, self._resolved = self._resolved, []
-        try:
-            record_deliveries(
-                db,
-                self.clock,
-                deliveries,
-                self.routing,
-                local_retry_s=self.options.local_retry_s,
-            )
-        except DutydeskError as exc:
-            self._resolved[:0] = deliveries
-            self.last_error = str(exc)
-            return False
-        self.commits += 1
-        self.sent += sum(1 for d in deliveries if d.ok)
-        self._note_local(deliveries)
-        self._release_waiters()
-        return True
-
-    def _release_waiters(self) -> None:
         waiters, self._waiters = self._waiters, []
+        ahead, self._ahead = self._ahead, 0
+        if deliveries:
+            try:
+                with self._outcomes_lock:
+                    record_deliveries(
+                        db,
+                        self.clock,
+                        deliveries,
+                        self.routing,
+                        local_retry_s=self.options.local_retry_s,
+                    )
+            except (DutydeskError, SQLError) as exc:  # busy, a full disk: keep them, retry
+                self._resolved[:0] = deliveries
+                self._waiters[:0] = waiters
+                self._ahead += ahead
+                self.last_error = str(exc)
+                return False
+            self.commits += 1
+            self.sent += sum(1 for d in deliveries if d.ok)
+            self._note_local(deliveries)
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        return True
 
     def _note_local(self, deliveries: Sequence[Delivery]) -> None:
         """Tell the officer while this machine itself keeps messages from going out."""
@@ -429,11 +461,12 @@ class Engine:
                 self._resolved += [Delivery(m.attempt_id, False, error, local=True) for m in left]
             else:
                 self._resolved += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in left]
-        if not self._flush(db) and self._flush_due is not None:
-            self._flush_due.set()  # kept: the flusher tries again shortly
+        if self._resolved and self._flush_due is not None:
+            self._flush_due.set()  # the flusher commits them with the next group
         if cancelled:
             try:
-                release_attempts(db, cancelled)
+                with self._outcomes_lock:
+                    release_attempts(db, cancelled)
             except DutydeskError as exc:
                 self.last_error = str(exc)
 

@@ -14,7 +14,8 @@ once by a gateway that deduplicates.
   list[Delivery]`` (one per message, same order); ``async aclose()``. A sender never raises for
   a failed delivery. With ``report``, it hands over each outcome as soon as it is known and
   awaits ``report`` before it sends anything more on that worker: the engine records outcomes
-  as they arrive, so a crash re-sends at most the requests in flight, not a whole chunk. Once
+  as they arrive (letting a worker run at most one request ahead of its commit), so a crash
+  re-sends at most the requests in flight and those just answered, not a whole chunk. Once
   ``halt`` is set it starts nothing new; what it never tried comes back ``NOT_SENT``.
 * :func:`local_fault` — whether an error is this machine's own (file descriptors, disk, memory).
   A delivery that failed for such a reason is ``local``: nothing reached the recipient and it
@@ -150,6 +151,7 @@ Report = Callable[[Sequence[Delivery]], Awaitable[None]]
 
 class Sender(Protocol):
     name: str
+    concurrency: int  # requests (or connections) it has in flight at most
 
     async def send(
         self,
@@ -492,6 +494,7 @@ class LogSender:
     """Appends one JSON line per message to a file: the channel of last resort and of tests."""
 
     name = "log"
+    concurrency = 1
 
     def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         self.path = path
@@ -711,6 +714,7 @@ class _HttpSender:
         client_factory: ClientFactory | None = None,
     ) -> None:
         self._concurrency = concurrency
+        self.concurrency = concurrency
         self._timeout_s = timeout_s
         self._window_s = retry_window_s
         self._batch = max(1, batch)
@@ -1093,6 +1097,7 @@ class EmailSender:
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self.concurrency = settings.concurrency
 
     async def send(
         self,

@@ -10,7 +10,7 @@ private key.
 
 The file is text, one key per line (``#`` comments allowed)::
 
-    k20261207T051826-3fa1 2026-12-07T05:18:26+00:00 9f86d081884c7d65...(64 hex digits)
+    k3fa1c2 2026-12-07T05:18:26+00:00 9f86d081884c7d65...(64 hex digits)
 
 that is: the key's id, when it was created, and 32 random bytes in hex. The newest key signs;
 older keys still verify what they signed while it can still be valid (:meth:`KeyRing.retired_at`
@@ -26,7 +26,7 @@ import hmac
 import re
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,12 +52,18 @@ class Key:
     kid: str
     created: datetime
     secret: bytes
+    # Derived keys, made once: a mobilization signs tens of thousands of links with one.
+    _derived: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def derive(self, purpose: str) -> bytes:
         """The key for one use (``"links"``, ``"audit"``...), derived from this key."""
-        return hmac.new(
-            self.secret, b"dutydesk/" + purpose.encode("ascii"), hashlib.sha256
-        ).digest()
+        derived = self._derived.get(purpose)
+        if derived is None:
+            derived = hmac.new(
+                self.secret, b"dutydesk/" + purpose.encode("ascii"), hashlib.sha256
+            ).digest()
+            self._derived[purpose] = derived
+        return derived
 
     def __repr__(self) -> str:  # never show the secret in a traceback or a log
         return f"Key(kid={self.kid!r}, created={self.created.isoformat()!r})"
@@ -112,9 +118,9 @@ def unsafe_permissions(path: Path) -> str | None:
 
 
 def _new_key(now: datetime) -> Key:
-    # The time says when at a glance; the random part keeps two keys of one second apart.
+    # Short, since every link carries it (an SMS pays for each character); the file says when.
     return Key(
-        f"k{now:%Y%m%dT%H%M%S}-{secrets.token_hex(2)}",
+        f"k{secrets.token_hex(3)}",
         now.replace(microsecond=0),
         secrets.token_bytes(32),
     )
@@ -204,6 +210,8 @@ def rotate_keys(path: Path, now: datetime | None = None) -> KeyRing:
     ring = read_keys(path)
     now = now or datetime.now(UTC)
     key = _new_key(now)
+    while ring.get(key.kid) is not None:  # one chance in millions: draw again
+        key = _new_key(now)
     if key.created < ring.current.created:
         raise InvalidInput(
             _("the newest key was made at {then}, after now ({now}): check the clock").format(

@@ -141,8 +141,10 @@ def test_a_sigkilled_engine_sends_again_at_most_what_was_in_flight(
     wait_for(lambda: all_sent(db, mob), 90, "every recipient sent", 0.1)
 
     twice = gateway.seen_twice
-    # Only what was in flight (one request per worker, batch 1) when the first one died.
-    assert sum(n - 1 for n in twice.values()) <= CONCURRENCY * 1, twice
+    # Only what was in flight when the first one died: per worker (batch 1) one request on the
+    # wire and at most one answered and not yet committed (the engine lets a worker run ahead
+    # of its commit by one request, no further). Before: up to a whole chunk of 500.
+    assert sum(n - 1 for n in twice.values()) <= 2 * CONCURRENCY * 1, twice
     assert max(twice.values(), default=1) <= 2
     one_each(gateway, db, mob)
 
