@@ -25,7 +25,7 @@ from store.clock import FixedClock, SystemClock
 from store.db import Database, connect, write
 from store.i18n import _
 from store.keys import key_path_for, load_keys
-from store.paths import demo_db_path
+from store.paths import demo_db_path, private_dir
 
 STREET = "青山街道"
 COMMUNITIES = ["幸福社区", "和平社区", "滨江社区", "东湖村", "新河社区", "南苑社区"]
@@ -279,7 +279,7 @@ def build_demo(
     rng = random.Random(seed)
     end = now or SystemClock().now()
     policy = Policy(shift_leads=tuple(SHIFT_LEADS))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # 0700, like every directory dutydesk makes
     partial = path.with_name(path.name + ".building")
     for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)

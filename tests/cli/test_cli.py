@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -249,10 +250,13 @@ def test_newer_schema_is_refused(run) -> None:
 
 
 def test_demo_builds_and_reports_where(tmp_path: Path, capsys) -> None:
-    target = tmp_path / "demo.db"
+    target = tmp_path / "data" / "demo.db"
     main(["demo", "--db", str(target), "--cases", "40"])
     out = capsys.readouterr().out
     assert str(target) in out and target.exists()
+    # Only its owner reads the demo's files, like any database's.
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
     main(["demo", "--db", str(target)])
     assert "already at" in capsys.readouterr().out
     main(["--db", str(target), "audit", "verify"])
