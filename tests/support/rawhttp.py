@@ -80,6 +80,8 @@ class Flood(threading.Thread):
 
     ``opened`` counts every connection made, ``closed_by_server`` those the server closed; a
     connection still waiting to be accepted (the server's queue is full) simply waits.
+    ``kept`` is how many were open after the last refill (``open_now`` at an arbitrary moment
+    also counts those the server has just closed and the loop has not reopened yet).
     """
 
     def __init__(self, port: int, size: int, host: str = "127.0.0.1") -> None:
@@ -88,6 +90,7 @@ class Flood(threading.Thread):
         self.opened = 0
         self.closed_by_server = 0
         self.open_now = 0
+        self.kept = 0
         self._halt = threading.Event()
         self._selector = selectors.DefaultSelector()
 
@@ -120,6 +123,7 @@ class Flood(threading.Thread):
             while not self._halt.is_set():
                 while self.open_now < self.size:
                     self._open()
+                self.kept = self.open_now
                 for key, _events in self._selector.select(timeout=0.2):
                     sock = key.fileobj
                     assert isinstance(sock, socket.socket)
