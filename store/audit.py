@@ -519,6 +519,18 @@ def latest_checkpoint(db: Database) -> Checkpoint | None:
     return None if row is None else Checkpoint(row[0], int(row[1]), row[2], int(row[3]), *row[4:])
 
 
+def latest_checkpoint_row(db: Database) -> tuple[int, Checkpoint] | None:
+    """The newest stored checkpoint with its row id (what the uplink follows), or ``None``."""
+    if not has_table(db, "audit_checkpoints"):
+        return None
+    row = db.conn.execute(
+        f"SELECT id, {_COLUMNS} FROM audit_checkpoints ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), Checkpoint(row[1], int(row[2]), row[3], int(row[4]), row[5], row[6])
+
+
 def _holds(db: Database, length: int, point: Checkpoint, source: str) -> tuple[int, str] | None:
     """Why the chain (``length`` entries) no longer holds ``point``: ``(entry, problem)``."""
     if point.last_id > length or point.count > length:

@@ -567,6 +567,148 @@ def _m12_audit_checkpoints(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m13_uplink(conn: sqlite3.Connection) -> None:
+    """The uplink's outbox (a unit's side) and the hub's units, events and read model.
+
+    The outbox is fed by a cursor over ``events`` (``uplink_cursor``): each projection step
+    writes its uplink events and moves the cursor in one transaction, so every timeline entry
+    becomes its events exactly once. ``uplink_subjects`` keeps the last seq used per subject
+    (raised after a resync, so a restored unit never reuses a number the hub holds).
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE uplink_cursor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            event_id INTEGER NOT NULL,
+            checkpoint_id INTEGER NOT NULL
+        );
+        CREATE TABLE uplink_outbox (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'dead')),
+            tries INTEGER NOT NULL DEFAULT 0,
+            sent_at TEXT,
+            result TEXT,
+            error TEXT,
+            UNIQUE (subject, seq)
+        );
+        CREATE INDEX uplink_outbox_unsent ON uplink_outbox(id) WHERE state != 'sent';
+        CREATE TABLE uplink_subjects (
+            subject TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        );
+        CREATE TABLE uplink_mobilizations (
+            mobilization_id INTEGER PRIMARY KEY,
+            dirty INTEGER NOT NULL DEFAULT 0,
+            summarized_at TEXT,
+            final INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE uplink_status (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            state TEXT NOT NULL,
+            last_ok_at TEXT,
+            next_try_at TEXT,
+            down_since TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_total INTEGER NOT NULL DEFAULT 0,
+            resync_due INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE hub_units (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT,
+            created_at TEXT NOT NULL,
+            rotated_at TEXT,
+            revoked_at TEXT,
+            last_contact_at TEXT,
+            last_head TEXT,
+            changed_at TEXT,
+            rolled_up_at TEXT
+        );
+        CREATE UNIQUE INDEX hub_units_token ON hub_units(token_hash) WHERE token_hash IS NOT NULL;
+        CREATE TABLE hub_events (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL REFERENCES hub_units(code),
+            event_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('applied', 'held', 'superseded')),
+            UNIQUE (unit, event_id)
+        );
+        CREATE INDEX hub_events_subject ON hub_events(unit, subject, seq);
+        CREATE INDEX hub_events_held ON hub_events(unit, subject, seq) WHERE state = 'held';
+        CREATE TABLE hub_subjects (
+            unit TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            PRIMARY KEY (unit, subject)
+        );
+        CREATE TABLE hub_cases (
+            unit TEXT NOT NULL,
+            number TEXT NOT NULL,
+            title TEXT NOT NULL,
+            category TEXT NOT NULL,
+            type TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            deadline TEXT,
+            overdue INTEGER NOT NULL DEFAULT 0,
+            supervised INTEGER NOT NULL DEFAULT 0,
+            lost INTEGER NOT NULL DEFAULT 0,
+            last_change_at TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (unit, number)
+        );
+        CREATE INDEX hub_cases_open ON hub_cases(unit, active, severity);
+        CREATE TABLE hub_mobilizations (
+            unit TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            case_number TEXT,
+            state TEXT NOT NULL,
+            exercise INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            yes INTEGER NOT NULL DEFAULT 0,
+            no INTEGER NOT NULL DEFAULT 0,
+            silent INTEGER NOT NULL DEFAULT 0,
+            unreachable INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (unit, ref)
+        );
+        CREATE TABLE hub_rollups (
+            unit TEXT NOT NULL,
+            child TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (unit, child)
+        );
+        CREATE TABLE hub_batches (
+            unit TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at TEXT NOT NULL,
+            response TEXT NOT NULL,
+            PRIMARY KEY (unit, key)
+        );
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -580,5 +722,6 @@ MIGRATIONS: list[Migration] = [
     _m10_attempt_claims,
     _m11_active_stage_deadline,
     _m12_audit_checkpoints,
+    _m13_uplink,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -57,6 +57,19 @@ OWNERS: dict[str, str] = {
     "mob_links": "mobilization",
     "attempts": "mobilization",
     "person_sends": "mobilization",
+    # uplink: the outbox of a unit, and the hub's side
+    "uplink_cursor": "uplink",
+    "uplink_outbox": "uplink",
+    "uplink_subjects": "uplink",
+    "uplink_mobilizations": "uplink",
+    "uplink_status": "uplink",
+    "hub_units": "uplink",
+    "hub_events": "uplink",
+    "hub_subjects": "uplink",
+    "hub_cases": "uplink",
+    "hub_mobilizations": "uplink",
+    "hub_rollups": "uplink",
+    "hub_batches": "uplink",
 }
 
 # Tables of the store every package may use as the mode says.

@@ -1,0 +1,439 @@
+"""Provides the outbox: the timeline turned into uplink events, in order, exactly once.
+
+Every change the level above must see is already an entry of the hash-chained timeline
+(``events``), written in the same transaction as the change. :func:`project` is a cursor over
+that append-only chain: it reads the entries after ``uplink_cursor``, projects each one it
+cares about into an uplink event (:mod:`uplink.models`), and writes those events and the
+cursor's new position in one transaction. So an entry becomes its events once, never twice,
+and none is skipped, across crashes and restarts: the same guarantee as an outbox row written
+with the change, at the cost of a short delay (the engine projects every tick).
+
+A case event carries the change (the timeline entry's kind, stages, operator) and the case as
+it stands when projected (normally within a second of the change; after the engine was off,
+as it stands at catch-up), so the hub's read model is always the case's latest state. Answers
+to a mobilization are not sent one by one: they mark it, and :func:`project` sends a summary
+at most every ``summary_every`` seconds per mobilization, and a final one when it ends. Each
+new signed checkpoint of the audit chain becomes one ``audit_head`` event (the newest, when
+several were signed between two projections). A hub rolls up its units the same way.
+
+The payload of each kind is documented field by field in ``docs/uplink-protocol.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from incidents.models import Incident
+from incidents.records import get_incident
+from mobilization import get_mobilization, totals
+from store.audit import StoredEvent, events_after, latest_checkpoint_row
+from store.clock import from_iso, to_iso
+from store.db import Database, write
+from store.errors import NotFound
+from uplink.models import (
+    UNIT_SUBJECT,
+    Kind,
+    OutboxState,
+    UplinkEvent,
+    case_subject,
+    mobilization_subject,
+)
+
+PROJECT_BATCH = 2000  # timeline entries read and projected per transaction
+
+# Timeline kinds (written by the domains) and what the level above hears of them. A kind not
+# named here stays local (notes, tasks, contacts, trees, security summaries...).
+CASE_KINDS: dict[str, Kind] = {
+    "reported": Kind.CASE_REPORTED,
+    "edit": Kind.CASE_UPDATED,
+    "assign": Kind.CASE_UPDATED,
+    "park": Kind.CASE_UPDATED,
+    "unpark": Kind.CASE_UPDATED,
+    "merged_in": Kind.CASE_UPDATED,
+    "extension_granted": Kind.CASE_UPDATED,
+    "supervise": Kind.CASE_SUPERVISED,
+    "remind": Kind.CASE_SUPERVISED,
+    "merge": Kind.CASE_MERGED,
+}
+MOBILIZATION_ANSWERS = frozenset(
+    {
+        "mobilization_answer",
+        "mobilization_answer_changed",
+        "mobilization_node_unreachable",
+        "mobilization_resent",
+    }
+)
+MOBILIZATION_ENDS = frozenset({"mobilization_completed", "mobilization_cancelled"})
+HANDOVER_KINDS = frozenset({"handover", "handover_confirmed"})
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What to project, and how: from the ``[uplink]`` configuration.
+
+    Attributes:
+        unit: the division code events carry.
+        include_reporter: send the reporter's name (and masked phone) with each case.
+        summary_every: at most one mobilization summary per mobilization this often.
+    """
+
+    unit: str
+    include_reporter: bool = False
+    summary_every: timedelta = timedelta(seconds=30)
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def case_payload(incident: Incident, now: datetime, *, include_reporter: bool) -> dict[str, Any]:
+    """The case as the level above sees it: no reporter unless configured, phone masked."""
+    full = incident.to_json(now)
+    case = {
+        name: full[name]
+        for name in (
+            "number",
+            "title",
+            "description",
+            "category",
+            "type",
+            "severity",
+            "urgency",
+            "stage",
+            "location",
+            "lat",
+            "lon",
+            "grid",
+            "source",
+            "tags",
+            "assignee",
+            "reported_at",
+            "stage_since",
+            "deadline",
+            "overdue",
+            "parked",
+            "supervised",
+            "extensions",
+            "updated_at",
+            "closed_at",
+        )
+    }
+    case["active"] = incident.stage.is_open
+    case["merged_into"] = None
+    if include_reporter:
+        case["reporter"] = {"name": full["reporter_name"], "phone": full["reporter_phone"]}
+    return case
+
+
+def _change(entry: StoredEvent) -> dict[str, Any]:
+    change: dict[str, Any] = {"kind": entry.kind, "operator": entry.operator}
+    if entry.stage_to:
+        change["stage_from"] = entry.stage_from
+        change["stage_to"] = entry.stage_to
+    if entry.kind == "edit":
+        change["fields"] = sorted(entry.data.get("changes", entry.data))
+    for name in ("into", "duplicate", "new_deadline", "to"):
+        value = entry.data.get(name)
+        if isinstance(value, str | int):
+            change[name] = value
+    return change
+
+
+def mobilization_payload(db: Database, mobilization_id: int, *, final: bool) -> dict[str, Any]:
+    mob = get_mobilization(db, mobilization_id)
+    counts = totals(db, mobilization_id)
+    answered = counts.yes + counts.no
+    return {
+        "mobilization": mob.id,
+        "case": mob.incident_number,
+        "state": mob.state.value,
+        "exercise": mob.exercise,
+        "mode": mob.mode.value,
+        "targets": list(mob.targets),
+        "need": mob.need,
+        "created_at": to_iso(mob.created_at),
+        "finished_at": to_iso(mob.finished_at) if mob.finished_at else None,
+        "counts": counts.to_json(),
+        "answered_pct": round(100.0 * answered / counts.total, 1) if counts.total else 0.0,
+        "final": final,
+    }
+
+
+class _Writer:
+    """Appends events to the outbox inside one transaction, numbering each subject."""
+
+    def __init__(self, db: Database, unit: str) -> None:
+        self.db = db
+        self.unit = unit
+        self.written = 0
+        self._seqs: dict[str, int] = {}
+
+    def next_seq(self, subject: str) -> int:
+        seq = self._seqs.get(subject)
+        if seq is None:
+            row = self.db.conn.execute(
+                "SELECT seq FROM uplink_subjects WHERE subject = ?", (subject,)
+            ).fetchone()
+            seq = int(row[0]) if row else 0
+        seq += 1
+        self._seqs[subject] = seq
+        return seq
+
+    def add(self, subject: str, kind: Kind, at: str, payload: dict[str, Any]) -> None:
+        seq = self.next_seq(subject)
+        self.db.conn.execute(
+            "INSERT INTO uplink_outbox (event_id, subject, seq, kind, at, payload)"
+            " VALUES (?,?,?,?,?,?)",
+            (_new_id(), subject, seq, kind.value, at, json.dumps(payload, ensure_ascii=False)),
+        )
+        self.written += 1
+
+    def close(self) -> None:
+        self.db.conn.executemany(
+            "INSERT INTO uplink_subjects (subject, seq) VALUES (?, ?)"
+            " ON CONFLICT(subject) DO UPDATE SET seq = excluded.seq",
+            list(self._seqs.items()),
+        )
+
+
+def _cursor(db: Database) -> tuple[int, int]:
+    row = db.conn.execute(
+        "SELECT event_id, checkpoint_id FROM uplink_cursor WHERE id = 1"
+    ).fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def _move_cursor(db: Database, event_id: int, checkpoint_id: int) -> None:
+    db.conn.execute(
+        "INSERT INTO uplink_cursor (id, event_id, checkpoint_id) VALUES (1, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET event_id = excluded.event_id,"
+        " checkpoint_id = excluded.checkpoint_id",
+        (event_id, checkpoint_id),
+    )
+
+
+def _mark_mobilization(db: Database, mobilization_id: int) -> None:
+    db.conn.execute(
+        "INSERT INTO uplink_mobilizations (mobilization_id, dirty) VALUES (?, 1)"
+        " ON CONFLICT(mobilization_id) DO UPDATE SET dirty = 1",
+        (mobilization_id,),
+    )
+
+
+def _project_entry(
+    db: Database, out: _Writer, entry: StoredEvent, options: Projection, now: datetime
+) -> None:
+    if entry.incident_id is not None and (entry.kind in CASE_KINDS or entry.stage_to):
+        try:
+            incident = get_incident(db, entry.incident_id)
+        except NotFound:
+            return
+        kind = CASE_KINDS.get(entry.kind, Kind.CASE_STAGE)
+        if entry.stage_to and kind is not Kind.CASE_MERGED:
+            kind = Kind.CASE_STAGE if entry.kind != "reported" else Kind.CASE_REPORTED
+        case = case_payload(incident, now, include_reporter=options.include_reporter)
+        if incident.merged_into is not None:
+            try:
+                case["merged_into"] = get_incident(db, incident.merged_into).number
+            except NotFound:
+                case["merged_into"] = None
+        out.add(
+            case_subject(incident.number), kind, entry.at, {"change": _change(entry), "case": case}
+        )
+        return
+    mob_id = entry.data.get("mobilization")
+    if entry.kind == "mobilization_started" and isinstance(mob_id, int):
+        payload = mobilization_payload(db, mob_id, final=False)
+        payload["message"] = get_mobilization(db, mob_id).message
+        out.add(mobilization_subject(mob_id), Kind.MOBILIZATION_STARTED, entry.at, payload)
+        db.conn.execute(
+            "INSERT OR IGNORE INTO uplink_mobilizations (mobilization_id, summarized_at)"
+            " VALUES (?, ?)",
+            (mob_id, entry.at),
+        )
+    elif entry.kind in MOBILIZATION_ANSWERS and isinstance(mob_id, int):
+        _mark_mobilization(db, mob_id)
+    elif entry.kind in MOBILIZATION_ENDS and isinstance(mob_id, int):
+        out.add(
+            mobilization_subject(mob_id),
+            Kind.MOBILIZATION_SUMMARY,
+            entry.at,
+            mobilization_payload(db, mob_id, final=True),
+        )
+        db.conn.execute(
+            "INSERT INTO uplink_mobilizations (mobilization_id, dirty, summarized_at, final)"
+            " VALUES (?, 0, ?, 1) ON CONFLICT(mobilization_id) DO UPDATE SET dirty = 0,"
+            " summarized_at = excluded.summarized_at, final = 1",
+            (mob_id, entry.at),
+        )
+    elif entry.kind in HANDOVER_KINDS:
+        payload = {"kind": entry.kind, "operator": entry.operator}
+        for name in (
+            "to",
+            "open",
+            "overdue",
+            "supervised",
+            "parked",
+            "pending_extensions",
+            "from",
+            "handed_over_at",
+        ):
+            if name in entry.data:
+                payload[name] = entry.data[name]
+        out.add(UNIT_SUBJECT, Kind.HANDOVER, entry.at, payload)
+
+
+def _summaries(db: Database, out: _Writer, options: Projection, now: datetime) -> None:
+    """A summary for each mobilization answered since its last one, at most every so often."""
+    before = to_iso(now - options.summary_every)
+    rows = db.conn.execute(
+        "SELECT mobilization_id, final FROM uplink_mobilizations WHERE dirty = 1"
+        " AND (summarized_at IS NULL OR summarized_at <= ?) ORDER BY mobilization_id",
+        (before,),
+    ).fetchall()
+    at = to_iso(now)
+    for mob_id, final in rows:
+        try:
+            payload = mobilization_payload(db, int(mob_id), final=bool(final))
+        except NotFound:
+            payload = None
+        if payload is not None:
+            out.add(mobilization_subject(int(mob_id)), Kind.MOBILIZATION_SUMMARY, at, payload)
+        db.conn.execute(
+            "UPDATE uplink_mobilizations SET dirty = 0, summarized_at = ?"
+            " WHERE mobilization_id = ?",
+            (at, mob_id),
+        )
+
+
+def project(db: Database, options: Projection, now: datetime, *, batch: int = PROJECT_BATCH) -> int:
+    """Project the timeline entries after the cursor (at most ``batch``) into the outbox.
+
+    One transaction: the events written, the cursor moved, the mobilizations marked. Also
+    sends the summaries that fell due and the newest signed checkpoint, if a new one exists.
+
+    Returns:
+        The number of timeline entries read (``batch`` means: call again, there is more).
+    """
+    with write(db):
+        after, checkpoint_id = _cursor(db)
+        entries = events_after(db, after, batch)
+        out = _Writer(db, options.unit)
+        for entry in entries:
+            _project_entry(db, out, entry, options, now)
+        last = entries[-1].id if entries else after
+        newest = latest_checkpoint_row(db)
+        if newest is not None and newest[0] > checkpoint_id:
+            checkpoint_id, point = newest
+            out.add(UNIT_SUBJECT, Kind.AUDIT_HEAD, point.at, point.to_json())
+        _summaries(db, out, options, now)
+        out.close()
+        if entries or newest is not None:
+            _move_cursor(db, last, checkpoint_id)
+    return len(entries)
+
+
+def enqueue(db: Database, events: Iterable[tuple[str, Kind, str, dict[str, Any]]]) -> int:
+    """Append events built elsewhere (a hub's roll-ups, a resync) to the outbox; call inside a
+    write transaction. Returns how many."""
+    out = _Writer(db, "")
+    for subject, kind, at, payload in events:
+        out.add(subject, kind, at, payload)
+    out.close()
+    return out.written
+
+
+# --- reading the outbox -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One row of the outbox as the drain and the operator see it."""
+
+    row: int
+    event: UplinkEvent
+    state: OutboxState
+    tries: int
+    error: str | None
+
+
+def _row_event(row: Sequence[Any], unit: str) -> OutboxEvent:
+    rid, event_id, subject, seq, kind, at, payload, state, tries, error = row
+    event = UplinkEvent(event_id, unit, subject, int(seq), Kind(kind), at, json.loads(payload))
+    return OutboxEvent(int(rid), event, OutboxState(state), int(tries), error)
+
+
+_OUT_COLUMNS = "id, event_id, subject, seq, kind, at, payload, state, tries, error"
+
+
+def sendable(db: Database, unit: str, limit: int) -> list[OutboxEvent]:
+    """The next unsent events in order, skipping the subjects a dead letter blocks."""
+    rows = db.conn.execute(
+        f"SELECT {_OUT_COLUMNS} FROM uplink_outbox WHERE state = 'pending'"
+        " AND subject NOT IN (SELECT subject FROM uplink_outbox WHERE state = 'dead')"
+        " ORDER BY id LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [_row_event(r, unit) for r in rows]
+
+
+def dead_letters(db: Database, unit: str) -> list[OutboxEvent]:
+    rows = db.conn.execute(
+        f"SELECT {_OUT_COLUMNS} FROM uplink_outbox WHERE state = 'dead' ORDER BY id"
+    ).fetchall()
+    return [_row_event(r, unit) for r in rows]
+
+
+def mark_sent(db: Database, rows: Sequence[tuple[int, str]], now: datetime) -> None:
+    """Record the hub's ``done`` answers: ``(row, result)`` pairs; call inside ``write``."""
+    at = to_iso(now)
+    db.conn.executemany(
+        "UPDATE uplink_outbox SET state = 'sent', sent_at = ?, result = ?, error = NULL,"
+        " tries = tries + 1 WHERE id = ?",
+        [(at, result, row) for row, result in rows],
+    )
+
+
+def mark_dead(db: Database, row: int, reason: str) -> None:
+    """A refused event becomes a dead letter; call inside ``write``."""
+    db.conn.execute(
+        "UPDATE uplink_outbox SET state = 'dead', result = 'rejected', error = ?,"
+        " tries = tries + 1 WHERE id = ?",
+        (reason, row),
+    )
+
+
+def requeue(db: Database, rows: Sequence[int] | None = None) -> int:
+    """Put dead letters back in the queue (all of them, or the given rows); returns how many."""
+    with write(db):
+        if rows is None:
+            cur = db.conn.execute(
+                "UPDATE uplink_outbox SET state = 'pending', error = NULL WHERE state = 'dead'"
+            )
+        else:
+            cur = db.conn.executemany(
+                "UPDATE uplink_outbox SET state = 'pending', error = NULL"
+                " WHERE state = 'dead' AND id = ?",
+                [(r,) for r in rows],
+            )
+        return int(cur.rowcount)
+
+
+def backlog(db: Database) -> tuple[int, str | None, int]:
+    """``(pending, at of the oldest pending, dead letters)`` in one read of the unsent index."""
+    pending, oldest, dead = db.conn.execute(
+        "SELECT sum(state = 'pending'), min(CASE WHEN state = 'pending' THEN at END),"
+        " sum(state = 'dead') FROM uplink_outbox INDEXED BY uplink_outbox_unsent"
+        " WHERE state != 'sent'"
+    ).fetchone()
+    return int(pending or 0), oldest, int(dead or 0)
+
+
+def oldest_pending(db: Database) -> datetime | None:
+    _pending, oldest, _dead = backlog(db)
+    return from_iso(oldest) if oldest else None
