@@ -17,8 +17,19 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   locale; ``--lang`` overrides it);
 * ``[contacts]``: ``phone_region`` (ISO 3166 region of phone numbers written without a
   country code, default CN);
-* ``[channels]`` and ``[uplink]``: accepted and shown (tokens and passwords as ``***``); used
-  by the mobilization and uplink features;
+* ``[channels]``: the mobilization's channels (tokens and passwords shown as ``***``);
+* ``[uplink]``: the level above: ``url`` (the hub's base URL), ``token`` or ``token_file``
+  (the unit's bearer token; a file only the service may read), ``unit`` (the division code
+  sent; default the township's code), ``batch`` (events per request, default 200),
+  ``timeout_seconds`` (10), ``alarm_minutes`` (a backlog older than this raises an alarm,
+  default 15), ``include_reporter`` (send the reporter's name and masked phone, default
+  false), ``summary_seconds`` (a mobilization's summary at most this often, default 30),
+  ``backoff_max_seconds`` (300), ``rollup`` (a hub also sends summaries of its units, default
+  true);
+* ``[hub]``: ``enabled`` (``serve`` also receives from units below), ``silent_minutes`` (a
+  unit not heard from for longer is flagged, default 30), ``max_body_kb`` (4096),
+  ``requests_per_minute`` (per unit, default 600), ``rollup_seconds`` (a unit's roll-up sent
+  up at most this often, default 60);
 * ``[serve]``: ``host``/``port`` (default 127.0.0.1:8470), ``public_url`` (where links point),
   ``inbound_host``/``inbound_port`` (a separate listener for the SMS gateway's replies),
   ``inbound_secret_file`` (the gateway's shared signing secret), ``signature_window_seconds``
@@ -70,7 +81,22 @@ KNOWN = {
         "serve",
         "mobilize",
         "security",
+        "hub",
     },
+    "uplink": {
+        "url",
+        "token",
+        "token_file",
+        "unit",
+        "batch",
+        "timeout_seconds",
+        "alarm_minutes",
+        "include_reporter",
+        "summary_seconds",
+        "backoff_max_seconds",
+        "rollup",
+    },
+    "hub": {"enabled", "silent_minutes", "max_body_kb", "requests_per_minute", "rollup_seconds"},
     "serve": {
         "host",
         "port",
@@ -112,6 +138,38 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class UplinkSettings:
+    """``[uplink]``: where status flows up to, as whom, and how."""
+
+    url: str | None = None  # the hub's base URL; None: no uplink
+    token: str | None = field(default=None, repr=False)
+    token_file: Path | None = None
+    unit: str | None = None  # None: the township's code in the jurisdiction
+    batch: int = 200
+    timeout_s: float = 10.0
+    alarm: timedelta = timedelta(minutes=15)
+    include_reporter: bool = False
+    summary_every: timedelta = timedelta(seconds=30)
+    backoff_max_s: float = 300.0
+    rollup: bool = True
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """``[hub]``: receiving from the units below."""
+
+    enabled: bool = False
+    silent: timedelta = timedelta(minutes=30)
+    max_body_bytes: int = 4096 * 1024
+    requests_per_minute: int = 600
+    rollup_every: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration."""
 
@@ -140,6 +198,8 @@ class Config:
     health_token_file: Path | None = None
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For is believed (reverse proxies)
     security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
+    uplink: UplinkSettings = field(default_factory=lambda: UplinkSettings())
+    hub: HubSettings = field(default_factory=lambda: HubSettings())
 
     def key_path(self, db_path: Path) -> Path:
         """The key file of the database at ``db_path`` (``[security] key_file``, else beside it)."""
@@ -190,7 +250,26 @@ class Config:
             },
             "contacts": {"phone_region": self.phone_region},
             "channels": _without_secrets(self.raw.get("channels", {})),
-            "uplink": _without_secrets(self.raw.get("uplink", {})),
+            "uplink": {
+                **({"url": self.uplink.url} if self.uplink.url else {}),
+                **({"token": "***"} if self.uplink.token else {}),
+                **({"token_file": str(self.uplink.token_file)} if self.uplink.token_file else {}),
+                **({"unit": self.uplink.unit} if self.uplink.unit else {}),
+                "batch": self.uplink.batch,
+                "timeout_seconds": self.uplink.timeout_s,
+                "alarm_minutes": int(self.uplink.alarm.total_seconds() // 60),
+                "include_reporter": self.uplink.include_reporter,
+                "summary_seconds": int(self.uplink.summary_every.total_seconds()),
+                "backoff_max_seconds": self.uplink.backoff_max_s,
+                "rollup": self.uplink.rollup,
+            },
+            "hub": {
+                "enabled": self.hub.enabled,
+                "silent_minutes": int(self.hub.silent.total_seconds() // 60),
+                "max_body_kb": self.hub.max_body_bytes // 1024,
+                "requests_per_minute": self.hub.requests_per_minute,
+                "rollup_seconds": int(self.hub.rollup_every.total_seconds()),
+            },
             "serve": {
                 "host": self.serve_host,
                 "port": self.serve_port,
@@ -457,9 +536,10 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         raise r.fail(("ui", "language"), _('must be "en" or "zh_CN"'))
     grid_rules = _parse_grid(r, data.get("grid", {}))
     phone_region = _parse_contacts(r, data.get("contacts", {}))
-    for name in ("channels", "uplink"):
-        if name in data and not isinstance(data[name], dict):
-            raise r.fail((name,), _("must be a table"))
+    if "channels" in data and not isinstance(data["channels"], dict):
+        raise r.fail(("channels",), _("must be a table"))
+    uplink = _parse_uplink(r, _table(r, data, "uplink"), path)
+    hub = _parse_hub(r, _table(r, data, "hub"))
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -545,6 +625,8 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         health_token_file=health_token_file,
         trusted_proxies=tuple(p.strip() for p in proxies),
         security=security,
+        uplink=uplink,
+        hub=hub,
     )
 
 
@@ -595,6 +677,59 @@ def _parse_security(r: _Reader, table: dict[str, Any], path: Path | None) -> Sec
         lockout_for=timedelta(
             minutes=_whole(r, table, ("security", "lockout_minutes"), 10, 1, 1440)
         ),
+    )
+
+
+def _flag(r: _Reader, table: dict[str, Any], where: tuple[str, str], default: bool) -> bool:
+    value = table.get(where[-1], default)
+    if not isinstance(value, bool):
+        raise r.fail(where, _("must be true or false"))
+    return value
+
+
+def _parse_uplink(r: _Reader, table: dict[str, Any], path: Path | None) -> UplinkSettings:
+    url = table.get("url")
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://")) or " " in url
+    ):
+        raise r.fail(("uplink", "url"), _("must be an http:// or https:// address"))
+    token = table.get("token")
+    if token is not None and (not isinstance(token, str) or not token.strip()):
+        raise r.fail(("uplink", "token"), _("must be a non-empty string"))
+    token_file = _path(r, table, ("uplink", "token_file"), path)
+    if token is not None and token_file is not None:
+        raise r.fail(("uplink", "token_file"), _("give token or token_file, not both"))
+    unit = table.get("unit")
+    if unit is not None:
+        from uplink.models import code_problem
+
+        problem = code_problem(unit)
+        if problem:
+            raise r.fail(("uplink", "unit"), problem)
+    return UplinkSettings(
+        url=url.rstrip("/") if url else None,
+        token=token.strip() if token else None,
+        token_file=token_file,
+        unit=unit,
+        batch=_whole(r, table, ("uplink", "batch"), 200, 1, 500),
+        timeout_s=float(_whole(r, table, ("uplink", "timeout_seconds"), 10, 1, 300)),
+        alarm=timedelta(minutes=_whole(r, table, ("uplink", "alarm_minutes"), 15, 1, 10080)),
+        include_reporter=_flag(r, table, ("uplink", "include_reporter"), False),
+        summary_every=timedelta(
+            seconds=_whole(r, table, ("uplink", "summary_seconds"), 30, 1, 3600)
+        ),
+        backoff_max_s=float(_whole(r, table, ("uplink", "backoff_max_seconds"), 300, 1, 86400)),
+        rollup=_flag(r, table, ("uplink", "rollup"), True),
+    )
+
+
+def _parse_hub(r: _Reader, table: dict[str, Any]) -> HubSettings:
+    return HubSettings(
+        enabled=_flag(r, table, ("hub", "enabled"), False),
+        silent=timedelta(minutes=_whole(r, table, ("hub", "silent_minutes"), 30, 1, 10080)),
+        max_body_bytes=_whole(r, table, ("hub", "max_body_kb"), 4096, 16, 65536) * 1024,
+        requests_per_minute=_whole(r, table, ("hub", "requests_per_minute"), 600, 1, 100000),
+        rollup_every=timedelta(seconds=_whole(r, table, ("hub", "rollup_seconds"), 60, 1, 86400)),
     )
 
 
