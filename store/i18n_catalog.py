@@ -28,7 +28,16 @@ from typing import Any
 from store.i18n import CHINESE, DOMAIN, LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("console", "contacts", "incidents", "jurisdiction", "mobilization", "reports", "store")
+PACKAGES = (
+    "console",
+    "contacts",
+    "incidents",
+    "jurisdiction",
+    "mobilization",
+    "reports",
+    "store",
+    "uplink",
+)
 PO_PATH = LOCALE_DIR / CHINESE / "LC_MESSAGES" / f"{DOMAIN}.po"
 MO_PATH = PO_PATH.with_suffix(".mo")
 MARKERS = {"_": 1, "N_": 1, "ngettext": 2}

@@ -702,6 +702,7 @@ def _m13_uplink(conn: sqlite3.Connection) -> None:
             unit TEXT NOT NULL,
             key TEXT NOT NULL,
             at TEXT NOT NULL,
+            body_hash TEXT NOT NULL,
             response TEXT NOT NULL,
             PRIMARY KEY (unit, key)
         );
