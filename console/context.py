@@ -70,3 +70,33 @@ def open_context(
         operator=(operator or "").strip() or config.operator,
         clock=clock or SystemClock(),
     )
+
+
+def uplink_unit(db: Database, config: Config) -> str | None:
+    """The division code this database reports as: ``[uplink] unit``, else its top unit's code
+    (the township, or the county of a county hub) when the jurisdiction has exactly one."""
+    if config.uplink.unit:
+        return config.uplink.unit
+    from jurisdiction.models import Level
+    from jurisdiction.units import list_units
+
+    for level in Level:
+        units = list_units(db, level=level)
+        if units:
+            return units[0].code if len(units) == 1 else None
+    return None
+
+
+def uplink_token(config: Config) -> str | None:
+    """The unit's bearer token for the hub (``[uplink] token``, or the file ``token_file``).
+
+    Raises:
+        InvalidInput: the token file is missing, unsafe or malformed.
+    """
+    if config.uplink.token:
+        return config.uplink.token
+    if config.uplink.token_file is not None:
+        from uplink.drain import read_token
+
+        return read_token(config.uplink.token_file)
+    return None

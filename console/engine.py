@@ -38,9 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.config import Config
-from console.context import keys_for
+from console.context import keys_for, uplink_token, uplink_unit
 from incidents.supervision import sweep_overdue
 from mobilization import (
     Delivery,
@@ -60,7 +61,11 @@ from store import lease
 from store.audit import checkpoint
 from store.clock import Clock, SystemClock
 from store.db import Database, SQLError, connect
-from store.errors import DutydeskError
+from store.errors import DutydeskError, InvalidInput
+from store.i18n import _
+
+if TYPE_CHECKING:
+    from uplink.drain import Drain
 
 SWEEP_BATCH = 500
 # How long a group commit of outcomes waits for more to come back, when nobody waits for it.
@@ -90,6 +95,8 @@ class EngineOptions:
     drain_s: float = 3.0
     # A send held back by a local error (EMFILE, ENOSPC...) goes again after this long.
     local_retry_s: float = 5.0
+    # The uplink's drain looks for new events this often when it has nothing to send.
+    uplink_s: float = 1.0
 
 
 def routing_for(
@@ -100,6 +107,37 @@ def routing_for(
         configured=config.channels.configured,
         base_url=base_url or config.base_url,
         keys=keys_for(db, db_path, config),
+    )
+
+
+def drain_for(db: Database, config: Config, clock: Clock) -> Drain | None:
+    """The uplink's drain as configured; ``None`` when the unit's code is unknown.
+
+    Raises:
+        InvalidInput: the token file is missing, unsafe or malformed, or no token is set.
+    """
+    from uplink.drain import Drain
+    from uplink.outbox import Projection
+
+    assert config.uplink.url is not None
+    unit = uplink_unit(db, config)
+    if unit is None:
+        return None
+    token = uplink_token(config)
+    if token is None:
+        raise InvalidInput(_("set token or token_file to send to the hub"), "uplink.token")
+    settings = config.uplink
+    return Drain(
+        config.uplink.url,
+        token,
+        Projection(unit, settings.include_reporter, settings.summary_every),
+        clock,
+        batch=settings.batch,
+        timeout_s=settings.timeout_s,
+        backoff_max_s=settings.backoff_max_s,
+        hub_rollup_every=config.hub.rollup_every
+        if config.hub.enabled and settings.rollup
+        else None,
     )
 
 
@@ -168,6 +206,8 @@ class Engine:
         # committed, never more (see _committed).
         self._ahead = 0
         self._ahead_max = 1
+        self.drain: Drain | None = None  # the uplink's drain, while the loop runs it
+        self.uplink_error: str | None = None  # why the uplink cannot run (a bad token file...)
 
     @property
     def routing(self) -> Routing:
@@ -205,6 +245,7 @@ class Engine:
         self._closing = False
         self._ahead_max = max(1, sum(s.concurrency for s in self.senders.values()))
         flusher = asyncio.ensure_future(self._flusher(outcomes))
+        uplink = asyncio.ensure_future(self._uplink(stop)) if self.config.uplink.enabled else None
         held = False
         look_at = sweep_at = 0.0
         try:
@@ -228,6 +269,13 @@ class Engine:
                 )
                 self._collect(outcomes)
         finally:
+            if uplink is not None:
+                # A batch on the wire when the stop came is sent again next time, same ids.
+                done, _pending = await asyncio.wait([uplink], timeout=self.options.drain_s)
+                if not done:
+                    uplink.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await uplink
             await self._drain(outcomes)
             # The flusher commits what came back last, then ends; a database that keeps
             # refusing must not hold the stop for ever.
@@ -244,6 +292,45 @@ class Engine:
             outcomes.close()
             db.close()
             self._set_state("stopped")
+
+    # --- the uplink
+    async def _uplink(self, stop: asyncio.Event) -> None:
+        """Drain the outbox to the hub while this engine holds the lease (a task of the loop)."""
+        db = connect(self.db_path, migrate=False)
+        try:
+            while not stop.is_set():
+                pause = self.options.uplink_s
+                if self.state == "here":
+                    pause = await self._uplink_step(db)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+        finally:
+            if self.drain is not None:
+                with contextlib.suppress(Exception):
+                    await self.drain.aclose()
+                self.drain = None
+            db.close()
+
+    async def _uplink_step(self, db: Database) -> float:
+        """One step of the drain; returns how long to wait before the next."""
+        if self.drain is None:
+            try:
+                self.drain = drain_for(db, self.config, self.clock)
+            except DutydeskError as exc:
+                self.uplink_error = self.last_error = str(exc)
+                return 30.0
+            if self.drain is None:
+                self.uplink_error = _(
+                    "[uplink] unit is not set and the jurisdiction has no one top unit"
+                )
+                return 30.0
+            self.uplink_error = None
+        try:
+            report = await self.drain.step(db)
+        except (DutydeskError, SQLError) as exc:
+            self.last_error = str(exc)
+            return self.options.uplink_s
+        return 0.0 if report.more else self.options.uplink_s
 
     def _renew(self, db: Database) -> bool:
         now = self.clock.now()

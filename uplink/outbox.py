@@ -437,3 +437,146 @@ def backlog(db: Database) -> tuple[int, str | None, int]:
 def oldest_pending(db: Database) -> datetime | None:
     _pending, oldest, _dead = backlog(db)
     return from_iso(oldest) if oldest else None
+
+
+# --- resynchronisation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What :func:`reconcile` found: subjects requeued for the hub, and those needing a rebase."""
+
+    requeued: int  # events sent before that the hub no longer has: pending again
+    diverged: list[tuple[str, int]]  # (subject, hub's seq): the hub holds a history we lack
+
+
+def local_subjects(db: Database) -> dict[str, int]:
+    """Every subject this unit has numbered, with the last seq used."""
+    return {s: int(q) for s, q in db.conn.execute("SELECT subject, seq FROM uplink_subjects")}
+
+
+def reconcile(db: Database, hub: dict[str, tuple[int, str]]) -> Reconciled:
+    """Compare the outbox with the hub's state (subject -> (applied seq, its event id)).
+
+    A subject the hub is behind on (it lost data, or never got it), whose history agrees up to
+    the hub's seq, has its later events set pending again: they go with their ids, in order.
+    A subject where the hub is ahead, or holds another event at its seq (this unit was
+    restored from an older backup), is returned in ``diverged`` for :func:`rebase`, which
+    needs the hub's event ids of that subject. Call inside ``write``.
+    """
+    requeued = 0
+    diverged: list[tuple[str, int]] = []
+    mine = local_subjects(db)
+    for subject, last in mine.items():
+        hub_seq, hub_id = hub.get(subject, (0, ""))
+        if hub_seq > last:
+            diverged.append((subject, hub_seq))
+            continue
+        if hub_seq > 0:
+            row = db.conn.execute(
+                "SELECT event_id FROM uplink_outbox WHERE subject = ? AND seq = ?",
+                (subject, hub_seq),
+            ).fetchone()
+            if row is None or row[0] != hub_id:
+                diverged.append((subject, hub_seq))
+                continue
+        if hub_seq < last:
+            cur = db.conn.execute(
+                "UPDATE uplink_outbox SET state = 'pending', sent_at = NULL, result = NULL"
+                " WHERE subject = ? AND seq > ? AND state = 'sent'",
+                (subject, hub_seq),
+            )
+            requeued += int(cur.rowcount)
+    for subject, (hub_seq, _hub_id) in hub.items():
+        if subject not in mine and hub_seq > 0:
+            diverged.append((subject, hub_seq))
+    return Reconciled(requeued, sorted(diverged))
+
+
+def _current_state(db: Database, subject: str, now: datetime, options: Projection) -> Any:
+    """What a ``resync`` event says the subject is now: the case, the mobilization, or None."""
+    kind, _sep, ref = subject.partition(":")
+    try:
+        if kind == "case":
+            incident = get_incident(db, ref)
+            case = case_payload(incident, now, include_reporter=options.include_reporter)
+            if incident.merged_into is not None:
+                case["merged_into"] = get_incident(db, incident.merged_into).number
+            return {"case": case}
+        if kind == "mobilization" and ref.isdigit():
+            return {"mobilization": mobilization_payload(db, int(ref), final=False)}
+    except (NotFound, ValueError):
+        pass
+    return {"case": None} if kind == "case" else {}
+
+
+def rebase(
+    db: Database,
+    subject: str,
+    hub_seq: int,
+    hub_ids: set[str],
+    now: datetime,
+    options: Projection,
+) -> int:
+    """Put this unit's history of ``subject`` after the hub's, without a gap or a duplicate.
+
+    The hub holds ``hub_seq`` events of the subject (ids ``hub_ids``); this unit lacks some of
+    them (restored from an older backup). Events the hub has are marked sent. ``known`` is the
+    last seq up to which both histories agree. A ``resync`` event at ``hub_seq + 1`` tells the
+    hub to set aside (supersede, not delete) what it holds after ``known`` and take the
+    subject's current state; this unit's events the hub lacks follow it, renumbered in their
+    order. Call inside ``write``. Returns how many events were renumbered.
+    """
+    rows = db.conn.execute(
+        "SELECT id, event_id, seq, state FROM uplink_outbox WHERE subject = ? ORDER BY seq",
+        (subject,),
+    ).fetchall()
+    known = 0
+    for _row, event_id, seq, _state in rows:
+        if event_id not in hub_ids:
+            break
+        known = int(seq)
+    theirs = [int(r[0]) for r in rows if r[1] in hub_ids and r[3] != "sent"]
+    db.conn.executemany(
+        "UPDATE uplink_outbox SET state = 'sent', result = 'duplicate' WHERE id = ?",
+        [(r,) for r in theirs],
+    )
+    missing = [int(r[0]) for r in rows if r[1] not in hub_ids]
+    # Renumber through negative values: (subject, seq) is unique at every step.
+    db.conn.executemany("UPDATE uplink_outbox SET seq = -seq WHERE id = ?", [(r,) for r in missing])
+    payload = {"known": known, **_current_state(db, subject, now, options)}
+    db.conn.execute(
+        "INSERT INTO uplink_subjects (subject, seq) VALUES (?, ?)"
+        " ON CONFLICT(subject) DO UPDATE SET seq = excluded.seq",
+        (subject, hub_seq),
+    )
+    enqueue(db, [(subject, Kind.RESYNC, to_iso(now), payload)])
+    # The resync must reach the hub before the renumbered events: they move to later rows.
+    for seq, row in enumerate(missing, start=hub_seq + 2):
+        old = db.conn.execute(
+            "SELECT event_id, kind, at, payload, state, tries, error FROM uplink_outbox"
+            " WHERE id = ?",
+            (row,),
+        ).fetchone()
+        db.conn.execute("DELETE FROM uplink_outbox WHERE id = ?", (row,))
+        event_id, kind, at, payload_json, state, tries, error = old
+        db.conn.execute(
+            "INSERT INTO uplink_outbox (event_id, subject, seq, kind, at, payload, state,"
+            " tries, error) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                event_id,
+                subject,
+                seq,
+                kind,
+                at,
+                payload_json,
+                "dead" if state == "dead" else "pending",
+                tries,
+                error,
+            ),
+        )
+    db.conn.execute(
+        "UPDATE uplink_subjects SET seq = ? WHERE subject = ?",
+        (hub_seq + 1 + len(missing), subject),
+    )
+    return len(missing)

@@ -79,6 +79,7 @@ LAZY_COMMANDS = {
     "shift": ("console.cli.shift", "shift_group"),
     "doctor": ("console.cli.doctor", "doctor"),
     "keys": ("console.cli.keys", "keys_group"),
+    "sync": ("console.cli.sync", "sync_group"),
 }
 
 

@@ -1,0 +1,437 @@
+"""Provides the drain: the outbox sent to the hub in batches, in order, exactly once.
+
+The engine (the console's or ``dutydesk serve``'s, whichever holds the lease) runs one
+:class:`Drain` as a task of its loop. Each :meth:`Drain.step` projects new timeline entries
+into the outbox (:func:`uplink.outbox.project`), adds a hub's roll-ups of its units, and, when
+the link is not backing off, posts the next batch to ``<url>/v1/events``:
+
+* ``accepted``, ``duplicate`` and ``held`` are done (the hub has the event);
+* ``conflict`` asks for a resynchronisation (:meth:`Drain.resync`) before the next batch;
+* ``rejected``, or a 4xx other than 408/429 for a single event, makes a dead letter: later
+  events of the same subject wait behind it (order per subject is a promise), others flow. A
+  4xx for a batch of several is narrowed down by halving the batch, so one bad event never
+  condemns its neighbours;
+* 401/403 stop the link (``unauthorized``) until the token is fixed; 408, 429, 5xx, timeouts and
+  refused connections back off exponentially with full jitter, honouring ``Retry-After``.
+
+Every outcome is recorded in ``uplink_status`` (:mod:`uplink.status`) so every process shows
+the same link state. The batch's ``Idempotency-Key`` is derived from its event ids: a batch
+resent after a crash carries the same key. Resynchronisation runs at the first step of each
+engine run and after a conflict: it reads ``GET /v1/units/{unit}/state`` and converges
+(:func:`uplink.outbox.reconcile`, :func:`uplink.outbox.rebase`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from store.clock import Clock
+from store.db import Database, write
+from store.errors import DutydeskError, InvalidInput, UplinkRejected
+from store.i18n import _
+from store.keys import unsafe_permissions
+from uplink import outbox, status
+from uplink.models import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    Batch,
+    EventResult,
+    LinkState,
+    Result,
+)
+from uplink.outbox import OutboxEvent, Projection
+
+BACKOFF_BASE_S = 1.0
+RETRY_AFTER_MAX_S = 86400.0
+STATE_PAGE = 5000
+TOKEN_MIN = 16
+
+
+def read_token(path: Path, field: str = "uplink.token_file") -> str:
+    """The unit's bearer token: the first line of ``path``, a file only its owner may read.
+
+    Raises:
+        InvalidInput: missing, unreadable, readable by others, or not one word of 16+ characters.
+    """
+    try:
+        problem = unsafe_permissions(path)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=path, error=exc), field
+        ) from exc
+    if problem is not None:
+        raise InvalidInput(problem, field)
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < TOKEN_MIN or any(c.isspace() for c in token):
+        raise InvalidInput(
+            _("{path}: the token must be one word of {n} characters or more").format(
+                path=path, n=TOKEN_MIN
+            ),
+            field,
+        )
+    return token
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or ``None``."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), RETRY_AFTER_MAX_S)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - now).total_seconds()), RETRY_AFTER_MAX_S)
+
+
+def backoff_s(failures: int, cap: float, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter: uniform in [base*2^(n-1)/2, base*2^(n-1)], capped."""
+    top = min(cap, BACKOFF_BASE_S * float(2 ** max(0, min(failures - 1, 30))))
+    return float(top / 2 + rand() * top / 2)
+
+
+def batch_key(events: list[OutboxEvent]) -> str:
+    """The batch's Idempotency-Key: the same events give the same key, whenever sent."""
+    digest = hashlib.sha256("\n".join(e.event.id for e in events).encode()).hexdigest()
+    return digest[:40]
+
+
+@dataclass
+class StepReport:
+    """What one :meth:`Drain.step` did (for tests, the benchmark and the engine's wake-ups)."""
+
+    projected: int = 0
+    sent: int = 0
+    dead: int = 0
+    conflicts: int = 0
+    waiting: bool = False  # backing off or unauthorized: nothing was tried
+    more: bool = False  # there is more to do right away
+    error: str | None = None
+    results: list[EventResult] = field(default_factory=list)
+
+
+class Drain:
+    """The sending side of one unit's uplink; see the module docstring.
+
+    Args:
+        url: the hub's base URL (``[uplink] url``).
+        token: the unit's bearer token.
+        projection: the unit's code and what to project.
+        clock: the clock (backoff deadlines are stored as times).
+        batch: events per request.
+        timeout_s: per request.
+        backoff_max_s: the longest wait between tries.
+        hub_rollup_every: when this database is also a hub that sends its units' roll-ups up.
+        client: an ``httpx.AsyncClient`` (tests hand in one with a mock transport).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        projection: Projection,
+        clock: Clock,
+        *,
+        batch: int = 200,
+        timeout_s: float = 10.0,
+        backoff_max_s: float = 300.0,
+        hub_rollup_every: timedelta | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.projection = projection
+        self.clock = clock
+        self.batch = batch
+        self.backoff_max_s = backoff_max_s
+        self.hub_rollup_every = hub_rollup_every
+        self._limit = batch
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+            "Content-Type": "application/json",
+        }
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+        self._owns_client = client is None
+        self._resynced = False
+
+    @property
+    def unit(self) -> str:
+        return self.projection.unit
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    # --- one step -----------------------------------------------------------------------------
+    async def step(self, db: Database) -> StepReport:
+        """Project, then send one batch if the link may try now. Never raises for the link's
+        faults (they are recorded); a database error propagates to the engine."""
+        report = StepReport()
+        now = self.clock.now()
+        report.projected = outbox.project(db, self.projection, now)
+        if self.hub_rollup_every is not None:
+            from uplink import hub
+
+            with write(db):
+                outbox.enqueue(db, hub.rollups_due(db, now, self.hub_rollup_every))
+        failures, next_try = status.failures(db)
+        if next_try is not None and now < next_try and failures:
+            report.waiting = True
+            report.more = report.projected >= outbox.PROJECT_BATCH
+            return report
+        resync = not self._resynced or status.resync_due(db)
+        if resync and not await self._guarded(db, self.resync(db), report):
+            return report
+        events = outbox.sendable(db, self.unit, self._limit)
+        if not events:
+            report.more = report.projected >= outbox.PROJECT_BATCH
+            return report
+        await self._guarded(db, self._send(db, events, report), report)
+        return report
+
+    async def _guarded(self, db: Database, work: Any, report: StepReport) -> bool:
+        """Run one exchange; a transport fault or a refusal becomes a backoff. True: it went."""
+        try:
+            await work
+        except httpx.HTTPError as exc:
+            self._fail(db, LinkState.BACKING_OFF, _describe(exc), None, report)
+            return False
+        except _Refused as exc:
+            self._fail(db, exc.state, exc.message, exc.retry_after, report)
+            return False
+        return True
+
+    def _fail(
+        self,
+        db: Database,
+        state: LinkState,
+        message: str,
+        wait_s: float | None,
+        report: StepReport,
+    ) -> None:
+        now = self.clock.now()
+        failures, _next = status.failures(db)
+        delay = backoff_s(failures + 1, self.backoff_max_s)
+        if wait_s is not None:
+            delay = max(delay, wait_s)
+        # Times are stored to the second: never round a wait down to nothing.
+        delay = float(math.ceil(delay))
+        with write(db):
+            status.record_failure(db, now, state, message, now + timedelta(seconds=delay))
+        report.error = message
+        report.waiting = True
+
+    async def _send(self, db: Database, events: list[OutboxEvent], report: StepReport) -> None:
+        batch = Batch(self.unit, tuple(e.event for e in events))
+        body = json.dumps(batch.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        response = await self._client.post(
+            f"{self.url}/v1/events",
+            content=body,
+            headers={**self._headers, "Idempotency-Key": batch_key(events)},
+        )
+        now = self.clock.now()
+        code = response.status_code
+        if code == 200:
+            results = _results(response, events)
+            self._record(db, events, results, report)
+            self._limit = self.batch
+            report.more = bool(outbox.sendable(db, self.unit, 1))
+            return
+        reason = _error_text(response)
+        if code in (401, 403):
+            raise _Refused(
+                LinkState.UNAUTHORIZED,
+                _("the hub refused our token (HTTP {code}: {reason})").format(
+                    code=code, reason=reason
+                ),
+                None,
+            )
+        if code in (408, 429) or code >= 500:
+            raise _Refused(
+                LinkState.BACKING_OFF,
+                _("the hub answered HTTP {code}: {reason}").format(code=code, reason=reason),
+                retry_after(response.headers.get("retry-after"), now),
+            )
+        # Another 4xx: something in this batch is wrong. Halve until the one event is found.
+        if len(events) > 1:
+            self._limit = max(1, len(events) // 2)
+            report.more = True
+            return
+        with write(db):
+            outbox.mark_dead(
+                db, events[0].row, _("HTTP {code}: {reason}").format(code=code, reason=reason)
+            )
+            status.record_ok(db, now, 0)
+        report.dead += 1
+        report.more = True
+
+    def _record(
+        self,
+        db: Database,
+        events: list[OutboxEvent],
+        results: list[EventResult],
+        report: StepReport,
+    ) -> None:
+        now = self.clock.now()
+        done: list[tuple[int, str]] = []
+        with write(db):
+            for event, result in zip(events, results, strict=True):
+                if result.result.done:
+                    done.append((event.row, result.result.value))
+                elif result.result is Result.CONFLICT:
+                    report.conflicts += 1
+                else:
+                    outbox.mark_dead(db, event.row, result.reason or result.result.value)
+                    report.dead += 1
+            outbox.mark_sent(db, done, now)
+            status.record_ok(db, now, len(done))
+            if report.conflicts:
+                status.set_resync_due(db, True)
+        report.sent += len(done)
+        report.results = results
+
+    # --- resynchronisation --------------------------------------------------------------------
+    async def hub_state(self, subject: str | None = None) -> dict[str, Any]:
+        """The hub's state of this unit, every page (or one subject's events)."""
+        url = f"{self.url}/v1/units/{self.unit}/state"
+        if subject is not None:
+            response = await self._client.get(
+                url, params={"subject": subject}, headers=self._headers
+            )
+            return _json_or_refuse(response, self.clock.now())
+        subjects: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": STATE_PAGE}
+            if after is not None:
+                params["after"] = after
+            response = await self._client.get(url, params=params, headers=self._headers)
+            page = _json_or_refuse(response, self.clock.now())
+            subjects.extend(page.get("subjects") or [])
+            after = page.get("next")
+            if not after:
+                page["subjects"] = subjects
+                return page
+
+    async def resync(self, db: Database) -> int:
+        """Converge with the hub (see the module docstring); returns events requeued/rebased."""
+        state = await self.hub_state()
+        hub = {
+            str(s["subject"]): (int(s["seq"]), str(s.get("id") or ""))
+            for s in state["subjects"]
+            if isinstance(s, dict) and "subject" in s and "seq" in s
+        }
+        with write(db):
+            found = outbox.reconcile(db, hub)
+        moved = found.requeued
+        for subject, hub_seq in found.diverged:
+            detail = await self.hub_state(subject)
+            ids = {str(e["id"]) for e in detail.get("events") or [] if isinstance(e, dict)}
+            now = self.clock.now()
+            with write(db):
+                moved += outbox.rebase(db, subject, hub_seq, ids, now, self.projection)
+        with write(db):
+            status.set_resync_due(db, False)
+        self._resynced = True
+        return moved
+
+
+class _Refused(Exception):
+    def __init__(self, state: LinkState, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.state = state
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return _("the hub did not answer in time ({error})").format(error=type(exc).__name__)
+    if isinstance(exc, httpx.ConnectError):
+        return _("cannot connect to the hub ({error})").format(error=exc)
+    return _("the exchange with the hub failed ({error})").format(error=type(exc).__name__)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason_phrase or str(response.status_code)
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        where = data.get("field")
+        return f"{where}: {data['error']}" if isinstance(where, str) else data["error"]
+    return response.reason_phrase or str(response.status_code)
+
+
+def _results(response: httpx.Response, events: list[OutboxEvent]) -> list[EventResult]:
+    """The per-event results, checked against what was sent (a hub answering something else is
+    a fault of the link, retried, never a reason to lose an event)."""
+    try:
+        data = response.json()
+        raw = data["results"]
+        results = [EventResult.from_json(r, f"results[{i}]") for i, r in enumerate(raw)]
+    except (ValueError, KeyError, TypeError, DutydeskError) as exc:
+        raise _Refused(
+            LinkState.BACKING_OFF,
+            _("the hub's answer cannot be read ({error})").format(error=exc),
+            None,
+        ) from exc
+    if [r.id for r in results] != [e.event.id for e in events]:
+        raise _Refused(
+            LinkState.BACKING_OFF, _("the hub answered for other events than were sent"), None
+        )
+    return results
+
+
+def _json_or_refuse(response: httpx.Response, now: datetime) -> dict[str, Any]:
+    code = response.status_code
+    if code == 200:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise _Refused(LinkState.BACKING_OFF, _("the hub's answer is not JSON"), None) from exc
+        if isinstance(data, dict):
+            return data
+        raise _Refused(LinkState.BACKING_OFF, _("the hub's answer is not a JSON object"), None)
+    reason = _error_text(response)
+    if code in (401, 403):
+        raise _Refused(
+            LinkState.UNAUTHORIZED,
+            _("the hub refused our token (HTTP {code}: {reason})").format(code=code, reason=reason),
+            None,
+        )
+    raise _Refused(
+        LinkState.BACKING_OFF,
+        _("the hub answered HTTP {code}: {reason}").format(code=code, reason=reason),
+        retry_after(response.headers.get("retry-after"), now),
+    )
+
+
+def check_rejected(report: StepReport) -> None:
+    """Raise :class:`UplinkRejected` when a step dead-lettered events (for ``sync now``)."""
+    if report.dead:
+        raise UplinkRejected(
+            _("{n} events were refused by the hub; see `dutydesk sync dead-letters`").format(
+                n=report.dead
+            )
+        )
