@@ -1,4 +1,4 @@
-"""The outbox: every timeline entry the county must see becomes its uplink events, once, in order."""
+"""The outbox: each timeline entry the county must see becomes its uplink events, once, in order."""
 
 from __future__ import annotations
 
