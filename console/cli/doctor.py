@@ -106,8 +106,60 @@ def diagnose(
     else:
         for name in ("public_url", "channel_sms", "channel_email", "channel_webhook"):
             findings.append(Finding(name, Status.SKIP, _("the configuration does not load")))
-    findings.append(Finding("uplink", Status.SKIP, _("not configured")))
+    findings.append(
+        _uplink(db_path, config, now)
+        if config_ok
+        else Finding("uplink", Status.SKIP, _("the configuration does not load"))
+    )
     return findings
+
+
+def _uplink(db_path: Path, config: Config, now: datetime) -> Finding:
+    """The link to the level above: its token, its unit, and how it was last seen doing."""
+    from console.context import uplink_token, uplink_unit
+    from store.db import SQLError, connect_readonly
+    from uplink.models import LinkState
+    from uplink.status import link_status
+
+    if not config.uplink.enabled:
+        return Finding("uplink", Status.SKIP, _("not configured"))
+    try:
+        if uplink_token(config) is None:
+            return Finding("uplink", Status.FAIL, _("no token: set token_file (or token)"))
+    except DutydeskError as exc:
+        return Finding("uplink", Status.FAIL, str(exc))
+    try:
+        db = connect_readonly(db_path)
+    except DutydeskError as exc:
+        return Finding("uplink", Status.SKIP, str(exc))
+    try:
+        unit = uplink_unit(db, config)
+        link = link_status(db, config.uplink.url, unit)
+    except (SQLError, DutydeskError) as exc:
+        return Finding("uplink", Status.FAIL, _("cannot be checked: {error}").format(error=exc))
+    finally:
+        db.close()
+    facts = link.to_json(now)
+    if unit is None:
+        return Finding(
+            "uplink",
+            Status.FAIL,
+            _("set [uplink] unit: the jurisdiction has no single top unit to report as"),
+            facts,
+        )
+    summary = _("{state} -> {url} as {unit}; backlog {n}, dead letters {dead}").format(
+        state=link.state.label,
+        url=link.url,
+        unit=unit,
+        n=link.backlog,
+        dead=link.dead_letters,
+    )
+    age = link.oldest_age_s(now)
+    if link.state is LinkState.UNAUTHORIZED:
+        return Finding("uplink", Status.FAIL, summary, facts)
+    if link.dead_letters or (age is not None and age > config.uplink.alarm.total_seconds()):
+        return Finding("uplink", Status.WARN, summary, facts)
+    return Finding("uplink", Status.OK, summary, facts)
 
 
 def _database_checks(db_path: Path, config: Config, now: datetime) -> list[Finding]:

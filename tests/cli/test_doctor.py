@@ -205,3 +205,38 @@ def test_a_database_others_can_read_is_a_warning(run, tmp_path: Path, mode: int)
     code, found = checks(run)
     assert code == 1 and found["permissions"]["status"] == "warn"
     assert str(run.db) in found["permissions"]["message"]
+
+
+def test_the_uplink_check_names_an_unsafe_token_file_and_a_refused_token(
+    run, tmp_path: Path
+) -> None:
+    token = tmp_path / "uplink.token"
+    token.write_text("u" * 32 + "\n", encoding="utf-8")
+    token.chmod(0o644)
+    configure(
+        run,
+        f'[uplink]\nurl = "http://127.0.0.1:9"\nunit = "330106001"\ntoken_file = "{token}"\n',
+    )
+    assert run("incident", "new", "--title", "路灯不亮", "--category", "facilities").code == 0
+    _code, found = checks(run)
+    assert found["uplink"]["status"] == "fail"
+    assert "uplink.token" in found["uplink"]["message"]
+    token.chmod(0o600)
+    _code, found = checks(run)
+    assert found["uplink"]["status"] == "ok", found["uplink"]
+    assert found["uplink"]["state"] == "idle"
+    # The engine recorded that the hub refused the token: the doctor says so.
+    from store.db import write
+    from uplink.models import LinkState
+    from uplink.status import record_failure
+
+    db = connect(run.db)
+    try:
+        with write(db):
+            now = datetime.now(UTC)
+            record_failure(db, now, LinkState.UNAUTHORIZED, "token revoked", now)
+    finally:
+        db.close()
+    _code, found = checks(run)
+    assert found["uplink"]["status"] == "fail"
+    assert found["uplink"]["last_error"] == "token revoked"
