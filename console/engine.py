@@ -321,7 +321,7 @@ class Engine:
                 return 30.0
             if self.drain is None:
                 self.uplink_error = _(
-                    "[uplink] unit is not set and the jurisdiction has no one top unit"
+                    "set [uplink] unit: the jurisdiction has no single top unit to report as"
                 )
                 return 30.0
             self.uplink_error = None

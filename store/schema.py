@@ -706,6 +706,7 @@ def _m13_uplink(conn: sqlite3.Connection) -> None:
             response TEXT NOT NULL,
             PRIMARY KEY (unit, key)
         );
+        CREATE INDEX hub_batches_at ON hub_batches(at);
         """,
     )
 

@@ -32,9 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from store.clock import Clock
 from store.db import Database, write
@@ -51,6 +49,9 @@ from uplink.models import (
     Result,
 )
 from uplink.outbox import OutboxEvent, Projection
+
+if TYPE_CHECKING:
+    import httpx
 
 BACKOFF_BASE_S = 1.0
 RETRY_AFTER_MAX_S = 86400.0
@@ -155,6 +156,10 @@ class Drain:
         hub_rollup_every: timedelta | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        # httpx is imported where it is used: importing it loads its command line's rich and
+        # click, which no domain package may bring into a process (test_import_hygiene).
+        import httpx
+
         self.url = url.rstrip("/")
         self.projection = projection
         self.clock = clock
@@ -211,6 +216,8 @@ class Drain:
 
     async def _guarded(self, db: Database, work: Any, report: StepReport) -> bool:
         """Run one exchange; a transport fault or a refusal becomes a backoff. True: it went."""
+        import httpx
+
         try:
             await work
         except httpx.HTTPError as exc:
@@ -365,6 +372,8 @@ class _Refused(Exception):
 
 
 def _describe(exc: httpx.HTTPError) -> str:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return _("the hub did not answer in time ({error})").format(error=type(exc).__name__)
     if isinstance(exc, httpx.ConnectError):

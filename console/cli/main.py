@@ -80,6 +80,7 @@ LAZY_COMMANDS = {
     "doctor": ("console.cli.doctor", "doctor"),
     "keys": ("console.cli.keys", "keys_group"),
     "sync": ("console.cli.sync", "sync_group"),
+    "hub": ("console.cli.hub", "hub_group"),
 }
 
 

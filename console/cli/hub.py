@@ -1,0 +1,359 @@
+"""Provides ``dutydesk hub``: the units that report to this hub, their cases and what they sent.
+
+``hub unit add|list|revoke|rotate`` manages the units below and their bearer tokens (a token is
+printed once, when it is made: the hub keeps only its hash). ``hub units`` is the overview a
+county duty officer watches (open cases by severity, overdue, supervised, mobilizations, last
+contact; a unit silent for longer than ``[hub] silent_minutes`` is flagged), ``hub cases`` and
+``hub timeline`` drill down, and ``hub witness`` prints a unit's last signed audit head for
+``dutydesk audit verify --witness``. All of it reads :mod:`uplink.hub`; the HTTP side that
+receives the events is ``console.http.hub``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from rich.text import Text
+
+from console.cli import render
+from console.cli.common import State, emit_json, pass_state
+from console.cli.tables import print_table
+from console.timefmt import local, short, time_left
+from incidents.models import Severity, Stage
+from store.errors import NotFound
+from store.i18n import N_, _
+from uplink.hub import HubCase, HubUnit, ReceivedEvent, UnitOverview
+
+JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
+UNITS_HINT = N_("no units registered yet (add one with: dutydesk hub unit add CODE --name NAME)")
+
+
+@click.group("hub")
+def hub_group() -> None:
+    """The hub: the units that report to this database, their cases and received events."""
+
+
+@hub_group.group("unit")
+def unit_group() -> None:
+    """Register the units that send to this hub; revoke or rotate their tokens."""
+
+
+def _severity(roman: str) -> Text:
+    try:
+        level = Severity[roman]
+    except KeyError:
+        return Text(roman)
+    return Text(f" {roman:<3}", style=render.SEVERITY_STYLE[int(level)])
+
+
+def _stage(code: str) -> str:
+    try:
+        return Stage(code).label
+    except ValueError:
+        return code
+
+
+def _token_lines(token: str, headline: str) -> None:
+    click.echo(headline)
+    click.echo(_("token: {token}").format(token=token))
+    click.echo(
+        _(
+            "the token is shown only this once: put it in the unit's configuration now"
+            " ([uplink] token, or a file named by token_file)"
+        )
+    )
+
+
+def _token_json(unit: HubUnit, token: str) -> dict[str, Any]:
+    return {
+        "unit": unit.code,
+        "name": unit.name,
+        "token": token,
+        "created_at": render.iso(unit.created_at),
+        "rotated_at": render.iso(unit.rotated_at),
+    }
+
+
+@unit_group.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help=N_("The unit's name (e.g. the township's)."))
+@JSON
+@pass_state
+def unit_add_cmd(state: State, code: str, name: str, as_json: bool) -> None:
+    """Register unit CODE (its division code) and print its token, shown only this once."""
+    from uplink.hub import add_unit
+
+    ctx = state.ctx
+    unit, token = add_unit(ctx.db, ctx.clock.now(), code, name, operator=ctx.operator)
+    if as_json:
+        emit_json(_token_json(unit, token))
+        return
+    _token_lines(
+        token,
+        _("unit {code} ({name}) registered at this hub").format(code=unit.code, name=unit.name),
+    )
+
+
+@unit_group.command("list")
+@JSON
+@pass_state
+def unit_list_cmd(state: State, as_json: bool) -> None:
+    """The registered units: created, token rotated, revoked, last contact (never a token)."""
+    from uplink.hub import list_units
+
+    ctx = state.ctx
+    units = list_units(ctx.db)
+    if as_json:
+        emit_json([u.to_json() for u in units])
+        return
+    if not units:
+        click.echo(_(UNITS_HINT))
+        return
+    zone = ctx.config.zone
+    print_table(
+        [
+            _("unit"),
+            _("unit name"),
+            _("created"),
+            _("token rotated"),
+            _("last contact"),
+            _("status"),
+        ],
+        [
+            (
+                u.code,
+                u.name,
+                local(u.created_at, zone),
+                local(u.rotated_at, zone),
+                local(u.last_contact_at, zone) or _("never"),
+                Text(_("revoked"), style="bold red") if u.revoked_at else _("active"),
+            )
+            for u in units
+        ],
+    )
+
+
+@unit_group.command("revoke")
+@click.argument("code")
+@JSON
+@pass_state
+def unit_revoke_cmd(state: State, code: str, as_json: bool) -> None:
+    """Refuse unit CODE's token from now on (its data stays; rotate gives it a new token)."""
+    from uplink.hub import revoke_unit
+
+    ctx = state.ctx
+    unit = revoke_unit(ctx.db, ctx.clock.now(), code, operator=ctx.operator)
+    if as_json:
+        emit_json(unit.to_json())
+        return
+    click.echo(
+        _("unit {code} revoked: its token is refused from now on (401 token revoked)").format(
+            code=unit.code
+        )
+    )
+
+
+@unit_group.command("rotate")
+@click.argument("code")
+@JSON
+@pass_state
+def unit_rotate_cmd(state: State, code: str, as_json: bool) -> None:
+    """Give unit CODE a new token (printed once); the old one stops working at once."""
+    from uplink.hub import rotate_token
+
+    ctx = state.ctx
+    unit, token = rotate_token(ctx.db, ctx.clock.now(), code, operator=ctx.operator)
+    if as_json:
+        emit_json(_token_json(unit, token))
+        return
+    _token_lines(
+        token,
+        _("unit {code}: new token; the old one no longer works").format(code=unit.code),
+    )
+
+
+def _flags(view: UnitOverview) -> Text:
+    text = Text()
+    if view.unit.revoked_at is not None:
+        text.append(_("revoked"), style="bold red")
+    elif view.silent:
+        text.append(_("SILENT"), style="bold red")
+    if view.children:
+        text.append((" " if text else "") + _("hub of {count}").format(count=view.children))
+    return text
+
+
+@hub_group.command("units")
+@JSON
+@pass_state
+def units_cmd(state: State, as_json: bool) -> None:
+    """Each unit at a glance: open cases by severity, overdue, supervised, active
+    mobilizations, last contact; SILENT when not heard from for [hub] silent_minutes."""
+    from uplink.hub import overview
+
+    ctx = state.ctx
+    views = overview(ctx.db, ctx.clock.now(), ctx.config.hub.silent)
+    if as_json:
+        emit_json([v.to_json() for v in views])
+        return
+    if not views:
+        click.echo(_(UNITS_HINT))
+        return
+    zone = ctx.config.zone
+    print_table(
+        [
+            _("unit"),
+            _("unit name"),
+            *(level.roman for level in Severity),
+            _("open"),
+            _("overdue"),
+            _("supervised"),
+            _("mobilizations"),
+            _("last contact"),
+            _("status"),
+        ],
+        [
+            (
+                v.unit.code,
+                v.unit.name,
+                *(str(v.by_severity.get(level.roman, 0)) for level in Severity),
+                str(v.open_cases),
+                Text(str(v.overdue), style="bold red" if v.overdue else ""),
+                str(v.supervised),
+                str(v.active_mobilizations),
+                local(v.unit.last_contact_at, zone) or _("never"),
+                _flags(v),
+            )
+            for v in views
+        ],
+    )
+
+
+def _case_flags(case: HubCase) -> str:
+    names = (
+        (N_("overdue"), case.overdue),
+        (N_("supervised"), case.supervised),
+        (N_("LOST"), case.lost),
+    )
+    return " ".join(_(name) for name, on in names if on)
+
+
+def _case_rows(items: list[HubCase], now: datetime, zone: ZoneInfo) -> list[tuple[Any, ...]]:
+    rows = []
+    for case in items:
+        left, late = time_left(case.deadline if case.active else None, now)
+        rows.append(
+            (
+                case.unit,
+                case.number,
+                _severity(case.severity),
+                _stage(case.stage),
+                case.title,
+                short(case.deadline, zone),
+                Text(left, style="bold red" if late else ""),
+                Text(_case_flags(case), style="bold red" if case.lost or case.overdue else ""),
+            )
+        )
+    return rows
+
+
+@hub_group.command("cases")
+@click.option("--unit", "unit", metavar="CODE", help=N_("Only this unit's cases."))
+@click.option("--overdue", is_flag=True, help=N_("Only overdue cases."))
+@click.option("--all", "show_all", is_flag=True, help=N_("Closed and voided cases too."))
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help=N_("How many at most."),
+)
+@JSON
+@pass_state
+def cases_cmd(
+    state: State, unit: str | None, overdue: bool, show_all: bool, limit: int, as_json: bool
+) -> None:
+    """The units' open cases as they last reported them, by unit and severity."""
+    from uplink.hub import cases
+
+    ctx = state.ctx
+    now = ctx.clock.now()
+    found = cases(ctx.db, now, unit=unit, overdue_only=overdue, open_only=not show_all, limit=limit)
+    if as_json:
+        emit_json([c.to_json() for c in found])
+        return
+    if not found:
+        click.echo(_("no cases"))
+        return
+    print_table(
+        [
+            _("unit"),
+            _("number"),
+            _("sev"),
+            _("stage"),
+            _("title"),
+            _("deadline"),
+            _("left"),
+            _("flags"),
+        ],
+        _case_rows(found, now, ctx.config.zone),
+    )
+
+
+def _what(event: ReceivedEvent) -> str:
+    change = event.payload.get("change")
+    if isinstance(change, dict):
+        kind = str(change.get("kind", ""))
+        stage_to = change.get("stage_to")
+        return f"{kind} → {_stage(str(stage_to))}" if stage_to else kind
+    if event.kind == "resync":
+        return _("resync: the unit had up to {seq}").format(seq=event.payload.get("known"))
+    return ""
+
+
+@hub_group.command("timeline")
+@click.argument("unit")
+@click.argument("case")
+@JSON
+@pass_state
+def timeline_cmd(state: State, unit: str, case: str, as_json: bool) -> None:
+    """What the hub received about case CASE of unit UNIT, in order (superseded ones too)."""
+    from uplink.hub import case_timeline
+
+    ctx = state.ctx
+    events = case_timeline(ctx.db, unit, case)
+    if as_json:
+        emit_json([e.to_json() for e in events])
+        return
+    zone = ctx.config.zone
+    print_table(
+        [_("seq"), _("at"), _("received"), _("kind"), _("state"), _("what")],
+        [
+            (
+                str(e.seq),
+                local(e.at, zone),
+                local(e.received_at, zone),
+                e.kind,
+                Text(e.state, style="dim" if e.state == "superseded" else ""),
+                _what(e),
+            )
+            for e in events
+        ],
+    )
+
+
+@hub_group.command("witness")
+@click.argument("unit")
+@pass_state
+def witness_cmd(state: State, unit: str) -> None:
+    """Print unit UNIT's last signed audit head as JSON: keep it, and check the unit's
+    chain with it later (dutydesk audit verify --witness FILE on the unit's database)."""
+    from uplink.hub import witness
+
+    head = witness(state.ctx.db, unit)
+    if head is None:
+        raise NotFound(_("no signed audit head received from unit {unit} yet").format(unit=unit))
+    emit_json(head)

@@ -1,0 +1,1283 @@
+"""Provides the hub: the units below it and their tokens, idempotent ingestion, the read model.
+
+A county runs dutydesk as a **hub** for its townships (and a city for its counties). Each unit
+below is registered once (:func:`add_unit`) and handed a bearer token that is shown that one
+time: the hub keeps only its SHA-256 and finds the unit by it (:func:`authenticate`).
+
+:func:`ingest` takes one batch (``POST /v1/events``) in one transaction, its events in the
+batch's order. An event is stored once per ``(unit, event id)``: a resend is a ``duplicate``.
+Each subject (a case, a mobilization, the unit itself, a township rolled up) is applied in
+``seq`` order: ``hub_subjects`` keeps the last seq applied; an event ahead of a gap is ``held``
+and applied as soon as its predecessors arrive; another event at a seq already taken is a
+``conflict`` (the unit must resynchronise from :func:`unit_state`); an event that cannot be
+applied (a case event without its case...) is ``rejected`` and stored nowhere. Applying an
+event updates the read model: ``hub_cases``, ``hub_mobilizations``, ``hub_rollups`` and the
+unit's last signed audit head (:func:`witness`). A ``resync`` event, sent by a unit restored
+from an older backup, marks the events it no longer has ``superseded`` and puts its case as it
+stands now (or marks the hub's copy ``lost``).
+
+The answer to a batch is kept 24 hours under its ``Idempotency-Key`` (``hub_batches``), so a
+retried POST gets the same answer (:func:`replayed`) and a key reused for another body is
+refused. A batch costs a fixed number of statements, not a few per event: the known ids, the
+subjects and their held events are read once, and every write is one ``executemany``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from incidents.models import Severity
+from mobilization import MobilizationState
+from store.audit import append_event, parse_head
+from store.clock import from_iso, to_iso
+from store.db import Database, write
+from store.errors import InvalidInput, NotFound, PermissionDenied
+from store.i18n import N_, _
+from store.text import clean_text
+from uplink.models import (
+    MAX_PAYLOAD_BYTES,
+    PROTOCOL_VERSION,
+    UNIT_SUBJECT,
+    Batch,
+    EventResult,
+    Kind,
+    Result,
+    UplinkEvent,
+    code_problem,
+    rollup_subject,
+    subject_ref,
+)
+
+TOKEN_PREFIX = "ddh_"
+REPLAY_WINDOW = timedelta(hours=24)  # how long a batch's answer is kept under its key
+STATE_LIMIT = 1000  # subjects per page of unit_state, by default
+STATE_LIMIT_MAX = 5000
+SEVERITIES = tuple(level.roman for level in Severity)  # "I" .. "IV"
+
+# Why a token is refused: the protocol's words (sent as they are in the 401 body).
+UNKNOWN_TOKEN = N_("unknown token")
+TOKEN_REVOKED = N_("token revoked")
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_CASE_KINDS = frozenset(kind for kind in Kind if kind.is_case)
+_IN_CHUNK = 500  # values in one IN (...) list
+_MOBILIZATION_KINDS = (Kind.MOBILIZATION_STARTED, Kind.MOBILIZATION_SUMMARY)
+_COUNTS = ("total", "yes", "no", "silent", "unreachable")
+# Overdue at the hub: the township said so, or the deadline has passed since it last said
+# anything (an open case, not parked). Needs the named parameter :now.
+_OVERDUE = (
+    "(overdue = 1 OR (active = 1 AND deadline IS NOT NULL AND deadline < :now"
+    " AND coalesce(json_extract(data, '$.parked'), 0) = 0))"
+)
+
+
+class Unauthorized(PermissionDenied):
+    """A bearer token the hub does not take.
+
+    Attributes:
+        reason: the protocol's word for why, :data:`UNKNOWN_TOKEN` or :data:`TOKEN_REVOKED`
+            (English always, for the 401 body); the message is the same in the current language.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(_(reason))
+
+
+def _iso(at: datetime | None) -> str | None:
+    return to_iso(at) if at is not None else None
+
+
+def _opt_time(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+# --- the read model's records -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubUnit:
+    """A unit registered at this hub (its token is never kept, only the token's hash)."""
+
+    code: str
+    name: str
+    created_at: datetime
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    last_contact_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "created_at": to_iso(self.created_at),
+            "rotated_at": _iso(self.rotated_at),
+            "revoked_at": _iso(self.revoked_at),
+            "last_contact_at": _iso(self.last_contact_at),
+        }
+
+
+@dataclass(frozen=True)
+class UnitOverview:
+    """One unit at a glance: its open cases (lost ones not counted), mobilizations, contact."""
+
+    unit: HubUnit
+    open_cases: int
+    by_severity: dict[str, int]  # "I".."IV" -> open cases
+    overdue: int
+    supervised: int
+    active_mobilizations: int
+    silent: bool  # not heard from for longer than [hub] silent_minutes (revoked units never)
+    last_head: dict[str, Any] | None
+    children: int  # roll-ups received from this unit (it is itself a hub)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit.code,
+            "name": self.unit.name,
+            "open_cases": self.open_cases,
+            "by_severity": dict(self.by_severity),
+            "overdue": self.overdue,
+            "supervised": self.supervised,
+            "active_mobilizations": self.active_mobilizations,
+            "last_contact_at": _iso(self.unit.last_contact_at),
+            "silent": self.silent,
+            "revoked": self.unit.revoked_at is not None,
+            "last_head": self.last_head,
+            "children": self.children,
+        }
+
+
+@dataclass(frozen=True)
+class HubCase:
+    """A unit's case as its last applied event showed it; ``overdue`` as of the read."""
+
+    unit: str
+    number: str
+    title: str
+    category: str
+    type: str
+    severity: str  # "I".."IV"
+    stage: str
+    active: bool
+    deadline: datetime | None
+    overdue: bool
+    supervised: bool
+    lost: bool  # the unit no longer has it (restored from an older backup)
+    last_change_at: datetime
+    seq: int
+    data: dict[str, Any]  # the whole case as the unit sent it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "number": self.number,
+            "title": self.title,
+            "category": self.category,
+            "type": self.type,
+            "severity": self.severity,
+            "stage": self.stage,
+            "active": self.active,
+            "deadline": _iso(self.deadline),
+            "overdue": self.overdue,
+            "supervised": self.supervised,
+            "lost": self.lost,
+            "last_change_at": to_iso(self.last_change_at),
+            "seq": self.seq,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """One event as the hub received it (``state``: applied, held or superseded)."""
+
+    unit: str
+    event_id: str
+    subject: str
+    seq: int
+    kind: str
+    at: datetime
+    received_at: datetime
+    state: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "id": self.event_id,
+            "subject": self.subject,
+            "seq": self.seq,
+            "kind": self.kind,
+            "at": to_iso(self.at),
+            "received_at": to_iso(self.received_at),
+            "state": self.state,
+            "payload": self.payload,
+        }
+
+
+@dataclass(frozen=True)
+class HubMobilization:
+    """A unit's mobilization as its last summary counted it."""
+
+    unit: str
+    ref: str
+    case_number: str | None
+    state: str
+    exercise: bool
+    total: int
+    yes: int
+    no: int
+    silent: int
+    unreachable: int
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def answered_pct(self) -> float:
+        return round(100.0 * (self.yes + self.no) / self.total, 1) if self.total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "ref": self.ref,
+            "case": self.case_number,
+            "state": self.state,
+            "exercise": self.exercise,
+            "total": self.total,
+            "yes": self.yes,
+            "no": self.no,
+            "silent": self.silent,
+            "unreachable": self.unreachable,
+            "answered_pct": self.answered_pct,
+            "started_at": to_iso(self.started_at),
+            "updated_at": to_iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """The summary a unit (itself a hub) sent of one of its own units, ``child``."""
+
+    unit: str
+    child: str
+    at: datetime
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.unit, "child": self.child, "at": to_iso(self.at), "data": self.data}
+
+
+@dataclass(frozen=True)
+class SubjectState:
+    """What the hub has of one subject: the last seq applied, its event id, events held."""
+
+    subject: str
+    seq: int
+    id: str
+    held: int
+
+
+@dataclass(frozen=True)
+class UnitState:
+    """A page of what the hub has of a unit (``GET /v1/units/{code}/state``)."""
+
+    unit: str
+    subjects: list[SubjectState]
+    next: str | None  # pass as ``after`` for the next page; None: this was the last
+    last_contact_at: datetime | None
+    head: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": PROTOCOL_VERSION,
+            "unit": self.unit,
+            "subjects": [
+                {"subject": s.subject, "seq": s.seq, "id": s.id, "held": s.held}
+                for s in self.subjects
+            ],
+            "next": self.next,
+            "last_contact_at": _iso(self.last_contact_at),
+            "head": self.head,
+        }
+
+
+# --- units and tokens -------------------------------------------------------------------------
+
+_UNIT_COLUMNS = "code, name, created_at, rotated_at, revoked_at, last_contact_at"
+
+
+def _unit(row: Sequence[Any]) -> HubUnit:
+    code, name, created_at, rotated_at, revoked_at, last_contact_at = row
+    return HubUnit(
+        code,
+        name,
+        from_iso(created_at),
+        _opt_time(rotated_at),
+        _opt_time(revoked_at),
+        _opt_time(last_contact_at),
+    )
+
+
+def token_hash(token: str) -> str:
+    """What the hub keeps of a token, and looks it up by."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _audit(db: Database, now: datetime, operator: str, kind: str, code: str) -> None:
+    append_event(db, at=to_iso(now), operator=operator, kind=kind, data={"unit": code})
+
+
+def list_units(db: Database) -> list[HubUnit]:
+    rows = db.conn.execute(f"SELECT {_UNIT_COLUMNS} FROM hub_units ORDER BY code").fetchall()
+    return [_unit(r) for r in rows]
+
+
+def _no_unit(code: str) -> NotFound:
+    return NotFound(_("no unit {code} is registered at this hub").format(code=code))
+
+
+def get_unit(db: Database, code: str) -> HubUnit:
+    """The unit registered as ``code``.
+
+    Raises:
+        NotFound: no such unit is registered here.
+    """
+    row = db.conn.execute(
+        f"SELECT {_UNIT_COLUMNS} FROM hub_units WHERE code = ?", (code,)
+    ).fetchone()
+    if row is None:
+        raise _no_unit(code)
+    return _unit(row)
+
+
+def add_unit(
+    db: Database, now: datetime, code: str, name: str, *, operator: str = "hub"
+) -> tuple[HubUnit, str]:
+    """Register a unit below this hub; returns it and its token, which is not kept anywhere.
+
+    Raises:
+        InvalidInput: a malformed code or name, or a code already registered.
+    """
+    problem = code_problem(code)
+    if problem:
+        raise InvalidInput(problem, "code")
+    name = clean_text(name, "name", kind="name", required=True)
+    token = _new_token()
+    with write(db):
+        if db.conn.execute("SELECT 1 FROM hub_units WHERE code = ?", (code,)).fetchone():
+            raise InvalidInput(_("unit {code} is already registered").format(code=code), "code")
+        db.conn.execute(
+            "INSERT INTO hub_units (code, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+            (code, name, token_hash(token), to_iso(now)),
+        )
+        _audit(db, now, operator, "hub_unit_added", code)
+    return get_unit(db, code), token
+
+
+def revoke_unit(db: Database, now: datetime, code: str, *, operator: str = "hub") -> HubUnit:
+    """Refuse the unit's token from now on (401 "token revoked"); its data stays.
+
+    Revoking a revoked unit changes nothing. :func:`rotate_token` gives it a working token again.
+    """
+    with write(db):
+        unit = get_unit(db, code)
+        if unit.revoked_at is None:
+            db.conn.execute(
+                "UPDATE hub_units SET revoked_at = ? WHERE code = ?", (to_iso(now), code)
+            )
+            _audit(db, now, operator, "hub_unit_revoked", code)
+    return get_unit(db, code)
+
+
+def rotate_token(
+    db: Database, now: datetime, code: str, *, operator: str = "hub"
+) -> tuple[HubUnit, str]:
+    """A new token for the unit; the old one stops working at once. A revoked unit is
+    enabled again with the new token (that is how a replaced machine gets back in)."""
+    token = _new_token()
+    with write(db):
+        get_unit(db, code)
+        db.conn.execute(
+            "UPDATE hub_units SET token_hash = ?, rotated_at = ?, revoked_at = NULL WHERE code = ?",
+            (token_hash(token), to_iso(now), code),
+        )
+        _audit(db, now, operator, "hub_unit_rotated", code)
+    return get_unit(db, code), token
+
+
+def authenticate(db: Database, token: str, now: datetime) -> HubUnit:
+    """The unit whose token this is; records the contact (once per second at most).
+
+    Raises:
+        Unauthorized: no unit has this token (``unknown token``), or it was revoked.
+    """
+    row = db.conn.execute(
+        f"SELECT {_UNIT_COLUMNS} FROM hub_units WHERE token_hash = ?", (token_hash(token),)
+    ).fetchone()
+    if row is None:
+        raise Unauthorized(UNKNOWN_TOKEN)
+    unit = _unit(row)
+    if unit.revoked_at is not None:
+        raise Unauthorized(TOKEN_REVOKED)
+    at = to_iso(now)
+    if _iso(unit.last_contact_at) != at:  # many requests in one second: one write
+        with write(db):
+            _touch(db, unit.code, at)
+        unit = replace(unit, last_contact_at=from_iso(at))
+    return unit
+
+
+def _touch(db: Database, code: str, at: str) -> bool:
+    """Move the unit's last contact forward to ``at``; False when there is no such unit."""
+    cur = db.conn.execute(
+        "UPDATE hub_units SET last_contact_at = max(coalesce(last_contact_at, ''), ?)"
+        " WHERE code = ?",
+        (at, code),
+    )
+    return cur.rowcount > 0
+
+
+# --- ingestion --------------------------------------------------------------------------------
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ",".join("?" * len(items))
+
+
+def _is_time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _norm_time(value: str) -> str:
+    """``value`` in the store form (UTC, seconds, ``Z``), which compares as text."""
+    return value if _STORE_TIME.fullmatch(value) else to_iso(from_iso(value))
+
+
+def _case_problem(case: Any, number: str, where: str) -> str | None:
+    """Why ``case`` (a case event's ``payload.case``) cannot go into the read model."""
+    if not isinstance(case, dict):
+        return f"{where}: " + _("must be a JSON object (the case as it stands)")
+    for name in ("number", "title", "category", "type", "stage"):
+        value = case.get(name)
+        if not isinstance(value, str) or not value:
+            return f"{where}.{name}: " + _("must be a non-empty string")
+    if case["number"] != number:
+        return f"{where}.number: " + _("is not the case of the subject ({number})").format(
+            number=number
+        )
+    if case.get("severity") not in SEVERITIES:
+        return f"{where}.severity: " + _("must be one of {values}").format(
+            values=", ".join(SEVERITIES)
+        )
+    for name in ("active", "overdue", "supervised"):
+        if not isinstance(case.get(name), bool):
+            return f"{where}.{name}: " + _("must be true or false")
+    deadline = case.get("deadline")
+    if deadline is not None and not _is_time(deadline):
+        return f"{where}.deadline: " + _("must be an ISO-8601 time with its offset, or null")
+    return None
+
+
+def _mobilization_problem(event: UplinkEvent) -> str | None:
+    payload = event.payload
+    ref = payload.get("mobilization")
+    if (
+        not isinstance(ref, int | str)
+        or isinstance(ref, bool)
+        or str(ref) != subject_ref(event.subject)
+    ):
+        return "payload.mobilization: " + _("must be the mobilization of the subject")
+    case = payload.get("case")
+    if case is not None and not isinstance(case, str):
+        return "payload.case: " + _("must be a case number or null")
+    if not isinstance(payload.get("state"), str) or not payload["state"]:
+        return "payload.state: " + _("must be a non-empty string")
+    if not isinstance(payload.get("exercise", False), bool):
+        return "payload.exercise: " + _("must be true or false")
+    if not _is_time(payload.get("created_at")):
+        return "payload.created_at: " + _("must be an ISO-8601 time with its offset")
+    counts = payload.get("counts")
+    if not isinstance(counts, dict):
+        return "payload.counts: " + _("must be a JSON object")
+    for name in _COUNTS:
+        value = counts.get(name, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"payload.counts.{name}: " + _("must be a whole number, 0 or more")
+    return None
+
+
+def _refusal(unit: str, event: UplinkEvent, payload: str) -> str | None:
+    """Why ``event`` (well-formed) is refused for good, or ``None``: the ``rejected`` reason."""
+    if event.unit != unit:
+        return _("an event of unit {other} in a batch of unit {unit}").format(
+            other=event.unit, unit=unit
+        )
+    size = len(payload.encode("utf-8"))
+    if size > MAX_PAYLOAD_BYTES:
+        return _("payload of {size} bytes; at most {most}").format(
+            size=size, most=MAX_PAYLOAD_BYTES
+        )
+    kind, subject = event.kind, event.subject
+    prefix = subject.partition(":")[0]
+    expected = {
+        Kind.MOBILIZATION_STARTED: "mobilization",
+        Kind.MOBILIZATION_SUMMARY: "mobilization",
+        Kind.ROLLUP: "rollup",
+        Kind.AUDIT_HEAD: UNIT_SUBJECT,
+        Kind.HANDOVER: UNIT_SUBJECT,
+    }.get(kind, "case" if kind in _CASE_KINDS else None)
+    if expected is not None and prefix != expected:
+        return _("a {kind} event cannot be about {subject}").format(
+            kind=kind.value, subject=subject
+        )
+    if kind in _CASE_KINDS:
+        return _case_problem(event.payload.get("case"), subject_ref(subject), "payload.case")
+    if kind in _MOBILIZATION_KINDS:
+        return _mobilization_problem(event)
+    if kind is Kind.ROLLUP:
+        child = event.payload.get("unit")
+        if code_problem(child) or rollup_subject(str(child)) != subject:
+            return "payload.unit: " + _("must be the unit of the subject")
+    elif kind is Kind.AUDIT_HEAD:
+        try:
+            parse_head(event.payload)
+        except InvalidInput as exc:
+            return "payload: " + _("not a signed audit head: {error}").format(error=exc)
+    elif kind is Kind.RESYNC:
+        return _resync_problem(event)
+    return None
+
+
+def _resync_problem(event: UplinkEvent) -> str | None:
+    known = event.payload.get("known")
+    if not isinstance(known, int) or isinstance(known, bool) or not 0 <= known < event.seq:
+        return "payload.known: " + _("must be a whole number from 0 to the event's seq - 1")
+    case = event.payload.get("case")
+    if case is None:
+        return None
+    if not event.subject.startswith("case:"):
+        return "payload.case: " + _("must be null for a subject that is not a case")
+    return _case_problem(case, subject_ref(event.subject), "payload.case")
+
+
+# A case's last state in a batch: (seq, at, the case, lost).
+_CaseState = tuple[int, str, dict[str, Any], bool]
+
+
+@dataclass
+class _Row:
+    """An event of this batch to insert into ``hub_events``, in the state it ends in."""
+
+    event: UplinkEvent
+    payload: str
+    state: str
+
+
+@dataclass
+class _Subject:
+    """A subject of the batch: the last seq applied, and the held events by seq (an event of
+    this batch, or the row id of one held earlier)."""
+
+    name: str
+    applied: int
+    event_id: str
+    held: dict[int, _Row | int] = field(default_factory=dict)
+    changed: bool = False
+
+
+class _Ingest:
+    """One batch's ingestion: decides each event's result in memory, then writes it all."""
+
+    def __init__(self, db: Database, unit: str, now: str) -> None:
+        self.db = db
+        self.unit = unit
+        self.now = now
+        self.rows: list[_Row] = []
+        self.promoted: list[int] = []  # rows held earlier, now applied
+        self.superseded: list[tuple[str, int, int]] = []  # (subject, after seq, before seq)
+        self.cases: dict[str, _CaseState] = {}  # number -> its last state in the batch
+        self.lost: dict[str, dict[str, Any]] = {}  # number -> mark lost (no row in this batch)
+        self.mobilizations: dict[str, dict[str, Any]] = {}
+        self.rollups: dict[str, dict[str, Any]] = {}
+        self.head: str | None = None
+        self.changed = False
+        self.subjects: dict[str, _Subject] = {}
+        self.known: set[str] = set()  # event ids stored, before this batch or by it
+
+    def take(self, events: Sequence[UplinkEvent]) -> list[EventResult]:
+        """Decide each event's result, in order (nothing is written yet: see :meth:`flush`)."""
+        self.known = self._known_ids([e.id for e in events])
+        self.subjects = self._subjects(sorted({e.subject for e in events}))
+        return [self._one(event) for event in events]
+
+    def _known_ids(self, ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(ids):
+            rows = self.db.conn.execute(
+                f"SELECT event_id FROM hub_events WHERE unit = ? AND event_id IN ({_marks(chunk)})",
+                (self.unit, *chunk),
+            )
+            known.update(r[0] for r in rows)
+        return known
+
+    def _subjects(self, names: Sequence[str]) -> dict[str, _Subject]:
+        subjects = {name: _Subject(name, 0, "") for name in names}
+        for chunk in _chunks(names):
+            marks = _marks(chunk)
+            for name, seq, event_id in self.db.conn.execute(
+                f"SELECT subject, seq, event_id FROM hub_subjects WHERE unit = ?"
+                f" AND subject IN ({marks})",
+                (self.unit, *chunk),
+            ):
+                subjects[name].applied, subjects[name].event_id = int(seq), event_id
+            for name, seq, row_id in self.db.conn.execute(
+                f"SELECT subject, seq, id FROM hub_events WHERE unit = ? AND state = 'held'"
+                f" AND subject IN ({marks})",
+                (self.unit, *chunk),
+            ):
+                subjects[name].held[int(seq)] = int(row_id)
+        return subjects
+
+    def _one(self, event: UplinkEvent) -> EventResult:
+        if event.id in self.known:
+            return EventResult(event.id, Result.DUPLICATE)
+        payload = _dumps(event.payload)
+        reason = _refusal(self.unit, event, payload)
+        if reason is not None:
+            return EventResult(event.id, Result.REJECTED, reason)
+        subject = self.subjects[event.subject]
+        if event.seq <= subject.applied:
+            return EventResult(
+                event.id,
+                Result.CONFLICT,
+                _("{subject} seq {seq} is taken: the hub applied up to {applied}").format(
+                    subject=event.subject, seq=event.seq, applied=subject.applied
+                ),
+            )
+        if event.seq in subject.held:
+            return EventResult(
+                event.id,
+                Result.CONFLICT,
+                _(
+                    "{subject} seq {seq} is taken by another event held there (applied up to"
+                    " {applied})"
+                ).format(subject=event.subject, seq=event.seq, applied=subject.applied),
+            )
+        self.known.add(event.id)
+        row = _Row(event, payload, "held")
+        self.rows.append(row)
+        if event.seq > subject.applied + 1:
+            subject.held[event.seq] = row
+            return EventResult(event.id, Result.HELD)
+        row.state = "applied"
+        self._apply(subject, event)
+        self._drain(subject)
+        return EventResult(event.id, Result.ACCEPTED)
+
+    def _drain(self, subject: _Subject) -> None:
+        """Apply the held events that follow the last applied one, in order."""
+        while (waiting := subject.held.pop(subject.applied + 1, None)) is not None:
+            if isinstance(waiting, _Row):
+                waiting.state = "applied"
+                event = waiting.event
+            else:
+                event = self._load(waiting)
+                self.promoted.append(waiting)
+            self._apply(subject, event)
+
+    def _load(self, row_id: int) -> UplinkEvent:
+        event_id, subject, seq, kind, at, payload = self.db.conn.execute(
+            "SELECT event_id, subject, seq, kind, at, payload FROM hub_events WHERE id = ?",
+            (row_id,),
+        ).fetchone()
+        return UplinkEvent(
+            event_id, self.unit, subject, int(seq), Kind(kind), at, json.loads(payload)
+        )
+
+    def _apply(self, subject: _Subject, event: UplinkEvent) -> None:
+        subject.applied, subject.event_id, subject.changed = event.seq, event.id, True
+        self.changed = True
+        payload = event.payload
+        if event.kind in _CASE_KINDS:
+            self._case(event.seq, event.at, payload["case"])
+        elif event.kind in _MOBILIZATION_KINDS:
+            self._mobilization(event)
+        elif event.kind is Kind.AUDIT_HEAD:
+            self.head = _dumps(parse_head(payload).to_json())
+        elif event.kind is Kind.ROLLUP:
+            self.rollups[payload["unit"]] = {
+                "unit": self.unit,
+                "child": payload["unit"],
+                "at": _norm_time(event.at),
+                "data": _dumps(payload),
+            }
+        elif event.kind is Kind.RESYNC:
+            self._resync(subject, event)
+        # a handover is kept in hub_events only: the unit's received timeline
+
+    def _case(self, seq: int, at: str, case: dict[str, Any]) -> None:
+        # Only the last state of a case in the batch is written: its row is made at flush.
+        self.lost.pop(case["number"], None)
+        self.cases[case["number"]] = (seq, at, case, False)
+
+    def _mobilization(self, event: UplinkEvent) -> None:
+        payload = event.payload
+        counts = payload["counts"]
+        ref = str(payload["mobilization"])
+        self.mobilizations[ref] = {
+            "unit": self.unit,
+            "ref": ref,
+            "case_number": payload.get("case"),
+            "state": payload["state"],
+            "exercise": int(bool(payload.get("exercise", False))),
+            **{name: int(counts.get(name, 0)) for name in _COUNTS},
+            "started_at": _norm_time(payload["created_at"]),
+            "updated_at": _norm_time(event.at),
+            "data": _dumps(payload),
+        }
+
+    def _resync(self, subject: _Subject, event: UplinkEvent) -> None:
+        """The unit has only up to ``known``: what it sent after that is superseded, and its
+        case as it stands now replaces the hub's (or, when it has none, marks it lost)."""
+        known = int(event.payload["known"])
+        for row in self.rows:
+            if (
+                row.event.subject == subject.name
+                and row.state == "applied"
+                and known < row.event.seq < event.seq
+            ):
+                row.state = "superseded"
+        self.superseded.append((subject.name, known, event.seq))
+        if not subject.name.startswith("case:"):
+            return
+        case = event.payload.get("case")
+        if case is not None:
+            self._case(event.seq, event.at, case)
+            return
+        number = subject_ref(subject.name)
+        if number in self.cases:
+            self.cases[number] = (event.seq, event.at, self.cases[number][2], True)
+        else:
+            self.lost[number] = {
+                "unit": self.unit,
+                "number": number,
+                "last_change_at": _norm_time(event.at),
+                "seq": event.seq,
+            }
+
+    def _case_row(self, seq: int, at: str, case: dict[str, Any], lost: bool) -> dict[str, Any]:
+        deadline = case.get("deadline")
+        return {
+            "unit": self.unit,
+            "number": case["number"],
+            "title": case["title"],
+            "category": case["category"],
+            "type": case["type"],
+            "severity": case["severity"],
+            "stage": case["stage"],
+            "active": int(case["active"]),
+            "deadline": _norm_time(deadline) if deadline else None,
+            "overdue": int(case["overdue"]),
+            "supervised": int(case["supervised"]),
+            "lost": int(lost),
+            "last_change_at": _norm_time(at),
+            "seq": seq,
+            "data": _dumps(case),
+        }
+
+    def flush(self) -> None:
+        """Write the batch: held rows promoted, superseded marked, new rows, the read model."""
+        conn = self.db.conn
+        conn.executemany(
+            "UPDATE hub_events SET state = 'applied' WHERE id = ?", [(i,) for i in self.promoted]
+        )
+        conn.executemany(
+            "UPDATE hub_events SET state = 'superseded' WHERE unit = ? AND subject = ?"
+            " AND state = 'applied' AND seq > ? AND seq < ?",
+            [(self.unit, *s) for s in self.superseded],
+        )
+        conn.executemany(
+            "INSERT INTO hub_events (unit, event_id, subject, seq, kind, at, received_at,"
+            " payload, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.unit,
+                    r.event.id,
+                    r.event.subject,
+                    r.event.seq,
+                    r.event.kind.value,
+                    r.event.at,
+                    self.now,
+                    r.payload,
+                    r.state,
+                )
+                for r in self.rows
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO hub_cases (unit, number, title, category, type, severity, stage, active,"
+            " deadline, overdue, supervised, lost, last_change_at, seq, data) VALUES (:unit,"
+            " :number, :title, :category, :type, :severity, :stage, :active, :deadline,"
+            " :overdue, :supervised, :lost, :last_change_at, :seq, :data)"
+            " ON CONFLICT(unit, number) DO UPDATE SET title = excluded.title,"
+            " category = excluded.category, type = excluded.type, severity = excluded.severity,"
+            " stage = excluded.stage, active = excluded.active, deadline = excluded.deadline,"
+            " overdue = excluded.overdue, supervised = excluded.supervised,"
+            " lost = excluded.lost, last_change_at = excluded.last_change_at,"
+            " seq = excluded.seq, data = excluded.data",
+            [self._case_row(*state) for state in self.cases.values()],
+        )
+        conn.executemany(
+            "UPDATE hub_cases SET lost = 1, last_change_at = :last_change_at, seq = :seq"
+            " WHERE unit = :unit AND number = :number",
+            list(self.lost.values()),
+        )
+        conn.executemany(
+            "INSERT INTO hub_mobilizations (unit, ref, case_number, state, exercise, total, yes,"
+            " no, silent, unreachable, started_at, updated_at, data) VALUES (:unit, :ref,"
+            " :case_number, :state, :exercise, :total, :yes, :no, :silent, :unreachable,"
+            " :started_at, :updated_at, :data) ON CONFLICT(unit, ref) DO UPDATE SET"
+            " case_number = excluded.case_number, state = excluded.state,"
+            " exercise = excluded.exercise, total = excluded.total, yes = excluded.yes,"
+            " no = excluded.no, silent = excluded.silent, unreachable = excluded.unreachable,"
+            " started_at = excluded.started_at, updated_at = excluded.updated_at,"
+            " data = excluded.data",
+            list(self.mobilizations.values()),
+        )
+        conn.executemany(
+            "INSERT INTO hub_rollups (unit, child, at, data) VALUES (:unit, :child, :at, :data)"
+            " ON CONFLICT(unit, child) DO UPDATE SET at = excluded.at, data = excluded.data",
+            list(self.rollups.values()),
+        )
+        conn.executemany(
+            "INSERT INTO hub_subjects (unit, subject, seq, event_id) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(unit, subject) DO UPDATE SET seq = excluded.seq,"
+            " event_id = excluded.event_id",
+            [
+                (self.unit, s.name, s.applied, s.event_id)
+                for s in self.subjects.values()
+                if s.changed
+            ],
+        )
+        if self.changed:
+            conn.execute(
+                "UPDATE hub_units SET changed_at = ?, last_head = coalesce(?, last_head)"
+                " WHERE code = ?",
+                (self.now, self.head, self.unit),
+            )
+
+
+def _check_key(key: str) -> None:
+    if not _KEY.fullmatch(key):
+        raise InvalidInput(_("must be 8-64 letters, digits, '_' or '-'"), "Idempotency-Key")
+
+
+def replayed(
+    db: Database, unit: str, key: str, body_hash: str, now: datetime
+) -> list[EventResult] | None:
+    """The stored answer to a batch sent before under ``key`` (within 24 h), or ``None``.
+
+    Raises:
+        InvalidInput: the key was used (within 24 h) for a batch with another body.
+    """
+    row = db.conn.execute(
+        "SELECT body_hash, response FROM hub_batches WHERE unit = ? AND key = ? AND at >= ?",
+        (unit, key, to_iso(now - REPLAY_WINDOW)),
+    ).fetchone()
+    if row is None:
+        return None
+    stored_hash, response = row
+    if stored_hash != body_hash:
+        raise InvalidInput(_("idempotency key reused with a different body"), "Idempotency-Key")
+    return [
+        EventResult.from_json(item, f"results[{i}]") for i, item in enumerate(json.loads(response))
+    ]
+
+
+def ingest(
+    db: Database, unit: str, batch: Batch, now: datetime, *, key: str, body_hash: str
+) -> list[EventResult]:
+    """Take a batch from ``unit`` (already authenticated): one result per event, in order.
+
+    One transaction: the events stored, the read model updated, the unit's last contact, and
+    the answer kept under ``key`` for 24 h. A key seen before with the same body replays its
+    answer and changes nothing else.
+
+    Raises:
+        PermissionDenied: the batch is another unit's.
+        InvalidInput: a malformed key, or a key reused with another body.
+        NotFound: no such unit.
+    """
+    if batch.unit != unit:
+        raise PermissionDenied(
+            _("a batch of unit {other} sent with the token of unit {unit}").format(
+                other=batch.unit, unit=unit
+            )
+        )
+    _check_key(key)
+    at = to_iso(now)
+    with write(db):
+        if not _touch(db, unit, at):
+            raise _no_unit(unit)
+        stored = replayed(db, unit, key, body_hash, now)
+        if stored is not None:
+            return stored
+        run = _Ingest(db, unit, at)
+        results = run.take(batch.events)
+        run.flush()
+        db.conn.execute("DELETE FROM hub_batches WHERE at < ?", (to_iso(now - REPLAY_WINDOW),))
+        db.conn.execute(
+            "INSERT OR REPLACE INTO hub_batches (unit, key, at, body_hash, response)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (unit, key, at, body_hash, _dumps([r.to_json() for r in results])),
+        )
+    return results
+
+
+# --- reading the read model -------------------------------------------------------------------
+
+
+def unit_state(
+    db: Database, unit: str, *, after: str | None = None, limit: int = STATE_LIMIT
+) -> UnitState:
+    """A page of the unit's subjects, sorted, each with the last seq the hub applied.
+
+    A subject of which nothing was applied yet (only held events, or nothing) is not listed:
+    its seq at the hub is 0.
+
+    Raises:
+        NotFound: no such unit.
+        InvalidInput: ``limit`` outside 1-5000.
+    """
+    if not 1 <= limit <= STATE_LIMIT_MAX:
+        raise InvalidInput(_("must be from 1 to {most}").format(most=STATE_LIMIT_MAX), "limit")
+    found = get_unit(db, unit)
+    rows = db.conn.execute(
+        "SELECT s.subject, s.seq, s.event_id, (SELECT count(*) FROM hub_events h"
+        " WHERE h.unit = s.unit AND h.subject = s.subject AND h.state = 'held')"
+        " FROM hub_subjects s WHERE s.unit = ? AND s.subject > ? ORDER BY s.subject LIMIT ?",
+        (unit, after or "", limit + 1),
+    ).fetchall()
+    page = [SubjectState(s, int(seq), event_id, int(held)) for s, seq, event_id, held in rows]
+    more = len(page) > limit
+    page = page[:limit]
+    return UnitState(
+        unit,
+        page,
+        page[-1].subject if more else None,
+        found.last_contact_at,
+        witness(db, unit),
+    )
+
+
+def subject_events(db: Database, unit: str, subject: str) -> list[dict[str, Any]]:
+    """Every event the hub stores of one subject of ``unit``: ``{"seq", "id", "state"}`` in
+    seq order (superseded ones too). What a unit restored from a backup reads to learn which
+    of its events the hub already has (``GET /v1/units/{code}/state?subject=...``).
+
+    Raises:
+        NotFound: no such unit.
+    """
+    get_unit(db, unit)
+    rows = db.conn.execute(
+        "SELECT seq, event_id, state FROM hub_events WHERE unit = ? AND subject = ?"
+        " ORDER BY seq, id",
+        (unit, subject),
+    ).fetchall()
+    return [{"seq": int(seq), "id": event_id, "state": state} for seq, event_id, state in rows]
+
+
+def witness(db: Database, unit: str) -> dict[str, Any] | None:
+    """The unit's last signed audit head (for ``audit verify --witness``), or ``None`` yet.
+
+    Raises:
+        NotFound: no such unit.
+    """
+    row = db.conn.execute("SELECT last_head FROM hub_units WHERE code = ?", (unit,)).fetchone()
+    if row is None:
+        raise _no_unit(unit)
+    head: dict[str, Any] | None = json.loads(row[0]) if row[0] else None
+    return head
+
+
+@dataclass
+class _Counts:
+    by_severity: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEVERITIES, 0))
+    overdue: int = 0
+    supervised: int = 0
+
+
+def _case_counts(db: Database, now: datetime) -> dict[str, _Counts]:
+    """Open cases per unit (lost ones left out): by severity, overdue, supervised."""
+    counts: dict[str, _Counts] = {}
+    for unit, severity, n, overdue, supervised in db.conn.execute(
+        f"SELECT unit, severity, count(*), sum({_OVERDUE}), sum(supervised) FROM hub_cases"
+        " WHERE active = 1 AND lost = 0 GROUP BY unit, severity",
+        {"now": to_iso(now)},
+    ):
+        c = counts.setdefault(unit, _Counts())
+        c.by_severity[severity] = c.by_severity.get(severity, 0) + int(n)
+        c.overdue += int(overdue or 0)
+        c.supervised += int(supervised or 0)
+    return counts
+
+
+def _per_unit(db: Database, sql: str, *params: Any) -> dict[str, int]:
+    return {unit: int(n) for unit, n in db.conn.execute(sql, params)}
+
+
+def overview(db: Database, now: datetime, silent: timedelta) -> list[UnitOverview]:
+    """Every unit at a glance, by code; ``silent``: flag a unit not heard from for longer."""
+    counts = _case_counts(db, now)
+    mobilizations = _per_unit(
+        db,
+        "SELECT unit, count(*) FROM hub_mobilizations WHERE state = ? GROUP BY unit",
+        MobilizationState.ACTIVE.value,
+    )
+    children = _per_unit(db, "SELECT unit, count(*) FROM hub_rollups GROUP BY unit")
+    heads = {
+        code: json.loads(head)
+        for code, head in db.conn.execute(
+            "SELECT code, last_head FROM hub_units WHERE last_head IS NOT NULL"
+        )
+    }
+    out = []
+    for unit in list_units(db):
+        c = counts.get(unit.code, _Counts())
+        heard = unit.last_contact_at or unit.created_at
+        out.append(
+            UnitOverview(
+                unit=unit,
+                open_cases=sum(c.by_severity.values()),
+                by_severity=c.by_severity,
+                overdue=c.overdue,
+                supervised=c.supervised,
+                active_mobilizations=mobilizations.get(unit.code, 0),
+                silent=unit.revoked_at is None and now - heard > silent,
+                last_head=heads.get(unit.code),
+                children=children.get(unit.code, 0),
+            )
+        )
+    return out
+
+
+_CASE_COLUMNS = (
+    f"unit, number, title, category, type, severity, stage, active, deadline, {_OVERDUE},"
+    " supervised, lost, last_change_at, seq, data"
+)
+
+
+def _case(row: Sequence[Any]) -> HubCase:
+    unit, number, title, category, type_, severity, stage, active, deadline = row[:9]
+    overdue, supervised, lost, last_change_at, seq, data = row[9:]
+    return HubCase(
+        unit,
+        number,
+        title,
+        category,
+        type_,
+        severity,
+        stage,
+        bool(active),
+        _opt_time(deadline),
+        bool(overdue),
+        bool(supervised),
+        bool(lost),
+        from_iso(last_change_at),
+        int(seq),
+        json.loads(data),
+    )
+
+
+def cases(
+    db: Database,
+    now: datetime,
+    *,
+    unit: str | None = None,
+    overdue_only: bool = False,
+    open_only: bool = True,
+    limit: int = 1000,
+) -> list[HubCase]:
+    """The units' cases by unit, severity (I first) and number; lost ones included, flagged.
+
+    Raises:
+        NotFound: ``unit`` is not registered here.
+    """
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"now": to_iso(now), "limit": limit}
+    if unit is not None:
+        get_unit(db, unit)
+        where.append("unit = :unit")
+        params["unit"] = unit
+    if open_only:
+        where.append("active = 1")
+    if overdue_only:
+        where.append(_OVERDUE)
+    rows = db.conn.execute(
+        f"SELECT {_CASE_COLUMNS} FROM hub_cases WHERE {' AND '.join(where)}"
+        " ORDER BY unit, severity, number LIMIT :limit",
+        params,
+    ).fetchall()
+    return [_case(r) for r in rows]
+
+
+def case_timeline(db: Database, unit: str, number: str) -> list[ReceivedEvent]:
+    """Every event received about a case of ``unit``, in seq order (superseded ones too).
+
+    Raises:
+        NotFound: no such unit, or nothing received about that case.
+    """
+    get_unit(db, unit)
+    rows = db.conn.execute(
+        "SELECT event_id, subject, seq, kind, at, received_at, state, payload FROM hub_events"
+        " WHERE unit = ? AND subject = ? ORDER BY seq, id",
+        (unit, f"case:{number}"),
+    ).fetchall()
+    if not rows:
+        raise NotFound(
+            _("nothing received about case {number} from unit {unit}").format(
+                number=number, unit=unit
+            )
+        )
+    return [
+        ReceivedEvent(
+            unit,
+            event_id,
+            subject,
+            int(seq),
+            kind,
+            from_iso(at),
+            from_iso(received_at),
+            state,
+            json.loads(payload),
+        )
+        for event_id, subject, seq, kind, at, received_at, state, payload in rows
+    ]
+
+
+def mobilizations(
+    db: Database, *, unit: str | None = None, active_only: bool = True
+) -> list[HubMobilization]:
+    """The units' mobilizations, newest first within each unit."""
+    where = ["1 = 1"]
+    params: list[Any] = []
+    if unit is not None:
+        where.append("unit = ?")
+        params.append(unit)
+    if active_only:
+        where.append("state = ?")
+        params.append(MobilizationState.ACTIVE.value)
+    rows = db.conn.execute(
+        "SELECT unit, ref, case_number, state, exercise, total, yes, no, silent, unreachable,"
+        f" started_at, updated_at FROM hub_mobilizations WHERE {' AND '.join(where)}"
+        " ORDER BY unit, started_at DESC, ref",
+        params,
+    ).fetchall()
+    return [_mobilization(r) for r in rows]
+
+
+def _mobilization(row: Sequence[Any]) -> HubMobilization:
+    unit, ref, case_number, state, exercise = row[:5]
+    total, yes, no, silent, unreachable = (int(n) for n in row[5:10])
+    started_at, updated_at = row[10:]
+    return HubMobilization(
+        unit,
+        ref,
+        case_number,
+        state,
+        bool(exercise),
+        total,
+        yes,
+        no,
+        silent,
+        unreachable,
+        from_iso(started_at),
+        from_iso(updated_at),
+    )
+
+
+def rollups(db: Database, *, unit: str | None = None) -> list[Rollup]:
+    """The roll-ups received (from units that are hubs themselves), by unit and child."""
+    sql = "SELECT unit, child, at, data FROM hub_rollups"
+    params: tuple[str, ...] = ()
+    if unit is not None:
+        sql += " WHERE unit = ?"
+        params = (unit,)
+    rows = db.conn.execute(sql + " ORDER BY unit, child", params).fetchall()
+    return [Rollup(u, child, from_iso(at), json.loads(data)) for u, child, at, data in rows]
+
+
+def _rollup_payload(view: UnitOverview, changed_at: str | None) -> dict[str, Any]:
+    """What the level above learns of one of this hub's units (a ``rollup`` event)."""
+    return {
+        "unit": view.unit.code,
+        "name": view.unit.name,
+        "open": view.open_cases,
+        "by_severity": dict(view.by_severity),
+        "overdue": view.overdue,
+        "supervised": view.supervised,
+        "active_mobilizations": view.active_mobilizations,
+        "last_contact_at": _iso(view.unit.last_contact_at),
+        "changed_at": changed_at,
+        "revoked": view.unit.revoked_at is not None,
+    }
+
+
+def rollups_due(
+    db: Database, now: datetime, every: timedelta
+) -> list[tuple[str, Kind, str, dict[str, Any]]]:
+    """Roll-up events for the units changed since their last roll-up, at most one per unit
+    per ``every``; marks them rolled up. For :func:`uplink.outbox.enqueue`, in the same
+    transaction (call inside ``write``)."""
+    with write(db):
+        due = dict(
+            db.conn.execute(
+                "SELECT code, changed_at FROM hub_units WHERE changed_at IS NOT NULL"
+                " AND (rolled_up_at IS NULL OR (changed_at >= rolled_up_at"
+                " AND rolled_up_at <= ?))",
+                (to_iso(now - every),),
+            ).fetchall()
+        )
+        if not due:
+            return []
+        at = to_iso(now)
+        views = [v for v in overview(db, now, timedelta.max) if v.unit.code in due]
+        db.conn.executemany(
+            "UPDATE hub_units SET rolled_up_at = ? WHERE code = ?", [(at, code) for code in due]
+        )
+    return [
+        (
+            rollup_subject(v.unit.code),
+            Kind.ROLLUP,
+            at,
+            _rollup_payload(v, due[v.unit.code]),
+        )
+        for v in views
+    ]
