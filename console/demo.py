@@ -272,8 +272,12 @@ def build_demo(
     replace: bool = False,
     seed: int = 20261126,
     now: datetime | None = None,
+    township: tuple[str, str] = ("330106001000", "青山街道"),
 ) -> str:
-    """Build the demo database at ``path`` and return a one-paragraph summary."""
+    """Build the demo database at ``path`` and return a one-paragraph summary.
+
+    ``township`` is its top unit's (code, name): the county demo builds three townships.
+    """
     if path.exists() and not replace:
         raise FileExistsError(path)
     rng = random.Random(seed)
@@ -290,8 +294,8 @@ def build_demo(
     created: list[int] = []
     try:
         with write(db):
-            _jurisdiction(db, clock, rng, grids, end)
-            people = _people(db, clock, rng, grids, end)
+            _jurisdiction(db, clock, rng, grids, end, township)
+            people = _people(db, clock, rng, grids, end, township[0])
             starts = sorted(
                 end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _case in range(cases)
             )
@@ -322,7 +326,7 @@ def build_demo(
         " {people} people, {teams} teams, a duty roster; {open} open, {overdue} overdue,"
         " {supervised} supervised, {parked} parked"
     ).format(
-        street=STREET,
+        street=township[1],
         cases=cases,
         communities=len(COMMUNITIES),
         grids=len(grids),
@@ -353,7 +357,12 @@ def _box(west: float, south: float, east: float, north: float) -> dict[str, obje
 
 
 def _jurisdiction(
-    db: Database, clock: FixedClock, rng: random.Random, grids: list[str], end: datetime
+    db: Database,
+    clock: FixedClock,
+    rng: random.Random,
+    grids: list[str],
+    end: datetime,
+    township: tuple[str, str] = (TOWNSHIP_CODE, STREET),
 ) -> None:
     """The street, its 6 communities and 40 grids whose polygons tile each community.
 
@@ -364,7 +373,8 @@ def _jurisdiction(
 
     clock.set(end - timedelta(days=400))
     since = datetime(2024, 1, 1, tzinfo=end.tzinfo)
-    add_unit(db, clock, "admin", NewUnit(TOWNSHIP_CODE, STREET, "township"), valid_from=since)
+    code_of_township, street = township
+    add_unit(db, clock, "admin", NewUnit(code_of_township, street, "township"), valid_from=since)
     width = (EAST - WEST) / 3
     height = (NORTH - SOUTH) / 2
     members: dict[int, list[int]] = {}
@@ -373,7 +383,7 @@ def _jurisdiction(
     for number, name in enumerate(COMMUNITIES):
         west = WEST + (number % 3) * width
         south = SOUTH + (number // 3) * height
-        code = f"{TOWNSHIP_CODE[:9]}{number + 1:03d}"
+        code = f"{code_of_township[:9]}{number + 1:03d}"
         add_unit(
             db,
             clock,
@@ -382,7 +392,7 @@ def _jurisdiction(
                 code,
                 name,
                 "community",
-                TOWNSHIP_CODE,
+                code_of_township,
                 boundary=_box(west, south, west + width, south + height),
             ),
             valid_from=since,
@@ -439,7 +449,12 @@ MEMBERS_PER_GRID = 9  # besides the grid leader: members and volunteers
 
 
 def _people(
-    db: Database, clock: FixedClock, rng: random.Random, grids: list[str], end: datetime
+    db: Database,
+    clock: FixedClock,
+    rng: random.Random,
+    grids: list[str],
+    end: datetime,
+    township_code: str = TOWNSHIP_CODE,
 ) -> int:
     """About 400 people: the office, community secretaries, grid leaders and members, teams,
     and a duty roster (duty officers and shift leads on daily 08:00 hand-overs) that started a
@@ -457,10 +472,10 @@ def _people(
         add_person(db, clock, "admin", NewPerson(name, unit, phone, roles=roles, skills=skills))
         return phone
 
-    officers = [person(name, TOWNSHIP_CODE, "duty_officer") for name in OPERATORS]
-    leads = [person(name, TOWNSHIP_CODE, "shift_lead") for name in SHIFT_LEADS]
+    officers = [person(name, township_code, "duty_officer") for name in OPERATORS]
+    leads = [person(name, township_code, "shift_lead") for name in SHIFT_LEADS]
     for number in range(len(COMMUNITIES)):
-        person(_name(rng), f"{TOWNSHIP_CODE[:9]}{number + 1:03d}", "community_secretary")
+        person(_name(rng), f"{township_code[:9]}{number + 1:03d}", "community_secretary")
     members: list[str] = []
     for grid in grids:
         person(_name(rng), grid, "grid_leader")
@@ -470,7 +485,7 @@ def _people(
             members.append(person(_name(rng), grid, role, skills=skills))
     for code, name, kind in TEAMS:
         crew = rng.sample(members, 12)
-        add_team(db, clock, "admin", code, name, kind, TOWNSHIP_CODE, crew[0])
+        add_team(db, clock, "admin", code, name, kind, township_code, crew[0])
         for phone in crew[1:]:
             add_member(db, clock, "admin", code, phone)
     clock.set(end - timedelta(days=7))
@@ -641,3 +656,141 @@ def ensure_demo(db_path: Path | None, echo: Callable[[str], None]) -> Path:
         echo(_("building the demo database at {path} ...").format(path=path))
         echo(build_demo(path))
     return path
+
+
+# --- the county demo: a hub and three townships whose status flows up -------------------------
+
+COUNTY = ("330106000000", "西湖区")
+COUNTY_TOWNSHIPS = (
+    ("330106001000", "青山街道"),
+    ("330106002000", "和平街道"),
+    ("330106003000", "东湖镇"),
+)
+OFFLINE_HOURS = 3  # the last township lost its link this long ago
+COUNTY_PORT = 8480
+
+
+def default_county_demo_dir() -> Path:
+    return demo_db_path().with_name("county-demo")
+
+
+def build_county_demo(
+    directory: Path, *, cases: int = 120, now: datetime | None = None, replace: bool = False
+) -> str:
+    """Build a county hub and three townships in ``directory``; return what to open.
+
+    Each township is a demo database of its own (built like ``dutydesk demo``) with a
+    configuration whose ``[uplink]`` points at the county (``county.toml`` serves the hub on
+    127.0.0.1:8480) and a token file (0600) the county issued. The first two have sent
+    everything: their events were drained into the hub through the protocol's own functions
+    (projection, then ingestion batch by batch, exactly what ``serve`` does over HTTP). The
+    third lost its link ``OFFLINE_HOURS`` ago: the hub flags it silent, and its own console
+    shows the link down and the backlog of what it logged since.
+    """
+    from jurisdiction.units import NewUnit, add_unit
+    from uplink import hub
+    from uplink.models import Batch, LinkState
+    from uplink.outbox import Projection, mark_sent, project, sendable
+    from uplink.status import record_failure, record_ok
+
+    county_db = directory / "county.db"
+    if county_db.exists() and not replace:
+        raise FileExistsError(county_db)
+    end = now or SystemClock().now()
+    private_dir(directory)
+    towns = directory / "townships"
+    private_dir(towns)
+    for old in [county_db, *towns.glob("*.db")]:
+        for path in (old, Path(f"{old}-wal"), Path(f"{old}-shm"), head_file_for(old)):
+            path.unlink(missing_ok=True)
+    url = f"http://127.0.0.1:{COUNTY_PORT}"
+    (directory / "county.toml").write_text(
+        'operator = "区应急值班员"\n\n[hub]\nenabled = true\nsilent_minutes = 30\n\n'
+        f"[serve]\nport = {COUNTY_PORT}\n",
+        encoding="utf-8",
+    )
+    hub_db = connect(county_db)
+    lines = []
+    try:
+        with write(hub_db):
+            add_unit(
+                hub_db, FixedClock(end - timedelta(days=400)), "admin", NewUnit(*COUNTY, "county")
+            )
+        for index, (code, name) in enumerate(COUNTY_TOWNSHIPS):
+            offline = index == len(COUNTY_TOWNSHIPS) - 1
+            _unit, token = hub.add_unit(hub_db, end - timedelta(days=30), code, name)
+            path = towns / f"{code}.db"
+            cut = end - timedelta(hours=OFFLINE_HOURS) if offline else end
+            build_demo(path, cases=cases, seed=20261126 + index, now=cut, township=(code, name))
+            token_file = towns / f"{code}.token"
+            token_file.unlink(missing_ok=True)
+            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(token + "\n")
+            (towns / f"{code}.toml").write_text(
+                f'operator = "{OPERATORS[0]}"\n\n[uplink]\nurl = "{url}"\nunit = "{code}"\n'
+                f'token_file = "{code}.token"\n',
+                encoding="utf-8",
+            )
+            town = connect(path)
+            try:
+                options = Projection(code)
+                while project(town, options, cut) > 0:
+                    pass
+                while events := sendable(town, code, 200):
+                    hub.authenticate(hub_db, token, cut)
+                    batch = Batch(code, tuple(e.event for e in events))
+                    key = f"demo-{code}-{events[0].row}"
+                    results = hub.ingest(hub_db, code, batch, cut, key=key, body_hash=key)
+                    with write(town):
+                        mark_sent(
+                            town,
+                            [(e.row, r.result.value) for e, r in zip(events, results, strict=True)],
+                            cut,
+                        )
+                        record_ok(town, cut, len(events))
+                if offline:
+                    waiting = _cases_since(town, cut, end, code)
+                    with write(town):
+                        record_failure(
+                            town,
+                            cut + timedelta(minutes=1),
+                            LinkState.BACKING_OFF,
+                            _("cannot connect to the hub ({error})").format(
+                                error="Connection refused"
+                            ),
+                            end + timedelta(minutes=5),
+                        )
+                    lines.append(
+                        _("{code} {name}: offline for {hours} h, {n} events waiting").format(
+                            code=code, name=name, hours=OFFLINE_HOURS, n=waiting
+                        )
+                    )
+                else:
+                    lines.append(
+                        _("{code} {name}: in step with the county").format(code=code, name=name)
+                    )
+            finally:
+                town.close()
+    finally:
+        hub_db.close()
+    return "\n".join(lines)
+
+
+def _cases_since(db: Database, start: datetime, end: datetime, code: str) -> int:
+    """Log a few cases between ``start`` and ``end`` (after the link went down); project them
+    as the engine would. Returns how many uplink events wait."""
+    from uplink.outbox import Projection, backlog, project
+
+    rng = random.Random(code)
+    policy = Policy(shift_leads=tuple(SHIFT_LEADS))
+    clock = FixedClock(start)
+    grids = [f"G{n:02d}" for n in range(1, 41)]
+    weights = [t[-1] for t in TEMPLATES]
+    span = int((end - start).total_seconds() // 60)
+    for minute in sorted(rng.sample(range(5, span), 6)):
+        _one_case(db, clock, policy, rng, start + timedelta(minutes=minute), end, weights, grids)
+    clock.set(end)
+    while project(db, Projection(code), end) > 0:
+        pass
+    return backlog(db)[0]

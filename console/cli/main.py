@@ -203,9 +203,25 @@ def init(state: State) -> None:
     type=click.IntRange(1, 100_000),
     help=N_("How many cases to log."),
 )
-def demo(db: Path | None, force: bool, cases: int) -> None:
+@click.option(
+    "--county",
+    "county",
+    is_flag=True,
+    help=N_("Build a county hub and three townships (one offline) instead, in --dir."),
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=N_("Where --county builds (default: county-demo in the user data dir)."),
+)
+def demo(db: Path | None, force: bool, cases: int, county: bool, directory: Path | None) -> None:
     """Build a realistic demo database and say where it is (opens nothing)."""
     from console.demo import build_demo, default_demo_path
+
+    if county:
+        _county_demo(directory, force)
+        return
 
     path = db or default_demo_path()
     if path.exists() and not force:
@@ -216,6 +232,34 @@ def demo(db: Path | None, force: bool, cases: int) -> None:
     click.echo(_("demo database built at {path}").format(path=path))
     click.echo(summary)
     click.echo(_("open it with: dutydesk --db {path}    (or: dutydesk --demo)").format(path=path))
+
+
+def _county_demo(directory: Path | None, force: bool) -> None:
+    from console.demo import COUNTY_TOWNSHIPS, build_county_demo, default_county_demo_dir
+
+    where = directory or default_county_demo_dir()
+    try:
+        summary = build_county_demo(where, replace=force)
+    except FileExistsError:
+        click.echo(_("county demo already in {dir} (use --force to rebuild)").format(dir=where))
+    else:
+        click.echo(_("county demo built in {dir}:").format(dir=where))
+        click.echo(summary)
+    county = f"--db {where / 'county.db'} --config {where / 'county.toml'}"
+    town = where / "townships" / COUNTY_TOWNSHIPS[-1][0]
+    click.echo(
+        _("the county's console (press u for the units): dutydesk {args}").format(args=county)
+    )
+    click.echo(
+        _("the offline township: dutydesk --db {db} --config {config}").format(
+            db=town.with_suffix(".db"), config=town.with_suffix(".toml")
+        )
+    )
+    click.echo(
+        _("let status flow: dutydesk {args} serve --hub, then serve each township").format(
+            args=county
+        )
+    )
 
 
 @cli.group("config")

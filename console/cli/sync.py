@@ -13,11 +13,11 @@ pass in this process when no engine runs.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import click
 
-from console.cli import render
 from console.cli.common import State, emit_json, fail, pass_state
 from store.i18n import N_, _
 
@@ -41,11 +41,16 @@ def _status(state: State) -> Any:
 @pass_state
 def sync_status_cmd(state: State, as_json: bool) -> None:
     """The link, the backlog, the oldest unsent event's age, the dead letters."""
+    from console.timefmt import short
     from uplink.models import LinkState
 
     ctx = state.ctx
     link = _status(state)
     now = ctx.clock.now()
+
+    def local(at: datetime | None) -> str:
+        return short(at, ctx.config.zone)
+
     if as_json:
         emit_json(link.to_json(now))
         return
@@ -58,9 +63,9 @@ def sync_status_cmd(state: State, as_json: bool) -> None:
         )
     )
     if link.state is LinkState.BACKING_OFF and link.next_try_at:
-        click.echo(_("next try: {at}").format(at=render.iso(link.next_try_at)))
+        click.echo(_("next try: {at}").format(at=local(link.next_try_at)))
     if link.down_since:
-        click.echo(_("down since: {at}").format(at=render.iso(link.down_since)))
+        click.echo(_("down since: {at}").format(at=local(link.down_since)))
     if link.last_error:
         click.echo(_("last error: {error}").format(error=link.last_error))
     age = link.oldest_age_s(now)
@@ -74,7 +79,7 @@ def sync_status_cmd(state: State, as_json: bool) -> None:
     if link.last_ok_at:
         click.echo(
             _("last exchange: {at}; {sent} events acknowledged in all").format(
-                at=render.iso(link.last_ok_at), sent=link.sent_total
+                at=local(link.last_ok_at), sent=link.sent_total
             )
         )
 
