@@ -248,7 +248,7 @@ def _county_demo(directory: Path | None, force: bool) -> None:
     county = f"--db {where / 'county.db'} --config {where / 'county.toml'}"
     town = where / "townships" / COUNTY_TOWNSHIPS[-1][0]
     click.echo(
-        _("the county's console (press u for the units): dutydesk {args}").format(args=county)
+        _("the county's console (press b for the units): dutydesk {args}").format(args=county)
     )
     click.echo(
         _("the offline township: dutydesk --db {db} --config {config}").format(

@@ -9,6 +9,11 @@ acts only while it holds the engine lease and gives it back when the console exi
 the console is ended by SIGTERM (a system shutdown) or SIGHUP (its terminal closed), so a
 standby engine takes over at once. Every database read or write runs in a thread worker, under
 one lock that serialises the shared connection; the UI thread never touches the database.
+
+The same watcher reads the uplink's state every few seconds (:attr:`DutydeskApp.uplink`, shown
+by the dashboard and the status line) and whether this database is a county hub with units
+below it (then ``b`` opens the units' screen). A backlog older than ``[uplink] alarm_minutes``
+and a token the hub refused are each told once, when they start.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import gc
 import signal
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -46,6 +54,7 @@ from store.i18n import N_, _
 if TYPE_CHECKING:
     from console.context import Context
     from console.engine import EngineThread
+    from uplink.models import LinkStatus
 
 # Only the dashboard is imported with the app: every other screen, the engine and what they
 # import are imported when first used, after the first frame (tests/console/test_import_closure.py).
@@ -66,6 +75,11 @@ FREEZE_AFTER_S = 2.0
 # flight recorded, the lease given back) instead of dying with the process.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 FULL_GC_EVERY_S = 60.0
+# The uplink's state moves with the drain's tries and the hub's answers, none of which the
+# change marker sees: the watcher reads it this often (and at its next look after a change).
+UPLINK_SECONDS = 5.0
+# Whether the backlog has grown too old is a matter of the clock alone (no database).
+UPLINK_ALARM_SECONDS = 1.0
 
 
 class DutydeskApp(App[None]):
@@ -81,6 +95,8 @@ class DutydeskApp(App[None]):
         Binding("m", "mobilizations", N_("Mobilizations")),
         Binding("d", "roster", N_("Roster")),
         Binding("h", "handover", N_("Handover")),
+        # Only on a county hub (``[hub] enabled`` or units registered): see check_action.
+        Binding("b", "hub_units", N_("Units")),
         Binding("question_mark", "help", N_("Help")),
         Binding("ctrl+t", "toggle_theme", N_("Toggle theme"), show=False),
         # Textual's own palette key, declared here so that its words are translated with the
@@ -100,6 +116,17 @@ class DutydeskApp(App[None]):
     # shown beside the engine's state until the next message goes out. Empty when all is well.
     engine_trouble: reactive[str] = reactive("")
     """``starting``, ``here`` (this console runs the timers) or ``elsewhere``."""
+    uplink: reactive[LinkStatus | None] = reactive(None)
+    """The link to the level above as last read (``None`` until the first read)."""
+    has_hub: reactive[bool] = reactive(False, bindings=True)
+    """This database receives from units below (``[hub] enabled``, or units registered)."""
+
+    @dataclass
+    class UplinkRead(Message, bubble=False):
+        """The watcher read the uplink's state (and whether this is a hub); it changed."""
+
+        status: LinkStatus
+        has_hub: bool
 
     def __init__(self, ctx: Context, *, home: str | None = None) -> None:
         translate_bindings()
@@ -120,6 +147,12 @@ class DutydeskApp(App[None]):
         self.notices = NoticeWatcher(ctx.db)
         self._gc_threshold: tuple[int, int, int] | None = None
         self._signals: list[signal.Signals] = []
+        # The uplink as the watcher last read it (on its thread), and when it reads it next.
+        self._uplink_read: tuple[LinkStatus, bool] | None = None
+        self._uplink_due = 0.0
+        # What the officer was told: toasts are raised once, when these start to hold.
+        self._uplink_alarmed = False
+        self._uplink_refused = False
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
@@ -157,6 +190,7 @@ class DutydeskApp(App[None]):
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
         self.set_timer(FREEZE_AFTER_S, self._freeze)
         self.set_interval(FULL_GC_EVERY_S, self._collect_when_quiet)
+        self.set_interval(UPLINK_ALARM_SECONDS, self._check_uplink)
 
     @work(thread=True, exit_on_error=False, group="start")
     def start(self) -> None:
@@ -175,6 +209,7 @@ class DutydeskApp(App[None]):
             self.notices.prime()
             shifts = on_duty(ctx.db, ctx.clock.now())
             waiting = pending_handover(ctx.db, ctx.operator)
+        uplink = self._read_uplink()
         engine = Engine(
             ctx.db_path,
             ctx.config,
@@ -186,7 +221,7 @@ class DutydeskApp(App[None]):
         self.engine = EngineThread(engine)
         self.engine.start()
         # Shown before this worker ends, so the first screen already says who runs the timers.
-        self.call_from_thread(self._started, version, marker, engine.state, shifts, waiting)
+        self.call_from_thread(self._started, version, marker, engine.state, shifts, waiting, uplink)
 
     def _started(
         self,
@@ -195,12 +230,17 @@ class DutydeskApp(App[None]):
         engine_state: str,
         shifts: list[Shift],
         waiting: Handover | None,
+        uplink: tuple[LinkStatus, bool] | None,
     ) -> None:
         self._data_version, self._marker = version, marker
         if engine_state in ("here", "elsewhere"):
             self.engine_state = engine_state
         self._show_on_duty(shifts)
         self._tell_pending_handover(waiting)
+        if uplink is not None:
+            self._uplink_read = uplink
+            self._uplink_due = monotonic() + UPLINK_SECONDS
+            self._show_uplink(*uplink)
         self._watcher = threading.Thread(target=self._watch, name="dutydesk-watch", daemon=True)
         self._watcher.start()
 
@@ -262,6 +302,93 @@ class DutydeskApp(App[None]):
                 continue
             if changed or notices:
                 self.post_message(DatabasePolled(changed, notices))
+            self._look_uplink()
+
+    # ---- the uplink -------------------------------------------------------------------------
+
+    def _read_uplink(self) -> tuple[LinkStatus, bool] | None:
+        """Under the lock: the uplink's state, and whether this database is a hub.
+
+        ``None`` when it cannot be read (an older database, a locked one): the next look
+        tries again, and nothing else is held up by it.
+        """
+        from uplink.status import link_status
+
+        config = self.ctx.config
+        try:
+            with self.db_lock:
+                status = link_status(self.ctx.db, config.uplink.url, config.uplink.unit or None)
+        except Exception:  # shown as it was; read again at the next look
+            return None
+        return status, config.hub.enabled or self.has_hub or self._has_units()
+
+    def _has_units(self) -> bool:
+        """Whether units are registered here (a hub without ``[hub] enabled``: e.g. a copy)."""
+        try:
+            from uplink.hub import list_units
+
+            with self.db_lock:
+                return bool(list_units(self.ctx.db))
+        except Exception:  # not a hub, as far as can be told: asked again at the next look
+            return False
+
+    def _look_uplink(self) -> None:
+        """On the watcher's thread: read the uplink when it is due; tell the UI if it changed."""
+        if monotonic() < self._uplink_due:
+            return
+        self._uplink_due = monotonic() + UPLINK_SECONDS
+        read = self._read_uplink()
+        if read is not None and read != self._uplink_read:
+            self._uplink_read = read
+            self.post_message(self.UplinkRead(*read))
+
+    def on_dutydesk_app_uplink_read(self, message: UplinkRead) -> None:
+        self._show_uplink(message.status, message.has_hub)
+
+    def _show_uplink(self, status: LinkStatus, has_hub: bool) -> None:
+        self.uplink = status
+        self.has_hub = has_hub
+        self._check_uplink()
+
+    def _check_uplink(self) -> None:
+        """Tell the officer, once each time it starts, that the backlog has grown too old or
+        that the hub refused the token (no database: the state was read by the watcher)."""
+        status = self.uplink
+        if status is None:
+            return
+        from console.timefmt import span
+        from console.tui.widgets.uplink import backlog_alarm
+        from uplink.models import LinkState
+
+        settings = self.ctx.config.uplink
+        now = self.ctx.clock.now()
+        alarmed = backlog_alarm(status, now, settings.alarm)
+        if alarmed and not self._uplink_alarmed:
+            age = span(now - status.oldest_pending_at) if status.oldest_pending_at else ""
+            self.notify(
+                _(
+                    "{count} events wait to go up to the level above, the oldest for {age}:"
+                    " see `dutydesk sync status`."
+                ).format(count=f"{status.backlog:,}", age=age),
+                title=_("Uplink backlog"),
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
+        self._uplink_alarmed = alarmed
+        refused = status.state is LinkState.UNAUTHORIZED
+        if refused and not self._uplink_refused:
+            self.notify(
+                _(
+                    "the hub refused our token: ask the county for a new one,"
+                    " then `dutydesk sync retry`"
+                ),
+                title=_("Uplink"),
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        self._uplink_refused = refused
 
     def _look(self) -> tuple[bool, list[Notice]]:
         """Under the lock: has anything shown changed since the last look, and what to tell.
@@ -308,6 +435,7 @@ class DutydeskApp(App[None]):
 
     def announce_change(self, *, own: bool) -> None:
         """Tell every screen on the stack that the data changed."""
+        self._uplink_due = 0.0  # the change may have queued events: the watcher reads at once
         for screen in self.screen_stack:
             screen.post_message(DataChanged(own=own))
 
@@ -381,6 +509,20 @@ class DutydeskApp(App[None]):
         if not isinstance(self.screen, MobilizationsScreen):
             self.push_screen(MobilizationsScreen())
 
+    def action_hub_units(self) -> None:
+        """下级单位: the units that report to this hub, and which of them went silent."""
+        from console.tui.screens.hub import HubUnitsScreen
+
+        translate_bindings()  # the hub's screens were imported just now
+        if not isinstance(self.screen, HubUnitsScreen):
+            self.push_screen(HubUnitsScreen())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The units' key exists on a hub only (elsewhere it is neither shown nor bound)."""
+        if action == "hub_units":
+            return self.has_hub
+        return True
+
     # ---- the engine -------------------------------------------------------------------------
 
     def _post_engine_state(self, state: str) -> None:
@@ -410,6 +552,12 @@ class DutydeskApp(App[None]):
         if isinstance(screen, CaseScreen):
             yield from screen.palette_commands()
         yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)
+        if self.has_hub:
+            yield SystemCommand(
+                _("Units"),
+                _("The units below this hub: open cases, overdue, silence (b)"),
+                self.action_hub_units,
+            )
         yield SystemCommand(_("Toggle theme"), _("Dark / light (ctrl+t)"), self.action_toggle_theme)
         yield from super().get_system_commands(screen)
 

@@ -1,5 +1,6 @@
 """The console's screens: the dashboard, the queue of cases and one case, the contacts, the
-mobilizations and one mobilization, the duty roster and the shift handover.
+mobilizations and one mobilization, the duty roster and the shift handover; on a county hub,
+the units below it, one unit's cases and what was received of one case.
 
 Each of them is a :class:`~console.tui.screens.live.LiveScreen`; the help (``?``) is a modal.
 A screen's module is imported when the screen is first named, not with the package: the
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from console.tui.screens.dashboard import DashboardScreen
     from console.tui.screens.detail import IncidentDetailScreen
     from console.tui.screens.handover import HandoverScreen
+    from console.tui.screens.hub import HubCasesScreen, HubTimelineScreen, HubUnitsScreen
     from console.tui.screens.incidents import IncidentsScreen
     from console.tui.screens.mobilization import MobilizationScreen
     from console.tui.screens.mobilizations import MobilizationsScreen
@@ -26,6 +28,9 @@ _HOMES = {
     "ContactsScreen": "contacts",
     "DashboardScreen": "dashboard",
     "HandoverScreen": "handover",
+    "HubCasesScreen": "hub",
+    "HubTimelineScreen": "hub",
+    "HubUnitsScreen": "hub",
     "IncidentDetailScreen": "detail",
     "IncidentsScreen": "incidents",
     "MobilizationScreen": "mobilization",
@@ -37,6 +42,9 @@ __all__ = [
     "ContactsScreen",
     "DashboardScreen",
     "HandoverScreen",
+    "HubCasesScreen",
+    "HubTimelineScreen",
+    "HubUnitsScreen",
     "IncidentDetailScreen",
     "IncidentsScreen",
     "MobilizationScreen",

@@ -1,10 +1,12 @@
 """Provides the dashboard (值班台首页): the duty office's state at a glance.
 
 Two lines at the top always show the counters (在办 open, 超期 overdue, 督办 supervised,
-挂账 parked), who runs the engine and the clock in the office's zone. Below them: active cases
-by stage and by level, who holds each duty post now and next, the active mobilizations with
-their progress, and a live feed of new reports, overdue cases and answers; enter opens the case
-of a feed line.
+挂账 parked), who runs the engine and the clock in the office's zone; a third, where an uplink
+is configured, the link to the level above (connected, backing off, down since, token refused)
+with its backlog, the age of the oldest unsent event and the dead letters. Below them: active
+cases by stage and by level, who holds each duty post now and next, the active mobilizations
+with their progress, and a live feed of new reports, overdue cases and answers; enter opens the
+case of a feed line.
 
 Nothing depends on colour alone: alerts carry ``⚠``, levels their Roman numeral and colour word,
 states a glyph and a word. All reads run in one thread worker under the app's database lock,
@@ -58,6 +60,7 @@ from store.i18n import N_, _
 
 if TYPE_CHECKING:
     from incidents.records import NewIncident
+    from uplink.models import LinkStatus
 
 # The queue, the form of a new case and the mobilizations' list are imported when first used:
 # the first frame shows none of them (tests/console/test_import_closure.py).
@@ -290,6 +293,7 @@ class DashboardScreen(LiveScreen):
             with Horizontal(id="dash-state"):
                 yield Static(id="engine")
                 yield Static(id="clock")
+            yield Static(id="uplink")
         with Vertical(id="dash-body"):
             with Vertical(id="panel-levels", classes="panel"):
                 yield Label(_("stages (active)"), classes="panel--title")
@@ -321,6 +325,7 @@ class DashboardScreen(LiveScreen):
         self._tick()
         self.watch(self.app, "engine_state", self._show_engine)
         self.watch(self.app, "engine_trouble", self._show_trouble)
+        self.watch(self.app, "uplink", self._show_uplink)
         self.set_interval(CLOCK_SECONDS, self._tick)
         self.set_interval(REREAD_SECONDS, self._time_passed)
         self.request_read(full=True)
@@ -457,10 +462,25 @@ class DashboardScreen(LiveScreen):
     def _show_trouble(self, _trouble: str) -> None:
         self._show_engine(self.desk.engine_state)
 
+    def _show_uplink(self, status: LinkStatus | None) -> None:
+        """The uplink's line (read by the app's watcher); hidden where there is no uplink."""
+        if status is None:
+            return
+        from console.tui.widgets.uplink import uplink_line
+
+        ctx = self.desk.ctx
+        line = uplink_line(status, ctx.clock.now(), ctx.config.zone, ctx.config.uplink.alarm)
+        widget = self.query_one("#uplink", Static)
+        widget.update(line)
+        widget.display = bool(line)
+
     def _tick(self) -> None:
         ctx = self.desk.ctx
         now = ctx.clock.now().astimezone(ctx.config.zone)
         self.query_one("#clock", Static).update(now.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        uplink = self.desk.uplink
+        if uplink is not None and uplink.backlog:  # the oldest event's age moves on
+            self._show_uplink(uplink)
 
     def on_dashboard_screen_feed_read(self, message: FeedRead) -> None:
         if message.incremental:

@@ -194,6 +194,7 @@ class IncidentsScreen(CaseScreen):
         table.focus()
         self.watch(self.app, "engine_state", self._show_status, init=False)
         self.watch(self.app, "engine_trouble", self._show_status, init=False)
+        self.watch(self.app, "uplink", self._show_status, init=False)
         self.set_interval(CLOCK_SECONDS, self._tick)
         self.reload()
 
@@ -380,12 +381,26 @@ class IncidentsScreen(CaseScreen):
         text.append_text(engine_label(self.desk.engine_state))
         if self.desk.engine_trouble:
             text.append(" " + _("local error: messages held back"), style="bold red")
+        uplink = self._uplink()
+        if uplink:
+            text.append(bar)
+            text.append_text(uplink)
         text.append(bar)
         text.append(short(ctx.clock.now(), ctx.config.zone))
         if self._error:
             text.append(bar)
             text.append(self._error, style="bold red")
         self.query_one("#status", Static).update(text)
+
+    def _uplink(self) -> Text:
+        """The uplink's short form (nothing where none is configured and nothing waits)."""
+        from console.tui.widgets.uplink import uplink_line
+
+        ctx = self.desk.ctx
+        config = ctx.config
+        return uplink_line(
+            self.desk.uplink, ctx.clock.now(), config.zone, config.uplink.alarm, compact=True
+        )
 
     def _tick(self) -> None:
         """Move the "time left" column on; the counts' overdue figure depends on the time too."""

@@ -1,0 +1,523 @@
+"""Provides the hub's console (下级单位): the units that report to this county, their cases, and
+what was received of one case.
+
+On a county hub (``[hub] enabled``, or units registered) ``b`` opens :class:`HubUnitsScreen`:
+one row per unit with its open cases by level, overdue, supervised, active mobilizations, the
+time of its last contact and a red ``⚠ SILENT`` where it has been quiet longer than
+``[hub] silent_minutes``. Enter drills into the unit's cases (:class:`HubCasesScreen`: open ones
+first, overdue ones in red, cases the unit no longer has flagged as lost), and Enter on a case
+shows the events received for it (:class:`HubTimelineScreen`), each with its payload.
+
+What is shown is the hub's read model (:mod:`uplink.hub`), kept apart from the county's own
+cases, which stay in the usual screens. The read model changes when a unit's batch arrives at
+``dutydesk serve``, which the console's change watcher does not see, and "last contact" and
+"silent" move with the time alone: each screen reads again every few seconds while it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Header, Static
+
+from console.timefmt import short, span
+from console.tui.screens.live import LiveScreen
+from console.tui.widgets.cells import fit, severity_badge
+from console.tui.widgets.keybar import KeyBar
+from incidents.models import Severity, Stage
+from store.i18n import N_, _, ngettext
+from uplink.hub import (
+    HubCase,
+    HubUnit,
+    ReceivedEvent,
+    UnitOverview,
+    case_timeline,
+    cases,
+    get_unit,
+    overview,
+)
+
+LIMIT = 1000  # cases of one unit shown at most; all of them are in `dutydesk hub cases --unit`
+REREAD_SECONDS = 5.0
+TITLE_WIDTH = 36
+SUMMARY_WIDTH = 40
+ALERT = "⚠"
+LOST = "✖"
+NO_DEADLINE = datetime.max.replace(tzinfo=UTC)
+
+# (key, header): the headers are English message ids, shown with _(); the levels' are badges.
+UNIT_COLUMNS = (
+    ("code", N_("code")),
+    ("name", N_("unit name")),
+    ("flags", N_("flags")),  # before the counts: a silent unit is seen on a narrow terminal too
+    *((level.roman, level.roman) for level in Severity),
+    ("open", N_("open")),
+    ("overdue", N_("overdue")),
+    ("supervised", N_("supervised")),
+    ("mobilizations", N_("mobilizing")),
+    ("contact", N_("last contact")),
+)
+CASE_COLUMNS = (
+    ("number", N_("case")),
+    ("level", N_("level")),
+    ("title", N_("title")),
+    ("stage", N_("stage")),
+    ("left", N_("time left")),
+    ("changed", N_("last change")),
+    ("flags", N_("flags")),
+)
+EVENT_COLUMNS = (
+    ("seq", "#"),
+    ("kind", N_("kind")),
+    ("at", N_("happened")),
+    ("received", N_("received")),
+    ("state", N_("state")),
+    ("what", N_("what")),
+)
+# Kinds of uplink events (uplink.models.Kind values) -> what the timeline calls them.
+KIND_WORDS = {
+    "case_reported": N_("reported"),
+    "case_updated": N_("updated"),
+    "case_stage": N_("stage changed"),
+    "case_supervised": N_("supervised"),
+    "case_merged": N_("merged"),
+    "resync": N_("resynchronised"),
+}
+# States of a received event (hub_events.state) -> (word, style).
+EVENT_STATES = {
+    "applied": (N_("applied"), ""),
+    "held": (N_("held: waits for an earlier event"), "bold yellow"),
+    "superseded": (N_("superseded"), "dim"),
+}
+
+
+def ago(at: datetime | None, now: datetime) -> str:
+    """``3m ago``, ``2h05m ago``; ``just now`` under a minute; ``never`` for no time."""
+    if at is None:
+        return _("never")
+    delta = now - at
+    if delta < timedelta(minutes=1):
+        return _("just now")
+    return _("{span} ago").format(span=span(delta))
+
+
+def level_of(roman: str) -> Severity | None:
+    try:
+        return Severity[roman]
+    except KeyError:
+        return None
+
+
+def level_count(roman: str, count: int) -> Text:
+    """A count of cases of one level: on the level's colour when there are any, else a dim 0."""
+    level = level_of(roman)
+    if not count or level is None:
+        return Text(str(count), style="dim", justify="right")
+    badge = severity_badge(level)
+    return Text(f" {count:,} ", style=badge.style, justify="right")
+
+
+def stage_words(stage: str) -> str:
+    try:
+        return Stage(stage).label
+    except ValueError:
+        return stage
+
+
+def alerting(count: int, label: str = "") -> Text:
+    """A count that is bad news when not zero: ``⚠ 2`` in red, else plain."""
+    if not count:
+        return Text(str(count), justify="right")
+    return Text(f"{ALERT} {label}{count:,}", style="bold red", justify="right")
+
+
+def unit_flags(row: UnitOverview) -> Text:
+    """``⚠ SILENT`` (red), ``revoked``, ``hub of 3``: what to know about a unit beyond counts."""
+    text = Text(no_wrap=True)
+    if row.silent:
+        text.append(f"{ALERT} {_('SILENT')}", style="bold red")
+    if row.unit.revoked_at is not None:
+        text.append(" " if text else "")
+        text.append(_("revoked"), style="dim")
+    if row.children:
+        text.append(" " if text else "")
+        text.append(_("hub of {count}").format(count=row.children), style="dim")
+    return text
+
+
+def unit_row(row: UnitOverview, now: datetime) -> tuple[object, ...]:
+    code = Text(row.unit.code, style="bold red" if row.silent else "bold")
+    contact = Text(ago(row.unit.last_contact_at, now), style="bold red" if row.silent else "")
+    return (
+        code,
+        fit(row.unit.name, 24),
+        unit_flags(row),
+        *(level_count(level.roman, row.by_severity.get(level.roman, 0)) for level in Severity),
+        Text(f"{row.open_cases:,}", justify="right"),
+        alerting(row.overdue),
+        Text(f"{row.supervised:,}", justify="right"),
+        Text(f"{row.active_mobilizations:,}", justify="right"),
+        contact,
+    )
+
+
+def open_first(found: list[HubCase]) -> list[HubCase]:
+    """Open cases first, overdue ones at the top, then by deadline; then the rest, newest first."""
+    active = [c for c in found if c.active]
+    active.sort(key=lambda c: (not c.overdue, c.deadline or NO_DEADLINE, c.number))
+    rest = sorted((c for c in found if not c.active), key=lambda c: c.last_change_at, reverse=True)
+    return active + rest
+
+
+def time_left(case: HubCase, now: datetime) -> Text:
+    """What is left of the case's stage limit at the unit, or how long it is overdue (red)."""
+    if not case.active:
+        return Text("")
+    if case.overdue:
+        if case.deadline is not None and now > case.deadline:
+            words = _("overdue {time}").format(time=span(now - case.deadline))
+        else:
+            words = _("overdue")
+        return Text(f"{ALERT} {words}", style="bold red")
+    if case.deadline is None:
+        return Text("")
+    left = case.deadline - now
+    return Text(span(left), style="yellow" if left < timedelta(hours=1) else "")
+
+
+def case_row(case: HubCase, now: datetime, zone: ZoneInfo) -> tuple[object, ...]:
+    level = level_of(case.severity)
+    stage = Text(stage_words(case.stage), style="" if case.active else "dim")
+    if case.supervised:
+        stage.append(" " + _("supervised"), style="bold red")
+    flags = Text(no_wrap=True)
+    if case.lost:
+        flags.append(f"{LOST} {_('lost at the unit')}", style="bold magenta")
+    return (
+        Text(case.number, style="bold red" if case.overdue and case.active else ""),
+        severity_badge(level) if level is not None else Text(case.severity),
+        fit(case.title, TITLE_WIDTH),
+        stage,
+        time_left(case, now),
+        short(case.last_change_at, zone),
+        flags,
+    )
+
+
+def event_summary(event: ReceivedEvent) -> str:
+    """What the event changed, in a few words: ``registered → dispatched``, the fields edited,
+    the case it was merged into, or what a resynchronisation knew."""
+    payload = event.payload
+    if event.kind == "resync":
+        if payload.get("case") is None:
+            return _("the unit no longer has this case")
+        return _("the unit's state after a restore (hub had {known})").format(
+            known=payload.get("known", "?")
+        )
+    change = payload.get("change")
+    if not isinstance(change, dict):
+        return ""
+    parts: list[str] = []
+    if event.kind == "case_reported":
+        case = payload.get("case")
+        if isinstance(case, dict) and case.get("title"):
+            parts.append(str(case["title"]))
+    elif change.get("stage_to"):
+        before, after = change.get("stage_from"), str(change["stage_to"])
+        moved = before and before != after
+        parts.append(
+            f"{stage_words(str(before))} → {stage_words(after)}" if moved else stage_words(after)
+        )
+    fields = change.get("fields")
+    if isinstance(fields, list) and fields:
+        parts.append(", ".join(str(name) for name in fields))
+    if change.get("into"):
+        parts.append(_("into {number}").format(number=change["into"]))
+    return " · ".join(parts)
+
+
+def event_row(event: ReceivedEvent, zone: ZoneInfo) -> tuple[object, ...]:
+    kind = KIND_WORDS.get(event.kind)
+    state, style = EVENT_STATES.get(event.state, ("", ""))
+    return (
+        str(event.seq),
+        _(kind) if kind else event.kind,
+        short(event.at, zone),
+        short(event.received_at, zone),
+        Text(_(state) if state else event.state, style=style),
+        fit(event_summary(event), SUMMARY_WIDTH),
+    )
+
+
+class HubTable(DataTable[object]):
+    """A table of the hub's console: enter opens the highlighted row."""
+
+    BINDINGS = [Binding("enter", "select_cursor", N_("Open"))]
+
+
+class HubScreen(LiveScreen):
+    """What the hub's screens share: their sheet, Escape, and reading again with the time."""
+
+    CSS_PATH = "hub.tcss"
+    BINDINGS = [Binding("escape", "back", N_("Back"))]
+
+    def on_mount(self) -> None:
+        self.set_interval(REREAD_SECONDS, self._time_passed)
+
+    def _time_passed(self) -> None:
+        """Batches arrive unseen by the change watcher, and silence grows with the time."""
+        if self.is_current:
+            self.load()
+        else:
+            self._dirty = True
+
+    def selected_key(self, table: DataTable[object]) -> str | None:
+        if not table.row_count:
+            return None
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+class HubUnitsScreen(HubScreen):
+    """下级单位 — every unit that reports to this hub, at a glance."""
+
+    READ_TITLE = N_("units")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[UnitOverview] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="hub-units-status", classes="hub--status")
+        yield HubTable(id="hub-units", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            _("No units report here yet: add one with `dutydesk hub unit add CODE --name NAME`."),
+            id="hub-units-empty",
+            classes="hub--empty",
+            markup=False,
+        )
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(HubTable)
+        for key, label in UNIT_COLUMNS:
+            level = level_of(key)
+            header = severity_badge(level) if level is not None else _(label)
+            table.add_column(header, key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hub-units-read")
+    def load(self) -> None:
+        """Read every unit's overview (its counts and whether it went silent)."""
+        ctx = self.desk.ctx
+        self.read_and_show(
+            lambda: overview(ctx.db, ctx.clock.now(), ctx.config.hub.silent), self._show
+        )
+
+    def _show(self, rows: list[UnitOverview]) -> None:
+        if not self.is_attached:
+            return
+        self._rows = rows
+        table = self.query_one(HubTable)
+        selected = self.selected_key(table)
+        now = self.desk.ctx.clock.now()
+        table.clear()
+        for row in rows:
+            table.add_row(*unit_row(row, now), key=row.unit.code)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        silent = sum(1 for row in rows if row.silent)
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(ngettext("{count} unit", "{count} units", len(rows)).format(count=len(rows)))
+        status.append("  " + _("open {count}").format(count=sum(r.open_cases for r in rows)))
+        status.append("  ")
+        status.append_text(alerting(sum(r.overdue for r in rows), _("overdue") + " "))
+        status.append("  ")
+        if silent:
+            status.append(f"{ALERT} " + _("silent {count}").format(count=silent), style="bold red")
+        else:
+            status.append(_("silent {count}").format(count=0))
+        limit = span(self.desk.ctx.config.hub.silent)
+        status.append("  " + _("(silent: no contact for {span})").format(span=limit), style="dim")
+        self.query_one("#hub-units-status", Static).update(status)
+        table.display = bool(rows)
+        self.query_one("#hub-units-empty").display = not rows
+
+    @on(DataTable.RowSelected, "#hub-units")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        row = next((r for r in self._rows if r.unit.code == event.row_key.value), None)
+        if row is not None:
+            self.app.push_screen(HubCasesScreen(row.unit.code))
+
+
+class HubCasesScreen(HubScreen):
+    """一个单位的事件 — the cases one unit sent up, open ones first."""
+
+    READ_TITLE = N_("unit's cases")
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+        self._cases: dict[str, HubCase] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="hub-cases-status", classes="hub--status")
+        yield HubTable(id="hub-cases", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            _("This unit has sent no cases yet."),
+            id="hub-cases-empty",
+            classes="hub--empty",
+        )
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(HubTable)
+        for key, label in CASE_COLUMNS:
+            table.add_column(_(label), key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hub-cases-read")
+    def load(self) -> None:
+        """Read the unit (its name, last contact) and its cases, open or not."""
+        ctx = self.desk.ctx
+
+        def read() -> tuple[HubUnit, list[HubCase]]:
+            # The open ones first, so that closed ones never crowd them out of the limit.
+            db, now = ctx.db, ctx.clock.now()
+            found = cases(db, now, unit=self.unit, limit=LIMIT)
+            if len(found) < LIMIT:
+                every = cases(db, now, unit=self.unit, open_only=False, limit=LIMIT)
+                found += [c for c in every if not c.active][: LIMIT - len(found)]
+            return get_unit(db, self.unit), open_first(found)
+
+        self.read_and_show(read, self._show)
+
+    def _show(self, read: tuple[HubUnit, list[HubCase]]) -> None:
+        if not self.is_attached:
+            return
+        unit, found = read
+        self._cases = {c.number: c for c in found}
+        table = self.query_one(HubTable)
+        selected = self.selected_key(table)
+        ctx = self.desk.ctx
+        now, zone = ctx.clock.now(), ctx.config.zone
+        table.clear()
+        for case in found:
+            table.add_row(*case_row(case, now, zone), key=case.number)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        active = [c for c in found if c.active]
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(f"{unit.code} ", style="bold")
+        status.append(unit.name)
+        status.append("  " + _("open {count}").format(count=len(active)))
+        status.append("  ")
+        status.append_text(alerting(sum(1 for c in active if c.overdue), _("overdue") + " "))
+        lost = sum(1 for c in found if c.lost)
+        if lost:
+            status.append("  ")
+            status.append(f"{LOST} " + _("lost {count}").format(count=lost), style="bold magenta")
+        status.append("  " + _("last contact {when}").format(when=ago(unit.last_contact_at, now)))
+        if len(found) >= LIMIT:
+            status.append("  " + _("(first {count})").format(count=LIMIT), style="yellow")
+        self.query_one("#hub-cases-status", Static).update(status)
+        table.display = bool(found)
+        self.query_one("#hub-cases-empty").display = not found
+
+    @on(DataTable.RowSelected, "#hub-cases")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        case = self._cases.get(event.row_key.value or "")
+        if case is not None:
+            self.app.push_screen(HubTimelineScreen(case))
+
+
+class HubTimelineScreen(HubScreen):
+    """收到的记录 — every event the hub received of one case, in order, with its payload."""
+
+    READ_TITLE = N_("received timeline")
+
+    def __init__(self, case: HubCase) -> None:
+        super().__init__()
+        self.case = case
+        self._events: dict[str, ReceivedEvent] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._head(), id="hub-case-head", classes="hub--status")
+        yield HubTable(id="hub-timeline", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            _("Nothing received for this case."), id="hub-timeline-empty", classes="hub--empty"
+        )
+        with VerticalScroll(id="hub-payload-box"):
+            yield Static(id="hub-payload", markup=False)
+        yield KeyBar()
+
+    def _head(self) -> Text:
+        case = self.case
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{case.unit} ", style="bold")
+        text.append(f"{case.number} ", style="bold")
+        level = level_of(case.severity)
+        if level is not None:
+            text.append_text(severity_badge(level))
+            text.append(" ")
+        text.append(case.title)
+        text.append("  " + stage_words(case.stage), style="bold")
+        if case.lost:
+            text.append(f"  {LOST} {_('lost at the unit')}", style="bold magenta")
+        return text
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(HubTable)
+        for key, label in EVENT_COLUMNS:
+            table.add_column(label if key == "seq" else _(label), key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hub-timeline-read")
+    def load(self) -> None:
+        """Read what was received of the case, in the order the unit numbered it."""
+        ctx = self.desk.ctx
+        self.read_and_show(
+            lambda: case_timeline(ctx.db, self.case.unit, self.case.number), self._show
+        )
+
+    def _show(self, events: list[ReceivedEvent]) -> None:
+        if not self.is_attached:
+            return
+        self._events = {e.event_id: e for e in events}
+        table = self.query_one(HubTable)
+        selected = self.selected_key(table)
+        zone = self.desk.ctx.config.zone
+        table.clear()
+        for event in events:
+            table.add_row(*event_row(event, zone), key=event.event_id)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        table.display = bool(events)
+        self.query_one("#hub-timeline-empty").display = not events
+        self._show_payload()
+
+    @on(DataTable.RowHighlighted, "#hub-timeline")
+    def _show_payload(self) -> None:
+        table = self.query_one(HubTable)
+        event = self._events.get(self.selected_key(table) or "")
+        shown = json.dumps(event.payload, ensure_ascii=False, indent=2) if event else ""
+        self.query_one("#hub-payload", Static).update(shown)
