@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from store.errors import InvalidInput
-from store.i18n import _
+from store.i18n import N_, _
 
 PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "Dutydesk-Protocol"  # carries PROTOCOL_VERSION on every request
@@ -56,6 +56,41 @@ class Kind(StrEnum):
     @property
     def is_case(self) -> bool:
         return self.value.startswith("case_")
+
+    @property
+    def label(self) -> str:
+        return _(_KIND_LABELS[self])
+
+
+_KIND_LABELS = {
+    Kind.CASE_REPORTED: N_("reported"),
+    Kind.CASE_UPDATED: N_("updated"),
+    Kind.CASE_STAGE: N_("stage changed"),
+    Kind.CASE_SUPERVISED: N_("supervised"),
+    Kind.CASE_MERGED: N_("merged"),
+    Kind.MOBILIZATION_STARTED: N_("mobilization started"),
+    Kind.MOBILIZATION_SUMMARY: N_("mobilization summary"),
+    Kind.HANDOVER: N_("shift handover"),
+    Kind.AUDIT_HEAD: N_("audit head"),
+    Kind.ROLLUP: N_("roll-up"),
+    Kind.RESYNC: N_("resynchronised"),
+}
+
+
+class ReceivedState(StrEnum):
+    """Where an event stands at the hub that received it (``hub_events.state``)."""
+
+    APPLIED = "applied"  # in the read model
+    HELD = "held"  # stored; waits for an earlier event of its subject
+    SUPERSEDED = "superseded"  # set aside by a resync: the unit no longer has it
+
+    @property
+    def label(self) -> str:
+        return {
+            ReceivedState.APPLIED: _("applied"),
+            ReceivedState.HELD: _("held: waits for an earlier event"),
+            ReceivedState.SUPERSEDED: _("superseded"),
+        }[self]
 
 
 class OutboxState(StrEnum):

@@ -43,6 +43,7 @@ from uplink.hub import (
     get_unit,
     overview,
 )
+from uplink.models import Kind, ReceivedState
 
 LIMIT = 1000  # cases of one unit shown at most; all of them are in `dutydesk hub cases --unit`
 REREAD_SECONDS = 5.0
@@ -82,20 +83,8 @@ EVENT_COLUMNS = (
     ("what", N_("what")),
 )
 # Kinds of uplink events (uplink.models.Kind values) -> what the timeline calls them.
-KIND_WORDS = {
-    "case_reported": N_("reported"),
-    "case_updated": N_("updated"),
-    "case_stage": N_("stage changed"),
-    "case_supervised": N_("supervised"),
-    "case_merged": N_("merged"),
-    "resync": N_("resynchronised"),
-}
-# States of a received event (hub_events.state) -> (word, style).
-EVENT_STATES = {
-    "applied": (N_("applied"), ""),
-    "held": (N_("held: waits for an earlier event"), "bold yellow"),
-    "superseded": (N_("superseded"), "dim"),
-}
+# The style of each state of a received event (the words: uplink.models.ReceivedState).
+STATE_STYLES = {"applied": "", "held": "bold yellow", "superseded": "dim"}
 
 
 def ago(at: datetime | None, now: datetime) -> str:
@@ -244,14 +233,18 @@ def event_summary(event: ReceivedEvent) -> str:
 
 
 def event_row(event: ReceivedEvent, zone: ZoneInfo) -> tuple[object, ...]:
-    kind = KIND_WORDS.get(event.kind)
-    state, style = EVENT_STATES.get(event.state, ("", ""))
+    kind = Kind(event.kind).label if event.kind in Kind.__members__.values() else event.kind
+    state = (
+        ReceivedState(event.state).label
+        if event.state in ReceivedState.__members__.values()
+        else event.state
+    )
     return (
         str(event.seq),
-        _(kind) if kind else event.kind,
+        kind,
         short(event.at, zone),
         short(event.received_at, zone),
-        Text(_(state) if state else event.state, style=style),
+        Text(state, style=STATE_STYLES.get(event.state, "")),
         fit(event_summary(event), SUMMARY_WIDTH),
     )
 
