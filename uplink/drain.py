@@ -41,6 +41,7 @@ from store.i18n import _
 from store.keys import unsafe_permissions
 from uplink import outbox, status
 from uplink.models import (
+    IDEMPOTENCY_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     Batch,
@@ -254,7 +255,7 @@ class Drain:
         response = await self._client.post(
             f"{self.url}/v1/events",
             content=body,
-            headers={**self._headers, "Idempotency-Key": batch_key(events)},
+            headers={**self._headers, IDEMPOTENCY_HEADER: batch_key(events)},
         )
         now = self.clock.now()
         code = response.status_code
@@ -303,6 +304,10 @@ class Drain:
         done: list[tuple[int, str]] = []
         with write(db):
             for event, result in zip(events, results, strict=True):
+                if result.result is Result.HELD and outbox.predecessor_sent(db, event.event):
+                    # The hub waits for an event it was given before: it lost it (restored
+                    # from a backup). Compare and send it again before the next batch.
+                    report.conflicts += 1
                 if result.result.done:
                     done.append((event.row, result.result.value))
                 elif result.result is Result.CONFLICT:

@@ -42,6 +42,7 @@ from store.errors import InvalidInput, NotFound, PermissionDenied
 from store.i18n import N_, _
 from store.text import clean_text
 from uplink.models import (
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_PAYLOAD_BYTES,
     PROTOCOL_VERSION,
     UNIT_SUBJECT,
@@ -65,7 +66,6 @@ SEVERITIES = tuple(level.roman for level in Severity)  # "I" .. "IV"
 UNKNOWN_TOKEN = N_("unknown token")
 TOKEN_REVOKED = N_("token revoked")
 
-_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 _CASE_KINDS = frozenset(kind for kind in Kind if kind.is_case)
 _IN_CHUNK = 500  # values in one IN (...) list
@@ -895,7 +895,7 @@ class _Ingest:
 
 
 def _check_key(key: str) -> None:
-    if not _KEY.fullmatch(key):
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise InvalidInput(_("must be 8-64 letters, digits, '_' or '-'"), "Idempotency-Key")
 
 

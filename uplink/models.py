@@ -28,14 +28,17 @@ from store.i18n import N_, _
 
 PROTOCOL_VERSION = 1
 PROTOCOL_HEADER = "Dutydesk-Protocol"  # carries PROTOCOL_VERSION on every request
+IDEMPOTENCY_HEADER = "Idempotency-Key"  # one key per batch, made by the sender
+REPLAYED_HEADER = "Idempotency-Replayed"  # "true" on a stored response given again
 MAX_BATCH_EVENTS = 500  # events in one POST /v1/events
 MAX_BODY_BYTES = 4 * 1024 * 1024  # one batch's body at most (the hub's default limit)
 MAX_PAYLOAD_BYTES = 64 * 1024  # one event's payload, as JSON
 
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-_SUBJECT = re.compile(r"(case|mobilization|rollup):[^\s/]{1,64}|unit")
-_MAX_SEQ = 2**53  # JSON numbers stay exact up to here
+CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+SUBJECT_PATTERN = re.compile(r"(case|mobilization|rollup):[^\s/]{1,64}|unit")
+MAX_SEQ = 2**53  # JSON numbers stay exact up to here
 
 
 class Kind(StrEnum):
@@ -158,7 +161,7 @@ def subject_ref(subject: str) -> str:
 
 def code_problem(code: Any) -> str | None:
     """Why ``code`` is not a division code the protocol carries, or ``None``."""
-    if not isinstance(code, str) or not _CODE.fullmatch(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
         return _("must be 1-64 letters, digits, '.', '_' or '-'")
     return None
 
@@ -201,19 +204,19 @@ class UplinkEvent:
                 _("unknown field {name!r}").format(name=unknown[0]), f"{where}.{unknown[0]}"
             )
         event_id = data.get("id")
-        if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+        if not isinstance(event_id, str) or not EVENT_ID_PATTERN.fullmatch(event_id):
             raise InvalidInput(_("must be 8-64 letters, digits, '_' or '-'"), f"{where}.id")
         problem = code_problem(data.get("unit"))
         if problem:
             raise InvalidInput(problem, f"{where}.unit")
         subject = data.get("subject")
-        if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+        if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):
             raise InvalidInput(
                 _('must be "unit", "case:NUMBER", "mobilization:ID" or "rollup:CODE"'),
                 f"{where}.subject",
             )
         seq = data.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= _MAX_SEQ:
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
             raise InvalidInput(_("must be a whole number from 1 to 2^53"), f"{where}.seq")
         try:
             kind = Kind(str(data.get("kind")))

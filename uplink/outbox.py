@@ -408,6 +408,15 @@ def mark_dead(db: Database, row: int, reason: str) -> None:
     )
 
 
+def predecessor_sent(db: Database, event: UplinkEvent) -> bool:
+    """Whether the event before ``event`` in its subject was acknowledged by the hub."""
+    row = db.conn.execute(
+        "SELECT state FROM uplink_outbox WHERE subject = ? AND seq = ?",
+        (event.subject, event.seq - 1),
+    ).fetchone()
+    return row is not None and row[0] == "sent"
+
+
 def requeue(db: Database, rows: Sequence[int] | None = None) -> int:
     """Put dead letters back in the queue (all of them, or the given rows); returns how many."""
     with write(db):

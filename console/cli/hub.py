@@ -357,3 +357,14 @@ def witness_cmd(state: State, unit: str) -> None:
     if head is None:
         raise NotFound(_("no signed audit head received from unit {unit} yet").format(unit=unit))
     emit_json(head)
+
+
+@hub_group.command("serve")
+@click.option("--host", help=N_("Address to listen on (default: [serve] host, else 127.0.0.1)."))
+@click.option("--port", type=int, help=N_("Port (default: [serve] port, else 8470)."))
+@pass_state
+def hub_serve(state: State, host: str | None, port: int | None) -> None:
+    """Run serve with the hub's routes on (as dutydesk serve --hub), until SIGTERM or Ctrl-C."""
+    from console.cli.serve import run_serve
+
+    run_serve(state, host, port, hub=True)

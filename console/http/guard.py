@@ -47,10 +47,14 @@ class Limits:
     inbound_rate: float = 100.0  # the SMS gateway: every reply comes from its address
     inbound_burst: int = 500
     inbound_prefix: str = "/inbound/"
+    # The hub API: many units may come through one proxy; each is then limited per unit.
+    hub_rate: float = 100.0
+    hub_burst: int = 500
+    hub_prefix: str = "/v1/"
     max_addresses: int = 10_000
 
 
-class _Buckets:
+class Buckets:
     """Token buckets by address, least recently seen first (bounded)."""
 
     def __init__(self, rate: float, burst: int, cap: int) -> None:
@@ -82,8 +86,9 @@ class Guard:
         self.app = app
         self.service = service
         self.limits = limits = limits or Limits()
-        self.public = _Buckets(limits.rate, limits.burst, limits.max_addresses)
-        self.inbound = _Buckets(limits.inbound_rate, limits.inbound_burst, limits.max_addresses)
+        self.public = Buckets(limits.rate, limits.burst, limits.max_addresses)
+        self.inbound = Buckets(limits.inbound_rate, limits.inbound_burst, limits.max_addresses)
+        self.hub = Buckets(limits.hub_rate, limits.hub_burst, limits.max_addresses)
         self._ticker: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,7 +108,12 @@ class Guard:
             await _too_many(locked)(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        buckets = self.inbound if path.startswith(self.limits.inbound_prefix) else self.public
+        if path.startswith(self.limits.inbound_prefix):
+            buckets = self.inbound
+        elif path.startswith(self.limits.hub_prefix):
+            buckets = self.hub
+        else:
+            buckets = self.public
         wait = buckets.take(address, time.monotonic())
         if wait > 0:
             service.refused(source, Failure.RATE_LIMITED)

@@ -1,7 +1,7 @@
 """Provides :class:`SecurityLedger`: refusals counted in memory, lockouts, a summary a minute.
 
 Every request ``dutydesk serve`` refuses for a security reason (a forged or expired link, a bad
-inbound signature or a replay, a wrong reply code, a request over its rate, a locked-out sender)
+inbound signature or a replay, a wrong reply code or hub token, a request over its rate, a lockout)
 is counted here, never written one row at a time: an unauthenticated request must not be able to
 grow the permanent log. The counts go into the audit log as at most one ``security_summary``
 entry a minute (:data:`SUMMARY_EVERY_S`): the failures of the period by kind, the
@@ -50,11 +50,14 @@ class Failure(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # inbound request unsigned, badly signed or stale
     REPLAYED = "replayed"  # an inbound signature seen before within the window
     BAD_CODE = "bad_code"  # an SMS reply with an unknown code or another phone's code
+    BAD_TOKEN = "bad_token"  # a hub request without a valid unit token (none, unknown, revoked)
     RATE_LIMITED = "rate_limited"  # over the per-address request rate (429)
     LOCKED_OUT = "locked_out"  # a request from a locked phone or address
 
 
-# What counts towards a lockout, and of whom.
+# What counts towards a lockout, and of whom. A bad hub token locks nothing: a township with a
+# revoked token keeps retrying and must keep hearing 401 (not 429) to show it, and many units
+# may reach the hub through one proxy address; a token cannot be guessed (256 bits).
 _PHONE_LOCKING = frozenset({Failure.BAD_CODE})
 _ADDRESS_LOCKING = frozenset({Failure.BAD_LINK, Failure.BAD_SIGNATURE, Failure.REPLAYED})
 

@@ -2,15 +2,15 @@
 
 Starlette on uvicorn, loopback by default. One module per surface, all over one
 :class:`~console.http.common.HttpService`: the signed ack links (:mod:`console.http.acks`), the
-SMS gateway's replies (:mod:`console.http.inbound`) and ``GET /healthz``, here. The hub's
-routes for the units below will be mounted beside them. Every app is wrapped in the rate
-limiter of :mod:`console.http.guard`.
+SMS gateway's replies (:mod:`console.http.inbound`), with ``[hub] enabled`` (or ``serve
+--hub``) the uplink protocol for the units below (:mod:`console.http.hub`, ``/v1/...``), and
+``GET /healthz``, here. Every app is wrapped in the rate limiter of :mod:`console.http.guard`.
 
-Listeners: the public one (``[serve] host/port``) serves the links; with ``[serve]
+Listeners: the public one (``[serve] host/port``) serves the links and the hub; with ``[serve]
 inbound_port`` set, the gateway's replies get a listener of their own (``inbound_host``,
 default the public host) and the public one no longer routes ``/inbound/sms``, so the port
-the world reaches offers no way to record an SMS answer. Each listener has the timeouts and
-the connection cap of :mod:`console.http.limits`.
+the world reaches offers no way to record an SMS answer (nor does the gateway's listener serve
+the hub). Each listener has the timeouts and the connection cap of :mod:`console.http.limits`.
 
 ``/healthz``: with ``Authorization: Bearer <token>`` (the token in ``[serve]
 health_token_file``, a file only its owner may read) it tells the engine's state and holder;
@@ -44,7 +44,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.config import Config
 from console.engine import Engine
-from console.http import acks, guard, inbound
+from console.http import acks, guard, hub, inbound
 from console.http.common import HttpService
 from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
@@ -145,6 +145,8 @@ def build_app(
     routes: list[BaseRoute] = []
     if surface in (Surface.ALL, Surface.PUBLIC):
         routes += acks.routes(service)
+        if service.config.hub.enabled:
+            routes += hub.routes(service)
     if surface in (Surface.ALL, Surface.INBOUND):
         routes += inbound.routes(service)
     routes.append(Route("/healthz", partial(healthz, service, health_token), methods=["GET"]))
@@ -235,7 +237,8 @@ async def serve(
             for surface, _where, _number in wanted
         ]
         if announce is not None:
-            announce(f"dutydesk serve: {_addresses(wanted)}  (engine {engine.holder})")
+            hub_on = ", hub /v1" if config.hub.enabled else ""
+            announce(f"dutydesk serve: {_addresses(wanted)}  (engine {engine.holder}{hub_on})")
         received = await _run(apps, sockets, engine, limits)
     finally:
         for sock in sockets:

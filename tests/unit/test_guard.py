@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from console.http.common import MAX_JSON_DEPTH, json_depth_over, parse_json
-from console.http.guard import _Buckets
+from console.http.guard import Buckets
 from console.http.security import (
     MAX_PERIOD_SOURCES,
     MAX_TRACKED,
@@ -123,7 +123,7 @@ def test_a_signature_is_accepted_once_within_its_window() -> None:
 
 
 def test_a_bucket_grants_a_burst_then_its_rate_and_forgets_the_oldest_address() -> None:
-    buckets = _Buckets(rate=10.0, burst=5, cap=3)
+    buckets = Buckets(rate=10.0, burst=5, cap=3)
     assert [buckets.take("a", 0.0) for _ in range(5)] == [0.0] * 5
     assert buckets.take("a", 0.0) == pytest.approx(0.1)
     assert buckets.take("a", 0.1) == 0.0  # one token back after 0.1 s
