@@ -28,6 +28,7 @@ bench:
 	$(BIN)/python -m bench.contacts
 	$(BIN)/python -m bench.gridcheck
 	$(BIN)/python -m bench.mobilize
+	$(BIN)/python -m bench.uplink
 
 demo:
 	$(BIN)/dutydesk --demo

@@ -24,7 +24,7 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   ``timeout_seconds`` (10), ``alarm_minutes`` (a backlog older than this raises an alarm,
   default 15), ``include_reporter`` (send the reporter's name and masked phone, default
   false), ``summary_seconds`` (a mobilization's summary at most this often, default 30),
-  ``backoff_max_seconds`` (300), ``rollup`` (a hub also sends summaries of its units, default
+  ``backoff_max_seconds`` (60), ``rollup`` (a hub also sends summaries of its units, default
   true);
 * ``[hub]``: ``enabled`` (``serve`` also receives from units below), ``silent_minutes`` (a
   unit not heard from for longer is flagged, default 30), ``max_body_kb`` (4096),
@@ -150,7 +150,7 @@ class UplinkSettings:
     alarm: timedelta = timedelta(minutes=15)
     include_reporter: bool = False
     summary_every: timedelta = timedelta(seconds=30)
-    backoff_max_s: float = 300.0
+    backoff_max_s: float = 60.0
     rollup: bool = True
 
     @property
@@ -718,7 +718,7 @@ def _parse_uplink(r: _Reader, table: dict[str, Any], path: Path | None) -> Uplin
         summary_every=timedelta(
             seconds=_whole(r, table, ("uplink", "summary_seconds"), 30, 1, 3600)
         ),
-        backoff_max_s=float(_whole(r, table, ("uplink", "backoff_max_seconds"), 300, 1, 86400)),
+        backoff_max_s=float(_whole(r, table, ("uplink", "backoff_max_seconds"), 60, 1, 86400)),
         rollup=_flag(r, table, ("uplink", "rollup"), True),
     )
 

@@ -60,7 +60,7 @@ from mobilization import (
 from store import lease
 from store.audit import checkpoint
 from store.clock import Clock, SystemClock
-from store.db import Database, SQLError, connect
+from store.db import Database, SQLError, connect, write
 from store.errors import DutydeskError, InvalidInput
 from store.i18n import _
 
@@ -141,6 +141,16 @@ def drain_for(db: Database, config: Config, clock: Clock) -> Drain | None:
     )
 
 
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 def senders_for(config: Config, db_path: Path) -> dict[str, Sender]:
     """The senders of the configured channels; ``log`` writes next to the database by default."""
     log_path = db_path.with_name(db_path.stem + "-messages.log")
@@ -208,6 +218,7 @@ class Engine:
         self._ahead_max = 1
         self.drain: Drain | None = None  # the uplink's drain, while the loop runs it
         self.uplink_error: str | None = None  # why the uplink cannot run (a bad token file...)
+        self._token_stamp: tuple[int, int] | None = None  # the token file's mtime and size
 
     @property
     def routing(self) -> Routing:
@@ -312,18 +323,31 @@ class Engine:
             db.close()
 
     async def _uplink_step(self, db: Database) -> float:
-        """One step of the drain; returns how long to wait before the next."""
+        """One step of the drain; returns how long to wait before the next.
+
+        A new token written to ``[uplink] token_file`` (after the hub rotated it) is taken at
+        the next step: the drain is made again, no restart needed.
+        """
+        stamp = _stamp(self.config.uplink.token_file)
+        if self.drain is not None and stamp != self._token_stamp:
+            await self.drain.aclose()
+            self.drain = None
+            from uplink.status import retry_now
+
+            with write(db):
+                retry_now(db)
         if self.drain is None:
+            self._token_stamp = stamp
             try:
                 self.drain = drain_for(db, self.config, self.clock)
             except DutydeskError as exc:
                 self.uplink_error = self.last_error = str(exc)
-                return 30.0
+                return 5.0
             if self.drain is None:
                 self.uplink_error = _(
                     "set [uplink] unit: the jurisdiction has no single top unit to report as"
                 )
-                return 30.0
+                return 5.0
             self.uplink_error = None
         try:
             report = await self.drain.step(db)

@@ -600,6 +600,7 @@ def _m13_uplink(conn: sqlite3.Connection) -> None:
             UNIQUE (subject, seq)
         );
         CREATE INDEX uplink_outbox_unsent ON uplink_outbox(id) WHERE state != 'sent';
+        CREATE INDEX uplink_outbox_dead ON uplink_outbox(subject) WHERE state = 'dead';
         CREATE TABLE uplink_subjects (
             subject TEXT PRIMARY KEY,
             seq INTEGER NOT NULL

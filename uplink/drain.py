@@ -23,11 +23,10 @@ engine run and after a conflict: it reads ``GET /v1/units/{unit}/state`` and con
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
-import math
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -44,10 +43,10 @@ from uplink.models import (
     IDEMPOTENCY_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
-    Batch,
     EventResult,
     LinkState,
     Result,
+    encode_batch,
 )
 from uplink.outbox import OutboxEvent, Projection
 
@@ -57,6 +56,9 @@ if TYPE_CHECKING:
 BACKOFF_BASE_S = 1.0
 RETRY_AFTER_MAX_S = 86400.0
 STATE_PAGE = 5000
+# Besides each start and each conflict, compare with the hub this often: a hub restored from a
+# backup may lack events of a subject in which nothing changes any more.
+RESYNC_EVERY_S = 3600.0
 TOKEN_MIN = 16
 
 
@@ -111,7 +113,7 @@ def backoff_s(failures: int, cap: float, rand: Callable[[], float] = random.rand
 
 def batch_key(events: list[OutboxEvent]) -> str:
     """The batch's Idempotency-Key: the same events give the same key, whenever sent."""
-    digest = hashlib.sha256("\n".join(e.event.id for e in events).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(e.id for e in events).encode()).hexdigest()
     return digest[:40]
 
 
@@ -153,7 +155,7 @@ class Drain:
         *,
         batch: int = 200,
         timeout_s: float = 10.0,
-        backoff_max_s: float = 300.0,
+        backoff_max_s: float = 60.0,
         hub_rollup_every: timedelta | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -178,7 +180,9 @@ class Drain:
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
         self._owns_client = client is None
-        self._resynced = False
+        self._resynced_at: datetime | None = None
+        # The next batch, read and encoded while the hub worked on the last one.
+        self._ahead: tuple[list[OutboxEvent], bytes] | None = None
 
     @property
     def unit(self) -> str:
@@ -205,10 +209,19 @@ class Drain:
             report.waiting = True
             report.more = report.projected >= outbox.PROJECT_BATCH
             return report
-        resync = not self._resynced or status.resync_due(db)
-        if resync and not await self._guarded(db, self.resync(db), report):
-            return report
-        events = outbox.sendable(db, self.unit, self._limit)
+        resync = (
+            self._resynced_at is None
+            or (now - self._resynced_at).total_seconds() >= RESYNC_EVERY_S
+            or status.resync_due(db)
+        )
+        if resync:
+            self._ahead = None  # a resync may renumber what was read ahead
+            if not await self._guarded(db, self.resync(db), report):
+                return report
+        events = self._ahead[0] if self._ahead is not None else None
+        if not events or len(events) > self._limit:
+            self._ahead = None
+            events = outbox.sendable(db, self.unit, self._limit)
         if not events:
             report.more = report.projected >= outbox.PROJECT_BATCH
             return report
@@ -242,29 +255,68 @@ class Drain:
         delay = backoff_s(failures + 1, self.backoff_max_s)
         if wait_s is not None:
             delay = max(delay, wait_s)
-        # Times are stored to the second: never round a wait down to nothing.
-        delay = float(math.ceil(delay))
+        # Times are stored to the second: round the next try up, never down (a wait cut short
+        # by up to a second would break a Retry-After).
+        until = now + timedelta(seconds=delay)
+        if until.microsecond:
+            until = until.replace(microsecond=0) + timedelta(seconds=1)
         with write(db):
-            status.record_failure(db, now, state, message, now + timedelta(seconds=delay))
+            status.record_failure(db, now, state, message, until)
         report.error = message
         report.waiting = True
 
+    def _encode(self, events: list[OutboxEvent]) -> bytes:
+        rows = ((e.id, e.subject, e.seq, e.kind.value, e.at, e.payload_json) for e in events)
+        return encode_batch(self.unit, rows)
+
     async def _send(self, db: Database, events: list[OutboxEvent], report: StepReport) -> None:
-        batch = Batch(self.unit, tuple(e.event for e in events))
-        body = json.dumps(batch.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-        response = await self._client.post(
-            f"{self.url}/v1/events",
-            content=body,
-            headers={**self._headers, IDEMPOTENCY_HEADER: batch_key(events)},
+        """Post one batch and record the hub's answers.
+
+        While the hub works on it, the next batch is read and encoded (the events after this
+        one, :attr:`_ahead`): once the body is on the wire the loop may spend those
+        milliseconds on the database instead of waiting. The read-ahead is dropped whenever
+        this batch was not wholly done (a dead letter, a conflict, a fault).
+        """
+        ahead, self._ahead = self._ahead, None
+        body = ahead[1] if ahead is not None and ahead[0] == events else self._encode(events)
+        written = asyncio.Event()
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield body
+            written.set()  # httpx asks for more only once the body is written
+
+        headers = {
+            **self._headers,
+            IDEMPOTENCY_HEADER: batch_key(events),
+            "Content-Length": str(len(body)),
+        }
+        post = asyncio.ensure_future(
+            self._client.post(f"{self.url}/v1/events", content=stream(), headers=headers)
         )
+        try:
+            waiter = asyncio.ensure_future(written.wait())
+            await asyncio.wait([waiter, post], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if not post.done():
+                following = outbox.sendable_after(db, self.unit, events[-1].row, self._limit)
+                if following:
+                    self._ahead = (following, self._encode(following))
+            response = await post
+        except BaseException:
+            post.cancel()
+            self._ahead = None
+            raise
         now = self.clock.now()
         code = response.status_code
         if code == 200:
             results = _results(response, events)
             self._record(db, events, results, report)
             self._limit = self.batch
-            report.more = bool(outbox.sendable(db, self.unit, 1))
+            if report.dead or report.conflicts:
+                self._ahead = None
+            report.more = self._ahead is not None or bool(outbox.sendable(db, self.unit, 1))
             return
+        self._ahead = None
         reason = _error_text(response)
         if code in (401, 403):
             raise _Refused(
@@ -304,7 +356,9 @@ class Drain:
         done: list[tuple[int, str]] = []
         with write(db):
             for event, result in zip(events, results, strict=True):
-                if result.result is Result.HELD and outbox.predecessor_sent(db, event.event):
+                if result.result is Result.HELD and outbox.predecessor_sent(
+                    db, event.subject, event.seq
+                ):
                     # The hub waits for an event it was given before: it lost it (restored
                     # from a backup). Compare and send it again before the next batch.
                     report.conflicts += 1
@@ -364,7 +418,7 @@ class Drain:
                 moved += outbox.rebase(db, subject, hub_seq, ids, now, self.projection)
         with write(db):
             status.set_resync_due(db, False)
-        self._resynced = True
+        self._resynced_at = self.clock.now()
         return moved
 
 
@@ -410,7 +464,7 @@ def _results(response: httpx.Response, events: list[OutboxEvent]) -> list[EventR
             _("the hub's answer cannot be read ({error})").format(error=exc),
             None,
         ) from exc
-    if [r.id for r in results] != [e.event.id for e in events]:
+    if [r.id for r in results] != [e.id for e in events]:
         raise _Refused(
             LinkState.BACKING_OFF, _("the hub answered for other events than were sent"), None
         )

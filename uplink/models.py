@@ -17,7 +17,9 @@ a bad batch whole with a 4xx and change nothing.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -307,6 +309,27 @@ class Batch:
             seen.add(event.id)
             events.append(event)
         return cls(unit, tuple(events), PROTOCOL_VERSION)
+
+
+def compact_json(data: Any) -> str:
+    """The protocol's JSON text: no spaces, UTF-8 kept readable."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_batch(unit: str, events: Iterable[tuple[str, str, int, str, str, str]]) -> bytes:
+    """The body of ``POST /v1/events`` from stored events: ``(id, subject, seq, kind, at,
+    payload as JSON text)`` each, the payload put in as it is (never parsed again).
+
+    The same JSON as ``Batch(unit, ...).to_json()`` (a test holds them equal).
+    """
+    parts = []
+    for event_id, subject, seq, kind, at, payload_json in events:
+        head = compact_json(
+            {"id": event_id, "unit": unit, "subject": subject, "seq": seq, "kind": kind, "at": at}
+        )
+        parts.append(f'{head[:-1]},"payload":{payload_json}}}')
+    envelope = compact_json({"version": PROTOCOL_VERSION, "unit": unit})
+    return f'{envelope[:-1]},"events":[{",".join(parts)}]}}'.encode()
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,9 @@ def set_resync_due(db: Database, due: bool) -> None:
     """Ask for (or clear) a resynchronisation before the next batch; call inside ``write``."""
     _ensure(db)
     db.conn.execute("UPDATE uplink_status SET resync_due = ? WHERE id = 1", (int(due),))
+
+
+def retry_now(db: Database) -> None:
+    """End the current backoff: the next step tries at once (a token or a unit was fixed);
+    call inside ``write``."""
+    db.conn.execute("UPDATE uplink_status SET next_try_at = NULL WHERE id = 1")

@@ -121,7 +121,7 @@ def sync_retry_cmd(state: State, rows: tuple[int, ...], every: bool) -> None:
     """Put dead letters back in the queue (the given rows, or --all)."""
     from store.db import write
     from uplink.outbox import requeue
-    from uplink.status import set_resync_due
+    from uplink.status import retry_now, set_resync_due
 
     if not rows and not every:
         fail(_("name the rows to retry, or give --all"), 2)
@@ -139,6 +139,7 @@ def sync_retry_cmd(state: State, rows: tuple[int, ...], every: bool) -> None:
     with write(ctx.db):
         # A token or unit fixed since: try at once rather than at the end of a backoff.
         set_resync_due(ctx.db, True)
+        retry_now(ctx.db)
     click.echo(_("{n} events back in the queue").format(n=count))
 
 

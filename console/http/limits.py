@@ -42,6 +42,7 @@ ENGINE_FILES = 64
 # answering links and the gateway forwarding replies, a few per second at the peak of a
 # 30,000-person mobilization; each request takes milliseconds.
 MAX_REQUESTS = 64
+MAX_REQUESTS_HUB = 256  # a hub: its units' connections on top of the office's
 # The most connections accepted in one turn of the event loop (and the kernel's queue of
 # connections not yet accepted). Connections accepted beyond the cap hold a descriptor until
 # they are closed, a few turns later, so the budget counts ACCEPT_TURNS turns' worth of them.
@@ -116,7 +117,9 @@ def limits_for(config: Config, listeners: int = 1, nofile: int | None = None) ->
     backlog = max(1, min(BACKLOG, share // 10))
     room = share - ACCEPT_TURNS * backlog
     # A quarter on top of the requests is held open and answered 503 rather than dropped.
-    requests = min(MAX_REQUESTS, room * 4 // 5)
+    # A hub keeps a connection per unit below it (a county's townships, a city's counties).
+    most = MAX_REQUESTS_HUB if config.hub.enabled else MAX_REQUESTS
+    requests = min(most, room * 4 // 5)
     if requests < 4:
         raise DutydeskError(
             _(

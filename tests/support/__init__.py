@@ -11,5 +11,9 @@ never from another folder's conftest or test module.
   ``write_config``;
 * :mod:`~tests.support.gateway`, :mod:`~tests.support.smtp` — a real SMS gateway / chat robot
   and a real SMTP server on 127.0.0.1;
-* :mod:`~tests.support.terminal` — a command in tmux, typed at and read.
+* :mod:`~tests.support.terminal` — a command in tmux, typed at and read;
+* :mod:`~tests.support.faultproxy` — a real HTTP proxy on 127.0.0.1 that drops, delays,
+  answers 5xx/429, hangs, cuts responses or goes down, switched at run time or by schedule;
+* :mod:`~tests.support.uplink` — townships and hubs as real ``dutydesk serve`` processes,
+  their activity, and ``assert_converged`` (the hub's read model equals the township's state).
 """

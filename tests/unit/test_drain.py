@@ -311,3 +311,17 @@ def test_the_batch_key_depends_on_the_events_only(
     events = sendable(db, UNIT, 10)
     assert batch_key(events) == batch_key(list(events))
     assert batch_key(events) != batch_key(events[:1])
+
+
+def test_the_raw_body_is_the_batch_s_json(db: Database, clock: FixedClock, policy: Policy) -> None:
+    from uplink.models import Batch, encode_batch
+    from uplink.outbox import project
+
+    cases(db, clock, policy, 3)
+    project(db, Projection(UNIT), clock.now())
+    events = sendable(db, UNIT, 10)
+    raw = encode_batch(
+        UNIT, [(e.id, e.subject, e.seq, e.kind.value, e.at, e.payload_json) for e in events]
+    )
+    assert json.loads(raw) == Batch(UNIT, tuple(e.event for e in events)).to_json()
+    assert Batch.from_json(json.loads(raw)).events == tuple(e.event for e in events)
