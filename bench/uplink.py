@@ -76,7 +76,7 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -94,7 +94,6 @@ from uplink.models import (  # noqa: E402
     IDEMPOTENCY_HEADER,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
-    UplinkEvent,
     encode_batch,
 )
 from uplink.outbox import (  # noqa: E402
@@ -586,24 +585,7 @@ def township_bodies(
     """``batches`` batches of the template's events as township ``code``'s, with fresh ids."""
     out = []
     for events in template[:batches]:
-        fresh = [
-            OutboxEvent(
-                e.row,
-                UplinkEvent(
-                    uuid.uuid4().hex,
-                    code,
-                    e.event.subject,
-                    e.event.seq,
-                    e.event.kind,
-                    e.event.at,
-                    e.event.payload,
-                ),
-                e.state,
-                0,
-                None,
-            )
-            for e in events
-        ]
+        fresh = [replace(e, id=uuid.uuid4().hex, unit=code) for e in events]
         out.append(encode(code, fresh))
     return out
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -59,6 +60,8 @@ STATE_PAGE = 5000
 # Besides each start and each conflict, compare with the hub this often: a hub restored from a
 # backup may lack events of a subject in which nothing changes any more.
 RESYNC_EVERY_S = 3600.0
+# One step posts batches back to back for at most this long (then the engine looks again).
+SEND_BUDGET_S = 2.0
 TOKEN_MIN = 16
 
 
@@ -270,15 +273,53 @@ class Drain:
         return encode_batch(self.unit, rows)
 
     async def _send(self, db: Database, events: list[OutboxEvent], report: StepReport) -> None:
-        """Post one batch and record the hub's answers.
+        """Post batches back to back, for up to :data:`SEND_BUDGET_S`, while each is wholly done.
 
-        While the hub works on it, the next batch is read and encoded (the events after this
-        one, :attr:`_ahead`): once the body is on the wire the loop may spend those
-        milliseconds on the database instead of waiting. The read-ahead is dropped whenever
-        this batch was not wholly done (a dead letter, a conflict, a fault).
+        The drain keeps the hub busy: once a batch's body is on the wire, the loop uses the
+        time the hub takes on it to commit the previous batch's answers and to read and
+        encode the next batch (:attr:`_ahead`); the next batch goes as soon as this one is
+        answered. A batch not wholly done (a dead letter, a conflict, a held event), a fault
+        or a refusal ends the run: its answers are committed first, and the read-ahead is
+        dropped. Answers received are always committed, even when the next post fails: a
+        crash in between only sends that batch again (same ids: ``duplicate``).
         """
         ahead, self._ahead = self._ahead, None
         body = ahead[1] if ahead is not None and ahead[0] == events else self._encode(events)
+        deadline = time.monotonic() + SEND_BUDGET_S
+        unrecorded: tuple[list[OutboxEvent], list[EventResult]] | None = None
+        try:
+            while True:
+                response = await self._post(db, events, body, unrecorded, report)
+                unrecorded = None
+                results = self._answer(db, response, events, report)
+                if results is None:
+                    self._ahead = None
+                    return
+                self._limit = self.batch
+                whole = all(r.result in (Result.ACCEPTED, Result.DUPLICATE) for r in results)
+                if not whole or self._ahead is None or time.monotonic() > deadline:
+                    self._record(db, events, results, report)
+                    if report.dead or report.conflicts:
+                        self._ahead = None
+                    report.more = self._ahead is not None or bool(outbox.sendable(db, self.unit, 1))
+                    return
+                unrecorded = (events, results)
+                (events, body), self._ahead = self._ahead, None
+        except BaseException:
+            self._ahead = None
+            if unrecorded is not None:
+                self._record(db, *unrecorded, report)
+            raise
+
+    async def _post(
+        self,
+        db: Database,
+        events: list[OutboxEvent],
+        body: bytes,
+        unrecorded: tuple[list[OutboxEvent], list[EventResult]] | None,
+        report: StepReport,
+    ) -> httpx.Response:
+        """Post one batch; while it travels, commit ``unrecorded`` and read the next batch."""
         written = asyncio.Event()
 
         async def stream() -> AsyncIterator[bytes]:
@@ -297,26 +338,26 @@ class Drain:
             waiter = asyncio.ensure_future(written.wait())
             await asyncio.wait([waiter, post], return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
+            if unrecorded is not None:
+                self._record(db, *unrecorded, report)
             if not post.done():
-                following = outbox.sendable_after(db, self.unit, events[-1].row, self._limit)
+                following = outbox.sendable_after(db, self.unit, events[-1].row, self.batch)
                 if following:
                     self._ahead = (following, self._encode(following))
-            response = await post
+            return await post
         except BaseException:
             post.cancel()
-            self._ahead = None
             raise
+
+    def _answer(
+        self, db: Database, response: httpx.Response, events: list[OutboxEvent], report: StepReport
+    ) -> list[EventResult] | None:
+        """The per-event results of a 200; otherwise handle the refusal (raise to back off, or
+        narrow a 4xx batch down, or dead-letter its one event) and return ``None``."""
         now = self.clock.now()
         code = response.status_code
         if code == 200:
-            results = _results(response, events)
-            self._record(db, events, results, report)
-            self._limit = self.batch
-            if report.dead or report.conflicts:
-                self._ahead = None
-            report.more = self._ahead is not None or bool(outbox.sendable(db, self.unit, 1))
-            return
-        self._ahead = None
+            return _results(response, events)
         reason = _error_text(response)
         if code in (401, 403):
             raise _Refused(
@@ -336,7 +377,7 @@ class Drain:
         if len(events) > 1:
             self._limit = max(1, len(events) // 2)
             report.more = True
-            return
+            return None
         with write(db):
             outbox.mark_dead(
                 db, events[0].row, _("HTTP {code}: {reason}").format(code=code, reason=reason)
@@ -344,6 +385,7 @@ class Drain:
             status.record_ok(db, now, 0)
         report.dead += 1
         report.more = True
+        return None
 
     def _record(
         self,
