@@ -83,6 +83,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.incidents import DataSet  # noqa: E402
+from console.config import UplinkSettings  # noqa: E402
 from incidents.bulk import BulkEvent, bulk_load  # noqa: E402
 from store.clock import SystemClock  # noqa: E402
 from store.db import connect  # noqa: E402
@@ -114,7 +115,7 @@ QUICK_LOAD_EVENTS = 16_000
 BUSY_RATE = 500  # events a minute in the outage (a storm: ten times a busy day's 50)
 OUTAGE_S = 600
 TIMEOUT_S = 10.0  # [uplink] timeout_seconds, default
-BACKOFF_MAX_S = 300.0  # [uplink] backoff_max_seconds, default
+BACKOFF_MAX_S = UplinkSettings().backoff_max_s  # [uplink] backoff_max_seconds, default
 POLL_S = 1.0  # the engine's drain looks again this often while it waits (EngineOptions.uplink_s)
 OUTAGE_SIMULATIONS = 10_000
 SEED = 20261126
