@@ -15,6 +15,8 @@ This module is its public surface: callers import from ``mobilization``, not fro
 * :mod:`~mobilization.answers` — answers by signed link, SMS reply, ack code or the officer;
 * :mod:`~mobilization.progress` — the reads: counts, summaries, nodes, people, attempts;
 * :mod:`~mobilization.channels` — the senders (log, SMS gateway, chat robot, e-mail);
+* :mod:`~mobilization.settings` — ``[channels.*]`` of the configuration, checked (light: the
+  configuration is read by every command and the console's first frame);
 * :mod:`~mobilization.acks` — signed ack tokens and SMS reply parsing.
 
 Importing it loads none of its modules: each name loads its module on first use (PEP 562), so
@@ -48,18 +50,15 @@ if TYPE_CHECKING:
         start_mobilization,
     )
     from mobilization.channels import (
-        ChannelSettings,
         Delivery,
         EmailSender,
         LogSender,
         Outgoing,
         Sender,
         SmsSender,
-        SmsSettings,
         WebhookSender,
         build_senders,
         local_fault,
-        parse_channels,
     )
     from mobilization.delivery import (
         Routing,
@@ -105,6 +104,7 @@ if TYPE_CHECKING:
         summary,
         totals,
     )
+    from mobilization.settings import ChannelSettings, SmsSettings, parse_channels
     from mobilization.trees import (
         DEFAULT_TREE,
         NodeRef,
@@ -138,7 +138,7 @@ _WHERE: dict[str, str] = {
     "Called": "mobilization.models",
     "CallOutOver": "mobilization.answers",
     "CascadeTxn": "mobilization.cascade",
-    "ChannelSettings": "mobilization.channels",
+    "ChannelSettings": "mobilization.settings",
     "Counts": "mobilization.models",
     "DEFAULT_INTERVAL_S": "mobilization.models",
     "DEFAULT_TREE": "mobilization.trees",
@@ -166,7 +166,7 @@ _WHERE: dict[str, str] = {
     "Sender": "mobilization.channels",
     "SilentPerson": "mobilization.models",
     "SmsSender": "mobilization.channels",
-    "SmsSettings": "mobilization.channels",
+    "SmsSettings": "mobilization.settings",
     "Summary": "mobilization.models",
     "TARGET_KINDS": "mobilization.models",
     "Target": "mobilization.models",
@@ -203,7 +203,7 @@ _WHERE: dict[str, str] = {
     "make_token": "mobilization.acks",
     "next_due": "mobilization.delivery",
     "node_states": "mobilization.progress",
-    "parse_channels": "mobilization.channels",
+    "parse_channels": "mobilization.settings",
     "parse_reply": "mobilization.acks",
     "process_due": "mobilization.cascade",
     "recipient_rows": "mobilization.progress",

@@ -56,10 +56,10 @@ ALLOWED_PACKAGES = [
     "inspect", "json", "jurisdiction", "linecache", "locale", "logging", "lzma", "math",
     "mimetypes", "mobilization", "numbers", "opcode", "pickle", "platform", "platformdirs",
     "pluggy", "queue", "quopri", "random", "reports", "rich", "secrets", "select", "selectors",
-    "shutil", "signal", "smtplib", "socket", "sqlite3", "sqlite_fts4", "sqlite_utils", "ssl",
-    "statistics", "store", "string", "struct", "subprocess", "sysconfig", "tempfile", "termios",
-    "textual", "textwrap", "threading", "token", "tokenize", "tomllib", "traceback", "tty",
-    "typing", "typing_extensions", "unicodedata", "uuid", "weakref", "zipfile", "zlib", "zoneinfo",
+    "shutil", "signal", "socket", "sqlite3", "sqlite_fts4", "sqlite_utils", "ssl", "statistics",
+    "store", "string", "struct", "subprocess", "sysconfig", "tempfile", "termios", "textual",
+    "textwrap", "threading", "token", "tokenize", "tomllib", "traceback", "tty", "typing",
+    "typing_extensions", "unicodedata", "uuid", "weakref", "zipfile", "zlib", "zoneinfo",
 ]  # fmt: skip
 
 # Every first-party module of the closure. Refresh: see the docstring.
@@ -72,8 +72,8 @@ ALLOWED_FIRST_PARTY = [
     "console.tui.widgets.keybar", "console.tui.widgets.stage_bar", "contacts", "contacts.models",
     "contacts.people", "contacts.phones", "contacts.roster", "incidents", "incidents.calendar",
     "incidents.limits", "incidents.models", "incidents.supervision", "jurisdiction",
-    "jurisdiction.models", "mobilization", "mobilization.channels", "mobilization.models",
-    "mobilization.progress", "reports", "reports.notices", "reports.overview", "store",
+    "jurisdiction.models", "mobilization", "mobilization.models", "mobilization.progress",
+    "mobilization.settings", "reports", "reports.notices", "reports.overview", "store",
     "store.audit", "store.clock", "store.db", "store.errors", "store.i18n", "store.keys",
     "store.lease", "store.masking", "store.paths", "store.schema", "store.text",
     "store.textsearch",

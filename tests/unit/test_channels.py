@@ -29,19 +29,21 @@ from mobilization import make_token, read_token
 from mobilization.acks import TokenInvalid
 from mobilization.channels import (
     NOT_SENT,
-    ChannelSettings,
     Delivery,
     EmailSender,
-    EmailSettings,
     LogSender,
-    LogSettings,
     Outgoing,
     SmsSender,
-    SmsSettings,
     WebhookSender,
-    WebhookSettings,
     build_senders,
     local_fault,
+)
+from mobilization.settings import (
+    ChannelSettings,
+    EmailSettings,
+    LogSettings,
+    SmsSettings,
+    WebhookSettings,
     parse_channels,
 )
 from store.clock import FixedClock
@@ -684,7 +686,8 @@ def test_a_local_fault_is_found_however_deep_the_libraries_wrap_it() -> None:
 
 HOG = """
 import asyncio, json, os, resource, sys
-from mobilization.channels import EmailSender, EmailSettings, Outgoing, SmsSender, SmsSettings
+from mobilization.channels import EmailSender, Outgoing, SmsSender
+from mobilization.settings import EmailSettings, SmsSettings
 
 resource.setrlimit(resource.RLIMIT_NOFILE, (128, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 url, smtp_port = sys.argv[1], int(sys.argv[2])

@@ -24,7 +24,7 @@ from console.http.limits import (
     uvicorn_options,
 )
 from console.http.server import HEALTH_TOKEN_MIN, Surface, create_app, read_health_token
-from mobilization.channels import ChannelSettings, EmailSettings, SmsSettings
+from mobilization.settings import ChannelSettings, EmailSettings, SmsSettings
 from store.errors import DutydeskError, InvalidInput
 
 SMS = ChannelSettings(sms=SmsSettings(url="http://gw.example/send", concurrency=8))
