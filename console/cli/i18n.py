@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterable
+from functools import cache
 
 import click
 from rich.cells import cell_len
@@ -59,11 +60,20 @@ CLICK_STRINGS = (
 
 
 # One breakable unit: a CJK character (or full-width punctuation), a run of other non-space
-# characters (a word, an option, a number), or a run of spaces.
-_TOKEN = re.compile(
-    r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+|\s+"
-)
-_CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+# characters (a word, an option, a number), or a run of spaces. Compiled on first use (help
+# texts only): ~5 ms that opening the console need not pay.
+@cache
+def _token() -> re.Pattern[str]:
+    return re.compile(
+        r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]|[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+|\s+"
+    )
+
+
+@cache
+def _cjk() -> re.Pattern[str]:
+    return re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
 # Never at the start of a line (kinsoku): closing punctuation stays with what it closes.
 _NO_START = set("，。、；：！？）》」』】〕…,.;:!?)")
 
@@ -76,7 +86,7 @@ def wrap_cells(text: str, width: int) -> list[str]:
     Chinese typesetting (click's formatter keeps two columns spare)."""
     lines: list[str] = []
     line = ""
-    for token in _TOKEN.findall(" ".join(text.split())):
+    for token in _token().findall(" ".join(text.split())):
         if token.isspace():
             if line:
                 line += " "
@@ -94,7 +104,7 @@ class HelpFormatter(click.HelpFormatter):
     """Click's formatter, wrapping text with Chinese in it by display width."""
 
     def write_text(self, text: str) -> None:
-        if not _CJK.search(text):
+        if not _cjk().search(text):
             super().write_text(text)
             return
         indent = " " * self.current_indent
@@ -115,7 +125,7 @@ class HelpFormatter(click.HelpFormatter):
         """Click's definition list (options, commands), its second column wrapped by display
         width when it holds Chinese; otherwise click's own."""
         rows = list(rows)
-        if not any(_CJK.search(second) for _first, second in rows):
+        if not any(_cjk().search(second) for _first, second in rows):
             super().write_dl(rows, col_max, col_spacing)
             return
         first_col = min(max((cell_len(first) for first, _s in rows), default=0), col_max)
