@@ -190,7 +190,7 @@ class DutydeskApp(App[None]):
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
         self.set_timer(FREEZE_AFTER_S, self._freeze)
         self.set_interval(FULL_GC_EVERY_S, self._collect_when_quiet)
-        self.set_interval(UPLINK_ALARM_SECONDS, self._check_uplink)
+        self.set_interval(UPLINK_ALARM_SECONDS, self.check_uplink)
 
     @work(thread=True, exit_on_error=False, group="start")
     def start(self) -> None:
@@ -348,9 +348,9 @@ class DutydeskApp(App[None]):
     def _show_uplink(self, status: LinkStatus, has_hub: bool) -> None:
         self.uplink = status
         self.has_hub = has_hub
-        self._check_uplink()
+        self.check_uplink()
 
-    def _check_uplink(self) -> None:
+    def check_uplink(self) -> None:
         """Tell the officer, once each time it starts, that the backlog has grown too old or
         that the hub refused the token (no database: the state was read by the watcher)."""
         status = self.uplink
