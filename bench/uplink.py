@@ -102,7 +102,7 @@ from uplink.outbox import (  # noqa: E402
     OutboxEvent,
     Projection,
     backlog,
-    project,
+    project_all,
     sendable,
 )
 
@@ -260,9 +260,7 @@ def build_township(path: Path, events: int, span: timedelta, unit: str) -> Towns
     build_s = time.perf_counter() - t0
     now = T0 + span
     t1 = time.perf_counter()
-    options = Projection(unit)
-    while project(db, options, now) >= PROJECT_BATCH:
-        pass
+    project_all(db, Projection(unit), now)
     project_s = time.perf_counter() - t1
     pending, _oldest, _dead = backlog(db)
     db.close()

@@ -690,7 +690,7 @@ def build_county_demo(
     from jurisdiction.units import NewUnit, add_unit
     from uplink import hub
     from uplink.models import Batch, LinkState
-    from uplink.outbox import Projection, mark_sent, project, sendable
+    from uplink.outbox import Projection, mark_sent, project_all, sendable
     from uplink.status import record_failure, record_ok
 
     county_db = directory / "county.db"
@@ -734,9 +734,7 @@ def build_county_demo(
             )
             town = connect(path)
             try:
-                options = Projection(code)
-                while project(town, options, cut) > 0:
-                    pass
+                project_all(town, Projection(code), cut)
                 while events := sendable(town, code, 200):
                     hub.authenticate(hub_db, token, cut)
                     batch = Batch(code, tuple(e.event for e in events))
@@ -780,7 +778,7 @@ def build_county_demo(
 def _cases_since(db: Database, start: datetime, end: datetime, code: str) -> int:
     """Log a few cases between ``start`` and ``end`` (after the link went down); project them
     as the engine would. Returns how many uplink events wait."""
-    from uplink.outbox import Projection, backlog, project
+    from uplink.outbox import Projection, backlog, project_all
 
     rng = random.Random(code)
     policy = Policy(shift_leads=tuple(SHIFT_LEADS))
@@ -791,6 +789,5 @@ def _cases_since(db: Database, start: datetime, end: datetime, code: str) -> int
     for minute in sorted(rng.sample(range(5, span), 6)):
         _one_case(db, clock, policy, rng, start + timedelta(minutes=minute), end, weights, grids)
     clock.set(end)
-    while project(db, Projection(code), end) > 0:
-        pass
+    project_all(db, Projection(code), end)
     return backlog(db)[0]

@@ -342,6 +342,15 @@ def project(db: Database, options: Projection, now: datetime, *, batch: int = PR
     return len(entries)
 
 
+def project_all(db: Database, options: Projection, now: datetime) -> int:
+    """Project every entry after the cursor, a batch a transaction; returns how many were read
+    (what the demo and the benchmark use to catch a whole history up at once)."""
+    total = 0
+    while (read := project(db, options, now)) > 0:
+        total += read
+    return total
+
+
 def enqueue(db: Database, events: Iterable[tuple[str, Kind, str, dict[str, Any]]]) -> int:
     """Append events built elsewhere (a hub's roll-ups, a resync) to the outbox; call inside a
     write transaction. Returns how many."""
@@ -572,6 +581,7 @@ def _rebase_waiting(db: Database, subject: str, hub_seq: int) -> bool:
 def _current_state(db: Database, subject: str, now: datetime, options: Projection) -> Any:
     """What a ``resync`` event says the subject is now: the case, the mobilization, or None."""
     kind, _sep, ref = subject.partition(":")
+    gone: dict[str, Any] = {"case": None} if kind == "case" else {}
     try:
         if kind == "case":
             incident = get_incident(db, ref)
@@ -582,8 +592,8 @@ def _current_state(db: Database, subject: str, now: datetime, options: Projectio
         if kind == "mobilization" and ref.isdigit():
             return {"mobilization": mobilization_payload(db, int(ref), final=False)}
     except (NotFound, ValueError):
-        pass
-    return {"case": None} if kind == "case" else {}
+        return gone  # the unit no longer has it (restored from an older backup)
+    return gone
 
 
 def rebase(

@@ -172,7 +172,7 @@ class _Answer:
 
 
 class _BadRequest(Exception):
-    pass
+    """The client's request could not be read as HTTP/1.1 (the proxy answers 400)."""
 
 
 class FaultProxy:
@@ -565,8 +565,9 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         except ValueError as exc:
             raise _BadRequest("chunk size") from exc
         if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
+            trailer = await reader.readuntil(b"\r\n")
+            while trailer != b"\r\n":  # trailer fields, read and dropped, up to the blank line
+                trailer = await reader.readuntil(b"\r\n")
             return b"".join(parts)
         total += size
         if total > MAX_BODY:

@@ -68,6 +68,14 @@ class Hub:
         return self.handler(request)
 
 
+async def until_idle(drain: Drain, db: Database, most: int = 50) -> None:
+    """Step the drain until it says there is nothing more to do right away."""
+    for _ in range(most):
+        if not (await drain.step(db)).more:
+            return
+    raise AssertionError(f"the drain still had more after {most} steps")
+
+
 def drain_for(clock: FixedClock, hub: Hub, batch: int = 200) -> Drain:
     client = httpx.AsyncClient(transport=httpx.MockTransport(hub))
     return Drain(URL, "t" * 20, Projection(UNIT), clock, batch=batch, client=client)
@@ -101,9 +109,7 @@ async def test_batches_are_cut_at_the_configured_size(
 ) -> None:
     cases(db, clock, policy, 5)
     hub = Hub()
-    drain = drain_for(clock, hub, batch=2)
-    while (await drain.step(db)).more:
-        pass
+    await until_idle(drain_for(clock, hub, batch=2), db)
     assert [len(p["events"]) for p in hub.posts] == [2, 2, 1]
 
 
@@ -210,9 +216,7 @@ async def test_a_rejected_event_is_a_dead_letter_and_blocks_its_case_only(
         return httpx.Response(200, json={"version": 1, "unit": UNIT, "results": results})
 
     hub = Hub(reject_first)
-    drain = drain_for(clock, hub, batch=1)
-    while (await drain.step(db)).more:
-        pass
+    await until_idle(drain_for(clock, hub, batch=1), db)
     sent = [(e["subject"], e["seq"]) for p in hub.posts for e in p["events"]]
     # Case 1's second event waits behind its dead first one; case 2 flowed.
     assert sent == [("case:2026-000001", 1), ("case:2026-000002", 1)]
@@ -238,10 +242,7 @@ async def test_a_4xx_batch_is_halved_until_the_bad_event_is_found(
         return accept_all(request)
 
     hub = Hub(refuse_third)
-    drain = drain_for(clock, hub)
-    for _ in range(20):
-        if not (await drain.step(db)).more:
-            break
+    await until_idle(drain_for(clock, hub), db)
     (dead,) = dead_letters(db, UNIT)
     assert dead.event.subject == "case:2026-000003"
     assert "422" in (dead.error or "") and "unknown category" in (dead.error or "")
