@@ -136,6 +136,39 @@ def _write_new(path: Path, keys: tuple[Key, ...]) -> None:
     write_private(path, (HEADER + "".join(_line(k) for k in keys)).encode("ascii"))
 
 
+TOKEN_MIN = 16  # characters: a bearer token shorter than this is guessable
+
+
+def read_token_file(path: Path, field: str, minimum: int = TOKEN_MIN) -> str:
+    """A bearer token kept in a file only its owner may read: the file's first line.
+
+    What ``[serve] health_token_file`` and ``[uplink] token_file`` hold.
+
+    Raises:
+        InvalidInput: (for ``field``) missing, unreadable, readable by others, or not one word
+            of ``minimum`` characters or more.
+    """
+    try:
+        problem = unsafe_permissions(path)
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=path, error=exc), field
+        ) from exc
+    if problem is not None:
+        raise InvalidInput(problem, field)
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if len(token) < minimum or any(c.isspace() for c in token):
+        raise InvalidInput(
+            _("{path}: the token must be one word of {n} characters or more").format(
+                path=path, n=minimum
+            ),
+            field,
+        )
+    return token
+
+
 def read_keys(path: Path) -> KeyRing:
     """The ring in the file at ``path``.
 

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from store.clock import Clock
 from store.db import Database, write
-from store.errors import DutydeskError, InvalidInput, UplinkRejected
+from store.errors import DutydeskError, UplinkRejected
 from store.i18n import _
-from store.keys import unsafe_permissions
+from store.keys import TOKEN_MIN, read_token_file
 from uplink import outbox, status
 from uplink.models import (
     IDEMPOTENCY_HEADER,
@@ -62,7 +62,6 @@ STATE_PAGE = 5000
 RESYNC_EVERY_S = 3600.0
 # One step posts batches back to back for at most this long (then the engine looks again).
 SEND_BUDGET_S = 2.0
-TOKEN_MIN = 16
 
 
 def read_token(path: Path, field: str = "uplink.token_file") -> str:
@@ -71,25 +70,7 @@ def read_token(path: Path, field: str = "uplink.token_file") -> str:
     Raises:
         InvalidInput: missing, unreadable, readable by others, or not one word of 16+ characters.
     """
-    try:
-        problem = unsafe_permissions(path)
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            _("cannot read {path}: {error}").format(path=path, error=exc), field
-        ) from exc
-    if problem is not None:
-        raise InvalidInput(problem, field)
-    lines = text.strip().splitlines()
-    token = lines[0].strip() if lines else ""
-    if len(token) < TOKEN_MIN or any(c.isspace() for c in token):
-        raise InvalidInput(
-            _("{path}: the token must be one word of {n} characters or more").format(
-                path=path, n=TOKEN_MIN
-            ),
-            field,
-        )
-    return token
+    return read_token_file(path, field, TOKEN_MIN)
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

@@ -48,11 +48,9 @@ from console.http import acks, guard, hub, inbound
 from console.http.common import HttpService
 from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
-from store.errors import InvalidInput
-from store.i18n import _
-from store.keys import unsafe_permissions
+from store.keys import TOKEN_MIN, read_token_file
 
-HEALTH_TOKEN_MIN = 16  # characters: a token shorter than this is guessable
+HEALTH_TOKEN_MIN = TOKEN_MIN  # characters: a token shorter than this is guessable
 
 
 class Surface(StrEnum):
@@ -69,26 +67,7 @@ def read_health_token(path: Path) -> str:
     Raises:
         InvalidInput: missing, unreadable, readable by others, or too short.
     """
-    field = "serve.health_token_file"
-    try:
-        problem = unsafe_permissions(path)
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            _("cannot read {path}: {error}").format(path=path, error=exc), field
-        ) from exc
-    if problem is not None:
-        raise InvalidInput(problem, field)
-    lines = text.strip().splitlines()
-    token = lines[0].strip() if lines else ""
-    if len(token) < HEALTH_TOKEN_MIN or any(c.isspace() for c in token):
-        raise InvalidInput(
-            _("{path}: the token must be one word of {n} characters or more").format(
-                path=path, n=HEALTH_TOKEN_MIN
-            ),
-            field,
-        )
-    return token
+    return read_token_file(path, "serve.health_token_file", HEALTH_TOKEN_MIN)
 
 
 def _loopback(request: Request) -> bool:
