@@ -83,6 +83,7 @@ from typing import Any  # noqa: E402
 
 import psutil  # noqa: E402
 
+from bench.report import Report, pct  # noqa: E402
 from tests.support.terminal import TMUX, Terminal  # noqa: E402 - one tmux driver, the tests' too
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,32 +183,8 @@ def catch_up(path: Path) -> tuple[int, int, float]:
 # ---- figures ---------------------------------------------------------------------------------
 
 
-class Report:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def line(self, text: str) -> None:
-        print(text, flush=True)
-
-    def check(self, name: str, text: str, ok: bool) -> None:
-        self.line(f"{name} {text} {'OK' if ok else 'FAIL'}")
-        if not ok:
-            self.failures.append(name)
-
-    def verdict(self) -> None:
-        outcome = "PASS" if not self.failures else f"FAIL ({', '.join(self.failures)})"
-        self.line(f"VERDICT: {outcome}")
-
-
 def progress(text: str) -> None:
     print(f"# {text}", file=sys.stderr, flush=True)
-
-
-def pct(samples: list[float], q: int) -> float:
-    """The q-th percentile (inclusive method), or the only sample."""
-    if len(samples) == 1:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
 # ---- cold start (a fresh process per run) ----------------------------------------------------

@@ -53,6 +53,7 @@ from typing import Any, TypeVar  # noqa: E402
 
 from sqlite_utils import Database  # noqa: E402
 
+from bench import report  # noqa: E402
 from incidents.bulk import (  # noqa: E402
     DEFAULT_CHUNK,
     INCIDENT_COLUMNS,
@@ -551,25 +552,12 @@ def timings(run: Callable[[int], object], reps: int, warmup: int = 5) -> tuple[f
 # ---- report -----------------------------------------------------------------------------
 
 
-class Report:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def line(self, text: str) -> None:
-        print(text, flush=True)
-
-    def check(self, name: str, text: str, ok: bool) -> None:
-        self.line(f"{name} {text} {'OK' if ok else 'FAIL'}")
-        if not ok:
-            self.failures.append(name)
+class Report(report.Report):
+    """The shared report, and a latency figure checked against its target."""
 
     def latency(self, name: str, p50: float, p95: float, target: float, extra: str = "") -> None:
         figures = f"p50={p50:.1f}ms p95={p95:.1f}ms target<{target:g}ms"
         self.check(name, figures + (f" {extra}" if extra else ""), p95 < target)
-
-    def verdict(self) -> None:
-        outcome = "PASS" if not self.failures else f"FAIL ({', '.join(self.failures)})"
-        self.line(f"VERDICT: {outcome}")
 
 
 def progress(text: str) -> None:

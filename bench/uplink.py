@@ -70,7 +70,6 @@ import os  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -83,6 +82,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 
 from bench.incidents import DataSet  # noqa: E402
+from bench.report import Report, pct  # noqa: E402
 from console.config import UplinkSettings  # noqa: E402
 from incidents.bulk import BulkEvent, bulk_load  # noqa: E402
 from store.clock import SystemClock  # noqa: E402
@@ -154,30 +154,6 @@ def rate(value: float) -> str:
 
 def rates(values: list[float]) -> str:
     return "/".join(rate(v) for v in values)
-
-
-def pct(samples: list[float], q: int) -> float:
-    """The q-th percentile (inclusive method), or the only sample."""
-    if len(samples) == 1:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
-
-
-class Report:
-    def __init__(self) -> None:
-        self.failures: list[str] = []
-
-    def line(self, text: str) -> None:
-        print(text, flush=True)
-
-    def check(self, name: str, text: str, ok: bool) -> None:
-        self.line(f"{name} {text} {'OK' if ok else 'FAIL'}")
-        if not ok:
-            self.failures.append(name)
-
-    def verdict(self) -> None:
-        outcome = "PASS" if not self.failures else f"FAIL ({', '.join(self.failures)})"
-        self.line(f"VERDICT: {outcome}")
 
 
 # ---- the township --------------------------------------------------------------------------
