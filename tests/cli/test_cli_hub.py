@@ -17,6 +17,7 @@ import pytest
 from console.cli import main
 from store.clock import to_iso
 from store.db import connect
+from tests.support.domain import case_json
 from uplink import hub
 from uplink.models import Batch, Kind, Result, UplinkEvent
 
@@ -49,19 +50,7 @@ def ingest(run, *events: UplinkEvent, unit: str = UNIT) -> list[Result]:
 
 
 def case_event(number: str, seq: int, **fields: Any) -> UplinkEvent:
-    case = {
-        "number": number,
-        "title": "3号楼火灾",
-        "category": "accident_disaster",
-        "type": "fire",
-        "severity": "IV",
-        "stage": "handling",
-        "active": True,
-        "deadline": None,
-        "overdue": False,
-        "supervised": False,
-        **fields,
-    }
+    case = case_json(number, **{"stage": "handling", **fields})
     change = {"kind": "handle", "stage_from": "dispatched", "stage_to": "handling"}
     return UplinkEvent(
         uuid.uuid4().hex,

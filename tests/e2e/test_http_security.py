@@ -24,7 +24,7 @@ from mobilization import Target, cancel_mobilization, recipient_rows, start_mobi
 from reports.notices import NoticeWatcher
 from store.clock import SystemClock
 from store.db import connect
-from tests.support.domain import OPERATOR
+from tests.support.domain import OPERATOR, events_since
 from tests.support.gateway import Gateway
 from tests.support.inbound import post_reply, signed_headers, write_secret
 from tests.support.serve import Serve, free_port, write_config
@@ -56,19 +56,6 @@ def states(db_path: Path, mob: int) -> dict[str, str]:
     db = connect(db_path)
     try:
         return {r["key"]: r["state"] for r in recipient_rows(db, mob)}
-    finally:
-        db.close()
-
-
-def events_since(db_path: Path, after: int) -> list[tuple[int, str, dict]]:  # type: ignore[type-arg]
-    db = connect(db_path)
-    try:
-        return [
-            (int(r[0]), str(r[1]), json.loads(r[2] or "{}"))
-            for r in db.conn.execute(
-                "SELECT id, kind, data FROM events WHERE id > ? ORDER BY id", (after,)
-            )
-        ]
     finally:
         db.close()
 

@@ -25,6 +25,7 @@ from console.http.server import build_app
 from store.clock import SystemClock
 from store.db import connect
 from store.errors import DatabaseBusy
+from tests.support.domain import events_since
 from tests.support.serve import Serve, free_port, write_config
 from uplink.hub import add_unit, cases, revoke_unit, unit_state
 from uplink.models import Kind, Result
@@ -169,19 +170,6 @@ def refused(answer: httpx.Response, status: int, field: str | None = None) -> st
 def no_traceback(log: Path) -> None:
     text = log.read_text(errors="replace")
     assert "Traceback" not in text and "Exception in ASGI" not in text, text
-
-
-def audit_rows(db_path: Path, after: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
-    db = connect(db_path)
-    try:
-        return [
-            (int(r[0]), str(r[1]), json.loads(r[2] or "{}"))
-            for r in db.conn.execute(
-                "SELECT id, kind, data FROM events WHERE id > ? ORDER BY id", (after,)
-            )
-        ]
-    finally:
-        db.close()
 
 
 # --- ingestion --------------------------------------------------------------------------------
@@ -415,7 +403,7 @@ async def test_a_busy_database_is_503_with_retry_after(
 
 @slow
 def test_unauthenticated_floods_add_only_the_security_summary(hub: Hub) -> None:
-    before = audit_rows(hub.db)[-1][0]
+    before = events_since(hub.db)[-1][0]
     statuses: dict[int, int] = {}
     with httpx.Client(base_url=hub.url, timeout=10) as client:
         for i in range(1500):
@@ -435,7 +423,7 @@ def test_unauthenticated_floods_add_only_the_security_summary(hub: Hub) -> None:
     assert set(statuses) <= {401, 429} and statuses.get(401, 0) >= 60, statuses
     assert hub.stored() == 0
     hub.server.stop()  # the last summary is written on the way out
-    added = audit_rows(hub.db, before)
+    added = events_since(hub.db, before)
     kinds = [kind for _id, kind, _data in added]
     assert set(kinds) == {"security_summary"} and len(kinds) <= 3, kinds
     counted: dict[str, int] = {}

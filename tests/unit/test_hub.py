@@ -26,7 +26,7 @@ from incidents.records import NewIncident, create_incident
 from store.clock import FixedClock, to_iso
 from store.db import connect, write
 from store.errors import InvalidInput, NotFound, PermissionDenied
-from tests.support.domain import OPERATOR, START
+from tests.support.domain import OPERATOR, START, case_json
 from uplink import hub
 from uplink.hub import Unauthorized
 from uplink.models import Batch, EventResult, Kind, Result, UplinkEvent
@@ -45,25 +45,6 @@ HEAD = {
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def case_json(number: str, **fields: Any) -> dict[str, Any]:
-    """A case as ``uplink.outbox.case_payload`` shapes it (the fields the hub reads)."""
-    case = {
-        "number": number,
-        "title": "3号楼火灾",
-        "category": "accident_disaster",
-        "type": "fire",
-        "severity": "IV",
-        "stage": "reported",
-        "active": True,
-        "deadline": None,
-        "overdue": False,
-        "parked": False,
-        "supervised": False,
-    }
-    case.update(fields)
-    return case
 
 
 def event(
