@@ -48,7 +48,8 @@ from contacts.roster import Shift, on_duty
 from incidents.supervision import Handover, pending_handover
 from reports.notices import Notice, NoticeWatcher
 from store import lease
-from store.db import change_marker, data_version
+from store.db import SQLError, change_marker, data_version
+from store.errors import DutydeskError
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -318,7 +319,7 @@ class DutydeskApp(App[None]):
         try:
             with self.db_lock:
                 status = link_status(self.ctx.db, config.uplink.url, config.uplink.unit or None)
-        except Exception:  # shown as it was; read again at the next look
+        except (DutydeskError, SQLError):  # shown as it was; read again at the next look
             return None
         return status, config.hub.enabled or self.has_hub or self._has_units()
 
@@ -329,7 +330,7 @@ class DutydeskApp(App[None]):
 
             with self.db_lock:
                 return bool(list_units(self.ctx.db))
-        except Exception:  # not a hub, as far as can be told: asked again at the next look
+        except (DutydeskError, SQLError):  # not a hub, as far as told: asked again next look
             return False
 
     def _look_uplink(self) -> None:
