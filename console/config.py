@@ -82,7 +82,9 @@ KNOWN = {
         "mobilize",
         "security",
         "hub",
+        "drills",
     },
+    "drills": {"grace_minutes", "reminders_minutes"},
     "uplink": {
         "url",
         "token",
@@ -106,6 +108,7 @@ KNOWN = {
         "inbound_secret_file",
         "signature_window_seconds",
         "health_token_file",
+        "calendar_token_file",
         "trusted_proxies",
     },
     "security": {
@@ -170,6 +173,14 @@ class HubSettings:
 
 
 @dataclass(frozen=True)
+class DrillSettings:
+    """``[drills]``: the catch-up grace and the default reminders of new plans."""
+
+    grace: timedelta = timedelta(minutes=30)  # late by less: fires late; by more: missed
+    reminders_min: tuple[int, ...] = (7 * 24 * 60, 24 * 60, 60)
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration."""
 
@@ -200,6 +211,10 @@ class Config:
     security: SecuritySettings = field(default_factory=lambda: SecuritySettings())
     uplink: UplinkSettings = field(default_factory=lambda: UplinkSettings())
     hub: HubSettings = field(default_factory=lambda: HubSettings())
+    drills: DrillSettings = field(default_factory=lambda: DrillSettings())
+    # The token of the calendar feeds (GET /calendar/*.ics?token=...), in a file only the
+    # service may read; no file: no feeds.
+    calendar_token_file: Path | None = None
 
     def key_path(self, db_path: Path) -> Path:
         """The key file of the database at ``db_path`` (``[security] key_file``, else beside it)."""
@@ -288,6 +303,15 @@ class Config:
                     if self.health_token_file
                     else {}
                 ),
+                **(
+                    {"calendar_token_file": str(self.calendar_token_file)}
+                    if self.calendar_token_file
+                    else {}
+                ),
+            },
+            "drills": {
+                "grace_minutes": int(self.drills.grace.total_seconds() // 60),
+                "reminders_minutes": list(self.drills.reminders_min),
             },
             "security": {
                 **({"key_file": str(self.security.key_file)} if self.security.key_file else {}),
@@ -540,6 +564,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         raise r.fail(("channels",), _("must be a table"))
     uplink = _parse_uplink(r, _table(r, data, "uplink"), path)
     hub = _parse_hub(r, _table(r, data, "hub"))
+    drills = _parse_drills(r, _table(r, data, "drills"))
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -570,6 +595,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     inbound_secret_file = _path(r, serve, ("serve", "inbound_secret_file"), path)
     window = _whole(r, serve, ("serve", "signature_window_seconds"), 300, 10, 3600)
     health_token_file = _path(r, serve, ("serve", "health_token_file"), path)
+    calendar_token_file = _path(r, serve, ("serve", "calendar_token_file"), path)
     proxies = serve.get("trusted_proxies", [])
     if not isinstance(proxies, list) or not all(
         isinstance(p, str) and _is_address(p.strip()) for p in proxies
@@ -627,6 +653,8 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         security=security,
         uplink=uplink,
         hub=hub,
+        drills=drills,
+        calendar_token_file=calendar_token_file,
     )
 
 
@@ -730,6 +758,22 @@ def _parse_hub(r: _Reader, table: dict[str, Any]) -> HubSettings:
         max_body_bytes=_whole(r, table, ("hub", "max_body_kb"), 4096, 16, 65536) * 1024,
         requests_per_minute=_whole(r, table, ("hub", "requests_per_minute"), 600, 1, 100000),
         rollup_every=timedelta(seconds=_whole(r, table, ("hub", "rollup_seconds"), 60, 1, 86400)),
+    )
+
+
+def _parse_drills(r: _Reader, table: dict[str, Any]) -> DrillSettings:
+    where = ("drills", "reminders_minutes")
+    reminders = table.get("reminders_minutes", list(DrillSettings.reminders_min))
+    if not isinstance(reminders, list) or not all(
+        isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 60 * 24 * 60
+        for m in reminders
+    ):
+        raise r.fail(
+            where, _("must be a list of minutes before the drill, each from 1 to 86400")
+        )
+    return DrillSettings(
+        grace=timedelta(minutes=_whole(r, table, ("drills", "grace_minutes"), 30, 1, 10080)),
+        reminders_min=tuple(sorted(set(reminders), reverse=True)),
     )
 
 

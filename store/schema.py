@@ -712,6 +712,167 @@ def _m13_uplink(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m14_drills(conn: sqlite3.Connection) -> None:
+    """Drills: plans and their objectives, schedules, claims, runs, evaluation, improvements.
+
+    ``drill_claims`` is what makes a schedule fire once: each due moment (an occurrence's run,
+    or one of its reminders) is claimed by one row, UNIQUE (schedule, occurrence, what), before
+    it is acted on. ``drill_notices`` are the messages drills send (reminders, injects, "the
+    drill is stopped"), sent by the engine through the contact channels, each once (its id is
+    the idempotency key).
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE drill_plans (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            scenario TEXT NOT NULL DEFAULT '',
+            scope TEXT NOT NULL DEFAULT '[]',
+            announced INTEGER NOT NULL DEFAULT 1,
+            hours TEXT NOT NULL DEFAULT 'any',
+            organizer TEXT NOT NULL,
+            evaluators TEXT NOT NULL DEFAULT '[]',
+            participants TEXT NOT NULL DEFAULT '[]',
+            message TEXT NOT NULL DEFAULT '',
+            tree TEXT NOT NULL DEFAULT 'default',
+            reminders TEXT NOT NULL DEFAULT '[10080, 1440, 60]',
+            injects TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE drill_objectives (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES drill_plans(id),
+            position INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            target REAL,
+            within_min REAL,
+            level INTEGER,
+            name TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX drill_objectives_plan ON drill_objectives(plan_id, position);
+        CREATE TABLE drill_schedules (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES drill_plans(id),
+            start TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            rrule TEXT,
+            state TEXT NOT NULL DEFAULT 'active',
+            checked_until TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            cancelled_at TEXT,
+            cancelled_by TEXT
+        );
+        CREATE INDEX drill_schedules_state ON drill_schedules(state);
+        CREATE TABLE drill_claims (
+            schedule_id INTEGER NOT NULL REFERENCES drill_schedules(id),
+            occurrence TEXT NOT NULL,
+            what TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            claimed_at TEXT NOT NULL,
+            late_s INTEGER NOT NULL DEFAULT 0,
+            holder TEXT,
+            run_id INTEGER,
+            PRIMARY KEY (schedule_id, occurrence, what)
+        );
+        CREATE INDEX drill_claims_outcome ON drill_claims(outcome, due_at);
+        CREATE TABLE drill_runs (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES drill_plans(id),
+            schedule_id INTEGER REFERENCES drill_schedules(id),
+            occurrence TEXT,
+            state TEXT NOT NULL DEFAULT 'running',
+            mobilization_id INTEGER,
+            started_at TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            late_s INTEGER NOT NULL DEFAULT 0,
+            ended_at TEXT,
+            stop_reason TEXT,
+            UNIQUE (schedule_id, occurrence)
+        );
+        CREATE INDEX drill_runs_plan ON drill_runs(plan_id, started_at);
+        CREATE INDEX drill_runs_state ON drill_runs(state);
+        CREATE TABLE drill_injects (
+            run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+            position INTEGER NOT NULL,
+            due_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            send INTEGER NOT NULL DEFAULT 1,
+            released_at TEXT,
+            PRIMARY KEY (run_id, position)
+        );
+        CREATE INDEX drill_injects_due ON drill_injects(released_at, due_at);
+        CREATE TABLE drill_notes (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            text TEXT NOT NULL,
+            objective_id INTEGER REFERENCES drill_objectives(id)
+        );
+        CREATE INDEX drill_notes_run ON drill_notes(run_id, at);
+        CREATE TABLE drill_ratings (
+            run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+            objective_id INTEGER NOT NULL REFERENCES drill_objectives(id),
+            value REAL,
+            proposed TEXT,
+            rating TEXT NOT NULL,
+            reason TEXT,
+            rated_by TEXT NOT NULL,
+            rated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, objective_id)
+        );
+        CREATE TABLE drill_improvements (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES drill_plans(id),
+            run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+            objective_id INTEGER REFERENCES drill_objectives(id),
+            issue TEXT NOT NULL,
+            action TEXT NOT NULL,
+            element TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            due TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            done_at TEXT,
+            closed_at TEXT,
+            closed_by_run INTEGER REFERENCES drill_runs(id),
+            reminded_at TEXT
+        );
+        CREATE INDEX drill_improvements_state ON drill_improvements(state, due);
+        CREATE TABLE drill_notices (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            person_id INTEGER,
+            name TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            address TEXT NOT NULL,
+            text TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            run_id INTEGER,
+            schedule_id INTEGER,
+            tries INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            sent_at TEXT,
+            error TEXT
+        );
+        CREATE INDEX drill_notices_due ON drill_notices(state, due_at);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -726,5 +887,6 @@ MIGRATIONS: list[Migration] = [
     _m11_active_stage_deadline,
     _m12_audit_checkpoints,
     _m13_uplink,
+    _m14_drills,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

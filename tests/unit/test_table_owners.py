@@ -70,6 +70,17 @@ OWNERS: dict[str, str] = {
     "hub_mobilizations": "uplink",
     "hub_rollups": "uplink",
     "hub_batches": "uplink",
+    # drills: plans, schedules and their claims, runs, evaluation, improvements, notices
+    "drill_plans": "drills",
+    "drill_objectives": "drills",
+    "drill_schedules": "drills",
+    "drill_claims": "drills",
+    "drill_runs": "drills",
+    "drill_injects": "drills",
+    "drill_notes": "drills",
+    "drill_ratings": "drills",
+    "drill_improvements": "drills",
+    "drill_notices": "drills",
 }
 
 # Tables of the store every package may use as the mode says.
