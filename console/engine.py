@@ -25,6 +25,24 @@ A send that failed for this machine's own reason (out of file descriptors, a ful
 
 The loop keeps the senders busy: it claims up to ``chunk`` messages at a time and lets at most
 ``inflight`` chunks per channel travel at once.
+
+Drills: while it holds the lease the engine runs an APScheduler 3.11 ``AsyncIOScheduler`` on its
+loop (a ``MemoryJobStore`` in UTC, ``misfire_grace_time=None``: our claims decide lateness, not
+APScheduler), rebuilt from the tables whenever the engine takes the lease: one date job per
+active schedule, at its next due moment (:func:`drills.schedules.next_moments`). A job only
+names its schedule; the drill worker (one task, and one thread with a connection of its own, so
+a 30,000-person call-out never stalls the senders) claims what fell due with
+:func:`drills.schedules.fire_due` (jobs due together share one pass) and arms the schedule's
+next moment. Every ``sweep_s`` a full pass claims for all schedules (a clock jump, a job lost)
+and reminds overdue improvement items; every ``drill_look_s`` a look moves runs on (injects
+released, runs ended: :func:`drills.runs.advance`) and, when a cheap read of the active
+schedules and the plans differs from what the jobs were built from (another process changed
+them), builds the jobs again; :meth:`Engine.drills_changed` asks for a look at once. Drill
+notices (reminders, injects) go out through the same senders, recorded apart from the
+call-outs' attempts (:func:`drills.notices.record`). The scheduler stops (``wait=False``) when
+the engine stops or loses the lease; what it had armed is only a wake-up: the claims make
+every moment fire once, whoever fires it. What keeps drills from firing or reminding is in
+:attr:`Engine.drill_error`; a drill never holds back a real call-out.
 """
 
 from __future__ import annotations
@@ -35,10 +53,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from console.config import Config
 from console.context import keys_for, uplink_token, uplink_unit
@@ -57,11 +77,12 @@ from mobilization import (
     release_attempts,
     release_claims,
 )
+from mobilization.channels import NOT_SENT
 from store import lease
 from store.audit import checkpoint
 from store.clock import Clock, SystemClock
 from store.db import Database, SQLError, connect, write
-from store.errors import DutydeskError, InvalidInput
+from store.errors import DatabaseBusy, DutydeskError, InvalidInput
 from store.i18n import _
 
 if TYPE_CHECKING:
@@ -71,6 +92,16 @@ SWEEP_BATCH = 500
 # How long a group commit of outcomes waits for more to come back, when nobody waits for it.
 GATHER_S = 0.002
 SWEEP_PAUSE_S = 0.05
+# Drill jobs falling due within this of each other are claimed in one pass (1,000 reminders
+# in one minute: a few transactions, not a thousand).
+DRILL_GATHER_S = 0.1
+# A job that fired before the engine's clock reached its moment (a clock that is not the wall
+# clock), or whose pass failed, is armed again no sooner than this.
+DRILL_RETRY_S = 5.0
+# The engine's clock and the monotonic clock disagreeing by more than this between two looks:
+# the clock jumped, and every job is armed again.
+CLOCK_JUMP_S = 2.0
+ARM_CHUNK = 500  # drill jobs set between two looks of the loop at other work
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,9 @@ class EngineOptions:
     local_retry_s: float = 5.0
     # The uplink's drain looks for new events this often when it has nothing to send.
     uplink_s: float = 1.0
+    # How often the drill worker looks (cheaply) whether another process changed the
+    # schedules or the plans, to arm their jobs again.
+    drill_look_s: float = 5.0
 
 
 def routing_for(
@@ -157,12 +191,61 @@ def senders_for(config: Config, db_path: Path) -> dict[str, Sender]:
     return build_senders(config.channels, log_path=log_path)
 
 
+def _drill_signature(db: Database) -> object:
+    """What the drill jobs are built from: the active schedules and the plans' reminders.
+
+    A cheap read (no recurrence is expanded) that changes when another process adds, edits or
+    cancels a schedule, or edits a plan: the jobs are then built again.
+    """
+    from drills.models import ScheduleState
+    from drills.plans import list_plans
+    from drills.schedules import list_schedules
+
+    schedules = tuple(
+        (s.id, s.plan_id, s.start, s.zone, s.rrule)
+        for s in list_schedules(db, state=ScheduleState.ACTIVE)
+    )
+    plans = tuple(
+        (p.id, p.updated_at, p.active, p.announced, p.reminders_min)
+        for p in list_plans(db, active=None)
+    )
+    return schedules, plans
+
+
 @dataclass
 class _Flight:
-    """A chunk handed to a sender, and which of its outcomes the sender has reported."""
+    """A chunk handed to a sender, and which of its outcomes the sender has reported.
+
+    ``notices``: the chunk is drill notices (:mod:`drills.notices`), not a call-out's attempts.
+    """
 
     chunk: list[Outgoing]
     reported: set[str] = field(default_factory=set)
+    notices: bool = False
+
+
+@dataclass(frozen=True)
+class _DrillAsk:
+    """What one pass of the drill worker is to do (made on the loop, done on its thread)."""
+
+    ids: frozenset[int]  # schedules whose job fired
+    full: bool  # claim for every schedule, move runs on, remind overdue items
+    look: bool  # compare the schedules and plans with what the jobs were built from
+    rebuild: bool  # compute every next moment (the jobs are built or rebuilt)
+    signature: object  # what the jobs were built from, last time
+
+
+@dataclass
+class _DrillPass:
+    """What a pass of the drill worker did, and the next moments when it computed them."""
+
+    fired: int = 0  # runs started
+    reminded: int = 0  # reminders queued
+    claimed: int = 0  # moments claimed, whatever their outcome
+    moved: int = 0  # runs advanced, improvement items reminded
+    moments: dict[int, datetime] | None = None
+    signature: object = None
+    errors: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -219,6 +302,30 @@ class Engine:
         self.drain: Drain | None = None  # the uplink's drain, while the loop runs it
         self.uplink_error: str | None = None  # why the uplink cannot run (a bad token file...)
         self._token_stamp: tuple[int, int] | None = None  # the token file's mtime and size
+        # --- drills (see the module docstring)
+        self.drill_error: str | None = None  # why drills cannot fire or remind, if they cannot
+        self.drills_fired = 0  # runs this engine started from schedules (on time or late)
+        self.drill_reminders = 0  # reminders this engine queued
+        self.drill_notices_sent = 0  # drill notices delivered
+        self.drill_passes = 0  # passes of the drill worker done (each claims, or looks)
+        self._scheduler: Any = None  # the AsyncIOScheduler, while the lease is held
+        # schedule -> (its job's id, or None once the job fired; the moment it was set for)
+        self._armed: dict[int, tuple[str | None, datetime]] = {}
+        self._job_seq = 0
+        self._drill_ids: set[int] = set()  # schedules whose job fired, for the next pass
+        self._drill_full = False
+        self._drill_rebuild = False
+        self._drill_signature: object = None
+        self._drill_kick: asyncio.Event | None = None
+        self._drill_closing = False
+        self._drill_pool: ThreadPoolExecutor | None = None
+        self._drill_db: Database | None = None
+        self._resolved_notices: list[Delivery] = []  # notice outcomes, not yet committed
+        self._drills_on = False  # the lease is held and the jobs are (being) built
+        self._drill_epoch = 0  # moves on each time the lease is taken or lost
+        self._drill_look = False
+        self._drill_problems: dict[str, str] = {}  # where drills went wrong -> what
+        self._unreleased = False  # a previous holder's notice claims are still to be released
 
     @property
     def routing(self) -> Routing:
@@ -257,8 +364,11 @@ class Engine:
         self._ahead_max = max(1, sum(s.concurrency for s in self.senders.values()))
         flusher = asyncio.ensure_future(self._flusher(outcomes))
         uplink = asyncio.ensure_future(self._uplink(stop)) if self.config.uplink.enabled else None
+        self._drill_kick = asyncio.Event()
+        self._drill_closing = False
+        drills = asyncio.ensure_future(self._drills())
         held = False
-        look_at = sweep_at = 0.0
+        look_at = sweep_at = drill_look_at = 0.0
         try:
             while not stop.is_set():
                 mono = time.monotonic()
@@ -266,12 +376,21 @@ class Engine:
                     held = self._renew(db)
                     look_at = mono + (self.options.renew_s if held else self.options.standby_s)
                 if not held:
+                    if self._drills_on:
+                        await self._drills_end()  # the lease was lost: another engine fires
                     self.first_look.set()
                     await self._pause(stop, self.options.standby_s)
                     continue
                 if mono >= sweep_at:
                     await self._sweep(db)
                     sweep_at = mono + self.options.sweep_s
+                if not self._drills_on:
+                    # After the first sweep: the drills' start (their imports, the notices
+                    # released, the catch-up) must not hold that sweep back.
+                    self._drills_begin(db)
+                if mono >= drill_look_at:
+                    self._drills_ask(look=True)
+                    drill_look_at = mono + self.options.drill_look_s
                 self.first_look.set()
                 busy = self._step(db)
                 quiet = not self._worked and not self._inflight
@@ -280,6 +399,12 @@ class Engine:
                 )
                 self._collect(outcomes)
         finally:
+            # The drill worker finishes the pass it is in (a transaction), then ends.
+            self._drill_closing = True
+            self._drill_kick.set()
+            await asyncio.wait([drills])
+            await self._drills_end()
+            self._drills_close()
             if uplink is not None:
                 # A batch on the wire when the stop came is sent again next time, same ids.
                 done, _pending = await asyncio.wait([uplink], timeout=self.options.drain_s)
@@ -385,6 +510,7 @@ class Engine:
         made paging the queue stutter (pages at 50 ms instead of 30, measured on 1,000,000
         cases).
         """
+        self._drills_ask(full=True)
         try:
             changed = 0
             while True:
@@ -404,7 +530,7 @@ class Engine:
             # Sign the audit chain's head (when it moved), so a history rewritten without the
             # key file is detected later; a broken chain is reported, and the engine goes on.
             checkpoint(db, self.routing.keys, self.clock.now())
-        except DutydeskError as exc:
+        except (DutydeskError, OSError) as exc:  # OSError: the head file (EMFILE, a full disk)
             self.last_error = str(exc)
 
     def _step(self, db: Database) -> bool:
@@ -427,22 +553,29 @@ class Engine:
         except DutydeskError as exc:
             self.last_error = str(exc)
             return False
-        self._worked = bool(moved or out or failed)
+        room = opts.chunk * free - len(out)
+        notices = self._claim_notices(db, room) if room > 0 else []
+        self._worked = bool(moved or out or failed or notices)
+        self._hand_out(out, notices=False)
+        self._hand_out(notices, notices=True)
+        return moved >= opts.chunk * 4 or len(out) + len(notices) >= opts.chunk * free
+
+    def _hand_out(self, out: list[Outgoing], *, notices: bool) -> None:
+        """Give claimed messages to their channels' senders, ``chunk`` at a time."""
         by_channel: dict[str, list[Outgoing]] = {}
         for message in out:
             by_channel.setdefault(message.channel, []).append(message)
         for channel, messages in by_channel.items():
             sender = self.senders.get(channel) or self.senders["log"]
-            for i in range(0, len(messages), opts.chunk):
-                self._launch(sender, messages[i : i + opts.chunk])
-        return moved >= opts.chunk * 4 or len(out) >= opts.chunk * free
+            for i in range(0, len(messages), self.options.chunk):
+                self._launch(sender, messages[i : i + self.options.chunk], notices=notices)
 
-    def _launch(self, sender: Sender, chunk: list[Outgoing]) -> None:
-        flight = _Flight(chunk)
+    def _launch(self, sender: Sender, chunk: list[Outgoing], *, notices: bool = False) -> None:
+        flight = _Flight(chunk, notices=notices)
 
         async def report(deliveries: Sequence[Delivery]) -> None:
             flight.reported.update(d.attempt_id for d in deliveries)
-            await self._committed(deliveries)
+            await self._committed(deliveries, notices=notices)
 
         task = asyncio.ensure_future(sender.send(chunk, report, self._halt))
         task.add_done_callback(lambda _t: self._wake.set() if self._wake else None)
@@ -462,8 +595,381 @@ class Engine:
                 w.cancel()
         self._wake.clear()
 
+    # --- drills
+    def drills_changed(self) -> None:
+        """Look at the drill schedules now (thread-safe): one was added, edited or cancelled."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self._loop.call_soon_threadsafe(partial(self._drills_ask, look=True))
+
+    def _drills_begin(self, db: Database) -> None:
+        """The lease is ours: notices a previous holder claimed go again (same ids), and the
+        worker's first pass claims what fell due and builds every job."""
+        self._unreleased = not self._release_notices(db)
+        self._drills_on = True
+        self._drill_epoch += 1
+        self._armed.clear()
+        self._drill_ids.clear()
+        self._drill_signature = None
+        self._drills_ask(full=True, rebuild=True)
+
+    async def _drills_end(self) -> None:
+        """Stop the scheduler (``wait=False``): the lease is lost, or the engine stops."""
+        self._drills_on = False
+        self._drill_epoch += 1
+        self._armed.clear()
+        self._drill_ids.clear()
+        self._drill_full = self._drill_look = self._drill_rebuild = False
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # its shutdown runs as a callback of the loop
+
+    def _drills_close(self) -> None:
+        """The worker has ended: its thread and connection go."""
+        pool, self._drill_pool = self._drill_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+        db, self._drill_db = self._drill_db, None
+        if db is not None:
+            db.close()
+
+    def _drills_ask(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        full: bool = False,
+        look: bool = False,
+        rebuild: bool = False,
+    ) -> None:
+        """Ask the drill worker for a pass (on the loop; see :class:`_DrillAsk`)."""
+        if not self._drills_on:
+            return
+        self._drill_ids.update(ids)
+        self._drill_full |= full
+        self._drill_look |= look
+        self._drill_rebuild |= rebuild
+        if self._drill_kick is not None:
+            self._drill_kick.set()
+
+    async def _drill_job(self, schedule_id: int) -> None:
+        """An APScheduler job: a moment of ``schedule_id`` is due; the worker claims it."""
+        armed = self._armed.get(schedule_id)
+        if armed is not None:
+            self._armed[schedule_id] = (None, armed[1])  # fired: the next pass sets another
+        self._drills_ask(ids=(schedule_id,))
+
+    async def _drills(self) -> None:
+        """The drill worker, a task of the loop: one pass at a time, on its own thread.
+
+        Never ends on an error: what went wrong is in :attr:`drill_error`, and the next look
+        builds the jobs again.
+        """
+        assert self._drill_kick is not None and self._loop is not None
+        last: tuple[float, float] | None = None  # the engine's clock and monotonic, last pass
+        while True:
+            await self._drill_kick.wait()
+            self._drill_kick.clear()
+            if self._drill_closing:
+                return
+            asked = self._drill_ids or self._drill_full or self._drill_look or self._drill_rebuild
+            if not self._drills_on or not asked:
+                continue  # not ours, or asked already by the pass that just ended
+            if self._drill_ids and not (self._drill_full or self._drill_rebuild):
+                await asyncio.sleep(DRILL_GATHER_S)  # jobs due together: one pass
+                if self._drill_closing:
+                    return
+            now, mono = self.clock.now().timestamp(), time.monotonic()
+            jumped = (
+                last is not None
+                and now != last[0]  # a clock that stands still (a test's) has not jumped
+                and abs((now - last[0]) - (mono - last[1])) > CLOCK_JUMP_S
+            )
+            last = (now, mono)
+            ask = _DrillAsk(
+                ids=frozenset(self._drill_ids),
+                full=self._drill_full,
+                look=self._drill_look,
+                rebuild=self._drill_rebuild or jumped,
+                signature=self._drill_signature,
+            )
+            self._drill_ids.clear()
+            self._drill_full = self._drill_look = self._drill_rebuild = False
+            epoch = self._drill_epoch
+            try:
+                done = await self._loop.run_in_executor(self._pool(), self._drill_pass, ask)
+            except Exception as exc:  # a bug must not end the drills, nor the engine
+                done = _DrillPass(errors=[f"{type(exc).__name__}: {exc}"])
+            if self._drill_closing:
+                return
+            if epoch != self._drill_epoch or not self._drills_on:
+                continue  # the lease changed hands meanwhile: a new pass builds the jobs
+            try:
+                await self._took(done, epoch)
+            except Exception as exc:  # never the end of the drills: said, and built again
+                self._drill_rebuild = True
+                self._drill_note("pass", exc)
+
+    async def _took(self, done: _DrillPass, epoch: int) -> None:
+        """Count what a pass did, arm the jobs it computed, tell the console."""
+        self.drills_fired += done.fired
+        self.drill_reminders += done.reminded
+        if done.errors:
+            self._drill_rebuild = True  # the next look tries again
+        elif done.moments is not None:
+            self._drill_signature = done.signature
+        if done.moments is not None:
+            try:
+                await self._arm(done.moments, epoch)
+            except Exception as exc:  # the scheduler refused: say so, build again next look
+                done.errors.append(f"scheduler: {exc}")
+                self._drill_rebuild = True
+        self.drill_passes += 1
+        changed = self._drill_trouble("pass", "; ".join(done.errors) or None)
+        if done.claimed or done.moved:
+            changed = True
+            if self._wake is not None:
+                self._wake.set()  # the call-out or the notices just queued go out now
+        if changed and self.on_change is not None:
+            self.on_change()
+
+    def _drill_trouble(self, source: str, message: str | None) -> bool:
+        """Set or clear what ``source`` says is wrong with drills; whether that changed.
+
+        :attr:`drill_error` is rewritten only on a change, so a step that goes well does not
+        touch it every time.
+        """
+        if message is None:
+            if self._drill_problems.pop(source, None) is None:
+                return False
+        elif self._drill_problems.get(source) == message:
+            return False
+        else:
+            self._drill_problems[source] = message
+        self.drill_error = "; ".join(self._drill_problems.values()) or None
+        return True
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._drill_pool is None:
+            self._drill_pool = ThreadPoolExecutor(1, thread_name_prefix="dutydesk-drills")
+        return self._drill_pool
+
+    def _drill_pass(self, ask: _DrillAsk) -> _DrillPass:
+        """One pass of the drill worker, on its thread and its connection (see _DrillAsk).
+
+        Whenever the jobs are built again, every schedule is claimed first: the next moments
+        are those after now, so a moment due and not yet claimed would otherwise fall between
+        the two (a schedule another process made a few seconds before its first reminder).
+        The next moments are counted from before the claims, so that none falls between.
+        """
+        from drills import improvements, runs, schedules
+
+        if self._drill_db is None:
+            self._drill_db = connect(self.db_path, migrate=False)
+        db = self._drill_db
+        now = self.clock.now()
+        done = _DrillPass(signature=ask.signature)
+        rebuild = ask.rebuild
+        if ask.look or ask.full or rebuild:
+            try:
+                done.signature = _drill_signature(db)
+            except (DutydeskError, SQLError) as exc:
+                done.errors.append(str(exc))
+            rebuild = rebuild or done.signature != ask.signature
+        if ask.full or rebuild or ask.ids:
+            self._fire(db, None if ask.full or rebuild else sorted(ask.ids), done)
+        steps: list[Callable[[Database, Clock], int]] = []
+        if ask.full or ask.look:
+            steps.append(runs.advance)
+        if ask.full:
+            steps.append(improvements.remind_overdue)
+        for step in steps:
+            try:
+                done.moved += step(db, self.clock)
+            except (DutydeskError, SQLError) as exc:
+                done.errors.append(str(exc))
+        if rebuild or ask.ids or done.claimed:
+            try:
+                done.moments = schedules.next_moments(db, now)
+            except (DutydeskError, SQLError) as exc:
+                done.errors.append(str(exc))
+        return done
+
+    def _fire(self, db: Database, ids: list[int] | None, done: _DrillPass) -> None:
+        """Claim and act on what fell due (all schedules, or ``ids``); count it in ``done``.
+
+        A schedule whose moment the domain refuses (an error that is not the database's) does
+        not hold the others back: they are claimed one by one.
+        """
+        from drills.models import RUN_WHAT, ClaimOutcome, ScheduleState
+        from drills.schedules import fire_due, list_schedules
+
+        try:
+            dues = fire_due(
+                db,
+                self.clock,
+                grace=self.config.drills.grace,
+                holder=self.holder,
+                schedule_ids=ids,
+            )
+        except (DatabaseBusy, SQLError) as exc:
+            done.errors.append(str(exc))
+            return
+        except DutydeskError as exc:
+            if ids is not None and len(ids) == 1:
+                done.errors.append(_("drill schedule #{id}: {error}").format(id=ids[0], error=exc))
+                return
+            if ids is None:
+                ids = [s.id for s in list_schedules(db, state=ScheduleState.ACTIVE)]
+            for one in ids:
+                self._fire(db, [one], done)
+            return
+        acted = (ClaimOutcome.FIRED, ClaimOutcome.LATE)
+        done.claimed += len(dues)
+        done.fired += sum(1 for d in dues if d.what == RUN_WHAT and d.outcome in acted)
+        done.reminded += sum(1 for d in dues if d.what != RUN_WHAT and d.outcome in acted)
+
+    async def _arm(self, moments: dict[int, datetime], epoch: int) -> None:
+        """Make the scheduler's jobs match ``moments``: one date job per schedule.
+
+        A job is set on the wall clock at its moment as the engine's clock counts it (the same
+        for the system clock). A job that fired without its moment moving on (the engine's
+        clock had not reached it, or its pass failed) is set again :data:`DRILL_RETRY_S` on.
+        Many jobs are set :data:`ARM_CHUNK` at a time, the loop free in between (10,000 take
+        about a second), with the scheduler paused meanwhile so that it wakes up once.
+        """
+        from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
+        from apscheduler.triggers.date import DateTrigger
+
+        if self._scheduler is None:
+            self._scheduler = self._new_scheduler()
+            self._scheduler.start(paused=True)
+        scheduler = self._scheduler
+        now = self.clock.now()
+        wall = datetime.now(UTC)
+        for schedule_id in [s for s in self._armed if s not in moments]:
+            self._disarm(scheduler, schedule_id, now)
+        changes: list[tuple[int, datetime, float]] = []
+        for schedule_id, at in moments.items():
+            armed = self._armed.get(schedule_id)
+            if armed is not None and armed[1] == at:
+                if armed[0] is not None:
+                    continue  # set for that moment already
+                # Fired, and its moment did not move on.
+                changes.append((schedule_id, at, max((at - now).total_seconds(), DRILL_RETRY_S)))
+            else:
+                changes.append((schedule_id, at, (at - now).total_seconds()))
+        if len(changes) > ARM_CHUNK and scheduler.state == STATE_RUNNING:
+            scheduler.pause()
+        for i, (schedule_id, at, delay) in enumerate(changes, 1):
+            self._disarm(scheduler, schedule_id, now)
+            self._job_seq += 1
+            job_id = f"drill-{schedule_id}-{self._job_seq}"
+            scheduler.add_job(
+                self._drill_job,
+                DateTrigger(run_date=wall + timedelta(seconds=max(0.0, delay)), timezone=UTC),
+                args=[schedule_id],
+                id=job_id,
+                name=f"drill schedule {schedule_id}",
+            )
+            self._armed[schedule_id] = (job_id, at)
+            if i % ARM_CHUNK == 0:
+                await asyncio.sleep(0)
+                if epoch != self._drill_epoch:
+                    return  # the lease was lost meanwhile: that scheduler is gone
+        if scheduler.state == STATE_PAUSED:
+            scheduler.resume()
+
+    def _disarm(self, scheduler: Any, schedule_id: int, now: datetime) -> None:
+        """Forget the schedule's job; remove it unless its moment has come (it fires, and its
+        pass claims what is due: a pass that began before the moment did not see it due)."""
+        from apscheduler.jobstores.base import JobLookupError
+
+        armed = self._armed.pop(schedule_id, None)
+        if armed is not None and armed[0] is not None and armed[1] > now:
+            with contextlib.suppress(JobLookupError):  # it fired already
+                scheduler.remove_job(armed[0])
+
+    def _new_scheduler(self) -> Any:
+        """An AsyncIOScheduler on this loop; jobs only wake the worker, claims decide."""
+        from apscheduler.jobstores.memory import MemoryJobStore
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        return AsyncIOScheduler(
+            jobstores={"default": MemoryJobStore()},
+            timezone=UTC,
+            event_loop=self._loop,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    @property
+    def drill_jobs(self) -> int:
+        """How many drill schedules have a job armed (for the console and the benchmark)."""
+        return len(self._armed)
+
+    # --- drill notices, sent through the senders like call-outs
+    def _claim_notices(self, db: Database, limit: int) -> list[Outgoing]:
+        """Drill notices due now, claimed to send (a read finds there are none, mostly)."""
+        if self._unreleased:  # a previous holder's claims must go first (they go again)
+            self._unreleased = not self._release_notices(db)
+            if self._unreleased:
+                return []
+        try:
+            from drills.notices import claim, next_due
+
+            due = next_due(db)
+            if due is None or due > self.clock.now():
+                return []
+            out = claim(
+                db,
+                self.clock,
+                limit=limit,
+                holder=self.holder,
+                configured=self.routing.configured,
+            )
+        except Exception as exc:  # a drill must never hold back a real call-out
+            self._drill_note("notices", exc)
+            return []
+        self._drill_note("notices", None)
+        return out
+
+    def _record_notices(self, db: Database, notices: list[Delivery]) -> bool:
+        """Record what became of drill notices; False (all kept) when the database refused."""
+        try:
+            from drills.notices import record
+
+            with self._outcomes_lock:
+                record(db, self.clock, notices)
+        except (DatabaseBusy, SQLError) as exc:
+            self.last_error = str(exc)
+            return False
+        except Exception as exc:  # they stay claimed; the next engine sends them again
+            self._drill_note("notices", exc)
+            return True
+        self.drill_notices_sent += sum(1 for d in notices if d.ok)
+        self._note_local(notices)
+        return True
+
+    def _release_notices(self, db: Database) -> bool:
+        """Make the notices a previous holder claimed pending again; whether that was done."""
+        try:
+            from drills.notices import release_claims as release_notices
+
+            release_notices(db)
+        except Exception as exc:  # tried again before the next claim
+            self._drill_note("notices", exc)
+            return False
+        return True
+
+    def _drill_note(self, source: str, exc: BaseException | None) -> None:
+        message = None
+        if exc is not None:
+            message = str(exc) if isinstance(exc, DutydeskError) else f"{type(exc).__name__}: {exc}"
+        if self._drill_trouble(source, message) and self.on_change is not None:
+            self.on_change()
+
     # --- outcomes, committed as they arrive
-    async def _committed(self, deliveries: Sequence[Delivery]) -> None:
+    async def _committed(self, deliveries: Sequence[Delivery], *, notices: bool = False) -> None:
         """Queue ``deliveries`` for the next group commit; return when the worker may go on.
 
         A worker may send its next request while the outcome of its previous one waits for the
@@ -473,7 +979,7 @@ class Engine:
         event loop for a moment, group several outcomes instead of stalling every worker.
         """
         assert self._loop is not None and self._flush_due is not None
-        self._resolved.extend(deliveries)
+        (self._resolved_notices if notices else self._resolved).extend(deliveries)
         self._ahead += 1
         self._flush_due.set()
         if self._ahead <= self._ahead_max:
@@ -500,12 +1006,13 @@ class Engine:
                 # The database refused (busy): the senders keep waiting; try again shortly.
                 await asyncio.sleep(self.options.tick_s)
                 self._flush_due.set()
-            elif self._closing and not self._resolved:
+            elif self._closing and not self._resolved and not self._resolved_notices:
                 return
 
     def _flush(self, db: Database) -> bool:
         """Record every reported outcome; False (nothing lost, all kept) when the write failed."""
         deliveries, self._resolved = self._resolved, []
+        notices, self._resolved_notices = self._resolved_notices, []
         waiters, self._waiters = self._waiters, []
         ahead, self._ahead = self._ahead, 0
         if deliveries:
@@ -520,6 +1027,7 @@ class Engine:
                     )
             except (DutydeskError, SQLError) as exc:  # busy, a full disk: keep them, retry
                 self._resolved[:0] = deliveries
+                self._resolved_notices[:0] = notices
                 self._waiters[:0] = waiters
                 self._ahead += ahead
                 self.last_error = str(exc)
@@ -527,6 +1035,11 @@ class Engine:
             self.commits += 1
             self.sent += sum(1 for d in deliveries if d.ok)
             self._note_local(deliveries)
+        if notices and not self._record_notices(db, notices):
+            self._resolved_notices[:0] = notices
+            self._waiters[:0] = waiters
+            self._ahead += ahead
+            return False
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -559,20 +1072,24 @@ class Engine:
         for task in done:
             flight = self._inflight.pop(task)
             left = [m for m in flight.chunk if m.attempt_id not in flight.reported]
+            resolved = self._resolved_notices if flight.notices else self._resolved
             if task.cancelled():
-                cancelled += [m.attempt_id for m in left]  # outcome unknown: they go again
+                if flight.notices:  # outcome unknown: pending again, same id
+                    resolved += [Delivery(m.attempt_id, False, NOT_SENT, local=True) for m in left]
+                else:
+                    cancelled += [m.attempt_id for m in left]  # outcome unknown: they go again
                 continue
             exc = task.exception()
             if exc is None:
-                self._resolved += [d for d in task.result() if d.attempt_id not in flight.reported]
+                resolved += [d for d in task.result() if d.attempt_id not in flight.reported]
                 continue
             fault = local_fault(exc)
             if fault is not None:
                 error = f"sender: local error {fault}"
-                self._resolved += [Delivery(m.attempt_id, False, error, local=True) for m in left]
+                resolved += [Delivery(m.attempt_id, False, error, local=True) for m in left]
             else:
-                self._resolved += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in left]
-        if self._resolved and self._flush_due is not None:
+                resolved += [Delivery(m.attempt_id, False, f"sender: {exc}") for m in left]
+        if (self._resolved or self._resolved_notices) and self._flush_due is not None:
             self._flush_due.set()  # the flusher commits them with the next group
         if cancelled:
             try:

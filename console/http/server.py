@@ -44,7 +44,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.config import Config
 from console.engine import Engine
-from console.http import acks, guard, hub, inbound
+from console.http import acks, calendar, guard, hub, inbound
 from console.http.common import HttpService
 from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
@@ -123,7 +123,7 @@ def build_app(
     """The ASGI app of one listener over ``service`` (closed at shutdown when it owns it)."""
     routes: list[BaseRoute] = []
     if surface in (Surface.ALL, Surface.PUBLIC):
-        routes += acks.routes(service)
+        routes += acks.routes(service) + calendar.routes(service)
         if service.config.hub.enabled:
             routes += hub.routes(service)
     if surface in (Surface.ALL, Surface.INBOUND):
