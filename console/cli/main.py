@@ -81,6 +81,7 @@ LAZY_COMMANDS = {
     "keys": ("console.cli.keys", "keys_group"),
     "sync": ("console.cli.sync", "sync_group"),
     "hub": ("console.cli.hub", "hub_group"),
+    "drill": ("console.cli.drills", "drill"),
 }
 
 
