@@ -96,6 +96,7 @@ class DutydeskApp(App[None]):
         Binding("m", "mobilizations", N_("Mobilizations")),
         Binding("d", "roster", N_("Roster")),
         Binding("h", "handover", N_("Handover")),
+        Binding("D", "drills", N_("Drills")),
         # Only on a county hub (``[hub] enabled`` or units registered): see check_action.
         Binding("b", "hub_units", N_("Units")),
         Binding("question_mark", "help", N_("Help")),
@@ -510,6 +511,14 @@ class DutydeskApp(App[None]):
         if not isinstance(self.screen, MobilizationsScreen):
             self.push_screen(MobilizationsScreen())
 
+    def action_drills(self) -> None:
+        """演练: upcoming drills, the runs going on, past runs and their evaluation."""
+        from console.tui.screens.drills import DrillsScreen
+
+        translate_bindings()  # the drills' screen and dialogs were imported just now
+        if not isinstance(self.screen, DrillsScreen):
+            self.push_screen(DrillsScreen())
+
     def action_hub_units(self) -> None:
         """下级单位: the units that report to this hub, and which of them went silent."""
         from console.tui.screens.hub import HubUnitsScreen
@@ -553,6 +562,11 @@ class DutydeskApp(App[None]):
         if isinstance(screen, CaseScreen):
             yield from screen.palette_commands()
         yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)
+        yield SystemCommand(
+            _("Drills"),
+            _("Upcoming and running drills, past runs and their evaluation (D)"),
+            self.action_drills,
+        )
         if self.has_hub:
             yield SystemCommand(
                 _("Units"),

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
+    from console.tui.dialogs.evaluate import EvaluateDialog, EvaluationSaved
     from console.tui.dialogs.extension import ExtensionDialog, ExtensionRequest
     from console.tui.dialogs.form import FormDialog
     from console.tui.dialogs.mobilize import MobilizeDialog, MobilizeRequest
     from console.tui.dialogs.new_incident import NewIncidentDialog
     from console.tui.dialogs.override import OverrideDialog, OverrideRequest
+    from console.tui.dialogs.start_drill import StartDrillDialog
     from console.tui.dialogs.text import TextDialog
     from console.tui.dialogs.yes_no import YesNoDialog
 
@@ -25,6 +27,8 @@ _HOMES = {
     "AnswerCandidate": "answer",
     "AnswerDialog": "answer",
     "AnswerResult": "answer",
+    "EvaluateDialog": "evaluate",
+    "EvaluationSaved": "evaluate",
     "ExtensionDialog": "extension",
     "ExtensionRequest": "extension",
     "FormDialog": "form",
@@ -33,6 +37,7 @@ _HOMES = {
     "NewIncidentDialog": "new_incident",
     "OverrideDialog": "override",
     "OverrideRequest": "override",
+    "StartDrillDialog": "start_drill",
     "TextDialog": "text",
     "YesNoDialog": "yes_no",
 }
@@ -41,6 +46,8 @@ __all__ = [
     "AnswerCandidate",
     "AnswerDialog",
     "AnswerResult",
+    "EvaluateDialog",
+    "EvaluationSaved",
     "ExtensionDialog",
     "ExtensionRequest",
     "FormDialog",
@@ -49,6 +56,7 @@ __all__ = [
     "NewIncidentDialog",
     "OverrideDialog",
     "OverrideRequest",
+    "StartDrillDialog",
     "TextDialog",
     "YesNoDialog",
 ]

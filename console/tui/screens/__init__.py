@@ -1,6 +1,6 @@
 """The console's screens: the dashboard, the queue of cases and one case, the contacts, the
-mobilizations and one mobilization, the duty roster and the shift handover; on a county hub,
-the units below it, one unit's cases and what was received of one case.
+mobilizations and one mobilization, the duty roster and the shift handover, the drills; on a
+county hub, the units below it, one unit's cases and what was received of one case.
 
 Each of them is a :class:`~console.tui.screens.live.LiveScreen`; the help (``?``) is a modal.
 A screen's module is imported when the screen is first named, not with the package: the
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from console.tui.screens.contacts import ContactsScreen
     from console.tui.screens.dashboard import DashboardScreen
     from console.tui.screens.detail import IncidentDetailScreen
+    from console.tui.screens.drills import DrillsScreen
     from console.tui.screens.handover import HandoverScreen
     from console.tui.screens.hub import HubCasesScreen, HubTimelineScreen, HubUnitsScreen
     from console.tui.screens.incidents import IncidentsScreen
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "ContactsScreen": "contacts",
     "DashboardScreen": "dashboard",
+    "DrillsScreen": "drills",
     "HandoverScreen": "handover",
     "HubCasesScreen": "hub",
     "HubTimelineScreen": "hub",
@@ -41,6 +43,7 @@ _HOMES = {
 __all__ = [
     "ContactsScreen",
     "DashboardScreen",
+    "DrillsScreen",
     "HandoverScreen",
     "HubCasesScreen",
     "HubTimelineScreen",

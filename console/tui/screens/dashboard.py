@@ -3,7 +3,9 @@
 Two lines at the top always show the counters (在办 open, 超期 overdue, 督办 supervised,
 挂账 parked), who runs the engine and the clock in the office's zone; a third, where an uplink
 is configured, the link to the level above (connected, backing off, down since, token refused)
-with its backlog, the age of the oldest unsent event and the dead letters. Below them: active
+with its backlog, the age of the oldest unsent event and the dead letters; a fourth, where
+drills are planned, the next drill and its next reminder, with the improvement items overdue
+and the drill moments missed lately (both ``⚠``; ``D`` opens the drills). Below them: active
 cases by stage and by level, who holds each duty post now and next, the active mobilizations
 with their progress, and a live feed of new reports, overdue cases and answers; enter opens the
 case of a feed line.
@@ -59,6 +61,7 @@ from reports.overview import (
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
+    from drills.models import Occurrence
     from incidents.records import NewIncident
     from uplink.models import LinkStatus
 
@@ -72,6 +75,7 @@ FEED_LIMIT = 20
 MOBS_SHOWN = 5
 MOBS_COUNTED = 100  # "+n more" counts this many active mobilizations at most
 DUTY_LOOKAHEAD = timedelta(days=8)  # the next shift of a post is looked for this far ahead
+DRILLS_MISSED_SINCE = timedelta(days=7)  # missed drill moments are told this long (then: D)
 EIGHTHS = " ▏▎▍▌▋▊▉"
 FEED_PADDING = 2  # the cell padding of each feed column
 FEED_SLACK = 4  # the feed's scrollbar and the panel's, beyond the columns themselves
@@ -110,6 +114,44 @@ COUNTERS = (
     ("supervised", N_("supervised"), True),
     ("parked", N_("parked"), False),
 )
+
+
+@dataclass(frozen=True)
+class DrillLine:
+    """The drills as the dashboard tells them: the next one, and what needs attention."""
+
+    next: Occurrence | None
+    overdue: int  # improvement items past their due date
+    missed: int  # drill moments missed lately (no engine ran in time)
+
+    @property
+    def empty(self) -> bool:
+        return self.next is None and not self.overdue and not self.missed
+
+
+def drill_line(line: DrillLine, now: datetime, zone: ZoneInfo) -> Text:
+    """``⚑ next drill: PLAN 05-27 09:00 (reminder 05-26 09:00)``, after what needs attention
+    (``⚠ improvement items overdue: 2``): a narrow terminal cuts the end of the line."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for count, label in (
+        (line.overdue, _("improvement items overdue: {count}")),
+        (line.missed, _("drills missed: {count}")),
+    ):
+        if count:
+            text.append(f"{ALERT} " + label.format(count=count), style="bold red")
+            text.append("  ")
+    nxt = line.next
+    if nxt is None:
+        text.append("⚑ " + _("no drill scheduled"), style="dim")
+        return text
+    text.append("⚑ " + _("next drill:") + " ", style="bold")
+    text.append(f"{nxt.plan_name} {when(nxt.at, now, zone)}")
+    if not nxt.announced:  # not to be told to those it tests
+        text.append(" " + _("(unannounced)"), style="bold magenta")
+    if nxt.next_reminder is not None:
+        reminder = _("(reminder {time})").format(time=when(nxt.next_reminder, now, zone))
+        text.append(f" {reminder}", style="dim")
+    return text
 
 
 @dataclass(frozen=True)
@@ -268,6 +310,10 @@ class DashboardScreen(LiveScreen):
         rows: list[DutyRow]
 
     @dataclass
+    class DrillsRead(Message, bubble=False):
+        line: DrillLine
+
+    @dataclass
     class ReadDone(Message, bubble=False):
         """A read ended (``error``: why it stopped early)."""
 
@@ -294,6 +340,7 @@ class DashboardScreen(LiveScreen):
                 yield Static(id="engine")
                 yield Static(id="clock")
             yield Static(id="uplink")
+            yield Static(id="drills-line")
         with Vertical(id="dash-body"):
             with Vertical(id="panel-levels", classes="panel"):
                 yield Label(_("stages (active)"), classes="panel--title")
@@ -342,7 +389,7 @@ class DashboardScreen(LiveScreen):
 
         Args:
             full: read the whole feed again (titles and levels may have changed), rather than
-                only what is newer than the newest line shown.
+                only what is newer than the newest line shown; and the drills' line.
         """
         self._full_next = self._full_next or full
         if self._reading:
@@ -383,6 +430,15 @@ class DashboardScreen(LiveScreen):
             self.post_message(self.DutyRead(duty))
             if worker.is_cancelled:
                 return
+            # The drills change with the time and the schedules, not with each answer coming
+            # in: read with the full reads only (the whole feed: at the start, on coming back,
+            # every 30 s), as the next occurrence is found by expanding every active rule.
+            if feed_after is None:
+                with lock:
+                    line = self._drills(now)
+                self.post_message(self.DrillsRead(line))
+                if worker.is_cancelled:
+                    return
             # The slowest read (no index holds the level): last, so the rest is painted first.
             with lock:
                 levels = severity_counts(db)
@@ -400,6 +456,19 @@ class DashboardScreen(LiveScreen):
             if shift.starts_at > now:
                 following.setdefault(shift.post.id, shift)
         return [DutyRow(p, current.get(p.id), following.get(p.id)) for p in list_posts(db)]
+
+    def _drills(self, now: datetime) -> DrillLine:
+        """The next drill, the overdue improvement items, the moments missed lately."""
+        from drills.improvements import overdue
+        from drills.schedules import missed, upcoming
+
+        db = self.desk.ctx.db
+        soonest = upcoming(db, now, limit=1)
+        return DrillLine(
+            next=soonest[0] if soonest else None,
+            overdue=len(overdue(db, now)),
+            missed=len(missed(db, since=now - DRILLS_MISSED_SINCE)),
+        )
 
     def on_dashboard_screen_read_done(self, message: ReadDone) -> None:
         self._reading = False
@@ -591,6 +660,14 @@ class DashboardScreen(LiveScreen):
                 starts = _("from {time}").format(time=when(row.next.starts_at, now, zone))
                 text.append(starts, style="dim")
         self.query_one("#duty", Static).update(text)
+
+    def on_dashboard_screen_drills_read(self, message: DrillsRead) -> None:
+        """The drills' line: shown once anything is planned, overdue or missed."""
+        ctx = self.desk.ctx
+        widget = self.query_one("#drills-line", Static)
+        widget.display = not message.line.empty
+        if not message.line.empty:
+            widget.update(drill_line(message.line, ctx.clock.now(), ctx.config.zone))
 
     # ---- keys -------------------------------------------------------------------------------
 
