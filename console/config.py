@@ -765,12 +765,9 @@ def _parse_drills(r: _Reader, table: dict[str, Any]) -> DrillSettings:
     where = ("drills", "reminders_minutes")
     reminders = table.get("reminders_minutes", list(DrillSettings.reminders_min))
     if not isinstance(reminders, list) or not all(
-        isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 60 * 24 * 60
-        for m in reminders
+        isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 60 * 24 * 60 for m in reminders
     ):
-        raise r.fail(
-            where, _("must be a list of minutes before the drill, each from 1 to 86400")
-        )
+        raise r.fail(where, _("must be a list of minutes before the drill, each from 1 to 86400"))
     return DrillSettings(
         grace=timedelta(minutes=_whole(r, table, ("drills", "grace_minutes"), 30, 1, 10080)),
         reminders_min=tuple(sorted(set(reminders), reverse=True)),

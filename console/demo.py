@@ -296,6 +296,8 @@ def build_demo(
         with write(db):
             _jurisdiction(db, clock, rng, grids, end, township)
             people = _people(db, clock, rng, grids, end, township[0])
+            # Before the cases: the drills' past is older, and the timeline stays in time order.
+            _drills(db, clock, rng, end)
             starts = sorted(
                 end - timedelta(minutes=rng.randrange(14 * 24 * 60)) for _case in range(cases)
             )
@@ -337,6 +339,165 @@ def build_demo(
         supervised=summary.supervised,
         parked=summary.parked,
     )
+
+
+DRILL_GRIDS = ("G01", "G02", "G03", "G04", "G05", "G06")
+# Each run's share of the people called who answer yes, and how fast (minutes, most within).
+DRILL_RUNS = ((0.72, 6.0), (0.96, 2.0))
+DRILL_RULE = "FREQ=MONTHLY;BYDAY=1WE;BYHOUR=9;BYMINUTE=0"
+
+
+def _drills(db: Database, clock: FixedClock, rng: random.Random, end: datetime) -> None:
+    """A monthly unannounced call-tree drill of six grids (the first Wednesday, 09:00): two past
+    runs fired by the schedule itself, the second better than the first (an improvement item
+    raised by the first and closed by the second's retest), and the next one upcoming.
+
+    The schedule's own machinery drives the past: the clock steps from moment to moment
+    (:func:`drills.schedules.next_moments`), :func:`drills.schedules.fire_due` claims each
+    reminder and run, and the engine's sending is played by claiming and recording the messages.
+    """
+    from dateutil.rrule import rrulestr
+
+    from drills.evaluation import evaluation, rate
+    from drills.improvements import add_improvement
+    from drills.plans import add_plan, parse_inject, parse_objective
+    from drills.runs import end_run
+    from drills.schedules import add_schedule, fire_due, next_moments
+
+    zone = ZoneInfo("Asia/Shanghai")
+    organizer = "17000000000"  # the first duty officer (王伟)
+    local_end = end.astimezone(zone).replace(tzinfo=None)
+    rule = rrulestr(
+        DRILL_RULE, dtstart=(local_end - timedelta(days=100)).replace(second=0, microsecond=0)
+    )
+    # The schedule starts at the second-last occurrence before now: two past runs, and made
+    # eight days before it, so that every reminder of the first run falls due too.
+    first = rule.before(rule.before(local_end))
+    assert first is not None
+    clock.set(first.replace(tzinfo=zone).astimezone(end.tzinfo) - timedelta(days=8))
+    plan = add_plan(
+        db,
+        clock,
+        "admin",
+        code="CALLTREE-M",
+        name="月度通信联络演练",
+        kind="notification",
+        scenario="flood",
+        scope=[f"grid:{g}" for g in DRILL_GRIDS],
+        announced=False,
+        hours="working",
+        organizer=organizer,
+        evaluators=["17000000004"],  # 陈队长, the shift lead
+        message="月度通信联络演练：收到请回复到岗情况",
+        objectives=[
+            parse_objective("answer_rate 90% 10m level=0: 网格长10分钟内应答率不低于90%"),
+            parse_objective("answer_rate 80% 30m: 80%的人员30分钟内应答到岗"),
+            parse_objective("reach 100% 10m: 每个网格10分钟内有人应答"),
+            parse_objective("first_answer 3m: 3分钟内收到第一个应答"),
+        ],
+    )
+    add_plan(
+        db,
+        clock,
+        "admin",
+        code="FLOOD-TT",
+        name="防汛桌面推演",
+        kind="tabletop",
+        scenario="flood",
+        organizer=organizer,
+        evaluators=["17000000004"],
+        participants=["17000000001", "17000000002", "17000000003"],
+        injects=[
+            parse_inject("0m 气象台发布暴雨橙色预警，未来3小时降雨量将达80毫米"),
+            parse_inject("20m 滨江社区低洼处积水30厘米，有老人被困"),
+            parse_inject("45m 河道水位超警戒0.5米，需转移沿河居民"),
+        ],
+        objectives=[
+            parse_objective("milestone name=case_logged 3m: 值班员3分钟内登记事件"),
+            parse_objective("free: 转移方案职责清楚、分工明确"),
+        ],
+    )
+    schedule = add_schedule(
+        db, clock, "admin", plan.code, start=first, zone="Asia/Shanghai", rrule=DRILL_RULE
+    )
+    runs = iter(DRILL_RUNS)
+    item_id: int | None = None
+    while True:
+        due = next_moments(db, clock.now()).get(schedule.id)
+        if due is None or due > end:
+            break
+        clock.set(due)
+        for fired in fire_due(db, clock, grace=timedelta(minutes=30), holder="demo"):
+            _deliver(db, clock)
+            if fired.run_id is None:
+                continue
+            share, speed = next(runs, DRILL_RUNS[-1])
+            _play_run(db, clock, rng, fired.run_id, share, speed)
+            end_run(db, clock, "admin", fired.run_id)
+            _deliver(db, clock)
+            ev = evaluation(db, fired.run_id)
+            for result in ev.results:
+                if result.proposed is not None:
+                    rating = result.proposed
+                    rate(db, clock, "17000000004", fired.run_id, result.objective.id, rating)
+            if item_id is None:
+                item_id = add_improvement(
+                    db,
+                    clock,
+                    "17000000004",
+                    fired.run_id,
+                    issue="网格长应答慢，部分网格员未在30分钟内应答",
+                    action="核对网格员手机号码，培训短信回复方式，网格长负责督促",
+                    element="training",
+                    owner="17000000004",
+                    due=clock.now() + timedelta(days=21),
+                    objective_id=ev.results[0].objective.id,
+                ).id
+    clock.set(end)
+
+
+def _deliver(db: Database, clock: FixedClock) -> None:
+    """What the engine would do now: send every message due (each delivered, to the log)."""
+    from drills.notices import claim, record
+    from mobilization import Delivery, Routing, claim_pending, process_due, record_deliveries
+
+    routing = Routing()
+    for _round in range(100):
+        moved = process_due(db, clock)
+        out, failed = claim_pending(db, clock, routing, claimer="demo")
+        record_deliveries(db, clock, [Delivery(m.attempt_id, True) for m in out] + failed, routing)
+        notices = claim(db, clock, limit=1000, holder="demo")
+        record(db, clock, [Delivery(m.attempt_id, True) for m in notices])
+        if not (moved or out or failed or notices):
+            return
+
+
+def _play_run(
+    db: Database, clock: FixedClock, rng: random.Random, run_id: int, share: float, speed: float
+) -> None:
+    """A call-tree run's first 40 minutes: each person called answers yes with ``share``
+    (after an exponential delay of mean ``speed`` minutes), a few say no, the rest are silent."""
+    from drills.runs import get_run
+    from mobilization import recipient_rows, record_answer
+
+    run = get_run(db, run_id)
+    assert run.mobilization_id is not None
+    start = clock.now()
+    planned: dict[int, tuple[float, bool] | None] = {}
+    for minute in range(41):
+        clock.set(start + timedelta(minutes=minute))
+        _deliver(db, clock)
+        for row in recipient_rows(db, run.mobilization_id):
+            rid = int(row["id"])
+            if rid not in planned:
+                roll = rng.random()
+                answer = roll < share or roll > 0.97
+                planned[rid] = (
+                    (minute + rng.expovariate(1 / speed), roll < share) if answer else None
+                )
+            plan = planned[rid]
+            if plan is not None and plan[0] <= minute and row["answered_at"] is None:
+                record_answer(db, clock, "sms", yes=plan[1], via="sms", recipient_id=rid)
 
 
 TOWNSHIP_CODE = "330106001000"

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "console",
     "contacts",
+    "drills",
     "incidents",
     "jurisdiction",
     "mobilization",

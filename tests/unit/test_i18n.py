@@ -35,6 +35,14 @@ CHINESE_DATA = (
     "contacts/teams.py:",
     "contacts/importer.py:",
     "mobilization/channels.py:",  # e-mail subjects sent to people, both languages
+    "reports/aar.py",  # the AAR/IP: fixed bilingual headings and words, Chinese first (printed)
+    # Drill messages sent to people and calendar texts, both languages in one text.
+    "drills/notices.py:reminder_text",
+    "drills/runs.py:inject_text",
+    "drills/runs.py:stop_text",
+    "drills/improvements.py:overdue_text",
+    "drills/ical.py",
+    "drills/models.py:",  # the official Chinese names of the drill kinds, accepted as input
 )
 
 
