@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -49,7 +49,7 @@ from mobilization import RecipientState, get_mobilization, recipient_rows
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
-from store.errors import InvalidInput, InvalidTransition
+from store.errors import DutydeskError, InvalidInput, InvalidTransition
 from store.i18n import _
 from store.masking import mask_phone
 from store.text import clean_text
@@ -379,14 +379,32 @@ def evaluation(db: Database, run_id: int) -> Evaluation:
     run = get_run(db, run_id)
     plan = get_plan(db, run.plan_id)
     metrics = measure_run(db, run)
+    rated = results(db, run, plan, metrics)
+    keys = {plan.organizer, *plan.evaluators, *plan.participants, run.started_by}
+    keys |= {r.rated_by for r in rated if r.rated_by}
     return Evaluation(
         run=run,
         plan=plan,
         metrics=metrics,
-        results=results(db, run, plan, metrics),
+        results=rated,
         notes=tuple(notes(db, run.id)),
         improvements=tuple(improvements.list_improvements(db, run=run.id)),
+        names=_names(db, keys),
     )
+
+
+def _names(db: Database, keys: Iterable[str]) -> dict[str, str]:
+    """Each key that names a person, with the person's name (operators that are not people,
+    such as the scheduler, are left out)."""
+    from contacts.people import get_person
+
+    names: dict[str, str] = {}
+    for key in keys:
+        try:
+            names[key] = get_person(db, key).name
+        except DutydeskError:
+            continue
+    return names
 
 
 def _rating(value: Rating | str) -> Rating:

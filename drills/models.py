@@ -758,6 +758,12 @@ class Evaluation:
     results: tuple[ObjectiveResult, ...]
     notes: tuple[Note, ...]
     improvements: tuple[Improvement, ...]
+    # Person keys (organizer, evaluators, participants, who rated) -> their names, for reports.
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, key: str) -> str | None:
+        """The name of the person ``key`` names, when known."""
+        return self.names.get(key)
 
     @property
     def complete(self) -> bool:

@@ -16,7 +16,7 @@ python-docx is imported inside :func:`aar_docx` only: the console's start does n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -219,16 +219,18 @@ def measured(result: ObjectiveResult) -> str:
     return f"{result.value:.1f} {metric.unit}"
 
 
-def person(key: str) -> str:
-    """A person's key or an operator's name as a report shows it: a phone number masked
-    (``+8613800138000`` and ``13800138000`` alike)."""
+def person(key: str, names: Mapping[str, str] | None = None) -> str:
+    """A person as a report shows them: their name when ``names`` knows the key, else the key
+    or operator's name with a phone number masked (``+8613800138000`` and ``13800138000``)."""
+    if names and key in names:
+        return names[key]
     if _PHONE_ONLY.fullmatch(key.strip()):
         return mask_phone(key.strip())
     return shown_key(key)
 
 
-def people(keys: Iterable[str]) -> str:
-    return "、".join(person(k) for k in keys) or NONE
+def people(keys: Iterable[str], names: Mapping[str, str] | None = None) -> str:
+    return "、".join(person(k, names) for k in keys) or NONE
 
 
 def note_time(note: Note, start: datetime, zone: ZoneInfo) -> str:
@@ -306,9 +308,9 @@ def overview(ev: Evaluation, zone: ZoneInfo, now: datetime, unrated: int) -> lis
         else _both("手动", "started by hand")
     )
     rows += [
-        ("发起 Started by", f"{person(run.started_by)} ({how})"),
-        ("组织者 Organizer", person(plan.organizer)),
-        ("评估人 Evaluators", people(plan.evaluators)),
+        ("发起 Started by", f"{person(run.started_by, ev.names)} ({how})"),
+        ("组织者 Organizer", person(plan.organizer, ev.names)),
+        ("评估人 Evaluators", people(plan.evaluators, ev.names)),
         ("状态 State", _both(RUN_STATE_ZH[run.state], RUN_STATE_NAMES[run.state])),
     ]
     if run.state is RunState.STOPPED:
@@ -317,7 +319,7 @@ def overview(ev: Evaluation, zone: ZoneInfo, now: datetime, unrated: int) -> lis
         rows.append(("动员 Mobilization", f"#{run.mobilization_id} (演练 exercise)"))
     rated_by = sorted({r.rated_by for r in ev.results if r.rated_by})
     if rated_by:
-        rows.append(("评定人 Rated by", people(rated_by)))
+        rows.append(("评定人 Rated by", people(rated_by, ev.names)))
     rows += [
         (
             "评估 Evaluation",
@@ -655,7 +657,7 @@ def trend_section(ev: Evaluation, trend: Trend | None, zone: ZoneInfo) -> list[B
 
 
 def sign_off(ev: Evaluation) -> list[Block]:
-    evaluators = [person(k) for k in ev.plan.evaluators] or [""]
+    evaluators = [person(k, ev.names) for k in ev.plan.evaluators] or [""]
     rows = tuple(("评估人 Evaluator", name, "", "") for name in evaluators)
     rows += (("办公室负责人 Office head", "", "", ""),)
     return [

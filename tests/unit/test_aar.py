@@ -659,3 +659,15 @@ def test_both_formats_hold_the_same_headings(make) -> None:  # type: ignore[no-u
     ]
     doc_headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
     assert md_headings == doc_headings
+
+
+def test_people_known_by_name_are_shown_by_name_not_by_key() -> None:
+    from dataclasses import replace
+
+    ev = complete()
+    named = replace(ev, names={ev.plan.organizer: "王伟", ev.plan.evaluators[0]: "陈队长"})
+    text = aar_markdown(named, None, ZONE)
+    overview = section(text, 1)
+    assert "王伟" in overview and "陈队长" in overview
+    assert ev.plan.organizer not in overview
+    assert "陈队长" in section(text, 9)  # the evaluator's sign-off line
