@@ -278,9 +278,9 @@ class ImprovementState(StrEnum):
 
 
 IMPROVEMENT_STATE_NAMES = {
-    ImprovementState.OPEN: N_("open"),
+    ImprovementState.OPEN: N_("to fix"),
     ImprovementState.DONE: N_("awaiting retest"),
-    ImprovementState.CLOSED: N_("closed"),
+    ImprovementState.CLOSED: N_("fixed and retested"),
 }
 
 

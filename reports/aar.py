@@ -95,7 +95,7 @@ ELEMENT_ZH = {
 IMPROVEMENT_STATE_ZH = {
     ImprovementState.OPEN: "待整改",
     ImprovementState.DONE: "待复测",
-    ImprovementState.CLOSED: "已关闭",
+    ImprovementState.CLOSED: "已复测关闭",
 }
 
 

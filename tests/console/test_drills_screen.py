@@ -367,3 +367,161 @@ async def test_the_dashboard_has_no_drill_line_without_drills(ctx) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         assert not app.screen.query_one("#drills-line").display
+
+
+def shown(widget) -> str:
+    """What a widget draws, line by line (a chart is a table: render() is not text)."""
+    return "\n".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+
+
+@pytest.mark.parametrize("size", [WIDE, SMALL], ids=["120x36", "80x24"])
+async def test_the_trend_shows_a_plans_runs_and_who_missed_two_in_a_row(
+    ctx, clock, drills, size
+) -> None:
+    """Both runs of M01 went their course; the leader 王伟 was silent in both."""
+    end_run(ctx.db, clock, OPERATOR, drills["running"])
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_drills(app, pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        tabs = screen.query_one("#drills-tabs", TabbedContent)
+        assert tabs.active == "tab-trend"
+        assert screen.trend is not None and screen.trend.plan.code == "M01"
+        assert "M01 月度叫应演练" in text_of(screen, "#drills-trend-head")
+        chart = shown(screen.query_one("#drills-trend-chart", Static))
+        lines = [line.strip() for line in chart.splitlines() if line.strip()]
+        assert lines[0].split()[:3] == ["#", "started", "answer"]
+        first, second = lines[1:3]  # oldest first, one row each with its date and its bar
+        for row, run, started, again in (
+            (first, drills["ended"], "05-20 14:00", "0"),  # no run before it
+            (second, drills["running"], "05-20 14:25", "1"),  # silent the time before too
+        ):
+            head = row.partition("%")[0]
+            rate = head[-4:]
+            assert head.split()[:3] == [str(run), *started.split()]
+            assert "▕" in head and rate.strip() == "0"  # nobody answered: an empty bar
+            called, p50, silent, silent_again, *ratings = row.partition("%")[2].split()
+            assert (called, p50, silent, silent_again) == ("1", "—", "1", again)
+            assert ratings == ["U", "·"]  # the proposed U, nothing for the free objective
+        missed = text_of(screen, "#drills-trend-missed")
+        assert "⚠ missed the last two drills in a row (1):" in missed
+        assert "王伟" in missed
+        assert visible(screen, "#drills-trend-missed")
+        assert str(tabs.get_tab("tab-trend").label).endswith("Trend 2")
+
+
+async def test_the_trend_follows_the_run_highlighted_in_history(ctx, clock, drills) -> None:
+    t01 = start_run(ctx.db, clock, OPERATOR, "T01")
+    end_run(ctx.db, clock, OPERATOR, t01.id)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_drills(app, pilot)
+        await pilot.press("3")  # the newest run first: T01's
+        await pilot.press("4")
+        await settle(pilot)
+        assert screen.trend is not None and screen.trend.plan.code == "T01"
+        assert "Fewer than two runs with a call-out" in text_of(screen, "#drills-trend-missed")
+        await pilot.press("3", "down", "4")
+        await settle(pilot)
+        assert screen.trend is not None and screen.trend.plan.code == "M01"
+
+
+def test_the_trend_chart_draws_each_rate_as_a_bar(ctx) -> None:
+    from rich.console import Console
+
+    from console.tui.screens.drills import trend_chart
+    from drills.models import Trend, TrendPoint
+    from drills.plans import get_plan
+
+    jurisdiction(ctx)
+    plan = add_plan(
+        ctx.db,
+        ctx.clock,
+        OPERATOR,
+        code="M02",
+        name="叫应",
+        kind="notification",
+        scope=["grid:G01"],
+        organizer="秦岚",
+        message="演练",
+        objectives=[parse_objective("free: 指挥协调顺畅")],
+    )
+    plan = get_plan(ctx.db, plan.id)
+    at = ctx.clock.now()
+    (objective,) = plan.objectives
+    points = tuple(
+        TrendPoint(n, at, 4, rate, 65.0, silent, 0, {objective.id: letter})
+        for n, rate, silent, letter in ((1, 50.0, 2, "M"), (2, 100.0, 0, "P"))
+    )
+    console = Console(width=120, record=True, color_system=None)
+    console.print(trend_chart(Trend(plan, points, ()), ctx.config.zone, wide=True))
+    half, full = [line for line in console.export_text().splitlines() if "%" in line]
+    assert "▕" + "█" * 10 + " " * 10 + "▏  50 %" in half
+    assert "▕" + "█" * 20 + "▏ 100 %" in full
+    assert half.split("%")[1].split() == ["4", "1m05s", "2", "0", "M"]
+    assert full.split("%")[1].split() == ["4", "1m05s", "0", "0", "P"]
+
+
+async def overdue_item(ctx, clock, drills) -> int:
+    """An item due a day after the ended run, two days ago now."""
+    item = add_improvement(
+        ctx.db,
+        clock,
+        OPERATOR,
+        drills["ended"],
+        issue="网格长未应答",
+        action="更新备用号码",
+        element=Element.PLANNING,
+        owner="王伟",
+        due=clock.now() + timedelta(days=1),
+    )
+    clock.advance(days=2)
+    return item.id
+
+
+@pytest.mark.parametrize("size", [WIDE, SMALL], ids=["120x36", "80x24"])
+async def test_the_improvement_plan_marks_overdue_items_and_marks_one_done(
+    ctx, clock, drills, size
+) -> None:
+    from drills.improvements import get_improvement
+    from drills.models import ImprovementState
+
+    item_id = await overdue_item(ctx, clock, drills)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_drills(app, pilot)
+        assert "⚠ improvement items overdue: 1" in text_of(screen, "#drills-status")
+        await pilot.press("5")
+        await settle(pilot)
+        table = screen.query_one("#drills-improvements", DataTable)
+        assert visible(screen, "#drills-improvements")
+        ((shown_id, plan, issue, action, element, owner, due, state),) = rows(table)
+        assert (shown_id, plan, element, owner) == (str(item_id), "M01", "planning", "王伟")
+        assert issue.startswith("网格长") and action.startswith("更新")
+        assert due.startswith("⚠ 05-21")
+        assert state == "to fix"
+        detail = text_of(screen, "#drills-improvement-detail")
+        assert "⚠ overdue 1d" in detail and "更新备用号码" in detail
+        assert visible(screen, "#drills-improvement-detail")
+        assert screen.check_action("mark_done", ()) is True
+
+        await pilot.press("c")
+        dialog = app.screen
+        assert dialog is not screen
+        await pilot.press("n")  # not yet: nothing changes
+        await settle(pilot)
+        assert get_improvement(ctx.db, item_id).state is ImprovementState.OPEN
+
+        await pilot.press("c", "y")
+        await settle(pilot)
+        assert app.screen is screen
+        assert get_improvement(ctx.db, item_id).state is ImprovementState.DONE
+        ((*_cells, due, state),) = rows(table)
+        assert state.startswith("awaiting")  # the retest closes it, not a key
+        assert not due.startswith("⚠")
+        assert screen.check_action("mark_done", ()) is None  # greyed: only an open item
+        assert "overdue" not in text_of(screen, "#drills-status")
+
+        await pilot.press("1")
+        assert screen.check_action("mark_done", ()) is False  # hidden on the other tabs

@@ -410,7 +410,7 @@ def test_areas_for_improvement_and_the_plan_matrix() -> None:
         "| 5 | G02 网格长未应答 | 更新G02通讯录并培训 \\| 复核 | 培训 training"
     )
     assert "赵网格长" in rows[2] and "2026-03-18" in rows[2]
-    assert "待整改 open ⚠ 逾期 overdue" in rows[2]
+    assert "待整改 to fix ⚠ 逾期 overdue" in rows[2]
     assert "待复测 awaiting retest" in rows[3] and "逾期" not in rows[3]
     assert "1 项已逾期 1 item(s) overdue" in plan
 
@@ -566,7 +566,7 @@ def test_docx_has_the_sections_and_real_tables() -> None:
     assert silent[1] == ["张三", "G02", "138****8001"]
     assert silent[2][2] == "139****9002"
     plan = [t for t in tables if t[0][1:2] == ["问题 Issue"]][0]
-    assert plan[1][6] == "待整改 open ⚠ 逾期 overdue"
+    assert plan[1][6] == "待整改 to fix ⚠ 逾期 overdue"
     trend = by_header["演练 Run"]
     assert trend[3][0] == "▶ #12" and trend[3][3] == "███████▊░░ 77.5 %"
     sign = by_header["角色 Role"]
