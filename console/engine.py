@@ -757,10 +757,10 @@ class Engine:
     def _drill_pass(self, ask: _DrillAsk) -> _DrillPass:
         """One pass of the drill worker, on its thread and its connection (see _DrillAsk).
 
-        Whenever the jobs are built again, every schedule is claimed first: the next moments
-        are those after now, so a moment due and not yet claimed would otherwise fall between
-        the two (a schedule another process made a few seconds before its first reminder).
-        The next moments are counted from before the claims, so that none falls between.
+        Whenever the jobs are built again, every schedule with a moment due is claimed first
+        (a schedule another process made a few seconds before its first reminder), then the
+        next moments are read as the claims left them (each schedule's stored ``next_at``): a
+        moment still due and not claimed comes back at or before now, and its job fires at once.
         """
         from drills import improvements, runs, schedules
 

@@ -824,6 +824,8 @@ def edit_plan(db: Database, clock: Clock, operator: str, plan: str | int, **chan
         )
         if "objectives" in changed:
             _write_objectives(db, current.id, values["objectives"], current.objectives)
+        if "reminders_min" in changed:
+            _schedules_follow(db, current.id)
         append_event(
             db,
             at=at,
@@ -838,6 +840,13 @@ def edit_plan(db: Database, clock: Clock, operator: str, plan: str | int, **chan
     return get_plan(db, current.id)
 
 
+def _schedules_follow(db: Database, plan_id: int) -> None:
+    """The plan's schedules' next moments, computed again (in the caller's transaction)."""
+    from drills.schedules import refresh_next  # schedules imports plans
+
+    refresh_next(db, plan_id)
+
+
 def set_active(db: Database, clock: Clock, operator: str, plan: str | int, active: bool) -> Plan:
     """Retire a plan (its schedules no longer start runs) or bring it back; audit
     ``drill_plan_edited``. Setting the state it already has writes nothing."""
@@ -850,6 +859,7 @@ def set_active(db: Database, clock: Clock, operator: str, plan: str | int, activ
             "UPDATE drill_plans SET active = ?, updated_at = ? WHERE id = ?",
             (int(bool(active)), at, current.id),
         )
+        _schedules_follow(db, current.id)
         append_event(
             db,
             at=at,

@@ -32,6 +32,15 @@ to the organizer and evaluators only (``skipped`` when there is nobody); an inac
 moments are ``skipped``. A run claim whose run could not be started (``start_run`` refused)
 is tried again by later passes while within grace, then becomes ``missed``.
 
+**When to look.** Each active schedule stores ``next_at``, its first moment after
+``checked_until`` not claimed yet (by the plan's reminders now), and ``next_occurrence``, its
+next drill not cancelled. They are set when the schedule is made, after each pass that claims
+for it, when one of its occurrences is cancelled and when its plan's reminders or state change
+(:func:`refresh_next`); NULL once it is cancelled or ended. They are only an index of when to
+look: :func:`fire_due` looks at the schedules whose ``next_at`` has come, :func:`next_moments`
+and :func:`next_drill` read them without expanding a rule. The claims stay the truth: a
+``next_at`` too early costs a pass that claims nothing; it is computed so that it is never late.
+
 The engine calls :func:`fire_due` when it starts (the catch-up) and at each moment
 :func:`next_moments` gives (its APScheduler jobs): the tables, not the jobs, are the truth, so
 the jobs can be rebuilt from them at any time.
@@ -42,7 +51,7 @@ from __future__ import annotations
 import heapq
 import json
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,7 +91,7 @@ MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 SCHEDULE_COLUMNS = (
     "s.id, s.plan_id, p.code, s.start, s.zone, s.rrule, s.state, s.checked_until, s.created_at,"
     " s.created_by, s.cancelled_at, p.name, p.kind, p.announced, p.reminders, p.active,"
-    " p.updated_at"
+    " p.updated_at, s.next_at, s.next_occurrence"
 )
 SCHEDULE_FROM = "drill_schedules s JOIN drill_plans p ON p.id = s.plan_id"
 
@@ -109,6 +118,8 @@ class _Row(NamedTuple):
     reminders: str
     plan_active: int
     plan_updated_at: str
+    next_at: str | None
+    next_occurrence: str | None
 
     def schedule(self) -> Schedule:
         return Schedule(
@@ -359,6 +370,89 @@ def occurrences(schedule: Schedule, after: datetime, before: datetime) -> list[d
     return _Expander().between(schedule.rrule, schedule.start, schedule.zone, after, before)
 
 
+# ------------------------------------------------------------------------------- when to look next
+
+
+class _Next(NamedTuple):
+    """A schedule's ``next_at`` and ``next_occurrence``, as stored."""
+
+    at: datetime | None
+    occurrence: datetime | None
+
+
+def _next(
+    expander: _Expander,
+    rule: str | None,
+    start: datetime,
+    zone_name: str,
+    minutes: Sequence[int],
+    after: datetime,
+    taken: Container[tuple[str, str]],
+) -> _Next:
+    """When a pass next has something to do for a schedule whose claims have got to ``after``:
+    its first moment after ``after`` not claimed yet (``taken``: the claims due after it, as
+    :func:`_claimed` reads them), and its first occurrence whose run is not claimed yet.
+
+    A moment is an occurrence's run or one of its reminders by the plan's ``minutes`` now; a
+    cancelled occurrence's claims are written ahead, but a reminder the plan gained since is
+    still to be claimed (``cancelled``). When every occurrence left is claimed already, the
+    last one: the pass at or after it ends the schedule. Occurrences are followed until none
+    later can have a moment before the best found (its longest reminder, and a day for a
+    change of offset, before it), as :func:`_moments` looks, so ``next_at`` is never late.
+    """
+    zone = ZoneInfo(zone_name)
+    longest = timedelta(minutes=max(minutes, default=0)) + SLACK
+    best: datetime | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    for at in expander.stream(rule, start, zone_name, after):
+        if best is not None and first is not None and at - longest > best:
+            break
+        last = at
+        stamp = to_iso(at)
+        wall = _wall(at, zone)
+        moments = [(_reminder(at, wall, m, zone), remind_what(m)) for m in minutes]
+        if (stamp, RUN_WHAT) not in taken:
+            moments.append((at, RUN_WHAT))
+            first = first or at
+        for due, what in moments:
+            if due > after and (best is None or due < best) and (stamp, what) not in taken:
+                best = due
+    return _Next(best if best is not None else last, first)
+
+
+def _store_next(db: Database, row: _Row, after: datetime, expander: _Expander) -> None:
+    """Keep the schedule's ``next_at`` and ``next_occurrence`` true, its claims at ``after``."""
+    found = _next(
+        expander,
+        row.rrule,
+        datetime.fromisoformat(row.start),
+        row.zone,
+        row.minutes,
+        after,
+        _claimed(db, row.id, after),
+    )
+    db.conn.execute(
+        "UPDATE drill_schedules SET next_at = ?, next_occurrence = ? WHERE id = ?",
+        (_stamp(found.at), _stamp(found.occurrence), row.id),
+    )
+
+
+def _stamp(at: datetime | None) -> str | None:
+    return to_iso(at) if at is not None else None
+
+
+def refresh_next(db: Database, plan_id: int) -> None:
+    """Compute again when each active schedule of the plan next has a moment to claim: the
+    plan's reminders or its state changed (:func:`drills.plans.edit_plan` and
+    :func:`drills.plans.set_active` call it in their transaction)."""
+    expander = _Expander()
+    with write(db):
+        where = "s.plan_id = ? AND s.state = ?"
+        for row in _rows(db, where, (plan_id, ScheduleState.ACTIVE.value)):
+            _store_next(db, row, row.since, expander)
+
+
 # ------------------------------------------------------------------------------- making, reading
 
 
@@ -435,9 +529,16 @@ def add_schedule(
     if working is not None and found.hours is not Hours.ANY:
         _check_hours(found, upcoming_times, working, "rrule" if rule else "start")
     with write(db):
+        # From where its claims start (checked_until), by the plan's reminders as they are
+        # inside this transaction.
+        (reminders,) = db.conn.execute(
+            "SELECT reminders FROM drill_plans WHERE id = ?", (found.id,)
+        ).fetchone()
+        minutes = [int(m) for m in json.loads(reminders or "[]")]
+        nxt = _next(expander, rule, wall, tz.key, minutes, from_iso(to_iso(now)), ())
         cur = db.conn.execute(
             "INSERT INTO drill_schedules (plan_id, start, zone, rrule, state, checked_until,"
-            " created_at, created_by) VALUES (?,?,?,?,?,?,?,?)",
+            " created_at, created_by, next_at, next_occurrence) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 found.id,
                 wall.isoformat(),
@@ -447,6 +548,8 @@ def add_schedule(
                 to_iso(now),
                 to_iso(now),
                 operator,
+                _stamp(nxt.at),
+                _stamp(nxt.occurrence),
             ),
         )
         schedule_id = int(cur.lastrowid or 0)
@@ -573,10 +676,12 @@ def cancel_schedule(
             )
         if whole:
             db.conn.execute(
-                "UPDATE drill_schedules SET state = ?, cancelled_at = ?, cancelled_by = ?"
-                " WHERE id = ?",
+                "UPDATE drill_schedules SET state = ?, cancelled_at = ?, cancelled_by = ?,"
+                " next_at = NULL, next_occurrence = NULL WHERE id = ?",
                 (ScheduleState.CANCELLED.value, to_iso(now), operator, row.id),
             )
+        else:
+            _store_next(db, row, row.since, _Expander())
         append_event(
             db, at=to_iso(now), operator=operator, kind="drill_schedule_cancelled", data=data
         )
@@ -655,38 +760,80 @@ def upcoming(
 
 
 def next_moments(db: Database, now: datetime) -> dict[int, datetime]:
-    """Each active schedule's next due moment after ``now`` (an occurrence or a reminder),
-    for the engine's jobs; schedules with nothing more to do are left out.
+    """Each active schedule's next due moment (an occurrence or a reminder), for the engine's
+    jobs; schedules with nothing more to do are left out.
 
-    One query for the schedules and one for the claims written ahead; each rule is parsed once
-    per call and expanded only as far as its next moment.
+    One indexed read of the stored ``next_at``: no rule is expanded. A moment at or before
+    ``now`` is due and not claimed yet (a pass of other schedules, or none since): its job
+    fires at once. ``now`` is kept for the callers; the moments do not depend on it.
     """
-    ahead = _cancelled(db, now)
+    del now
+    return {
+        int(i): from_iso(at)
+        for i, at in db.conn.execute(
+            "SELECT id, next_at FROM drill_schedules WHERE state = ? AND next_at IS NOT NULL",
+            (ScheduleState.ACTIVE.value,),
+        )
+    }
+
+
+def next_drill(db: Database, now: datetime) -> Occurrence | None:
+    """The soonest drill after ``now`` that is not cancelled, with its next reminder: what
+    :func:`upcoming` gives first, read from the stored ``next_occurrence`` (for the dashboard).
+
+    A schedule whose stored occurrence is not after ``now`` (no pass since it came) has its
+    next one computed; there are none while an engine runs.
+    """
+    stamp = to_iso(now)
+    active = ScheduleState.ACTIVE.value
+    rows = _rows(
+        db,
+        "s.id = (SELECT id FROM drill_schedules WHERE state = ? AND next_occurrence > ?"
+        " ORDER BY next_occurrence, id LIMIT 1)",
+        (active, stamp),
+    )
+    found = [(from_iso(r.next_occurrence or stamp), r) for r in rows]
+    stale = _rows(
+        db,
+        "s.id IN (SELECT id FROM drill_schedules WHERE state = ? AND next_occurrence <= ?"
+        " UNION ALL SELECT id FROM drill_schedules WHERE state = ? AND next_occurrence IS NULL"
+        " AND next_at IS NULL)",
+        (active, stamp, active),
+    )
+    ahead = _cancelled(db, now) if stale else set()
     expander = _Expander()
-    out: dict[int, datetime] = {}
-    for row in _rows(db, "s.state = ?", (ScheduleState.ACTIVE.value,)):
-        after = max(now, row.since)
-        minutes = row.minutes
-        longest = timedelta(minutes=max(minutes, default=0)) + SLACK
-        best: datetime | None = None
-        zone = ZoneInfo(row.zone)
+    for row in stale:
         start = datetime.fromisoformat(row.start)
-        for at in expander.stream(row.rrule, start, row.zone, after):
-            if best is not None and at - longest > best:
+        for at in expander.stream(row.rrule, start, row.zone, now):
+            if (row.id, to_iso(at), RUN_WHAT) not in ahead:
+                found.append((at, row))
                 break
-            stamp = to_iso(at) if ahead else ""
-            if (row.id, stamp, RUN_WHAT) in ahead:
-                continue  # cancelled, reminders and all
-            wall = _wall(at, zone)
-            moments = [(at, RUN_WHAT)]
-            moments += [(_reminder(at, wall, m, zone), remind_what(m)) for m in minutes]
-            for moment, what in moments:
-                earlier = best is None or moment < best
-                if earlier and moment > after and (row.id, stamp, what) not in ahead:
-                    best = moment
-        if best is not None:
-            out[row.id] = best
-    return out
+    if not found:
+        return None
+    at, row = min(found, key=lambda f: (f[0], f[1].id))
+    taken = {
+        str(w)
+        for (w,) in db.conn.execute(
+            "SELECT what FROM drill_claims WHERE schedule_id = ? AND occurrence = ?"
+            " AND outcome = ? AND due_at > ?",
+            (row.id, to_iso(at), ClaimOutcome.CANCELLED.value, stamp),
+        )
+    }
+    reminders = [
+        due
+        for m, due in ((m, reminder_at(at, m, row.zone)) for m in row.minutes)
+        if due > now and remind_what(m) not in taken
+    ]
+    return Occurrence(
+        schedule_id=row.id,
+        plan_id=row.plan_id,
+        plan_code=row.plan_code,
+        plan_name=row.plan_name,
+        kind=DrillKind(row.kind),
+        announced=bool(row.announced),
+        at=at,
+        next_reminder=min(reminders, default=None),
+    )
 
 
 # ------------------------------------------------------------------------------- firing
@@ -717,11 +864,6 @@ def _moments(row: _Row, since: datetime, now: datetime, expander: _Expander) -> 
     return out
 
 
-def _has_due(row: _Row, now: datetime, expander: _Expander) -> bool:
-    since = row.since
-    return since < now and bool(_moments(row, since, now, expander))
-
-
 def _claimed(db: Database, schedule_id: int, since: datetime) -> dict[tuple[str, str], str]:
     """(occurrence, what) -> outcome of the schedule's claims whose moment is after ``since``."""
     return {
@@ -734,14 +876,42 @@ def _claimed(db: Database, schedule_id: int, since: datetime) -> dict[tuple[str,
     }
 
 
-def _unstarted_ids(db: Database) -> set[int]:
+def _only(column: str, schedule_ids: Sequence[int] | None) -> tuple[str, list[Any]]:
+    """The condition and parameters that keep ``column`` to ``schedule_ids`` (all: none)."""
+    if schedule_ids is None:
+        return "", []
+    return f" AND {column} IN (SELECT value FROM json_each(?))", [
+        json.dumps([int(i) for i in schedule_ids])
+    ]
+
+
+def _due_ids(db: Database, now: datetime, schedule_ids: Sequence[int] | None) -> set[int]:
+    """Active schedules with a moment due by ``now``, as their ``next_at`` says (one without,
+    made before it was kept, is looked at too: its pass sets it)."""
+    only, params = _only("id", schedule_ids)
+    active = ScheduleState.ACTIVE.value
+    return {
+        int(r[0])
+        for r in db.conn.execute(
+            "SELECT id FROM drill_schedules WHERE state = ? AND next_at <= ?"
+            + only
+            + " UNION ALL SELECT id FROM drill_schedules WHERE state = ? AND next_at IS NULL"
+            + only,
+            (active, to_iso(now), *params, active, *params),
+        )
+    }
+
+
+def _unstarted_ids(db: Database, schedule_ids: Sequence[int] | None = None) -> set[int]:
     """Active schedules with a run claimed to fire whose run was never started."""
+    only, params = _only("c.schedule_id", schedule_ids)
     return {
         int(r[0])
         for r in db.conn.execute(
             "SELECT DISTINCT c.schedule_id FROM drill_claims c JOIN drill_schedules s"
             " ON s.id = c.schedule_id WHERE s.state = 'active' AND c.what = 'run'"
-            " AND c.outcome IN ('fired', 'late') AND c.run_id IS NULL"
+            " AND c.outcome IN ('fired', 'late') AND c.run_id IS NULL" + only,
+            params,
         )
     }
 
@@ -858,7 +1028,8 @@ def _fire_one(
             return []
         row = found[0]
         out, waiting = _retry(db, clock, row, now, grace)
-        since = row.since
+        since = checked = row.since
+        taken: dict[tuple[str, str], str] | None = None
         if since < now:
             taken = _claimed(db, row.id, since)
             moments = [
@@ -906,15 +1077,29 @@ def _fire_one(
                             db, clock, plan, row.id, m.occurrence, m.minutes, late_s, row.zone
                         )
                 out.append(Due(row.id, m.occurrence, m.what, outcome, late_s, run_id))
-            db.conn.execute(
-                "UPDATE drill_schedules SET checked_until = ? WHERE id = ?", (to_iso(now), row.id)
-            )
+            checked = from_iso(to_iso(now))  # checked_until, as stored
         start = datetime.fromisoformat(row.start)
+        state, nxt = ScheduleState.ACTIVE, _Next(None, None)
         if not waiting and next(expander.stream(row.rrule, start, row.zone, now), None) is None:
-            db.conn.execute(
-                "UPDATE drill_schedules SET state = ? WHERE id = ?",
-                (ScheduleState.ENDED.value, row.id),
-            )
+            state = ScheduleState.ENDED
+        else:
+            # The next moment after what was just claimed, by the plan's reminders as they are
+            # now. The claims read before this pass's are all of those due after checked_until
+            # (this pass's are due by now; no other writer meanwhile): those that count.
+            if taken is None:
+                taken = _claimed(db, row.id, checked)
+            nxt = _next(expander, row.rrule, start, row.zone, row.minutes, checked, taken)
+        db.conn.execute(
+            "UPDATE drill_schedules SET checked_until = ?, state = ?, next_at = ?,"
+            " next_occurrence = ? WHERE id = ?",
+            (
+                to_iso(now) if since < now else row.checked_until,
+                state.value,
+                _stamp(nxt.at),
+                _stamp(nxt.occurrence),
+                row.id,
+            ),
+        )
     return out
 
 
@@ -928,9 +1113,10 @@ def fire_due(
 ) -> list[Due]:
     """Claim and act on every moment due now by the catch-up policy (see the module's text).
 
-    Schedules with nothing due are found with reads only; each one with something due is
-    claimed in a transaction of its own (a savepoint; up to :data:`BATCH` share a commit), in
-    which its row is read again: another engine may have been first.
+    Only the schedules whose stored ``next_at`` has come are looked at (one indexed read; and
+    those with a run claimed but not started); each is claimed in a transaction of its own (a
+    savepoint; up to :data:`BATCH` share a commit), in which its row is read again (another
+    engine may have been first) and its ``next_at`` set to its next moment after this pass.
 
     Args:
         grace: how late a moment may still fire.
@@ -941,18 +1127,8 @@ def fire_due(
         What was claimed now (and runs retried), oldest first per schedule.
     """
     now = clock.now()
-    if schedule_ids is None:
-        rows = _rows(db, "s.state = ?", (ScheduleState.ACTIVE.value,))
-    else:
-        ids = json.dumps([int(i) for i in schedule_ids])
-        rows = _rows(
-            db,
-            "s.state = ? AND s.id IN (SELECT value FROM json_each(?))",
-            (ScheduleState.ACTIVE.value, ids),
-        )
-    unstarted = _unstarted_ids(db)
+    due = sorted(_due_ids(db, now, schedule_ids) | _unstarted_ids(db, schedule_ids))
     expander = _Expander()
-    due = [r.id for r in rows if r.id in unstarted or _has_due(r, now, expander)]
     out: list[Due] = []
     done = 0
     while done < len(due):

@@ -717,7 +717,10 @@ def _m14_drills(conn: sqlite3.Connection) -> None:
 
     ``drill_claims`` is what makes a schedule fire once: each due moment (an occurrence's run,
     or one of its reminders) is claimed by one row, UNIQUE (schedule, occurrence, what), before
-    it is acted on. ``drill_notices`` are the messages drills send (reminders, injects, "the
+    it is acted on. A schedule's ``next_at`` is when it next has a moment to claim (UTC, NULL
+    when none is left) and ``next_occurrence`` its next drill not cancelled: only an index of
+    when to look, kept by :mod:`drills.schedules`, the claims staying the truth.
+    ``drill_notices`` are the messages drills send (reminders, injects, "the
     drill is stopped"), sent by the engine through the contact channels, each once (its id is
     the idempotency key).
     """
@@ -769,9 +772,12 @@ def _m14_drills(conn: sqlite3.Connection) -> None:
             created_at TEXT NOT NULL,
             created_by TEXT NOT NULL,
             cancelled_at TEXT,
-            cancelled_by TEXT
+            cancelled_by TEXT,
+            next_at TEXT,
+            next_occurrence TEXT
         );
-        CREATE INDEX drill_schedules_state ON drill_schedules(state);
+        CREATE INDEX drill_schedules_next ON drill_schedules(state, next_at);
+        CREATE INDEX drill_schedules_occurrence ON drill_schedules(state, next_occurrence);
         CREATE TABLE drill_claims (
             schedule_id INTEGER NOT NULL REFERENCES drill_schedules(id),
             occurrence TEXT NOT NULL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -838,10 +839,16 @@ def test_a_reminder_added_after_an_occurrence_was_cancelled_is_cancelled_too(
     cancel_schedule(town, clock, OPERATOR, s.id, occurrence=datetime(2026, 11, 28, 9))
     edit_plan(town, clock, OPERATOR, "TT", reminders_min=[HOUR, 30])
     assert local(next_moments(town, clock.now())[s.id], SHANGHAI)[0] == "2026-11-27 08:00"
-    play(town, clock, datetime(2026, 11, 29, tzinfo=UTC))  # no job wakes for the 28th
-    assert get_schedule(town, s.id).state is ScheduleState.ACTIVE
-    (late_claim,) = fire(town, clock)  # the engine's full pass finds the new reminder's moment
-    assert (late_claim.what, late_claim.outcome) == (remind_what(30), ClaimOutcome.CANCELLED)
+    last = play(town, clock, datetime(2026, 11, 29, tzinfo=UTC))[-1]
+    # The 28th's new reminder is still a moment to claim (cancelled, at its own time); then
+    # the last occurrence's time ends the schedule.
+    assert (to_iso(last.occurrence)[:10], last.what, last.outcome, last.late_s) == (
+        "2026-11-28",
+        remind_what(30),
+        ClaimOutcome.CANCELLED,
+        0,
+    )
+    assert fire(town, clock) == []
     assert [(occ[:10], w, o) for occ, w, o in outcomes(town, s.id)] == [
         ("2026-11-27", remind_what(HOUR), "fired"),
         ("2026-11-27", remind_what(30), "fired"),
@@ -853,3 +860,320 @@ def test_a_reminder_added_after_an_occurrence_was_cancelled_is_cancelled_too(
     notices = list_notices(town)
     assert len(notices) == 6 and all("2026-11-27T01:00:00Z" in n.id for n in notices)
     assert get_schedule(town, s.id).state is ScheduleState.ENDED
+
+
+# ------------------------------------------------------------------------------- when to look next
+
+
+def stored(db: Database, schedule_id: int) -> tuple[str | None, str | None]:
+    """The schedule's stored ``next_at`` and ``next_occurrence``."""
+    next_at, occurrence = db.conn.execute(
+        "SELECT next_at, next_occurrence FROM drill_schedules WHERE id = ?", (schedule_id,)
+    ).fetchone()
+    return next_at, occurrence
+
+
+def at_next_only(db: Database, clock: FixedClock, until: datetime) -> list[str]:
+    """fire_due driven only at the stored next_at times (the engine's jobs, no sweep), until
+    ``until``; the times it ran at. Each step must move the clock on."""
+    times: list[str] = []
+    while True:
+        moments = next_moments(db, clock.now())
+        if not moments or min(moments.values()) > until:
+            clock.set(until)
+            return times
+        soonest = min(moments.values())
+        assert soonest > clock.now() or not times, (soonest, clock.now())  # no spinning
+        clock.set(max(soonest, clock.now()))
+        times.append(to_iso(clock.now()))
+        fire(db, clock)
+
+
+def no_expansion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any expansion of a rule from now on fails the test."""
+
+    def refuse(*_args: object, **_kw: object) -> object:
+        raise AssertionError("a rule was expanded")
+
+    monkeypatch.setattr(drills.schedules._Expander, "stream", refuse)
+
+
+def test_next_at_is_kept_true_through_passes_cancels_and_plan_edits(
+    town: Database, clock: FixedClock
+) -> None:
+    make_plan(town, clock, reminders=(DAY, HOUR))
+    s = add_schedule(
+        town,
+        clock,
+        OPERATOR,
+        "TT",
+        start=START,
+        zone="Asia/Shanghai",
+        rrule="FREQ=WEEKLY;BYDAY=FR;BYHOUR=9",
+    )
+    # Made Thursday 10:00: the day-before reminder of Friday 09:00 is past, the hour-before not.
+    assert stored(town, s.id) == ("2026-11-27T00:00:00Z", "2026-11-27T01:00:00Z")
+    clock.set(datetime(2026, 11, 27, 0, 0, tzinfo=UTC))
+    assert [d.what for d in fire(town, clock)] == [remind_what(HOUR)]
+    assert stored(town, s.id) == ("2026-11-27T01:00:00Z", "2026-11-27T01:00:00Z")
+    clock.set(datetime(2026, 11, 27, 1, 0, tzinfo=UTC))
+    assert [d.what for d in fire(town, clock)] == [RUN_WHAT]
+    assert stored(town, s.id) == ("2026-12-03T01:00:00Z", "2026-12-04T01:00:00Z")
+
+    # Cancelling the next occurrence moves both on to the one after.
+    cancel_schedule(town, clock, OPERATOR, s.id, occurrence=datetime(2026, 12, 4, 9))
+    assert stored(town, s.id) == ("2026-12-10T01:00:00Z", "2026-12-11T01:00:00Z")
+
+    # A reminder two days before: the cancelled occurrence gains one, claimed (cancelled) at
+    # its own time, so next_at comes back to it.
+    edit_plan(town, clock, OPERATOR, "TT", reminders_min=[2 * DAY, DAY, HOUR])
+    assert stored(town, s.id) == ("2026-12-02T01:00:00Z", "2026-12-11T01:00:00Z")
+    clock.set(datetime(2026, 12, 2, 1, 0, tzinfo=UTC))
+    assert [(to_iso(d.occurrence), d.what, d.outcome) for d in fire(town, clock)] == [
+        ("2026-12-04T01:00:00Z", remind_what(2 * DAY), ClaimOutcome.CANCELLED)
+    ]
+    assert stored(town, s.id) == ("2026-12-09T01:00:00Z", "2026-12-11T01:00:00Z")
+
+    # Fewer reminders: next_at moves later. Retiring the plan moves nothing: its moments are
+    # still claimed (skipped) at their times.
+    edit_plan(town, clock, OPERATOR, "TT", reminders_min=[HOUR])
+    assert stored(town, s.id) == ("2026-12-11T00:00:00Z", "2026-12-11T01:00:00Z")
+    set_active(town, clock, OPERATOR, "TT", False)
+    assert stored(town, s.id) == ("2026-12-11T00:00:00Z", "2026-12-11T01:00:00Z")
+    set_active(town, clock, OPERATOR, "TT", True)
+
+    cancel_schedule(town, clock, OPERATOR, s.id)
+    assert stored(town, s.id) == (None, None)
+    assert next_moments(town, clock.now()) == {}
+    assert drills.schedules.next_drill(town, clock.now()) is None
+
+
+def test_next_at_follows_the_wall_clock_across_dst_and_is_cleared_at_the_end(
+    town: Database, clock: FixedClock
+) -> None:
+    make_plan(town, clock, reminders=(7 * DAY, DAY, HOUR))
+    clock.set(datetime(2027, 3, 1, tzinfo=UTC))
+    s = add_schedule(town, clock, OPERATOR, "TT", start=datetime(2027, 3, 15, 9), zone=NY.key)
+    seen = []
+    while stored(town, s.id)[0] is not None:
+        next_at, occurrence = stored(town, s.id)
+        assert next_at is not None and occurrence == "2027-03-15T13:00:00Z"
+        seen.append(local(datetime.fromisoformat(next_at), NY))
+        clock.set(datetime.fromisoformat(next_at))
+        fire(town, clock)
+    assert seen == [
+        ("2027-03-08 09:00", "-0500"),
+        ("2027-03-14 09:00", "-0400"),  # the morning of the change: still 09:00
+        ("2027-03-15 08:00", "-0400"),
+        ("2027-03-15 09:00", "-0400"),
+    ]
+    assert get_schedule(town, s.id).state is ScheduleState.ENDED
+    assert stored(town, s.id) == (None, None)
+
+
+def test_a_schedule_whose_last_occurrences_are_cancelled_ends_at_the_last(
+    town: Database, clock: FixedClock
+) -> None:
+    make_plan(town, clock, reminders=(HOUR,))
+    s = add_schedule(
+        town,
+        clock,
+        OPERATOR,
+        "TT",
+        start=datetime(2026, 11, 27, 9),
+        zone="Asia/Shanghai",
+        rrule="FREQ=DAILY;BYHOUR=9;COUNT=3",
+    )
+    for day in (28, 29):
+        cancel_schedule(town, clock, OPERATOR, s.id, occurrence=datetime(2026, 11, day, 9))
+    times = at_next_only(town, clock, datetime(2026, 12, 5, tzinfo=UTC))
+    # The reminder and the run of the 27th, then one look at the last occurrence, which ends it.
+    assert times == ["2026-11-27T00:00:00Z", "2026-11-27T01:00:00Z", "2026-11-29T01:00:00Z"]
+    assert get_schedule(town, s.id).state is ScheduleState.ENDED
+    assert len(list_runs(town)) == 1
+
+
+def test_fire_due_and_next_moments_expand_no_rule_when_nothing_is_due(
+    town: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_plan(town, clock, reminders=(7 * DAY, DAY, HOUR))
+    for i in range(30):
+        add_schedule(
+            town,
+            clock,
+            OPERATOR,
+            "TT",
+            start=datetime(2026, 12, 1, 9) + timedelta(hours=i),
+            zone="Europe/Berlin",
+            rrule=None if i % 2 else "FREQ=MONTHLY;BYDAY=1WE;BYHOUR=9",
+        )
+    soonest = min(next_moments(town, clock.now()).values())
+    no_expansion(monkeypatch)
+    statements: list[str] = []
+    town.conn.set_trace_callback(statements.append)
+    try:
+        clock.set(soonest - timedelta(seconds=1))
+        assert fire(town, clock) == []
+        assert fire(town, clock, schedule_ids=[1, 2, 3]) == []
+        assert len(next_moments(town, clock.now())) == 30
+    finally:
+        town.conn.set_trace_callback(None)
+    assert len(statements) == 5  # two reads per pass, one for the moments
+    monkeypatch.undo()
+    clock.set(soonest)
+    assert len(fire(town, clock)) == 1  # the one whose moment came
+
+
+def test_a_schedule_without_next_at_is_looked_at_by_the_next_pass(
+    town: Database, clock: FixedClock
+) -> None:
+    """A row written without next_at (by hand, or before it was kept) is not lost."""
+    make_plan(town, clock, reminders=(HOUR,))
+    s = add_schedule(
+        town, clock, OPERATOR, "TT", start=datetime(2026, 11, 27, 9), zone="Asia/Shanghai"
+    )
+    town.conn.execute("UPDATE drill_schedules SET next_at = NULL, next_occurrence = NULL")
+    assert drills.schedules.next_drill(town, clock.now()) == upcoming(town, clock.now())[0]
+    assert fire(town, clock) == []
+    assert stored(town, s.id) == ("2026-11-27T00:00:00Z", "2026-11-27T01:00:00Z")
+
+
+def test_next_drill_is_what_upcoming_gives_first(town: Database, clock: FixedClock) -> None:
+    make_plan(town, clock, reminders=(DAY, HOUR))
+    make_plan(town, clock, "OTHER", reminders=(30,), announced=False)
+    weekly = add_schedule(
+        town,
+        clock,
+        OPERATOR,
+        "TT",
+        start=START,
+        zone="Asia/Shanghai",
+        rrule="FREQ=WEEKLY;BYDAY=FR;BYHOUR=9",
+    )
+    add_schedule(
+        town, clock, OPERATOR, "OTHER", start=datetime(2026, 12, 2, 15), zone="Asia/Shanghai"
+    )
+    add_schedule(
+        town, clock, OPERATOR, "OTHER", start=datetime(2026, 11, 30, 7), zone="Europe/Berlin"
+    )
+
+    def same(now: datetime) -> None:
+        first = upcoming(town, now, limit=1)
+        assert drills.schedules.next_drill(town, now) == (first[0] if first else None)
+
+    same(clock.now())
+    cancel_schedule(town, clock, OPERATOR, weekly.id, occurrence=datetime(2026, 11, 27, 9))
+    same(clock.now())
+    # No pass for days (no engine): stored occurrences are past, computed again.
+    for days in (1, 3, 5, 9, 20):
+        same(START + timedelta(days=days))
+    at_next_only(town, clock, datetime(2026, 12, 5, tzinfo=UTC))
+    same(clock.now())
+    cancel_schedule(town, clock, OPERATOR, weekly.id)
+    same(clock.now())
+
+
+# A few rules over three months across a DST change: DST gaps and folds, month ends, whole-day
+# reminders on the wall clock, reminders that coincide with the previous occurrence, a COUNT
+# that ends, an occurrence cancelled on the way and a plan gaining a reminder on the way.
+PROPERTY_RULES = (
+    ("NY", NY, "FREQ=WEEKLY;BYDAY=SU;BYHOUR=1,2;BYMINUTE=30", (DAY, HOUR, 30)),
+    ("BER", BERLIN, "FREQ=MONTHLY;BYDAY=-1SU;BYHOUR=2;BYMINUTE=30", (7 * DAY, DAY, 90)),
+    ("HOURLY", NY, "FREQ=HOURLY;BYMONTH=3,11;BYMONTHDAY=7,14;BYMINUTE=30", (DAY, HOUR)),
+    ("ENDS", SHANGHAI, "FREQ=MONTHLY;BYMONTHDAY=-1;BYHOUR=9", (7 * DAY,)),
+    ("COUNT", BERLIN, "FREQ=DAILY;INTERVAL=10;BYHOUR=23;BYMINUTE=45;COUNT=5", (30,)),
+)
+
+
+def property_town(db: Database, clock: FixedClock, start: datetime) -> dict[str, Schedule]:
+    build_town(db, clock, starts_on=start.date())
+    clock.set(start)
+    made = {}
+    for code, zone, rule, reminders in PROPERTY_RULES:
+        make_plan(db, clock, code, reminders=reminders)
+        made[code] = add_schedule(
+            db, clock, OPERATOR, code, start=start.replace(tzinfo=None), zone=zone.key, rrule=rule
+        )
+    return made
+
+
+def expected_claims(
+    s: Schedule, reminders: tuple[int, ...], after: datetime, until: datetime
+) -> set[tuple[str, str, str]]:
+    """Every moment of the schedule in (after, until] as (occurrence, what, due), from the
+    rule and the reminders alone (not from next_at)."""
+    out = set()
+    for at in occurrences(s, after, until + timedelta(minutes=max(reminders), days=1)):
+        if at <= until:
+            out.add((to_iso(at), RUN_WHAT, to_iso(at)))
+        for m in reminders:
+            due = reminder_at(at, m, s.zone)
+            if after < due <= until:
+                out.add((to_iso(at), remind_what(m), to_iso(due)))
+    return out
+
+
+def every_quarter_hour(db: Database, clock: FixedClock, until: datetime) -> list[str]:
+    """fire_due driven every 15 minutes until ``until``: every moment of PROPERTY_RULES falls
+    on a quarter hour, so this claims what driving it every minute would (faster)."""
+    while clock.now() < until:
+        clock.advance(minutes=15)
+        fire(db, clock)
+    return []
+
+
+def property_claims(
+    start: datetime, drive: Callable[[Database, FixedClock, datetime], list[str]]
+) -> tuple[dict[str, Schedule], list[tuple[object, ...]], StoreDatabase]:
+    """The property scenario over three months from ``start``, fire_due driven by ``drive``:
+    on the way, the NY rule's first occurrence after the middle is cancelled, and the BER
+    plan gains a reminder ten days before (before the next moment its old ones had)."""
+    db, clock = connect(), FixedClock(start)
+    made = property_town(db, clock, start)
+    middle = start + timedelta(days=45)
+    (cancelled,) = occurrences(made["NY"], middle, middle + timedelta(days=7))[:1]
+    drive(db, clock, middle)
+    cancel_schedule(db, clock, OPERATOR, made["NY"].id, occurrence=cancelled)
+    edit_plan(db, clock, OPERATOR, "BER", reminders_min=[10 * DAY, 7 * DAY, DAY, 90])
+    drive(db, clock, start + timedelta(days=91))
+    rows = db.conn.execute(
+        "SELECT schedule_id, occurrence, what, due_at, claimed_at, late_s, outcome, run_id"
+        " FROM drill_claims ORDER BY schedule_id, due_at, what"
+    ).fetchall()
+    return made, [tuple(r) for r in rows], db
+
+
+@pytest.mark.parametrize(
+    "start", [datetime(2027, 2, 20, tzinfo=UTC), datetime(2027, 9, 20, tzinfo=UTC)]
+)
+def test_driven_only_at_next_at_every_moment_is_claimed_at_its_own_time(start: datetime) -> None:
+    """fire_due run only when a stored next_at comes (as the engine's jobs do) claims what it
+    claims when driven all the time; and that is each moment of each rule and reminder (from
+    the rule alone, not from next_at) at its own second, and nothing else: a next_at ever late
+    would show as a moment claimed late or missed."""
+    made, got, db = property_claims(start, at_next_only)
+    _made, periodic, periodic_db = property_claims(start, every_quarter_hour)
+    periodic_db.close()
+    assert got == periodic
+    middle, end = start + timedelta(days=45), start + timedelta(days=91)
+    (cancelled,) = occurrences(made["NY"], middle, middle + timedelta(days=7))[:1]
+    try:
+        for code, _zone, _rule, reminders in PROPERTY_RULES:
+            s = made[code]
+            want = expected_claims(s, reminders, start, end)
+            if code == "BER":
+                want = {w for w in want if w[2] <= to_iso(middle)}
+                want |= expected_claims(s, (10 * DAY, 7 * DAY, DAY, 90), middle, end)
+                assert any(w[1] == remind_what(10 * DAY) for w in want)
+            mine = [r[1:] for r in got if r[0] == s.id]
+            assert {(o, w, d) for o, w, d, *_rest in mine} == want, code
+            assert len(want) > 5
+            for occurrence, what, due, claimed_at, late_s, outcome, _run in mine:
+                if code == "NY" and occurrence == to_iso(cancelled):
+                    assert outcome == "cancelled", (code, occurrence, what)
+                else:
+                    assert (claimed_at, late_s, outcome) == (due, 0, "fired"), (code, what, due)
+        assert get_schedule(db, made["COUNT"].id).state is ScheduleState.ENDED
+        assert missed(db) == []
+    finally:
+        db.close()

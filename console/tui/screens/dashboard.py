@@ -460,12 +460,11 @@ class DashboardScreen(LiveScreen):
     def _drills(self, now: datetime) -> DrillLine:
         """The next drill, the overdue improvement items, the moments missed lately."""
         from drills.improvements import overdue
-        from drills.schedules import missed, upcoming
+        from drills.schedules import missed, next_drill
 
         db = self.desk.ctx.db
-        soonest = upcoming(db, now, limit=1)
         return DrillLine(
-            next=soonest[0] if soonest else None,
+            next=next_drill(db, now),
             overdue=len(overdue(db, now)),
             missed=len(missed(db, since=now - DRILLS_MISSED_SINCE)),
         )
