@@ -78,6 +78,7 @@ if TYPE_CHECKING:
     from console.tui.dialogs.evaluate import EvaluationSaved
 
 UPCOMING_LIMIT = 50
+UPCOMING_AHEAD = timedelta(days=360)
 MISSED_SINCE = timedelta(days=30)  # missed moments older than this are in `dutydesk drill list`
 MISSED_LIMIT = 20
 HISTORY_LIMIT = 100
@@ -198,7 +199,10 @@ def read_view(db: Database, now: datetime, *, open_only: bool = True) -> DrillsV
     from drills.improvements import list_improvements
 
     plans = {p.id: p for p in plan_store.list_plans(db, active=None)}
-    upcoming = schedules.upcoming(db, now, limit=UPCOMING_LIMIT, include_cancelled=True)
+    # A year ahead at most: the dates are shown without their year (the "in" column says how far).
+    upcoming = schedules.upcoming(
+        db, now, until=now + UPCOMING_AHEAD, limit=UPCOMING_LIMIT, include_cancelled=True
+    )
     missed_dues = schedules.missed(db, since=now - MISSED_SINCE, limit=MISSED_LIMIT)
     plan_of: dict[int, int] = {}
     for due in missed_dues:
