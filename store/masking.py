@@ -8,8 +8,13 @@ above the store and beside each other, so the one masking rule lives here, where
 
 from __future__ import annotations
 
+import re
+
 DEFAULT_REGION = "CN"
 MASK = "*"
+# A mainland mobile in E.164, the form nearly every stored number has: masked without
+# libphonenumber's parse (~70 µs a number: 2 s of a 30,000-person drill's evaluation).
+_CN_MOBILE = re.compile(r"\+861[3-9][0-9]{9}")
 
 
 def mask_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
@@ -22,6 +27,8 @@ def mask_phone(e164: str | None, region: str = DEFAULT_REGION) -> str:
         return ""
     if MASK in e164:
         return e164
+    if region == "CN" and _CN_MOBILE.fullmatch(e164):
+        return e164[3:6] + MASK * 4 + e164[-4:]
     import phonenumbers
     from phonenumbers import NumberParseException
 
