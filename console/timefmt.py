@@ -75,6 +75,15 @@ def short(at: datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%m-%d %H:%M") if at else ""
 
 
+def seconds_text(value: float | None) -> str:
+    """How long somebody took to answer: ``45 s``, ``2.5 min``; ``-`` when unknown."""
+    if value is None:
+        return "-"
+    if value >= 90:
+        return _("{minutes:.1f} min").format(minutes=value / 60)
+    return _("{seconds:.0f} s").format(seconds=value)
+
+
 def span(delta: timedelta) -> str:
     """A compact duration: ``3d4h``, ``2h15m``, ``45m`` (in Chinese ``3天4小时``...)."""
     minutes = int(abs(delta).total_seconds() // 60)

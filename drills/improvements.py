@@ -26,6 +26,7 @@ from drills.models import (
     NoticeKind,
     Run,
     RunState,
+    choice,
 )
 from drills.plans import get_plan
 from drills.runs import get_run
@@ -153,17 +154,7 @@ def _text(value: str, field: str) -> str:
 
 
 def _element(value: Element | str) -> Element:
-    if isinstance(value, Element):
-        return value
-    try:
-        return Element(str(value).strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            _("{value!r} is not one of {choices}").format(
-                value=value, choices=", ".join(e.value for e in Element)
-            ),
-            "element",
-        ) from None
+    return choice(Element, value, "element")
 
 
 def add_improvement(

@@ -18,16 +18,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from store.clock import to_iso
+from store.errors import InvalidInput
 from store.i18n import N_, _
+
+E = TypeVar("E", bound=StrEnum)
 
 DEFAULT_REMINDERS_MIN = (7 * 24 * 60, 24 * 60, 60)  # 7 days, 1 day, 1 hour before
 DEFAULT_GRACE_MIN = 30  # fires late (and says so) within this; beyond it, recorded as missed
 MAX_NAME = 120
 MAX_TEXT = 2000
 PLAN_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+def choice(cls: type[E], value: E | str, field: str) -> E:
+    """``value`` as a member of the vocabulary ``cls`` (its code, any case), or a clear refusal.
+
+    Raises:
+        InvalidInput: not one of the codes, which the message lists, naming ``field``.
+    """
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(str(value).strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            _("{value!r} is not one of {choices}").format(
+                value=value, choices=", ".join(m.value for m in cls)
+            ),
+            field,
+        ) from None
 
 
 class DrillKind(StrEnum):

@@ -40,6 +40,7 @@ from drills.models import (
     Metric,
     Objective,
     Plan,
+    choice,
 )
 from jurisdiction.models import Level
 from jurisdiction.units import get_unit
@@ -428,17 +429,7 @@ def _kind(value: DrillKind | str) -> DrillKind:
 
 
 def _hours(value: Hours | str) -> Hours:
-    if isinstance(value, Hours):
-        return value
-    try:
-        return Hours(str(value).strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            _("{value!r} is not one of {choices}").format(
-                value=value, choices=", ".join(h.value for h in Hours)
-            ),
-            "hours",
-        ) from None
+    return choice(Hours, value, "hours")
 
 
 def _person_key(db: Database, ref: str | int, field: str) -> str:

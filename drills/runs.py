@@ -32,6 +32,7 @@ from drills.models import (
     Plan,
     Run,
     RunState,
+    choice,
 )
 from drills.plans import get_plan
 from mobilization import (
@@ -486,17 +487,7 @@ class _NoteRow(NamedTuple):
 
 
 def _note_kind(value: NoteKind | str) -> NoteKind:
-    if isinstance(value, NoteKind):
-        return value
-    try:
-        return NoteKind(str(value).strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            _("{value!r} is not one of {choices}").format(
-                value=value, choices=", ".join(k.value for k in NoteKind)
-            ),
-            "kind",
-        ) from None
+    return choice(NoteKind, value, "kind")
 
 
 def add_note(

@@ -23,7 +23,7 @@ import click
 from console.cli.common import ROW_ID, State, emit_json, parse_date, parse_time, pass_state
 from console.cli.tables import echo_fields
 from console.cli.tables import print_table as print_rich_table
-from console.timefmt import local, span
+from console.timefmt import local, seconds_text, span
 from drills import evaluation, improvements, plans, runs, schedules, trends
 from drills.models import (
     DRILL_KIND_NAMES,
@@ -243,14 +243,6 @@ def bar(rate: float, width: int = BAR_WIDTH) -> str:
     """``██████████░░░░░░░░░░  50 %``: a rate as a bar of ``width`` cells."""
     filled = max(0, min(width, round(rate * width / 100)))
     return "█" * filled + "░" * (width - filled) + f" {rate:3.0f} %"
-
-
-def seconds_text(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 90:
-        return _("{minutes:.1f} min").format(minutes=value / 60)
-    return _("{seconds:.0f} s").format(seconds=value)
 
 
 def person_name(state: State, key: str) -> str:

@@ -18,7 +18,7 @@ from rich.text import Text
 from console.cli import tables
 from console.cli.common import ROW_ID, State, emit_json, pass_state
 from console.cli.tables import pad
-from console.timefmt import local
+from console.timefmt import local, seconds_text
 from contacts.phones import mask_phone, shown_key
 from incidents.records import get_incident
 from mobilization import (
@@ -156,14 +156,6 @@ def _spark(values: list[int]) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, v * (len(SPARK) - 1) // top)] for v in values[-60:])
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 90:
-        return _("{minutes:.1f} min").format(minutes=value / 60)
-    return _("{seconds:.0f} s").format(seconds=value)
-
-
 def _render(state: State, s: Summary) -> Group:
     ctx = state.ctx
     mob = s.mobilization
@@ -199,7 +191,7 @@ def _render(state: State, s: Summary) -> Group:
         table.add_row(*_counts_row(_("group {group}").format(group=group), c))
     answers = Text(
         _("time to answer p50 {p50}  p90 {p90}   answers/min {spark}").format(
-            p50=_seconds(s.p50_s), p90=_seconds(s.p90_s), spark=_spark(s.answers_by_minute)
+            p50=seconds_text(s.p50_s), p90=seconds_text(s.p90_s), spark=_spark(s.answers_by_minute)
         )
     )
     parts: list[Any] = [head, table, answers]
