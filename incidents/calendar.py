@@ -50,6 +50,12 @@ class WorkingCalendar:
             return True
         return day.weekday() in self.workdays and day not in self.holidays
 
+    def is_working(self, at: datetime) -> bool:
+        """Whether the moment ``at`` (aware) falls in worked hours: a plan for working or for
+        after hours is checked against this."""
+        day = at.astimezone(self.zone).date()
+        return any(begin <= at < end for begin, end in self.intervals(day))
+
     def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
         """The worked intervals of a local day, as aware UTC datetimes."""
         if not self.is_workday(day):

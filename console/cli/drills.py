@@ -45,7 +45,6 @@ from drills.models import (
     Rating,
     RunState,
 )
-from incidents.calendar import WorkingCalendar
 from store import lease
 from store.clock import to_iso
 from store.db import write
@@ -157,16 +156,6 @@ def minutes_text(minutes: int) -> str:
     if minutes % 60 == 0:
         return _("{hours}h").format(hours=minutes // 60)
     return _("{minutes}m").format(minutes=minutes)
-
-
-def in_working_hours(calendar: WorkingCalendar) -> Callable[[datetime], bool]:
-    """Whether a moment falls in the working calendar's worked hours (a plan's ``hours``)."""
-
-    def working(at: datetime) -> bool:
-        day = at.astimezone(calendar.zone).date()
-        return any(begin <= at < end for begin, end in calendar.intervals(day))
-
-    return working
 
 
 def parse_due(text: str, now: datetime, zone: ZoneInfo, field: str) -> datetime:
@@ -649,7 +638,7 @@ def schedule_cmd(
             start=first,
             zone=zone.key,
             rrule=rrule,
-            working=in_working_hours(ctx.config.policy.calendar),
+            working=ctx.config.policy.calendar.is_working,
         )
     except InvalidInput as exc:
         if at is not None and exc.field == "start":  # the time typed was --at's

@@ -74,6 +74,17 @@ def test_people_are_masked_and_answers_recorded_by_code(town) -> None:
     assert bad_eta.code == 2 and "eta" in bad_eta.err
 
 
+def test_show_lists_who_is_still_silent_and_for_how_long(town) -> None:
+    town("mobilize", "--grid", "G01", "--message", "集合", "--mode", "broadcast")
+    send_all(town)
+    shown = town("mobilization", "show", "1")
+    assert shown.code == 0, shown.err
+    assert "still silent" in shown.out
+    assert shown.out.count("0 min") >= 3  # L1, M1 and M2, called a moment ago
+    for key in ("L1", "M1", "M2"):
+        assert key in shown.out
+
+
 def test_list_resend_and_cancel(town) -> None:
     # Both mobilizations call L1 at once: with no interval, neither waits for the other.
     with town.config.open("a", encoding="utf-8") as f:

@@ -457,3 +457,19 @@ def test_a_once_sweep_does_one_batch_and_says_more_is_left(
             break
     assert total == 12
     assert sweep_overdue(db, clock, policy, batch=5, once=True).more is False
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (sh(26, 8, 29), False),  # a Thursday, a minute before work
+        (sh(26, 8, 30), True),
+        (sh(26, 12, 0), False),  # lunch: the morning's end is not worked
+        (sh(26, 13, 30), True),
+        (sh(26, 17, 30), False),
+        (sh(28, 10, 0), False),  # a Saturday
+    ],
+)
+def test_is_working_tells_a_moment_in_worked_hours(at: datetime, expected: bool) -> None:
+    assert CAL.is_working(at) is expected
+    assert WorkingCalendar(holidays=frozenset({date(2026, 11, 26)})).is_working(at) is False
