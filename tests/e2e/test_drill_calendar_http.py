@@ -204,6 +204,17 @@ def test_a_bad_token_is_401_counted_in_the_summary_and_a_new_token_works_at_once
     assert counted == 5
     log = server.log.read_text(errors="replace")
     assert log.count("/calendar/ refuses every request") == 1 and "Traceback" not in log
+    assert token not in log and new not in log  # the query's token is never written down
+
+
+def test_the_feeds_are_rate_limited_per_address(served: tuple[Serve, Drills, str]) -> None:
+    server, _drills, token = served
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        answers = [client.get("/calendar/roster.ics", params={"token": token}) for _ in range(150)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert answers[0].status_code == 200
+    assert limited and all(int(a.headers["retry-after"]) >= 1 for a in limited)
+    assert all("BEGIN:VCALENDAR" not in a.text for a in limited)
 
 
 def test_without_a_token_file_there_are_no_feeds(
