@@ -28,7 +28,7 @@ from drills.models import (
     RunState,
     choice,
 )
-from drills.plans import get_plan
+from drills.plans import check_objective, get_plan
 from drills.runs import get_run
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
@@ -194,17 +194,7 @@ def add_improvement(
     with write(db):
         run = get_run(db, run_id)
         if objective_id is not None:
-            found = db.conn.execute(
-                "SELECT 1 FROM drill_objectives WHERE id = ? AND plan_id = ?",
-                (objective_id, run.plan_id),
-            ).fetchone()
-            if found is None:
-                raise InvalidInput(
-                    _("no objective {id} in plan {code}").format(
-                        id=objective_id, code=run.plan_code
-                    ),
-                    "objective",
-                )
+            check_objective(db, run.plan_id, run.plan_code, objective_id)
         cur = db.conn.execute(
             "INSERT INTO drill_improvements (plan_id, run_id, objective_id, issue, action,"
             " element, owner, due, state, created_at, created_by)"

@@ -344,6 +344,23 @@ def objectives_by_id(db: Database, ids: Iterable[int]) -> dict[int, Objective]:
     return {int(r[0]): _objective(r) for r in rows}
 
 
+def check_objective(db: Database, plan_id: int, plan_code: str, objective_id: int) -> None:
+    """Refuse an objective id that is not one of the plan's (a note or an improvement item
+    names the objective it is about).
+
+    Raises:
+        InvalidInput: no such objective in that plan.
+    """
+    found = db.conn.execute(
+        "SELECT 1 FROM drill_objectives WHERE id = ? AND plan_id = ?", (objective_id, plan_id)
+    ).fetchone()
+    if found is None:
+        raise InvalidInput(
+            _("no objective {id} in plan {code}").format(id=objective_id, code=plan_code),
+            "objective",
+        )
+
+
 def _plans(db: Database, where: str, params: Sequence[Any]) -> list[Plan]:
     rows = [
         _PlanRow._make(r)

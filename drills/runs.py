@@ -34,7 +34,7 @@ from drills.models import (
     RunState,
     choice,
 )
-from drills.plans import get_plan
+from drills.plans import check_objective, get_plan
 from mobilization import (
     MobilizationState,
     Target,
@@ -533,17 +533,7 @@ def add_note(
         if when > now + FUTURE_SLACK:
             raise InvalidInput(_("is in the future"), "at")
         if objective_id is not None:
-            found = db.conn.execute(
-                "SELECT 1 FROM drill_objectives WHERE id = ? AND plan_id = ?",
-                (objective_id, run.plan_id),
-            ).fetchone()
-            if found is None:
-                raise InvalidInput(
-                    _("no objective {id} in plan {code}").format(
-                        id=objective_id, code=run.plan_code
-                    ),
-                    "objective",
-                )
+            check_objective(db, run.plan_id, run.plan_code, objective_id)
         cur = db.conn.execute(
             "INSERT INTO drill_notes (run_id, kind, at, by, text, objective_id)"
             " VALUES (?,?,?,?,?,?)",
