@@ -790,7 +790,7 @@ def _special_cases(
     )
     wf.register(db, clock, policy, "王伟", fire.id)
     clock.advance(minutes=5)
-    wf.dispatch(db, clock, policy, "王伟", fire.id, "team:消防志愿队")
+    wf.dispatch(db, clock, policy, "王伟", fire.id, "team:T-FIRE")
     dup = create_incident(
         db,
         clock,

@@ -119,7 +119,7 @@ class WorkflowMachine(RuleBasedStateMachine):
         case=cases,
         step=st.sampled_from(sorted(LOOP_STEPS)),
         text=texts,
-        target_=st.sampled_from([None, "grid:G09", "王五", "team:rescue", "nowhere:x"]),
+        target_=st.sampled_from([None, "grid:G09", "person:#3", "team:rescue", "nowhere:x"]),
         who=st.sampled_from(PEOPLE),
     )
     def loop_step(self, case: int, step: str, text: str, target_: str | None, who: str) -> None:

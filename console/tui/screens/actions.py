@@ -17,7 +17,9 @@ from textual.binding import Binding
 from textual.timer import Timer
 
 from console.tui.dialogs import ExtensionDialog, ExtensionRequest, TextDialog, YesNoDialog
+from console.tui.dialogs.text import TargetDialog
 from console.tui.screens.live import LiveScreen
+from contacts.directory import Target
 from incidents import workflow
 from incidents.limits import Policy
 from incidents.models import Incident
@@ -85,11 +87,15 @@ CASE_COMMANDS: tuple[tuple[str, str, str], ...] = (
         N_("Park / unpark case"),
         N_("Take a long-running case out of the queue, or back (p)"),
     ),
-    ("dispatch_to", N_("Dispatch to…"), N_("Dispatch to a named grid, team or person")),
+    (
+        "dispatch_to",
+        N_("Dispatch to…"),
+        N_("Dispatch to a grid, team, office or person, picked by name or pinyin (s)"),
+    ),
     (
         "assign",
         N_("Assign to…"),
-        N_("Name who is responsible, without changing the stage"),
+        N_("Name who is responsible, picked by name or pinyin, stage unchanged (w)"),
     ),
     ("approve_extension", N_("Approve extension"), N_("Approve the case's pending extension")),
     ("reject_extension", N_("Reject extension"), N_("Reject the case's pending extension")),
@@ -157,6 +163,9 @@ class CaseScreen(LiveScreen):
         Binding("r", "return_case", N_("Return")),
         Binding("v", "void", N_("Void")),
         Binding("p", "park", N_("Park")),
+        # Not in the footer (it is full at 80 columns): the palette and the help name them.
+        Binding("s", "dispatch_to", N_("Dispatch to"), show=False),
+        Binding("w", "assign", N_("Assign"), show=False),
     ]
     COMMANDS_OFFERED: tuple[tuple[str, str, str], ...] = CASE_COMMANDS
     CASE_ACTIONS = frozenset(action for action, _title, _help in CASE_COMMANDS)
@@ -211,10 +220,14 @@ class CaseScreen(LiveScreen):
 
     # ---- running a step -------------------------------------------------------------------
 
-    def apply(self, incident: Incident, action: str, run: CaseStep) -> None:
-        """Run one step on ``incident`` in a worker; notify the outcome (see ``write``)."""
+    def apply(self, incident: Incident, action: str, run: CaseStep, *, to: str = "") -> None:
+        """Run one step on ``incident`` in a worker; notify the outcome (see ``write``).
+
+        Args:
+            to: whom the step sends the case to, in people's words (dispatch, assign).
+        """
         label = _(ACTION_LABELS[action]) if action in ACTION_LABELS else action
-        said = f"{incident.number}: {label}"
+        said = f"{incident.number}: {label}" + (f" → {to}" if to else "")
         policy = self.desk.ctx.policy
 
         def step(db: Database, clock: Clock, operator: str) -> str:
@@ -354,23 +367,45 @@ class CaseScreen(LiveScreen):
         else:
             self._reasoned("park", _("Why park this case?"), workflow.park)
 
+    def _pick(
+        self,
+        incident: Incident,
+        action: str,
+        prompt: str,
+        run: Callable[[str], CaseStep],
+        *,
+        value: str | None,
+    ) -> None:
+        """Ask for a target with the picker, then run ``run(written target)`` unless cancelled."""
+        ctx = self.desk.ctx
+
+        def answered(target: Target | None) -> None:
+            if target is not None:
+                self.apply(incident, action, run(target.format()), to=target.label)
+
+        title = f"{_(ACTION_TITLES[action])} {incident.number}"
+        dialog = TargetDialog(
+            title, prompt, ctx.db, offices=[ctx.policy.office_name], value=value or None
+        )
+        self.app.push_screen(dialog, answered)
+
     def action_dispatch_to(self) -> None:
         incident = self._target()
         if incident is None:
             return
-        self._ask(
+        self._pick(
             incident,
             "dispatch",
-            _("Dispatch to (grid:CODE, team:NAME, office:NAME or a person)"),
+            _("Dispatch to a grid, team, office or person"),
             lambda target: partial(workflow.dispatch, to=target),
-            value=f"grid:{incident.grid}" if incident.grid else "",
+            value=f"grid:{incident.grid}" if incident.grid else None,
         )
 
     def action_assign(self) -> None:
         incident = self._target()
         if incident is None:
             return
-        self._ask(
+        self._pick(
             incident,
             "assign",
             _("Responsible person, team or grid"),
@@ -379,7 +414,7 @@ class CaseScreen(LiveScreen):
                     db, clock, operator, ref, who
                 )
             ),
-            value=incident.assignee or "",
+            value=incident.assignee,
         )
 
     def action_approve_extension(self) -> None:
