@@ -209,7 +209,7 @@ from console.context import open_context
 from console.tui.screens.dashboard import CountBars, DashboardScreen
 from textual.widgets import Static
 T_IMPORTED = time.perf_counter()
-ctx = open_context(Path(sys.argv[1]), Path(sys.argv[3]), sys.argv[4])
+ctx = open_context(Path(sys.argv[1]), Path(sys.argv[3]))  # who acts: roster, else config
 T_OPENED = time.perf_counter()
 app = DutydeskApp(ctx)
 
@@ -479,7 +479,7 @@ async def session(db: Path, config: Path, reps: int, rounds: int) -> dict[str, A
     from console.tui.screens.dashboard import DashboardScreen
     from console.tui.screens.incidents import IncidentsScreen, IncidentTable
 
-    ctx = open_context(db, config, OPERATOR)
+    ctx = open_context(db, config)  # who acts: the roster, else [operator]
     app = DutydeskApp(ctx)
     paints = PaintLog(app)
     out: dict[str, Any] = {
@@ -801,7 +801,7 @@ def bench_idle(db: Path, config: Path, settle_s: float, window_s: float, report:
     if TMUX is None:
         raise SystemExit("idle.cpu needs tmux")
     dutydesk = shutil.which("dutydesk", path=str(Path(PYTHON).parent)) or "dutydesk"
-    command = [dutydesk, "--db", str(db), "--config", str(config), "--as", OPERATOR]
+    command = [dutydesk, "--db", str(db), "--config", str(config)]  # acts: [operator]
     term = Terminal(command, env, prefix="ddbench")
     try:
         started = time.perf_counter()

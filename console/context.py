@@ -6,8 +6,9 @@ functions; nothing else in dutydesk opens the database or reads the configuratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.config import Config, load_config
 from incidents.limits import Policy
@@ -16,19 +17,52 @@ from store.db import MEMORY, Database, connect
 from store.keys import KeyRing
 from store.paths import default_config_path, default_db_path
 
+if TYPE_CHECKING:
+    from console.acting import Acting
+
 
 @dataclass
 class Context:
+    """The opened installation and who acts at it.
+
+    ``operator`` is the name every write is recorded under; ``acting`` says who that is (a
+    person of the directory, or the configuration's operator) and why (:mod:`console.acting`).
+    """
+
     db: Database
     db_path: Path
     config: Config
     operator: str
     clock: Clock = field(default_factory=SystemClock)
     _keys: KeyRing | None = field(default=None, repr=False)
+    acting: Acting | None = None
+    _leads: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def policy(self) -> Policy:
-        return self.config.policy
+        """The configuration's policy, with the shift leads as the roster names them.
+
+        The leads are read on first use and again by :meth:`refresh_leads` (the console does
+        that in its workers, so the UI thread never reads them from the database).
+        """
+        if self._leads is None:
+            self.refresh_leads()
+        leads = self._leads or ()
+        if leads == self.config.policy.shift_leads:
+            return self.config.policy
+        return replace(self.config.policy, shift_leads=leads)
+
+    def refresh_leads(self) -> tuple[str, ...]:
+        """Read who may approve extensions now (:func:`console.acting.shift_leads`)."""
+        from console.acting import shift_leads
+
+        self._leads = shift_leads(self.db, self.config, self.clock.now())
+        return self._leads
+
+    def act_as(self, acting: Acting) -> None:
+        """From now on, what is written here is ``acting``'s."""
+        self.acting = acting
+        self.operator = acting.name
 
     @property
     def keys(self) -> KeyRing:
@@ -59,16 +93,29 @@ def open_context(
     *,
     config_required: bool = False,
 ) -> Context:
-    """Load the configuration, open (and migrate) the database, settle who the operator is."""
+    """Load the configuration, open (and migrate) the database, settle who is acting.
+
+    Raises:
+        InvalidInput: ``operator`` (``--as``) names nobody known; the closest are listed.
+    """
+    from console.acting import resolve_acting
+
     config = load_config(config_path or default_config_path(), must_exist=config_required)
     path = db_path or default_db_path()
     db = connect(path)
+    clock = clock or SystemClock()
+    try:
+        acting = resolve_acting(db, config, clock.now(), operator)
+    except BaseException:
+        db.close()
+        raise
     return Context(
         db=db,
         db_path=Path(path),
         config=config,
-        operator=(operator or "").strip() or config.operator,
-        clock=clock or SystemClock(),
+        operator=acting.name,
+        clock=clock,
+        acting=acting,
     )
 
 

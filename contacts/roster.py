@@ -19,6 +19,11 @@ holder keeps the parts before and after. A **gap** is time in which nothing cove
 
 :func:`on_duty` answers "who is on duty now" for every post with three indexed queries and
 works in memory after that, so the console can call it every minute.
+
+Who acts at the desk is, by default, the holder of the duty officer's post
+(:data:`DUTY_OFFICER_POST`); a confirmed handover makes the incoming officer hold it for the
+rest of the shift (:func:`take_over`, an override), so the roster and the handover agree. The
+people on the shift lead's post (:data:`SHIFT_LEAD_POST`) are who approve extensions.
 """
 
 from __future__ import annotations
@@ -684,6 +689,120 @@ def on_duty(db: Database, at: datetime) -> list[Shift]:
     return out
 
 
+# ------------------------------------------------------------------------ who is acting
+
+# The duty officer's post (值班员): its holder is who acts at the desk by default.
+DUTY_OFFICER_POST = "DO"
+# The shift lead's post (值班长): the people on it approve extensions.
+SHIFT_LEAD_POST = "SL"
+TAKE_OVER_AT_MOST = timedelta(hours=24)  # a post unfilled now: the take-over lasts at most this
+
+
+def duty_officer(db: Database, at: datetime) -> Shift | None:
+    """The shift of whoever holds the duty officer's post at ``at`` (``None``: no such post, or
+    nobody holds it then)."""
+    try:
+        return holder(db, DUTY_OFFICER_POST, at)
+    except NotFound:
+        return None
+
+
+def post_people(db: Database, post: str, at: datetime) -> list[PersonRef]:
+    """Everyone on ``post`` at ``at``: the people of its rotations still running then and of
+    the overrides covering it, in roster order, each once.
+
+    Raises:
+        NotFound: no such post.
+    """
+    target = get_post(db, post)
+    at = at.astimezone(UTC)
+    found: dict[int, PersonRef] = {}
+    for rotation in _rotations(db, [target.id]):
+        if rotation.valid_to is None or rotation.valid_to > at:
+            for ref in rotation.people:
+                found.setdefault(ref.id, ref)
+    for override in _overrides(db, [target.id], at, at + timedelta(seconds=1)):
+        found.setdefault(override.person.id, override.person)
+    return list(found.values())
+
+
+def duty_people(db: Database, at: datetime) -> list[PersonRef]:
+    """The people who hold duty posts (see :func:`post_people`), those on duty at ``at``
+    first, then by post code; each once."""
+    found: dict[int, PersonRef] = {}
+    for shift in on_duty(db, at):
+        found.setdefault(shift.person.id, shift.person)
+    for post in list_posts(db):
+        for ref in post_people(db, post.code, at):
+            found.setdefault(ref.id, ref)
+    return list(found.values())
+
+
+def switch_acting(
+    db: Database, clock: Clock, operator: str, person: str | int, reason: str = ""
+) -> PersonRef:
+    """Who acts at the desk changes from ``operator`` to ``person``; appends ``acting_switched``.
+
+    The roster does not change (a handover does that, :func:`take_over`): this only says that
+    what is written from now on at this desk is ``person``'s.
+
+    Raises:
+        NotFound: no such person.
+        InvalidInput: a control character or an over-long reason.
+    """
+    who = _person_ref(db, person)
+    reason = " ".join(clean_text(reason, "reason", kind="note", multiline=True).split())
+    at = to_iso(clock.now())
+    with write(db):
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="acting_switched",
+            data={"from": operator, "to": who.name, "person": who.shown_key, "reason": reason},
+        )
+    return who
+
+
+def take_over(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    post: str,
+    person: str | int,
+    reason: str,
+) -> Override | None:
+    """A confirmed handover: ``person`` holds ``post`` from now for the rest of the shift.
+
+    The rest of the shift is until the current holder's shift ends; when nobody holds the post
+    now, until the next shift starts (at most :data:`TAKE_OVER_AT_MOST`). It is an override
+    (``override_added``), so :func:`on_duty` and :func:`holder` name the incoming officer.
+
+    Returns:
+        The override, or ``None`` when ``person`` already holds the post.
+
+    Raises:
+        NotFound: no such post or person.
+    """
+    target = get_post(db, post)
+    who = _person_ref(db, person)
+    now = _utc(clock.now(), "from")
+    with write(db):
+        current = holder(db, target.code, now)
+        if current is not None and current.person.id == who.id:
+            return None
+        if current is not None:
+            end = current.ends_at
+        else:
+            upcoming = [
+                s.starts_at
+                for s in shifts(db, now, now + TAKE_OVER_AT_MOST, target.code)
+                if s.starts_at > now
+            ]
+            end = min(upcoming, default=now + TAKE_OVER_AT_MOST)
+        return add_override(db, clock, operator, target.code, who.id, now, end, reason)
+
+
 def gaps(db: Database, start: datetime, end: datetime, post: str | None = None) -> list[Gap]:
     """Stretches of ``[start, end)`` in which a post has nobody, by post code then time."""
     start, end = _window(start, end)
@@ -765,6 +884,8 @@ def shift_to_json(shift: Shift, zone: ZoneInfo | None = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "DUTY_OFFICER_POST",
+    "SHIFT_LEAD_POST",
     "Gap",
     "Override",
     "PersonRef",
@@ -774,15 +895,20 @@ __all__ = [
     "add_override",
     "add_post",
     "add_rotation",
+    "duty_officer",
+    "duty_people",
     "gaps",
     "get_post",
     "holder",
     "list_posts",
     "list_rotations",
     "on_duty",
+    "post_people",
     "rotation_shift",
     "shift_to_json",
     "shift_uid",
     "shifts",
+    "switch_acting",
+    "take_over",
     "to_ical",
 ]

@@ -12,7 +12,9 @@ then confirms it. Both steps are audit events (``handover``, ``handover_confirme
 part of the brief is read here (:func:`case_brief`: what is open, overdue, supervised, parked,
 which extension requests wait for approval); the whole brief, with what other packages have
 running (mobilizations), is :func:`reports.handover.handover_brief`, which the shell hands to
-:func:`shift_handover` (incidents sits below mobilization and does not read its tables).
+:func:`shift_handover` (incidents sits below mobilization and does not read its tables). The
+brief also says what changed since the previous confirmed handover (:func:`case_changes`: cases
+new, closed and moved on), read from the timeline entries after that handover's own entry.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from store.i18n import _
 from store.text import clean_text
 
 BRIEF_LIMIT = 50  # items per list of the brief; the totals say how many there are in all
+# Before the first confirmed handover, "what changed" covers this much of the past.
+CHANGES_WITHOUT_HANDOVER = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,64 @@ class Capped(Generic[T]):
 
 
 @dataclass(frozen=True)
+class CaseChange:
+    """A case opened, closed or moved to another stage since the previous handover.
+
+    ``was`` is its stage at the previous handover (``None`` for a case opened since), ``at``
+    when it was logged, closed or last changed stage.
+    """
+
+    id: int
+    number: str
+    title: str
+    stage: Stage
+    was: Stage | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "stage": self.stage.value,
+            "was": self.was.value if self.was is not None else None,
+            "at": to_iso(self.at),
+        }
+
+
+@dataclass(frozen=True)
+class CaseChanges:
+    """What happened to cases between the previous confirmed handover and now.
+
+    ``since`` is that handover's time (``handover_id`` its id); without one, the last
+    :data:`CHANGES_WITHOUT_HANDOVER` (``handover_id`` is ``None``). A case opened and closed in
+    between is in both ``opened`` and ``closed``; ``changed`` holds the others whose stage moved.
+    """
+
+    since: datetime
+    handover_id: int | None
+    opened: Capped[CaseChange]
+    closed: Capped[CaseChange]
+    changed: Capped[CaseChange]
+    after_event: int = 0
+    """The changes are the timeline entries after this one (the handover's own entry)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": to_iso(self.since),
+            "since_handover": self.handover_id,
+            **{
+                name: {"items": [c.to_json() for c in part.items], "total": part.total}
+                for name, part in (
+                    ("opened", self.opened),
+                    ("closed", self.closed),
+                    ("changed", self.changed),
+                )
+            },
+        }
+
+
+@dataclass(frozen=True)
 class CaseBrief:
     """The cases' part of what the outgoing officer must see before handing the shift over.
 
@@ -216,10 +278,24 @@ class CaseBrief:
     supervised: Capped[BriefCase]
     parked: Capped[BriefCase]
     extensions: Capped[PendingExtension]
+    changes: CaseChanges | None = None
 
     def others(self) -> dict[str, int]:
         """Counts of open work outside the cases (none here), by name."""
         return {}
+
+    def changes_summary(self) -> dict[str, Any]:
+        """What changed since the previous confirmed handover, as kept with the handover."""
+        ch = self.changes
+        if ch is None:
+            return {}
+        return {
+            "since": to_iso(ch.since),
+            "since_handover": ch.handover_id,
+            "opened": [c.number for c in ch.opened.items],
+            "closed": [c.number for c in ch.closed.items],
+            "changed": [c.number for c in ch.changed.items],
+        }
 
     def summary(self) -> dict[str, Any]:
         """The form kept with the handover (``pending_json``): counts and case numbers."""
@@ -237,6 +313,7 @@ class CaseBrief:
             "supervised": [case.number for case in self.supervised.items],
             "parked": [case.number for case in self.parked.items],
             "extensions": [ext.number for ext in self.extensions.items],
+            **({"changes": self.changes_summary()} if self.changes is not None else {}),
         }
 
 
@@ -254,6 +331,109 @@ def _brief_cases(rows: Sequence[Sequence[Any]], now: datetime) -> tuple[BriefCas
             )
         )
     return tuple(cases)
+
+
+def last_confirmed(db: Database, before: datetime | None = None) -> Handover | None:
+    """The latest confirmed handover (recorded before ``before``, when given)."""
+    row = db.conn.execute(
+        f"SELECT {HANDOVER_COLUMNS} FROM handovers WHERE confirmed_at IS NOT NULL"
+        " AND at <= coalesce(?, at) ORDER BY id DESC LIMIT 1",
+        (to_iso(before) if before is not None else None,),
+    ).fetchone()
+    return _row_to_handover(row) if row is not None else None
+
+
+def _last_event_before(db: Database, at: str) -> int:
+    """The id of the last timeline entry written before ``at`` (0: none).
+
+    Entries are appended in time order, so this is a binary search over the primary key:
+    some twenty point reads, whatever the size of the timeline.
+    """
+    conn = db.conn
+    (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+    lo, hi = 0, int(top)  # invariant: entry lo is before ``at`` (or 0); entries after hi are not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        row = conn.execute(
+            "SELECT id, at FROM events WHERE id >= ? ORDER BY id LIMIT 1", (mid,)
+        ).fetchone()
+        if row is not None and str(row[1]) < at:
+            lo = max(mid, int(row[0]))
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _handover_entry(db: Database, handover: Handover) -> int:
+    """The id of the timeline entry (``handover``) written with ``handover``.
+
+    Handovers recorded in the same second are told apart by their order; an entry not found
+    (a handover written by hand) counts from the last entry before its time.
+    """
+    at = to_iso(handover.at)
+    before = _last_event_before(db, at)
+    (rank,) = db.conn.execute(
+        "SELECT count(*) FROM handovers WHERE at = ? AND id < ?", (at, handover.id)
+    ).fetchone()
+    row = db.conn.execute(
+        "SELECT id FROM events WHERE id > ? AND at = ? AND kind = 'handover'"
+        " ORDER BY id LIMIT 1 OFFSET ?",
+        (before, at, int(rank)),
+    ).fetchone()
+    return int(row[0]) if row is not None else before
+
+
+def case_changes(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> CaseChanges:
+    """Cases opened, closed and moved to another stage since the previous confirmed handover.
+
+    Read from the timeline entries written after that handover's own entry (a range of the
+    primary key: this shift's entries only). Newest first; each list capped at ``limit`` next
+    to its total.
+    """
+    previous = last_confirmed(db, now)
+    if previous is not None:
+        since = previous.at
+        after = _handover_entry(db, previous)
+    else:
+        since = now - CHANGES_WITHOUT_HANDOVER
+        after = _last_event_before(db, to_iso(since))
+    rows = db.conn.execute(
+        "SELECT i.id, i.number, i.title, i.stage, f.stage_from, g.last_at, g.opened"
+        " FROM (SELECT incident_id, min(id) AS first, max(at) AS last_at,"
+        "  max(stage_from IS NULL) AS opened FROM events"
+        "  WHERE id > ? AND incident_id IS NOT NULL AND stage_to IS NOT NULL"
+        "  GROUP BY incident_id) g"
+        " JOIN events f ON f.id = g.first JOIN incidents i ON i.id = g.incident_id"
+        " ORDER BY g.last_at DESC, i.id DESC",
+        (after,),
+    ).fetchall()
+    opened: list[CaseChange] = []
+    closed: list[CaseChange] = []
+    changed: list[CaseChange] = []
+    for incident_id, number, title, stage, was, last_at, is_new in rows:
+        now_stage = Stage(stage)
+        before = None if is_new else Stage(was) if was else None
+        change = CaseChange(
+            int(incident_id), str(number), str(title), now_stage, before, from_iso(last_at)
+        )
+        if is_new:
+            opened.append(change)
+        if not now_stage.is_open:
+            closed.append(change)
+        elif not is_new and before != now_stage:
+            changed.append(change)
+
+    def capped(items: list[CaseChange]) -> Capped[CaseChange]:
+        return Capped(tuple(items[:limit]), len(items))
+
+    return CaseChanges(
+        since,
+        previous.id if previous is not None else None,
+        capped(opened),
+        capped(closed),
+        capped(changed),
+        after_event=after,
+    )
 
 
 def case_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> CaseBrief:
@@ -308,6 +488,7 @@ def case_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> Case
         supervised=Capped(_brief_cases(supervised, now), c.supervised),
         parked=Capped(_brief_cases(parked, now), c.parked),
         extensions=Capped(extensions, int(pending)),
+        changes=case_changes(db, now, limit=limit),
     )
 
 

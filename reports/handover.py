@@ -1,18 +1,51 @@
-"""Provides the shift handover brief (交接班简报): the cases to see, and the mobilizations running.
+"""Provides the shift handover brief (交接班简报): the cases to see, and the mobilizations.
 
-The cases' part is incidents' (:func:`incidents.supervision.case_brief`); a handover must also
-say how many mobilizations are still running, which incidents, below mobilization, may not read.
-This read joins the two; the shell shows it and hands it to
+The cases' part is incidents' (:func:`incidents.supervision.case_brief`, with what changed
+since the previous confirmed handover); a handover must also say how many mobilizations are
+still running and which started or finished since that handover, which incidents, below
+mobilization, may not read. This read joins the two; the shell shows it and hands it to
 :func:`incidents.supervision.shift_handover`, which keeps its summary with the handover.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from incidents.supervision import BRIEF_LIMIT, CaseBrief, case_brief
+from incidents.supervision import BRIEF_LIMIT, Capped, CaseBrief, case_brief
+from store.clock import from_iso, to_iso
 from store.db import Database
+
+
+@dataclass(frozen=True)
+class MobilizationChange:
+    """A mobilization started or finished since the previous handover.
+
+    ``state`` is its state now (``active``, ``completed``, ``cancelled``); ``at`` when it
+    started or finished; ``number`` its case's number (``None``: not for a case).
+    """
+
+    id: int
+    number: str | None
+    message: str
+    state: str
+    exercise: bool
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "incident": self.number,
+            "message": self.message,
+            "state": self.state,
+            "exercise": self.exercise,
+            "at": to_iso(self.at),
+        }
+
+
+def _empty() -> Capped[MobilizationChange]:
+    return Capped((), 0)
 
 
 @dataclass(frozen=True)
@@ -20,18 +53,83 @@ class HandoverBrief(CaseBrief):
     """What the outgoing officer must see before handing the shift over."""
 
     active_mobilizations: int = 0
+    mobilizations_started: Capped[MobilizationChange] = field(default_factory=_empty)
+    mobilizations_finished: Capped[MobilizationChange] = field(default_factory=_empty)
 
     def others(self) -> dict[str, int]:
         return {"active_mobilizations": self.active_mobilizations}
 
+    def summary(self) -> dict[str, Any]:
+        """The cases' summary, and the mobilizations started and finished since (their ids)."""
+        data = super().summary()
+        if self.changes is not None:
+            data["mobilizations"] = {
+                "started": [m.id for m in self.mobilizations_started.items],
+                "finished": [m.id for m in self.mobilizations_finished.items],
+            }
+        return data
+
+    def changes_json(self) -> dict[str, Any]:
+        """What changed since the previous confirmed handover: cases and mobilizations."""
+        if self.changes is None:
+            return {}
+        return {
+            **self.changes.to_json(),
+            **{
+                name: {"items": [m.to_json() for m in part.items], "total": part.total}
+                for name, part in (
+                    ("mobilizations_started", self.mobilizations_started),
+                    ("mobilizations_finished", self.mobilizations_finished),
+                )
+            },
+        }
+
+
+def _mobilizations(
+    db: Database, kinds: tuple[str, ...], after: int, limit: int
+) -> Capped[MobilizationChange]:
+    """The mobilizations with a timeline entry of ``kinds`` after entry ``after`` (started:
+    ``mobilization_started``; finished: completed or cancelled), newest first."""
+    marks = ",".join("?" * len(kinds))
+    rows = db.conn.execute(
+        "SELECT m.id, i.number, m.message, m.state, m.exercise, max(e.at)"
+        " FROM events e JOIN mobilizations m ON m.id = json_extract(e.data, '$.mobilization')"
+        " LEFT JOIN incidents i ON i.id = m.incident_id"
+        f" WHERE e.id > ? AND e.kind IN ({marks})"
+        " GROUP BY m.id ORDER BY max(e.at) DESC, m.id DESC",
+        (after, *kinds),
+    ).fetchall()
+    return Capped(
+        tuple(
+            MobilizationChange(
+                int(r[0]),
+                str(r[1]) if r[1] is not None else None,
+                str(r[2]),
+                str(r[3]),
+                bool(r[4]),
+                from_iso(r[5]),
+            )
+            for r in rows[:limit]
+        ),
+        len(rows),
+    )
+
 
 def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> HandoverBrief:
     """The brief at ``now``: the cases' part (see :func:`incidents.supervision.case_brief`, each
-    list capped at ``limit``) and how many mobilizations are active."""
+    list capped at ``limit``), how many mobilizations are active, and which started or finished
+    since the previous confirmed handover."""
     cases = case_brief(db, now, limit=limit)
     (active,) = db.conn.execute(
         "SELECT count(*) FROM mobilizations WHERE state = 'active'"
     ).fetchone()
+    started = finished = _empty()
+    if cases.changes is not None:
+        after = cases.changes.after_event
+        started = _mobilizations(db, ("mobilization_started",), after, limit)
+        finished = _mobilizations(
+            db, ("mobilization_completed", "mobilization_cancelled"), after, limit
+        )
     return HandoverBrief(
         at=cases.at,
         counts=cases.counts,
@@ -39,5 +137,8 @@ def handover_brief(db: Database, now: datetime, *, limit: int = BRIEF_LIMIT) -> 
         supervised=cases.supervised,
         parked=cases.parked,
         extensions=cases.extensions,
+        changes=cases.changes,
         active_mobilizations=int(active),
+        mobilizations_started=started,
+        mobilizations_finished=finished,
     )

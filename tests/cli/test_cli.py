@@ -52,6 +52,8 @@ def test_init_creates_and_reports_schema(run) -> None:
 
 
 def test_whole_closed_loop_from_the_cli(run) -> None:
+    added = run("team", "add", "--code", "T-FIRE", "--name", "消防志愿队", "--kind", "firefighting")
+    assert added.code == 0, added.err
     case = new_case(run)
     number = case["number"]
     assert case["stage"] == "reported" and case["severity"] == "II" and case["deadline"]
@@ -71,7 +73,7 @@ def test_whole_closed_loop_from_the_cli(run) -> None:
     shown = run("incident", "show", number, "--json").json()
     kinds = [e["kind"] for e in shown["timeline"]]
     assert kinds == ["reported", "register", "dispatch", "handle", "feedback", "verify", "close"]
-    assert shown["assignee"] == "team:消防志愿队"
+    assert shown["assignee"] == "team:T-FIRE"  # the team's name names the team
     assert shown["allowed"] == ["reopen"]
     assert run("audit", "verify").code == 0
 
@@ -134,10 +136,14 @@ def test_list_filters_sort_and_json_keys(run) -> None:
 
 def test_search_chinese_and_english(run) -> None:
     number = new_case(run)["number"]
-    assert [h["number"] for h in run("incident", "search", "火灾", "--json").json()] == [number]
-    assert [h["number"] for h in run("incident", "search", "SMOKE", "--json").json()] == [number]
+
+    def hits(text: str) -> list[str]:
+        return [h["number"] for h in run("incident", "search", text, "--json").json()["items"]]
+
+    assert hits("火灾") == [number]
+    assert hits("SMOKE") == [number]
     run("incident", "note", number, "消防车已到达")
-    assert [h["number"] for h in run("incident", "search", "消防", "--json").json()] == [number]
+    assert hits("消防") == [number]
     assert "nothing found" in run("incident", "search", "地震").out
 
 
@@ -146,6 +152,7 @@ def test_extension_needs_a_shift_lead(run) -> None:
     assert run("incident", "extend", number, "--reason", "等待配件", "--until", "+3d").code == 0
     refused = run("incident", "approve-extension", number)
     assert refused.code == 2 and "not a shift lead" in refused.err
+    assert run("person", "add", "--name", "陈队长", "--key", "chen").code == 0  # --as: a person
     granted = run("--as", "陈队长", "incident", "approve-extension", number, "--json")
     assert granted.code == 0 and granted.json()["status"] == "granted"
     assert run("incident", "show", number, "--json").json()["extensions"][0]["status"] == "granted"
@@ -186,10 +193,10 @@ def test_tasks_and_overdue_listing(run) -> None:
         "2000-01-01 08:00",
         "--json",
     ).json()
-    overdue = run("incident", "task", "list", "--overdue", "--json").json()
+    overdue = run("incident", "task", "list", "--overdue", "--json").json()["items"]
     assert [t["id"] for t in overdue] == [added["id"]]
     assert run("incident", "task", "done", str(added["id"])).code == 0
-    assert run("incident", "task", "list", "--overdue", "--json").json() == []
+    assert run("incident", "task", "list", "--overdue", "--json").json()["items"] == []
     again = run("incident", "task", "done", str(added["id"]))
     assert again.code == 2 and "already done" in again.err
 
@@ -202,6 +209,7 @@ def test_bad_time_is_rejected_with_the_field(run) -> None:
 
 def test_shift_handover_records_counts(run) -> None:
     new_case(run)
+    assert run("person", "add", "--name", "李芳", "--key", "lifang").code == 0  # --to: a person
     result = run("shift", "handover", "--to", "李芳", "--note", "3号楼火灾跟进", "--json")
     assert result.code == 0
     data = result.json()
@@ -274,11 +282,11 @@ def test_demo_builds_and_reports_where(tmp_path: Path, capsys) -> None:
         main(["--db", str(target), "grid", "check", "--json"])
     assert checked.value.code == 1
     report = json.loads(capsys.readouterr().out)
-    assert [(v["rule"], v["units"][-1]) for v in report["violations"]] == [
+    assert [(v["code"], v["where"][-1]) for v in report["problems"]] == [
         ("scale", "G10"),
         ("coverage", "G24"),
     ]
-    assert report["violations"][1]["figure"] < 2000  # m²: a small gap, not a missing strip
+    assert report["problems"][1]["figure"] < 2000  # m²: a small gap, not a missing strip
 
 
 def test_installed_script_prints_one_line_errors(tmp_path: Path) -> None:

@@ -1,11 +1,24 @@
-"""``dutydesk shift``: hand over, confirm as the incoming officer, list the handovers."""
+"""``dutydesk shift``: hand over, confirm as the incoming officer, list the handovers.
+
+The officers are people of the directory: the outgoing one is the configuration's operator
+(王伟: the database has no duty roster), the incoming one 李芳 (key ``lifang``).
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 
+import pytest
+
 SUCCESSOR = "李芳"
+
+
+@pytest.fixture(autouse=True)
+def officers(run) -> None:
+    for name, key in (("王伟", "wangwei"), (SUCCESSOR, "lifang")):
+        added = run("person", "add", "--name", name, "--key", key)
+        assert added.code == 0, added.err
 
 
 def hand_over(run, note: str = "3号楼火灾跟进") -> dict[str, object]:
@@ -31,7 +44,7 @@ def test_the_successor_confirms_and_both_are_listed(run) -> None:
     assert isinstance(data, dict)
     assert data["confirmed_by"] == SUCCESSOR and data["confirmed_at"]
 
-    listed = run("shift", "list", "--json").json()
+    listed = run("shift", "list", "--json").json()["items"]
     assert isinstance(listed, list)
     assert [(h["id"], h["note"], h["confirmed_by"]) for h in listed] == [
         (handed["id"], "3号楼火灾跟进", SUCCESSOR)
@@ -53,7 +66,7 @@ def test_confirm_without_an_id_takes_the_one_waiting(run) -> None:
     assert result.code == 0, result.err
     assert f"handover {second['id']} from 王伟" in result.out
     assert f"confirmed by {SUCCESSOR}" in result.out
-    listed = {h["id"]: h["confirmed_by"] for h in run("shift", "list", "--json").json()}
+    listed = {h["id"]: h["confirmed_by"] for h in run("shift", "list", "--json").json()["items"]}
     assert listed == {first["id"]: None, second["id"]: SUCCESSOR}
     nothing = run("--as", SUCCESSOR, "shift", "confirm")
     assert nothing.code == 2 and f"no handover is waiting for {SUCCESSOR}" in nothing.err
@@ -76,7 +89,7 @@ def test_only_the_successor_confirms_and_only_once(run) -> None:
 def test_the_list_says_when_there_is_nothing_and_what_is_unconfirmed(run) -> None:
     empty = run("shift", "list")
     assert empty.code == 0 and "no handovers yet" in empty.out
-    assert json.loads(run("shift", "list", "--json").out) == []
+    assert json.loads(run("shift", "list", "--json").out) == {"items": [], "next_after": None}
     hand_over(run)
     text = run("shift", "list").out
     assert "NOT CONFIRMED" in text and "3号楼火灾跟进" in text

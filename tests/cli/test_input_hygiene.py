@@ -316,6 +316,7 @@ def test_the_log_holds_no_whole_number_after_cases_and_roster_changes(office) ->
     ],
 )
 def test_unmasked_shows_the_number_and_audits_the_read(office, args) -> None:
+    assert office("person", "add", "--name", "赵主任", "--key", "zhao").code == 0  # --as: a person
     result = office("--as", "赵主任", *args, "--unmasked")
     assert result.code == 0, result.err
     assert PHONE in result.out

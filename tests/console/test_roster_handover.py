@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 from console.tui.app import DutydeskApp
 from console.tui.dialogs import OverrideDialog, YesNoDialog
 from console.tui.screens import HandoverScreen, IncidentDetailScreen, RosterScreen
+from console.tui.widgets.picker import Picker
 from contacts.people import NewPerson, add_person
 from contacts.roster import add_post, add_rotation, on_duty
 from incidents.supervision import (
@@ -201,8 +202,9 @@ async def test_the_outgoing_officer_sees_the_brief_and_hands_over(ctx, clock, ro
         assert overdue == [[late.number, "3号楼火灾", "reported", "05-20 16:00", "▲ 1h30m"]]
         assert rows(screen.query_one("#handover-parked", DataTable))[0][0] == "— none"
         assert not screen.query_one("#handover-incoming").display  # nothing waits for 张三
-        # The next holder of the duty-officer post is the successor.
-        assert screen.query_one("#handover-to", Input).value == SUCCESSOR
+        # The next holder of the duty-officer post is the successor, picked already.
+        picked = screen.query_one("#handover-to", Picker)
+        assert picked.text == SUCCESSOR and picked.value is not None
         note = screen.query_one("#handover-note", TextArea)
         assert app.focused is note
         note.insert("3号楼火灾 夜间复查")
@@ -240,12 +242,12 @@ async def test_a_successor_is_required(ctx) -> None:
     app = DutydeskApp(ctx, home="incidents")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_screen(app, pilot, HandoverScreen)
-        assert screen.query_one("#handover-to", Input).value == ""  # no roster: typed
+        assert screen.query_one("#handover-to", Picker).text == ""  # no roster: picked
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is screen  # no question asked
         assert screen.query_one("#handover-to").has_class("-invalid")
-        assert app.focused is screen.query_one("#handover-to")
+        assert app.focused is screen.query_one("#handover-to--input")
         assert list_handovers(ctx.db) == []
 
 
@@ -310,7 +312,7 @@ async def test_both_screens_fit_a_small_terminal(ctx, clock, roster, log_case) -
         # The one waiting, the brief's list, the successor and the note all keep some room.
         assert screen.query_one("#handover-incoming").size.height >= 2
         assert screen.query_one("#handover-overdue", DataTable).size.height >= 3
-        assert screen.query_one("#handover-to", Input).size.width >= 30
+        assert screen.query_one("#handover-to", Picker).size.width >= 30
         assert screen.query_one("#handover-note", TextArea).size.height >= 3
         assert screen.query_one("#handover-submit").region.bottom <= 23  # above the footer
         app.export_screenshot()

@@ -18,7 +18,7 @@ from store.keys import load_keys, read_keys
 def run(db: Path, *args: str) -> str:
     config = db.with_name("config.toml")
     config.write_text("", encoding="utf-8")
-    state = State(db, config, "officer")
+    state = State(db, config, None)
     try:
         result = CliRunner().invoke(keys_group, list(args), obj=state, catch_exceptions=False)
     finally:

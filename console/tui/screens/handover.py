@@ -1,11 +1,15 @@
 """Provides the shift handover screen (交接班), for the outgoing and the incoming officer.
 
 The outgoing officer sees the brief (:func:`reports.handover.handover_brief`): the counts,
-and the overdue, supervised and parked cases and the extension requests waiting for approval,
-one tab each. Below it they name the successor (prefilled with the next holder of the
-duty-officer post when the roster has one), write the note, and hand over with ``ctrl+s``
-after a confirmation. The incoming officer sees, above the brief, the handover waiting for
-them (from whom, when, the note and the counts then) and confirms it with ``y``.
+what changed since the previous confirmed handover (cases new, closed, moved on; mobilizations
+started and finished), and the overdue, supervised and parked cases and the extension requests
+waiting for approval, one tab each. Below it they name the successor (a known person; prefilled
+with the next holder of the duty-officer post when the roster has one), write the note, and
+hand over with ``ctrl+s`` after a confirmation. The incoming officer sees, above the brief, the
+handover waiting for them (from whom, when, the note and the counts then) and confirms it with
+``y``. At the same desk, right after the handover, the incoming officer confirms it there too
+(``y``, then yes): they become the acting officer and the duty officer for the rest of the
+shift (:func:`console.acting.confirm_incoming`).
 
 Every state is drawn with a glyph and a word as well as a colour. Reads and writes run in
 thread workers under the app's database lock; errors come back as notifications.
@@ -35,20 +39,22 @@ from textual.widgets import (
     TextArea,
 )
 
+from console.acting import Acting, confirm_incoming, confirm_shift, lookup_person
 from console.timefmt import short, span
 from console.tui.dialogs.yes_no import YesNoDialog
 from console.tui.messages import IncidentOpened
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.cells import fit
 from console.tui.widgets.keybar import KeyBar
-from contacts.roster import shifts
+from console.tui.widgets.picker import Picker
+from contacts.directory import Target, person_code
+from contacts.roster import DUTY_OFFICER_POST, PersonRef, shifts
 from incidents.supervision import (
     BriefCase,
     Capped,
     Counts,
     Handover,
     PendingExtension,
-    confirm_handover,
     list_handovers,
     pending_handover,
     shift_handover,
@@ -63,7 +69,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
 
-SUCCESSOR_POST = "DO"  # the duty officer's post: its next holder is the likely successor
+SUCCESSOR_POST = DUTY_OFFICER_POST  # its next holder is the likely successor
 LOOKAHEAD = timedelta(days=7)
 TITLE_WIDTH = 34
 # (key, header) of the brief's tables; the headers are shown with _().
@@ -82,9 +88,17 @@ EXTENSION_COLUMNS = (
     ("approvals", N_("approvals")),
     ("reason", N_("reason")),
 )
+CHANGE_COLUMNS = (
+    ("what", N_("what")),
+    ("number", N_("number")),
+    ("title", N_("title")),
+    ("stage", N_("stage")),
+    ("at", N_("when")),
+)
 # tab id -> (glyph, name shown with _())
 TABS = {
     "overdue": ("▲", N_("Overdue")),
+    "changes": ("Δ", N_("Since last handover")),
     "supervised": ("◆", N_("Supervised")),
     "parked": ("‖", N_("Parked")),
     "extensions": ("◷", N_("Extensions")),
@@ -93,24 +107,46 @@ TABS = {
 
 @dataclass(frozen=True)
 class HandoverView:
-    """What one read found: the brief, the handover waiting for this operator, the last one."""
+    """What one read found: the brief, the handover waiting for this operator, the last one.
+
+    ``handed`` is the last handover when this operator made it and it waits for confirmation:
+    the incoming officer may confirm it at this desk.
+    """
 
     brief: HandoverBrief
     waiting: Handover | None
     last: Handover | None
-    successor: str | None
+    successor: PersonRef | None
+    operator: str = ""
+
+    @property
+    def handed(self) -> Handover | None:
+        last = self.last
+        if self.waiting is not None or last is None or last.confirmed:
+            return None
+        return last if last.from_operator == self.operator else None
+
+    @property
+    def to_confirm(self) -> Handover | None:
+        """The handover ``y`` confirms: the one waiting for this officer, or the one handed."""
+        return self.waiting or self.handed
 
 
-def next_holder(db: Database, now: datetime, operator: str) -> str | None:
-    """The name of whoever holds the duty-officer post next after now (not ``operator``)."""
+def next_holder(db: Database, now: datetime, operator: str) -> PersonRef | None:
+    """Whoever holds the duty-officer post next after now (not ``operator``)."""
     try:
         upcoming = shifts(db, now, now + LOOKAHEAD, SUCCESSOR_POST)
-    except NotFound:  # no such post: the successor is typed
+    except NotFound:  # no such post: the successor is picked
         return None
     for shift in upcoming:
         if shift.starts_at > now and operator not in (shift.person.name, shift.person.key):
-            return shift.person.name
+            return shift.person
     return None
+
+
+def person_target(person: PersonRef) -> Target:
+    """``person`` as the picker holds a person taken from its list."""
+    return Target("person", person_code(person.id, person.key), person.name)
 
 
 def counts_line(label: str, counts: Counts, pending: int, mobilizations: int) -> Text:
@@ -130,6 +166,34 @@ def counts_line(label: str, counts: Counts, pending: int, mobilizations: int) ->
         if index:
             text.append("  ")
         text.append(f"{glyph}{_(name)} ", style=style if count else "dim")
+        text.append(str(count), style="bold" if count else "dim")
+    return text
+
+
+def changes_line(brief: HandoverBrief, zone: ZoneInfo) -> Text:
+    """``Δ since #3 05-20 08:00  new 2  closed 1  changed 3  mobilizations started 1 ...``."""
+    text = Text()
+    changes = brief.changes
+    if changes is None:
+        return text
+    if changes.handover_id is not None:
+        since = _("since #{id} {time}").format(
+            id=changes.handover_id, time=short(changes.since, zone)
+        )
+    else:
+        since = _("since {time} (no handover yet)").format(time=short(changes.since, zone))
+    text.append(f"Δ {since}  ", style="bold")
+    parts = (
+        (N_("new"), changes.opened.total),
+        (N_("closed"), changes.closed.total),
+        (N_("changed stage"), changes.changed.total),
+        (N_("mobilizations started"), brief.mobilizations_started.total),
+        (N_("finished"), brief.mobilizations_finished.total),
+    )
+    for index, (name, count) in enumerate(parts):
+        if index:
+            text.append("  ")
+        text.append(f"{_(name)} ", style="bold" if count else "dim")
         text.append(str(count), style="bold" if count else "dim")
     return text
 
@@ -167,6 +231,7 @@ class HandoverScreen(LiveScreen):
         super().__init__()
         self.view: HandoverView | None = None
         self._first = True
+        self._focus_confirm = False  # after handing over: the confirm button, not the note
 
     @property
     def zone(self) -> ZoneInfo:
@@ -175,7 +240,14 @@ class HandoverScreen(LiveScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="handover-incoming"):
-            yield Static(id="handover-incoming-head")
+            with Horizontal(id="handover-incoming-row"):
+                yield Static(id="handover-incoming-head")
+                yield Button(
+                    _("Confirm handover (y)"),
+                    variant="warning",
+                    id="handover-confirm",
+                    compact=True,
+                )
             yield Static(id="handover-incoming-note", markup=False)
         yield Static(id="handover-counts")
         with TabbedContent(id="handover-lists"):
@@ -183,11 +255,9 @@ class HandoverScreen(LiveScreen):
                 with TabPane(f"{glyph} {_(name)}", id=f"tab-{tab}"):
                     yield BriefTable(id=f"handover-{tab}", cursor_type="row", zebra_stripes=True)
         with Vertical(id="handover-form"):
-            with Horizontal(classes="form-row"):
+            with Horizontal(classes="form-row", id="handover-to-row"):
                 yield Label(_("Hand over to"), classes="form-label")
-                yield Input(
-                    placeholder=_("the operator taking over"), id="handover-to", compact=True
-                )
+                # The picker is mounted by the first read, prefilled with the successor.
                 yield Button(
                     _("Hand over (ctrl+s)"), variant="primary", id="handover-submit", compact=True
                 )
@@ -208,6 +278,8 @@ class HandoverScreen(LiveScreen):
             columns: Sequence[tuple[str, str]] = CASE_COLUMNS
             if tab == "extensions":
                 columns = EXTENSION_COLUMNS
+            elif tab == "changes":
+                columns = CHANGE_COLUMNS
             elif tab == "parked":
                 columns = CASE_COLUMNS[:3]  # a parked case's clock is stopped
             for key, label in columns:
@@ -231,6 +303,7 @@ class HandoverScreen(LiveScreen):
                 waiting=pending_handover(ctx.db, ctx.operator),
                 last=latest[0] if latest else None,
                 successor=next_holder(ctx.db, now, ctx.operator) if suggest else None,
+                operator=ctx.operator,
             )
 
         self.read_and_show(read, self._show)
@@ -242,10 +315,15 @@ class HandoverScreen(LiveScreen):
             return
         self.view = view
         brief = view.brief
-        self._show_waiting(view.waiting)
-        self.query_one("#handover-counts", Static).update(
-            counts_line(_("now"), brief.counts, brief.extensions.total, brief.active_mobilizations)
+        self.sub_title = _("Shift handover · {operator}").format(operator=view.operator)
+        self._show_waiting(view.waiting, view.handed)
+        counts = counts_line(
+            _("now"), brief.counts, brief.extensions.total, brief.active_mobilizations
         )
+        counts.append("\n")
+        counts.append_text(changes_line(brief, self.zone))
+        self.query_one("#handover-counts", Static).update(counts)
+        self._fill_changes(brief)
         self._fill_cases("overdue", brief.overdue)
         self._fill_cases("supervised", brief.supervised)
         self._fill_cases("parked", brief.parked)
@@ -253,35 +331,50 @@ class HandoverScreen(LiveScreen):
         self._show_last(view.last)
         if self._first:
             self._first = False
-            to = self.query_one("#handover-to", Input)
-            if view.successor and not to.value:
-                to.value = view.successor
+            self.query_one("#handover-to-row").mount(
+                Picker(
+                    self.desk.ctx.db,
+                    kinds=("person",),
+                    value=person_target(view.successor) if view.successor else None,
+                    placeholder=_("the operator taking over"),
+                    id="handover-to",
+                ),
+                before="#handover-submit",
+            )
             if view.waiting is None and self.focused is self.query_one("#handover-overdue"):
                 self.query_one("#handover-note", TextArea).focus()
+        if self._focus_confirm and view.handed is not None:
+            self._focus_confirm = False
+            self.query_one("#handover-confirm", Button).focus()
         self.refresh_bindings()
 
-    def _show_waiting(self, waiting: Handover | None) -> None:
+    def _show_waiting(self, waiting: Handover | None, handed: Handover | None = None) -> None:
         panel = self.query_one("#handover-incoming")
-        panel.display = waiting is not None
-        if waiting is None:
+        shown = waiting or handed
+        panel.display = shown is not None
+        if shown is None:
             return
-        c = waiting.counts
+        c = shown.counts
         head = Text()
-        head.append("⇄ " + _("Handover to you"), style="bold")
+        if waiting is not None:
+            head.append("⇄ " + _("Handover to you"), style="bold")
+        else:
+            head.append(
+                "⇄ " + _("Waiting for {operator}").format(operator=shown.to_operator),
+                style="bold",
+            )
         head.append(
             " "
             + _("#{id} from {operator} at {time}").format(
-                id=waiting.id, operator=waiting.from_operator, time=short(waiting.at, self.zone)
+                id=shown.id, operator=shown.from_operator, time=short(shown.at, self.zone)
             )
         )
-        head.append("   y " + _("Confirm handover") + "\n", style="bold reverse")
+        head.append("\n")
         head.append_text(
-            counts_line(
-                _("at handover"), c, waiting.pending_extensions, waiting.active_mobilizations
-            )
+            counts_line(_("at handover"), c, shown.pending_extensions, shown.active_mobilizations)
         )
         self.query_one("#handover-incoming-head", Static).update(head)
-        note = waiting.note or _("(no note)")
+        note = shown.note or _("(no note)")
         self.query_one("#handover-incoming-note", Static).update(
             _("Note: {note}").format(note=note)
         )
@@ -299,6 +392,49 @@ class HandoverScreen(LiveScreen):
                 cells += [short(case.deadline, self.zone) or "—", late_cell(case)]
             table.add_row(*cells, key=str(case.id))
         self._finish(tab, table, cases.total, len(cases.items))
+
+    def _fill_changes(self, brief: HandoverBrief) -> None:
+        """What changed since the previous confirmed handover, one row a case or mobilization."""
+        table = self.query_one("#handover-changes", BriefTable)
+        table.clear()
+        changes = brief.changes
+        total = shown = 0
+        if changes is not None:
+            for what, part in (
+                (_("new"), changes.opened),
+                (_("closed"), changes.closed),
+                (_("changed stage"), changes.changed),
+            ):
+                total += part.total
+                shown += len(part.items)
+                for case in part.items:
+                    move = case.stage.label
+                    if case.was is not None and case.was != case.stage:
+                        move = f"{case.was.label} → {case.stage.label}"
+                    table.add_row(
+                        what,
+                        case.number,
+                        fit(case.title, TITLE_WIDTH),
+                        move,
+                        short(case.at, self.zone),
+                        key=f"{what}:{case.id}",
+                    )
+            for what, mobs in (
+                (_("mobilization started"), brief.mobilizations_started),
+                (_("mobilization finished"), brief.mobilizations_finished),
+            ):
+                total += mobs.total
+                shown += len(mobs.items)
+                for mob in mobs.items:
+                    table.add_row(
+                        what,
+                        mob.number or "—",
+                        fit(mob.message, TITLE_WIDTH),
+                        mob.state,
+                        short(mob.at, self.zone),
+                        key=f"mob:{what}:{mob.id}",
+                    )
+        self._finish("changes", table, total, shown)
 
     def _fill_extensions(self, extensions: Capped[PendingExtension]) -> None:
         table = self.query_one("#handover-extensions", BriefTable)
@@ -352,9 +488,10 @@ class HandoverScreen(LiveScreen):
     # ---- keys -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``y`` only when a handover waits for this operator; handing over once read."""
+        """``y`` only when a handover waits for this operator or was just handed over here;
+        handing over once read."""
         if action == "confirm":
-            return self.view is not None and self.view.waiting is not None or None
+            return self.view is not None and self.view.to_confirm is not None or None
         if action == "hand_over":
             return self.view is not None or None
         return True
@@ -365,16 +502,23 @@ class HandoverScreen(LiveScreen):
     @on(DataTable.RowSelected)
     def _open_case(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value
+        if key is not None and ":" in key and not key.startswith("mob:"):
+            key = key.rsplit(":", 1)[1]  # a row of the changes: what:case id
         if key is not None and key.isdigit():
             event.stop()
             self.post_message(IncidentOpened(int(key)))
+
+    @on(Button.Pressed, "#handover-confirm")
+    def _confirm_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_confirm()
 
     @on(Button.Pressed, "#handover-submit")
     def _submit_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.action_hand_over()
 
-    @on(Input.Submitted, "#handover-to")
+    @on(Input.Submitted, "#handover-to--input")
     def _to_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.query_one("#handover-note", TextArea).focus()
@@ -383,8 +527,10 @@ class HandoverScreen(LiveScreen):
         """交班: hand the shift over to the named successor, with the note (after a question)."""
         if self.view is None:
             return
-        to_input = self.query_one("#handover-to", Input)
-        successor = to_input.value.strip()
+        to_input = self.query_one("#handover-to", Picker)
+        picked = to_input.value
+        successor = picked.label if picked is not None else to_input.text.strip()
+        named = picked.format() if picked is not None else successor
         if not successor:
             to_input.add_class("-invalid")
             to_input.focus()
@@ -399,14 +545,20 @@ class HandoverScreen(LiveScreen):
         c = self.view.brief.counts
 
         def step(db: Database, clock: Clock, operator: str) -> str:
-            done = shift_handover(db, clock, operator, successor, note, brief=handover_brief)
+            person = lookup_person(db, named, _("Hand over to"), clock.now())
+            done = shift_handover(db, clock, operator, person.name, note, brief=handover_brief)
             return _("Handed over to {operator} (#{id}); awaiting confirmation").format(
                 operator=done.to_operator, id=done.id
             )
 
+        def handed() -> None:
+            # The incoming officer confirms next, here: y must reach the screen, not the note.
+            self.query_one("#handover-note", TextArea).clear()
+            self._focus_confirm = True
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.write(step, after=self.query_one("#handover-note", TextArea).clear)
+                self.write(step, after=handed)
 
         if note:
             question = _(
@@ -435,15 +587,49 @@ class HandoverScreen(LiveScreen):
         )
 
     def action_confirm(self) -> None:
-        """确认接班: confirm, as the incoming officer, the handover waiting for you."""
-        if self.view is None or self.view.waiting is None:
+        """确认接班: confirm, as the incoming officer, the handover waiting for you; or, at the
+        desk where it was just handed over, as the officer it names (after a question)."""
+        if self.view is None or self.view.to_confirm is None:
             return
-        handover_id = self.view.waiting.id
+        handover = self.view.to_confirm
+        incoming = self.view.waiting is None
+        desk = self.desk
+        took: list[Acting] = []
 
         def step(db: Database, clock: Clock, operator: str) -> str:
-            done = confirm_handover(db, clock, operator, handover_id)
+            if incoming:
+                done, acting = confirm_incoming(db, clock, handover.id)
+            else:
+                current = desk.ctx.acting
+                if current is None or current.name != operator:
+                    current = Acting(operator, None, "given")
+                done, acting = confirm_shift(db, clock, current, handover.id)
+            took.append(acting)
             return _("Confirmed handover #{id} from {operator}").format(
                 id=done.id, operator=done.from_operator
             )
 
-        self.write(step)
+        def after() -> None:
+            if took:
+                desk.act_as(took[0])
+
+        if not incoming:
+            self.write(step, after)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(step, after)
+
+        self.app.push_screen(
+            YesNoDialog(
+                _("Confirm handover"),
+                _(
+                    "{taker} takes the shift over from {giver} at this desk: everything done"
+                    " here from now on is {taker}'s. Confirm?"
+                ).format(taker=handover.to_operator, giver=handover.from_operator),
+                yes=_("Take over"),
+                no=_("Not yet"),
+            ),
+            answered,
+        )
