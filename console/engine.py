@@ -43,13 +43,22 @@ call-outs' attempts (:func:`drills.notices.record`). The scheduler stops (``wait
 the engine stops or loses the lease; what it had armed is only a wake-up: the claims make
 every moment fire once, whoever fires it. What keeps drills from firing or reminding is in
 :attr:`Engine.drill_error`; a drill never holds back a real call-out.
+
+Never silently stopped: :func:`pending_work` says what a console that runs the engine would
+leave waiting if it quit, :func:`start_headless` and :func:`hand_over` pass the lease to a
+detached ``dutydesk serve`` so escalations go on, and :func:`paused_text` is what the dashboard
+and ``mobilization show`` say while no engine holds the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +68,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from console.config import Config
 from console.context import keys_for, uplink_token, uplink_unit
@@ -421,7 +431,7 @@ class Engine:
                 await asyncio.wait_for(flusher, timeout=self.options.drain_s)
             if held:
                 with contextlib.suppress(DutydeskError):
-                    lease.release(db, self.holder)
+                    lease.release(db, self.holder, self.clock.now())
             for sender in self.senders.values():
                 with contextlib.suppress(Exception):
                     await sender.aclose()
@@ -1173,3 +1183,220 @@ class EngineThread:
     @property
     def stopped(self) -> bool:
         return not self._thread.is_alive()
+
+
+# --- never silently stopped ------------------------------------------------------------------
+
+# A drill whose moment (or reminder) falls within this is work a quitting console must name.
+DRILL_SOON = timedelta(hours=24)
+# How long a hand-over to a headless engine may take: the child's start (imports, binding its
+# port), then the lease passing to it (a standby looks four times a second).
+HANDOVER_S = 30.0
+
+
+@dataclass(frozen=True)
+class PendingWork:
+    """What the engine still has to do on a database: what stops if no engine runs."""
+
+    mobilizations: int  # active mobilizations (real and exercise)
+    timers_at: datetime | None  # the next message to send or time-out to escalate, if any
+    uplink_backlog: int  # events waiting to go up to the level above
+    drill_at: datetime | None  # the next drill moment or reminder within DRILL_SOON
+    drill_notices: bool  # drill notices queued to go out
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.mobilizations
+            or self.timers_at
+            or self.uplink_backlog
+            or self.drill_at
+            or self.drill_notices
+        )
+
+    def lines(self, zone: ZoneInfo) -> list[str]:
+        """The work in people's words, most urgent first."""
+        from console.timefmt import short
+
+        out: list[str] = []
+        if self.mobilizations:
+            out.append(
+                _("{count} mobilization(s) running: silence would no longer escalate").format(
+                    count=self.mobilizations
+                )
+            )
+        elif self.timers_at is not None:
+            out.append(_("messages waiting to go out"))
+        if self.uplink_backlog:
+            out.append(
+                _("{count} event(s) waiting to go up to the level above").format(
+                    count=f"{self.uplink_backlog:,}"
+                )
+            )
+        if self.drill_at is not None:
+            out.append(
+                _("a drill or its reminder is due at {at}").format(at=short(self.drill_at, zone))
+            )
+        elif self.drill_notices:
+            out.append(_("drill notices waiting to go out"))
+        return out
+
+
+def pending_work(db: Database, config: Config, now: datetime) -> PendingWork:
+    """What an engine would still do on ``db`` (a few indexed reads: safe on the UI's worker)."""
+    from drills.notices import next_due as notices_due
+    from drills.schedules import next_moments
+    from mobilization import MobilizationState, list_mobilizations, next_due
+
+    active = len(list_mobilizations(db, state=MobilizationState.ACTIVE.value, limit=10_000))
+    backlog = 0
+    if config.uplink.enabled:
+        from uplink.status import link_status
+
+        backlog = link_status(db, config.uplink.url, config.uplink.unit or None).backlog
+    soon = [at for at in next_moments(db, now).values() if at <= now + DRILL_SOON]
+    return PendingWork(
+        mobilizations=active,
+        timers_at=next_due(db),
+        uplink_backlog=backlog,
+        drill_at=min(soon) if soon else None,
+        drill_notices=notices_due(db) is not None,
+    )
+
+
+def paused_text(vacancy: lease.Vacancy, now: datetime, zone: ZoneInfo) -> str:
+    """``no engine running since 09:46 — escalations paused`` (the date too if not today)."""
+    from console.timefmt import clock, short
+
+    if vacancy.since is None:
+        return _("no engine running — escalations paused")
+    local, today = vacancy.since.astimezone(zone), now.astimezone(zone)
+    at = clock(vacancy.since, zone) if local.date() == today.date() else short(local, zone)
+    return _("no engine running since {at} — escalations paused").format(at=at)
+
+
+def paused_now(db: Database, now: datetime, zone: ZoneInfo) -> str | None:
+    """:func:`paused_text` while no engine holds the lease, else ``None`` (two small reads).
+
+    What the dashboard reads in its worker, and what the status line and ``mobilization show``
+    say: a screen that shows the engine's state calls this where ``engine_state`` is not
+    ``here``.
+    """
+    vacancy = lease.vacancy(db, now)
+    return paused_text(vacancy, now, zone) if vacancy is not None else None
+
+
+def headless_command(db_path: Path, config_path: Path | None) -> list[str]:
+    """``dutydesk serve`` on this database and configuration, with this interpreter.
+
+    ``python -m console.cli`` rather than the ``dutydesk`` script: the same venv whatever the
+    ``PATH`` of the process that starts it.
+    """
+    command = [sys.executable, "-m", "console.cli", "--db", str(db_path.resolve())]
+    if config_path is not None:
+        command += ["--config", str(config_path.resolve())]
+    return [*command, "serve"]
+
+
+def headless_log(db_path: Path) -> Path:
+    """Where a headless engine started from the console writes: beside the database."""
+    return db_path.with_name(db_path.stem + "-serve.log")
+
+
+def start_headless(db_path: Path, config_path: Path | None) -> subprocess.Popen[bytes]:
+    """Start ``dutydesk serve`` detached from the console (its own session: closing the
+    terminal does not end it), its output appended to :func:`headless_log`."""
+    log = headless_log(db_path)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            headless_command(db_path, config_path),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            close_fds=True,
+        )
+
+
+def _last_line(log: Path, start: int) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(start)
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def hand_over(
+    engine: EngineThread,
+    db: Database,
+    config_path: Path | None,
+    clock: Clock,
+    *,
+    timeout: float = HANDOVER_S,
+) -> subprocess.Popen[bytes]:
+    """Pass the engine on to a detached ``dutydesk serve``, so escalations go on.
+
+    The child is started first and must be listening (its announcement in the log) before this
+    engine stops: a child that cannot start (its port in use, a bad configuration) leaves this
+    engine running. Then this engine stops (the lease released) and the child, standing by,
+    takes the lease within a moment. Runs on a worker thread (it waits).
+
+    Returns:
+        The child process, holding the lease.
+
+    Raises:
+        DutydeskError: the child did not start or did not take the lease in ``timeout``
+            seconds (its last log line and the log's path are in the message).
+    """
+    db_path = engine.engine.db_path
+    log = headless_log(db_path)
+    start = log.stat().st_size if log.exists() else 0
+    proc = start_headless(db_path, config_path)
+    holder_part = f"engine:{socket.gethostname()}:{proc.pid}:"
+    deadline = time.monotonic() + timeout
+
+    def failed(why: str) -> DutydeskError:
+        line = _last_line(log, start)
+        return DutydeskError(
+            _("the headless engine {why}: {line} (see {log})").format(
+                why=why, line=line or "-", log=log
+            )
+        )
+
+    while holder_part not in _read_from(log, start):
+        if proc.poll() is not None:
+            raise failed(_("did not start"))
+        if time.monotonic() > deadline:
+            _stop_child(proc)
+            raise failed(_("did not start in time"))
+        time.sleep(0.05)
+    engine.stop()
+    while True:
+        holder = lease.current_holder(db, clock.now())
+        if holder is not None and holder.startswith(holder_part):
+            return proc
+        if proc.poll() is not None:
+            raise failed(_("stopped before taking over"))
+        if time.monotonic() > deadline:
+            raise failed(_("did not take over in time"))
+        time.sleep(0.05)
+
+
+def _read_from(log: Path, start: int) -> str:
+    try:
+        with log.open("rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _stop_child(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
