@@ -15,8 +15,11 @@ from typing import Any
 
 from incidents.limits import Policy
 from incidents.models import (
+    CATEGORIES,
+    CATEGORY_NAMES,
     MAX_ID,
     OPEN_CASE_SQL,
+    TYPE_NAMES,
     Incident,
     Severity,
     Source,
@@ -33,7 +36,7 @@ from store.errors import InvalidInput, NotFound
 from store.i18n import _
 from store.masking import mask_phone
 from store.text import clean_text
-from store.textsearch import fts_query
+from store.textsearch import fts_query, quote
 
 NUMBER_RE = re.compile(r"^\d{4}-\d{6}$")
 COLUMNS = (
@@ -277,6 +280,46 @@ def resolve_id(db: Database, ref: int | str) -> int:
     return int(row[0])
 
 
+TAIL_RE = re.compile(r"^\d{1,6}$")
+
+
+def resolve_number(db: Database, text: str) -> int:
+    """Find a case by its number (``2026-000244``) or the number's tail (``244``, ``000244``).
+
+    A tail names the newest year's case with that sequence number, else the year before's, and
+    so on: the case a duty officer read out this year.
+
+    Raises:
+        InvalidInput: ``text`` is neither a number nor a tail of one.
+        NotFound: no case has that number.
+    """
+    text = text.strip()
+    if NUMBER_RE.match(text):
+        return resolve_id(db, text)
+    if not (text.isascii() and TAIL_RE.match(text)) or int(text) == 0:
+        raise InvalidInput(
+            _("{text!r} is not a case number like 2026-000123 or 123").format(text=text), "case"
+        )
+    newest, oldest = db.conn.execute("SELECT max(number), min(number) FROM incidents").fetchone()
+    if newest is not None:
+        # Each year is one indexed lookup: a handful of years, never a scan of the numbers.
+        for year in range(int(newest[:4]), int(oldest[:4]) - 1, -1):
+            row = db.conn.execute(
+                "SELECT id FROM incidents WHERE number = ?", (f"{year:04d}-{int(text):06d}",)
+            ).fetchone()
+            if row is not None:
+                return int(row[0])
+    raise NotFound(_("no case numbered {tail}").format(tail=text))
+
+
+def find_case(db: Database, text: str) -> int:
+    """Find a case by number, the tail of a number (see :func:`resolve_number`), else by id."""
+    try:
+        return resolve_number(db, text)
+    except (InvalidInput, NotFound):
+        return resolve_id(db, text)
+
+
 def get_incident(db: Database, ref: int | str) -> Incident:
     incident_id = resolve_id(db, ref)
     row = db.conn.execute(
@@ -315,24 +358,8 @@ class Page:
     next_after: tuple[str, int] | None
 
 
-def list_incidents(
-    db: Database,
-    now: datetime,
-    flt: ListFilter | None = None,
-    *,
-    after: tuple[str, int] | None = None,
-    limit: int = 50,
-) -> Page:
-    """One page of cases sorted by deadline (then id), with keyset pagination.
-
-    Args:
-        after: the ``next_after`` of the previous page; ``None`` for the first page.
-        limit: page size.
-
-    Returns:
-        The page and the key to pass as ``after`` for the next one (``None`` at the end).
-    """
-    flt = flt or ListFilter()
+def _list_where(flt: ListFilter, now: datetime) -> tuple[list[str], list[Any], str]:
+    """The WHERE terms and parameters of ``flt``, and the sort key of its listing."""
     where: list[str] = []
     params: list[Any] = []
     if flt.active_queue:
@@ -368,11 +395,31 @@ def list_incidents(
         where.append("supervised = ?")
         params.append(int(flt.supervised))
     if flt.text:
-        match = fts_query(flt.text)
-        if match is None:
-            raise InvalidInput(_("the search text has no searchable word"), "text")
+        match = search_match(flt.text)
         where.append("id IN (SELECT rowid FROM incident_fts WHERE incident_fts MATCH ?)")
         params.append(match)
+    return where, params, key
+
+
+def list_incidents(
+    db: Database,
+    now: datetime,
+    flt: ListFilter | None = None,
+    *,
+    after: tuple[str, int] | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of cases sorted by deadline (then id), with keyset pagination.
+
+    Args:
+        after: the ``next_after`` of the previous page; ``None`` for the first page.
+        limit: page size.
+
+    Returns:
+        The page and the key to pass as ``after`` for the next one (``None`` at the end).
+    """
+    flt = flt or ListFilter()
+    where, params, key = _list_where(flt, now)
     if after is not None:
         where.append(f"({key}, id) > (?, ?)")
         params.extend(after)
@@ -388,6 +435,76 @@ def list_incidents(
     return Page(items, next_after)
 
 
+def count_incidents(db: Database, now: datetime, flt: ListFilter, *, cap: int = 10_000) -> int:
+    """How many cases ``flt`` lists, counted up to ``cap`` (a search's "37 found").
+
+    Counting stops at ``cap``: a common word in a large database is "10000+", not a scan.
+    """
+    where, params, _key = _list_where(flt, now)
+    sql = (
+        "SELECT count(*) FROM (SELECT 1 FROM incidents"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " LIMIT ?)"
+    )
+    return int(db.conn.execute(sql, [*params, cap]).fetchone()[0])
+
+
+# Words that join the words of an English name ("accident or disaster"): not a kind's name.
+_JOINING_WORDS = frozenset({"a", "an", "and", "or", "of", "the", "from"})
+
+
+def _kind_names() -> list[tuple[str, tuple[str, ...]]]:
+    """(code, its names) for every category and type: the Chinese label, the English name and
+    the name in the current language (which the catalog may word differently)."""
+    names: list[tuple[str, tuple[str, ...]]] = []
+    for category, (label, types) in CATEGORIES.items():
+        names.append((category, (label, CATEGORY_NAMES[category], _(CATEGORY_NAMES[category]))))
+        for type_, type_label in types.items():
+            english = TYPE_NAMES.get(type_, type_)
+            names.append((type_, (type_label, english, _(english))))
+    return names
+
+
+def _names_word(term: str, name: str) -> bool:
+    """Whether a term typed matches a category's or type's name: Chinese anywhere in it (two
+    characters at least: 灾 alone would be half the kinds), other words as one of its words
+    (the start of one, from three letters)."""
+    if not term.isascii():
+        return len(term) >= 2 and term in name
+    term = term.lower()
+    if term in _JOINING_WORDS:
+        return False
+    words = re.split(r"[\s_/-]+", name.lower())
+    return any(w == term or (len(term) >= 3 and w.startswith(term)) for w in words)
+
+
+def kind_codes(term: str) -> list[str]:
+    """The category and type codes whose names (in Chinese or English) match ``term``."""
+    found: list[str] = []
+    for code, names in _kind_names():
+        if code not in found and (term.lower() == code or any(_names_word(term, n) for n in names)):
+            found.append(code)
+    return found
+
+
+def search_match(text: str) -> str:
+    """The FTS5 expression for what a person typed: each word found in the text of a case or
+    in the name of its category or type (火灾 finds a fire reported as 冒烟).
+
+    Raises:
+        InvalidInput: nothing in ``text`` can be searched for.
+    """
+
+    def kinds(term: str) -> str | None:
+        codes = kind_codes(term)
+        return f"kind : ({' OR '.join(quote(c) for c in codes)})" if codes else None
+
+    match = fts_query(text, also=kinds)
+    if match is None:
+        raise InvalidInput(_("the search text has no searchable word"), "text")
+    return match
+
+
 @dataclass(frozen=True)
 class SearchHit:
     incident: Incident
@@ -400,24 +517,23 @@ SEARCH_WINDOW = 5000
 def search_incidents(
     db: Database, text: str, *, limit: int = 50, window: int = SEARCH_WINDOW
 ) -> list[SearchHit]:
-    """Full-text search over title, description, location and notes, best match first.
+    """Full-text search over title, description, location, notes and kind, best match first.
 
     Chinese words of any length are found inside unsegmented text (see ``store.textsearch``);
-    title matches weigh most, then description, location, notes.
+    title matches weigh most, then description, location, the kind (a category's or type's
+    name, see :func:`search_match`), notes.
 
     Ranking costs time in proportion to the matches ranked, so only the ``window`` most recent
     matching cases are ranked: a word found in 5 % of a million cases still answers in a few
     milliseconds, and a duty officer gets the best matches among recent cases. Older cases
     stay reachable with more words, or with ``list_incidents(text=...)``.
     """
-    match = fts_query(text)
-    if match is None:
-        raise InvalidInput(_("the search text has no searchable word"), "text")
+    match = search_match(text)
     try:
         rows = db.conn.execute(
             f"SELECT {', '.join('i.' + c.strip() for c in COLUMNS.split(','))}, f.rank"
             " FROM incident_fts f JOIN incidents i ON i.id = f.rowid"
-            " WHERE incident_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 3.0, 1.0)'"
+            " WHERE incident_fts MATCH :match AND rank MATCH 'bm25(10.0, 4.0, 3.0, 1.0, 2.0)'"
             " AND f.rowid >= coalesce((SELECT rowid FROM incident_fts WHERE incident_fts"
             " MATCH :match ORDER BY rowid DESC LIMIT 1 OFFSET :skip), 0)"
             " ORDER BY f.rank LIMIT :limit",

@@ -879,6 +879,58 @@ def _m14_drills(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m15_search_kinds(conn: sqlite3.Connection) -> None:
+    """The search index gains a ``kind`` column: each case's category and type codes.
+
+    A search for a category's or type's words (火灾, "gas leak") finds the cases of that kind
+    even when their titles say something else (a fire reported as 冒烟): the query side turns
+    the words into codes (``incidents.records``), so the index holds no translated text and
+    never goes stale when a translation changes. FTS5 tables cannot gain a column, so the
+    index is built again, with ``_`` a word character so that ``gas_leak`` is one token.
+    """
+    _run_script(
+        conn,
+        """
+        DROP TRIGGER incidents_fts_insert;
+        DROP TRIGGER incidents_fts_update;
+        DROP TRIGGER incidents_fts_delete;
+        DROP TRIGGER notes_fts_insert;
+        DROP TABLE incident_fts;
+        CREATE VIRTUAL TABLE incident_fts USING fts5(
+            title, description, location, notes, kind,
+            tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
+        );
+        INSERT INTO incident_fts(rowid, title, description, location, notes, kind)
+            SELECT i.id, dd_seg(i.title), dd_seg(i.description), dd_seg(i.location),
+                coalesce((SELECT group_concat(dd_seg(json_extract(e.data, '$.text')), ' ')
+                    FROM events e WHERE e.incident_id = i.id AND e.kind = 'note'), ''),
+                i.category || ' ' || i.type
+            FROM incidents i;
+        CREATE TRIGGER incidents_fts_insert AFTER INSERT ON incidents BEGIN
+            INSERT INTO incident_fts(rowid, title, description, location, notes, kind)
+            VALUES (new.id, dd_seg(new.title), dd_seg(new.description), dd_seg(new.location), '',
+                new.category || ' ' || new.type);
+        END;
+        CREATE TRIGGER incidents_fts_update
+            AFTER UPDATE OF title, description, location, category, type ON incidents BEGIN
+            UPDATE incident_fts SET title = dd_seg(new.title),
+                description = dd_seg(new.description), location = dd_seg(new.location),
+                kind = new.category || ' ' || new.type
+            WHERE rowid = new.id;
+        END;
+        CREATE TRIGGER incidents_fts_delete AFTER DELETE ON incidents BEGIN
+            DELETE FROM incident_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER notes_fts_insert AFTER INSERT ON events
+            WHEN new.kind = 'note' AND new.incident_id IS NOT NULL BEGIN
+            UPDATE incident_fts
+            SET notes = notes || ' ' || dd_seg(json_extract(new.data, '$.text'))
+            WHERE rowid = new.incident_id;
+        END;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -894,5 +946,6 @@ MIGRATIONS: list[Migration] = [
     _m12_audit_checkpoints,
     _m13_uplink,
     _m14_drills,
+    _m15_search_kinds,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ as the SQL function ``dd_seg``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 # CJK Unified Ideographs (+ Extension A), compatibility ideographs, kana and hangul syllables.
@@ -45,21 +46,33 @@ def segment(text: str | None) -> str:
     return _cjk_run().sub(lambda m: f" {_bigrams(m.group())} ", text)
 
 
-def fts_query(text: str) -> str | None:
+def fts_query(text: str, also: Callable[[str], str | None] | None = None) -> str | None:
     """Turn what a person typed into an FTS5 MATCH expression, or ``None`` if nothing is left.
 
     Every term must match (AND). Chinese terms become phrases of their bigrams; a single Chinese
     character becomes a prefix query; other terms are quoted so FTS5 syntax in user input
     (``AND``, ``-``, ``:``...) is taken literally.
+
+    Args:
+        also: given a term as typed, another FTS5 expression that may match in its place
+            (``OR``), or ``None``: how the owner of the indexed table adds words of its own
+            vocabulary (a category's name finding the category's code).
     """
     parts: list[str] = []
     for term in _term().findall(text):
         if _cjk_run().fullmatch(term):
             if len(term) == 1:
-                parts.append(f'"{term}"*')
+                part = f'"{term}"*'
             else:
                 grams = " ".join(term[i : i + 2] for i in range(len(term) - 1))
-                parts.append(f'"{grams}"')
+                part = f'"{grams}"'
         else:
-            parts.append('"' + term.replace('"', '""') + '"')
+            part = quote(term)
+        extra = also(term) if also is not None else None
+        parts.append(f"({part} OR {extra})" if extra else part)
     return " AND ".join(parts) if parts else None
+
+
+def quote(word: str) -> str:
+    """``word`` as an FTS5 string, to be matched as it is written."""
+    return '"' + word.replace('"', '""') + '"'

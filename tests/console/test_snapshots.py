@@ -6,7 +6,9 @@ The four main screens (dashboard, incidents, a case, a mobilization) are taken a
 snapshot shows the same layout in Chinese, and its columns must line up as well.
 
 Update with ``pytest tests/console/test_snapshots.py --snapshot-update`` and look at every SVG
-under ``tests/console/__snapshots__`` before accepting it.
+under ``tests/console/__snapshots__`` before accepting it. What the docstrings promise about
+fitting a terminal is also asserted on the drawn text (the ``*_fits`` tests), so that a
+snapshot accepted with a cut-off column fails a test, not only a reviewer's eye.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ from typing import Any
 
 import pytest
 import pytest_textual_snapshot
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, Static, TextArea
 
 from console.context import Context
 from console.tui.app import DutydeskApp
+from console.tui.screens import IncidentDetailScreen
+from console.tui.screens.incidents import TITLE_MIN
 from console.tui.screens.mobilization import MobilizationScreen
+from console.tui.widgets import StageBar
+from console.tui.widgets.keybar import KeyBar
 from incidents import workflow
 from incidents.supervision import sweep_overdue
 from mobilization import Target, cascade, recipient_rows, record_answer, start_mobilization
 from store import lease
-from store.i18n import set_language
+from store.i18n import _, set_language
 from tests.console.test_mobilization_screen import drive, jurisdiction
 from tests.support.console import OPERATOR, settle
 
@@ -126,7 +133,10 @@ def test_incidents_view(snap_compare, busy_desk: Context, size, lang):
     the status line (open 5, overdue 1 in red, supervised 1, parked 0, 5 rows, engine: here,
     05-20 15:00); the filter bar; the footer with Open, Advance, Note, Extend, Return and Park
     greyed (not allowed from reported), Void, New, Search, Filters, Quit and palette. At 80x24
-    number, level, stage, time left and title stay readable (the title cut with an ellipsis).
+    number, level, stage, time left and title stay readable (the title cut with an ellipsis,
+    the deadline column gone; no horizontal scrolling); the status line keeps its clock at the
+    right end (the parked count gives way); the footer keeps every key, long words cut with "…".
+    Asserted on the drawn text by test_incidents_view_fits.
     """
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -150,7 +160,11 @@ def test_detail_screen(snap_compare, busy_desk: Context, size, lang):
     timeline newest first (extension asked, two tasks, note, handling with its note,
     dispatched, registered, reported), long details wrapped; two open tasks (one with owner
     "G01 网格员", one due 05-20 19:00) and one extension "pending 0/1"; the footer with Void
-    greyed (not allowed in handling), Task, Done, Back.
+    greyed (not allowed in handling), Task, Complete task, Back. At 80x24 the stage bar stays
+    whole up to "closed" (arrows without spaces), the timeline takes the whole width (its
+    details column the widest) with the tasks and extensions side by side under it, and the
+    footer keeps Task, Complete task and Back (long words cut with "…"). Asserted on the drawn
+    text by test_detail_screen_fits.
     """
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -245,3 +259,86 @@ def test_mobilization_screen(snap_compare, busy_desk: Context, mobilized: int, s
         await settle(pilot)
 
     assert snap_compare(DutydeskApp(busy_desk), terminal_size=size, run_before=run_before)
+
+
+def plain_cells(table: DataTable[object], column: str) -> list[str]:
+    return [
+        str(table.get_cell_at((row, table.get_column_index(column))))
+        for row in range(table.row_count)
+    ]
+
+
+@SIZES
+@LANGS
+async def test_incidents_view_fits(busy_desk: Context, size, lang):
+    """What test_incidents_view's docstring promises about fitting, on the drawn text."""
+    app = DutydeskApp(busy_desk, home="incidents")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#incidents", DataTable)
+        shown = [str(key.value) for key in table.columns]
+        assert shown[:4] == ["number", "severity", "stage", "left"] and shown[-1] == "title"
+        assert ("deadline" in shown) is (size == SIZE)
+        # Every column is on the screen: nothing to scroll sideways to.
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        title_width = table.columns["title"].width  # type: ignore[index]
+        assert title_width >= TITLE_MIN
+        titles = plain_cells(table, "title")
+        assert len(titles) == 5
+        for title in titles:
+            assert cell_len(title) <= title_width
+        whole = {c.title for c in _cases(busy_desk)}
+        cut = [t for t in titles if t not in whole]
+        for title in cut:  # cut where it had to be, "…" at the end
+            kept = title[:-1].rstrip()
+            assert title.endswith("…") and any(w.startswith(kept) for w in whole), title
+        if size == SMALL:
+            assert cut
+        status = app.screen.query_one("#status", Static)
+        line = str(status.render())
+        assert line.endswith("05-20 15:00"), line
+        assert cell_len(line) <= status.content_region.width
+        assert _("open {count}").format(count=5) in line
+        keys = str(app.screen.query_one(KeyBar).render())
+        assert cell_len(keys) <= size[0]
+        for key in ("⏎", " a ", " o ", " x ", " r ", " v ", " p ", " n ", " / ", " f "):
+            assert key in keys, (key, keys)
+
+
+@SIZES
+@LANGS
+async def test_detail_screen_fits(busy_desk: Context, size, lang):
+    """What test_detail_screen's docstring promises about fitting, on the drawn text."""
+    app = DutydeskApp(busy_desk, home="incidents")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IncidentDetailScreen)
+        bar = screen.query_one(StageBar)
+        drawn = str(bar.render())
+        assert cell_len(drawn) <= bar.size.width
+        assert drawn.rstrip().endswith(_("closed")) and "…" not in drawn, drawn
+        timeline = screen.query_one("#timeline", DataTable)
+        widths = [c.get_render_width(timeline) for c in timeline.columns.values()]
+        assert len(widths) == 4  # time, who, event, details
+        assert widths[-1] == max(widths) and widths[-1] >= 24, widths
+        assert timeline.virtual_size.width <= timeline.scrollable_content_region.width
+        assert timeline.row_count == 8
+        tasks = screen.query_one("#tasks", DataTable)
+        extensions = screen.query_one("#extensions", DataTable)
+        assert tasks.row_count == 2 and extensions.row_count == 1
+        if size == SMALL:  # side by side under the timeline
+            assert tasks.region.y > timeline.region.y and tasks.region.y == extensions.region.y
+        keys = str(screen.query_one(KeyBar).render())
+        assert cell_len(keys) <= size[0]
+        for key, word in (("t", _("Task")), ("c", _("Complete task")), ("esc", _("Back"))):
+            start = f" {key} {word[:2]}"  # long words may be cut, with "…"
+            assert start in keys, (start, keys)
+
+
+def _cases(ctx: Context) -> list[Any]:
+    from incidents.records import ListFilter, list_incidents
+
+    return list_incidents(ctx.db, ctx.clock.now(), ListFilter(), limit=50).items

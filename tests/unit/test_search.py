@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
@@ -14,11 +16,15 @@ from incidents.records import (
     ListFilter,
     NewIncident,
     create_incident,
+    find_case,
     list_incidents,
+    resolve_number,
     search_incidents,
 )
 from store.clock import FixedClock
-from store.errors import InvalidInput
+from store.db import apply_migrations, connect
+from store.errors import InvalidInput, NotFound
+from store.schema import MIGRATIONS
 from store.textsearch import fts_query, segment
 from tests.conftest import OPERATOR, MakeCase
 
@@ -145,7 +151,7 @@ def test_search_follows_a_title_edit(
     db: Database, clock: FixedClock, policy: Policy, cases: dict[str, Incident]
 ) -> None:
     wf.edit(db, clock, policy, OPERATOR, cases["garbage"].id, title="河道漂浮物", location="东湖")
-    assert found(db, "垃圾") == []
+    assert found(db, "道垃") == []  # only in the old title ("垃圾" is its type's name, 垃圾堆放)
     assert found(db, "漂浮物") == ids(cases["garbage"])
     assert found(db, "东湖") == ids(cases["garbage"])
     assert found(db, "难闻") == ids(cases["garbage"])
@@ -245,9 +251,78 @@ def test_ranking_is_limited_to_the_most_recent_matches(
     """Only the ``window`` newest matching cases are ranked; the best of them comes first."""
     ids = []
     for title in ("燃气泄漏 燃气 燃气", "燃气表故障", "楼道燃气味", "燃气管道检查"):
-        new = NewIncident(title=title, category="accident_disaster", type="gas_leak")
+        # Type "other": a kind named 燃气泄漏 would match all four alike, and even out the ranks.
+        new = NewIncident(title=title, category="accident_disaster", type="other")
         ids.append(create_incident(db, clock, policy, "t", new).id)
     everything = [h.incident.id for h in search_incidents(db, "燃气")]
     assert everything[0] == ids[0] and sorted(everything) == sorted(ids)
     recent = [h.incident.id for h in search_incidents(db, "燃气", window=2)]
     assert sorted(recent) == sorted(ids[2:])
+
+
+def test_a_category_or_type_name_finds_the_cases_of_that_kind(
+    db: Database, make_case: MakeCase
+) -> None:
+    """A fire reported as 冒烟 is found by 火灾 (its type) and 事故灾难 (its category), in
+    Chinese and in English, and a code works too; other kinds are not."""
+    smoke = make_case(title="5栋楼道冒烟", category="accident_disaster", type="fire")
+    leak = make_case(title="闻到异味", category="accident_disaster", type="gas_leak")
+    noise = make_case(title="夜间施工", category="environment", type="noise")
+    assert found(db, "火灾") == ids(smoke)
+    assert found(db, "fire") == ids(smoke)
+    assert found(db, "Fire") == ids(smoke)
+    assert sorted(found(db, "事故灾难")) == ids(smoke, leak)
+    assert sorted(found(db, "accident")) == ids(smoke, leak)
+    assert found(db, "燃气泄漏") == ids(leak)
+    assert found(db, "gas leak") == ids(leak)
+    assert found(db, "gas_leak") == ids(leak)
+    assert found(db, "噪声") == ids(noise)
+    assert found(db, "noise") == ids(noise)
+    # Words of a name and of the text combine: every word must match somewhere.
+    assert found(db, "火灾 楼道") == ids(smoke)
+    assert found(db, "火灾 异味") == []
+    # The words that join an English name are not a kind.
+    assert found(db, "and") == [] and found(db, "or") == []
+
+
+def test_an_upgraded_database_indexes_the_kinds_of_its_cases(
+    tmp_path: Path, clock: FixedClock, policy: Policy
+) -> None:
+    """Cases logged before the kind was indexed are found by it after the upgrade, and their
+    notes are still found."""
+    db = connect(tmp_path / "old.db", migrate=False)
+    apply_migrations(db, upto=len(MIGRATIONS) - 1)
+    new = NewIncident(title="5栋楼道冒烟", category="accident_disaster", type="fire")
+    case = create_incident(db, clock, policy, OPERATOR, new)
+    wf.add_note(db, clock, OPERATOR, case.id, "已疏散住户")
+    assert apply_migrations(db) == len(MIGRATIONS)
+    assert found(db, "火灾") == [case.id]
+    assert found(db, "疏散") == [case.id]
+    db.close()
+
+
+def test_a_number_s_tail_names_the_newest_year_s_case(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    def log(title: str) -> Incident:
+        return create_incident(
+            db, clock, policy, OPERATOR, NewIncident(title=title, category="dispute")
+        )
+
+    clock.set(datetime(2025, 12, 30, 4, 0, tzinfo=UTC))
+    old_one, old_two = log("去年一"), log("去年二")
+    clock.set(datetime(2026, 1, 5, 4, 0, tzinfo=UTC))
+    new_one = log("今年一")
+    assert (old_two.number, new_one.number) == ("2025-000002", "2026-000001")
+    assert resolve_number(db, "1") == new_one.id
+    assert resolve_number(db, "000001") == new_one.id
+    assert resolve_number(db, " 2 ") == old_two.id  # none this year: the year before's
+    assert resolve_number(db, "2025-000001") == old_one.id
+    for text in ("0", "1234567", "一", "2a", ""):
+        with pytest.raises(InvalidInput):
+            resolve_number(db, text)
+    with pytest.raises(NotFound):
+        resolve_number(db, "244")
+    # find_case (the CLI's `incident show`) falls back to the id.
+    assert find_case(db, "3") == new_one.id
+    assert find_case(db, "1") == new_one.id

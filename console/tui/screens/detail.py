@@ -8,7 +8,8 @@ change, from this console or another process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,20 +17,22 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Static
 
 from console.timefmt import local, short
-from console.tui.dialogs import MobilizeDialog, MobilizeRequest
+from console.timeline import entry_details, event_label, target_words, written_targets
+from console.tui.dialogs import MobilizeDialog, MobilizeRequest, YesNoDialog
 from console.tui.screens.actions import CASE_COMMANDS, CaseScreen
 from console.tui.screens.incidents import CLOCK_SECONDS
 from console.tui.screens.mobilization import MobilizationScreen
 from console.tui.widgets import StageBar
 from console.tui.widgets.cells import fit, plain, time_left
 from console.tui.widgets.keybar import KeyBar
+from contacts.directory import labels
 from incidents import workflow
 from incidents.models import (
     Extension,
@@ -42,41 +45,11 @@ from incidents.models import (
 )
 from incidents.records import get_incident, tasks_of, timeline
 from mobilization import ensure_default_tree, start_mobilization
-from store.clock import Clock, from_iso
+from store.clock import Clock
 from store.db import Database
-from store.errors import NotFound
+from store.errors import DutydeskError, NotFound
 from store.i18n import N_, _
 
-# Timeline entry kinds (event codes) -> what the timeline calls them (translated where shown).
-KIND_LABELS = {
-    "reported": N_("reported"),
-    "register": N_("registered"),
-    "dispatch": N_("dispatched"),
-    "handle": N_("handling"),
-    "feedback": N_("feedback"),
-    "verify": N_("verified"),
-    "close": N_("closed"),
-    "void": N_("voided"),
-    "return": N_("returned"),
-    "reopen": N_("reopened"),
-    "merge": N_("merged"),
-    "merged_in": N_("merged in"),
-    "park": N_("parked"),
-    "unpark": N_("unparked"),
-    "note": N_("note"),
-    "assign": N_("assigned"),
-    "edit": N_("edited"),
-    "extension_requested": N_("extension requested"),
-    "extension_approved": N_("extension approved"),
-    "extension_granted": N_("extension granted"),
-    "extension_rejected": N_("extension rejected"),
-    "supervise": N_("supervised"),
-    "remind": N_("reminded"),
-    "task_added": N_("task added"),
-    "task_done": N_("task done"),
-    "personal_data_shown": N_("phone shown"),
-}
-_DETAIL_KEYS = ("title", "text", "result", "reason", "to", "note", "into", "duplicate")
 # Extension statuses (database values) -> their names (translated where shown).
 EXTENSION_STATUS = {
     "pending": N_("pending"),
@@ -85,32 +58,25 @@ EXTENSION_STATUS = {
     "lapsed": N_("lapsed"),
 }
 KIND_WIDTH = (8, 12)  # the timeline's kind column: at least, at most (cells)
+NARROW = 100  # columns: under this the tasks and extensions go under the timeline
 
 
 def kind_label(kind: str) -> str:
-    """A timeline entry kind's name in the current language (the code itself if unknown)."""
-    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else kind
+    """A timeline entry kind's name in the current language (:mod:`console.timeline`)."""
+    return event_label(kind)
 
 
-def entry_detail(entry: TimelineEntry, zone: ZoneInfo) -> str:
-    """One line saying what a timeline entry did, for the timeline table."""
-    data = entry.data
+def entry_detail(
+    entry: TimelineEntry, zone: ZoneInfo, names: Mapping[str, str] | None = None
+) -> str:
+    """One line saying what a timeline entry did, for the timeline table (``names``: written
+    targets → names, :func:`contacts.directory.labels`)."""
     parts: list[str] = []
     if entry.stage_to is not None and entry.kind != "reported":
         start = entry.stage_from.label if entry.stage_from else ""
         parts.append(f"{start}→{entry.stage_to.label}")
-    parts.extend(str(data[key]) for key in _DETAIL_KEYS if data.get(key))
-    if entry.kind == "verify" and data.get("passed") is False:
-        parts.insert(1, _("failed"))
-    if entry.kind == "remind":
-        parts.append(_("#{n}").format(n=data.get("n")))
-    if entry.kind == "edit":
-        changes = data.get("changes", {})
-        parts.extend(f"{name}: {old} → {new}" for name, (old, new) in changes.items())
-    for key in ("until", "deadline"):
-        if data.get(key):
-            parts.append(_("deadline {time}").format(time=short(from_iso(str(data[key])), zone)))
-    return "  ".join(parts)
+    details = entry_details(entry, zone, compact=True, names=names)
+    return "  ".join([*parts, details] if details else parts)
 
 
 @dataclass(frozen=True)
@@ -121,6 +87,7 @@ class CaseView:
     entries: list[TimelineEntry]
     tasks: list[Task]
     extensions: list[Extension]
+    names: dict[str, str] = field(default_factory=dict)  # written targets → people's words
 
 
 def task_status(task: Task, now: datetime) -> Text:
@@ -141,12 +108,14 @@ class IncidentDetailScreen(CaseScreen):
         Binding("c", "complete_task", N_("Complete task")),
         Binding("M", "mobilize", N_("Mobilize")),
         Binding("escape", "back", N_("Back")),
+        Binding("z", "undo", N_("Undo"), show=False),
     ]
     COMMANDS_OFFERED = (
         *CASE_COMMANDS,
         ("add_task", N_("Add task"), N_("Add a task to this case (t)")),
         ("complete_task", N_("Complete task"), N_("Mark the highlighted task done (c)")),
         ("mobilize", N_("Mobilize"), N_("Call out the case's grid or teams (M)")),
+        ("undo", N_("Undo last step"), N_("Take back your last step, within minutes (z)")),
         ("back", N_("Back to the list"), N_("Back to the incidents table (escape)")),
     )
     CASE_ACTIONS = frozenset({*CaseScreen.CASE_ACTIONS, "add_task", "complete_task"})
@@ -157,6 +126,7 @@ class IncidentDetailScreen(CaseScreen):
         self.incident: Incident | None = None
         self._tasks: list[Task] = []
         self._entries: list[TimelineEntry] = []
+        self._names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -173,10 +143,12 @@ class IncidentDetailScreen(CaseScreen):
                 yield Label(_("Timeline"), classes="section-title")
                 yield DataTable(id="timeline", cursor_type="row")
             with Vertical(id="detail-side"):
-                yield Label(_("Tasks"), classes="section-title")
-                yield DataTable(id="tasks", cursor_type="row")
-                yield Label(_("Extensions"), classes="section-title")
-                yield DataTable(id="extensions", cursor_type="none")
+                with Vertical(id="detail-tasks"):
+                    yield Label(_("Tasks"), classes="section-title")
+                    yield DataTable(id="tasks", cursor_type="row")
+                with Vertical(id="detail-extensions"):
+                    yield Label(_("Extensions"), classes="section-title")
+                    yield DataTable(id="extensions", cursor_type="none")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -204,15 +176,18 @@ class IncidentDetailScreen(CaseScreen):
         """Read the case, its timeline, tasks and extensions (small indexed reads)."""
         ctx = self.desk.ctx
         case = self.incident_id
-        self.read_and_show(
-            lambda: CaseView(
-                get_incident(ctx.db, case),
-                timeline(ctx.db, case),
+
+        def read() -> CaseView:
+            incident, entries = get_incident(ctx.db, case), timeline(ctx.db, case)
+            return CaseView(
+                incident,
+                entries,
                 tasks_of(ctx.db, case),
                 workflow.extensions_of(ctx.db, case),
-            ),
-            self._show,
-        )
+                labels(ctx.db, written_targets(incident.assignee, entries)),
+            )
+
+        self.read_and_show(read, self._show)
 
     def read_failed(self, exc: Exception) -> None:
         super().read_failed(exc)
@@ -227,6 +202,7 @@ class IncidentDetailScreen(CaseScreen):
         incident = view.incident
         self.incident = incident
         self._tasks = view.tasks
+        self._names = view.names
         self.sub_title = f"{incident.number} {incident.title}"
         ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
@@ -284,7 +260,10 @@ class IncidentDetailScreen(CaseScreen):
             (_("Grid"), incident.grid or ""),
             (_("Reporter"), reporter),
             (_("Source"), incident.source.label),
-            (_("Assignee"), incident.assignee or ""),
+            (
+                _("Assignee"),
+                target_words(incident.assignee, self._names) if incident.assignee else "",
+            ),
             (_("Reported"), local(incident.reported_at, zone)),
             (_("Tags"), ", ".join(incident.tags)),
             (_("In stage since"), local(incident.stage_since, zone)),
@@ -356,11 +335,13 @@ class IncidentDetailScreen(CaseScreen):
                 short(entry.at, zone),
                 plain(entry.operator),
                 Text(kind, style=style),
-                Text(entry_detail(entry, zone)),
+                Text(entry_detail(entry, zone, self._names)),
                 height=None,
             )
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
+        # Under NARROW columns the tasks and extensions go under the timeline (detail.tcss).
+        self.set_class(event.size.width < NARROW, "-narrow")
         self.call_after_refresh(self._show_timeline)
 
     # ---- keys -------------------------------------------------------------------------------
@@ -411,6 +392,51 @@ class IncidentDetailScreen(CaseScreen):
                 db, clock, operator, task.id
             ),
         )
+
+    # ---- undo -------------------------------------------------------------------------------
+
+    def action_undo(self) -> None:
+        """Take back this officer's last step on the case, once confirmed."""
+        incident = self._target()
+        if incident is not None:
+            self._check_undo(incident.id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="case-undo")
+    def _check_undo(self, case_id: int) -> None:
+        """Find what an undo would take back (or why it cannot), then ask."""
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                plan = workflow.undoable(ctx.db, ctx.policy, ctx.operator, case_id, ctx.clock.now())
+        except DutydeskError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title=_("Undo"), severity="warning", markup=False
+            )
+            return
+        self.app.call_from_thread(self._confirm_undo, plan)
+
+    def _confirm_undo(self, plan: workflow.Undo) -> None:
+        number = plan.incident.number
+        question = _(
+            "Undo '{step}' of {number}, taken at {time}? The case goes back to {stage} with"
+            " the time limit it had; both steps stay in the timeline."
+        ).format(
+            step=kind_label(plan.step.kind),
+            number=number,
+            time=short(plan.step.at, self.desk.ctx.config.zone),
+            stage=plan.stage.label,
+        )
+        policy = self.desk.ctx.policy
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            workflow.undo(db, clock, policy, operator, plan.incident.id)
+            return _("{number}: last step undone").format(number=number)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(step, title="", error_title=_("Undo"))
+
+        self.app.push_screen(YesNoDialog(_("Undo"), question), answered)
 
     # ---- mobilizing from the case -----------------------------------------------------------
 

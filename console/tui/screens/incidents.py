@@ -8,10 +8,12 @@ database lock and come back as messages; a reload keeps the cursor on the case i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from time import monotonic
 from zoneinfo import ZoneInfo
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,14 +33,16 @@ from console.tui.widgets.keybar import KeyBar
 from incidents.models import LOOP, Incident, Severity, Stage
 from incidents.records import (
     NUMBER_RE,
+    TAIL_RE,
     ListFilter,
     NewIncident,
     Page,
+    count_incidents,
     list_incidents,
-    resolve_id,
+    resolve_number,
 )
 from incidents.supervision import Counts, counts
-from store.errors import DutydeskError
+from store.errors import DutydeskError, NotFound
 from store.i18n import N_, _, ngettext
 
 PAGE = 100
@@ -49,12 +53,15 @@ MAX_ROWS = 5000  # a DataTable measures every row it holds; past this, narrow th
 # not a read every third page (each add invalidates the table's render caches).
 READ_AHEAD = 600
 APPEND_SLICE = 100
-TITLE_WIDTH = 40
+TITLE_MIN = 16  # cells: below this the columns that give way do, for the title
+FOUND_CAP = 10_000  # a search counts its matches up to this ("10000+ found")
 SEARCH_DELAY = 0.3
 CLOCK_SECONDS = 30.0  # "time left" moves on even when no data changes
+ENGINE_LOOK_SECONDS = 2.0  # a console whose engine is not running reads the lease this often
+ALERT = "⚠"
 COUNTS_INTERVAL = 3.0  # counts scan the whole table: at most this often for outside changes
-# Time left comes before the title: on a narrow terminal the title is what gets cut, never
-# the column that says which case is overdue. (key, header translated where shown)
+# Time left comes before the title: on a narrow terminal the title is what gets cut (with
+# "…"), never the column that says which case is overdue. (key, header translated where shown)
 COLUMNS = (
     ("number", N_("No.")),
     ("severity", N_("Level")),
@@ -64,6 +71,11 @@ COLUMNS = (
     ("grid", N_("Grid")),
     ("title", N_("Title")),
 )
+# Columns that give way, first first, when the title would be narrower than TITLE_MIN: the
+# deadline is also in "time left", the grid is in the case.
+GIVE_WAY = ("deadline", "grid")
+CELL_PADDING = 2  # a DataTable cell's padding, both sides
+SCROLLBAR = 2  # kept for the table's vertical scrollbar
 # engine state -> (label translated where shown, style)
 ENGINE_LABELS = {
     "here": (N_("engine: here"), "green"),
@@ -88,17 +100,61 @@ def stage_cell(incident: Incident) -> Text:
     return text
 
 
-def incident_row(incident: Incident, now: datetime, zone: ZoneInfo) -> tuple[object, ...]:
-    """The cells of one case in the incidents table, in ``COLUMNS`` order."""
-    return (
-        incident.number,
-        severity_badge(incident.severity),
-        stage_cell(incident),
-        time_left(incident, now),
-        short(incident.deadline, zone),
-        plain(incident.grid),
-        fit(incident.title, TITLE_WIDTH),
-    )
+def incident_cells(incident: Incident, now: datetime, zone: ZoneInfo) -> dict[str, Text]:
+    """The cells of one case in the incidents table, by column key, the title whole."""
+    return {
+        "number": Text(incident.number),
+        "severity": severity_badge(incident.severity),
+        "stage": stage_cell(incident),
+        "left": time_left(incident, now),
+        "deadline": Text(short(incident.deadline, zone)),
+        "grid": plain(incident.grid),
+        "title": plain(incident.title),
+    }
+
+
+def natural_widths(incidents: Iterable[Incident], now: datetime, zone: ZoneInfo) -> dict[str, int]:
+    """The cells each column needs to show its header and every value whole (title aside)."""
+    widths = {key: cell_len(_(label)) for key, label in COLUMNS if key != "title"}
+    for incident in incidents:
+        for key, cell in incident_cells(incident, now, zone).items():
+            if key != "title" and cell.cell_len > widths[key]:
+                widths[key] = cell.cell_len
+    return widths
+
+
+def plan_columns(width: int, natural: dict[str, int]) -> dict[str, int]:
+    """The columns shown in a table ``width`` cells wide, and each one's width, in order.
+
+    Every column but the title gets its natural width; the title takes the rest. When that
+    rest is under ``TITLE_MIN``, the GIVE_WAY columns leave, one by one; the title is cut
+    (with "…") rather than the number, level, stage or time left.
+    """
+    shown = [key for key, _label in COLUMNS if key != "title"]
+    room = width - SCROLLBAR - CELL_PADDING
+
+    def title_room() -> int:
+        return room - sum(natural[key] + CELL_PADDING for key in shown)
+
+    for key in GIVE_WAY:
+        if title_room() >= TITLE_MIN:
+            break
+        shown.remove(key)
+    title = max(TITLE_MIN, title_room())
+    return {
+        key: natural[key] if key != "title" else title
+        for key, _ in COLUMNS
+        if key in shown or key == "title"
+    }
+
+
+def incident_row(
+    incident: Incident, now: datetime, zone: ZoneInfo, plan: dict[str, int]
+) -> list[Text]:
+    """The cells of one case for the columns of ``plan``, in order, the title fitted."""
+    cells = incident_cells(incident, now, zone)
+    cells["title"] = fit(incident.title, plan["title"])
+    return [cells[key] for key in plan]
 
 
 class IncidentTable(DataTable[object]):
@@ -144,6 +200,11 @@ class IncidentsScreen(CaseScreen):
         self._error: str | None = None
         self._search_timer: Timer | None = None
         self._filters_mounted = False
+        self._plan: dict[str, int] = {}  # the columns shown and their widths (plan_columns)
+        self._natural: dict[str, int] = {}  # natural_widths of the rows held
+        self._found: int | None = None  # how many cases the search finds (None: no search)
+        self._fresh_token: int | None = None  # the reload of a new filter: cursor to the top
+        self._open_when_loaded = False  # enter came before the new filter's rows did
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -189,10 +250,12 @@ class IncidentsScreen(CaseScreen):
     def on_mount(self) -> None:
         self.call_after_refresh(self._mount_filters)
         table = self.query_one(IncidentTable)
-        for key, label in COLUMNS:
-            table.add_column(_(label), key=key, width=TITLE_WIDTH if key == "title" else None)
+        ctx = self.desk.ctx
+        self._natural = natural_widths([], ctx.clock.now(), ctx.config.zone)
+        self._set_columns(table, self._plan_for(table))
         table.focus()
-        self.watch(self.app, "engine_state", self._show_status, init=False)
+        self.watch(self.app, "engine_state", self._engine_changed, init=False)
+        self.set_interval(ENGINE_LOOK_SECONDS, self._look_for_engine)
         self.watch(self.app, "engine_trouble", self._show_status, init=False)
         self.watch(self.app, "uplink", self._show_status, init=False)
         self.set_interval(CLOCK_SECONDS, self._tick)
@@ -241,11 +304,23 @@ class IncidentsScreen(CaseScreen):
     ) -> None:
         try:
             page = self._list(flt, after, limit)
+            found = None
+            if flt.text and (page.next_after is not None or after is not None):
+                ctx = self.desk.ctx
+                with self.desk.db_lock:
+                    found = count_incidents(ctx.db, ctx.clock.now(), flt, cap=FOUND_CAP)
+            elif flt.text:
+                found = len(page.items)
         except Exception as exc:  # shown in the status line; the console carries on
             self.post_message(LoadFailed(str(exc)))
             return
         if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._count_found, token, found)
             self.post_message(PageLoaded(token, page.items, page.next_after, append=False))
+
+    def _count_found(self, token: int, found: int | None) -> None:
+        if token == self._token:
+            self._found = found
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="more")
     def _read_more(self, token: int, flt: ListFilter, after: tuple[str, int]) -> None:
@@ -294,17 +369,26 @@ class IncidentsScreen(CaseScreen):
         table = self.query_one(IncidentTable)
         ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
+        fresh = message.token == self._fresh_token
         if message.append:
             self._append_slices(message.token, list(message.items), now, zone)
-        elif [i.id for i in message.items] == list(self._items):
+        elif [i.id for i in message.items] == list(self._items) and not self._replot(
+            table, natural_widths(message.items, now, zone)
+        ):
             for incident in message.items:
                 if self._items[incident.id] != incident:
-                    row = incident_row(incident, now, zone)
-                    for (column, _label), value in zip(COLUMNS, row, strict=True):
+                    row = incident_row(incident, now, zone, self._plan)
+                    for column, value in zip(self._plan, row, strict=True):
                         table.update_cell(str(incident.id), column, value)
             self._items = {i.id: i for i in message.items}
         else:
             self._replace_rows(table, message.items, now, zone)
+        if fresh:
+            # A new search or filter: its first (best) row is the one highlighted, whatever
+            # row the cursor was on before.
+            self._fresh_token = None
+            if table.row_count:
+                table.move_cursor(row=0, animate=False)
         if self._focus_id in self._items:
             table.move_cursor(row=table.get_row_index(str(self._focus_id)))
         self._focus_id = None
@@ -313,6 +397,9 @@ class IncidentsScreen(CaseScreen):
         self.query_one("#empty").display = not self._items
         self._show_status()
         self.update_keys()
+        if fresh and self._open_when_loaded:
+            self._open_when_loaded = False
+            self.action_open()
 
     def _append_slices(
         self, token: int, items: list[Incident], now: datetime, zone: ZoneInfo
@@ -321,10 +408,14 @@ class IncidentsScreen(CaseScreen):
         if token != self._token:
             return  # a reload came in between: it has read these rows itself
         table = self.query_one(IncidentTable)
+        selected = self.selected_incident()
+        wider = natural_widths(items[:APPEND_SLICE], now, zone)
+        if self._replot(table, {k: max(w, wider[k]) for k, w in self._natural.items()}):
+            self._refill(table, now, zone, selected.id if selected else None)
         for incident in items[:APPEND_SLICE]:
             if incident.id not in self._items and table.row_count < MAX_ROWS:
                 self._items[incident.id] = incident
-                table.add_row(*incident_row(incident, now, zone), key=str(incident.id))
+                table.add_row(*incident_row(incident, now, zone, self._plan), key=str(incident.id))
         rest = items[APPEND_SLICE:]
         if rest and table.row_count < MAX_ROWS:
             self.call_later(self._append_slices, token, rest, now, zone)
@@ -338,13 +429,60 @@ class IncidentsScreen(CaseScreen):
         selected = self.selected_incident()
         row = table.cursor_row
         self._items = {i.id: i for i in items}
+        self._replot(table, natural_widths(items, now, zone))
         table.clear()
         for incident in items:
-            table.add_row(*incident_row(incident, now, zone), key=str(incident.id))
+            table.add_row(*incident_row(incident, now, zone, self._plan), key=str(incident.id))
         if selected is not None and selected.id in self._items:
             row = table.get_row_index(str(selected.id))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
+
+    # ---- columns ------------------------------------------------------------------------------
+
+    def _plan_for(self, table: IncidentTable) -> dict[str, int]:
+        return plan_columns(table.size.width or self.app.size.width, self._natural)
+
+    def _set_columns(self, table: IncidentTable, plan: dict[str, int]) -> None:
+        """Make the table's columns those of ``plan`` (rows are dropped: refill them)."""
+        self._plan = plan
+        labels = dict(COLUMNS)
+        table.clear(columns=True)
+        for key, width in plan.items():
+            table.add_column(_(labels[key]), key=key, width=width)
+
+    def _replot(self, table: IncidentTable, natural: dict[str, int] | None = None) -> bool:
+        """Plan the columns for the table's width and the ``natural`` widths of the rows (by
+        default those held); True if they changed (the table is then empty of rows)."""
+        if natural is not None:
+            self._natural = natural
+        plan = self._plan_for(table)
+        if plan == self._plan:
+            return False
+        self._set_columns(table, plan)
+        return True
+
+    def _refill(
+        self, table: IncidentTable, now: datetime, zone: ZoneInfo, selected: int | None
+    ) -> None:
+        """Add the rows held again after the columns changed, the cursor on ``selected``."""
+        for incident in self._items.values():
+            table.add_row(*incident_row(incident, now, zone, self._plan), key=str(incident.id))
+        if selected is not None and selected in self._items:
+            table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
+
+    def _fit_columns(self) -> None:
+        """Plan the columns again (the width or the values changed), refilling if they moved."""
+        table = self.query_one(IncidentTable)
+        ctx = self.desk.ctx
+        now, zone = ctx.clock.now(), ctx.config.zone
+        selected = self.selected_incident()
+        if self._replot(table):
+            self._refill(table, now, zone, selected.id if selected else None)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_columns)
+        self.call_after_refresh(self._show_status)
 
     def on_counts_loaded(self, message: CountsLoaded) -> None:
         self._counts = message.counts
@@ -352,12 +490,84 @@ class IncidentsScreen(CaseScreen):
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self._error = message.error
+        self._fresh_token = None
+        self._open_when_loaded = False
         self._loading_more = False
         self._counts_after_page()
         self._show_status()
 
     def _show_status(self) -> None:
+        """The status line: counts, rows or matches, errors; then the engine, the uplink and
+        the clock. On a narrow terminal the parked and supervised counts give way, then the
+        left part is cut with "…"; the right end (engine, clock) stays whole."""
         ctx = self.desk.ctx
+        bar = " │ "
+        tail = Text(no_wrap=True)
+        tail.append(bar)
+        state = self.desk.engine_state
+        paused = self._paused if state != "here" else None
+        if paused:  # as the dashboard says it: since when the escalations wait
+            tail.append(f"{ALERT} {paused}", style="bold red")
+        else:
+            tail.append_text(engine_label(state))
+        if self.desk.engine_trouble:
+            tail.append(" " + _("local error: messages held back"), style="bold red")
+        uplink = self._uplink()
+        if uplink:
+            tail.append(bar)
+            tail.append_text(uplink)
+        tail.append(bar)
+        tail.append(short(ctx.clock.now(), ctx.config.zone))
+        status = self.query_one("#status", Static)
+        width = status.content_region.width
+        room = width - tail.cell_len
+        for counts_shown in (4, 3, 2):
+            text = self._status_left(counts_shown)
+            if not width or text.cell_len <= room:
+                break
+        else:
+            text.truncate(max(1, room), overflow="ellipsis")
+        text.append_text(tail)
+        status.update(text)
+
+    # ---- the engine's vacancy (as on the dashboard) ------------------------------------------
+
+    # "no engine running since 09:46 — escalations paused", while no engine holds the lease.
+    _paused: str | None = None
+
+    def _engine_changed(self, state: str) -> None:
+        if state not in ("here", "starting"):
+            self._look_for_engine()  # said at once, not at the next look
+        self._show_status()
+
+    def _look_for_engine(self) -> None:
+        """Unless this console runs the engine: whether any engine holds the lease (a read in
+        a worker), so that a stopped engine is said, with since when, and not left silent."""
+        if self.desk.engine_state in ("here", "starting"):
+            if self._paused is not None:
+                self._paused = None
+                self._show_status()
+            return
+        self.run_worker(
+            self._read_vacancy, thread=True, exclusive=True, group="vacancy", exit_on_error=False
+        )
+
+    def _read_vacancy(self) -> None:
+        from console.engine import paused_now
+
+        ctx = self.desk.ctx
+        with self.desk.db_lock:
+            paused = paused_now(ctx.db, ctx.clock.now(), ctx.config.zone)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_paused, paused)
+
+    def _show_paused(self, paused: str | None) -> None:
+        if paused != self._paused and self.is_attached:
+            self._paused = paused
+            self._show_status()
+
+    def _status_left(self, counts_shown: int) -> Text:
+        """The left part of the status line with the first ``counts_shown`` counts."""
         bar = " │ "
         text = Text(no_wrap=True, overflow="ellipsis")
         if self._counts is not None:
@@ -366,31 +576,38 @@ class IncidentsScreen(CaseScreen):
             # The overdue figure is red on its own: the label and the figure go apart.
             text.append(_("overdue") + " ")
             text.append(str(c.overdue), style="bold red" if c.overdue else "")
-            text.append("  " + _("supervised {count}").format(count=c.supervised))
-            text.append("  " + _("parked {count}").format(count=c.parked))
+            if counts_shown > 2:
+                text.append("  " + _("supervised {count}").format(count=c.supervised))
+            if counts_shown > 3:
+                text.append("  " + _("parked {count}").format(count=c.parked))
             text.append(bar)
         count = len(self._items)
-        if self._next_after:
+        if self._found is not None and self._filter.text:
+            text.append_text(self._found_text(count))
+        elif self._next_after:
             text.append(_("{count}+ rows").format(count=count))
         else:
             text.append(ngettext("{count} row", "{count} rows", count).format(count=count))
         if self._next_after and len(self._items) >= MAX_ROWS:
             first = _("(first {count}: narrow the filters)").format(count=MAX_ROWS)
             text.append(" " + first, style="yellow")
-        text.append(bar)
-        text.append_text(engine_label(self.desk.engine_state))
-        if self.desk.engine_trouble:
-            text.append(" " + _("local error: messages held back"), style="bold red")
-        uplink = self._uplink()
-        if uplink:
-            text.append(bar)
-            text.append_text(uplink)
-        text.append(bar)
-        text.append(short(ctx.clock.now(), ctx.config.zone))
         if self._error:
             text.append(bar)
             text.append(self._error, style="bold red")
-        self.query_one("#status", Static).update(text)
+        return text
+
+    def _found_text(self, shown: int) -> Text:
+        """What a search found: "37 found", or "100 of 737 found, pgdn for more"."""
+        found = self._found or 0
+        if found >= FOUND_CAP:
+            return Text(
+                _("{shown} of {count}+ found, pgdn for more").format(shown=shown, count=FOUND_CAP)
+            )
+        if shown < found:
+            return Text(
+                _("{shown} of {count} found, pgdn for more").format(shown=shown, count=found)
+            )
+        return Text(ngettext("{count} found", "{count} found", found).format(count=found))
 
     def _uplink(self) -> Text:
         """The uplink's short form (nothing where none is configured and nothing waits)."""
@@ -407,13 +624,18 @@ class IncidentsScreen(CaseScreen):
         ctx = self.desk.ctx
         now = ctx.clock.now()
         table = self.query_one(IncidentTable)
+        widest = 0
         for incident_id, incident in self._items.items():
             # Only the cells whose words changed: each update makes the table measure and
             # redraw, and most deadlines are days away ("3d4h" for hours on end).
             left = time_left(incident, now)
+            widest = max(widest, left.cell_len)
             key = str(incident_id)
             if table.get_cell(key, "left") != left:
                 table.update_cell(key, "left", left)
+        if widest > self._natural.get("left", 0):  # "59m" became "overdue 1m"
+            self._natural = {**self._natural, "left": widest}
+            self._fit_columns()
         self._want_counts(now=False)
         self._show_status()
 
@@ -468,7 +690,9 @@ class IncidentsScreen(CaseScreen):
         flt = self.current_filter()
         if flt != self._filter:
             self._filter = flt
+            self._found = None
             self.reload(limit=PAGE, counts_now=False)
+            self._fresh_token = self._token
 
     @on(Select.Changed)
     @on(Checkbox.Changed)
@@ -484,24 +708,27 @@ class IncidentsScreen(CaseScreen):
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        if NUMBER_RE.match(text):
+        if NUMBER_RE.match(text) or (text.isascii() and TAIL_RE.match(text)):
             self._open_number(text)
         else:
             self._search_now()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="number")
     def _open_number(self, number: str) -> None:
-        """Open the case of a number typed in the search box, or say there is none."""
+        """Open the case of a number (or the tail of one: 244) typed in the search box; a tail
+        no case has is searched for as text, a full number no case has is said so."""
         try:
             with self.desk.db_lock:
-                incident_id = resolve_id(self.desk.ctx.db, number)
+                incident_id = resolve_number(self.desk.ctx.db, number)
         except DutydeskError as exc:
-            self.app.call_from_thread(self._no_such_number, str(exc))
+            full = NUMBER_RE.match(number) is not None or not isinstance(exc, NotFound)
+            self.app.call_from_thread(self._no_such_number, str(exc) if full else None)
         else:
             self.post_message(IncidentOpened(incident_id))
 
-    def _no_such_number(self, error: str) -> None:
-        self.notify(error, severity="warning", markup=False)
+    def _no_such_number(self, error: str | None) -> None:
+        if error is not None:
+            self.notify(error, severity="warning", markup=False)
         self._search_now()
 
     def _search_now(self) -> None:
@@ -516,6 +743,14 @@ class IncidentsScreen(CaseScreen):
         return super().check_action(action, parameters)
 
     def action_open(self) -> None:
+        """Open the highlighted case; right after a new search, its first hit once it is read
+        (the rows still shown belong to the search before)."""
+        if self._fresh_token is not None or (
+            self._search_timer is not None and self.current_filter() != self._filter
+        ):
+            self._open_when_loaded = True
+            self.apply_filters()
+            return
         incident = self.selected_incident()
         if incident is not None:
             self.post_message(IncidentOpened(incident.id))

@@ -8,12 +8,16 @@ from textual.widgets import Static
 
 from incidents.models import LOOP, Stage
 
+# The bar's forms, widest first: the first that fits is drawn, the last is cut with "…".
+FORMS = ("wide", "tight", "short")
+
 
 class StageBar(Static):
     """One line showing where a case stands in the closed loop.
 
     Stages already passed are marked done, the current one is highlighted, the ones ahead are
-    dim. A voided or merged case shows the loop up to where it left, then its end.
+    dim. A voided or merged case shows the loop up to where it left, then its end. Where the
+    line is narrow, the arrows lose their spaces, then the stages passed their names.
     """
 
     COMPONENT_CLASSES = {
@@ -26,7 +30,7 @@ class StageBar(Static):
     DEFAULT_CSS = """
     StageBar {
         height: 1;
-        width: auto;
+        width: 1fr;
         & > .stage-bar--done { color: $success; }
         & > .stage-bar--current { background: $accent; color: $text; text-style: bold; }
         & > .stage-bar--todo { color: $text-muted; }
@@ -47,25 +51,37 @@ class StageBar(Static):
         self.stage = stage
 
     def render(self) -> Text:
+        width = self.size.width
+        for form in FORMS:
+            text = self._drawn(form)
+            if not width or text.cell_len <= width:
+                return text
+        text.truncate(width, overflow="ellipsis")
+        return text
+
+    def _drawn(self, form: str) -> Text:
+        """The bar in one of FORMS: ``wide`` (" → " between stages), ``tight`` ("→"), or
+        ``short`` (stages passed as a bare ✓)."""
         done = self.get_component_rich_style("stage-bar--done")
         current = self.get_component_rich_style("stage-bar--current")
         todo = self.get_component_rich_style("stage-bar--todo")
         end = self.get_component_rich_style("stage-bar--end")
+        arrow = " → " if form == "wide" else "→"
         in_loop = self.stage in LOOP
         reached = self.stage if in_loop else (self.left_from or Stage.REPORTED)
         position = LOOP.index(reached)
         text = Text(no_wrap=True)
         for index, stage in enumerate(LOOP):
             if index:
-                text.append(" → ", style=todo if index > position else done)
+                text.append(arrow, style=todo if index > position else done)
             if index < position or (index == position and not in_loop):
-                text.append(f"✓{stage.label}", style=done)
+                text.append("✓" if form == "short" else f"✓{stage.label}", style=done)
             elif index == position:
                 closed = stage is Stage.CLOSED
                 text.append(f" {stage.label} ", style=done + current if closed else current)
             else:
                 text.append(stage.label, style=todo)
         if not in_loop:
-            text.append("  ✗ ", style=todo)
+            text.append("  ✗ " if form == "wide" else " ✗", style=todo)
             text.append(f" {self.stage.label} ", style=end)
         return text
