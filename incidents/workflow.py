@@ -10,6 +10,7 @@ the steps that are allowed.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from incidents.models import (
     Severity,
     Stage,
     Task,
+    TimelineEntry,
     Urgency,
 )
 from incidents.records import (
@@ -31,6 +33,7 @@ from incidents.records import (
     grid_unit_id,
     resolve_id,
     row_to_task,
+    timeline,
     validate_new,
 )
 from store.audit import append_event
@@ -247,26 +250,55 @@ def register(
     return _step(db, clock, policy, operator, ref, "register", Stage.REGISTERED, _noted(note))
 
 
+TARGET_KINDS = ("grid", "team", "office", "person")
+"""What a case can be dispatched or assigned to; ``contacts.directory.KINDS`` finds them by name
+(incidents sits beside contacts and cannot ask it: tests/unit/test_directory.py checks that the
+two agree)."""
+
+
+def written_target(text: str | None, field: str = "to") -> str:
+    """A target in its written form, ``kind:code`` (``grid:G01``, ``team:T-FIRE``,
+    ``person:#12``), cleaned; the console and the CLI resolve names to it
+    (:mod:`contacts.directory`) before a step is taken.
+
+    Raises:
+        InvalidInput: empty, a bare name, or an unknown kind (naming ``field``).
+    """
+    target = _require(text, field, kind="short")
+    kind, sep, code = target.partition(":")
+    if not sep or kind.strip() not in TARGET_KINDS or not code.strip():
+        raise InvalidInput(
+            _(
+                "{target!r} is not a written target; use grid:CODE, team:CODE, office:NAME or"
+                " person:KEY (the console and the CLI find them by name)"
+            ).format(target=target),
+            field,
+        )
+    return f"{kind.strip()}:{code.strip()}"
+
+
 def dispatch(
     db: Database, clock: Clock, policy: Policy, operator: str, ref: int | str, to: str | None = None
 ) -> Incident:
-    """派遣: send the case to a grid, team or person (``grid:G01``, ``team:rescue``, a name).
+    """派遣: send the case to a grid, team, office or person, written ``kind:code``
+    (:func:`written_target`; names are resolved by the caller).
 
     Without a target it goes to its own grid, or to the duty office when it has none.
+
+    Raises:
+        InvalidInput: a target not written ``kind:code``, or an office other than the policy's.
     """
     incident = get_incident(db, ref)
-    target = clean_text(to or "", "to", kind="short")
-    if not target:
+    if not clean_text(to or "", "to", kind="short"):
         target = f"grid:{incident.grid}" if incident.grid else f"office:{policy.office_name}"
-    elif ":" not in target:
-        target = f"person:{target}"
-    kind, _sep, name = target.partition(":")
-    if kind not in ("grid", "team", "person", "office") or not name.strip():
+    else:
+        target = written_target(to)
+    kind, _sep, code = target.partition(":")
+    if kind == "office" and code != policy.office_name:
         raise InvalidInput(
-            _(
-                "{target!r} is not a target; use grid:CODE, team:NAME, office:NAME or a"
-                " person's name"
-            ).format(target=to),
+            _("the office is called {office!r}, not {name!r}").format(
+                office=policy.office_name, name=code
+            ),
             "to",
         )
     return _step(
@@ -375,10 +407,31 @@ def reopen(
     )
 
 
+def _callers(incident: Incident, entries: list[TimelineEntry]) -> list[dict[str, Any]]:
+    """Who called about a case: its reporter, the callers its notes name, and the callers of
+    the duplicates merged into it (each ``{"name", "phone"}``, the phone masked)."""
+    found: list[dict[str, Any]] = []
+    if incident.reporter_name or incident.reporter_phone:
+        found.append(
+            {"name": incident.reporter_name, "phone": mask_phone(incident.reporter_phone) or None}
+        )
+    for entry in entries:
+        if entry.kind == "note" and isinstance(entry.data.get("caller"), dict):
+            found.append(dict(entry.data["caller"]))
+        elif entry.kind == "merged_in" and isinstance(entry.data.get("callers"), list):
+            found.extend(c for c in entry.data["callers"] if isinstance(c, dict))
+    return found
+
+
 def merge(
     db: Database, clock: Clock, policy: Policy, operator: str, duplicate: int | str, into: int | str
 ) -> Incident:
-    """Merge a duplicate report into its original; the duplicate keeps its history."""
+    """Merge a duplicate report into its original; the duplicate keeps its history.
+
+    The duplicate is finished (stage ``merged``) with a link to the original; the original's
+    ``merged_in`` entry refers to the duplicate's notes (by entry id) and names its callers, so
+    nothing is copied and nothing erased.
+    """
     with write(db):
         dup = get_incident(db, duplicate)
         original = get_incident(db, into)
@@ -391,6 +444,7 @@ def merge(
                 )
             )
         _check(dup, "merge")
+        entries = timeline(db, dup.id)
         now = clock.now()
         _move(
             db,
@@ -409,7 +463,11 @@ def merge(
             operator=operator,
             kind="merged_in",
             incident_id=original.id,
-            data={"duplicate": dup.number},
+            data={
+                "duplicate": dup.number,
+                "notes": [e.id for e in entries if e.kind == "note"],
+                "callers": _callers(dup, entries),
+            },
         )
         db.conn.execute(
             "UPDATE incidents SET updated_at = ? WHERE id = ?", (to_iso(now), original.id)
@@ -499,8 +557,9 @@ def add_note(db: Database, clock: Clock, operator: str, ref: int | str, text: st
 
 
 def assign(db: Database, clock: Clock, operator: str, ref: int | str, to: str) -> Incident:
-    """Name the person (or team/grid) responsible for the case without changing its stage."""
-    target = _require(to, "to", kind="short")
+    """Name who is responsible for the case without changing its stage: a grid, team, office or
+    person written ``kind:code`` (:func:`written_target`)."""
+    target = written_target(to)
     with write(db):
         incident = get_incident(db, ref)
         if not incident.stage.is_open:
@@ -895,6 +954,209 @@ def complete_task(db: Database, clock: Clock, operator: str, task_id: int) -> Ta
     return row_to_task(row)
 
 
+# ---- undo ------------------------------------------------------------------------------
+
+UNDO_WINDOW = timedelta(minutes=5)
+"""How long after a step the officer who took it may take it back (by default)."""
+UNDOABLE = frozenset({"register", "dispatch", "handle", "feedback", "verify", "close"})
+"""The steps of the loop an undo takes back: the advances (a verification that failed too)."""
+
+
+@dataclass(frozen=True)
+class Undo:
+    """What taking back the last step of a case would do (see :func:`undoable`).
+
+    Attributes:
+        step: the timeline entry of the step taken back.
+        stage: the stage the case goes back to.
+        stage_since: when the case entered that stage (kept, not restarted).
+        deadline: that stage's deadline as it stood when the step was taken (extensions kept).
+    """
+
+    incident: Incident
+    step: TimelineEntry
+    stage: Stage
+    stage_since: datetime
+    deadline: datetime | None
+    assignee: str | None
+    reminders: int
+    supervised: bool
+    """The stage was put under supervision for ``deadline`` before the step was taken."""
+
+
+def _opt(value: object) -> datetime | None:
+    return from_iso(str(value)) if value else None
+
+
+def undoable(
+    db: Database,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    now: datetime,
+    *,
+    window: timedelta = UNDO_WINDOW,
+) -> Undo:
+    """The last step of a case, if ``operator`` may take it back now; else why not.
+
+    Only the last stage change can be taken back, only an advance of the loop
+    (:data:`UNDOABLE`), only by the officer who took it and only within ``window``. The stage
+    goes back with the time limit it had: its start, its deadline (with any extension granted
+    in it) and its overdue state, so an undo never gives a case fresh time.
+
+    Raises:
+        InvalidTransition: nothing to undo (no step, a step that is not an advance, one
+            already undone, a parked case) or too late.
+        PermissionDenied: the step was taken by another officer.
+    """
+    incident = get_incident(db, ref)
+    entries = timeline(db, incident.id)
+    moves = [i for i, e in enumerate(entries) if e.stage_to is not None]
+    last = entries[moves[-1]] if moves else None
+    if last is None or last.kind not in UNDOABLE or len(moves) < 2:
+        if last is not None and last.kind == "undo":
+            why = _("nothing to undo on {number}: its last step was already undone")
+        else:
+            why = _("nothing to undo on {number}: its last step was not an advance")
+        raise InvalidTransition(why.format(number=incident.number))
+    if incident.parked:
+        raise InvalidTransition(
+            _("case {number} is parked; unpark it before undoing").format(number=incident.number)
+        )
+    if last.operator != operator:
+        raise PermissionDenied(
+            _("only {who}, who took the last step of {number}, can undo it").format(
+                who=last.operator, number=incident.number
+            )
+        )
+    age = now - last.at
+    if age > window:
+        raise InvalidTransition(
+            _(
+                "too late to undo the last step of {number}: it was taken {minutes} min ago,"
+                " undo is possible for {limit} min; return or reopen the case instead"
+            ).format(
+                number=incident.number,
+                minutes=int(age / timedelta(minutes=1)),
+                limit=f"{window / timedelta(minutes=1):g}",
+            )
+        )
+    # Replay what the earlier entries did to the stage being returned to.
+    back = entries[moves[-2]]
+    assert back.stage_to is not None and last.stage_from == back.stage_to
+    stage = back.stage_to
+    urgency = incident.urgency
+    deadline = _opt(back.data.get("deadline")) if "deadline" in back.data else None
+    if "deadline" not in back.data:  # the first entry ("reported") names no deadline
+        deadline = policy.deadline(stage, back.at, incident.category, incident.type, urgency)
+    assignee: str | None = None
+    reminders = 0
+    supervised = False
+    for index, entry in enumerate(entries[: moves[-1]]):
+        if entry.kind in ("dispatch", "assign") and entry.data.get("to"):
+            assignee = str(entry.data["to"])
+        if index <= moves[-2]:
+            continue
+        if entry.kind in ("extension_granted", "unpark"):
+            deadline = _opt(entry.data.get("deadline"))
+        elif entry.kind == "edit" and "urgency" in entry.data.get("changes", {}):
+            new_urgency = entry.data["changes"]["urgency"][1]
+            deadline = policy.deadline(
+                stage, back.at, incident.category, incident.type, new_urgency
+            )
+        elif entry.kind == "supervise" and _opt(entry.data.get("deadline")) == deadline:
+            supervised = True
+        elif entry.kind == "remind" and _opt(entry.data.get("deadline")) == deadline:
+            reminders = int(entry.data.get("n") or 0)
+    if not supervised:
+        reminders = 0
+    return Undo(incident, last, stage, back.at, deadline, assignee, reminders, supervised)
+
+
+def undo(
+    db: Database,
+    clock: Clock,
+    policy: Policy,
+    operator: str,
+    ref: int | str,
+    *,
+    window: timedelta = UNDO_WINDOW,
+) -> Incident:
+    """Take back a mistaken advance: a step back to the previous stage, with reason "undo".
+
+    History is never erased: the step stays in the timeline and an ``undo`` entry follows it,
+    naming the entry it takes back. The stage's time limit is restored as it was (see
+    :func:`undoable`); a case that was overdue in that stage is supervised again at once, with
+    the reminders it had and no second 督办 entry (one whose deadline passed unnoticed is left to
+    the sweep); an extension request the step let lapse waits for approval again.
+
+    Raises:
+        InvalidTransition, PermissionDenied: as :func:`undoable`.
+    """
+    with write(db):
+        now = clock.now()
+        plan = undoable(db, policy, operator, ref, now, window=window)
+        incident = plan.incident
+        at = to_iso(now)
+        # Overdue again as it was; a deadline that passed unnoticed is left to the sweep.
+        overdue = plan.supervised and plan.deadline is not None and plan.deadline < now
+        values: dict[str, Any] = {
+            "stage": plan.stage.value,
+            "stage_since": to_iso(plan.stage_since),
+            "deadline": to_iso(plan.deadline) if plan.deadline else None,
+            "overdue_since": to_iso(plan.deadline) if overdue and plan.deadline else None,
+            "remind_at": (
+                to_iso(plan.deadline + (plan.reminders + 1) * policy.remind_every)
+                if overdue and plan.deadline
+                else None
+            ),
+            "reminders": plan.reminders if overdue else 0,
+            "active": 1,
+            "assignee": plan.assignee,
+            "closed_at": None,
+            "updated_at": at,
+        }
+        if overdue:
+            values["supervised"] = 1
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        cursor = db.conn.execute(
+            f"UPDATE incidents SET {assignments} WHERE id = :id AND stage = :expected",
+            {**values, "id": incident.id, "expected": incident.stage.value},
+        )
+        if cursor.rowcount != 1:
+            raise InvalidTransition(
+                _(
+                    "case {number} was changed by someone else meanwhile; look again and retry"
+                ).format(number=incident.number)
+            )
+        lapsed = _lapse_pending_extension(db, incident.id, at)
+        restored = plan.step.data.get("extension_lapsed")
+        if isinstance(restored, int):
+            db.conn.execute(
+                "UPDATE extensions SET status = 'pending', decided_at = NULL"
+                " WHERE incident_id = ? AND seq = ? AND status = 'lapsed'",
+                (incident.id, restored),
+            )
+        append_event(
+            db,
+            at=at,
+            operator=operator,
+            kind="undo",
+            incident_id=incident.id,
+            stage_from=incident.stage.value,
+            stage_to=plan.stage.value,
+            data={
+                "reason": "undo",
+                "undone": plan.step.id,
+                "step": plan.step.kind,
+                "deadline": values["deadline"],
+                **({"extension_lapsed": lapsed} if lapsed is not None else {}),
+                **({"extension_restored": restored} if isinstance(restored, int) else {}),
+            },
+        )
+    return get_incident(db, incident.id)
+
+
 __all__ = [
     "ACTIONS",
     "NEXT_STEP",
@@ -917,6 +1179,8 @@ __all__ = [
     "reopen",
     "request_extension",
     "return_case",
+    "undo",
+    "undoable",
     "unpark",
     "verify",
     "void",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -10,8 +11,19 @@ import click
 from console.cli import render
 from console.cli.common import MAX_ROW_ID, ROW_ID, State, emit_json, parse_time, pass_state
 from console.cli.tables import out, pad
-from console.timefmt import local
+from console.timefmt import local, short
+from console.timeline import written_targets
+from contacts.directory import Target, describe, labels, resolve_target
 from incidents import workflow as wf
+from incidents.duplicates import WINDOW as DUPLICATE_WINDOW
+from incidents.duplicates import (
+    Call,
+    Duplicate,
+    add_call,
+    caller_of,
+    caller_text,
+    find_duplicates,
+)
 from incidents.models import (
     CATEGORIES,
     Incident,
@@ -19,12 +31,14 @@ from incidents.models import (
     Stage,
     Urgency,
     category_label,
+    step_label,
     type_label,
 )
 from incidents.records import (
     ListFilter,
     NewIncident,
     create_incident,
+    find_case,
     get_incident,
     list_incidents,
     list_tasks,
@@ -32,6 +46,7 @@ from incidents.records import (
     search_incidents,
     tasks_of,
     timeline,
+    validate_new,
 )
 from store.errors import InvalidInput
 from store.i18n import N_, _
@@ -102,7 +117,9 @@ def _done(state: State, item: Incident, as_json: bool, message: str) -> None:
 
 @incident.command("new", cls=_NewCommand)
 @click.option("--title", required=True, help=N_("Short title, e.g. 'fire in building 3'."))
-@click.option("--category", required=True, help=N_("Category code or Chinese label."))
+@click.option(
+    "--category", help=N_("Category code or Chinese label (required unless --as-note-to).")
+)
 @click.option("--type", "type_", help=N_("Type within the category (default: other)."))
 @click.option("--severity", default="IV", show_default=True, help=N_("Level I-IV (1-4)."))
 @click.option(
@@ -122,6 +139,15 @@ def _done(state: State, item: Incident, as_json: bool, message: str) -> None:
     help=N_("phone, hotline, grid-patrol, video, directive, other."),
 )
 @click.option("--tag", "tags", multiple=True, help=N_("A tag (repeatable)."))
+@click.option(
+    "--as-note-to",
+    "note_to",
+    metavar="CASE",
+    help=N_(
+        "Add the call to this open case as a note naming the reporter as its caller, instead"
+        " of logging a new case (for a likely duplicate)."
+    ),
+)
 @JSON
 @pass_state
 def new(
@@ -140,33 +166,106 @@ def new(
     phone: str | None,
     source: str,
     tags: tuple[str, ...],
+    note_to: str | None,
     as_json: bool,
 ) -> None:
-    """Log a reported case."""
+    """Log a reported case, and list the open cases it likely repeats.
+
+    A call about a case already logged (same grid or place, similar words, last hours) is
+    better added to it: --as-note-to CASE. A new case that turns out a duplicate is merged
+    with `incident merge NEW ORIGINAL`.
+    """
     ctx = state.ctx
-    item = create_incident(
-        ctx.db,
-        ctx.clock,
-        ctx.policy,
-        ctx.operator,
-        NewIncident(
-            title=title,
-            category=category,
-            type=type_,
-            severity=severity,
-            urgency=urgency,
-            description=description,
-            location=location,
-            lat=lat,
-            lon=lon,
-            grid=grid,
-            reporter_name=reporter,
-            reporter_phone=phone,
-            source=source,
-            tags=tags,
-        ),
+    if note_to is not None:
+        _add_call(state, note_to, title, description, reporter, phone, as_json)
+        return
+    if not category:
+        raise click.UsageError(_("Missing option '--category' (needed unless --as-note-to)."))
+    new_case = NewIncident(
+        title=title,
+        category=category,
+        type=type_,
+        severity=severity,
+        urgency=urgency,
+        description=description,
+        location=location,
+        lat=lat,
+        lon=lon,
+        grid=grid,
+        reporter_name=reporter,
+        reporter_phone=phone,
+        source=source,
+        tags=tags,
     )
+    values = validate_new(new_case)
+    call = Call(
+        title=values["title"],
+        description=values["description"],
+        location=values["location"],
+        grid=values["grid"],
+        category=values["category"],
+        type=values["type"],
+    )
+    found = find_duplicates(ctx.db, ctx.clock.now(), call)
+    item = create_incident(ctx.db, ctx.clock, ctx.policy, ctx.operator, new_case)
+    if as_json:
+        emit_json({**item.to_json(ctx.clock.now()), "duplicates": [d.to_json() for d in found]})
+        return
     _done(state, item, as_json, _("{number} logged").format(number=item.number))
+    if found:
+        _print_duplicates(state, found, item.number)
+
+
+def _print_duplicates(state: State, found: list[Duplicate], number: str) -> None:
+    """The likely duplicates of a case just logged, and what to do about them."""
+    zone = state.ctx.config.zone
+    click.echo(
+        _("likely duplicates (open, same grid or place, similar words, last {hours} h):").format(
+            hours=f"{DUPLICATE_WINDOW / timedelta(hours=1):g}"
+        )
+    )
+    for dup in found:
+        case = dup.incident
+        place = " ".join(x for x in (case.grid or "", case.location) if x)
+        click.echo(
+            f"  {case.number}  {short(case.reported_at, zone)}  {pad(case.title, 24)}"
+            f" {pad(place or '-', 20)} ({dup.reason_text()})"
+        )
+    click.echo(
+        _(
+            "the same call? merge it: dutydesk incident merge {number} {original}; next time add"
+            " the call to the case with --as-note-to {original}"
+        ).format(number=number, original=found[0].incident.number)
+    )
+
+
+def _add_call(
+    state: State,
+    case: str,
+    title: str,
+    description: str,
+    reporter: str | None,
+    phone: str | None,
+    as_json: bool,
+) -> None:
+    """``incident new --as-note-to CASE``: the call becomes a note of CASE naming its caller."""
+    ctx = state.ctx
+    text = "\n".join(x for x in (title.strip(), description.strip()) if x)
+    entry_id = add_call(
+        ctx.db, ctx.clock, ctx.operator, case, text, caller_name=reporter, caller_phone=phone
+    )
+    number = get_incident(ctx.db, case).number
+    caller = next((caller_of(e) for e in timeline(ctx.db, case) if e.id == entry_id), None)
+    if as_json:
+        emit_json({"entry": entry_id, "case": number, "caller": caller})
+        return
+    if caller:
+        message = _("call added to {number} as a note (caller {caller})").format(
+            number=number, caller=caller_text(caller)
+        )
+    else:
+        message = _("call added to {number} as a note").format(number=number)
+    click.echo(message)
 
 
 def _parse_many(values: tuple[str, ...], parse: Callable[[str], Any], field: str) -> Any:
@@ -252,12 +351,10 @@ def list_cmd(
     _audit_unmasked(state, unmasked, "incident list", page.items)
     if as_json:
         emit_json(
-            {
-                "items": [i.to_json(now, unmasked=unmasked) for i in page.items],
-                "next_after": f"{page.next_after[0]}/{page.next_after[1]}"
-                if page.next_after
-                else None,
-            }
+            render.listing_json(
+                (i.to_json(now, unmasked=unmasked) for i in page.items),
+                f"{page.next_after[0]}/{page.next_after[1]}" if page.next_after else None,
+            )
         )
         return
     if not page.items:
@@ -280,7 +377,7 @@ def show(state: State, case: str, unmasked: bool, as_json: bool) -> None:
     """Show one case with its timeline, tasks and extensions."""
     ctx = state.ctx
     now = ctx.clock.now()
-    item = get_incident(ctx.db, case)
+    item = get_incident(ctx.db, find_case(ctx.db, case))
     _audit_unmasked(state, unmasked, "incident show", [item])
     entries = timeline(ctx.db, item.id)
     tasks = tasks_of(ctx.db, item.id)
@@ -305,10 +402,14 @@ def show(state: State, case: str, unmasked: bool, as_json: bool) -> None:
         return
     console = out()
     shown = item if unmasked else item.masked()
-    for part in render.incident_card(shown, entries, tasks, now, ctx.config.zone):
+    names = labels(ctx.db, written_targets(item.assignee, entries))
+    for part in render.incident_card(shown, entries, tasks, now, ctx.config.zone, names):
         console.print(part)
         console.print()
-    steps = ", ".join(wf.allowed_actions(item)) or _("none")
+    steps = ", ".join(
+        a if step_label(a) == a else _("{step} ({command})").format(step=step_label(a), command=a)
+        for a in wf.allowed_actions(item)
+    ) or _("none")
     console.print(_("next steps: {steps}").format(steps=steps))
 
 
@@ -335,19 +436,53 @@ REASON = click.option("--reason", required=True, help=N_("Why (kept in the timel
 NOTE = click.option("--note", help=N_("A note for the timeline."))
 
 _step_command("register", N_("Register the case."), wf.register, N_("{number} registered"), NOTE)
-_step_command(
-    "dispatch",
-    N_("Dispatch the case to a grid, team or person."),
-    wf.dispatch,
-    N_("{number} dispatched"),
-    click.option(
-        "--to",
-        help=N_(
-            "grid:CODE, team:NAME, office:NAME or a person's name "
-            "(default: the case's grid, else the duty office)."
-        ),
+TARGET_HELP = N_(
+    "A grid, team, office or person: a name, code, key or phone, full pinyin or its initials"
+    " (lj finds Liu Jing), or written grid:CODE, team:CODE, person:KEY. Refused, with the"
+    " closest matches, unless it names exactly one."
+)
+
+
+def _resolved(state: State, text: str) -> Target:
+    """The one target ``text`` names (:func:`contacts.directory.resolve_target`).
+
+    Raises:
+        InvalidInput: naming ``to``, with the closest matches: exit 2, nothing written.
+    """
+    ctx = state.ctx
+    return resolve_target(
+        ctx.db,
+        text,
+        field="to",
+        offices=[ctx.policy.office_name],
+        region=ctx.config.phone_region,
+    )
+
+
+@incident.command("dispatch")
+@CASE
+@click.option(
+    "--to",
+    "to",
+    help=N_(
+        "A grid, team, office or person: a name, code, key or phone, full pinyin or its"
+        " initials, or written grid:CODE, team:CODE, person:KEY; refused, with the closest"
+        " matches, unless it names exactly one. Default: the case's grid, else the duty office."
     ),
 )
+@JSON
+@pass_state
+def dispatch(state: State, case: str, to: str | None, as_json: bool) -> None:
+    """Dispatch the case to a grid, team, office or person."""
+    ctx = state.ctx
+    target = _resolved(state, to).format() if to is not None and to.strip() else None
+    item = wf.dispatch(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, target)
+    said = _("{number} dispatched to {target}").format(
+        number=item.number, target=describe(ctx.db, item.assignee)
+    )
+    _done(state, item, as_json, said)
+
+
 _step_command("handle", N_("Handling has started."), wf.handle, N_("{number} in handling"), NOTE)
 _step_command(
     "feedback",
@@ -501,12 +636,27 @@ def approve_extension(
 
 @incident.command("merge")
 @CASE
-@click.option("--into", "into", required=True, metavar="CASE", help=N_("The original case."))
+@click.argument("into_case", metavar="[INTO]", required=False)
+@click.option("--into", "into", metavar="CASE", help=N_("The original case (or give it as INTO)."))
 @JSON
 @pass_state
-def merge(state: State, case: str, into: str, as_json: bool) -> None:
-    """Merge a duplicate CASE into its original."""
+def merge(state: State, case: str, into_case: str | None, into: str | None, as_json: bool) -> None:
+    """Merge a duplicate CASE into its original INTO.
+
+    The duplicate is finished with a link to the original, which refers to its notes and
+    callers; nothing is copied or erased.
+    """
     ctx = state.ctx
+    if into_case and into and into_case.strip() != into.strip():
+        raise InvalidInput(
+            _("two different originals given ({a} and --into {b}); give one").format(
+                a=into_case, b=into
+            ),
+            "into",
+        )
+    into = into or into_case
+    if not into:
+        raise click.UsageError(_("Missing the original case: INTO or --into CASE."))
     item = wf.merge(ctx.db, ctx.clock, ctx.policy, ctx.operator, case, into)
     original = get_incident(ctx.db, into).number
     _done(
@@ -515,6 +665,21 @@ def merge(state: State, case: str, into: str, as_json: bool) -> None:
         as_json,
         _("{number} merged into {original}").format(number=item.number, original=original),
     )
+
+
+@incident.command("undo")
+@CASE
+@JSON
+@pass_state
+def undo(state: State, case: str, as_json: bool) -> None:
+    """Take back your last step on CASE, within a few minutes of taking it.
+
+    The case goes back to the stage it was in, with the time limit it had; the step and its
+    undoing both stay in the timeline.
+    """
+    ctx = state.ctx
+    item = wf.undo(ctx.db, ctx.clock, ctx.policy, ctx.operator, case)
+    _done(state, item, as_json, _("{number}: last step undone").format(number=item.number))
 
 
 @incident.command("note")
@@ -534,18 +699,20 @@ def note(state: State, case: str, text: str, as_json: bool) -> None:
 
 @incident.command("assign")
 @CASE
-@click.option("--to", "to", required=True, help=N_("Who is responsible."))
+@click.option("--to", "to", required=True, help=TARGET_HELP)
 @JSON
 @pass_state
 def assign(state: State, case: str, to: str, as_json: bool) -> None:
     """Name who is responsible for the case (stage unchanged)."""
     ctx = state.ctx
-    item = wf.assign(ctx.db, ctx.clock, ctx.operator, case, to)
+    item = wf.assign(ctx.db, ctx.clock, ctx.operator, case, _resolved(state, to).format())
     _done(
         state,
         item,
         as_json,
-        _("{number} assigned to {assignee}").format(number=item.number, assignee=item.assignee),
+        _("{number} assigned to {assignee}").format(
+            number=item.number, assignee=describe(ctx.db, item.assignee)
+        ),
     )
 
 
@@ -582,16 +749,27 @@ def search(state: State, text: str, limit: int, unmasked: bool, as_json: bool) -
     """Full-text search (title, description, location, notes), best match first."""
     ctx = state.ctx
     now = ctx.clock.now()
-    hits = search_incidents(ctx.db, text, limit=limit)
+    hits = search_incidents(ctx.db, text, limit=limit + 1)  # one more: are there more?
+    more, hits = len(hits) > limit, hits[:limit]
     _audit_unmasked(state, unmasked, "incident search", [h.incident for h in hits])
     if as_json:
-        emit_json([{**h.incident.to_json(now, unmasked=unmasked), "rank": h.rank} for h in hits])
+        emit_json(
+            render.listing_json(
+                {**h.incident.to_json(now, unmasked=unmasked), "rank": h.rank} for h in hits
+            )
+        )
         return
     if not hits:
         click.echo(_("nothing found for {text!r}").format(text=text))
         return
     shown = [h.incident if unmasked else h.incident.masked() for h in hits]
     out().print(render.incident_table(shown, now, ctx.config.zone))
+    if more:
+        click.echo(
+            _("the {limit} best matches; there are more: --limit {more}").format(
+                limit=limit, more=min(limit * 5, 1000)
+            )
+        )
 
 
 @incident.group("task")
@@ -643,7 +821,7 @@ def task_list(state: State, overdue: bool, as_json: bool) -> None:
     now = ctx.clock.now()
     items = list_tasks(ctx.db, now, overdue_only=overdue)
     if as_json:
-        emit_json([render.task_json(t, now) for t in items])
+        emit_json(render.listing_json(render.task_json(t, now) for t in items))
         return
     if not items:
         click.echo(_("no open tasks") if not overdue else _("no overdue tasks"))

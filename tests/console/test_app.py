@@ -14,6 +14,7 @@ from console.tui.dialogs import ExtensionDialog, NewIncidentDialog, TextDialog, 
 from console.tui.screens import IncidentDetailScreen, IncidentsScreen
 from console.tui.screens import incidents as incidents_screen
 from console.tui.screens.incidents import COLUMNS, PAGE, READ_AHEAD
+from console.tui.widgets.picker import Picker
 from incidents import workflow
 from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, timeline
@@ -79,7 +80,8 @@ async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
         await pilot.press(*"3号楼燃气泄漏")
         await pilot.press("tab", "enter", "down", "down", "enter")  # category: accident
         await pilot.press("tab", "enter", "down", "down", "down", "enter")  # type: gas leak
-        app.screen.query_one("#new-grid", Input).value = "G01"
+        app.screen.query_one("#new-grid", Picker).focus()
+        await pilot.press(*"G01")  # typed, not picked from the list: taken as written
         await pilot.press("ctrl+s")
         await settle(pilot)
 

@@ -238,9 +238,9 @@ def test_register_moves_the_deadline_and_records_the_operator(
     [
         ("grid:G07", "grid:G07"),
         ("team:rescue", "team:rescue"),
-        ("office:镇应急办", "office:镇应急办"),
-        ("王五", "person:王五"),
+        ("office:duty-office", "office:duty-office"),  # the policy's office
         ("  person:李四 ", "person:李四"),
+        ("person : #12", "person:#12"),
     ],
 )
 def test_dispatch_to_a_target(
@@ -270,7 +270,9 @@ def test_dispatch_without_target_or_grid_goes_to_the_duty_office(
     assert after.assignee == "office:城关镇应急办"
 
 
-@pytest.mark.parametrize("target", ["planet:mars", "grid:", "grid:  ", ":G01"])
+@pytest.mark.parametrize(
+    "target", ["planet:mars", "grid:", "grid:  ", ":G01", "王五", "消防志愿队", "office:别处"]
+)
 def test_dispatch_to_a_bad_target_is_refused(
     db: Database, clock: FixedClock, policy: Policy, make_case: MakeCase, target: str
 ) -> None:
@@ -713,7 +715,10 @@ def test_merge_a_duplicate_into_its_original(
     assert active_flag(db, dup.id) == 0
     assert timeline(db, dup.id)[-1].data["into"] == original.number
     last = timeline(db, original.id)[-1]
-    assert (last.kind, last.data) == ("merged_in", {"duplicate": dup.number})
+    assert (last.kind, last.data) == (
+        "merged_in",
+        {"duplicate": dup.number, "notes": [], "callers": []},
+    )
     assert get_incident(db, original.id).stage is Stage.DISPATCHED
 
 
@@ -767,12 +772,15 @@ def test_assign_records_old_and_new_assignee(
     db: Database, clock: FixedClock, policy: Policy, make_case: MakeCase
 ) -> None:
     case = make_case(Stage.DISPATCHED, grid="G02")
-    after = wf.assign(db, clock, "lead", case.id, "王五")
-    assert after.assignee == "王五"
+    after = wf.assign(db, clock, "lead", case.id, "person:王五")
+    assert after.assignee == "person:王五"
     assert after.stage is Stage.DISPATCHED
-    assert timeline(db, case.id)[-1].data == {"from": "grid:G02", "to": "王五"}
-    with pytest.raises(InvalidInput):
-        wf.assign(db, clock, "lead", case.id, "")
+    assert timeline(db, case.id)[-1].data == {"from": "grid:G02", "to": "person:王五"}
+    before = snapshot(db)
+    for bare in ("", "王五", "node:X"):  # names are resolved by the console and the CLI
+        with pytest.raises(InvalidInput):
+            wf.assign(db, clock, "lead", case.id, bare)
+    assert snapshot(db) == before
 
 
 def test_assign_refused_on_a_finished_case(
@@ -781,7 +789,7 @@ def test_assign_refused_on_a_finished_case(
     case = make_case(Stage.CLOSED)
     before = snapshot(db)
     with pytest.raises(InvalidTransition, match="reopen"):
-        wf.assign(db, clock, "lead", case.id, "王五")
+        wf.assign(db, clock, "lead", case.id, "person:王五")
     assert snapshot(db) == before
 
 
