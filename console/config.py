@@ -3,7 +3,10 @@
 The file is optional: every setting has a default, so a fresh install works. Sections:
 
 * top level: ``operator`` (who is at the desk), ``timezone`` (IANA name, default Asia/Shanghai);
-* ``[calendar]``: ``workdays``, ``hours``, ``holidays``, ``extra_workdays`` (调休 make-up days);
+* ``[calendar]``: ``workdays``, ``hours``; the official holidays and make-up workdays come
+  built in (``official = false`` turns them off); ``holidays``, ``extra_workdays`` add local
+  days off and workdays over them; ``declared_years`` names years the built-in calendar does not
+  cover yet whose official days are listed in full here;
 * ``[limits]``: ``remind_every_minutes`` and ``[[limits.rule]]`` entries (category, type,
   urgency, unit, and hours per stage) that refine the built-in stage time limits;
 * ``[shift]``: ``leads`` (who may approve extensions), ``second_extension_approvals``,
@@ -55,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from incidents.calendar import WorkingCalendar
+from incidents.calendar import WorkingCalendar, undeclared
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, Urgency
 from jurisdiction.models import GridRules
@@ -118,10 +121,10 @@ KNOWN = {
         "lockout_window_minutes",
         "lockout_minutes",
     },
-    "mobilize": {"interval_seconds", "ack_hours"},
+    "mobilize": {"interval_seconds", "ack_hours", "templates"},
     "contacts": {"phone_region"},
     "grid": {"households_min", "households_max", "overlap_tolerance_m2", "gap_tolerance_m2"},
-    "calendar": {"workdays", "hours", "holidays", "extra_workdays"},
+    "calendar": {"workdays", "hours", "holidays", "extra_workdays", "official", "declared_years"},
     "limits": {"remind_every_minutes", "rule"},
     "limits.rule": {"category", "type", "urgency", "unit", *(s.value for s in LIMITED_STAGES)},
     "shift": {"leads", "second_extension_approvals", "office"},
@@ -201,6 +204,8 @@ class Config:
     serve_port: int = 8470
     public_url: str | None = None
     mobilize_interval_s: int = 60
+    # [mobilize.templates]: category code (or "default") -> the call-out's template.
+    mobilize_templates: dict[str, str] = field(default_factory=dict)
     ack_ttl: timedelta = timedelta(hours=24)
     inbound_host: str | None = None  # None: the gateway's replies come to serve_host:serve_port
     inbound_port: int | None = None
@@ -239,6 +244,8 @@ class Config:
                 "hours": [f"{a:%H:%M}-{b:%H:%M}" for a, b in cal.hours],
                 "holidays": [d.isoformat() for d in sorted(cal.holidays)],
                 "extra_workdays": [d.isoformat() for d in sorted(cal.extra_workdays)],
+                "official": cal.official,
+                "declared_years": sorted(cal.declared_years),
             },
             "limits": {
                 "remind_every_minutes": self.policy.remind_every.total_seconds() / 60,
@@ -323,6 +330,7 @@ class Config:
             "mobilize": {
                 "interval_seconds": self.mobilize_interval_s,
                 "ack_hours": self.ack_ttl.total_seconds() / 3600,
+                "templates": dict(self.mobilize_templates),
             },
         }
 
@@ -506,6 +514,20 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
                 kwargs[name] = frozenset(_date(d) for d in cal[name])
             except (ValueError, TypeError) as exc:
                 raise r.fail(("calendar", name), _("use dates like 2026-10-01")) from exc
+    if "official" in cal:
+        if not isinstance(cal["official"], bool):
+            raise r.fail(("calendar", "official"), _("must be true or false"))
+        kwargs["official"] = cal["official"]
+    if "declared_years" in cal:
+        years = cal["declared_years"]
+        if not isinstance(years, list) or not all(
+            isinstance(y, int) and not isinstance(y, bool) and 1970 <= y < 2200 for y in years
+        ):
+            raise r.fail(("calendar", "declared_years"), _("use years like [2027]"))
+        kwargs["declared_years"] = frozenset(years)
+        for year in sorted(kwargs["declared_years"]):
+            if not any(day.year == year for day in kwargs.get("holidays", ())):
+                raise r.fail(("calendar", "declared_years"), undeclared(year))
     try:
         calendar = WorkingCalendar(**kwargs)
     except ValueError as exc:
@@ -616,6 +638,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         or not 0 < ack_hours <= 24 * 30
     ):
         raise r.fail(("mobilize", "ack_hours"), _("must be a number of hours from 0 to 720"))
+    templates = _parse_templates(r, mob.get("templates", {}))
 
     policy = Policy(
         rules=tuple(rules),
@@ -643,6 +666,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         serve_port=port,
         public_url=public_url.rstrip("/") if public_url else None,
         mobilize_interval_s=interval,
+        mobilize_templates=templates,
         ack_ttl=timedelta(hours=float(ack_hours)),
         inbound_host=inbound_host.strip() if inbound_host else None,
         inbound_port=inbound_port,
@@ -656,6 +680,25 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         drills=drills,
         calendar_token_file=calendar_token_file,
     )
+
+
+def _parse_templates(r: _Reader, raw: Any) -> dict[str, str]:
+    """``[mobilize.templates]``: category code (or ``default``) -> a template's text."""
+    from mobilization.templates import DEFAULT, check_templates
+
+    try:
+        templates = check_templates(raw, "mobilize.templates")
+    except InvalidInput as exc:
+        raise r.fail(tuple((exc.field or "mobilize.templates").split(".")), exc.reason) from exc
+    for key in templates:
+        if key != DEFAULT and key not in CATEGORIES:
+            raise r.fail(
+                ("mobilize", "templates", key),
+                _("unknown category; expected default or one of {names}").format(
+                    names=", ".join(CATEGORIES)
+                ),
+            )
+    return templates
 
 
 def _is_address(text: str) -> bool:

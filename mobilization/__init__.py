@@ -17,7 +17,9 @@ This module is its public surface: callers import from ``mobilization``, not fro
 * :mod:`~mobilization.channels` — the senders (log, SMS gateway, chat robot, e-mail);
 * :mod:`~mobilization.settings` — ``[channels.*]`` of the configuration, checked (light: the
   configuration is read by every command and the console's first frame);
-* :mod:`~mobilization.acks` — signed ack tokens and SMS reply parsing.
+* :mod:`~mobilization.acks` — signed ack tokens and SMS reply parsing;
+* :mod:`~mobilization.templates` — the call-out's text per incident category, filled from a case;
+* :mod:`~mobilization.preview` — who a mobilization would call, before it starts.
 
 Importing it loads none of its modules: each name loads its module on first use (PEP 562), so
 the console's first frame pays for the enums it shows and not for the cascade, delivery or the
@@ -55,10 +57,13 @@ if TYPE_CHECKING:
         LogSender,
         Outgoing,
         Sender,
+        SmsLength,
         SmsSender,
         WebhookSender,
         build_senders,
         local_fault,
+        signed,
+        sms_length,
     )
     from mobilization.delivery import (
         Routing,
@@ -95,6 +100,14 @@ if TYPE_CHECKING:
         Target,
         TargetKind,
     )
+    from mobilization.preview import (
+        GroupCount,
+        Preview,
+        is_loopback_url,
+        preview_mobilization,
+        running_for_incident,
+        sample_sms,
+    )
     from mobilization.progress import (
         attempts_of,
         get_mobilization,
@@ -105,6 +118,7 @@ if TYPE_CHECKING:
         totals,
     )
     from mobilization.settings import ChannelSettings, SmsSettings, parse_channels
+    from mobilization.templates import CaseFacts, check_templates, fill, template_for
     from mobilization.trees import (
         DEFAULT_TREE,
         NodeRef,
@@ -220,6 +234,19 @@ _WHERE: dict[str, str] = {
     "summary": "mobilization.progress",
     "totals": "mobilization.progress",
     "tree_to_json": "mobilization.trees",
+    "SmsLength": "mobilization.channels",
+    "signed": "mobilization.channels",
+    "sms_length": "mobilization.channels",
+    "GroupCount": "mobilization.preview",
+    "Preview": "mobilization.preview",
+    "is_loopback_url": "mobilization.preview",
+    "preview_mobilization": "mobilization.preview",
+    "running_for_incident": "mobilization.preview",
+    "sample_sms": "mobilization.preview",
+    "CaseFacts": "mobilization.templates",
+    "check_templates": "mobilization.templates",
+    "fill": "mobilization.templates",
+    "template_for": "mobilization.templates",
 }
 
 __all__ = [
@@ -312,6 +339,19 @@ __all__ = [
     "summary",
     "totals",
     "tree_to_json",
+    "SmsLength",
+    "signed",
+    "sms_length",
+    "GroupCount",
+    "Preview",
+    "is_loopback_url",
+    "preview_mobilization",
+    "running_for_incident",
+    "sample_sms",
+    "CaseFacts",
+    "check_templates",
+    "fill",
+    "template_for",
 ]
 
 

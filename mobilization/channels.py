@@ -22,6 +22,8 @@ once by a gateway that deduplicates.
   is not their fault, so it is tried again later and never counts against them.
 * :func:`parse_channels` — validates the ``[channels]`` table of the configuration.
 * :func:`build_senders` — the senders for the validated settings, ``log`` always present.
+* :func:`signed` and :func:`sms_length` — the text an SMS carries once the carriers' signature
+  (签名) is on it, and how long it is in characters and billed segments (GSM-7 or UCS-2).
 
 The settings, with their defaults (a channel is configured when its table is present)::
 
@@ -35,6 +37,8 @@ The settings, with their defaults (a channel is configured when its table is pre
     timeout_s = 10           # per request
     retry_window_s = 30      # how long one message may keep being retried
     token = "..."            # optional: Authorization: Bearer ...
+    signature = "..."        # optional: the sender's name carriers require, e.g. 【青山街道】
+    signature_at = "start"   # "start" (Chinese carriers) or "end"
     [channels.webhook]       # the URL is each person's address
     concurrency = 8, rate = 0, timeout_s = 10, retry_window_s = 30
     [channels.email]
@@ -183,6 +187,60 @@ def local_fault(exc: BaseException) -> str | None:
             todo.extend(current.exceptions)
         todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return None
+
+
+# --- SMS length ---------------------------------------------------------------------------
+# GSM 03.38: the default alphabet (one septet each) and its extension table (escape + one: two).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+# Characters per segment: one message alone, and each part of a long (concatenated) message,
+# whose header takes room. The carriers bill by segment.
+GSM7_SINGLE, GSM7_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+
+
+@dataclass(frozen=True)
+class SmsLength:
+    """How long an SMS text is as the carriers count it.
+
+    Attributes:
+        chars: its length in the encoding's units (GSM-7 septets, or UTF-16 code units).
+        encoding: ``"GSM-7"`` when every character is in the GSM alphabet, else ``"UCS-2"``
+            (any Chinese character makes the whole message UCS-2).
+        segments: the messages it is sent (and billed) as.
+        per_segment: the characters each segment holds (70/67 UCS-2, 160/153 GSM-7).
+    """
+
+    chars: int
+    encoding: str
+    segments: int
+    per_segment: int
+
+
+def sms_length(text: str) -> SmsLength:
+    """The length of ``text`` in characters and SMS segments, as the carriers count them."""
+    if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in text):
+        chars = sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+        single, part, encoding = GSM7_SINGLE, GSM7_PART, "GSM-7"
+    else:
+        # UTF-16 code units: a character beyond the BMP (an emoji) takes two.
+        chars = len(text.encode("utf-16-le")) // 2
+        single, part, encoding = UCS2_SINGLE, UCS2_PART, "UCS-2"
+    if chars <= single:
+        return SmsLength(chars, encoding, 1 if chars else 0, single)
+    return SmsLength(chars, encoding, math.ceil(chars / part), part)
+
+
+def signed(text: str, signature: str | None, at: str = "start") -> str:
+    """``text`` with the carriers' signature (签名) at its ``start`` or ``end``, once."""
+    if not signature:
+        return text
+    if at == "end":
+        return text if text.endswith(signature) else f"{text}{signature}"
+    return text if text.startswith(signature) else f"{signature}{text}"
 
 
 def redact_link(url: str) -> str:
@@ -670,10 +728,11 @@ class SmsSender(_HttpSender):
         return self.settings.url
 
     def _body(self, message: Outgoing) -> object:
+        settings = self.settings
         return {
             "id": message.attempt_id,
             "to": message.address,
-            "text": message.text,
+            "text": signed(message.text, settings.signature, settings.signature_at),
             "kind": message.kind,
             "exercise": message.exercise,
             "ack_code": message.ack_code,

@@ -22,6 +22,8 @@ MAX_BATCH = 1000
 BATCH_REASON = f"must be an integer from 1 to {MAX_BATCH}"
 MAX_HTTP_CONCURRENCY = 100
 MAX_SMTP_CONCURRENCY = 20
+MAX_SIGNATURE = 20
+SIGNATURE_PLACES = ("start", "end")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class SmsSettings:
     timeout_s: float = 10.0
     retry_window_s: float = 30.0
     token: str | None = None
+    # The sender's name the carriers require (签名, e.g. 【青山街道】), and where it goes:
+    # "start" (Chinese carriers) or "end". Counted in the text's length and segments.
+    signature: str | None = None
+    signature_at: str = "start"
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,17 @@ class ChannelSettings:
 
 _KEYS = {
     "log": ("path",),
-    "sms": ("url", "batch", "concurrency", "rate", "timeout_s", "retry_window_s", "token"),
+    "sms": (
+        "url",
+        "batch",
+        "concurrency",
+        "rate",
+        "timeout_s",
+        "retry_window_s",
+        "token",
+        "signature",
+        "signature_at",
+    ),
     "webhook": ("concurrency", "rate", "timeout_s", "retry_window_s"),
     "email": (
         "host",
@@ -231,6 +247,15 @@ def _parse_sms(table: _Table) -> SmsSettings:
     token = table.text("token")
     if token is not None and any(c.isspace() for c in token):
         raise InvalidInput("must not contain spaces or line breaks", table.field("token"))
+    signature = table.text("signature")
+    if signature is not None and (len(signature) > MAX_SIGNATURE or "\n" in signature):
+        raise InvalidInput(
+            f"must be one line of at most {MAX_SIGNATURE} characters",
+            table.field("signature"),
+        )
+    signature_at = table.text("signature_at") or "start"
+    if signature_at not in SIGNATURE_PLACES:
+        raise InvalidInput('must be "start" or "end"', table.field("signature_at"))
     return SmsSettings(
         url=url,
         # 0 and 1 both mean one message per request.
@@ -242,6 +267,8 @@ def _parse_sms(table: _Table) -> SmsSettings:
             "retry_window_s", 30.0, 0, 86_400, "must be a number of seconds (0: never retry)"
         ),
         token=token,
+        signature=signature,
+        signature_at=signature_at,
     )
 
 

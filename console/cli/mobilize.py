@@ -15,10 +15,10 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from console.cli import tables
+from console.cli import render, tables
 from console.cli.common import ROW_ID, State, emit_json, pass_state
 from console.cli.tables import pad
-from console.timefmt import local, seconds_text
+from console.timefmt import clock, local, seconds_text
 from contacts.phones import mask_phone, shown_key
 from incidents.records import get_incident
 from mobilization import (
@@ -43,8 +43,9 @@ from mobilization import (
     totals,
 )
 from store import lease
+from store.clock import to_iso
 from store.errors import InvalidInput
-from store.i18n import N_, _
+from store.i18n import N_, _, ngettext
 
 JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 SPARK = "▁▂▃▄▅▆▇█"
@@ -60,6 +61,16 @@ def _engine_note(state: State) -> None:
             ),
             err=True,
         )
+
+
+def _paused_note(state: State) -> None:
+    """While no engine holds the lease, say since when: nobody silent is escalated meanwhile."""
+    from console.engine import paused_now
+
+    ctx = state.ctx
+    paused = paused_now(ctx.db, ctx.clock.now(), ctx.config.zone)
+    if paused is not None:
+        click.echo("⚠ " + paused, err=True)
 
 
 @click.command("mobilize")
@@ -84,6 +95,14 @@ def _engine_note(state: State) -> None:
     help=N_("Stand a grid/team down once this many said yes."),
 )
 @click.option("--exercise", is_flag=True, help=N_("A drill: marked as such, counted apart."))
+@click.option(
+    "--preview",
+    is_flag=True,
+    help=N_(
+        "Start nothing: show who would be called per grid and team, the SMS and its"
+        " segments, and the warnings."
+    ),
+)
 @JSON
 @pass_state
 def mobilize(
@@ -97,9 +116,10 @@ def mobilize(
     mode: str,
     need: int | None,
     exercise: bool,
+    preview: bool,
     as_json: bool,
 ) -> None:
-    """Start a mobilization through the contact tree; prints its id."""
+    """Start a mobilization through the contact tree; prints its id (--preview: start nothing)."""
     ctx = state.ctx
     targets = (
         [Target(TargetKind.GRID, g) for g in grids]
@@ -110,6 +130,12 @@ def mobilize(
         raise InvalidInput(_("give --grid, --team or --tree at least once"), "targets")
     incident_id = get_incident(ctx.db, case).id if case else None
     ensure_default_tree(ctx.db, ctx.clock, ctx.operator, tree_name)  # a fresh installation
+    warnings = _start_warnings(state, incident_id)
+    if preview:
+        _show_preview(state, targets, tree_name, message, mode, exercise, warnings, as_json)
+        return
+    for warning in warnings:
+        click.echo("⚠ " + warning, err=True)
     mob_id = start_mobilization(
         ctx.db,
         ctx.clock,
@@ -129,6 +155,106 @@ def mobilize(
     else:
         click.echo(mob_id)
     _engine_note(state)
+
+
+def _start_warnings(state: State, incident_id: int | None) -> list[str]:
+    """What the officer must know before messages go: the case's running mobilizations, links
+    that would point at this machine."""
+    from mobilization import is_loopback_url, running_for_incident
+
+    ctx = state.ctx
+    config = ctx.config
+    warnings = [
+        _(
+            "mobilization #{id} is already running for this case: dutydesk mobilization show {id}"
+        ).format(id=mob.id)
+        for mob in (running_for_incident(ctx.db, incident_id) if incident_id else [])
+    ]
+    if config.channels.configured - {"log"} and (
+        config.public_url is None or is_loopback_url(config.base_url)
+    ):
+        warnings.append(
+            _(
+                "reply links would point at {url}, which phones cannot open: set [serve] public_url"
+            ).format(url=config.base_url)
+        )
+    return warnings
+
+
+def _show_preview(
+    state: State,
+    targets: list[Target],
+    tree_name: str,
+    message: str,
+    mode: str,
+    exercise: bool,
+    warnings: list[str],
+    as_json: bool,
+) -> None:
+    """``mobilize --preview``: who would be called, the SMS as received, the warnings."""
+    from mobilization import preview_mobilization, sample_sms
+
+    ctx = state.ctx
+    config = ctx.config
+    sms = config.channels.sms
+    now = ctx.clock.now()
+    found = preview_mobilization(ctx.db, now, targets, tree=tree_name)
+    text, length = sample_sms(
+        message,
+        exercise=exercise,
+        now=now,
+        base_url=config.base_url,
+        ttl=config.ack_ttl,
+        signature=sms.signature if sms else None,
+        signature_at=sms.signature_at if sms else "start",
+    )
+    if as_json:
+        emit_json(
+            {
+                "people": found.people,
+                "groups": [
+                    {"code": g.code or None, "label": g.label, "people": g.people}
+                    for g in found.groups
+                ],
+                "unfilled": list(found.unfilled),
+                "mode": mode,
+                "exercise": exercise,
+                "sms": {
+                    "text": text,
+                    "chars": length.chars,
+                    "encoding": length.encoding,
+                    "segments": length.segments,
+                    "per_segment": length.per_segment,
+                },
+                "warnings": warnings,
+            }
+        )
+        return
+    groups = ", ".join(f"{g.label} {g.people}" for g in found.groups)
+    click.echo(
+        _("would call {count} people ({groups}) · {mode} · {kind}").format(
+            count=found.people,
+            groups=groups or "—",
+            mode=Mode(mode).label,
+            kind=_("EXERCISE") if exercise else _("REAL call-out, not a drill"),
+        )
+    )
+    if found.unfilled:
+        click.echo(
+            _("nobody on post now (their alternates are called): {nodes}").format(
+                nodes=", ".join(found.unfilled)
+            )
+        )
+    segments = ngettext("{count} segment", "{count} segments", length.segments).format(
+        count=length.segments
+    )
+    counted = _("{chars} characters, {segments} ({encoding}, {per} per segment)").format(
+        chars=length.chars, segments=segments, encoding=length.encoding, per=length.per_segment
+    )
+    click.echo(_("SMS") + ": " + counted)
+    click.echo(text)
+    for warning in warnings:
+        click.echo("⚠ " + warning, err=True)
 
 
 @click.group("mobilization")
@@ -264,6 +390,8 @@ def show(state: State, mobilization_id: int, watch: bool, every: float, as_json:
     """Counts per level and group, time to answer, who is still silent."""
     ctx = state.ctx
     s = summary(ctx.db, mobilization_id, ctx.clock.now())
+    if s.mobilization.state == MobilizationState.ACTIVE:
+        _paused_note(state)
     if as_json:
         emit_json(_summary_json(state, s))
         return
@@ -303,7 +431,7 @@ def list_cmd(
     rows = [(m, totals(ctx.db, m.id)) for m in mobs]
     if as_json:
         emit_json(
-            [
+            render.listing_json(
                 {
                     "id": m.id,
                     "incident": m.incident_number,
@@ -311,11 +439,11 @@ def list_cmd(
                     "mode": m.mode,
                     "exercise": m.exercise,
                     "message": m.message,
-                    "created_at": m.created_at.isoformat(),
+                    "created_at": to_iso(m.created_at),
                     "total": t.to_json(),
                 }
                 for m, t in rows
-            ]
+            )
         )
         return
     if not rows:
@@ -379,11 +507,15 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
         if with_attempts:
             row["attempts"] = attempts_of(ctx.db, row["id"])
     if as_json:
-        emit_json(rows)
+        emit_json(render.listing_json(rows))
         return
+    zone = ctx.config.zone
     for row in rows:
         answered = (
-            " " + _("answered {at} via {via}").format(at=row["answered_at"][11:19], via=row["via"])
+            " "
+            + _("answered {at} via {via}").format(
+                at=clock(row["answered_at"], zone, seconds=True), via=row["via"]
+            )
             if row["via"]
             else ""
         )
@@ -398,7 +530,7 @@ def people(state: State, mobilization_id: int, with_attempts: bool, as_json: boo
             click.echo(
                 f"{'':>10}{pad(AttemptKind(a['kind']).label, 10)} {round_}"
                 f" {a['channel'] or '-':<8} {pad(AttemptState(a['state']).label, 9)}"
-                f" {a['created_at'][11:19]} {a['error'] or ''}"
+                f" {clock(a['created_at'], zone, seconds=True)} {a['error'] or ''}"
             )
 
 

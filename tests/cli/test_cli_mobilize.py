@@ -58,7 +58,7 @@ def test_mobilize_builds_the_tree_and_says_no_engine_runs(town) -> None:
 def test_people_are_masked_and_answers_recorded_by_code(town) -> None:
     town("mobilize", "--grid", "G01", "--message", "集合", "--mode", "broadcast", "--need", "1")
     send_all(town)
-    people = town("mobilization", "people", "1", "--json", "--attempts").json()
+    people = town("mobilization", "people", "1", "--json", "--attempts").json()["items"]
     assert {p["phone"] for p in people} == {"138****8004", "138****8005", "138****8006"}
     assert all(p["state"] == "sent" and len(p["attempts"]) == 1 for p in people)
     code = next(p["code"] for p in people if p["key"] == "M1")
@@ -66,7 +66,8 @@ def test_people_are_masked_and_answers_recorded_by_code(town) -> None:
     assert answered.code == 0 and "M1: coming (first answer)" in answered.out
     changed = town("ack", code, "--no", "--json").json()
     assert changed["changed"] and changed["answer"] == "no"
-    after = {p["key"]: p["state"] for p in town("mobilization", "people", "1", "--json").json()}
+    people = town("mobilization", "people", "1", "--json").json()["items"]
+    after = {p["key"]: p["state"] for p in people}
     assert after["M1"] == "no"
     unknown = town("ack", "99999999")
     assert unknown.code == 2 and "ack code 99999999" in unknown.err
@@ -92,9 +93,10 @@ def test_list_resend_and_cancel(town) -> None:
     town("mobilize", "--grid", "G01", "--message", "演练集合", "--exercise")
     town("mobilize", "--grid", "G01", "--message", "真实集合")
     send_all(town)
-    listed = town("mobilization", "list", "--exercise", "--json").json()
+    listed = town("mobilization", "list", "--exercise", "--json").json()["items"]
     assert [m["id"] for m in listed] == [1] and listed[0]["exercise"]
-    assert [m["id"] for m in town("mobilization", "list", "--real", "--json").json()] == [2]
+    real = town("mobilization", "list", "--real", "--json").json()["items"]
+    assert [m["id"] for m in real] == [2]
     assert "[EXERCISE]" in town("mobilization", "list").out
     resent = town("mobilization", "resend", "2")
     assert resent.code == 0 and "1 silent people" in resent.out
@@ -122,3 +124,32 @@ def test_bad_input_is_one_clear_line(town, args: tuple[str, ...], message: str) 
     assert result.code != 0
     assert message in result.err and "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_preview_shows_who_and_the_sms_and_starts_nothing(town) -> None:
+    shown = town(
+        "mobilize", "--grid", "G01", "--message", "防汛集结", "--mode", "broadcast", "--preview"
+    )
+    assert shown.code == 0, shown.err
+    assert "would call 3 people (一网格 3) · broadcast · REAL call-out" in shown.out
+    assert "segments (UCS-2, 67 per segment)" in shown.out
+    assert "防汛集结 回复" in shown.out
+    as_json = town("mobilize", "--grid", "G01", "--message", "x", "--preview", "--json").json()
+    assert as_json["people"] == 3 and as_json["groups"][0]["code"] == "G01"
+    assert as_json["sms"]["encoding"] == "UCS-2" and as_json["sms"]["segments"] >= 2
+    assert town("mobilization", "list", "--json").json()["items"] == []  # nothing started
+    unknown = town("mobilize", "--grid", "G99", "--message", "x", "--preview")
+    assert unknown.code == 2 and "grid:G99 has no node" in unknown.err
+
+
+def test_a_second_mobilization_for_a_case_is_warned(town) -> None:
+    case = town(
+        "incident", "new", "--title", "河堤渗水", "--category", "natural_disaster", "--json"
+    )
+    assert case.code == 0, case.err
+    number = str(case.json()["number"])
+    first = town("mobilize", "--incident", number, "--grid", "G01", "--message", "x")
+    assert first.code == 0 and "already running" not in first.err
+    second = town("mobilize", "--incident", number, "--grid", "G01", "--message", "y")
+    assert second.code == 0
+    assert "mobilization #1 is already running for this case" in second.err

@@ -14,16 +14,18 @@ from typing import Any
 
 import httpx
 import pytest
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
 from console.context import open_context
 from console.tui.app import DutydeskApp
 from console.tui.dialogs.mobilize import MobilizeDialog
 from console.tui.dialogs.new_incident import NewIncidentDialog
+from console.tui.dialogs.yes_no import YesNoDialog
 from console.tui.screens.dashboard import DashboardScreen
 from console.tui.screens.detail import IncidentDetailScreen
 from console.tui.screens.incidents import IncidentsScreen
 from console.tui.screens.mobilization import MobilizationScreen
+from console.tui.widgets.picker import Picker
 from incidents.models import Stage
 from incidents.records import get_incident
 from tests.support.console import settle, wait_until
@@ -55,7 +57,7 @@ async def test_log_dispatch_mobilize_and_see_the_answer_arrive(
     port = free_port()
     config = write_config(tmp_path, port, sms={"url": gateway.url})
     serve_factory(town_db, config, port).start()  # holds the lease: the console's engine waits
-    ctx = open_context(town_db, config, "zhang-san")
+    ctx = open_context(town_db, config, "A")  # --as: the town's duty officer (a person)
     app = DutydeskApp(ctx)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
@@ -71,7 +73,8 @@ async def test_log_dispatch_mobilize_and_see_the_answer_arrive(
             await pilot.press(*"清水河堤坝渗水")
             await pilot.press("tab", "enter", "down", "enter")  # category: natural disaster
             await pilot.press("tab", "enter", "down", "enter")  # type: flood
-            app.screen.query_one("#new-grid", Input).value = "G01"
+            app.screen.query_one("#new-grid", Picker).focus()
+            await pilot.press(*"G01")  # the town's grid, typed: its code names it exactly
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert isinstance(app.screen, IncidentsScreen)
@@ -108,8 +111,10 @@ async def test_log_dispatch_mobilize_and_see_the_answer_arrive(
                 lambda: isinstance(app.screen, MobilizeDialog) and app.screen,
                 "the mobilize dialog",
             )
-            assert dialog.query_one("#mobilize-targets", Input).value == "grid:G01"
-            await pilot.press("ctrl+s")
+            assert [t.format() for t in dialog.targets] == ["grid:G01"]
+            await pilot.press("ctrl+s")  # asks first: who is called, real or drill
+            await until(pilot, lambda: isinstance(app.screen, YesNoDialog), "the confirmation")
+            await pilot.press("y")
             screen = await until(
                 pilot,
                 lambda: isinstance(app.screen, MobilizationScreen) and app.screen,

@@ -8,7 +8,8 @@ drills are planned, the next drill and its next reminder, with the improvement i
 and the drill moments missed lately (both ``⚠``; ``D`` opens the drills). Below them: active
 cases by stage and by level, who holds each duty post now and next, the active mobilizations
 with their progress, and a live feed of new reports, overdue cases and answers; enter opens the
-case of a feed line.
+case of a feed line, or the mobilization of an answer or mobilization line. ``s`` opens the
+silent list (who has not answered the running mobilizations, to ring them).
 
 Nothing depends on colour alone: alerts carry ``⚠``, levels their Roman numeral and colour word,
 states a glyph and a word. All reads run in one thread worker under the app's database lock,
@@ -36,6 +37,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Label, Static
 from textual.worker import get_current_worker
 
+from console import timefmt
 from console.tui.messages import IncidentOpened
 from console.tui.screens.live import LiveScreen
 from console.tui.screens.mobilization import (
@@ -45,6 +47,7 @@ from console.tui.screens.mobilization import (
     MobilizationScreen,
     exercise_badge,
 )
+from console.tui.widgets.calendar_warning import CalendarWarning
 from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
 from contacts.roster import Post, Shift, list_posts, on_duty, shifts
@@ -81,6 +84,7 @@ FEED_PADDING = 2  # the cell padding of each feed column
 FEED_SLACK = 4  # the feed's scrollbar and the panel's, beyond the columns themselves
 
 ALERT = "⚠"
+ENGINE_LOOK_SECONDS = 2.0  # a console whose engine is not running reads the lease this often
 ENGINE_LOOKS = {
     "here": Look("●", N_("running here"), ""),
     "elsewhere": Look("◐", N_("running elsewhere"), ""),
@@ -184,8 +188,7 @@ def feed_text(item: FeedItem) -> str:
 
 def when(at: datetime, now: datetime, zone: ZoneInfo) -> str:
     """``14:05`` today, ``05-19 14:05`` another day (in the office's zone)."""
-    local = at.astimezone(zone)
-    return local.strftime("%H:%M" if local.date() == now.astimezone(zone).date() else "%m-%d %H:%M")
+    return timefmt.when(at, now, zone)
 
 
 def bar(value: int, top: int, width: int) -> str:
@@ -277,6 +280,7 @@ class DashboardScreen(LiveScreen):
         Binding("i", "incidents", N_("Incidents")),
         Binding("n", "new", N_("New")),
         Binding("m", "mobilizations", N_("Mobilizations")),
+        Binding("s", "silent", N_("Silent")),
         Binding("u", "contacts", N_("Contacts")),
     ]
 
@@ -341,6 +345,7 @@ class DashboardScreen(LiveScreen):
                 yield Static(id="clock")
             yield Static(id="uplink")
             yield Static(id="drills-line")
+            yield CalendarWarning(id="calendar-line")
         with Vertical(id="dash-body"):
             with Vertical(id="panel-levels", classes="panel"):
                 yield Label(_("stages (active)"), classes="panel--title")
@@ -371,6 +376,7 @@ class DashboardScreen(LiveScreen):
         self._show_counters(None)
         self._tick()
         self.watch(self.app, "engine_state", self._show_engine)
+        self.set_interval(ENGINE_LOOK_SECONDS, self._look_for_engine)
         self.watch(self.app, "engine_trouble", self._show_trouble)
         self.watch(self.app, "uplink", self._show_uplink)
         self.set_interval(CLOCK_SECONDS, self._tick)
@@ -517,15 +523,53 @@ class DashboardScreen(LiveScreen):
             widget.update(text)
             widget.set_class(alert, "-alert")
 
+    # "no engine running since 09:46 — escalations paused", while no engine holds the lease.
+    _paused: str | None = None
+    _engine_seen = "starting"
+
     def _show_engine(self, state: str) -> None:
+        if state != self._engine_seen:
+            self._engine_seen = state
+            if state not in ("here", "starting"):
+                self._look_for_engine()  # said at once, not at the next look
         look = ENGINE_LOOKS.get(state, Look("?", state, ""))
         widget = self.query_one("#engine", Static)
         text = Text.assemble(_("engine"), " ", look.text())
+        paused = self._paused if state != "here" else None
+        if paused:
+            text = Text.assemble(_("engine"), " ", (f"{ALERT} {paused}", "bold red"))
         if self.desk.engine_trouble:
             text.append("  " + _("local error: messages held back"), style="bold red")
         widget.update(text)
         for name in ENGINE_LOOKS:
             widget.set_class(name == state, f"-{name}")
+        widget.set_class(bool(paused), "-paused")
+
+    def _look_for_engine(self) -> None:
+        """Unless this console runs the engine: whether any engine holds the lease (a read in
+        a worker), so that a stopped engine is said, with since when, and not left silent."""
+        state = self.desk.engine_state
+        if state in ("here", "starting"):  # runs here, or is about to take the lease
+            if self._paused is not None:
+                self._paused = None
+                self._show_engine(state)
+            return
+        self.run_worker(
+            self._read_vacancy, thread=True, exclusive=True, group="vacancy", exit_on_error=False
+        )
+
+    def _read_vacancy(self) -> None:
+        from console.engine import paused_now
+
+        ctx = self.desk.ctx
+        with self.desk.db_lock:
+            paused = paused_now(ctx.db, ctx.clock.now(), ctx.config.zone)
+        self.app.call_from_thread(self._show_paused, paused)
+
+    def _show_paused(self, paused: str | None) -> None:
+        if paused != self._paused:
+            self._paused = paused
+            self._show_engine(self.desk.engine_state)
 
     def _show_trouble(self, _trouble: str) -> None:
         self._show_engine(self.desk.engine_state)
@@ -633,6 +677,8 @@ class DashboardScreen(LiveScreen):
             text.append(f"\n{more_text}", style="dim")
         if message.rows:
             text.append("\n" + legend(), style="dim")
+            if any(total.silent for _mob, total in message.rows):
+                text.append("\n" + _("s: who is silent, to ring them"), style="dim")
         self.query_one("#mobs", Static).update(text)
 
     def on_dashboard_screen_duty_read(self, message: DutyRead) -> None:
@@ -685,6 +731,12 @@ class DashboardScreen(LiveScreen):
     async def action_contacts(self) -> None:
         await self.app.run_action("contacts")
 
+    def action_silent(self) -> None:
+        """未应答: who has not answered the running mobilizations, newest first."""
+        from console.tui.screens.silent import SilentScreen
+
+        self.app.push_screen(SilentScreen())
+
     def action_new(self) -> None:
         from console.tui.dialogs.new_incident import NewIncidentDialog
 
@@ -700,7 +752,8 @@ class DashboardScreen(LiveScreen):
         item = next((i for i in self._feed if str(i.id) == event.row_key.value), None)
         if item is None:
             return
-        if item.incident_id is not None:
-            self.post_message(IncidentOpened(item.incident_id))
-        elif item.mobilization_id is not None:
+        # An answer or a mobilization line is about the mobilization, even when it has a case.
+        if item.mobilization_id is not None:
             self.app.push_screen(MobilizationScreen(item.mobilization_id))
+        elif item.incident_id is not None:
+            self.post_message(IncidentOpened(item.incident_id))

@@ -14,7 +14,7 @@ mobilization (``c``); each write runs in its own worker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -28,7 +28,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from console.timefmt import short, span
+from console import timefmt
+from console.timefmt import span
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.keybar import KeyBar
 from mobilization import (
@@ -218,9 +219,7 @@ def counters(total: Counts) -> Text:
 
 def since_cell(since: datetime, now: datetime, zone: ZoneInfo) -> Text:
     """``14:02 ⏳ 4m`` (with the date when it is not today)."""
-    at = since.astimezone(zone)
-    when = at.strftime("%H:%M") if at.date() == now.astimezone(zone).date() else short(at, zone)
-    text = Text(f"{when} ")
+    text = Text(f"{timefmt.when(since, now, zone)} ")
     text.append(f"⏳ {elapsed(now - since)}", style="yellow")
     return text
 
@@ -230,6 +229,34 @@ def candidate_order(row: dict[str, Any]) -> tuple[int, int]:
     state = str(row["state"])
     rank = 0 if state in SILENT else 1 if state == RecipientState.QUEUED else 2
     return rank, int(row["id"])
+
+
+def phone_answer_step(result: AnswerResult) -> Callable[[Database, Clock, str], str]:
+    """The write that records an answer taken on the phone (the answer dialog's ``result``),
+    saying what was recorded: for this screen and the silent list."""
+
+    def step(db: Database, clock: Clock, operator: str) -> str:
+        from mobilization import record_answer  # the answers load on first use
+
+        answer = record_answer(
+            db,
+            clock,
+            operator,
+            yes=result.yes,
+            via="phone",  # the dialog records what someone said when rung
+            recipient_id=result.recipient_id,
+            eta_min=result.eta_min,
+        )
+        said = LOOKS[RecipientState.YES if answer.yes else RecipientState.NO].text().plain
+        if not answer.first and not answer.changed:
+            return _("{name}: already recorded {answer}").format(name=answer.name, answer=said)
+        if result.eta_min is not None:
+            return _("{name}: {answer}, ETA {minutes} min").format(
+                name=answer.name, answer=said, minutes=result.eta_min
+            )
+        return f"{answer.name}: {said}"
+
+    return step
 
 
 @dataclass(frozen=True)
@@ -473,28 +500,7 @@ class MobilizationScreen(LiveScreen):
         if result is None:
             return
 
-        def step(db: Database, clock: Clock, operator: str) -> str:
-            from mobilization import record_answer  # the answers load on first use
-
-            answer = record_answer(
-                db,
-                clock,
-                operator,
-                yes=result.yes,
-                via="console",
-                recipient_id=result.recipient_id,
-                eta_min=result.eta_min,
-            )
-            said = LOOKS[RecipientState.YES if answer.yes else RecipientState.NO].text().plain
-            if not answer.first and not answer.changed:
-                return _("{name}: already recorded {answer}").format(name=answer.name, answer=said)
-            if result.eta_min is not None:
-                return _("{name}: {answer}, ETA {minutes} min").format(
-                    name=answer.name, answer=said, minutes=result.eta_min
-                )
-            return f"{answer.name}: {said}"
-
-        self.write(step)
+        self.write(phone_answer_step(result))
 
     def action_resend(self) -> None:
         """重发: message everyone still silent again, now (after a confirmation)."""
