@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from store.clock import from_iso
 from store.errors import InvalidInput
 from store.i18n import _
 
@@ -73,6 +74,24 @@ def local(at: datetime | None, zone: ZoneInfo) -> str:
 def short(at: datetime | None, zone: ZoneInfo) -> str:
     """``11-26 10:00``: the compact form for tables."""
     return at.astimezone(zone).strftime("%m-%d %H:%M") if at else ""
+
+
+def clock(at: datetime | str | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """``09:46`` (``09:46:05`` with ``seconds``): the time of day in the office's zone.
+
+    ``at`` may be the stored text of a time (ISO-8601, UTC); empty for no time.
+    """
+    if not at:
+        return ""
+    when = from_iso(at) if isinstance(at, str) else at
+    return when.astimezone(zone).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+def when(at: datetime, now: datetime, zone: ZoneInfo) -> str:
+    """``14:05`` today, ``05-19 14:05`` another day (both in the office's zone)."""
+    local_at = at.astimezone(zone)
+    same_day = local_at.date() == now.astimezone(zone).date()
+    return local_at.strftime("%H:%M" if same_day else "%m-%d %H:%M")
 
 
 def seconds_text(value: float | None) -> str:

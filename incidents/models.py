@@ -7,6 +7,7 @@ term a duty office uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
@@ -353,6 +354,63 @@ TYPE_NAMES = {
 }
 
 
+# The steps of a case (``dutydesk incident STEP``, the actions of :mod:`incidents.workflow`) ->
+# what people call them; the command names stay codes where they are typed.
+STEP_NAMES = {
+    "register": N_("register"),
+    "dispatch": N_("dispatch"),
+    "handle": N_("start handling"),
+    "feedback": N_("give feedback"),
+    "verify": N_("verify"),
+    "close": N_("close"),
+    "void": N_("void"),
+    "return": N_("send back"),
+    "reopen": N_("reopen"),
+    "merge": N_("merge"),
+    "extend": N_("request extension"),
+    "park": N_("park"),
+    "unpark": N_("unpark"),
+    "edit": N_("edit"),
+}
+
+# Kinds of a case's timeline entries (event codes) -> what the timeline calls them. The case's
+# own events; a mobilization's and a grid's events are named by their packages.
+EVENT_NAMES = {
+    "reported": N_("reported"),
+    "register": N_("registered"),
+    "dispatch": N_("dispatched"),
+    "handle": N_("handling"),
+    "feedback": N_("feedback"),
+    "verify": N_("verified"),
+    "close": N_("closed"),
+    "void": N_("voided"),
+    "return": N_("returned"),
+    "reopen": N_("reopened"),
+    "merge": N_("merged"),
+    "merged_in": N_("merged in"),
+    "park": N_("parked"),
+    "unpark": N_("unparked"),
+    "note": N_("note"),
+    "assign": N_("assigned"),
+    "edit": N_("edited"),
+    "undo": N_("step taken back"),
+    "extension_requested": N_("extension requested"),
+    "extension_approved": N_("extension approved"),
+    "extension_granted": N_("extension granted"),
+    "extension_rejected": N_("extension rejected"),
+    "supervise": N_("supervised"),
+    "remind": N_("reminded"),
+    "task_added": N_("task added"),
+    "task_done": N_("task done"),
+    "personal_data_shown": N_("phone shown"),
+}
+
+
+def step_label(step: str) -> str:
+    """A step's name in the current language (the command name itself if unknown)."""
+    return _(STEP_NAMES[step]) if step in STEP_NAMES else step
+
+
 def category_label(code: str) -> str:
     """A category's name in the current language (the code itself if unknown)."""
     return _(CATEGORY_NAMES[code]) if code in CATEGORY_NAMES else code
@@ -363,27 +421,46 @@ def type_label(code: str) -> str:
     return _(TYPE_NAMES[code]) if code in TYPE_NAMES else code
 
 
+def _spellings(code: str, label_zh: str, names: dict[str, str]) -> set[str]:
+    """How a person may name a category or type: its code (``-`` or ``_``), its Chinese label,
+    its English name, or its name in the current language."""
+    english = names.get(code, code)
+    return {code, label_zh, english.lower(), _(english).lower() if code in names else code}
+
+
+def _choices(codes: list[str], label: Callable[[str], str]) -> str:
+    """``自然灾害 (natural-disaster), ...``: each choice in people's words with its code."""
+    shown = []
+    for code in codes:
+        word, typed = label(code), code.replace("_", "-")
+        same = word.lower() in (code, typed, code.replace("_", " "))
+        shown.append(typed if same else _("{label} ({code})").format(label=word, code=typed))
+    return ", ".join(shown)
+
+
 def parse_classification(category: str, type_: str | None) -> tuple[str, str]:
-    """Validate a category/type pair (codes or Chinese labels); ``None`` type means ``other``."""
+    """Validate a category/type pair (codes, Chinese labels or names in the current language);
+    ``None`` type means ``other``."""
     cat_value = category.strip().lower().replace("-", "_")
     for code, (label, types) in CATEGORIES.items():
-        if cat_value in (code, label):
+        if cat_value in _spellings(code, label, CATEGORY_NAMES) or (
+            category.strip().lower() in _spellings(code, label, CATEGORY_NAMES)
+        ):
             if not type_:
                 return code, "other"
             type_value = type_.strip().lower().replace("-", "_")
-            for type_code, type_label in types.items():
-                if type_value in (type_code, type_label):
+            for type_code, type_zh in types.items():
+                spelled = _spellings(type_code, type_zh, TYPE_NAMES)
+                if type_value in spelled or type_.strip().lower() in spelled:
                     return code, type_code
-            names = ", ".join(t.replace("_", "-") for t in types)
             raise ValueError(
                 _("unknown type {type!r} in category {code}; use one of {names}").format(
-                    type=type_, code=code, names=names
+                    type=type_, code=category_label(code), names=_choices(list(types), type_label)
                 )
             )
-    names = ", ".join(c.replace("_", "-") for c in CATEGORIES)
     raise ValueError(
         _("unknown category {category!r}; use one of {names}").format(
-            category=category, names=names
+            category=category, names=_choices(list(CATEGORIES), category_label)
         )
     )
 

@@ -29,10 +29,29 @@ from jurisdiction.geo import LocalProjection, boundary_problems, make_sound, to_
 from jurisdiction.models import GridRules, Level, Unit, Violation
 from jurisdiction.units import get_unit, list_units
 from store.db import Database
-from store.i18n import _
+from store.i18n import N_, _
+
+# What each rule is called where people read it (JSON keeps the rule's id).
+RULE_LABELS = {
+    "scale": N_("moderate scale"),
+    "boundary": N_("clear boundary"),
+    "address": N_("one grid per address"),
+    "coverage": N_("seamless coverage"),
+}
 
 # Gap pieces this close to a grid (in metres) count as touching it, for naming the neighbours.
 NEIGHBOUR_M = 0.5
+
+
+def rule_label(rule: str) -> str:
+    """A rule's name in people's words, in the current language."""
+    return _(RULE_LABELS[rule]) if rule in RULE_LABELS else rule
+
+
+def _named(names: dict[str, str], code: str) -> str:
+    """``青山社区 (C01)``: a unit by its name, its code after it to tell namesakes apart."""
+    name = names.get(code)
+    return f"{name} ({code})" if name and name != code else code
 
 
 def check_grids(
@@ -49,13 +68,14 @@ def check_grids(
     """
     rules = rules or GridRules()
     units = list_units(db)
+    names = {u.code: u.name for u in units}
     if community is not None:
         target = get_unit(db, community)
         units = [u for u in units if u.code == target.code or u.parent_code == target.code]
     grids = [u for u in units if u.level is Level.GRID]
     communities = [u for u in units if u.level is Level.COMMUNITY]
     found: list[Violation] = []
-    found += _scale(grids, rules)
+    found += _scale(grids, rules, names)
     for unit in [*communities, *grids]:
         if unit.boundary is None:
             continue
@@ -65,21 +85,21 @@ def check_grids(
                 Violation(
                     "boundary",
                     (unit.code,),
-                    f"{unit.code}: {problem}",
+                    f"{_named(names, unit.code)}: {problem}",
                 )
             )
-    found += _addresses(db, grids)
+    found += _addresses(db, grids, names)
     by_parent: dict[str, list[Unit]] = defaultdict(list)
     for grid in grids:
         if grid.parent_code:
             by_parent[grid.parent_code].append(grid)
     for comm in communities:
-        found += _polygon_coverage(comm, by_parent[comm.code], rules)
-        found += _address_coverage(db, comm, by_parent[comm.code])
+        found += _polygon_coverage(comm, by_parent[comm.code], rules, names)
+        found += _address_coverage(db, comm, by_parent[comm.code], names)
     return found
 
 
-def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
+def _scale(grids: list[Unit], rules: GridRules, names: dict[str, str]) -> list[Violation]:
     out = []
     low, high = rules.households_min, rules.households_max
     for grid in grids:
@@ -89,7 +109,7 @@ def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
                 Violation(
                     "scale",
                     (grid.code,),
-                    _("grid {code} has no household figure").format(code=grid.code),
+                    _("grid {code} has no household figure").format(code=_named(names, grid.code)),
                 )
             )
         elif h < low:
@@ -98,7 +118,7 @@ def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
                     "scale",
                     (grid.code,),
                     _("grid {code} has {households} households, below the minimum {low}").format(
-                        code=grid.code, households=h, low=low
+                        code=_named(names, grid.code), households=h, low=low
                     ),
                     float(h),
                 )
@@ -109,7 +129,7 @@ def _scale(grids: list[Unit], rules: GridRules) -> list[Violation]:
                     "scale",
                     (grid.code,),
                     _("grid {code} has {households} households, above the maximum {high}").format(
-                        code=grid.code, households=h, high=high
+                        code=_named(names, grid.code), households=h, high=high
                     ),
                     float(h),
                 )
@@ -132,7 +152,7 @@ def _current_addresses(db: Database, unit_ids: list[int]) -> list[tuple[str, int
     return rows
 
 
-def _addresses(db: Database, grids: list[Unit]) -> list[Violation]:
+def _addresses(db: Database, grids: list[Unit], names: dict[str, str]) -> list[Violation]:
     """Addresses claimed by two or more current grids (all grids, not only the ones shown)."""
     codes = {g.id: g.code for g in grids}
     rows = db.conn.execute(
@@ -152,7 +172,9 @@ def _addresses(db: Database, grids: list[Unit]) -> list[Violation]:
             "address",
             tuple(claimants),
             _("address {address!r} is claimed by {count} grids: {grids}").format(
-                address=address, count=len(claimants), grids=", ".join(claimants)
+                address=address,
+                count=len(claimants),
+                grids=", ".join(_named(names, c) for c in claimants),
             ),
             float(len(claimants)),
         )
@@ -161,7 +183,9 @@ def _addresses(db: Database, grids: list[Unit]) -> list[Violation]:
     ]
 
 
-def _address_coverage(db: Database, comm: Unit, grids: list[Unit]) -> list[Violation]:
+def _address_coverage(
+    db: Database, comm: Unit, grids: list[Unit], names: dict[str, str]
+) -> list[Violation]:
     register = [a for a, _unit in _current_addresses(db, [comm.id])]
     if not register:
         return []
@@ -171,14 +195,17 @@ def _address_coverage(db: Database, comm: Unit, grids: list[Unit]) -> list[Viola
             "coverage",
             (comm.code,),
             _("address {address!r} of community {community} is in none of its grids").format(
-                address=address, community=comm.code
+                address=address, community=_named(names, comm.code)
             ),
         )
         for address in sorted(set(register) - in_grids)
     ]
 
 
-def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[Violation]:
+def _polygon_coverage(
+    comm: Unit, grids: list[Unit], rules: GridRules, names: dict[str, str]
+) -> list[Violation]:
+    community = _named(names, comm.code)
     drawn = [g for g in grids if g.boundary is not None]
     if comm.boundary is None or not drawn:
         return []
@@ -188,7 +215,7 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
             (comm.code, g.code),
             _(
                 "grid {grid} of community {community} has no boundary; its area counts as a gap"
-            ).format(grid=g.code, community=comm.code),
+            ).format(grid=_named(names, g.code), community=community),
         )
         for g in grids
         if g.boundary is None
@@ -229,9 +256,9 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
                     (comm.code, *near),
                     text.format(
                         area=piece.area,
-                        community=comm.code,
+                        community=community,
                         where=where(piece),
-                        grids=", ".join(near),
+                        grids=", ".join(_named(names, c) for c in near),
                     ),
                     round(piece.area, 1),
                 )
@@ -246,7 +273,10 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
                     _(
                         "grid {grid} reaches {area:.1f} m² outside community {community} at {where}"
                     ).format(
-                        grid=code, area=outside.area, community=comm.code, where=where(outside)
+                        grid=_named(names, code),
+                        area=outside.area,
+                        community=community,
+                        where=where(outside),
                     ),
                     round(outside.area, 1),
                 )
@@ -265,7 +295,12 @@ def _polygon_coverage(comm: Unit, grids: list[Unit], rules: GridRules) -> list[V
                     _(
                         "grids {first} and {second} of community {community} overlap by"
                         " {area:.1f} m²"
-                    ).format(first=a, second=b, community=comm.code, area=overlap),
+                    ).format(
+                        first=_named(names, a),
+                        second=_named(names, b),
+                        community=community,
+                        area=overlap,
+                    ),
                     round(overlap, 1),
                 )
             )

@@ -134,6 +134,10 @@ class GridRules:
 RULES = ("scale", "boundary", "coverage", "address")
 
 
+# Kinds of the events grid adjustment writes into a case's timeline -> what people call them.
+EVENT_NAMES = {"grid_moved": N_("moved to another grid")}
+
+
 @dataclass(frozen=True)
 class Violation:
     """One breach of a grid rule.

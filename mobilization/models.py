@@ -56,6 +56,18 @@ MODE_NAMES = {Mode.CASCADE: N_("cascade"), Mode.BROADCAST: N_("broadcast")}
 MODES = tuple(Mode)
 
 
+# Kinds of the events a mobilization writes into its case's timeline -> what people call them.
+EVENT_NAMES = {
+    "mobilization_started": N_("mobilization started"),
+    "mobilization_node_unreachable": N_("nobody reached"),
+    "mobilization_completed": N_("mobilization completed"),
+    "mobilization_cancelled": N_("mobilization cancelled"),
+    "mobilization_resent": N_("sent again"),
+    "mobilization_answer": N_("answer recorded"),
+    "mobilization_answer_changed": N_("answer changed"),
+}
+
+
 class TargetKind(StrEnum):
     """What a target names; always written as a code (``grid:G01``), so it has no label."""
 

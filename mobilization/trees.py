@@ -63,7 +63,7 @@ from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write
 from store.errors import ImportRejected, InvalidInput, NotFound
-from store.i18n import _
+from store.i18n import N_, _
 
 KINDS = ("person", "post", "role")
 TEAM_ROLES = (Role.TEAM_LEADER, Role.TEAM_MEMBER)
@@ -76,6 +76,13 @@ MAX_TIMEOUT_S = 7 * 24 * 3600
 MAX_REPEATS = 20
 MAX_LABEL = 100
 PROBLEM_KINDS = ("nobody", "no_channel", "cycle", "orphan")
+# What each kind of problem is called where people read it (JSON keeps the kind).
+PROBLEM_LABELS = {
+    "nobody": N_("reaches nobody"),
+    "no_channel": N_("cannot be reached"),
+    "cycle": N_("loop"),
+    "orphan": N_("cut off from the root"),
+}
 RESOLVE_PAGE = 5000
 
 
@@ -453,6 +460,11 @@ def _resolve(db: Database, target: NodeRef, at: datetime) -> list[Person]:
 def has_channel(person: Person) -> bool:
     """Whether ``person`` can be sent anything: a channel row, or a phone, e-mail or webhook."""
     return bool(person.channels or person.phone or person.email or person.webhook)
+
+
+def problem_label(kind: str) -> str:
+    """A problem kind in people's words, in the current language."""
+    return _(PROBLEM_LABELS[kind]) if kind in PROBLEM_LABELS else kind
 
 
 def check_tree(db: Database, tree: str, at: datetime) -> list[TreeProblem]:

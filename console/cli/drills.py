@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from console.cli import render
 from console.cli.common import ROW_ID, State, emit_json, parse_date, parse_time, pass_state
 from console.cli.tables import echo_fields
 from console.cli.tables import print_table as print_rich_table
@@ -537,7 +538,7 @@ def plan_list(state: State, every: bool, as_json: bool) -> None:
     ctx = state.ctx
     found = plans.list_plans(ctx.db, active=None if every else True)
     if as_json:
-        emit_json([p.to_json() for p in found])
+        emit_json(render.listing_json(p.to_json() for p in found))
         return
     if not found:
         click.echo(_("no drill plans (add one with: dutydesk drill plan add CODE ...)"))
@@ -818,7 +819,7 @@ def list_upcoming(state: State, plan: Plan | None, limit: int, as_json: bool) ->
     ]
     if as_json:
         emit_json(
-            {"upcoming": [o.to_json() for o in coming], "missed": [d.to_json() for d in missed]}
+            render.listing_json((o.to_json() for o in coming), missed=[d.to_json() for d in missed])
         )
         return
     if not coming:
@@ -890,14 +891,14 @@ def list_history(state: State, plan: Plan | None, limit: int, as_json: bool) -> 
     evaluations = [evaluation.evaluation(ctx.db, r.id) for r in done]
     if as_json:
         emit_json(
-            [
+            render.listing_json(
                 {
                     **ev.run.to_json(),
                     "answer_rate": round(ev.metrics.answer_rate, 1) if ev.metrics.called else None,
                     "ratings": [r.to_json() for r in ev.results],
                 }
                 for ev in evaluations
-            ]
+            )
         )
         return
     if not evaluations:
@@ -937,10 +938,10 @@ def list_running(state: State, plan: Plan | None, as_json: bool) -> None:
     counts = {r.id: totals(ctx.db, r.mobilization_id) for r in going if r.mobilization_id}
     if as_json:
         emit_json(
-            [
+            render.listing_json(
                 {**r.to_json(), "answers": counts[r.id].to_json() if r.id in counts else None}
                 for r in going
-            ]
+            )
         )
         return
     if not going:
@@ -1126,7 +1127,7 @@ def note_cmd(
                 runs.add_note(ctx.db, ctx.clock, ctx.operator, run_id, kind, text, at=when)
             )
     if as_json:
-        emit_json([n.to_json() for n in written])
+        emit_json(render.listing_json(n.to_json() for n in written))
         return
     for note in written:
         click.echo(
@@ -1391,7 +1392,7 @@ def improvements_cmd(state: State, plan: str | None, open_only: bool, as_json: b
     ctx = state.ctx
     items = improvements.list_improvements(ctx.db, plan=plan, open_only=open_only)
     if as_json:
-        emit_json([i.to_json() for i in items])
+        emit_json(render.listing_json(i.to_json() for i in items))
         return
     if not items:
         click.echo(_("no improvement items"))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
+from console.cli import render
 from console.cli.common import State, emit_json, parse_date, parse_time, pass_state
 from console.cli.tables import pad, print_table
 from console.timefmt import local
 from contacts.roster import (
     MAX_EVERY_DAYS,
+    Gap,
     Shift,
     add_override,
     add_post,
@@ -196,17 +199,17 @@ def _print_holders(state: State, at: datetime, as_json: bool) -> None:
     posts = list_posts(ctx.db)
     if as_json:
         emit_json(
-            {
-                "at": to_iso(at),
-                "posts": [
+            render.listing_json(
+                (
                     {
                         "post": p.code,
                         "post_name": p.name,
                         "shift": shift_to_json(held[p.id], zone) if p.id in held else None,
                     }
                     for p in posts
-                ],
-            }
+                ),
+                at=to_iso(at),
+            )
         )
         return
     if not posts:
@@ -279,7 +282,7 @@ def list_cmd(
     lo, hi = _window(state, start, end)
     items = shifts(ctx.db, lo, hi, post, person)
     if as_json:
-        emit_json([shift_to_json(s, zone) for s in items])
+        emit_json(render.listing_json(shift_to_json(s, zone) for s in items))
         return
     print_table(
         [_(name) for name in (N_("from"), N_("to"), N_("post"), N_("person"), N_("source"))],
@@ -295,6 +298,15 @@ def list_cmd(
         ],
     )
     click.echo(_("{count} shift(s)").format(count=len(items)))
+
+
+def gap_text(g: Gap, zone: ZoneInfo) -> str:
+    return _("gap: {code} {name} unfilled {start} → {end}").format(
+        code=g.post.code,
+        name=g.post.name,
+        start=local(g.starts_at, zone),
+        end=local(g.ends_at, zone),
+    )
 
 
 @duty.command("check")
@@ -313,25 +325,22 @@ def check_cmd(
     found = gaps(ctx.db, lo, hi, post)
     if as_json:
         emit_json(
-            [
-                {
-                    "post": g.post.code,
-                    "starts_at": to_iso(g.starts_at),
-                    "ends_at": to_iso(g.ends_at),
-                }
+            render.check_json(
+                render.problem_json(
+                    "gap",
+                    gap_text(g, zone),
+                    {
+                        "post": g.post.code,
+                        "starts_at": to_iso(g.starts_at),
+                        "ends_at": to_iso(g.ends_at),
+                    },
+                )
                 for g in found
-            ]
+            )
         )
     else:
         for g in found:
-            click.echo(
-                _("gap: {code} {name} unfilled {start} → {end}").format(
-                    code=g.post.code,
-                    name=g.post.name,
-                    start=local(g.starts_at, zone),
-                    end=local(g.ends_at, zone),
-                )
-            )
+            click.echo(gap_text(g, zone))
         if not found:
             click.echo(
                 _("no gaps from {start} to {end}").format(

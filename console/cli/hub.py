@@ -107,7 +107,7 @@ def unit_list_cmd(state: State, as_json: bool) -> None:
     ctx = state.ctx
     units = list_units(ctx.db)
     if as_json:
-        emit_json([u.to_json() for u in units])
+        emit_json(render.listing_json(u.to_json() for u in units))
         return
     if not units:
         click.echo(_(UNITS_HINT))
@@ -197,7 +197,7 @@ def units_cmd(state: State, as_json: bool) -> None:
     ctx = state.ctx
     views = overview(ctx.db, ctx.clock.now(), ctx.config.hub.silent)
     if as_json:
-        emit_json([v.to_json() for v in views])
+        emit_json(render.listing_json(v.to_json() for v in views))
         return
     if not views:
         click.echo(_(UNITS_HINT))
@@ -283,7 +283,7 @@ def cases_cmd(
     now = ctx.clock.now()
     found = cases(ctx.db, now, unit=unit, overdue_only=overdue, open_only=not show_all, limit=limit)
     if as_json:
-        emit_json([c.to_json() for c in found])
+        emit_json(render.listing_json(c.to_json() for c in found))
         return
     if not found:
         click.echo(_("no cases"))
@@ -326,7 +326,7 @@ def timeline_cmd(state: State, unit: str, case: str, as_json: bool) -> None:
     ctx = state.ctx
     events = case_timeline(ctx.db, unit, case)
     if as_json:
-        emit_json([e.to_json() for e in events])
+        emit_json(render.listing_json(e.to_json() for e in events))
         return
     zone = ctx.config.zone
     print_table(

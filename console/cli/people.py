@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from console.cli import render
 from console.cli.common import MAX_ROW_ID, State, emit_json, pass_state
 from console.cli.tables import echo_fields, print_table
 from contacts.models import ChannelKind
@@ -202,7 +203,9 @@ def person_list(
     )
     _audit_unmasked(state, unmasked, "person list", len(people))
     if as_json:
-        emit_json([person_to_json(p, unmasked=unmasked, region=region) for p in people])
+        emit_json(
+            render.listing_json(person_to_json(p, unmasked=unmasked, region=region) for p in people)
+        )
         return
     print_table(
         [_(name) for name in PERSON_COLUMNS],
@@ -447,7 +450,9 @@ def team_list(
     teams = list_teams(state.ctx.db, unit=unit, kind=kind, person=member, region=region)
     if as_json:
         _audit_unmasked(state, unmasked, "team list", sum(len(t.members) for t in teams))
-        emit_json([team_to_json(t, unmasked=unmasked, region=region) for t in teams])
+        emit_json(
+            render.listing_json(team_to_json(t, unmasked=unmasked, region=region) for t in teams)
+        )
         return
     print_table(
         [_(name) for name in TEAM_COLUMNS],

@@ -1,4 +1,10 @@
-"""Provides the CLI's human output of cases: the case list, the case card, its timeline.
+"""Provides the CLI's output: the JSON shapes every command follows, and the human output of cases
+(the case list, the case card, its timeline).
+
+JSON (documented in the README, "JSON output"): a listing is ``{"items": [...], "next_after":
+key|null}`` (:func:`listing_json`), a check is ``{"ok": bool, "problems": [{"code", "message",
+"where"}...]}`` (:func:`check_json`), anything else is one object. Built here only, so every
+command answers alike and a script reads them all the same way.
 
 Headers and labels are English message ids shown in the current language (:mod:`store.i18n`);
 the tables are :mod:`console.cli.tables`', aligned by display width.
@@ -6,6 +12,7 @@ the tables are :mod:`console.cli.tables`', aligned by display width.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +22,11 @@ from rich.text import Text
 
 from console.cli.tables import table
 from console.timefmt import local, short, time_left
+from console.timeline import entry_details as timeline_details
+from console.timeline import event_label, target_words
 from incidents import models
 from incidents.models import Incident, Stage, Task, TimelineEntry
-from store.clock import from_iso, to_iso
+from store.clock import to_iso
 from store.i18n import N_, _
 
 SEVERITY_STYLE = {
@@ -43,6 +52,27 @@ STAGE_CODES = frozenset(stage.value for stage in Stage)
 
 def iso(at: datetime | None) -> str | None:
     return to_iso(at) if at else None
+
+
+def listing_json(
+    items: Iterable[Any], next_after: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The JSON of every listing: its ``items`` and the key of the next page (``None``: no more);
+    ``extra`` keys add what a listing reports besides (the time it is for, missed drills)."""
+    return {"items": list(items), "next_after": next_after, **extra}
+
+
+def problem_json(code: str, message: str, where: Any = None) -> dict[str, Any]:
+    """One problem a check found: a stable ``code``, a ``message`` for people and ``where``
+    (what it is about: a grid, a tree node, a post and a time... ``None`` when it is everywhere)."""
+    return {"code": code, "message": message, "where": where}
+
+
+def check_json(problems: Iterable[Mapping[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The JSON of every check: ``ok`` when nothing was found, and the ``problems`` (each made
+    by :func:`problem_json`); ``extra`` keys add what a check reports besides (``checks``)."""
+    found = [dict(p) for p in problems]
+    return {"ok": not found, "problems": found, **extra}
 
 
 def severity_text(incident: Incident) -> Text:
@@ -96,7 +126,10 @@ def incident_card(
     tasks: list[Task],
     now: datetime,
     zone: ZoneInfo,
+    names: Mapping[str, str] | None = None,
 ) -> list[Any]:
+    """The case card: facts, timeline, tasks; ``names``: written targets → names
+    (:func:`contacts.directory.labels`), so an assignee reads 刘静, not ``person:#12``."""
     left, overdue = time_left(incident.deadline if not incident.parked else None, now)
     level = incident.severity
     facts = Table.grid(padding=(0, 2))
@@ -127,7 +160,9 @@ def incident_card(
     )
     facts.add_row(_("location"), incident.location or "-")
     facts.add_row(_("grid"), incident.grid or "-")
-    facts.add_row(_("assignee"), incident.assignee or "-")
+    facts.add_row(
+        _("assignee"), target_words(incident.assignee, names) if incident.assignee else "-"
+    )
     facts.add_row(
         _("reporter"),
         " ".join(x for x in (incident.reporter_name, incident.reporter_phone) if x) or "-",
@@ -147,9 +182,9 @@ def incident_card(
     )
     for entry in entries:
         what = entry_kind(entry)
-        if entry.stage_to and entry.stage_to.value != entry.kind:
+        if entry.stage_to and entry.stage_to.label != what:
             what += f" → {entry.stage_to.label}"
-        details = entry_details(entry, zone)
+        details = entry_details(entry, zone, names)
         timeline.add_row(local(entry.at, zone), entry.operator, what, details)
     parts: list[Any] = [facts, timeline]
     if tasks:
@@ -168,29 +203,17 @@ def incident_card(
 
 
 def entry_kind(entry: TimelineEntry) -> str:
-    """What an entry is: a stage's name for the moves of the loop, else the event's code."""
+    """What an entry is, in people's words (:func:`console.timeline.event_label`)."""
     if entry.kind in STAGE_CODES:
         return Stage(entry.kind).label
-    return entry.kind
+    return event_label(entry.kind)
 
 
-TIME_KEYS = ("deadline", "until", "due")
-
-
-def entry_details(entry: TimelineEntry, zone: ZoneInfo) -> str:
-    """One line of what an entry recorded, times in the office's zone."""
-    data = entry.data
-    if entry.kind == "reported":
-        category, type_ = str(data.get("category")), str(data.get("type"))
-        return f"{data.get('title')} ({models.category_label(category)}/{models.type_label(type_)})"
-    parts = []
-    for key, value in data.items():
-        if value in (None, "", []):
-            continue
-        if key in TIME_KEYS and isinstance(value, str):
-            value = local(from_iso(value), zone)
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
+def entry_details(
+    entry: TimelineEntry, zone: ZoneInfo, names: Mapping[str, str] | None = None
+) -> str:
+    """One line of what an entry recorded, in people's words, times in the office's zone."""
+    return timeline_details(entry, zone, names=names)
 
 
 def task_json(task: Task, now: datetime) -> dict[str, Any]:

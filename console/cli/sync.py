@@ -18,7 +18,10 @@ from typing import Any
 
 import click
 
+from console.cli import render
 from console.cli.common import State, emit_json, fail, pass_state
+from console.timefmt import local
+from store.clock import from_iso
 from store.i18n import N_, _
 
 
@@ -96,10 +99,10 @@ def sync_dead_cmd(state: State, as_json: bool) -> None:
     rows = dead_letters(ctx.db, link.unit or "")
     if as_json:
         emit_json(
-            [
+            render.listing_json(
                 {"row": r.row, "tries": r.tries, "reason": r.error, "event": r.event.to_json()}
                 for r in rows
-            ]
+            )
         )
         return
     if not rows:
@@ -107,7 +110,8 @@ def sync_dead_cmd(state: State, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(
-            f"{r.row}  {r.event.subject} #{r.event.seq}  {r.event.kind.value}  {r.event.at}  "
+            f"{r.row}  {r.event.subject} #{r.event.seq}  {r.event.kind.value}"
+            f"  {local(from_iso(r.event.at), ctx.config.zone)}  "
             f"{r.error or ''}"
         )
     click.echo(_("fix the cause, then: dutydesk sync retry --all (or the rows)"), err=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from console.cli import render
 from console.cli.common import State, emit_json, parse_time, pass_state
 from console.timefmt import local
 from contacts.people import Person
@@ -33,6 +34,7 @@ from mobilization import (
     shown_ref,
     subtree,
 )
+from mobilization.trees import problem_label
 from store.clock import to_iso
 from store.errors import InvalidInput, NotFound
 from store.i18n import N_, _
@@ -176,10 +178,12 @@ def check_cmd(state: State, tree: str, when: str | None, as_json: bool) -> int:
     at = parse_time(when, ctx.clock.now(), ctx.config.zone, "at") if when else ctx.clock.now()
     problems = check_tree(ctx.db, tree, at)
     if as_json:
-        emit_json([p.to_json() for p in problems])
+        emit_json(
+            render.check_json(render.problem_json(p.kind, p.message, p.node_code) for p in problems)
+        )
     else:
         for p in problems:
-            click.echo(f"{p.kind}: {p.message}")
+            click.echo(f"{problem_label(p.kind)}: {p.message}")
         if not problems:
             click.echo(_("contact tree {tree}: no problems").format(tree=tree))
     return 1 if problems else 0

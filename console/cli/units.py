@@ -12,12 +12,13 @@ from typing import Any
 
 import click
 
+from console.cli import render
 from console.cli.common import State, emit_json, parse_time, pass_state
 from console.cli.tables import echo_fields, print_table
 from console.timefmt import local
 from jurisdiction.adjust import Adjustment, merge_grids, spec_from_json, split_grid
 from jurisdiction.geo import boundary_problems
-from jurisdiction.gridcheck import check_grids
+from jurisdiction.gridcheck import check_grids, rule_label
 from jurisdiction.models import Level, Unit
 from jurisdiction.units import (
     MAX_FIGURE,
@@ -202,7 +203,7 @@ def list_cmd(
         state.ctx.db, level=_level(level), parent=parent, include_history=include_history
     )
     if as_json:
-        emit_json([unit_to_json(u) for u in items])
+        emit_json(render.listing_json(unit_to_json(u) for u in items))
         return
     print_table(
         [_(name) for name in UNIT_COLUMNS],
@@ -286,10 +287,15 @@ def check_cmd(state: State, community: str | None, as_json: bool) -> int:
     ctx = state.ctx
     found = check_grids(ctx.db, ctx.config.grid_rules, community=community)
     if as_json:
-        emit_json({"ok": not found, "violations": [v.to_json() for v in found]})
+        emit_json(
+            render.check_json(
+                render.problem_json(v.rule, v.message, list(v.units)) | {"figure": v.figure}
+                for v in found
+            )
+        )
     else:
         for v in found:
-            click.echo(f"{v.rule}: {v.message}")
+            click.echo(f"{rule_label(v.rule)}: {v.message}")
         click.echo(
             _("{count} violation(s)").format(count=len(found))
             if found

@@ -93,7 +93,7 @@ def test_a_damaged_utf8_file_is_refused_naming_the_line(run, tmp_path: Path) -> 
     (line,) = result.err.strip().splitlines()
     assert "line 3, byte 1 of the line" in line and "--encoding" in line
     listed = run("person", "list", "--json")
-    assert listed.code == 0 and listed.json() == []
+    assert listed.code == 0 and listed.json()["items"] == []
 
 
 def test_a_gbk_file_says_how_it_was_read_and_encoding_decides(run) -> None:

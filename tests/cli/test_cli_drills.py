@@ -79,6 +79,13 @@ def drill(run, *args: str) -> Any:
     return result.json()
 
 
+def items(run, *args: str) -> list[Any]:
+    """The items of a listing ``dutydesk drill ARGS --json`` (``{"items", "next_after"}``)."""
+    listing = drill(run, *args)
+    assert set(listing) >= {"items", "next_after"}, listing
+    return listing["items"]
+
+
 def counts(run) -> tuple[int, ...]:
     """What a refused command must leave as it was: audit entries and every drill table."""
     tables = ("events", "drill_plans", "drill_objectives", "drill_schedules", "drill_runs")
@@ -113,7 +120,7 @@ def answer(run, mobilization: int, yes: tuple[str, ...]) -> None:
     waiting = list(yes)
     for _round in range(5):
         send_all(run)
-        people = run("mobilization", "people", str(mobilization), "--json").json()
+        people = run("mobilization", "people", str(mobilization), "--json").json()["items"]
         codes = {p["key"]: p["code"] for p in people}
         for key in [k for k in waiting if k in codes]:
             assert run("ack", codes[key]).code == 0
@@ -146,7 +153,7 @@ def test_plan_add_show_list_edit_retire(office) -> None:
     assert [o["metric"] for o in plan["objectives"]] == ["answer_rate", "first_answer"]
     assert plan["objectives"][0]["target"] == 50 and plan["objectives"][0]["within_min"] == 10
     assert drill(office, "plan", "show", "CT") == plan
-    assert [p["code"] for p in drill(office, "plan", "list")] == ["CT"]
+    assert [p["code"] for p in items(office, "plan", "list")] == ["CT"]
     shown = office("drill", "plan", "show", "CT")
     assert shown.code == 0 and "网格叫应" in shown.out and "1d, 1h" in shown.out
 
@@ -154,8 +161,8 @@ def test_plan_add_show_list_edit_retire(office) -> None:
     assert edited["name"] == "夜间叫应" and edited["evaluators"] == []
     assert edited["objectives"] == plan["objectives"]  # what was not given is kept
     assert drill(office, "plan", "retire", "CT")["active"] is False
-    assert drill(office, "plan", "list") == []
-    assert [p["code"] for p in drill(office, "plan", "list", "--all")] == ["CT"]
+    assert items(office, "plan", "list") == []
+    assert [p["code"] for p in items(office, "plan", "list", "--all")] == ["CT"]
     assert "[retired]" in office("drill", "plan", "list", "--all").out
     refused = office("drill", "run", "CT", "--now")
     assert refused.code == 2 and "Traceback" not in refused.err
@@ -227,16 +234,16 @@ def test_schedule_recurring_lists_upcoming_and_cancels_one_occurrence(office) ->
     assert made["zone"] == "Asia/Shanghai" and made["state"] == "active"
     assert made["next"][:2] == ["2026-12-02T01:00:00Z", "2027-01-06T01:00:00Z"]
     listed = drill(office, "list", "--upcoming")
-    ats = [o["at"] for o in listed["upcoming"]]
+    ats = [o["at"] for o in listed["items"]]
     assert ats[:2] == ["2026-12-02T01:00:00Z", "2027-01-06T01:00:00Z"]
-    first = listed["upcoming"][0]
+    first = listed["items"][0]
     assert first["next_reminder"] == "2026-12-01T01:00:00Z"  # a day before
     text = office("drill", "list")
     assert "2026-12-02 09:00" in text.out and "2026-12-01 09:00" in text.out
 
     cancelled = drill(office, "cancel", str(made["id"]), "--at", "2026-12-02 09:00")
     assert cancelled["state"] == "active"  # one occurrence, not the schedule
-    after = drill(office, "list", "--upcoming")["upcoming"]
+    after = drill(office, "list", "--upcoming")["items"]
     assert [(o["at"], o["cancelled"]) for o in after[:2]] == [
         ("2026-12-02T01:00:00Z", True),
         ("2027-01-06T01:00:00Z", False),
@@ -244,7 +251,7 @@ def test_schedule_recurring_lists_upcoming_and_cancels_one_occurrence(office) ->
     assert "[cancelled]" in office("drill", "list").out
     assert drill(office, "cancel", str(made["id"]))["state"] == "cancelled"
     assert not any(
-        not o["cancelled"] for o in drill(office, "list", "--upcoming", "--plan", "CT")["upcoming"]
+        not o["cancelled"] for o in drill(office, "list", "--upcoming", "--plan", "CT")["items"]
     )
 
 
@@ -269,12 +276,12 @@ def test_run_asks_first_unless_told(office, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     declined = office("drill", "run", "CT")
     assert declined.code == 1 and "start drill CT" in declined.err
-    assert drill(office, "list", "--running") == []
+    assert items(office, "list", "--running") == []
     started = office("drill", "run", "CT", "--yes")
     assert started.code == 0, started.err
     assert "run 1 started" in started.out and "exercise mobilization 1" in started.out
     assert "no engine is running" in started.err
-    running = drill(office, "list", "--running")
+    running = items(office, "list", "--running")
     assert [r["id"] for r in running] == [1] and running[0]["answers"]["total"] >= 1
     mob = office("mobilization", "show", "1", "--json").json()
     assert mob["exercise"] is True
@@ -288,7 +295,7 @@ def test_stop_is_a_real_emergency(office) -> None:
     assert stopped["state"] == "stopped" and stopped["stop_reason"] == "真实险情：河堤管涌"
     mob = office("mobilization", "show", str(started["mobilization"]), "--json").json()
     assert mob["state"] == "cancelled"
-    assert drill(office, "list", "--running") == []
+    assert items(office, "list", "--running") == []
     one_clear_line(office("drill", "stop", str(started["id"]), "--reason", "again"))
 
 
@@ -296,12 +303,12 @@ def test_notes_strengths_and_milestones(office) -> None:
     drill(office, *CALL_TREE)
     started = drill(office, "run", "CT", "--now")
     run_id = str(started["id"])
-    written = drill(office, "note", run_id, "值班员登记了案件", "--milestone", "case_logged")
+    written = items(office, "note", run_id, "值班员登记了案件", "--milestone", "case_logged")
     assert [(n["kind"], n["text"]) for n in written] == [
         ("milestone", "case_logged"),
         ("observation", "值班员登记了案件"),
     ]
-    assert drill(office, "note", run_id, "响应迅速", "--strength")[0]["kind"] == "strength"
+    assert items(office, "note", run_id, "响应迅速", "--strength")[0]["kind"] == "strength"
     before = counts(office)
     one_clear_line(office("drill", "note", run_id), "text")
     one_clear_line(office("drill", "note", run_id, "x", "--strength", "--milestone", "m"))
@@ -421,9 +428,9 @@ def test_plan_schedule_run_answer_evaluate_report_export(office, tmp_path: Path)
     assert evaluated["results"][1]["reason"] == "电话占线"
     assert len(evaluated["improvements"]) == 2
 
-    items = drill(office, "improvements", "--plan", "CT", "--open")
-    assert [i["state"] for i in items] == ["open", "open"]
-    planning = next(i for i in items if i["element"] == "planning")
+    found = items(office, "improvements", "--plan", "CT", "--open")
+    assert [i["state"] for i in found] == ["open", "open"]
+    planning = next(i for i in found if i["element"] == "planning")
     done = drill(office, "improvement", "done", str(planning["id"]), "--note", "已修订")
     assert done["state"] == "done"
     listed = office("drill", "improvements")
@@ -435,7 +442,7 @@ def test_plan_schedule_run_answer_evaluate_report_export(office, tmp_path: Path)
     drill(office, "evaluate", str(second["id"]), "--rate", "1=P", "--rate", "3=P")
     closed = drill(office, "improvement", "close", str(planning["id"]), "--run", str(second["id"]))
     assert closed["state"] == "closed" and closed["closed_by_run"] == second["id"]
-    history = drill(office, "list", "--history")
+    history = items(office, "list", "--history")
     assert [h["id"] for h in history] == [second["id"], first["id"]]
     assert history[1]["answer_rate"] < history[0]["answer_rate"]
 
@@ -462,7 +469,7 @@ def test_plan_schedule_run_answer_evaluate_report_export(office, tmp_path: Path)
     events = [c for c in Calendar.from_ical(ics.read_bytes()).walk("VEVENT")]
     upcoming = drill(office, "list", "--upcoming", "--plan", "CT", "--limit", "10000")
     horizon = office.clock.now() + timedelta(days=400)
-    announced = [o for o in upcoming["upcoming"] if from_iso(o["at"]) <= horizon]
+    announced = [o for o in upcoming["items"] if from_iso(o["at"]) <= horizon]
     assert len(announced) == 57  # the Mondays of the 400 days after Thursday 2026-12-03
     assert {str(e["UID"]) for e in events} == {o["uid"] for o in announced}
     statuses = {str(e["UID"]): str(e.get("STATUS", "")) for e in events}
@@ -486,7 +493,7 @@ def test_the_next_reminder_is_one_still_to_come(office) -> None:
     """Tomorrow's drill: its one-day reminder is past, the next is an hour before, local."""
     drill(office, *CALL_TREE)
     drill(office, "schedule", "CT", "--at", "2026-11-27 09:00")
-    (coming,) = drill(office, "list", "--upcoming")["upcoming"]
+    (coming,) = drill(office, "list", "--upcoming")["items"]
     assert from_iso(coming["at"]) == office.clock.now() + timedelta(hours=23)
     assert coming["next_reminder"] == "2026-11-27T00:00:00Z"  # 08:00 in Shanghai
     assert "2026-11-27 08:00" in office("drill", "list").out
@@ -503,7 +510,7 @@ def test_missed_moments_are_listed_with_the_upcoming(office) -> None:
     fire_due(db, office.clock, grace=timedelta(minutes=30), holder="test")
     db.close()
     listed = drill(office, "list")
-    assert listed["upcoming"] == []
+    assert listed["items"] == []
     assert {(d["what"], d["outcome"]) for d in listed["missed"]} == {
         ("run", "missed"),
         ("remind:60", "missed"),

@@ -52,11 +52,12 @@ def test_at_and_now_say_who_holds_each_post(run: Any) -> None:
     assert "LEAD     值班长: UNFILLED" in result.out
     data = run("duty", "at", "2026-11-27 09:00", "--json").json()
     assert data["at"] == "2026-11-27T01:00:00Z"  # type: ignore[index]
-    posts = {p["post"]: p for p in data["posts"]}  # type: ignore[index]
+    assert data["at"] and data["next_after"] is None  # type: ignore[index]
+    posts = {p["post"]: p for p in data["items"]}  # type: ignore[index]
     assert posts["DO"]["shift"]["person"] == "P1"
     assert posts["LEAD"]["shift"] is None
     now = run("duty", "now", "--json")
-    assert now.code == 0 and len(now.json()["posts"]) == 2  # type: ignore[index]
+    assert now.code == 0 and len(now.json()["items"]) == 2  # type: ignore[index]
 
 
 def test_override_splits_the_listed_shift(run: Any) -> None:
@@ -77,7 +78,7 @@ def test_override_splits_the_listed_shift(run: Any) -> None:
     assert result.code == 0, result.err
     listed = run(
         "duty", "list", "--from", "2026-11-26 09:00", "--to", "2026-11-26 20:00", "--json"
-    ).json()
+    ).json()["items"]
     assert [(s["person"], s["source"], s["starts_at"]) for s in listed] == [  # type: ignore[union-attr]
         ("P2", "rotation", "2026-11-26T00:00:00Z"),
         ("P3", "override", "2026-11-26T04:00:00Z"),
@@ -98,9 +99,20 @@ def test_check_exits_1_and_lists_gaps(run: Any) -> None:
     ]
     data = run("duty", "check", "--from", "2026-10-31 08:00", "--to", "2026-11-02", "--json")
     assert data.code == 1
-    assert data.json() == [
-        {"post": "DO", "starts_at": "2026-10-31T00:00:00Z", "ends_at": "2026-11-01T00:00:00Z"}
-    ]
+    assert data.json() == {
+        "ok": False,
+        "problems": [
+            {
+                "code": "gap",
+                "message": "gap: DO 值班员 unfilled 2026-10-31 08:00 → 2026-11-01 08:00",
+                "where": {
+                    "post": "DO",
+                    "starts_at": "2026-10-31T00:00:00Z",
+                    "ends_at": "2026-11-01T00:00:00Z",
+                },
+            }
+        ],
+    }
 
 
 def test_export_writes_a_personal_ical(run: Any, tmp_path: Path) -> None:
@@ -169,4 +181,4 @@ def test_a_phone_key_is_masked_in_roster_output(run: Any) -> None:
     text = run("duty", "at", "2026-11-27 03:00").out
     assert "王伟 (138****8000)" in text and "13800138000" not in text
     data = run("duty", "at", "2026-11-27 03:00", "--json").json()
-    assert data["posts"][0]["shift"]["person"] == "138****8000"  # type: ignore[index]
+    assert data["items"][0]["shift"]["person"] == "138****8000"  # type: ignore[index]

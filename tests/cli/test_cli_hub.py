@@ -72,7 +72,7 @@ def test_a_unit_is_added_listed_revoked_and_rotated(run) -> None:
     second = add(run, "T2", "东街道")
     assert second["unit"] == "T2" and second["token"].startswith("ddh_")
 
-    listed = run("hub", "unit", "list", "--json").json()
+    listed = run("hub", "unit", "list", "--json").json()["items"]
     assert [(u["code"], u["name"], u["revoked_at"]) for u in listed] == [
         (UNIT, "城关镇", None),
         ("T2", "东街道", None),
@@ -149,7 +149,7 @@ def test_the_units_overview_counts_and_flags_silence(run) -> None:
         )
     finally:
         db.close()
-    views = {v["unit"]: v for v in run("hub", "units", "--json").json()}
+    views = {v["unit"]: v for v in run("hub", "units", "--json").json()["items"]}
     assert views[UNIT]["open_cases"] == 2 and views[UNIT]["supervised"] == 1
     assert views[UNIT]["by_severity"] == {"I": 1, "II": 0, "III": 1, "IV": 0}
     assert (views[UNIT]["silent"], views["T2"]["silent"]) == (False, True)
@@ -172,12 +172,12 @@ def test_cases_lists_open_overdue_and_all(run) -> None:
         )
         == [Result.ACCEPTED] * 3
     )
-    overdue = run("hub", "cases", "--overdue", "--json").json()
+    overdue = run("hub", "cases", "--overdue", "--json").json()["items"]
     assert [(c["number"], c["overdue"], c["unit"]) for c in overdue] == [("A-1", True, UNIT)]
     assert overdue[0]["data"]["title"] == "3号楼火灾"
-    open_ = [c["number"] for c in run("hub", "cases", "--unit", UNIT, "--json").json()]
+    open_ = [c["number"] for c in run("hub", "cases", "--unit", UNIT, "--json").json()["items"]]
     assert open_ == ["A-2", "A-1"]  # severity II first
-    every = [c["number"] for c in run("hub", "cases", "--all", "--json").json()]
+    every = [c["number"] for c in run("hub", "cases", "--all", "--json").json()["items"]]
     assert sorted(every) == ["A-1", "A-2", "A-3"]
     table = run("hub", "cases")
     assert table.code == 0
@@ -191,7 +191,7 @@ def test_the_timeline_shows_what_was_received_in_order(run) -> None:
     second, first = case_event("A-1", 2, stage="feedback"), case_event("A-1", 1)
     assert ingest(run, second) == [Result.HELD]
     assert ingest(run, first) == [Result.ACCEPTED]
-    events = run("hub", "timeline", UNIT, "A-1", "--json").json()
+    events = run("hub", "timeline", UNIT, "A-1", "--json").json()["items"]
     assert [(e["seq"], e["id"], e["state"]) for e in events] == [
         (1, first.id, "applied"),
         (2, second.id, "applied"),

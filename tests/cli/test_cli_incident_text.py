@@ -51,16 +51,16 @@ reported at  2026-11-26 10:00
 description  smoke on the fifth floor
 
 timeline
- at                operator  what                   details
- 2026-11-26 10:00  王伟      reported               3号楼发生火灾 (accident or disaster/fire)
- 2026-11-26 10:15  王伟      register → registered  deadline=2026-11-26 11:15, note=已核实
- 2026-11-26 10:15  王伟      task_added             due=2026-11-26 11:15, owner=张三, task=1, title=疏散5楼住户
+ at                operator  what        details
+ 2026-11-26 10:00  王伟      reported    3号楼发生火灾 (accident or disaster/fire)
+ 2026-11-26 10:15  王伟      registered  已核实, deadline 2026-11-26 11:15
+ 2026-11-26 10:15  王伟      task added  疏散5楼住户, due 2026-11-26 11:15, owner 张三
 
 tasks
  id  title        owner  due                       done
  1   疏散5楼住户  张三   2026-11-26 11:15 overdue
 
-next steps: dispatch, void, merge, extend, park, edit"""  # noqa: E501 - a line as the terminal shows it
+next steps: dispatch, void, merge, request extension (extend), park, edit"""  # noqa: E501 - a line as the terminal shows it
 
 CARD_ZH = """\
 事件      2026-000001（ID 1）
@@ -80,16 +80,16 @@ CARD_ZH = """\
 描述      smoke on the fifth floor
 
 办理记录
- 时间              操作人  事项             详情
- 2026-11-26 10:00  王伟    上报             3号楼发生火灾 (事故灾难/火灾)
- 2026-11-26 10:15  王伟    register → 立案  deadline=2026-11-26 11:15, note=已核实
- 2026-11-26 10:15  王伟    task_added       due=2026-11-26 11:15, owner=张三, task=1, title=疏散5楼住户
+ 时间              操作人  事项    详情
+ 2026-11-26 10:00  王伟    上报    3号楼发生火灾 (事故灾难/火灾)
+ 2026-11-26 10:15  王伟    立案    已核实, 时限 2026-11-26 11:15
+ 2026-11-26 10:15  王伟    新任务  疏散5楼住户, 2026-11-26 11:15 到期, 负责人 张三
 
 任务
  编号  标题         负责人  期限                     完成
  1     疏散5楼住户  张三    2026-11-26 11:15 已超期
 
-可执行的下一步：dispatch, void, merge, extend, park, edit"""  # noqa: E501 - a line as the terminal shows it
+可执行的下一步：派遣（dispatch）, 作废（void）, 合并（merge）, 申请延期（extend）, 挂账（park）, 修改（edit）"""  # noqa: E501 - a line as the terminal shows it
 
 BARE_CARD_EN = """\
 case         2026-000002  (id 2)
@@ -111,7 +111,7 @@ timeline
  at                operator  what      details
  2026-11-26 10:05  王伟      reported  Fallen tree on Xingfu Road (municipal facilities/other)
 
-next steps: register, void, merge, extend, edit"""
+next steps: register, void, merge, request extension (extend), edit"""
 
 
 def lines(text: str) -> list[str]:

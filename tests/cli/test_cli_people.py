@@ -92,7 +92,7 @@ def test_add_and_list_mask_phones(town: Any) -> None:
     assert "138****8000" in shown.out and "13800138000" not in shown.out
     assert "1. sms" in shown.out and "(unverified)" in shown.out
     assert "grid_leader (grid leader)" in shown.out
-    as_json = town("person", "list", "--json").json()
+    as_json = town("person", "list", "--json").json()["items"]
     assert isinstance(as_json, list)
     assert as_json[0]["phone"] == "138****8000"
     assert "13800138000" not in town("person", "show", "张伟", "--json").out
@@ -103,7 +103,7 @@ def test_unmasked_listing_is_audited(town: Any) -> None:
     add(town, "张伟", "13800138000")
     add(town, "李娜", "13900139000")
     listing = town("person", "list", "--unmasked", "--json")
-    assert [p["phone"] for p in listing.json()] == ["+8613800138000", "+8613900139000"]
+    assert [p["phone"] for p in listing.json()["items"]] == ["+8613800138000", "+8613900139000"]
     shown = town("person", "show", "李娜", "--unmasked")
     assert "+8613900139000" in shown.out
     events = [d for k, d in audit_kinds(town) if k == "personal_data_shown"]
@@ -122,7 +122,7 @@ def test_list_filters(town: Any) -> None:
     def names(*args: str) -> list[str]:
         result = town("person", "list", "--json", *args)
         assert result.code == 0, result.err
-        return [p["name"] for p in result.json()]
+        return [p["name"] for p in result.json()["items"]]
 
     assert names() == ["张伟", "李娜"]
     assert names("--role", "网格长") == ["张伟"]
@@ -235,7 +235,7 @@ def test_teams(town: Any) -> None:
     assert town("team", "member-add", "YL01", "张伟").code == 0
     lead = town("team", "leader", "YL01", "李娜")
     assert lead.code == 0 and "2 member(s), leader 李娜" in lead.out
-    mine = town("team", "list", "--person", "张伟", "--json").json()
+    mine = town("team", "list", "--person", "张伟", "--json").json()["items"]
     assert [t["code"] for t in mine] == ["JY01", "YL01"]
     listing = town("team", "list")
     assert "救援队" in listing.out and "2 team(s)" in listing.out

@@ -68,7 +68,7 @@ def test_dead_letters_are_listed_and_requeued(run) -> None:
             mark_dead(db, first.row, "unknown grid G99")
     finally:
         db.close()
-    listed = run("sync", "dead-letters", "--json").json()
+    listed = run("sync", "dead-letters", "--json").json()["items"]
     assert [(d["row"], d["reason"]) for d in listed] == [(first.row, "unknown grid G99")]
     assert listed[0]["event"]["subject"] == "case:2026-000001"
     assert "unknown grid G99" in run("sync", "dead-letters").out
@@ -78,7 +78,7 @@ def test_dead_letters_are_listed_and_requeued(run) -> None:
     assert run("sync", "retry").code == 2
     done = run("sync", "retry", str(first.row))
     assert done.code == 0 and "1 events back in the queue" in done.out
-    assert run("sync", "dead-letters", "--json").json() == []
+    assert run("sync", "dead-letters", "--json").json()["items"] == []
     assert run("sync", "status", "--json").json()["backlog"] == 2
 
 

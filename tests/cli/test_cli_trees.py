@@ -61,17 +61,20 @@ def test_check_exits_1_with_one_line_per_problem(seeded) -> None:
     checked = seeded("tree", "check")
     assert checked.code == 1
     assert checked.out.splitlines() == [
-        "nobody: x (一网格 志愿者) role:volunteer@G01 resolves to nobody"
+        "reaches nobody: x (一网格 志愿者) role:volunteer@G01 resolves to nobody"
     ]
     as_json = seeded("tree", "check", "--json")
     assert as_json.code == 1
-    assert as_json.json() == [
-        {
-            "kind": "nobody",
-            "node": "x",
-            "message": "x (一网格 志愿者) role:volunteer@G01 resolves to nobody",
-        }
-    ]
+    assert as_json.json() == {
+        "ok": False,
+        "problems": [
+            {
+                "code": "nobody",
+                "message": "x (一网格 志愿者) role:volunteer@G01 resolves to nobody",
+                "where": "x",
+            }
+        ],
+    }
 
 
 def test_add_edit_remove(seeded) -> None:

@@ -58,12 +58,12 @@ def test_units_are_added_listed_and_shown(run, tmp_path: Path) -> None:
     jurisdiction(run, tmp_path)
     listed = run("unit", "list", "--json")
     assert listed.code == 0
-    assert [(u["code"], u["level"], u["parent"]) for u in listed.json()] == [
+    assert [(u["code"], u["level"], u["parent"]) for u in listed.json()["items"]] == [
         (TOWN, "township", None),
         (COM, "community", TOWN),
         ("G01", "grid", COM),
     ]
-    grids = run("unit", "list", "--level", "grid", "--parent", COM, "--json").json()
+    grids = run("unit", "list", "--level", "grid", "--parent", COM, "--json").json()["items"]
     assert [u["code"] for u in grids] == ["G01"]
     shown = run("unit", "show", COM, "--json").json()
     assert [c["code"] for c in shown["children"]] == ["G01"]
@@ -108,12 +108,12 @@ def test_grid_check_exit_codes_and_json(run, tmp_path: Path) -> None:
     dirty = run("grid", "check")
     assert dirty.code == 1
     assert dirty.out.splitlines() == [
-        "scale: grid G01 has 700 households, above the maximum 500",
+        "moderate scale: grid 一网格 (G01) has 700 households, above the maximum 500",
         "1 violation(s)",
     ]
     report = run("grid", "check", "--json", "--community", COM)
     assert report.code == 1
-    assert report.json()["violations"][0]["figure"] == 700.0
+    assert report.json()["problems"][0]["figure"] == 700.0
     run.config.write_text("[grid]\nhouseholds_max = 800\n", encoding="utf-8")
     clean = run("grid", "check")
     assert (clean.code, clean.out) == (0, "all grid rules hold\n")
@@ -138,12 +138,10 @@ def test_split_and_merge_from_spec_files(run, tmp_path: Path) -> None:
     assert split.code == 0, split.err
     assert split.json()["cases_moved"] == {case["number"]: "G01B"}
     assert run("grid", "check").code == 0
-    history = run("unit", "list", "--all", "--json").json()
+    history = run("unit", "list", "--all", "--json").json()["items"]
     assert {u["code"]: u["successors"] for u in history}["G01"] == ["G01A", "G01B"]
-    assert [u["code"] for u in run("unit", "list", "--level", "grid", "--json").json()] == [
-        "G01A",
-        "G01B",
-    ]
+    grids = run("unit", "list", "--level", "grid", "--json").json()["items"]
+    assert [u["code"] for u in grids] == ["G01A", "G01B"]
     assert run("incident", "show", case["number"], "--json").json()["grid"] == "G01B"
 
     merged_spec = write_json(tmp_path / "merge.json", {"code": "G01C", "name": "一网格"})

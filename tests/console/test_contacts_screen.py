@@ -68,7 +68,7 @@ async def test_u_opens_the_contacts_with_the_tree_and_the_grid_check(ctx) -> Non
         assert str(town.label) == "青山街道"
         assert [str(n.label) for n in town.children] == ["幸福社区"]
         problems = rows(screen.query_one("#violations", DataTable))
-        assert [p[0] for p in problems] == ["scale", "coverage"]
+        assert [p[0] for p in problems] == ["moderate scale", "seamless coverage"]
         assert "G02" in problems[0][1]
         # The township is shown first: both people of the street, phones masked.
         people = rows(screen.query_one("#people", DataTable))

@@ -42,8 +42,9 @@ def test_a_gap_is_reported_with_its_area_and_community(db: Database, clock: Fixe
     assert gap.rule == "coverage"
     assert gap.figure == pytest.approx(0.1 * CELL_M2, rel=1e-3)
     assert gap.units == (COM, "G02")
-    assert f"gap of {0.1 * CELL_M2:.1f} m² in community {COM}" in gap.message
-    assert "beside G02" in gap.message
+    # Units by their names, the code after each (the community is 幸福社区).
+    assert f"gap of {0.1 * CELL_M2:.1f} m² in community 幸福社区 ({COM})" in gap.message
+    assert "beside G02网格 (G02)" in gap.message
 
 
 def test_an_overlap_names_both_grids_and_its_area(db: Database, clock: FixedClock) -> None:
@@ -54,7 +55,9 @@ def test_an_overlap_names_both_grids_and_its_area(db: Database, clock: FixedCloc
     assert overlap.rule == "coverage"
     assert overlap.units == (COM, "G01", "G02")
     assert overlap.figure == pytest.approx(0.25 * CELL_M2, rel=1e-3)
-    assert f"grids G01 and G02 of community {COM} overlap by" in overlap.message
+    assert f"grids G01网格 (G01) and G02网格 (G02) of community 幸福社区 ({COM}) overlap by" in (
+        overlap.message
+    )
 
 
 def test_a_grid_reaching_outside_its_community(db: Database, clock: FixedClock) -> None:
@@ -117,8 +120,8 @@ def test_households_out_of_bounds_are_listed_with_their_figure(
         (("G03",), 612.0),
         (("G04",), None),
     ]
-    assert "G01 has 250 households, below the minimum 300" in found[0].message
-    assert "G03 has 612 households, above the maximum 500" in found[1].message
+    assert "G01网格 (G01) has 250 households, below the minimum 300" in found[0].message
+    assert "G03网格 (G03) has 612 households, above the maximum 500" in found[1].message
     assert "no household figure" in found[2].message
     rural = check_grids(db, GridRules(households_min=200, households_max=700))
     assert [v.units for v in rural] == [("G04",)]
@@ -133,7 +136,9 @@ def test_an_address_claimed_by_two_grids(db: Database, clock: FixedClock) -> Non
     (found,) = check_grids(db)
     assert found.rule == "address"
     assert found.units == ("G01", "G02")
-    assert found.message == "address '幸福路2号' is claimed by 2 grids: G01, G02"
+    assert found.message == (
+        "address '幸福路2号' is claimed by 2 grids: G01网格 (G01), G02网格 (G02)"
+    )
 
 
 def test_an_address_of_the_community_in_no_grid(db: Database, clock: FixedClock) -> None:
@@ -145,7 +150,9 @@ def test_an_address_of_the_community_in_no_grid(db: Database, clock: FixedClock)
     )
     (found,) = check_grids(db)
     assert found.rule == "coverage" and found.units == (COM,)
-    assert found.message == f"address '幸福路3号' of community {COM} is in none of its grids"
+    assert found.message == (
+        f"address '幸福路3号' of community 幸福社区 ({COM}) is in none of its grids"
+    )
 
 
 def test_only_one_community_when_asked(db: Database, clock: FixedClock) -> None:

@@ -25,6 +25,7 @@ from console.tui.widgets.keybar import KeyBar
 from contacts.people import Person, list_people
 from contacts.phones import mask_phone
 from contacts.teams import Team, list_teams
+from jurisdiction.gridcheck import rule_label
 from jurisdiction.models import Level, Unit, Violation
 from jurisdiction.units import addresses_of, list_units
 from store.db import Database
@@ -258,7 +259,10 @@ class ContactsScreen(LiveScreen):
         table.clear()
         for index, violation in enumerate(violations):
             table.add_row(
-                violation.rule, ", ".join(violation.units), violation.message, key=str(index)
+                rule_label(violation.rule),
+                ", ".join(violation.units),
+                violation.message,
+                key=str(index),
             )
         if not violations:
             table.add_row("✓", "", _("All four rules hold"))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-from console.timefmt import span
+from console.timefmt import span, when
 from store.i18n import _
 from uplink.models import LinkState, LinkStatus
 
@@ -35,9 +35,7 @@ STATE_LOOKS = {
 
 def clock_time(at: datetime, now: datetime, zone: ZoneInfo) -> str:
     """``10:42`` today, ``05-19 10:42`` another day (in the office's zone)."""
-    local = at.astimezone(zone)
-    same_day = local.date() == now.astimezone(zone).date()
-    return local.strftime("%H:%M" if same_day else "%m-%d %H:%M")
+    return when(at, now, zone)
 
 
 def backlog_alarm(status: LinkStatus | None, now: datetime, alarm: timedelta) -> bool:

@@ -1,0 +1,218 @@
+"""Provides how a case's timeline reads to people: what each entry is, and what it recorded.
+
+The timeline mixes the events of three packages (the case's own steps, its mobilizations, the
+grid adjustments that moved it); each package names its own events (``EVENT_NAMES``) and this
+module only puts them side by side. The data of an entry is stored as codes and ISO times
+(``{"to": "grid:G01", "deadline": "2026-12-07T13:37:00Z"}``); people read it here as words in
+the current language, times in the office's zone. ``--json`` keeps the codes.
+
+Used by the CLI's case card (:mod:`console.cli.render`) and the console's case screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from console.timefmt import local, short
+from incidents import models as incidents
+from incidents.models import Stage, TimelineEntry
+from jurisdiction import models as jurisdiction
+from mobilization import models as mobilization
+from store.clock import from_iso
+from store.i18n import N_, _
+
+EVENT_NAMES: dict[str, str] = {
+    **incidents.EVENT_NAMES,
+    **mobilization.EVENT_NAMES,
+    **jurisdiction.EVENT_NAMES,
+}
+# A target's kind (``grid:G01``) -> how it reads (``grid G01``, ``网格 G01``).
+TARGET_WORDS = {
+    "grid": N_("grid {code}"),
+    "team": N_("team {code}"),
+    "person": N_("person {code}"),
+    "office": N_("office {code}"),
+    "node": N_("tree node {code}"),
+    "unit": N_("unit {code}"),
+}
+# Keys written with a time (stored ISO-8601 UTC) -> the words around it.
+TIME_WORDS = {
+    "deadline": N_("deadline {time}"),
+    "until": N_("until {time}"),
+    "due": N_("due {time}"),
+}
+# Keys whose value leads the line (what was written), in this order.
+FIRST = ("title", "text", "result", "note")
+# Keys never shown in a line of the timeline: shown elsewhere (the case card), or bookkeeping.
+HIDDEN = frozenset(
+    {"number", "lat", "lon", "reporter_phone", "notes", "undone", "extension_lapsed", "task"}
+)
+
+
+def event_label(kind: str) -> str:
+    """An entry kind in people's words, in the current language (unknown kinds lose their
+    underscores rather than show as codes)."""
+    if kind in EVENT_NAMES:
+        return _(EVENT_NAMES[kind])
+    return kind.replace("_", " ")
+
+
+def target_words(target: object, names: Mapping[str, str] | None = None) -> str:
+    """``grid:G01`` → ``grid G01`` (``网格 G01``); a list of targets joined; other text as is.
+
+    Args:
+        names: written targets → their names (:func:`contacts.directory.labels`, read by the
+            caller): a person or team then reads as its name (``刘静``, ``消防志愿队``), a grid
+            as ``网格 G01 (幸福社区第一网格)``; a target not named there keeps its code.
+    """
+    if isinstance(target, list | tuple):
+        return ", ".join(target_words(t, names) for t in target)
+    text = str(target)
+    kind, sep, code = text.partition(":")
+    name = (names or {}).get(text, "")
+    if sep and name and name != code.strip():
+        if kind == "grid":
+            return _("grid {code} ({name})").format(code=code, name=name)
+        if kind in ("person", "team", "office"):
+            return name
+    if sep and kind in TARGET_WORDS:
+        return _(TARGET_WORDS[kind]).format(code=code)
+    return text
+
+
+ASSIGNING = frozenset({"dispatch", "assign"})
+"""Entries whose ``to`` (and ``from``) name where the case was sent."""
+
+
+def written_targets(assignee: str | None, entries: Iterable[TimelineEntry]) -> list[str]:
+    """The written targets a case card shows: its assignee and the ``to``/``from`` of its
+    dispatch and assign entries (what :func:`contacts.directory.labels` is asked to name)."""
+    found: dict[str, None] = {assignee: None} if assignee else {}
+    for entry in entries:
+        if entry.kind in ASSIGNING:
+            for key in ("to", "from"):
+                value = entry.data.get(key)
+                for item in value if isinstance(value, list | tuple) else [value]:
+                    if isinstance(item, str) and item:
+                        found[item] = None
+    return list(found)
+
+
+def value_words(value: object) -> str:
+    """Any stored value as words: lists joined, mappings as ``name value``, no reprs."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(value_words(v) for v in value if v not in (None, ""))
+    if isinstance(value, dict):
+        return " ".join(value_words(v) for v in value.values() if v not in (None, ""))
+    return str(value)
+
+
+def _time(value: object, zone: ZoneInfo, compact: bool) -> str:
+    try:
+        at: datetime = from_iso(str(value))
+    except ValueError:
+        return str(value)
+    return short(at, zone) if compact else local(at, zone)
+
+
+def _stage(value: object) -> str:
+    try:
+        return Stage(str(value)).label
+    except ValueError:
+        return str(value)
+
+
+def _mode(value: object) -> str:
+    try:
+        return mobilization.Mode(str(value)).label
+    except ValueError:
+        return str(value)
+
+
+# Keys whose value reads as a phrase of its own; the rest follow their label or stand alone.
+_PHRASES: dict[str, Callable[[Any], str]] = {
+    "to": target_words,
+    "targets": target_words,
+    "into": lambda v: _("into {number}").format(number=v),
+    "duplicate": lambda v: _("duplicate {number}").format(number=v),
+    "reason": lambda v: _("reason: {text}").format(text=v),
+    "stage": lambda v: _("in stage {stage}").format(stage=_stage(v)),
+    "mobilization": lambda v: _("mobilization {id}").format(id=v),
+    "mode": _mode,
+    "need": lambda v: _("{count} needed").format(count=v),
+    "nodes": lambda v: _("{count} node(s)").format(count=v),
+    "recipients": lambda v: _("{count} people").format(count=v),
+    "pending": lambda v: _("{count} still waiting").format(count=v),
+    "told": lambda v: _("{count} told").format(count=v),
+    "owner": lambda v: _("owner {name}").format(name=v),
+    "seq": lambda v: _("extension {seq}").format(seq=v),
+    "approvals_needed": lambda v: _("needs {count} approval(s)").format(count=v),
+    "needed": lambda v: _("needs {count} approval(s)").format(count=v),
+    "n": lambda v: _("#{n}").format(n=v),
+    "step": lambda v: incidents.step_label(str(v)),
+    "callers": lambda v: _("callers: {names}").format(names=value_words(v)),
+    "rule": lambda v: "",
+}
+
+
+def entry_details(
+    entry: TimelineEntry,
+    zone: ZoneInfo,
+    *,
+    compact: bool = False,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """One line of what an entry recorded, in people's words, times in the office's zone.
+
+    Args:
+        compact: times as ``12-07 21:32`` (the console's narrow column) instead of with the year.
+        names: written targets → names (see :func:`target_words`), for dispatch and assign.
+    """
+    data = entry.data
+    if entry.kind == "reported":
+        category, type_ = str(data.get("category")), str(data.get("type"))
+        return "{title} ({category}/{type})".format(
+            title=data.get("title"),
+            category=incidents.category_label(category),
+            type=incidents.type_label(type_),
+        )
+    parts: list[str] = []
+    if entry.kind == "verify" and data.get("passed") is False:
+        parts.append(_("failed"))
+    if entry.kind == "grid_moved":
+        parts.append(f"{data.get('from')} → {data.get('to')}")
+        data = {k: v for k, v in data.items() if k not in ("from", "to")}
+    if entry.kind in ASSIGNING:  # where the case went: by name, from → to on a reassignment
+        sent = [target_words(data[k], names) for k in ("from", "to") if data.get(k)]
+        parts.append(" → ".join(sent))
+        data = {k: v for k, v in data.items() if k not in ("from", "to")}
+    if entry.kind == "edit":
+        changes = data.get("changes") or {}
+        parts.extend(
+            f"{name}: {value_words(old) or '-'} → {value_words(new) or '-'}"
+            for name, (old, new) in changes.items()
+        )
+    # What was written (a title, a note, a result) first, then its circumstances.
+    keys = sorted(data, key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST))
+    for key in keys:
+        value = data[key]
+        if value in (None, "", [], {}) or key in HIDDEN or key in ("changes", "passed"):
+            continue
+        if key == "exercise":
+            if value:
+                parts.append(_("exercise"))
+            continue
+        if key in TIME_WORDS:
+            parts.append(_(TIME_WORDS[key]).format(time=_time(value, zone, compact)))
+        elif key in _PHRASES:
+            text = _PHRASES[key](value)
+            if text:
+                parts.append(text)
+        else:
+            parts.append(value_words(value))
+    return ", ".join(p for p in parts if p)
