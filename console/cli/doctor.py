@@ -6,10 +6,10 @@ database is damaged when it matters most; the doctor looks first. It checks the 
 audit history (chain, signed checkpoints, head file), the last backup's age, the engine lease
 (held, by whom, until when, or left stale by a crashed engine), the key file's permissions,
 whether ack links would point at a loopback address while they go out through real channels,
-and whether the channels answer: a ``HEAD`` of the SMS gateway's URL, an SMTP ``EHLO``/``NOOP``
-(nothing is sent). Each check is ``ok``, ``warn``, ``fail`` or ``skip`` (not applicable);
-exit 1 when any is ``warn`` or ``fail``. The database is opened read-only: the doctor never
-creates, migrates or writes it.
+whether the channels answer (a ``HEAD`` of the SMS gateway's URL, an SMTP ``EHLO``/``NOOP``:
+nothing is sent), and whether the official holidays of the coming weeks are known. Each check
+is ``ok``, ``warn``, ``fail`` or ``skip`` (not applicable); exit 1 when any is ``warn`` or
+``fail``. The database is opened read-only: the doctor never creates, migrates or writes it.
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
 from console.cli.common import State, emit_json, pass_state
 from console.config import Config, load_config
+from console.timefmt import local
 from store.clock import SystemClock, from_iso
 from store.errors import DutydeskError
 from store.i18n import N_, _
@@ -77,6 +76,7 @@ LABELS: dict[str, str] = {
     "channel_email": N_("e-mail relay"),
     "channel_webhook": N_("webhooks"),
     "uplink": N_("uplink"),
+    "calendar": N_("holiday calendar"),
 }
 
 
@@ -111,7 +111,63 @@ def diagnose(
         if config_ok
         else Finding("uplink", Status.SKIP, _("the configuration does not load"))
     )
+    findings.append(
+        _calendar(config, now)
+        if config_ok
+        else Finding("calendar", Status.SKIP, _("the configuration does not load"))
+    )
     return findings
+
+
+def _calendar(config: Config, now: datetime) -> Finding:
+    """The official holidays and make-up workdays: known for every year of the next weeks?
+
+    A year the package does not cover (and the configuration does not declare) counts only the
+    office's week and the configured days: working-hour deadlines there would miss its holidays.
+    """
+    from incidents.calendar import LOOKAHEAD, official_calendar
+
+    calendar = config.policy.calendar
+    if not calendar.official:
+        return Finding(
+            "calendar", Status.SKIP, _("official holidays off ([calendar] official = false)")
+        )
+    official = official_calendar()
+    today = now.astimezone(calendar.zone).date()
+    uncovered = calendar.uncovered_years(today, today + LOOKAHEAD)
+    facts: dict[str, Any] = {
+        "source": official.source,
+        "first_year": official.first_year,
+        "last_year": official.last_year,
+        "declared_years": sorted(calendar.declared_years),
+        "uncovered_years": uncovered,
+    }
+    if uncovered:
+        years = ", ".join(str(year) for year in uncovered)
+        return Finding(
+            "calendar",
+            Status.WARN,
+            _(
+                "{years} not in the official holidays ({source} covers {first}-{last}):"
+                " working hours there count the office's week and the [calendar] days only;"
+                " upgrade chinesecalendar, or list the year's holidays and make-up workdays in"
+                " [calendar] and name it in declared_years"
+            ).format(
+                years=years,
+                source=official.source,
+                first=official.first_year,
+                last=official.last_year,
+            ),
+            facts,
+        )
+    message = _("{source}, {first}-{last}").format(
+        source=official.source, first=official.first_year, last=official.last_year
+    )
+    if calendar.declared_years:
+        message += "; " + _("declared in [calendar]: {years}").format(
+            years=", ".join(str(year) for year in sorted(calendar.declared_years))
+        )
+    return Finding("calendar", Status.OK, message, facts)
 
 
 def _uplink(db_path: Path, config: Config, now: datetime) -> Finding:
@@ -263,11 +319,13 @@ def _database_checks(db_path: Path, config: Config, now: datetime) -> list[Findi
                 "backup",
                 Status.WARN,
                 _("the last backup is {hours:.0f} hours old ({at}, {path})").format(
-                    hours=age.total_seconds() / 3600, at=at, path=where
+                    hours=age.total_seconds() / 3600,
+                    at=local(from_iso(at), config.zone),
+                    path=where,
                 ),
                 facts,
             )
-        return Finding("backup", Status.OK, f"{at} ({where})", facts)
+        return Finding("backup", Status.OK, f"{local(from_iso(at), config.zone)} ({where})", facts)
 
     def lease() -> Finding:
         state = lease_state(db, now)
@@ -289,13 +347,15 @@ def _database_checks(db_path: Path, config: Config, now: datetime) -> list[Findi
                 _(
                     "stale: held by {holder} until {until}, which has passed: that engine stopped"
                     " without releasing it; the next engine to start takes over"
-                ).format(holder=state.holder, until=state.expires_at),
+                ).format(holder=state.holder, until=local(from_iso(state.expires_at), config.zone)),
                 facts,
             )
         return Finding(
             "lease",
             Status.OK,
-            _("held by {holder} until {until}").format(holder=state.holder, until=state.expires_at),
+            _("held by {holder} until {until}").format(
+                holder=state.holder, until=local(from_iso(state.expires_at), config.zone)
+            ),
             facts,
         )
 
@@ -339,24 +399,16 @@ def _key_file(path: Path) -> Finding:
     )
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _public_url(config: Config) -> Finding:
+    from mobilization.preview import is_loopback_url  # one owner of "only this machine"
+
     outgoing = sorted(config.channels.configured - {"log"})
     facts = {"public_url": config.public_url, "links_point_at": config.base_url}
     if not outgoing:
         return Finding(
             "public_url", Status.SKIP, _("no channel sends links out (only the log)"), facts
         )
-    if config.public_url is None or _is_loopback(config.base_url):
+    if config.public_url is None or is_loopback_url(config.base_url):
         return Finding(
             "public_url",
             Status.WARN,
@@ -477,7 +529,18 @@ def doctor(state: State, as_json: bool) -> None:
     )
     attention = any(f.status.needs_attention for f in findings)
     if as_json:
-        emit_json({"ok": not attention, "checks": {f.name: f.to_json() for f in findings}})
+        from console.cli.render import check_json, problem_json
+
+        emit_json(
+            check_json(
+                (
+                    problem_json(f.name, f.message) | {"status": f.status.value}
+                    for f in findings
+                    if f.status.needs_attention
+                ),
+                checks={f.name: f.to_json() for f in findings},
+            )
+        )
     else:
         for finding in findings:
             click.echo(f"{finding.status.value:<4}  {_(LABELS[finding.name])}: {finding.message}")

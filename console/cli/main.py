@@ -76,13 +76,35 @@ LAZY_COMMANDS = {
     "mobilization": ("console.cli.mobilize", "mobilization"),
     "ack": ("console.cli.mobilize", "ack"),
     "serve": ("console.cli.serve", "serve_cmd"),
+    "service": ("console.cli.service", "service"),
     "shift": ("console.cli.shift", "shift_group"),
     "doctor": ("console.cli.doctor", "doctor"),
     "keys": ("console.cli.keys", "keys_group"),
     "sync": ("console.cli.sync", "sync_group"),
     "hub": ("console.cli.hub", "hub_group"),
     "drill": ("console.cli.drills", "drill"),
+    "calendar": ("console.cli.calendar", "calendar_group"),
 }
+
+# Commands that open no database (or make it): no word about the demo before them.
+NO_DATABASE = frozenset({"calendar", "config", "demo", "init"})
+HELP = frozenset({"--help", "-h"})
+COMMAND_ARGS = "dutydesk.command_args"
+
+
+def _point_at_the_demo(command: str) -> None:
+    """The default database does not exist but the demo does: say so on stderr, so that trying
+    the demo's commands without --demo does not look like lost data."""
+    from store.paths import default_db_path, demo_db_path
+
+    if not default_db_path().exists() and demo_db_path().exists():
+        click.echo(
+            _(
+                "note: {path} does not exist yet; the demo database is used with --demo"
+                " (dutydesk --demo {command} ...)"
+            ).format(path=default_db_path(), command=command),
+            err=True,
+        )
 
 
 class LazyGroup(click.Group):
@@ -90,6 +112,14 @@ class LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Kept for the root's callback, which runs after this and before the command: a
+        # command's --help opens, builds and hints at nothing.
+        ctx.meta[COMMAND_ARGS] = list(args)
+        return super().resolve_command(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
@@ -126,7 +156,9 @@ class LazyGroup(click.Group):
     help=N_("Act as this operator (default: `operator` in the configuration)."),
 )
 @click.option(
-    "--demo", is_flag=True, help=N_("Open the console on the demo database (built if needed).")
+    "--demo",
+    is_flag=True,
+    help=N_("Use the demo database (built if needed), for the console or any command."),
 )
 @click.option(
     "--lang",
@@ -158,11 +190,10 @@ def cli(
     )
     ctx.obj = state
     ctx.call_on_close(state.close)
-    if ctx.invoked_subcommand is not None:
-        if demo:
-            raise click.UsageError(_("--demo opens the console; it takes no command"))
-        return
-    if demo:
+    command = ctx.invoked_subcommand
+    if command is not None and HELP & set(ctx.meta.get(COMMAND_ARGS, ())):
+        return  # a command's --help: nothing is opened, built or hinted at
+    if demo and command != "demo":  # `dutydesk demo` builds it (with its own --db)
         from console.demo import ensure_demo
 
         # Only a --db typed with --demo chooses the demo file: DUTYDESK_DB names the real
@@ -170,6 +201,10 @@ def cli(
         typed = ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE
         path = ensure_demo(db if typed else None, echo=lambda line: click.echo(line, err=True))
         state.db = path
+    elif command is not None and db is None and command not in NO_DATABASE:
+        _point_at_the_demo(command)
+    if command is not None:
+        return
     from console.tui.app import run_console
 
     run_console(state.ctx)
@@ -402,20 +437,23 @@ def audit_verify(state: State, as_json: bool, witness: Path | None, key_file: Pa
         db.close()
     written = _checkpoint_after_verify(state, db_path, keys) if report.ok else None
     if as_json:
+        from console.cli.render import check_json, problem_json
+
+        broken = [] if report.ok else [problem_json("broken", str(report.problem), report.bad_id)]
         emit_json(
-            {
-                "ok": report.ok,
-                "checked": report.checked,
-                "bad_id": report.bad_id,
-                "problem": report.problem,
-                "checkpoints": report.checkpoints,
-                "unsigned_checkpoints": report.unsigned,
-                "last_checkpoint": _head_json(report.last),
-                "head_file": _head_json(report.head_file),
-                "witness": _head_json(report.witness),
-                "notes": list(report.notes),
-                "checkpoint_written": _head_json(written),
-            }
+            check_json(
+                broken,
+                checked=report.checked,
+                bad_id=report.bad_id,
+                problem=report.problem,
+                checkpoints=report.checkpoints,
+                unsigned_checkpoints=report.unsigned,
+                last_checkpoint=_head_json(report.last),
+                head_file=_head_json(report.head_file),
+                witness=_head_json(report.witness),
+                notes=list(report.notes),
+                checkpoint_written=_head_json(written),
+            )
         )
         if not report.ok:
             sys.exit(AuditBroken.exit_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,15 @@ from tests.support.gateway import Gateway
 from tests.support.smtp import SmtpServer
 from tests.unit.test_store import corrupt_a_page
 
-BASE_CONFIG = 'operator = "王伟"\ntimezone = "Asia/Shanghai"\n'
+# The coming weeks' official holidays are known whatever today is (the package covers only the
+# years it was released for): this year's and next are declared. test_the_holiday_calendar_*
+# pins the doctor's clock to see the warning.
+THIS_YEAR = date.today().year
+BASE_CONFIG = (
+    'operator = "王伟"\ntimezone = "Asia/Shanghai"\n'
+    f"[calendar]\nholidays = [{THIS_YEAR}-01-01, {THIS_YEAR + 1}-01-01]\n"
+    f"declared_years = [{THIS_YEAR}, {THIS_YEAR + 1}]\n"
+)
 
 
 def configure(run, extra: str = "") -> None:
@@ -63,6 +71,7 @@ def test_a_healthy_installation_is_all_ok(run, tmp_path: Path) -> None:
         "channel_email": "skip",
         "channel_webhook": "skip",
         "uplink": "skip",
+        "calendar": "ok",
     }
     assert found["lease"]["holder"] == "engine:host:1:ab" and found["lease"]["stale"] is False
     assert found["audit"]["entries"] == 1 and found["audit"]["checkpoints"] >= 1
@@ -70,7 +79,7 @@ def test_a_healthy_installation_is_all_ok(run, tmp_path: Path) -> None:
     text = run("doctor")
     assert text.code == 0
     lines = text.out.splitlines()
-    assert len(lines) == 13 and lines[0].startswith("ok    configuration")
+    assert len(lines) == 14 and lines[0].startswith("ok    configuration")
 
 
 def test_the_doctor_never_creates_a_database(run, tmp_path: Path) -> None:
@@ -240,3 +249,43 @@ def test_the_uplink_check_names_an_unsafe_token_file_and_a_refused_token(
     _code, found = checks(run)
     assert found["uplink"]["status"] == "fail"
     assert found["uplink"]["last_error"] == "token revoked"
+
+
+@pytest.fixture
+def december_2026(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The doctor's clock stands at 2026-12-07 09:00 in Shanghai: 2027 is 25 days away."""
+    import console.cli.doctor
+    from store.clock import FixedClock
+
+    at = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    monkeypatch.setattr(console.cli.doctor, "SystemClock", lambda: FixedClock(at))
+
+
+def test_the_holiday_calendar_warns_of_a_year_the_package_does_not_cover(
+    run, tmp_path: Path, december_2026: None
+) -> None:
+    """chinesecalendar 1.11 knows 2004-2026: in December 2026 the next 60 days reach 2027,
+    whose deadlines would count weekdays only. A warning, not a silent natural-day count."""
+    run.config.write_text('operator = "王伟"\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    healthy(run, tmp_path)
+    code, found = checks(run)
+    calendar = found["calendar"]
+    assert code == 1 and calendar["status"] == "warn", calendar
+    assert calendar["uncovered_years"] == [2027] and calendar["last_year"] == 2026
+    assert calendar["source"].startswith("chinesecalendar ")
+    assert "2027 not in the official holidays" in calendar["message"]
+    assert "declared_years" in calendar["message"]
+    line = next(x for x in run("doctor").out.splitlines() if "holiday calendar" in x)
+    assert line.startswith("warn  holiday calendar: 2027")
+    # The office typed in 2027's notice: the year is declared, the warning goes.
+    run.config.write_text(
+        'operator = "王伟"\n[calendar]\nholidays = [2027-01-01]\ndeclared_years = [2027]\n',
+        encoding="utf-8",
+    )
+    _code, found = checks(run)
+    assert found["calendar"]["status"] == "ok"
+    assert "declared in [calendar]: 2027" in found["calendar"]["message"]
+    # An office that turned the official calendar off is not warned about it.
+    run.config.write_text('operator = "王伟"\n[calendar]\nofficial = false\n', encoding="utf-8")
+    _code, found = checks(run)
+    assert found["calendar"]["status"] == "skip"
