@@ -10,6 +10,10 @@ the console is ended by SIGTERM (a system shutdown) or SIGHUP (its terminal clos
 standby engine takes over at once. Every database read or write runs in a thread worker, under
 one lock that serialises the shared connection; the UI thread never touches the database.
 
+Every screen's header names who acts at this desk (:mod:`console.acting`: by default the
+roster's duty officer) and who is on duty; ``ctrl+o`` switches the acting officer to someone on
+a duty post (audited), and confirming a handover here makes the incoming officer the acting one.
+
 The same watcher reads the uplink's state every few seconds (:attr:`DutydeskApp.uplink`, shown
 by the dashboard and the status line) and whether this database is a county hub with units
 below it (then ``b`` opens the units' screen). A backlog older than ``[uplink] alarm_minutes``
@@ -35,7 +39,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from console.tui.i18n import translate_bindings
+from console.tui.i18n import translate_bindings, translate_system_commands
 from console.tui.messages import (
     DatabasePolled,
     DataChanged,
@@ -44,7 +48,7 @@ from console.tui.messages import (
     IncidentOpened,
 )
 from console.tui.screens.dashboard import DashboardScreen
-from contacts.roster import Shift, on_duty
+from contacts.roster import PersonRef, Shift, on_duty
 from incidents.supervision import Handover, pending_handover
 from reports.notices import Notice, NoticeWatcher
 from store import lease
@@ -53,6 +57,7 @@ from store.errors import DutydeskError
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
+    from console.acting import Acting, DeskPerson
     from console.context import Context
     from console.engine import EngineThread
     from uplink.models import LinkStatus
@@ -96,6 +101,8 @@ class DutydeskApp(App[None]):
         Binding("m", "mobilizations", N_("Mobilizations")),
         Binding("d", "roster", N_("Roster")),
         Binding("h", "handover", N_("Handover")),
+        # Who acts at the desk (the header names them on every screen): a picker, audited.
+        Binding("ctrl+o", "switch_acting", N_("Acting officer"), show=False),
         Binding("D", "drills", N_("Drills")),
         # Only on a county hub (``[hub] enabled`` or units registered): see check_action.
         Binding("b", "hub_units", N_("Units")),
@@ -155,6 +162,7 @@ class DutydeskApp(App[None]):
         # What the officer was told: toasts are raised once, when these start to hold.
         self._uplink_alarmed = False
         self._uplink_refused = False
+        self._on_duty: list[Shift] = []  # as last read: the header's "on duty"
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
@@ -185,7 +193,10 @@ class DutydeskApp(App[None]):
         self.push_screen(QUEUE)
 
     def on_mount(self) -> None:
-        self.sub_title = f"{self.ctx.operator} @ {self.ctx.db_path.name}"
+        from console.dbinfo import database_label  # which database: the demo says so
+
+        self.sub_title = f"{self.ctx.operator} @ {database_label(self.ctx.db_path)}"
+        self.show_title()
         self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
         self._catch_stop_signals()
         self.start()
@@ -211,6 +222,7 @@ class DutydeskApp(App[None]):
             self.notices.prime()
             shifts = on_duty(ctx.db, ctx.clock.now())
             waiting = pending_handover(ctx.db, ctx.operator)
+            ctx.refresh_leads()  # the shift leads, read here rather than on the UI thread
         uplink = self._read_uplink()
         engine = Engine(
             ctx.db_path,
@@ -451,14 +463,89 @@ class DutydeskApp(App[None]):
         """Who holds each duty post now, in the title every screen's header shows."""
         with self.db_lock:
             shifts = on_duty(self.ctx.db, self.ctx.clock.now())
+            self.ctx.refresh_leads()
         self.call_from_thread(self._show_on_duty, shifts)
 
     def _show_on_duty(self, shifts: list[Shift]) -> None:
-        holders = "  ".join(f"{s.post.name} {s.person.name}" for s in shifts)
-        title = _(APP_TITLE)
+        self._on_duty = shifts
+        self.show_title()
+
+    def show_title(self) -> None:
+        """The title every screen's header shows: who acts at this desk, who is on duty."""
+        acting = self.ctx.acting
+        title = _(APP_TITLE) + " │ " + _("acting: {name}").format(name=self.ctx.operator)
+        if acting is not None and acting.source == "config":
+            title += " " + _("(configured)")
+        holders = "  ".join(f"{s.post.name} {s.person.name}" for s in self._on_duty)
         if holders:
             title += " │ " + _("on duty: {holders}").format(holders=holders)
         self.title = title
+
+    # ---- who acts at the desk -----------------------------------------------------------------
+
+    def action_switch_acting(self) -> None:
+        """当班人: choose who acts at this desk from the people on duty posts (audited)."""
+        self._read_desk_people()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="acting")
+    def _read_desk_people(self) -> None:
+        from console.acting import desk_people
+
+        try:
+            with self.db_lock:
+                people = desk_people(self.ctx.db, self.ctx.clock.now())
+        except (DutydeskError, SQLError) as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.call_from_thread(self._pick_acting, people)
+
+    def _pick_acting(self, people: list[DeskPerson]) -> None:
+        from console.tui.dialogs.acting import ActingDialog
+
+        if not people:
+            self.notify(
+                _("Nobody is on a duty post: add posts and rotations to the roster first (d)."),
+                title=_("Acting officer"),
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.push_screen(ActingDialog(people, self.ctx.operator), self._acting_chosen)
+
+    def _acting_chosen(self, person: PersonRef | None) -> None:
+        if person is not None and person.name != self.ctx.operator:
+            self._switch_acting(person)
+
+    @work(thread=True, exit_on_error=False, group="write")
+    def _switch_acting(self, person: PersonRef) -> None:
+        from console.acting import switch
+
+        ctx = self.ctx
+        try:
+            with self.db_lock:
+                acting = switch(ctx.db, ctx.clock, ctx.operator, person)
+        except DutydeskError as exc:
+            self.call_from_thread(
+                self.notify, str(exc), title=_("Acting officer"), severity="error", markup=False
+            )
+            return
+        self.call_from_thread(self.act_as, acting)
+
+    def act_as(self, acting: Acting) -> None:
+        """From now on ``acting`` acts here: the header says so, and every screen re-reads
+        (what waits for them, a handover to confirm, differs)."""
+        before = self.ctx.operator
+        self.ctx.act_as(acting)
+        if self.sub_title.startswith(f"{before} @ "):  # "who @ which database"
+            self.sub_title = acting.name + self.sub_title[len(before) :]
+        self.show_title()
+        self.notify(
+            _("{name} acts at this desk now ({why}).").format(name=acting.name, why=acting.why),
+            title=_("Acting officer"),
+            markup=False,
+        )
+        self.announce_change(own=True)
+        self.show_on_duty()
 
     def _tell_pending_handover(self, waiting: Handover | None) -> None:
         """A handover waiting for this operator is the first thing they are told."""
@@ -499,6 +586,13 @@ class DutydeskApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        """退出: asks first when this console runs the engine and work is pending (it can go
+        on headless); see :mod:`console.tui.dialogs.quit`."""
+        from console.tui.dialogs.quit import quit_console
+
+        await quit_console(self)
 
     def action_toggle_theme(self) -> None:
         """明暗: switch between the dark and the light theme."""
@@ -563,6 +657,11 @@ class DutydeskApp(App[None]):
             yield from screen.palette_commands()
         yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)
         yield SystemCommand(
+            _("Acting officer"),
+            _("Who acts at this desk: switch to someone on a duty post (ctrl+o)"),
+            self.action_switch_acting,
+        )
+        yield SystemCommand(
             _("Drills"),
             _("Upcoming and running drills, past runs and their evaluation (D)"),
             self.action_drills,
@@ -574,7 +673,7 @@ class DutydeskApp(App[None]):
                 self.action_hub_units,
             )
         yield SystemCommand(_("Toggle theme"), _("Dark / light (ctrl+t)"), self.action_toggle_theme)
-        yield from super().get_system_commands(screen)
+        yield from translate_system_commands(super().get_system_commands(screen))
 
 
 def run_console(ctx: Context) -> None:

@@ -2,7 +2,8 @@
 
 ``Terminal(command, env)`` starts the command at 120x36 with exactly the given environment
 variables on top of tmux's; ``keys`` types, ``screen`` reads the pane as text, ``wait_for``
-waits (with a deadline) until the screen matches a pattern, ``pane_pid`` names the process.
+waits (with a deadline) until the screen matches a pattern, ``click`` clicks what the screen
+shows, ``pane_pid`` names the process.
 Used by the terminal test (``tests/e2e/test_terminal.py``) and the console benchmark
 (``bench/console.py``). ``TMUX`` is the tmux executable, ``None`` when it is not installed.
 """
@@ -14,6 +15,8 @@ import shlex
 import shutil
 import subprocess
 import uuid
+
+from rich.cells import cell_len
 
 from tests.support.wait import wait_for
 
@@ -67,6 +70,24 @@ class Terminal:
     def keys(self, *keys: str) -> None:
         """Type ``keys`` (tmux key names: ``"Escape"``, ``"q"``...)."""
         subprocess.run([self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+
+    def click(self, pattern: str, *, rows_above: int = 0) -> None:
+        """Click the first place the screen shows ``pattern`` (``re.search``; its first group
+        when it has one), or ``rows_above`` that many rows higher, as a mouse would
+        (an SGR mouse press and release, which the console asks the terminal for).
+
+        Raises:
+            AssertionError: the screen does not show ``pattern``.
+        """
+        for row, line in enumerate(self.screen().splitlines()):
+            found = re.search(pattern, line)
+            if found:
+                column = cell_len(line[: found.start(1 if found.re.groups else 0)]) + 1
+                y = row + 1 - rows_above
+                press = f"\x1b[<0;{column};{y}M\x1b[<0;{column};{y}m"
+                subprocess.run([self.tmux, "send-keys", "-t", self.name, "-l", press], check=True)
+                return
+        raise AssertionError(f"nothing on the screen matches {pattern!r}:\n{self.screen()}")
 
     def pane_pid(self) -> int:
         """The process id of the command in the pane."""

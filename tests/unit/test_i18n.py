@@ -43,6 +43,7 @@ CHINESE_DATA = (
     "drills/improvements.py:overdue_text",
     "drills/ical.py",
     "drills/models.py:",  # the official Chinese names of the drill kinds, accepted as input
+    "mobilization/templates.py:",  # the built-in Chinese call-out templates, sent to people
 )
 
 

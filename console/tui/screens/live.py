@@ -20,6 +20,7 @@ from textual import work
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from console.tui.i18n import translate_bindings
 from console.tui.messages import DataChanged
 from store.clock import Clock
 from store.db import Database
@@ -43,6 +44,9 @@ class LiveScreen(Screen[None]):
     English message id (marked with ``N_``), translated when shown."""
 
     def __init__(self) -> None:
+        # Screens are imported when first opened, after the app put the keys of those it knew
+        # in the current language: this screen's own, before Textual copies them below.
+        translate_bindings()
         super().__init__()
         self._dirty = False
 
