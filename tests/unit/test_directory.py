@@ -6,8 +6,6 @@ a duty office has (刘静, 李芳, 王伟 with phone keys, 张三 with key P0003
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlite_utils import Database
 
@@ -145,9 +143,9 @@ def test_heteronyms_and_u_umlaut_are_typed_either_way() -> None:
     assert "lv" in spelled.syllables[0] and "lu" in spelled.syllables[0]
 
 
-def test_ten_thousand_people_rank_in_well_under_a_keystroke(db: Database) -> None:
-    """The picker re-ranks on every key: 10,000 people must take a small fraction of a second
-    once their spellings are cached (the first read computes them, in the picker's worker)."""
+def test_ten_thousand_people_by_initials_are_the_ones_named_so(db: Database) -> None:
+    """Among 10,000 people, ``lj`` lists only people whose name spells l…j… (how fast that is:
+    ``python -m bench.pickers``, never a timed test)."""
     surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
     given = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
     rows = [
@@ -160,12 +158,8 @@ def test_ten_thousand_people_rank_in_well_under_a_keystroke(db: Database) -> Non
         [(k, n, a, s, t, t) for k, n, a, s, t in rows],
     )
     items = directory.entries(db, kinds=("person",))
-    directory.match(items, "lj")  # spellings computed and cached
-    started = time.perf_counter()
     found = directory.match(items, "lj")
-    elapsed = time.perf_counter() - started
     assert len(found) == 20 and all(c.label[0] == "刘" for c in found)
-    assert elapsed < 0.5, elapsed
 
 
 def test_the_directory_and_the_workflow_agree_on_the_kinds() -> None:
