@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from console.timefmt import local, short
 from incidents import models as incidents
-from incidents.models import Stage, TimelineEntry
+from incidents.models import FIELD_NAMES, Stage, TimelineEntry
 from jurisdiction import models as jurisdiction
 from mobilization import models as mobilization
 from store.clock import from_iso
@@ -112,6 +112,20 @@ def value_words(value: object) -> str:
     return str(value)
 
 
+def field_value_words(field: str, value: object) -> str:
+    """An edited field's value as people say it: a level as ``III 较大``, an urgency by its
+    name; any other field as :func:`value_words`."""
+    try:
+        if field == "severity" and value is not None:
+            level = incidents.Severity(int(str(value)))
+            return f"{level.roman} {level.label}"
+        if field == "urgency" and value is not None:
+            return incidents.Urgency(str(value)).label
+    except ValueError:
+        pass
+    return value_words(value)
+
+
 def _time(value: object, zone: ZoneInfo, compact: bool) -> str:
     try:
         at: datetime = from_iso(str(value))
@@ -194,7 +208,8 @@ def entry_details(
     if entry.kind == "edit":
         changes = data.get("changes") or {}
         parts.extend(
-            f"{name}: {value_words(old) or '-'} → {value_words(new) or '-'}"
+            f"{_(FIELD_NAMES[name]) if name in FIELD_NAMES else name}:"
+            f" {field_value_words(name, old) or '-'} → {field_value_words(name, new) or '-'}"
             for name, (old, new) in changes.items()
         )
     # What was written (a title, a note, a result) first, then its circumstances.

@@ -373,6 +373,21 @@ STEP_NAMES = {
     "edit": N_("edit"),
 }
 
+# The fields an edit may change (``incidents.workflow.EDITABLE``) -> what people call them.
+FIELD_NAMES = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "location": N_("Location"),
+    "severity": N_("Level"),
+    "urgency": N_("Urgency"),
+    "grid": N_("Grid"),
+    "tags": N_("Tags"),
+    "reporter_name": N_("Reporter"),
+    "reporter_phone": N_("Reporter's phone"),
+    "lat": N_("Latitude"),
+    "lon": N_("Longitude"),
+}
+
 # Kinds of a case's timeline entries (event codes) -> what the timeline calls them. The case's
 # own events; a mobilization's and a grid's events are named by their packages.
 EVENT_NAMES = {

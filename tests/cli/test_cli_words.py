@@ -109,3 +109,23 @@ def test_mobilization_people_shows_answers_at_local_time(desk: Desk) -> None:
     assert f"answered {local}" in line
     if at.strftime("%H") != at.astimezone(ZONE).strftime("%H"):
         assert f"answered {at.strftime('%H:%M:%S')}" not in line
+
+
+def test_an_edit_names_the_fields_changed_in_either_language(desk: Desk) -> None:
+    number = desk.case()
+    desk.ok("incident", "edit", number, "--title", "井盖缺失（已设警示）", "--urgency", "urgent")
+    zh = desk.run("--lang", "zh_CN", "incident", "show", number).out
+    assert "标题: 井盖缺失 → 井盖缺失（已设警示）" in zh and "紧急程度: 一般 → 紧急" in zh
+    en = desk.run("--lang", "en", "incident", "show", number).out
+    assert "Title: 井盖缺失 →" in en and "Urgency: normal → urgent" in en
+    assert "title:" not in en and "urgency:" not in en
+    edit = next(e for e in desk.ok("incident", "show", number)["timeline"] if e["kind"] == "edit")
+    assert set(edit["data"]["changes"]) == {"title", "urgency"}  # JSON keeps the codes
+
+
+def test_every_editable_field_has_a_name() -> None:
+    """An edit's timeline line names the fields people changed, never their codes."""
+    from incidents.models import FIELD_NAMES
+    from incidents.workflow import EDITABLE
+
+    assert set(FIELD_NAMES) == set(EDITABLE)
