@@ -815,9 +815,9 @@ def approve_extension(
         ext = _row_to_extension(row)
         if policy.shift_leads and operator not in policy.shift_leads:
             raise PermissionDenied(
-                _("{operator} is not a shift lead (configured: {leads}); use --as NAME").format(
-                    operator=operator, leads=", ".join(policy.shift_leads)
-                )
+                _(
+                    "{operator} is not a shift lead (the shift leads: {leads}); use --as NAME"
+                ).format(operator=operator, leads=", ".join(policy.shift_leads))
             )
         if operator == ext.requested_by:
             raise PermissionDenied(
