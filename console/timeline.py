@@ -121,8 +121,8 @@ def field_value_words(field: str, value: object) -> str:
             return f"{level.roman} {level.label}"
         if field == "urgency" and value is not None:
             return incidents.Urgency(str(value)).label
-    except ValueError:
-        pass
+    except ValueError:  # a value stored before the vocabulary knew it: shown as stored
+        return value_words(value)
     return value_words(value)
 
 

@@ -9,6 +9,7 @@ same unknown targets) and resolves each node's people now, without writing anyth
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,10 +60,8 @@ class Preview:
 
 def _group_label(db: Database, code: str) -> str:
     """A grid's or a team's name, for the officer (the code when neither has it)."""
-    try:
+    with contextlib.suppress(NotFound):  # not a grid: a team, then
         return get_unit(db, code).name
-    except NotFound:
-        pass
     try:
         return get_team(db, code).name
     except NotFound:

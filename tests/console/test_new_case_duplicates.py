@@ -119,7 +119,8 @@ async def test_no_duplicate_no_panel_and_every_select_has_a_label(ctx, log_case)
     app = DutydeskApp(ctx, home="dashboard")
     async with app.run_test(size=SIZE) as pilot:
         dialog = await _open_form_and_type(app, pilot, "3号楼着火了")  # but in grid G01
-        await pilot.pause(0.5)
+        # Typing rested and the duplicates were looked for (then the worker's answer is in).
+        await wait_until(pilot, lambda: dialog._dup_timer is None, what="the duplicates read")
         await settle(pilot)
         assert _shown(dialog) == []
         assert not dialog.query_one("#new-duplicates-box").display or not _shown(dialog)
