@@ -137,7 +137,8 @@ def test_a_shift_walk_in_a_real_terminal(terminal: Terminal, home: dict[str, str
     hand the shift over and confirm it in the same console."""
     dash = terminal.wait_for(r"(?s)(?=.*(?:此处运行|他处运行))(?=.*✚ 上报.*i\s+事件)", timeout=90)
     acting = re.search(r"当班 (\S+)", dash)
-    incoming = re.search(r"值班员 \S+ 至 [^\n]*\n[^\n]*?→ (\S+) \d\d-\d\d", dash)
+    # "→ 刘静 12-08 08:00 起", or "→ 刘静 08:00 起" once the next shift starts today.
+    incoming = re.search(r"值班员 \S+ 至 [^\n]*\n[^\n]*?→ (\S+) \d", dash)
     assert acting and incoming, dash
     assert acting.group(1) != incoming.group(1)
     officer = incoming.group(1)
