@@ -41,6 +41,17 @@ The file is optional: every setting has a default, so a fresh install works. Sec
 * ``[security]``: ``key_file`` (default: beside the database, ``<db stem>.keys``),
   ``max_extension_days`` (default 30), ``lockout_failures``/``lockout_window_minutes``/
   ``lockout_minutes`` (wrong reply codes from one phone, default 5 in 10 minutes lock it for 10).
+* ``[sitrep]``: information reports up (初报/续报/终报): ``marked_minutes`` (the initial report of
+  a case marked "to be reported" or sensitive, default 60), ``followup_minutes`` (after a
+  change, 60), ``daily_hours`` (a follow-up at least this often while open, 24),
+  ``final_hours`` (after the close, 24), who signs off: ``signers`` (names; when set, only
+  they), else holders of ``signer_posts`` (roster post codes, default ``["SL"]``) and people
+  with ``signer_roles`` (default ``["shift_lead", "office_head"]``); ``unit_name`` (报告单位,
+  default the township's name), ``template`` (a .docx replacing the built-in one); and
+  ``[[sitrep.rule]]`` entries (a ``category``, maybe with its ``type``, a ``severity`` 1-4 or
+  I-IV, or both; ``initial_minutes`` and ``phone_minutes``) over the built-in deadlines (I/II
+  30 minutes, III 60, IV only when marked): the most specific match wins, a later one a tie;
+  a rule without ``initial_minutes`` exempts its cases unless marked.
 
 Files named here are read relative to the configuration file's directory.
 """
@@ -60,12 +71,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.calendar import WorkingCalendar, undeclared
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
-from incidents.models import CATEGORIES, Urgency
+from incidents.models import CATEGORIES, Severity, Urgency
 from jurisdiction.models import GridRules
 from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 from store.text import clean_text
+from uplink.reporting import DEFAULT_RULES, ReportRule, SitrepRules
 
 THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -86,8 +98,22 @@ KNOWN = {
         "security",
         "hub",
         "drills",
+        "sitrep",
     },
     "drills": {"grace_minutes", "reminders_minutes"},
+    "sitrep": {
+        "marked_minutes",
+        "followup_minutes",
+        "daily_hours",
+        "final_hours",
+        "signers",
+        "signer_posts",
+        "signer_roles",
+        "unit_name",
+        "template",
+        "rule",
+    },
+    "sitrep.rule": {"category", "type", "severity", "initial_minutes", "phone_minutes"},
     "uplink": {
         "url",
         "token",
@@ -217,6 +243,7 @@ class Config:
     uplink: UplinkSettings = field(default_factory=lambda: UplinkSettings())
     hub: HubSettings = field(default_factory=lambda: HubSettings())
     drills: DrillSettings = field(default_factory=lambda: DrillSettings())
+    sitrep: SitrepRules = field(default_factory=lambda: SitrepRules())
     # The token of the calendar feeds (GET /calendar/*.ics?token=...), in a file only the
     # service may read; no file: no feeds.
     calendar_token_file: Path | None = None
@@ -320,6 +347,7 @@ class Config:
                 "grace_minutes": int(self.drills.grace.total_seconds() // 60),
                 "reminders_minutes": list(self.drills.reminders_min),
             },
+            "sitrep": _sitrep_dict(self.sitrep),
             "security": {
                 **({"key_file": str(self.security.key_file)} if self.security.key_file else {}),
                 "max_extension_days": self.security.max_extension.days,
@@ -376,7 +404,7 @@ def locate(text: str, path: tuple[str | int, ...]) -> int | None:
     key = names[-1]
     table = ".".join(names[:-1])
     current = ""
-    seen = -1
+    seen = own = -1
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", stripped)
@@ -384,8 +412,11 @@ def locate(text: str, path: tuple[str | int, ...]) -> int | None:
             current = header.group(1).replace('"', "")
             if stripped.startswith("[[") and current == table:
                 seen += 1
-            if current == ".".join(names) and index is None:
-                return number
+            if current == ".".join(names):
+                own += stripped.startswith("[[")
+                # the table itself, or the index-th entry of an array of tables ([[a.b]])
+                if index is None or (path[-1] == index and own == index):
+                    return number
             continue
         is_key = re.match(rf'^"?{re.escape(key)}"?\s*=', stripped)
         if current == table and is_key and (index is None or seen == index):
@@ -587,6 +618,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     uplink = _parse_uplink(r, _table(r, data, "uplink"), path)
     hub = _parse_hub(r, _table(r, data, "hub"))
     drills = _parse_drills(r, _table(r, data, "drills"))
+    sitrep = _parse_sitrep(r, _table(r, data, "sitrep"), path)
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -678,6 +710,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         uplink=uplink,
         hub=hub,
         drills=drills,
+        sitrep=sitrep,
         calendar_token_file=calendar_token_file,
     )
 
@@ -817,6 +850,128 @@ def _parse_drills(r: _Reader, table: dict[str, Any]) -> DrillSettings:
     )
 
 
+def _names(
+    r: _Reader, table: dict[str, Any], where: tuple[str, str], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A list of names (people, post codes, roles) without blanks or repeats."""
+    value = table.get(where[-1], list(default))
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise r.fail(where, _('must be a list of names, e.g. ["Li Ming"]'))
+    names: list[str] = []
+    for raw in value:
+        try:
+            name = clean_text(raw, where[-1], kind="name")
+        except InvalidInput as exc:
+            raise r.fail(where, exc.reason) from exc
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _parse_sitrep(r: _Reader, table: dict[str, Any], path: Path | None) -> SitrepRules:
+    from contacts.models import Role
+
+    defaults = SitrepRules()
+    roles = _names(r, table, ("sitrep", "signer_roles"), defaults.signer_roles)
+    try:
+        roles = tuple(dict.fromkeys(Role.parse(role).value for role in roles))
+    except ValueError as exc:
+        raise r.fail(("sitrep", "signer_roles"), str(exc)) from exc
+    posts = _names(r, table, ("sitrep", "signer_posts"), defaults.signer_posts)
+    unit_name = table.get("unit_name", "")
+    if not isinstance(unit_name, str):
+        raise r.fail(("sitrep", "unit_name"), _("must be a string"))
+    if unit_name.strip():
+        try:
+            unit_name = clean_text(unit_name, "unit_name", kind="name")
+        except InvalidInput as exc:
+            raise r.fail(("sitrep", "unit_name"), exc.reason) from exc
+    template = _path(r, table, ("sitrep", "template"), path)
+    raw_rules = table.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise r.fail(("sitrep", "rule"), _("use [[sitrep.rule]] tables"))
+    return SitrepRules(
+        rules=(*DEFAULT_RULES, *(_parse_report_rule(r, raw, i) for i, raw in enumerate(raw_rules))),
+        marked_minutes=_whole(r, table, ("sitrep", "marked_minutes"), 60, 1, 10080),
+        followup_minutes=_whole(r, table, ("sitrep", "followup_minutes"), 60, 1, 10080),
+        daily_hours=_whole(r, table, ("sitrep", "daily_hours"), 24, 1, 720),
+        final_hours=_whole(r, table, ("sitrep", "final_hours"), 24, 1, 720),
+        signers=_names(r, table, ("sitrep", "signers"), ()),
+        signer_posts=posts,  # the roster finds a post whatever its case
+        signer_roles=roles,
+        unit_name=unit_name.strip(),
+        template=str(template) if template is not None else None,
+    )
+
+
+def _parse_report_rule(r: _Reader, raw: Any, i: int) -> ReportRule:
+    base: tuple[str | int, ...] = ("sitrep", "rule", i)
+    if not isinstance(raw, dict):
+        raise r.fail(base, _("must be a table"))
+    r.check_keys(raw, "sitrep.rule", base)
+    category, type_ = _classification(r, raw, base)
+    severity: int | None = None
+    if "severity" in raw:
+        value = raw["severity"]
+        try:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError(value)
+            severity = int(Severity.parse(value))
+        except ValueError as exc:
+            raise r.fail((*base, "severity"), _("use I, II, III or IV (or 1-4)")) from exc
+    if category is None and severity is None:
+        # the built-in rules name every severity: a rule naming nothing would never decide
+        raise r.fail(base, _("a rule must name a category or a severity"))
+    minutes: dict[str, int | None] = {}
+    for name in ("initial_minutes", "phone_minutes"):
+        value = raw.get(name)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10080
+        ):
+            raise r.fail((*base, name), _("must be a whole number of minutes from 1 to 10080"))
+        minutes[name] = value
+    initial, phone = minutes["initial_minutes"], minutes["phone_minutes"]
+    if initial is not None and phone is not None and phone > initial:
+        raise r.fail(
+            (*base, "phone_minutes"),
+            _("the phone report cannot be due after the written one ({minutes} minutes)").format(
+                minutes=initial
+            ),
+        )
+    return ReportRule(
+        category=category,
+        type=type_,
+        severity=severity,
+        initial_minutes=initial,
+        phone_minutes=phone,
+    )
+
+
+def _sitrep_dict(rules: SitrepRules) -> dict[str, Any]:
+    configured = (
+        rules.rules[len(DEFAULT_RULES) :]
+        if rules.rules[: len(DEFAULT_RULES)] == DEFAULT_RULES
+        else rules.rules
+    )
+    return {
+        "marked_minutes": rules.marked_minutes,
+        "followup_minutes": rules.followup_minutes,
+        "daily_hours": rules.daily_hours,
+        "final_hours": rules.final_hours,
+        "signers": list(rules.signers),
+        "signer_posts": list(rules.signer_posts),
+        "signer_roles": list(rules.signer_roles),
+        "unit_name": rules.unit_name,
+        **({"template": rules.template} if rules.template else {}),
+        "rule": [_report_rule_dict(rule) for rule in configured],
+        "builtin_rule": [_report_rule_dict(rule) for rule in DEFAULT_RULES],
+    }
+
+
+def _report_rule_dict(rule: ReportRule) -> dict[str, Any]:
+    return {k: v for k, v in rule.to_json().items() if v is not None}
+
+
 def _table(r: _Reader, data: dict[str, Any], name: str) -> dict[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, dict):
@@ -866,11 +1021,10 @@ def _parse_grid(r: _Reader, grid: Any) -> GridRules:
     )
 
 
-def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
-    base: tuple[str | int, ...] = ("limits", "rule", i)
-    if not isinstance(raw, dict):
-        raise r.fail(base, _("must be a table"))
-    r.check_keys(raw, "limits.rule", base)
+def _classification(
+    r: _Reader, raw: dict[str, Any], base: tuple[str | int, ...]
+) -> tuple[Any, Any]:
+    """A rule's ``category`` and ``type`` (either may be absent), checked against the codes."""
     category = raw.get("category")
     type_ = raw.get("type")
     if category is not None and category not in CATEGORIES:
@@ -885,6 +1039,15 @@ def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
                 (*base, "type"),
                 _("unknown type {type!r} in {category}").format(type=type_, category=category),
             )
+    return category, type_
+
+
+def _parse_rule(r: _Reader, raw: Any, i: int) -> LimitRule:
+    base: tuple[str | int, ...] = ("limits", "rule", i)
+    if not isinstance(raw, dict):
+        raise r.fail(base, _("must be a table"))
+    r.check_keys(raw, "limits.rule", base)
+    category, type_ = _classification(r, raw, base)
     urgency = raw.get("urgency")
     if urgency is not None and urgency not in {u.value for u in Urgency}:
         raise r.fail((*base, "urgency"), _("use normal, urgent or very_urgent"))

@@ -59,17 +59,15 @@ ALLOWED_PACKAGES = [
     "shutil", "signal", "socket", "sqlite3", "sqlite_fts4", "sqlite_utils", "ssl", "statistics",
     "store", "string", "struct", "subprocess", "sysconfig", "tempfile", "termios", "textual",
     "textwrap", "threading", "token", "tokenize", "tomllib", "traceback", "tty", "typing",
-    "typing_extensions", "unicodedata", "uuid", "weakref", "zipfile", "zlib", "zoneinfo",
+    "typing_extensions", "unicodedata", "uplink", "uuid", "weakref", "zipfile", "zlib", "zoneinfo",
 ]  # fmt: skip
 
 # Every first-party module of the closure. Refresh: see the docstring.
 ALLOWED_FIRST_PARTY = [
     "console", "console.acting", "console.cli", "console.cli.common", "console.cli.i18n",
-    "console.cli.main",
-    "console.config", "console.context", "console.dbinfo", "console.timefmt", "console.tui",
-    "console.tui.app",
-    "console.tui.i18n", "console.tui.messages", "console.tui.screens",
-    "console.tui.screens.dashboard", "console.tui.screens.live",
+    "console.cli.main", "console.config", "console.context", "console.dbinfo", "console.timefmt",
+    "console.tui", "console.tui.app", "console.tui.i18n", "console.tui.messages",
+    "console.tui.screens", "console.tui.screens.dashboard", "console.tui.screens.live",
     "console.tui.screens.mobilization", "console.tui.widgets",
     "console.tui.widgets.calendar_warning", "console.tui.widgets.cells",
     "console.tui.widgets.keybar", "console.tui.widgets.stage_bar", "contacts", "contacts.models",
@@ -79,7 +77,7 @@ ALLOWED_FIRST_PARTY = [
     "mobilization.settings", "reports", "reports.notices", "reports.overview", "store",
     "store.audit", "store.clock", "store.db", "store.errors", "store.i18n", "store.keys",
     "store.lease", "store.masking", "store.paths", "store.schema", "store.text",
-    "store.textsearch",
+    "store.textsearch", "uplink", "uplink.reporting",
 ]  # fmt: skip
 
 # Run in a fresh interpreter: argv[1] the database, argv[2] a configuration file (absent:

@@ -466,3 +466,171 @@ def test_secrets_are_not_shown() -> None:
     config = parse_config('[channels.sms]\nurl = "http://gw/send"\ntoken = "s3cret"\n')
     shown = to_toml(config.effective())
     assert "s3cret" not in shown and 'token = "***"' in shown
+
+
+# --- [sitrep] ----------------------------------------------------------------------------------
+
+SITREP = """\
+[sitrep]
+marked_minutes = 45
+followup_minutes = 90
+daily_hours = 12
+final_hours = 48
+signers = ["王主任", " 李班长 ", "王主任"]
+signer_posts = ["sl", "DL"]
+signer_roles = ["办公室主任", "shift-lead"]
+unit_name = "青山街道"
+template = "templates/sitrep.docx"
+
+[[sitrep.rule]]
+severity = "II"
+initial_minutes = 40
+phone_minutes = 20
+
+[[sitrep.rule]]
+category = "accident_disaster"
+type = "fire"
+severity = 4
+initial_minutes = 60
+"""
+
+
+def test_sitrep_defaults_follow_the_issue() -> None:
+    rules = load_config(None).sitrep
+    assert rules == parse_config("").sitrep
+    assert (rules.marked_minutes, rules.followup_minutes) == (60, 60)
+    assert (rules.daily_hours, rules.final_hours) == (24, 24)
+    assert (rules.signers, rules.signer_posts) == ((), ("SL",))
+    assert rules.signer_roles == ("shift_lead", "office_head")
+    assert rules.template is None
+    minutes = {
+        level: rules.initial_minutes("dispute", "neighbour", level, marked=False)
+        for level in (1, 2, 3, 4)
+    }
+    assert minutes == {1: (30, None), 2: (30, None), 3: (60, None), 4: (None, None)}
+    assert rules.initial_minutes("dispute", "neighbour", 4, marked=True) == (60, None)
+    shown = Config(path=None).effective()["sitrep"]
+    assert shown["rule"] == [] and len(shown["builtin_rule"]) == 4
+    assert "template" not in shown
+
+
+def test_sitrep_configured(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, SITREP))
+    rules = config.sitrep
+    assert (rules.marked_minutes, rules.followup_minutes) == (45, 90)
+    assert (rules.daily_hours, rules.final_hours) == (12, 48)
+    assert rules.signers == ("王主任", "李班长")  # trimmed, each once
+    assert rules.signer_posts == ("sl", "DL")
+    assert rules.signer_roles == ("office_head", "shift_lead")  # Chinese labels accepted
+    assert rules.unit_name == "青山街道"
+    # a relative template is found next to the configuration that names it
+    assert rules.template == str(tmp_path / "templates" / "sitrep.docx")
+    assert rules.initial_minutes("dispute", "neighbour", 2, marked=False) == (40, 20)
+    assert rules.initial_minutes("dispute", "neighbour", 1, marked=False) == (30, None)
+    assert rules.initial_minutes("accident_disaster", "fire", 4, marked=False) == (60, None)
+    assert rules.initial_minutes("dispute", "neighbour", 4, marked=True) == (45, None)
+    shown = config.effective()["sitrep"]
+    assert shown["rule"] == [
+        {"severity": 2, "initial_minutes": 40, "phone_minutes": 20},
+        {"category": "accident_disaster", "type": "fire", "severity": 4, "initial_minutes": 60},
+    ]
+    assert shown["template"] == str(tmp_path / "templates" / "sitrep.docx")
+
+
+def test_sitrep_settings_render_as_toml_that_reads_back() -> None:
+    effective = parse_config(SITREP, "<test>").effective()
+    assert tomllib.loads(to_toml(effective))["sitrep"] == effective["sitrep"]
+
+
+def test_a_sitrep_rule_without_minutes_exempts_its_cases() -> None:
+    rules = parse_config('[[sitrep.rule]]\ncategory = "dispute"\nseverity = 3\n').sitrep
+    assert rules.initial_minutes("dispute", "neighbour", 3, marked=False) == (None, None)
+    assert rules.initial_minutes("dispute", "neighbour", 3, marked=True) == (60, None)
+    assert rules.initial_minutes("environment", "pollution", 3, marked=False) == (60, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        ("[sitrep]\nmarked_minutes = 0\n", 2, "sitrep.marked_minutes", "from 1 to 10080"),
+        ("[sitrep]\nfollowup_minutes = 1.5\n", 2, "sitrep.followup_minutes", "whole number"),
+        ('[sitrep]\ndaily_hours = "24"\n', 2, "sitrep.daily_hours", "from 1 to 720"),
+        ("[sitrep]\nfinal_hours = true\n", 2, "sitrep.final_hours", "whole number"),
+        ('[sitrep]\nsigners = "王主任"\n', 2, "sitrep.signers", "list of names"),
+        ('[sitrep]\nsigners = ["a", ""]\n', 2, "sitrep.signers", "list of names"),
+        ('[sitrep]\nsigners = ["a\\nb"]\n', 2, "sitrep.signers", "one line"),
+        ("[sitrep]\nsigner_posts = [1]\n", 2, "sitrep.signer_posts", "list of names"),
+        ('[sitrep]\nsigner_roles = ["boss"]\n', 2, "sitrep.signer_roles", "office-head"),
+        ("[sitrep]\nunit_name = 5\n", 2, "sitrep.unit_name", "must be a string"),
+        ("[sitrep]\ntemplate = 5\n", 2, "sitrep.template", "file path"),
+        ("[sitrep]\nrule = 5\n", 2, "sitrep.rule", "[[sitrep.rule]]"),
+        ("[sitrep]\nsigner = []\n", 2, "sitrep.signer", "unknown setting"),
+    ],
+)
+def test_a_bad_sitrep_value_names_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, text)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message
+
+
+SITREP_RULE = (
+    "[sitrep]\ndaily_hours = 24\n\n[[sitrep.rule]]\nseverity = 1\ninitial_minutes = 20\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "line", "key", "says"),
+    [
+        (
+            '[[sitrep.rule]]\ncategory = "weather"\n',
+            9,
+            "sitrep.rule[1].category",
+            "unknown category",
+        ),
+        (
+            '[[sitrep.rule]]\ncategory = "dispute"\ntype = "fire"\n',
+            10,
+            "sitrep.rule[1].type",
+            "unknown type 'fire' in dispute",
+        ),
+        ('[[sitrep.rule]]\ntype = "fire"\n', 9, "sitrep.rule[1].type", "needs its category"),
+        ("[[sitrep.rule]]\nseverity = 5\n", 9, "sitrep.rule[1].severity", "I, II, III or IV"),
+        ('[[sitrep.rule]]\nseverity = "V"\n', 9, "sitrep.rule[1].severity", "I, II, III or IV"),
+        ("[[sitrep.rule]]\nseverity = true\n", 9, "sitrep.rule[1].severity", "I, II, III or IV"),
+        (
+            "[[sitrep.rule]]\nseverity = 2\ninitial_minutes = 0\n",
+            10,
+            "sitrep.rule[1].initial_minutes",
+            "from 1 to 10080",
+        ),
+        (
+            '[[sitrep.rule]]\nseverity = 2\nphone_minutes = "20"\n',
+            10,
+            "sitrep.rule[1].phone_minutes",
+            "whole number of minutes",
+        ),
+        (
+            "[[sitrep.rule]]\nseverity = 2\ninitial_minutes = 20\nphone_minutes = 40\n",
+            11,
+            "sitrep.rule[1].phone_minutes",
+            "after the written one (20 minutes)",
+        ),
+        ("[[sitrep.rule]]\nseverity = 2\nurgency = 1\n", 10, "sitrep.rule[1].urgency", "unknown"),
+        ("[[sitrep.rule]]\ninitial_minutes = 20\n", 8, "sitrep.rule[1]", "category or a severity"),
+    ],
+)
+def test_a_bad_sitrep_rule_names_line_and_key(
+    tmp_path: Path, rule: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, SITREP_RULE + rule)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message
+
+
+def test_a_sitrep_section_that_is_not_a_table(tmp_path: Path) -> None:
+    message = fail(tmp_path, 'operator = "a"\nsitrep = 5\n')
+    assert "line 2," in message and "key 'sitrep'" in message and "must be a table" in message

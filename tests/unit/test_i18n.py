@@ -44,6 +44,16 @@ CHINESE_DATA = (
     "drills/ical.py",
     "drills/models.py:",  # the official Chinese names of the drill kinds, accepted as input
     "mobilization/templates.py:",  # the built-in Chinese call-out templates, sent to people
+    # Information reports: the official names (初报/续报/终报), the report's element labels and
+    # Chinese numerals of follow-ups, printed in the documents whatever the language.
+    "uplink/reporting.py",
+    "uplink/sitrep_render.py",  # the report's Chinese wording and template placeholders (printed)
+    "uplink/templates/build_sitrep.py",  # the default template's fonts, styles, placeholders
+    # A drafted report's text, in Chinese as it goes up (the case's words, the measures taken).
+    "uplink/sitreps.py:_local",
+    "uplink/sitreps.py:_measures",
+    "uplink/sitreps.py:_nature",
+    "uplink/sitreps.py:_fresh_fields",
 )
 
 
