@@ -26,6 +26,7 @@ from store.db import Database, connect, write
 from store.i18n import _
 from store.keys import key_path_for, load_keys
 from store.paths import demo_db_path, private_dir
+from uplink.reporting import Obligation, ObligationKind, ReportKind, SitrepRules
 
 STREET = "青山街道"
 COMMUNITIES = ["幸福社区", "和平社区", "滨江社区", "东湖村", "新河社区", "南苑社区"]
@@ -61,7 +62,10 @@ GIVEN = [
 OPERATORS = ["王伟", "李芳", "张强", "刘静"]
 SHIFT_LEADS = ["陈队长", "赵主任"]
 
-# (category, type, severity, urgency, title template, description template, weight)
+# (category, type, severity, urgency, title template, description template, weight). The levels
+# I-IV grade emergencies (突发事件); the routine grid cases (environment, facilities, disputes,
+# hazards found on patrol) are all IV, so that, as in an office, only the emergencies of the
+# four emergency categories are reported up (uplink.reporting's default rules: II and III).
 TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "environment",
@@ -93,7 +97,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "facilities",
         "water_pipe",
-        "III",
+        "IV",
         "urgent",
         "{place}供水管道破裂",
         "{place}地下供水管道破裂，路面积水，周边住户停水。",
@@ -120,7 +124,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "dispute",
         "labour",
-        "III",
+        "IV",
         "urgent",
         "{road}工地欠薪",
         "{road}某工地农民工十余人反映被拖欠工资，情绪激动。",
@@ -129,7 +133,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "safety_hazard",
         "fire_hazard",
-        "III",
+        "IV",
         "urgent",
         "{place}楼道堆放杂物",
         "{place}楼道堆放大量纸箱和电动车，堵塞消防通道。",
@@ -138,7 +142,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "safety_hazard",
         "electrical",
-        "III",
+        "IV",
         "urgent",
         "{place}电动车飞线充电",
         "巡查发现{place}有电动车飞线充电，存在火灾隐患。",
@@ -147,7 +151,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "safety_hazard",
         "falling_objects",
-        "III",
+        "IV",
         "urgent",
         "{place}外墙瓷砖脱落",
         "{place}外墙瓷砖松动脱落，楼下为人行通道。",
@@ -156,7 +160,7 @@ TEMPLATES: list[tuple[str, str, str, str, str, str, int]] = [
     (
         "safety_hazard",
         "flood_risk",
-        "III",
+        "IV",
         "urgent",
         "{road}排水口堵塞",
         "{road}低洼路段排水口被落叶堵塞，暴雨时易积水。",
@@ -273,10 +277,13 @@ def build_demo(
     seed: int = 20261126,
     now: datetime | None = None,
     township: tuple[str, str] = ("330106001000", "青山街道"),
+    late_reports: int = 1,
 ) -> str:
     """Build the demo database at ``path`` and return a one-paragraph summary.
 
     ``township`` is its top unit's (code, name): the county demo builds three townships.
+    ``late_reports``: how many of the fortnight's initial reports went up late (迟报); every
+    other report owed before ``now`` went up in time (:func:`_report_history`).
     """
     if path.exists() and not replace:
         raise FileExistsError(path)
@@ -304,6 +311,7 @@ def build_demo(
             for started in starts:
                 created.append(_one_case(db, clock, policy, rng, started, end, weights, grids))
             _special_cases(db, clock, policy, rng, created, end)
+            reported = _report_history(db, clock, rng, end, late=late_reports)
             clock.set(end)
             sweep_overdue(db, clock, policy)
         summary = counts(db, end)
@@ -323,21 +331,27 @@ def build_demo(
         checkpoint(db, load_keys(key_path_for(path)), end)
     finally:
         db.close()
-    return _(
-        "{street}: {cases} cases over 14 days in {communities} communities / {grids} grids,"
-        " {people} people, {teams} teams, a duty roster; {open} open, {overdue} overdue,"
-        " {supervised} supervised, {parked} parked"
-    ).format(
-        street=township[1],
-        cases=cases,
-        communities=len(COMMUNITIES),
-        grids=len(grids),
-        people=people,
-        teams=len(TEAMS),
-        open=summary.open,
-        overdue=summary.overdue,
-        supervised=summary.supervised,
-        parked=summary.parked,
+    return (
+        _(
+            "{street}: {cases} cases over 14 days in {communities} communities / {grids} grids,"
+            " {people} people, {teams} teams, a duty roster; {open} open, {overdue} overdue,"
+            " {supervised} supervised, {parked} parked"
+        ).format(
+            street=township[1],
+            cases=cases,
+            communities=len(COMMUNITIES),
+            grids=len(grids),
+            people=people,
+            teams=len(TEAMS),
+            open=summary.open,
+            overdue=summary.overdue,
+            supervised=summary.supervised,
+            parked=summary.parked,
+        )
+        + "; "
+        + _("{reports} information reports sent up, {late} late").format(
+            reports=reported[0], late=reported[1]
+        )
     )
 
 
@@ -808,6 +822,239 @@ def _special_cases(
         ),
     )
     wf.merge(db, clock, policy, "李芳", dup.id, fire.id)
+    _fire_reports(db, clock, fire.id, end)
+    _landslide(db, clock, policy, rng, end)
+
+
+# --- information reports (初报、续报、终报) ------------------------------------------------------
+
+SITREP_RULES = SitrepRules()  # the defaults: II within 30 min, III within 60, IV when marked
+LEADERS = "街道党工委书记、分管应急副主任已赶赴现场指挥"
+
+
+class _Desk:
+    """Who drafts reports and who signs them off at a moment, by the roster (read once per
+    daily shift: the demo files a few hundred reports)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._shifts: dict[object, tuple[str, str]] = {}
+
+    def people(self, at: datetime) -> tuple[str, str]:
+        """(duty officer, shift lead) at ``at``; before the roster began, the first of each."""
+        from contacts.roster import SHIFT_LEAD_POST, duty_officer, holder
+
+        day = (at.astimezone(ZoneInfo("Asia/Shanghai")) - timedelta(hours=8)).date()
+        if day not in self._shifts:
+            officer, lead = duty_officer(self.db, at), holder(self.db, SHIFT_LEAD_POST, at)
+            self._shifts[day] = (
+                officer.person.name if officer is not None else OPERATORS[0],
+                lead.person.name if lead is not None else SHIFT_LEADS[0],
+            )
+        return self._shifts[day]
+
+
+def _file(
+    desk: _Desk,
+    clock: FixedClock,
+    case: int,
+    kind: ReportKind,
+    sent: datetime,
+    *,
+    fields: dict[str, str] | None = None,
+    send: bool = True,
+) -> int:
+    """A report of ``case`` drafted five minutes before ``sent``, edited, signed off by the
+    shift lead three minutes later and sent at ``sent`` (``send=False``: left as a draft)."""
+    from uplink import sitreps
+
+    db = desk.db
+    officer, lead = desk.people(sent)
+    clock.set(sent - timedelta(minutes=5))
+    report = sitreps.draft(db, clock, SITREP_RULES, officer, case, kind)
+    if fields:
+        clock.advance(minutes=1)
+        sitreps.edit(db, clock, officer, report.id, fields=fields)
+    if not send:
+        return report.id
+    clock.set(sent - timedelta(minutes=2))
+    sitreps.sign(db, clock, SITREP_RULES, officer, report.id, signer=lead)
+    clock.set(sent)
+    sitreps.send(db, clock, officer, report.id)
+    return report.id
+
+
+def _fire_reports(db: Database, clock: FixedClock, fire: int, end: datetime) -> None:
+    """The fire of 40 minutes ago: its initial report went up on time; the figures changed
+    since, so its first follow-up is due within the hour and being drafted."""
+    from uplink.sitreps import record_figures
+
+    desk = _Desk(db)
+    clock.set(end - timedelta(minutes=33))
+    record_figures(db, clock, "王伟", fire, {"trapped": 1, "evacuated": 30})
+    _file(
+        desk,
+        clock,
+        fire,
+        ReportKind.INITIAL,
+        end - timedelta(minutes=24),
+        fields={
+            "area": "3号楼及相邻4号楼住户",
+            "trend": "明火尚未扑灭，5层1名老人被困，消防正在施救",
+            "leaders": LEADERS,
+            "next_steps": "配合消防做好疏散和临时安置，核实人员情况后续报",
+        },
+    )
+    clock.set(end - timedelta(minutes=14))
+    record_figures(db, clock, "王伟", fire, {"trapped": 0, "injured": 1})
+    _file(
+        desk,
+        clock,
+        fire,
+        ReportKind.FOLLOWUP,
+        end - timedelta(minutes=1),
+        fields={"trend": "被困老人已救出，吸入烟雾送医观察；明火已基本控制"},
+        send=False,
+    )
+
+
+def _landslide(
+    db: Database, clock: FixedClock, policy: Policy, rng: random.Random, end: datetime
+) -> None:
+    """A major case three days ago, reported as an office should: the initial report within
+    30 minutes, a follow-up when the trapped were rescued, another when the slope was judged
+    stable (the next morning), and the final report once the case was closed."""
+    from uplink.sitreps import record_figures
+
+    desk = _Desk(db)
+    start = end - timedelta(days=3, hours=5, minutes=20)
+    clock.set(start)
+    case = create_incident(
+        db,
+        clock,
+        policy,
+        "王伟",
+        NewIncident(
+            title="东湖村后山山体滑坡",
+            category="natural_disaster",
+            type="geological",
+            severity="II",
+            urgency="very_urgent",
+            description="连日降雨，东湖村后山发生山体滑坡，约200立方米土石冲向坡下民房，有人被困。",
+            location="东湖路后山坡下 (东湖村)",
+            grid="G21",
+            reporter_name="东湖村村委会",
+            reporter_phone=_phone(rng),
+            source="phone",
+            tags=("滑坡", "转移"),
+        ),
+    ).id
+
+    def at(minutes: float) -> datetime:
+        return start + timedelta(minutes=minutes)
+
+    def step(minutes: float, move: Callable[[], object]) -> None:
+        clock.set(at(minutes))
+        move()
+
+    step(4, lambda: wf.register(db, clock, policy, "王伟", case))
+    step(7, lambda: wf.dispatch(db, clock, policy, "王伟", case, "team:T-RESCUE"))
+    step(10, lambda: record_figures(db, clock, "王伟", case, {"trapped": 2, "evacuated": 12}))
+    step(15, lambda: wf.handle(db, clock, policy, "王伟", case))
+    _file(
+        desk,
+        clock,
+        case,
+        ReportKind.INITIAL,
+        at(22),
+        fields={
+            "area": "东湖村后山坡下6户居民",
+            "damage": "2间民房后墙被冲毁",
+            "trend": "降雨仍在持续，存在再次滑坡可能",
+            "leaders": LEADERS,
+            "next_steps": "全力搜救被困人员，转移坡下及周边居民；请求区应急管理局派地质灾害专家",
+        },
+    )
+    step(70, lambda: record_figures(db, clock, "王伟", case, {"trapped": 0, "injured": 1}))
+    step(80, lambda: record_figures(db, clock, "王伟", case, {"evacuated": 26}))
+    _file(
+        desk,
+        clock,
+        case,
+        ReportKind.FOLLOWUP,
+        at(105),
+        fields={
+            "trend": "被困2人已全部救出，1人轻伤送医；险情得到初步控制",
+            "next_steps": "做好转移群众安置，夜间安排专人监测坡体",
+        },
+    )
+    step(20 * 60, lambda: wf.feedback(db, clock, policy, "王伟", case, "滑坡体已清理，坡体稳定"))
+    _file(
+        desk,
+        clock,
+        case,
+        ReportKind.FOLLOWUP,
+        at(20 * 60 + 40),
+        fields={
+            "trend": "经专家评估坡体已稳定，无再次滑坡风险；18名群众已返家，8人仍在安置点",
+            "next_steps": "继续安置8名群众，对受损民房进行安全鉴定",
+        },
+    )
+    step(22 * 60, lambda: wf.verify(db, clock, policy, "王伟", case))
+    step(22 * 60 + 15, lambda: wf.close(db, clock, policy, "王伟", case))
+    _file(
+        desk,
+        clock,
+        case,
+        ReportKind.FINAL,
+        at(22 * 60 + 50),
+        fields={
+            "trend": "险情已排除，事件处置结束",
+            "next_steps": "督促村委会做好汛期坡体巡查",
+        },
+    )
+
+
+def _report_history(
+    db: Database, clock: FixedClock, rng: random.Random, end: datetime, *, late: int
+) -> tuple[int, int]:
+    """Every report the fortnight owed before ``end`` sent up, in time: each obligation past
+    its deadline is met by a report sent a while before it (the first ``late`` initial reports
+    a few minutes after it), round after round until none is left; what falls due after
+    ``end`` stays owed (the dashboard's "due in ..."). Returns (reports sent, late).
+    """
+    from uplink import sitreps
+
+    kinds = {ObligationKind.INITIAL: ReportKind.INITIAL, ObligationKind.FINAL: ReportKind.FINAL}
+    desk = _Desk(db)
+    late_left = late
+    for _round in range(50):
+        clock.set(end)
+        sitreps.catch_up(db, clock, SITREP_RULES)
+        owed: dict[int, Obligation] = {}
+        for ob in sitreps.open_obligations(db, end, limit=10_000):
+            if ob.due < end and ob.case_id not in owed:
+                owed[ob.case_id] = ob
+        if not owed:
+            break
+        for ob in owed.values():
+            if ob.kind is ObligationKind.PHONE:
+                clock.set(ob.since + (ob.due - ob.since) * 0.5)
+                sitreps.phone(
+                    db, clock, desk.people(clock.now())[0], ob.case_id, to="区应急管理局值班室",
+                    at=clock.now(),
+                )  # fmt: skip
+                continue
+            window = ob.due - ob.since
+            when = ob.since + window * rng.uniform(0.55, 0.9)
+            if ob.kind is ObligationKind.INITIAL and late_left > 0:
+                late_left -= 1
+                when = ob.due + timedelta(minutes=rng.randrange(5, 25))
+            _file(desk, clock, ob.case_id, kinds.get(ob.kind, ReportKind.FOLLOWUP), min(when, end))
+    clock.set(end)
+    sitreps.catch_up(db, clock, SITREP_RULES)
+    written = [r for r in sitreps.list_sitreps(db, limit=10_000) if r.state.final]
+    return len(written), late - late_left
 
 
 def ensure_demo(db_path: Path | None, echo: Callable[[str], None]) -> Path:
@@ -847,6 +1094,11 @@ def build_county_demo(
     (projection, then ingestion batch by batch, exactly what ``serve`` does over HTTP). The
     third lost its link ``OFFLINE_HOURS`` ago: the hub flags it silent, and its own console
     shows the link down and the backlog of what it logged since.
+
+    Their information reports went up the same way. The first township sent one initial report
+    late (迟报); the second has a major case logged ``UNREPORTED_MINUTES`` ago whose initial
+    report, due 30 minutes after, never went (漏报): ``dutydesk hub timeliness`` and the hub's
+    units screen show both.
     """
     from jurisdiction.units import NewUnit, add_unit
     from uplink import hub
@@ -882,7 +1134,14 @@ def build_county_demo(
             _unit, token = hub.add_unit(hub_db, end - timedelta(days=30), code, name)
             path = towns / f"{code}.db"
             cut = end - timedelta(hours=OFFLINE_HOURS) if offline else end
-            build_demo(path, cases=cases, seed=20261126 + index, now=cut, township=(code, name))
+            build_demo(
+                path,
+                cases=cases,
+                seed=20261126 + index,
+                now=cut,
+                township=(code, name),
+                late_reports=1 if index == LATE_TOWNSHIP else 0,
+            )
             token_file = towns / f"{code}.token"
             token_file.unlink(missing_ok=True)
             fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -895,6 +1154,8 @@ def build_county_demo(
             )
             town = connect(path)
             try:
+                if index == UNREPORTED_TOWNSHIP:
+                    _unreported_case(town, cut)
                 project_all(town, Projection(code), cut)
                 while events := sendable(town, code, 200):
                     hub.authenticate(hub_db, token, cut)
@@ -931,9 +1192,72 @@ def build_county_demo(
                     )
             finally:
                 town.close()
+        lines += _timeliness_lines(hub_db, end)
     finally:
         hub_db.close()
     return "\n".join(lines)
+
+
+LATE_TOWNSHIP = 0  # its fortnight has one initial report sent late (迟报)
+UNREPORTED_TOWNSHIP = 1  # it has a major case with no initial report (漏报)
+UNREPORTED_MINUTES = 50  # that case was logged this long before the demo's "now"
+
+
+def _unreported_case(db: Database, end: datetime) -> None:
+    """A gas leak (severity II) logged, registered and dispatched ``UNREPORTED_MINUTES`` before
+    ``end``, whose initial report (due 30 minutes after it was received) was never sent."""
+    from uplink import sitreps
+
+    policy = Policy(shift_leads=tuple(SHIFT_LEADS))
+    clock = FixedClock(end - timedelta(minutes=UNREPORTED_MINUTES))
+    with write(db):
+        case = create_incident(
+            db,
+            clock,
+            policy,
+            OPERATORS[1],
+            NewIncident(
+                title="南苑路沿街商铺燃气泄漏",
+                category="accident_disaster",
+                type="gas_leak",
+                severity="II",
+                urgency="very_urgent",
+                description="南苑路56号沿街餐馆燃气管道泄漏，气味浓烈，已关闭总阀，周边商户疏散。",
+                location="南苑路56号 (南苑社区)",
+                grid="G31",
+                reporter_name="赵秀英",
+                reporter_phone="13957100056",
+                source="phone",
+                tags=("燃气", "疏散"),
+            ),
+        )
+        clock.advance(minutes=3)
+        wf.register(db, clock, policy, OPERATORS[1], case.id)
+        clock.advance(minutes=4)
+        wf.dispatch(db, clock, policy, OPERATORS[1], case.id, "team:T-FIRE")
+        clock.set(end)
+        sitreps.catch_up(db, clock, SITREP_RULES)
+
+
+def _timeliness_lines(db: Database, end: datetime) -> list[str]:
+    """What the county sees of its townships' reporting over the fortnight (hub timeliness)."""
+    from uplink.timeliness import timeliness
+
+    found = timeliness(db, SitrepRules(), end - timedelta(days=14), end, end)
+    return [
+        _(
+            "{code} {name}: {owed} reports owed over 14 days, {on_time} on time, {late} late,"
+            " {missing} missing"
+        ).format(
+            code=u.unit,
+            name=u.name,
+            owed=u.obligations,
+            on_time=u.on_time,
+            late=u.late,
+            missing=u.missing,
+        )
+        for u in found.units
+    ]
 
 
 def _cases_since(db: Database, start: datetime, end: datetime, code: str) -> int:

@@ -59,6 +59,7 @@ class Role(StrEnum):
     COMMUNITY_SECRETARY = "community_secretary"
     DUTY_OFFICER = "duty_officer"
     SHIFT_LEAD = "shift_lead"
+    OFFICE_HEAD = "office_head"  # 办公室主任: signs information reports off (uplink.sitreps)
     TEAM_LEADER = "team_leader"
     TEAM_MEMBER = "team_member"
     VOLUNTEER = "volunteer"
@@ -87,6 +88,7 @@ ROLE_LABELS = {
     Role.COMMUNITY_SECRETARY: "社区书记",
     Role.DUTY_OFFICER: "值班员",
     Role.SHIFT_LEAD: "值班长",
+    Role.OFFICE_HEAD: "办公室主任",
     Role.TEAM_LEADER: "队长",
     Role.TEAM_MEMBER: "队员",
     Role.VOLUNTEER: "志愿者",
@@ -97,6 +99,7 @@ ROLE_NAMES = {
     Role.COMMUNITY_SECRETARY: N_("community secretary"),
     Role.DUTY_OFFICER: N_("duty officer"),
     Role.SHIFT_LEAD: N_("shift lead"),
+    Role.OFFICE_HEAD: N_("office head"),
     Role.TEAM_LEADER: N_("team leader"),
     Role.TEAM_MEMBER: N_("team member"),
     Role.VOLUNTEER: N_("volunteer"),

@@ -931,6 +931,91 @@ def _m15_search_kinds(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m16_sitreps(conn: sqlite3.Connection) -> None:
+    """Information reports up the chain (初报、续报、终报) and the duties to file them.
+
+    ``sitrep_cases`` keeps a case's reporting facts (its corrected received time, the marks
+    "to be reported" and "sensitive", its latest casualty figures); ``sitreps`` the reports,
+    written or by phone; ``sitrep_obligations`` each duty to report with its deadline, keyed by
+    (case, kind, seq) so a recomputation updates a row in place and keeps ``alerted_at`` (the
+    overdue alert is written once). ``sitrep_cursor`` is how far the obligations were brought
+    up to date with the timeline; it starts at the current end of the timeline, so an upgraded
+    database does not raise an alert for every old case at once. ``hub_reports`` are the
+    reports the hub received from its units.
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE sitrep_cases (
+            incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+            received_at TEXT,
+            marked INTEGER NOT NULL DEFAULT 0,
+            sensitive INTEGER NOT NULL DEFAULT 0,
+            figures TEXT
+        );
+        CREATE TABLE sitreps (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            kind TEXT NOT NULL CHECK (kind IN ('initial', 'followup', 'final')),
+            seq INTEGER NOT NULL DEFAULT 0,
+            channel TEXT NOT NULL CHECK (channel IN ('written', 'phone')),
+            state TEXT NOT NULL CHECK (state IN ('draft', 'signed', 'sent', 'received')),
+            fields TEXT NOT NULL,
+            figures TEXT NOT NULL,
+            corrects INTEGER REFERENCES sitreps(id),
+            drafted_by TEXT NOT NULL,
+            drafted_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            signed_by TEXT,
+            signed_at TEXT,
+            sent_by TEXT,
+            sent_at TEXT,
+            phoned_to TEXT,
+            text TEXT,
+            event_id TEXT
+        );
+        CREATE INDEX sitreps_incident ON sitreps(incident_id, id);
+        CREATE INDEX sitreps_event ON sitreps(event_id) WHERE event_id IS NOT NULL;
+        CREATE TABLE sitrep_obligations (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents(id),
+            kind TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            since TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            met_at TEXT,
+            met_by INTEGER,
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            alerted_at TEXT,
+            UNIQUE (incident_id, kind, seq)
+        );
+        CREATE INDEX sitrep_obligations_open ON sitrep_obligations(due_at)
+            WHERE met_at IS NULL AND cancelled = 0;
+        CREATE INDEX sitrep_obligations_due ON sitrep_obligations(due_at);
+        CREATE TABLE sitrep_cursor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            event_id INTEGER NOT NULL
+        );
+        INSERT INTO sitrep_cursor (id, event_id) SELECT 1, coalesce(max(id), 0) FROM events;
+        CREATE TABLE hub_reports (
+            unit TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            number TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (unit, event_id)
+        );
+        CREATE INDEX hub_reports_case ON hub_reports(unit, number);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -947,5 +1032,6 @@ MIGRATIONS: list[Migration] = [
     _m13_uplink,
     _m14_drills,
     _m15_search_kinds,
+    _m16_sitreps,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

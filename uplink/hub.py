@@ -12,9 +12,11 @@ and applied as soon as its predecessors arrive; another event at a seq already t
 ``conflict`` (the unit must resynchronise from :func:`unit_state`); an event that cannot be
 applied (a case event without its case...) is ``rejected`` and stored nowhere. Applying an
 event updates the read model: ``hub_cases``, ``hub_mobilizations``, ``hub_rollups`` and the
-unit's last signed audit head (:func:`witness`). A ``resync`` event, sent by a unit restored
-from an older backup, marks the events it no longer has ``superseded`` and puts its case as it
-stands now (or marks the hub's copy ``lost``).
+unit's last signed audit head (:func:`witness`); a ``report`` event (an information report,
+初报/续报/终报) also goes into ``hub_reports`` (:func:`reports`), its ``accepted`` result being
+the report's receipt at the unit. A ``resync`` event, sent by a unit restored from an older
+backup, marks the events it no longer has ``superseded`` and puts its case as it stands now (or
+marks the hub's copy ``lost``).
 
 The answer to a batch is kept 24 hours under its ``Idempotency-Key`` (``hub_batches``), so a
 retried POST gets the same answer (:func:`replayed`) and a key reused for another body is
@@ -55,6 +57,7 @@ from uplink.models import (
     rollup_subject,
     subject_ref,
 )
+from uplink.reporting import Channel, ObligationKind, ReportKind, report_name
 
 TOKEN_PREFIX = "ddh_"
 REPLAY_WINDOW = timedelta(hours=24)  # how long a batch's answer is kept under its key
@@ -67,7 +70,7 @@ UNKNOWN_TOKEN = N_("unknown token")
 TOKEN_REVOKED = N_("token revoked")
 
 _STORE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-_CASE_KINDS = frozenset(kind for kind in Kind if kind.is_case)
+_CASE_KINDS = frozenset(kind for kind in Kind if kind.about_case)  # carry the case
 _IN_CHUNK = 500  # values in one IN (...) list
 _MOBILIZATION_KINDS = (Kind.MOBILIZATION_STARTED, Kind.MOBILIZATION_SUMMARY)
 _COUNTS = ("total", "yes", "no", "silent", "unreachable")
@@ -221,6 +224,45 @@ class ReceivedEvent:
             "received_at": to_iso(self.received_at),
             "state": self.state,
             "payload": self.payload,
+        }
+
+
+@dataclass(frozen=True)
+class HubReport:
+    """An information report a unit sent up (初报, 续报二, 终报, or one given by phone).
+
+    ``at``: when it was sent (a phone report: when it was given); ``received_at``: when the hub
+    took it (its receipt); ``data``: the report as the unit sent it, its exact text included.
+    """
+
+    unit: str
+    event_id: str
+    number: str  # the case's number at the unit
+    kind: ReportKind
+    seq: int
+    channel: Channel
+    at: datetime
+    received_at: datetime
+    name: str
+    data: dict[str, Any]
+
+    @property
+    def text(self) -> str | None:
+        text = self.data.get("text")
+        return text if isinstance(text, str) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "id": self.event_id,
+            "case": self.number,
+            "kind": self.kind.value,
+            "seq": self.seq,
+            "channel": self.channel.value,
+            "name": self.name,
+            "at": to_iso(self.at),
+            "received_at": to_iso(self.received_at),
+            "report": self.data,
         }
 
 
@@ -502,6 +544,50 @@ def _case_problem(case: Any, number: str, where: str) -> str | None:
     deadline = case.get("deadline")
     if deadline is not None and not _is_time(deadline):
         return f"{where}.deadline: " + _("must be an ISO-8601 time with its offset, or null")
+    reporting = case.get("reporting")
+    if reporting is not None:  # absent: a unit that does not send its reporting facts
+        return _reporting_problem(reporting, f"{where}.reporting")
+    return None
+
+
+def _reporting_problem(reporting: Any, where: str) -> str | None:
+    """Why a case's ``reporting`` (received time, marked, sensitive, figures) is unusable."""
+    if not isinstance(reporting, dict):
+        return f"{where}: " + _("must be a JSON object")
+    received = reporting.get("received_at")
+    if received is not None and not _is_time(received):
+        return f"{where}.received_at: " + _("must be an ISO-8601 time with its offset, or null")
+    for name in ("marked", "sensitive"):
+        if not isinstance(reporting.get(name, False), bool):
+            return f"{where}.{name}: " + _("must be true or false")
+    figures = reporting.get("figures")
+    if figures is not None and not isinstance(figures, dict):
+        return f"{where}.figures: " + _("must be a JSON object or null")
+    return None
+
+
+def _report_problem(report: Any) -> str | None:
+    """Why a ``report`` event's ``payload.report`` cannot be stored."""
+    where = "payload.report"
+    if not isinstance(report, dict):
+        return f"{where}: " + _("must be a JSON object (the report as sent)")
+    if report.get("kind") not in {kind.value for kind in ReportKind}:
+        return f"{where}.kind: " + _("must be one of {values}").format(
+            values=", ".join(kind.value for kind in ReportKind)
+        )
+    if report.get("channel") not in {channel.value for channel in Channel}:
+        return f"{where}.channel: " + _("must be one of {values}").format(
+            values=", ".join(channel.value for channel in Channel)
+        )
+    seq = report.get("seq", 0)
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= 999:
+        return f"{where}.seq: " + _("must be a whole number from 0 to 999")
+    if not _is_time(report.get("at")):
+        return f"{where}.at: " + _("must be an ISO-8601 time with its offset")
+    for name in ("name", "text"):
+        value = report.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{where}.{name}: " + _("must be a string or null")
     return None
 
 
@@ -557,6 +643,10 @@ def _refusal(unit: str, event: UplinkEvent, payload: str) -> str | None:
         return _("a {kind} event cannot be about {subject}").format(
             kind=kind.value, subject=subject
         )
+    if kind is Kind.REPORT:
+        problem = _report_problem(event.payload.get("report"))
+        if problem is not None:
+            return problem
     if kind in _CASE_KINDS:
         return _case_problem(event.payload.get("case"), subject_ref(subject), "payload.case")
     if kind in _MOBILIZATION_KINDS:
@@ -626,6 +716,7 @@ class _Ingest:
         self.lost: dict[str, dict[str, Any]] = {}  # number -> mark lost (no row in this batch)
         self.mobilizations: dict[str, dict[str, Any]] = {}
         self.rollups: dict[str, dict[str, Any]] = {}
+        self.reports: list[dict[str, Any]] = []
         self.head: str | None = None
         self.changed = False
         self.subjects: dict[str, _Subject] = {}
@@ -725,6 +816,8 @@ class _Ingest:
         subject.applied, subject.event_id, subject.changed = event.seq, event.id, True
         self.changed = True
         payload = event.payload
+        if event.kind is Kind.REPORT:
+            self._report(event)
         if event.kind in _CASE_KINDS:
             self._case(event.seq, event.at, payload["case"])
         elif event.kind in _MOBILIZATION_KINDS:
@@ -746,6 +839,31 @@ class _Ingest:
         # Only the last state of a case in the batch is written: its row is made at flush.
         self.lost.pop(case["number"], None)
         self.cases[case["number"]] = (seq, at, case, False)
+
+    def _report(self, event: UplinkEvent) -> None:
+        """An information report received: kept per unit and case (the receipt is the
+        ``accepted`` result the unit records)."""
+        report = event.payload["report"]
+        kind = ReportKind(report["kind"])
+        channel = Channel(report["channel"])
+        seq = int(report.get("seq", 0))
+        name = report.get("name") or (
+            ObligationKind.PHONE.label_zh if channel is Channel.PHONE else report_name(kind, seq)
+        )
+        self.reports.append(
+            {
+                "unit": self.unit,
+                "event_id": event.id,
+                "number": event.payload["case"]["number"],
+                "kind": kind.value,
+                "seq": seq,
+                "channel": channel.value,
+                "at": _norm_time(report["at"]),
+                "received_at": self.now,
+                "name": name,
+                "data": _dumps(report),
+            }
+        )
 
     def _mobilization(self, event: UplinkEvent) -> None:
         payload = event.payload
@@ -876,6 +994,15 @@ class _Ingest:
             " ON CONFLICT(unit, child) DO UPDATE SET at = excluded.at, data = excluded.data",
             list(self.rollups.values()),
         )
+        if self.reports:
+            # A report stays once received, even if a resync later sets its event aside: the
+            # county did receive it.
+            conn.executemany(
+                "INSERT OR IGNORE INTO hub_reports (unit, event_id, number, kind, seq, channel,"
+                " at, received_at, name, data) VALUES (:unit, :event_id, :number, :kind, :seq,"
+                " :channel, :at, :received_at, :name, :data)",
+                self.reports,
+            )
         conn.executemany(
             "INSERT INTO hub_subjects (unit, subject, seq, event_id) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(unit, subject) DO UPDATE SET seq = excluded.seq,"
@@ -1180,6 +1307,79 @@ def case_timeline(db: Database, unit: str, number: str) -> list[ReceivedEvent]:
         )
         for event_id, subject, seq, kind, at, received_at, state, payload in rows
     ]
+
+
+_REPORT_COLUMNS = "unit, event_id, number, kind, seq, channel, at, received_at, name, data"
+
+
+def _report_row(row: Sequence[Any]) -> HubReport:
+    unit, event_id, number, kind, seq, channel, at, received_at, name, data = row
+    return HubReport(
+        unit,
+        event_id,
+        number,
+        ReportKind(kind),
+        int(seq),
+        Channel(channel),
+        from_iso(at),
+        from_iso(received_at),
+        name,
+        json.loads(data),
+    )
+
+
+def reports(
+    db: Database,
+    *,
+    unit: str | None = None,
+    case: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 1000,
+) -> list[HubReport]:
+    """The information reports received, by unit, case and time sent (``since`` <= at <
+    ``until`` when given).
+
+    Raises:
+        NotFound: ``unit`` is not registered here.
+    """
+    where = ["1 = 1"]
+    params: dict[str, Any] = {"limit": limit}
+    if unit is not None:
+        get_unit(db, unit)
+        where.append("unit = :unit")
+        params["unit"] = unit
+    if case is not None:
+        where.append("number = :number")
+        params["number"] = case
+    if since is not None:
+        where.append("at >= :since")
+        params["since"] = to_iso(since)
+    if until is not None:
+        where.append("at < :until")
+        params["until"] = to_iso(until)
+    rows = db.conn.execute(
+        f"SELECT {_REPORT_COLUMNS} FROM hub_reports WHERE {' AND '.join(where)}"
+        " ORDER BY unit, number, at, seq LIMIT :limit",
+        params,
+    ).fetchall()
+    return [_report_row(r) for r in rows]
+
+
+def case_reports(db: Database, unit: str, numbers: Sequence[str]) -> dict[str, list[HubReport]]:
+    """The reports received for each of these cases of ``unit`` (number -> reports by time):
+    one query per 500 cases, for the timeliness figures."""
+    found: dict[str, list[HubReport]] = {}
+    for chunk in _chunks(list(numbers)):
+        rows = db.conn.execute(
+            f"SELECT {_REPORT_COLUMNS} FROM hub_reports WHERE unit = ?"
+            f" AND number IN ({_marks(chunk)}) ORDER BY number, at, seq",
+            (unit, *chunk),
+        ).fetchall()
+        for row in rows:
+            report = _report_row(row)
+            found.setdefault(report.number, []).append(report)
+    return found
 
 
 def mobilizations(

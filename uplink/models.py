@@ -57,10 +57,18 @@ class Kind(StrEnum):
     AUDIT_HEAD = "audit_head"  # a signed head of the unit's audit chain (a witness)
     ROLLUP = "rollup"  # a hub's summary of one unit below it (subject ``rollup:<code>``)
     RESYNC = "resync"  # the unit's state of a subject after a restore (see the protocol doc)
+    REPORT = "report"  # an information report (初报/续报/终报) sent up, with the case
 
     @property
     def is_case(self) -> bool:
+        """A change of the case itself: the payload is ``{"change", "case"}``."""
         return self.value.startswith("case_")
+
+    @property
+    def about_case(self) -> bool:
+        """About a case (subject ``case:NUMBER``) and carrying it as it stands: the case kinds
+        and ``report`` (whose payload is ``{"report", "case"}``)."""
+        return self.is_case or self is Kind.REPORT
 
     @property
     def label(self) -> str:
@@ -79,6 +87,7 @@ _KIND_LABELS = {
     Kind.AUDIT_HEAD: N_("audit head"),
     Kind.ROLLUP: N_("roll-up"),
     Kind.RESYNC: N_("resynchronised"),
+    Kind.REPORT: N_("information report"),
 }
 
 

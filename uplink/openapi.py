@@ -34,6 +34,15 @@ from uplink.models import (
     Result,
 )
 from uplink.outbox import CASE_KINDS
+from uplink.reporting import (
+    FIELD_NAMES,
+    FIELD_ZH,
+    FIGURE_NAMES,
+    Channel,
+    ObligationKind,
+    ReportKind,
+    report_name,
+)
 
 JSON = "application/json"
 STATE_LIMIT = (1, 5000, 1000)  # least, most, default subjects on one page of /state
@@ -140,6 +149,7 @@ def _case() -> Schema:
                 **nullable_text,
                 "description": "The number of the case it was merged into, if merged.",
             },
+            "reporting": _ref("Reporting"),
             "reporter": {
                 "type": "object",
                 "description": "Only with [uplink] include_reporter = true.",
@@ -165,6 +175,99 @@ def _case() -> Schema:
             "supervised",
             "updated_at",
         ],
+    )
+
+
+def _figures() -> Schema:
+    return _object(
+        "Casualty and evacuation counts valid at `as_of`; null: not known (not zero).",
+        {
+            **{name: {"type": ["integer", "null"], "minimum": 0} for name in FIGURE_NAMES},
+            "as_of": {"type": ["string", "null"], "format": "date-time"},
+        },
+        required=[],
+    )
+
+
+def _reporting() -> Schema:
+    return _object(
+        "The case's reporting facts, from which the hub computes the information reports the "
+        "unit owes (a receiver that does not compute them may ignore this). Absent from units "
+        "that do not send it: then the case was received when reported and is not marked.",
+        {
+            "received_at": _time(
+                "When the unit received the report of the case: the clock of its initial "
+                "report. The case's reported_at unless an officer corrected it."
+            ),
+            "marked": {
+                "type": "boolean",
+                "description": "Marked to be reported whatever its level.",
+            },
+            "sensitive": {
+                "type": "boolean",
+                "description": "Marked sensitive: reportable whatever its level.",
+            },
+            "figures": _nullable(_ref("Figures")),
+        },
+    )
+
+
+def _report() -> Schema:
+    return _object(
+        "An information report as the unit sent it (its exact text included), or a report "
+        "given by phone (channel phone: `to`, `at` when it was given, `note`).",
+        {
+            "id": {"type": "integer", "description": "The report's id at the unit."},
+            "kind": _string(
+                ", ".join(f"{kind.value} ({kind.label_zh})" for kind in ReportKind)
+                + "; follow-ups are numbered by seq.",
+                enum=_values(ReportKind),
+            ),
+            "seq": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 999,
+                "description": "Follow-ups are numbered from 1 ("
+                + report_name(ReportKind.FOLLOWUP, 1)
+                + "); 0 otherwise.",
+            },
+            "name": _string(
+                "Its short Chinese name: "
+                + ", ".join(
+                    (
+                        report_name(ReportKind.INITIAL, 0),
+                        report_name(ReportKind.FOLLOWUP, 2),
+                        report_name(ReportKind.FINAL, 0),
+                        ObligationKind.PHONE.label_zh,
+                    )
+                )
+                + "."
+            ),
+            "channel": _string("Written (signed off and sent) or by phone.", enum=_values(Channel)),
+            "at": _time("When it was sent (by phone: when it was given)."),
+            "fields": {
+                "type": "object",
+                "description": "The report's text elements: " + ", ".join(FIELD_NAMES) + ".",
+                "additionalProperties": {"type": "string"},
+            },
+            "figures": _ref("Figures"),
+            "corrects": {
+                "type": ["integer", "null"],
+                "description": "The id of the report this one corrects.",
+            },
+            "signed_by": _string("Who signed it off."),
+            "signed_at": _time("When it was signed off."),
+            "title": _string("Its title, as the document has it."),
+            "unit": _string(f"The reporting unit ({FIELD_ZH['unit']}) as the report names it."),
+            "corrects_name": {
+                "type": ["string", "null"],
+                "description": "The name of the report it corrects, if any.",
+            },
+            "text": {"type": ["string", "null"], "description": "The exact text sent."},
+            "to": _string("Channel phone: to whom it was given."),
+            "note": _string("Channel phone: what was said."),
+        },
+        required=["kind", "seq", "channel", "at"],
     )
 
 
@@ -356,6 +459,7 @@ _EVENT_SCHEMAS: dict[str, tuple[str, str | None]] = {
     "AuditHeadEvent": ("AuditHead", r"^unit$"),
     "RollupEvent": ("RollupPayload", r"^rollup:"),
     "ResyncEvent": ("ResyncPayload", None),
+    "ReportEvent": ("ReportPayload", r"^case:"),
 }
 
 
@@ -370,6 +474,7 @@ def event_schema_of(kind: Kind) -> str:
         Kind.AUDIT_HEAD: "AuditHeadEvent",
         Kind.ROLLUP: "RollupEvent",
         Kind.RESYNC: "ResyncEvent",
+        Kind.REPORT: "ReportEvent",
     }[kind]
 
 
@@ -452,6 +557,15 @@ def _schemas() -> dict[str, Schema]:
             "What changed, and the case as it stands.",
             {"change": _ref("Change"), "case": _ref("Case")},
         ),
+        "ReportPayload": _object(
+            "An information report sent up, and the case as it stands. The hub keeps it per "
+            "unit and case; its `accepted` result is the report's receipt. A report of "
+            "a case the hub cannot take (payload.case missing or of another case) is rejected.",
+            {"report": _ref("Report"), "case": _ref("Case")},
+        ),
+        "Report": _report(),
+        "Reporting": _reporting(),
+        "Figures": _figures(),
         "Change": _change(),
         "Case": _case(),
         "MobilizationPayload": _mobilization(),

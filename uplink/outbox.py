@@ -16,6 +16,13 @@ at most every ``summary_every`` seconds per mobilization, and a final one when i
 new signed checkpoint of the audit chain becomes one ``audit_head`` event (the newest, when
 several were signed between two projections). A hub rolls up its units the same way.
 
+An information report sent (``sitrep_sent``) or given by phone (``sitrep_phoned``) becomes a
+``report`` event on its case's subject, with the whole report (the exact text sent) and the
+case; the event's id is written into the report's row (``sitreps.event_id``), so the report's
+receipt (签收) is that outbox row acknowledged by the hub (:func:`receipts`). Every case
+payload carries the case's reporting facts (``reporting``: received time, marked, sensitive,
+latest figures), from which the hub computes the unit's reporting obligations.
+
 The payload of each kind is documented field by field in ``docs/uplink-protocol.md``.
 """
 
@@ -29,7 +36,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from incidents.models import Incident
+from incidents.models import Incident, Severity
 from incidents.records import get_incident
 from mobilization import get_mobilization, totals
 from store.audit import StoredEvent, events_after, latest_checkpoint_row
@@ -45,6 +52,7 @@ from uplink.models import (
     compact_json,
     mobilization_subject,
 )
+from uplink.reporting import Channel, ObligationKind, ReportKind, report_name
 
 PROJECT_BATCH = 2000  # timeline entries read and projected per transaction
 
@@ -61,7 +69,13 @@ CASE_KINDS: dict[str, Kind] = {
     "supervise": Kind.CASE_SUPERVISED,
     "remind": Kind.CASE_SUPERVISED,
     "merge": Kind.CASE_MERGED,
+    # the case's reporting facts changed (uplink.sitreps): its ``reporting`` goes up
+    "sitrep_marked": Kind.CASE_UPDATED,
+    "sitrep_received": Kind.CASE_UPDATED,
+    "sitrep_figures": Kind.CASE_UPDATED,
 }
+# An information report sent up in writing, or given by phone: a ``report`` event.
+REPORT_KINDS = frozenset({"sitrep_sent", "sitrep_phoned"})
 MOBILIZATION_ANSWERS = frozenset(
     {
         "mobilization_answer",
@@ -134,18 +148,95 @@ def case_payload(incident: Incident, now: datetime, *, include_reporter: bool) -
     return case
 
 
+def case_reporting(db: Database, incident: Incident) -> dict[str, Any]:
+    """The case's reporting facts as the level above sees them (``case.reporting``).
+
+    ``received_at`` is when the unit received the report of the case (接报时间): the case's
+    ``reported_at`` unless an officer corrected it; ``marked``/``sensitive`` make any case
+    reportable; ``figures`` are the latest casualty figures recorded (None: none yet).
+    """
+    row = db.conn.execute(
+        "SELECT received_at, marked, sensitive, figures FROM sitrep_cases WHERE incident_id = ?",
+        (incident.id,),
+    ).fetchone()
+    received_at, marked, sensitive, figures = row if row is not None else (None, 0, 0, None)
+    return {
+        "received_at": received_at or to_iso(incident.reported_at),
+        "marked": bool(marked),
+        "sensitive": bool(sensitive),
+        "figures": json.loads(figures) if figures else None,
+    }
+
+
+def _case_of(
+    db: Database, incident: Incident, now: datetime, options: Projection
+) -> dict[str, Any]:
+    """The whole case payload: the case, the case it was merged into, its reporting facts."""
+    case = case_payload(incident, now, include_reporter=options.include_reporter)
+    if incident.merged_into is not None:
+        try:
+            case["merged_into"] = get_incident(db, incident.merged_into).number
+        except NotFound:
+            case["merged_into"] = None
+    case["reporting"] = case_reporting(db, incident)
+    return case
+
+
+def report_payload(entry: StoredEvent) -> dict[str, Any]:
+    """The report of a ``sitrep_sent``/``sitrep_phoned`` entry as it goes up: the entry's data
+    (the whole report, its exact text included), with its channel, time and name always set."""
+    report = dict(entry.data)
+    phoned = entry.kind == "sitrep_phoned"
+    report.setdefault("channel", (Channel.PHONE if phoned else Channel.WRITTEN).value)
+    report.setdefault("kind", ReportKind.INITIAL.value)
+    report.setdefault("seq", 0)
+    if not isinstance(report.get("at"), str):
+        report["at"] = entry.at  # sent now; a phone report says when it was given
+    if not isinstance(report.get("name"), str):
+        if report["channel"] == Channel.PHONE.value:
+            report["name"] = ObligationKind.PHONE.label_zh
+        else:
+            try:
+                kind = ReportKind(str(report["kind"]))
+            except ValueError:
+                kind = ReportKind.INITIAL
+            seq = report["seq"] if isinstance(report["seq"], int) else 0
+            report["name"] = report_name(kind, seq)
+    return report
+
+
 def _change(entry: StoredEvent) -> dict[str, Any]:
     change: dict[str, Any] = {"kind": entry.kind, "operator": entry.operator}
     if entry.stage_to:
         change["stage_from"] = entry.stage_from
         change["stage_to"] = entry.stage_to
     if entry.kind == "edit":
-        change["fields"] = sorted(entry.data.get("changes", entry.data))
+        changes = entry.data.get("changes", entry.data)
+        change["fields"] = sorted(changes)
+        # The classification before and after: the hub replays the case's reporting duties
+        # from its events, even when they were projected late (each carries the case as it
+        # stands when projected, not as it stood then).
+        for name in ("category", "type", "severity"):
+            pair = changes.get(name)
+            if isinstance(pair, list) and len(pair) == 2:
+                change[name] = [_roman(v) for v in pair] if name == "severity" else pair
+    elif entry.kind == "sitrep_marked":
+        for name in ("marked", "sensitive"):
+            pair = entry.data.get(name)
+            if isinstance(pair, list) and len(pair) == 2:
+                change[name] = [bool(v) for v in pair]
     for name in ("into", "duplicate", "new_deadline", "to"):
         value = entry.data.get(name)
         if isinstance(value, str | int):
             change[name] = value
     return change
+
+
+def _roman(level: Any) -> Any:
+    try:
+        return Severity(int(level)).roman
+    except (TypeError, ValueError):
+        return level
 
 
 def mobilization_payload(db: Database, mobilization_id: int, *, final: bool) -> dict[str, Any]:
@@ -188,14 +279,17 @@ class _Writer:
         self._seqs[subject] = seq
         return seq
 
-    def add(self, subject: str, kind: Kind, at: str, payload: dict[str, Any]) -> None:
+    def add(self, subject: str, kind: Kind, at: str, payload: dict[str, Any]) -> str:
+        """Append one event; returns its id."""
         seq = self.next_seq(subject)
+        event_id = _new_id()
         self.db.conn.execute(
             "INSERT INTO uplink_outbox (event_id, subject, seq, kind, at, payload)"
             " VALUES (?,?,?,?,?,?)",
-            (_new_id(), subject, seq, kind.value, at, compact_json(payload)),
+            (event_id, subject, seq, kind.value, at, compact_json(payload)),
         )
         self.written += 1
+        return event_id
 
     def close(self) -> None:
         self.db.conn.executemany(
@@ -240,15 +334,27 @@ def _project_entry(
         kind = CASE_KINDS.get(entry.kind, Kind.CASE_STAGE)
         if entry.stage_to and kind is not Kind.CASE_MERGED:
             kind = Kind.CASE_STAGE if entry.kind != "reported" else Kind.CASE_REPORTED
-        case = case_payload(incident, now, include_reporter=options.include_reporter)
-        if incident.merged_into is not None:
-            try:
-                case["merged_into"] = get_incident(db, incident.merged_into).number
-            except NotFound:
-                case["merged_into"] = None
+        case = _case_of(db, incident, now, options)
         out.add(
             case_subject(incident.number), kind, entry.at, {"change": _change(entry), "case": case}
         )
+        return
+    if entry.incident_id is not None and entry.kind in REPORT_KINDS:
+        try:
+            incident = get_incident(db, entry.incident_id)
+        except NotFound:
+            return
+        report = report_payload(entry)
+        event_id = out.add(
+            case_subject(incident.number),
+            Kind.REPORT,
+            entry.at,
+            {"report": report, "case": _case_of(db, incident, now, options)},
+        )
+        if isinstance(report.get("id"), int):
+            db.conn.execute(
+                "UPDATE sitreps SET event_id = ? WHERE id = ?", (event_id, report["id"])
+            )
         return
     mob_id = entry.data.get("mobilization")
     if entry.kind == "mobilization_started" and isinstance(mob_id, int):
@@ -471,6 +577,27 @@ def mark_dead(db: Database, row: int, reason: str) -> None:
     )
 
 
+def receipts(db: Database, event_ids: Iterable[str]) -> dict[str, datetime]:
+    """When the hub took each of these events (event id -> time), for those it has taken.
+
+    The receipt (签收) of an information report: its ``report`` event acknowledged by the hub
+    (accepted, or a duplicate or held event the hub already stores), at the time the answer
+    arrived (an event a resync found at the hub: its own time). An event still pending, or a
+    dead letter, has no receipt (it is left out).
+    """
+    ids = list(dict.fromkeys(event_ids))
+    found: dict[str, datetime] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = db.conn.execute(
+            "SELECT event_id, coalesce(sent_at, at) FROM uplink_outbox WHERE state = 'sent'"
+            f" AND event_id IN ({','.join('?' * len(chunk))})",
+            chunk,
+        )
+        found.update((event_id, from_iso(at)) for event_id, at in rows)
+    return found
+
+
 def predecessor_sent(db: Database, subject: str, seq: int) -> bool:
     """Whether the event before ``seq`` in ``subject`` was acknowledged by the hub."""
     row = db.conn.execute(
@@ -585,10 +712,9 @@ def _current_state(db: Database, subject: str, now: datetime, options: Projectio
     try:
         if kind == "case":
             incident = get_incident(db, ref)
-            case = case_payload(incident, now, include_reporter=options.include_reporter)
             if incident.merged_into is not None:
-                case["merged_into"] = get_incident(db, incident.merged_into).number
-            return {"case": case}
+                get_incident(db, incident.merged_into)  # its target gone: this one is too
+            return {"case": _case_of(db, incident, now, options)}
         if kind == "mobilization" and ref.isdigit():
             return {"mobilization": mobilization_payload(db, int(ref), final=False)}
     except (NotFound, ValueError):

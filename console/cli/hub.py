@@ -4,28 +4,36 @@
 printed once, when it is made: the hub keeps only its hash). ``hub units`` is the overview a
 county duty officer watches (open cases by severity, overdue, supervised, mobilizations, last
 contact; a unit silent for longer than ``[hub] silent_minutes`` is flagged), ``hub cases`` and
-``hub timeline`` drill down, and ``hub witness`` prints a unit's last signed audit head for
-``dutydesk audit verify --witness``. All of it reads :mod:`uplink.hub`; the HTTP side that
-receives the events is ``console.http.hub``.
+``hub timeline`` drill down, ``hub reports`` lists the information reports received and the
+ones due, late or missing, ``hub timeliness --from --to`` sums each unit's reporting in a period
+(obligations, on time, late, missing, median and worst delay: what a county assesses its
+townships by, computed under this hub's own ``[sitrep]`` rules), and ``hub witness`` prints
+a unit's last signed audit head for ``dutydesk audit verify --witness``. All of it reads
+:mod:`uplink.hub` and :mod:`uplink.timeliness`; the HTTP side that receives the events is
+``console.http.hub``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 from rich.text import Text
 
 from console.cli import render
-from console.cli.common import State, emit_json, pass_state
+from console.cli.common import State, emit_json, parse_time, pass_state
 from console.cli.tables import print_table
-from console.timefmt import local, short, time_left
+from console.timefmt import local, short, span, time_left
 from incidents.models import Severity, Stage
-from store.errors import NotFound
+from store.errors import InvalidInput, NotFound
 from store.i18n import N_, _
-from uplink.hub import HubCase, HubUnit, ReceivedEvent, UnitOverview
+from uplink.hub import HubCase, HubReport, HubUnit, ReceivedEvent, UnitOverview
+from uplink.reporting import ObligationState
+
+if TYPE_CHECKING:
+    from uplink.timeliness import HubObligation, UnitTimeliness
 
 JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
 UNITS_HINT = N_("no units registered yet (add one with: dutydesk hub unit add CODE --name NAME)")
@@ -343,6 +351,260 @@ def timeline_cmd(state: State, unit: str, case: str, as_json: bool) -> None:
             for e in events
         ],
     )
+
+
+# --- information reports ----------------------------------------------------------------------
+
+LISTING_DAYS = 30  # `hub reports --late/--missing/--due` look at obligations due this far back
+
+
+def _report_rows(items: list[HubReport], zone: ZoneInfo) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r.unit,
+            r.number,
+            r.name,
+            r.channel.label,
+            local(r.at, zone),
+            local(r.received_at, zone),
+            str(r.data.get("signed_by") or r.data.get("to") or ""),
+        )
+        for r in items
+    ]
+
+
+def _delay(minutes: float | None) -> str:
+    return span(timedelta(minutes=minutes)) if minutes is not None else ""
+
+
+def _obligation_headers() -> list[str]:
+    return [
+        _("unit"),
+        _("case"),
+        _("sev"),
+        _("report"),
+        _("why"),
+        _("due"),
+        _("state"),
+        _("left / late by"),
+        _("met by"),
+        _("title"),
+    ]
+
+
+def _obligation_rows(
+    items: list[HubObligation], now: datetime, zone: ZoneInfo
+) -> list[tuple[Any, ...]]:
+    rows = []
+    for item in items:
+        ob = item.obligation
+        state = ob.state_at(now)
+        bad = state in (ObligationState.OVERDUE, ObligationState.LATE)
+        words = _("MISSING") if item.missing(now) else state.label
+        left = span(ob.due - now) if state is ObligationState.PENDING else _delay(ob.delay_at(now))
+        rows.append(
+            (
+                item.unit,
+                item.number,
+                _severity(item.severity),
+                ob.kind.label_zh,
+                ob.reason.label,
+                local(ob.due, zone),
+                Text(words, style="bold red" if bad else ""),
+                Text(left, style="bold red" if bad else ""),
+                item.met_by or "",
+                item.title,
+            )
+        )
+    return rows
+
+
+def _wanted(show: str, item: HubObligation, now: datetime) -> bool:
+    state = item.state(now)
+    if show == "late":
+        return state in (ObligationState.LATE, ObligationState.OVERDUE)
+    if show == "missing":
+        return item.missing(now)
+    return state.open
+
+
+@hub_group.command("reports")
+@click.option("--unit", "unit", metavar="CODE", help=N_("Only this unit's."))
+@click.option("--case", "case", metavar="NUMBER", help=N_("Only this case's (with --unit)."))
+@click.option(
+    "--late",
+    "show",
+    flag_value="late",
+    help=N_("Reports owed that came late or are still overdue, with the delay."),
+)
+@click.option(
+    "--missing",
+    "show",
+    flag_value="missing",
+    help=N_("Reportable cases with no initial report after its deadline."),
+)
+@click.option(
+    "--due", "show", flag_value="due", help=N_("Reports owed and not yet made, by deadline.")
+)
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help=N_("How many at most."),
+)
+@JSON
+@pass_state
+def reports_cmd(
+    state: State,
+    unit: str | None,
+    case: str | None,
+    show: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """The information reports the units sent up; with --late, --missing or --due the reports
+    owed (of the last 30 days), computed under this hub's [sitrep] rules."""
+    from uplink.hub import reports
+    from uplink.timeliness import obligations
+
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    if case is not None and unit is None:
+        raise InvalidInput(_("give the case's unit too (--unit CODE)"), "--case")
+    if show is None:
+        found = reports(ctx.db, unit=unit, case=case, limit=limit)
+        if as_json:
+            emit_json(render.listing_json(r.to_json() for r in found))
+            return
+        if not found:
+            click.echo(_("no reports received"))
+            return
+        print_table(
+            [
+                _("unit"),
+                _("case"),
+                _("report"),
+                _("channel"),
+                _("sent"),
+                _("received"),
+                _("signed off by / to"),
+            ],
+            _report_rows(found, zone),
+        )
+        return
+    since = now - timedelta(days=LISTING_DAYS)
+    owed = obligations(ctx.db, ctx.config.sitrep, now, unit=unit, case=case, since=since)
+    picked = [o for o in owed if _wanted(show, o, now)][:limit]
+    if as_json:
+        emit_json(render.listing_json(o.to_json(now) for o in picked))
+        return
+    if not picked:
+        click.echo(
+            {
+                "late": _("no late reports"),
+                "missing": _("no missing reports"),
+                "due": _("no reports due"),
+            }[show]
+        )
+        return
+    print_table(
+        _obligation_headers(),
+        _obligation_rows(picked, now, zone),
+    )
+
+
+def _figure_row(view: UnitTimeliness) -> tuple[Any, ...]:
+    def bad(count: int) -> Text:
+        return Text(str(count), style="bold red" if count else "")
+
+    pct = view.on_time_pct
+    return (
+        view.unit,
+        view.name,
+        str(view.obligations),
+        str(view.on_time),
+        bad(view.late),
+        bad(view.missing),
+        bad(view.overdue - view.missing),
+        str(view.due),
+        _delay(view.median_delay),
+        _delay(view.worst_delay),
+        f"{pct:.1f}%" if pct is not None else "",
+        str(view.reports),
+    )
+
+
+@hub_group.command("timeliness")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    help=N_("Start of the period: YYYY-MM-DD [HH:MM] local (included)."),
+)
+@click.option(
+    "--to", "end", required=True, help=N_("End of the period: YYYY-MM-DD [HH:MM] (excluded).")
+)
+@JSON
+@pass_state
+def timeliness_cmd(state: State, start: str, end: str, as_json: bool) -> None:
+    """Each unit's reporting in a period: the reports owed that fell due, on time, late,
+    missing (no initial report after its deadline), still owed, the median and worst delay
+    of the late ones, under this hub's [sitrep] rules, as of now."""
+    from uplink.timeliness import timeliness
+
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    begin = parse_time(start, now, zone, "--from")
+    until = parse_time(end, now, zone, "--to")
+    if until <= begin:
+        raise InvalidInput(_("must be after --from"), "--to")
+    found = timeliness(ctx.db, ctx.config.sitrep, begin, until, now)
+    if as_json:
+        emit_json(
+            render.listing_json(
+                (u.to_json() for u in found.units),
+                **{k: v for k, v in found.to_json().items() if k != "units"},
+            )
+        )
+        return
+    if not found.units:
+        click.echo(_(UNITS_HINT))
+        return
+    click.echo(
+        _("reports owed falling due {start} – {end}, as of {now}").format(
+            start=local(begin, zone), end=local(until, zone), now=local(now, zone)
+        )
+    )
+    print_table(
+        [
+            _("unit"),
+            _("unit name"),
+            _("owed"),
+            _("on time"),
+            _("reported late"),
+            _("missing"),
+            _("overdue"),
+            _("still due"),
+            _("median delay"),
+            _("worst delay"),
+            _("on time %"),
+            _("reports"),
+        ],
+        [_figure_row(u) for u in found.units],
+    )
+    bad = [
+        o
+        for o in found.obligations
+        if o.state(now) in (ObligationState.LATE, ObligationState.OVERDUE)
+    ]
+    if bad:
+        click.echo()
+        click.echo(_("late and missing:"))
+        print_table(
+            _obligation_headers(),
+            _obligation_rows(bad, now, zone),
+        )
 
 
 @hub_group.command("witness")

@@ -84,6 +84,7 @@ LAZY_COMMANDS = {
     "hub": ("console.cli.hub", "hub_group"),
     "drill": ("console.cli.drills", "drill"),
     "calendar": ("console.cli.calendar", "calendar_group"),
+    "sitrep": ("console.cli.sitrep", "sitrep_group"),
 }
 
 # Commands that open no database (or make it): no word about the demo before them.
@@ -539,15 +540,18 @@ def backup(state: State, path: Path) -> None:
 @cli.command()
 @pass_state
 def sweep(state: State) -> None:
-    """Run the overdue sweep once (supervision, reminders), as the engine does every 30 s."""
+    """Run the overdue sweep once (supervision, reminders, reports), as the engine every 30 s."""
     from incidents.supervision import sweep_overdue
+    from uplink.sitreps import sweep as sitrep_sweep
 
     ctx = state.ctx
     result = sweep_overdue(ctx.db, ctx.clock, ctx.policy)
+    overdue = sitrep_sweep(ctx.db, ctx.clock, ctx.config.sitrep)
     click.echo(
         _("newly supervised: {supervised}, reminders: {reminded}").format(
             supervised=result.supervised, reminded=result.reminded
         )
+        + _(", reports newly overdue: {n}").format(n=len(overdue))
     )
 
 

@@ -56,3 +56,28 @@ def test_the_county_sees_two_townships_in_step_and_one_silent(tmp_path: Path) ->
         county.close()
     token = tmp_path / "townships" / f"{COUNTY_TOWNSHIPS[0][0]}.token"
     assert token.stat().st_mode & 0o077 == 0
+
+
+def test_the_county_sees_one_township_report_late_and_one_case_unreported(tmp_path: Path) -> None:
+    from uplink.reporting import ObligationKind, SitrepRules
+    from uplink.timeliness import obligations, timeliness
+
+    summary = build_county_demo(tmp_path, cases=40, now=NOW)
+    county = connect(tmp_path / "county.db")
+    try:
+        found = timeliness(county, SitrepRules(), NOW - timedelta(days=14), NOW, NOW)
+        owed = obligations(county, SitrepRules(), NOW, since=NOW - timedelta(days=14))
+    finally:
+        county.close()
+    late, unreported, offline = found.units
+    assert (late.late, late.missing) == (1, 0)
+    assert late.worst_delay is not None and late.worst_delay > 0
+    assert (unreported.late, unreported.missing) == (0, 1)
+    assert (offline.late, offline.missing) == (0, 0)
+    assert all(u.reports > 0 and u.on_time > 0 for u in found.units)
+    [missing] = [o for o in owed if o.missing(NOW)]
+    assert missing.unit == unreported.unit
+    assert missing.obligation.kind is ObligationKind.INITIAL
+    assert missing.title == "南苑路沿街商铺燃气泄漏"
+    assert f"{late.unit} {late.name}:" in summary and "1 late" in summary
+    assert "1 missing" in summary

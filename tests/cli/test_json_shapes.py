@@ -191,6 +191,17 @@ def _hub_timeline(desk: Desk) -> list[str]:
     return ["hub", "timeline", unit, "A-1"]
 
 
+def _sitrep(desk: Desk) -> str:
+    """A new case's initial report, drafted: its id."""
+    return str(desk.ok("sitrep", "draft", desk.case(), "--kind", "initial")["id"])
+
+
+def _signed_sitrep(desk: Desk) -> str:
+    sitrep = _sitrep(desk)
+    desk.ok("sitrep", "sign", sitrep, "--by", "陈队长")  # a shift lead of the demo street
+    return sitrep
+
+
 SHAPES: dict[str, tuple[str, Args]] = {
     # ---- cases
     "incident list": (LISTING, fixed("incident", "list", "--all")),
@@ -485,6 +496,24 @@ SHAPES: dict[str, tuple[str, Args]] = {
             str(d.ok("shift", "handover", "--to", who)["id"]),
         ],
     ),  # fmt: skip
+    # ---- information reports
+    "sitrep list": (LISTING, fixed("sitrep", "list")),
+    "sitrep draft": (RECORD, lambda d: ["sitrep", "draft", d.case(), "--kind", "initial"]),
+    "sitrep edit": (RECORD, lambda d: ["sitrep", "edit", _sitrep(d), "--field", "trend=好转"]),
+    "sitrep show": (RECORD, lambda d: ["sitrep", "show", _sitrep(d)]),
+    "sitrep sign": (RECORD, lambda d: ["sitrep", "sign", _sitrep(d), "--by", "陈队长"]),
+    "sitrep send": (RECORD, lambda d: ["sitrep", "send", _signed_sitrep(d)]),
+    "sitrep discard": (RECORD, lambda d: ["sitrep", "discard", _sitrep(d)]),
+    "sitrep phone": (
+        RECORD,
+        lambda d: ["sitrep", "phone", d.case(), "--to", "区应急管理局值班室", "--at", "+0m"],
+    ),
+    "sitrep mark": (RECORD, lambda d: ["sitrep", "mark", d.case(), "--report"]),
+    "sitrep received": (
+        RECORD,
+        lambda d: ["sitrep", "received", d.case(), "--at", "+0m", "--reason", "接报登记晚了"],
+    ),
+    "sitrep figures": (RECORD, lambda d: ["sitrep", "figures", d.case(), "--injured", "1"]),
     # ---- uplink and hub
     "sync status": (RECORD, fixed("sync", "status")),
     "sync dead-letters": (LISTING, lambda d: [d.uplink(), "sync", "dead-letters"][1:]),
@@ -496,6 +525,11 @@ SHAPES: dict[str, tuple[str, Args]] = {
     "hub units": (LISTING, lambda d: [d.hub_unit(), "hub", "units"][1:]),
     "hub cases": (LISTING, lambda d: [d.hub_unit(), "hub", "cases"][1:]),
     "hub timeline": (LISTING, _hub_timeline),
+    "hub reports": (LISTING, lambda d: [d.hub_unit(), "hub", "reports", "--late"][1:]),
+    "hub timeliness": (
+        LISTING,
+        lambda d: [d.hub_unit(), "hub", "timeliness", "--from", "2026-11-23", "--to", "+1d"][1:],
+    ),
     # ---- the installation
     "config show": (RECORD, fixed("config", "show")),
     "calendar show": (RECORD, fixed("calendar", "show", "2026-10")),

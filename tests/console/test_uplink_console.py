@@ -323,14 +323,18 @@ async def test_the_units_screen_flags_the_silent_unit_and_drills_down_by_keys(
         busy, quiet = rows["T01"], rows["T02"]
         assert busy[1] == "清水镇"
         assert "SILENT" not in busy[2]
-        assert [cell.strip() for cell in busy[3:7]] == ["1", "0", "1", "1"]  # I, II, III, IV
-        assert busy[7].strip() == "3"  # open
-        assert busy[8].strip() == "⚠ 1"  # overdue: the flood case
-        assert busy[11] == "1m ago"
+        # the I case owed an initial report within 30 minutes, an hour ago; the III one's is
+        # due now (60 minutes)
+        assert busy[3].startswith("⚠ missing 1 due ") and quiet[3] == "0"
+        assert [cell.strip() for cell in busy[4:8]] == ["1", "0", "1", "1"]  # I, II, III, IV
+        assert busy[8].strip() == "3"  # open
+        assert busy[9].strip() == "⚠ 1"  # overdue: the flood case
+        assert busy[12] == "1m ago"
         assert "⚠ SILENT" in quiet[2]
-        assert quiet[11] == "2h00m ago"
+        assert quiet[12] == "2h00m ago"
         status = str(app.screen.query_one("#hub-units-status", Static).render())
         assert "2 units" in status and "silent 1" in status
+        assert "⚠ missing 1" in status
 
         # Enter on 清水镇: its cases, the overdue one first.
         units.move_cursor(row=units.get_row_index("T01"))
@@ -398,3 +402,25 @@ async def test_the_queue_status_line_shows_the_uplink(town: Context, clock: Fixe
         await wait_until(pilot, lambda: "uplink" in status(), what="the uplink in the status line")
         assert "uplink ◌ backing off until 14:05 · backlog 1" in status()
         assert "down since" not in status()  # the short form: one phrase
+
+
+def test_a_received_report_says_which_it_is_in_the_timeline() -> None:
+    """The hub's timeline line of a ``report`` event: its name, signer, or whom it was phoned."""
+    from datetime import UTC
+
+    from console.tui.screens.hub import event_summary
+    from uplink.hub import ReceivedEvent
+
+    def received(report: dict[str, object]) -> ReceivedEvent:
+        at = datetime(2026, 11, 26, 2, 20, tzinfo=UTC)
+        payload = {"report": report, "case": {"number": "2026-000001"}}
+        return ReceivedEvent(
+            "T1", "e" * 32, "case:2026-000001", 3, "report", at, at, "applied", payload
+        )
+
+    assert event_summary(received({"name": "续报二", "signed_by": "陈队长"})) == (
+        "续报二 · signed off by 陈队长"
+    )
+    assert event_summary(received({"name": "电话报告", "to": "区应急局"})) == (
+        "电话报告 · by phone to 区应急局"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -12,8 +13,8 @@ from incidents.limits import Policy
 from incidents.records import NewIncident, create_incident
 from incidents.supervision import shift_handover
 from mobilization import record_answer
-from store.audit import checkpoint
-from store.clock import FixedClock
+from store.audit import append_event, checkpoint
+from store.clock import FixedClock, to_iso
 from store.db import write
 from store.keys import KeyRing
 from tests.support.domain import OPERATOR
@@ -27,6 +28,7 @@ from uplink.outbox import (
     mark_sent,
     project,
     rebase,
+    receipts,
     reconcile,
     requeue,
     sendable,
@@ -270,3 +272,141 @@ def test_rebase_of_a_subject_the_unit_no_longer_has(
         rebase(db, "case:2026-000009", 2, {"a" * 32, "x" * 32}, clock.now(), OPTIONS)
     (event,) = [e.event for e in sendable(db, UNIT, 10)]
     assert (event.seq, event.kind, event.payload) == (3, Kind.RESYNC, {"known": 0, "case": None})
+
+
+# --- information reports --------------------------------------------------------------------
+
+
+def sitrep_entry(
+    db: Database, clock: FixedClock, ref: int, entry: str, data: dict[str, Any]
+) -> None:
+    """A timeline entry of the reports service (uplink.sitreps writes them so)."""
+    with write(db):
+        append_event(
+            db, at=to_iso(clock.now()), operator=OPERATOR, kind=entry, incident_id=ref, data=data
+        )
+
+
+def sent_report(db: Database, clock: FixedClock, ref: int) -> int:
+    """A written report row, sent: its id (the entry names it)."""
+    at = to_iso(clock.now())
+    with write(db):
+        cur = db.conn.execute(
+            "INSERT INTO sitreps (incident_id, kind, seq, channel, state, fields, figures,"
+            " drafted_by, drafted_at, updated_at, sent_at, text) VALUES (?, 'followup', 2,"
+            " 'written', 'sent', '{}', '{}', ?, ?, ?, ?, '续报二全文')",
+            (ref, OPERATOR, at, at, at),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def test_a_report_sent_or_phoned_becomes_a_report_event_with_the_whole_report(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    ref = case(db, clock, policy)
+    with write(db):
+        db.conn.execute(
+            "INSERT INTO sitrep_cases (incident_id, received_at, marked, sensitive, figures)"
+            " VALUES (?, '2026-11-26T01:50:00Z', 1, 0, ?)",
+            (ref, json.dumps({"dead": 0, "injured": 2, "as_of": "2026-11-26T02:05:00Z"})),
+        )
+    clock.advance(minutes=10)
+    phoned_at = to_iso(clock.now() - timedelta(minutes=4))
+    phoned = {"id": 1, "kind": "initial", "to": "区应急局", "at": phoned_at}
+    sitrep_entry(db, clock, ref, "sitrep_phoned", phoned)
+    clock.advance(minutes=30)
+    report_id = sent_report(db, clock, ref)
+    data = {
+        "id": report_id,
+        "kind": "followup",
+        "seq": 2,
+        "name": "续报二",
+        "channel": "written",
+        "fields": {"place": "文一路 12 号"},
+        "figures": {"dead": 0, "injured": 2},
+        "corrects": None,
+        "signed_by": "陈队长",
+        "signed_at": to_iso(clock.now()),
+        "text": "续报二全文",
+    }
+    sitrep_entry(db, clock, ref, "sitrep_sent", data)
+    project(db, OPTIONS, clock.now())
+    events = [e.event for e in sendable(db, UNIT, 10)]
+    assert [(e.subject, e.seq, e.kind) for e in events] == [
+        ("case:2026-000001", 1, Kind.CASE_REPORTED),
+        ("case:2026-000001", 2, Kind.REPORT),
+        ("case:2026-000001", 3, Kind.REPORT),
+    ]
+    by_phone, written = events[1].payload, events[2].payload
+    assert by_phone["report"] == {
+        "id": 1,
+        "kind": "initial",
+        "to": "区应急局",
+        "at": phoned_at,  # when it was given, not when it was recorded
+        "channel": "phone",
+        "seq": 0,
+        "name": "电话报告",
+    }
+    assert written["report"] == {**data, "at": events[2].at}  # the text sent, as sent
+    assert written["case"]["number"] == "2026-000001"
+    assert written["case"]["reporting"] == {
+        "received_at": "2026-11-26T01:50:00Z",
+        "marked": True,
+        "sensitive": False,
+        "figures": {"dead": 0, "injured": 2, "as_of": "2026-11-26T02:05:00Z"},
+    }
+    stored = db.conn.execute("SELECT event_id FROM sitreps WHERE id = ?", (report_id,)).fetchone()
+    assert stored[0] == events[2].id  # its receipt will be this event acknowledged
+
+
+def test_reporting_facts_go_up_as_case_updates_and_default_to_the_reported_time(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    ref = case(db, clock, policy)
+    reported_at = to_iso(clock.now())
+    for kind in ("sitrep_marked", "sitrep_received", "sitrep_figures", "sitrep_drafted"):
+        clock.advance(minutes=1)
+        sitrep_entry(db, clock, ref, kind, {"id": 1})
+    project(db, OPTIONS, clock.now())
+    events = [e.event for e in sendable(db, UNIT, 10)]
+    assert [e.kind for e in events] == [Kind.CASE_REPORTED, *[Kind.CASE_UPDATED] * 3]
+    assert [e.payload["change"]["kind"] for e in events[1:]] == [
+        "sitrep_marked",
+        "sitrep_received",
+        "sitrep_figures",
+    ]  # a draft stays local
+    assert events[0].payload["case"]["reporting"] == {
+        "received_at": reported_at,
+        "marked": False,
+        "sensitive": False,
+        "figures": None,
+    }
+
+
+def test_receipts_are_the_report_events_the_hub_took(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    case(db, clock, policy)
+    case(db, clock, policy, "井盖缺失")
+    project(db, OPTIONS, clock.now())
+    first, second = sendable(db, UNIT, 10)
+    clock.advance(seconds=3)
+    with write(db):
+        mark_sent(db, [(first.row, "accepted")], clock.now())
+        mark_dead(db, second.row, "rejected")
+    assert receipts(db, [first.id, second.id, first.id]) == {first.id: clock.now()}
+
+
+def test_a_change_says_the_classification_and_marks_before_and_after(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    ref = case(db, clock, policy)
+    workflow.edit(db, clock, policy, OPERATOR, ref, severity="II", title="路面塌陷，有人受伤")
+    marks = {"marked": [False, True], "sensitive": [False, False]}
+    sitrep_entry(db, clock, ref, "sitrep_marked", marks)
+    project(db, OPTIONS, clock.now())
+    edit, marked = [e.event.payload["change"] for e in sendable(db, UNIT, 10)][1:]
+    assert edit["fields"] == ["severity", "title"]
+    assert edit["severity"] == ["IV", "II"]  # the hub replays the case's duties from these
+    assert "title" not in edit  # only the classification's values go up
+    assert (marked["marked"], marked["sensitive"]) == ([False, True], [False, False])

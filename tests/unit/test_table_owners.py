@@ -70,6 +70,12 @@ OWNERS: dict[str, str] = {
     "hub_mobilizations": "uplink",
     "hub_rollups": "uplink",
     "hub_batches": "uplink",
+    # uplink: information reports (初报、续报、终报), their obligations, and the hub's copies
+    "sitrep_cases": "uplink",
+    "sitreps": "uplink",
+    "sitrep_obligations": "uplink",
+    "sitrep_cursor": "uplink",
+    "hub_reports": "uplink",
     # drills: plans, schedules and their claims, runs, evaluation, improvements, notices
     "drill_plans": "drills",
     "drill_objectives": "drills",

@@ -4,19 +4,24 @@ what was received of one case.
 On a county hub (``[hub] enabled``, or units registered) ``b`` opens :class:`HubUnitsScreen`:
 one row per unit with its open cases by level, overdue, supervised, active mobilizations, the
 time of its last contact and a red ``⚠ SILENT`` where it has been quiet longer than
-``[hub] silent_minutes``. Enter drills into the unit's cases (:class:`HubCasesScreen`: open ones
+``[hub] silent_minutes``; beside the flags, its information reports owed (computed under this
+hub's ``[sitrep]`` rules from what the unit sent, :mod:`uplink.timeliness`): initial reports
+missing (漏报) in red, other reports overdue, reports due; the status line adds the late ones
+(迟报) of the last 30 days. Enter drills into the unit's cases (:class:`HubCasesScreen`: open ones
 first, overdue ones in red, cases the unit no longer has flagged as lost), and Enter on a case
 shows the events received for it (:class:`HubTimelineScreen`), each with its payload.
 
 What is shown is the hub's read model (:mod:`uplink.hub`), kept apart from the county's own
 cases, which stay in the usual screens. The read model changes when a unit's batch arrives at
 ``dutydesk serve``, which the console's change watcher does not see, and "last contact" and
-"silent" move with the time alone: each screen reads again every few seconds while it is shown.
+"silent" move with the time alone: each screen reads again every few seconds while it is shown
+(the reports owed, which take longer to compute, once a minute).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,9 +49,14 @@ from uplink.hub import (
     overview,
 )
 from uplink.models import Kind, ReceivedState
+from uplink.timeliness import ReportCounts, report_counts
 
 LIMIT = 1000  # cases of one unit shown at most; all of them are in `dutydesk hub cases --unit`
 REREAD_SECONDS = 5.0
+REPORT_DAYS = 30  # reports owed that fell due this far back count on the units screen
+# The reports owed are computed from every recent case's events (seconds for a large county,
+# under the database lock): at most this often, not at every reread.
+REPORTS_EVERY_SECONDS = 60.0
 TITLE_WIDTH = 36
 SUMMARY_WIDTH = 40
 ALERT = "⚠"
@@ -58,6 +68,7 @@ UNIT_COLUMNS = (
     ("code", N_("code")),
     ("name", N_("unit name")),
     ("flags", N_("flags")),  # before the counts: a silent unit is seen on a narrow terminal too
+    ("reports", N_("reports owed")),  # missing, overdue, due: seen on a narrow terminal too
     *((level.roman, level.roman) for level in Severity),
     ("open", N_("open")),
     ("overdue", N_("overdue")),
@@ -141,13 +152,29 @@ def unit_flags(row: UnitOverview) -> Text:
     return text
 
 
-def unit_row(row: UnitOverview, now: datetime) -> tuple[object, ...]:
+def report_cell(counts: ReportCounts) -> Text:
+    """``⚠ missing 1 overdue 2 due 1``: the unit's reports owed; a dim 0 when none."""
+    text = Text(no_wrap=True)
+    parts = (
+        (counts.missing, f"{ALERT} " + _("missing {count}"), "bold red"),
+        (counts.overdue, _("overdue {count}"), "red"),
+        (counts.due, _("due {count}"), "yellow"),
+    )
+    for count, words, style in parts:
+        if count:
+            text.append(" " if text else "")
+            text.append(words.format(count=f"{count:,}"), style=style)
+    return text if text else Text("0", style="dim")
+
+
+def unit_row(row: UnitOverview, now: datetime, counts: ReportCounts) -> tuple[object, ...]:
     code = Text(row.unit.code, style="bold red" if row.silent else "bold")
     contact = Text(ago(row.unit.last_contact_at, now), style="bold red" if row.silent else "")
     return (
         code,
         fit(row.unit.name, 24),
         unit_flags(row),
+        report_cell(counts),
         *(level_count(level.roman, row.by_severity.get(level.roman, 0)) for level in Severity),
         Text(f"{row.open_cases:,}", justify="right"),
         alerting(row.overdue),
@@ -202,7 +229,7 @@ def case_row(case: HubCase, now: datetime, zone: ZoneInfo) -> tuple[object, ...]
 
 def event_summary(event: ReceivedEvent) -> str:
     """What the event changed, in a few words: ``registered → dispatched``, the fields edited,
-    the case it was merged into, or what a resynchronisation knew."""
+    the case it was merged into, what a resynchronisation knew, or which report was sent."""
     payload = event.payload
     if event.kind == "resync":
         if payload.get("case") is None:
@@ -210,6 +237,14 @@ def event_summary(event: ReceivedEvent) -> str:
         return _("the unit's state after a restore (hub had {known})").format(
             known=payload.get("known", "?")
         )
+    report = payload.get("report")
+    if event.kind == Kind.REPORT.value and isinstance(report, dict):
+        words = [str(report.get("name") or "")]
+        if report.get("signed_by"):
+            words.append(_("signed off by {name}").format(name=report["signed_by"]))
+        if report.get("to"):
+            words.append(_("by phone to {name}").format(name=report["to"]))
+        return " · ".join(w for w in words if w)
     change = payload.get("change")
     if not isinstance(change, dict):
         return ""
@@ -289,6 +324,8 @@ class HubUnitsScreen(HubScreen):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[UnitOverview] = []
+        self._reports: dict[str, ReportCounts] = {}
+        self._reports_read: float | None = None  # time.monotonic() of the last computation
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -314,22 +351,36 @@ class HubUnitsScreen(HubScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="hub-units-read")
     def load(self) -> None:
-        """Read every unit's overview (its counts and whether it went silent)."""
+        """Read every unit's overview (its counts and whether it went silent) and its reports
+        owed."""
         ctx = self.desk.ctx
-        self.read_and_show(
-            lambda: overview(ctx.db, ctx.clock.now(), ctx.config.hub.silent), self._show
-        )
 
-    def _show(self, rows: list[UnitOverview]) -> None:
+        def read() -> tuple[list[UnitOverview], dict[str, ReportCounts]]:
+            now = ctx.clock.now()
+            views = overview(ctx.db, now, ctx.config.hub.silent)
+            last = self._reports_read
+            if last is not None and time.monotonic() - last < REPORTS_EVERY_SECONDS:
+                return views, self._reports
+            since = now - timedelta(days=REPORT_DAYS)
+            reports = report_counts(ctx.db, ctx.config.sitrep, now, since=since)
+            self._reports_read = time.monotonic()
+            return views, reports
+
+        self.read_and_show(read, self._show)
+
+    def _show(self, read: tuple[list[UnitOverview], dict[str, ReportCounts]]) -> None:
         if not self.is_attached:
             return
+        rows, reports = read
         self._rows = rows
+        self._reports = reports
         table = self.query_one(HubTable)
         selected = self.selected_key(table)
         now = self.desk.ctx.clock.now()
         table.clear()
         for row in rows:
-            table.add_row(*unit_row(row, now), key=row.unit.code)
+            counts = reports.get(row.unit.code, ReportCounts())
+            table.add_row(*unit_row(row, now, counts), key=row.unit.code)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected))
         silent = sum(1 for row in rows if row.silent)
@@ -343,6 +394,12 @@ class HubUnitsScreen(HubScreen):
             status.append(f"{ALERT} " + _("silent {count}").format(count=silent), style="bold red")
         else:
             status.append(_("silent {count}").format(count=0))
+        missing = sum(c.missing for c in reports.values())
+        late = sum(c.late for c in reports.values())
+        status.append("  ")
+        words = _("missing {count}").format(count=missing)
+        status.append(f"{ALERT} {words}" if missing else words, style="bold red" if missing else "")
+        status.append("  " + _("late {count}").format(count=late), style="red" if late else "")
         limit = span(self.desk.ctx.config.hub.silent)
         status.append("  " + _("(silent: no contact for {span})").format(span=limit), style="dim")
         self.query_one("#hub-units-status", Static).update(status)
