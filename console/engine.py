@@ -2,11 +2,12 @@
 
 The engine holds the lease (:mod:`store.lease`), and while it does it sends what mobilizations
 have queued (through the senders of :mod:`mobilization.channels`), times out the silent and
-escalates (:func:`mobilization.process_due`), frees expired ack codes and sweeps for
-overdue cases. ``dutydesk serve`` runs it next to the HTTP endpoints; the console runs it in a
-thread of its own (:class:`EngineThread`) when no ``serve`` holds the lease. A second engine
-stands by: every :attr:`EngineOptions.standby_s` it reads who holds the lease (a read, not a
-write), and takes the lease as soon as the row is gone (a clean stop) or has expired (a crash).
+escalates (:func:`mobilization.process_due`), frees expired ack codes, sweeps for overdue cases
+and for information reports gone overdue (:func:`uplink.sitreps.sweep`). ``dutydesk serve`` runs
+it next to the HTTP endpoints; the console runs it in a thread of its own
+(:class:`EngineThread`) when no ``serve`` holds the lease. A second engine stands by: every
+:attr:`EngineOptions.standby_s` it reads who holds the lease (a read, not a write), and takes
+the lease as soon as the row is gone (a clean stop) or has expired (a crash).
 
 Everything the loop acts on is a row, so killing it loses nothing: attempts it had handed to a
 sender and not yet recorded stay ``pending`` and are sent again, with the same id, by whichever
@@ -94,6 +95,7 @@ from store.clock import Clock, SystemClock
 from store.db import Database, SQLError, connect, write
 from store.errors import DatabaseBusy, DutydeskError, InvalidInput
 from store.i18n import _
+from uplink import sitreps
 
 if TYPE_CHECKING:
     from uplink.drain import Drain
@@ -536,12 +538,26 @@ class Engine:
                 self.on_change()
         except DutydeskError as exc:
             self.last_error = str(exc)
+        self._sitreps(db)
         try:
             # Sign the audit chain's head (when it moved), so a history rewritten without the
             # key file is detected later; a broken chain is reported, and the engine goes on.
             checkpoint(db, self.routing.keys, self.clock.now())
         except (DutydeskError, OSError) as exc:  # OSError: the head file (EMFILE, a full disk)
             self.last_error = str(exc)
+
+    def _sitreps(self, db: Database) -> None:
+        """Recompute the reporting obligations of the cases that changed, and write a
+        ``sitrep_overdue`` entry once for each report newly overdue (the consoles' notices
+        turn it into a toast and the bell). The module is imported with the engine: importing
+        it on the first sweep failed when the process was out of file descriptors."""
+        try:
+            overdue = sitreps.sweep(db, self.clock, self.config.sitrep)
+        except (DutydeskError, OSError) as exc:
+            self.last_error = str(exc)
+            return
+        if overdue and self.on_change is not None:
+            self.on_change()
 
     def _step(self, db: Database) -> bool:
         """Move due recipients on and hand claimed messages to the senders; True when busy.

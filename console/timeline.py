@@ -24,10 +24,25 @@ from mobilization import models as mobilization
 from store.clock import from_iso
 from store.i18n import N_, _
 
+# The information reports' entries (uplink.sitreps writes them on the case's timeline).
+SITREP_EVENT_NAMES = {
+    "sitrep_drafted": N_("report drafted"),
+    "sitrep_edited": N_("report edited"),
+    "sitrep_signed": N_("report signed off"),
+    "sitrep_unsigned": N_("sign-off voided"),
+    "sitrep_sent": N_("report sent"),
+    "sitrep_phoned": N_("reported by phone"),
+    "sitrep_discarded": N_("report discarded"),
+    "sitrep_marked": N_("reporting marked"),
+    "sitrep_received": N_("received time corrected"),
+    "sitrep_figures": N_("casualties recorded"),
+    "sitrep_overdue": N_("report overdue"),
+}
 EVENT_NAMES: dict[str, str] = {
     **incidents.EVENT_NAMES,
     **mobilization.EVENT_NAMES,
     **jurisdiction.EVENT_NAMES,
+    **SITREP_EVENT_NAMES,
 }
 # A target's kind (``grid:G01``) -> how it reads (``grid G01``, ``网格 G01``).
 TARGET_WORDS = {
@@ -188,6 +203,8 @@ def entry_details(
         names: written targets → names (see :func:`target_words`), for dispatch and assign.
     """
     data = entry.data
+    if entry.kind in SITREP_EVENT_NAMES:
+        return sitrep_details(entry.kind, data, zone, compact=compact)
     if entry.kind == "reported":
         category, type_ = str(data.get("category")), str(data.get("type"))
         return "{title} ({category}/{type})".format(
@@ -230,4 +247,133 @@ def entry_details(
                 parts.append(text)
         else:
             parts.append(value_words(value))
+    return ", ".join(p for p in parts if p)
+
+
+# --- information reports ----------------------------------------------------------------------
+
+
+def _report_name(data: Mapping[str, Any]) -> str:
+    """The report an entry is about: its stored name (初报, 续报二), else from kind and seq."""
+    from uplink.reporting import ReportKind, report_name
+
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        return name
+    try:
+        kind = ReportKind(str(data.get("kind")))
+    except ValueError:
+        return str(data.get("id") or "")
+    seq = data.get("seq")
+    return report_name(kind, seq if isinstance(seq, int) else 0)
+
+
+def _pair(value: object) -> tuple[object, object] | None:
+    """An ``old → new`` value as stored: ``[old, new]`` or ``{"old": .., "new": ..}``."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    if isinstance(value, dict) and "new" in value:
+        return value.get("old"), value["new"]
+    return None
+
+
+def _flag(value: object) -> str:
+    return _("yes") if value else _("no")
+
+
+def _figure_changes(data: Mapping[str, Any]) -> list[str]:
+    """``死亡 0 → 1``: the figures that changed (``changes``), else the figures recorded."""
+    from uplink.reporting import FIGURE_NAMES, FIGURE_ZH
+
+    changes = data.get("changes")
+    parts: list[str] = []
+    if isinstance(changes, dict) and changes:
+        for name in FIGURE_NAMES:
+            pair = _pair(changes.get(name))
+            if pair is not None:
+                old, new = pair
+                parts.append(f"{FIGURE_ZH[name]} {'-' if old is None else old} → {new}")
+        return parts
+    figures = data.get("figures")
+    if isinstance(figures, dict):
+        parts.extend(
+            f"{FIGURE_ZH[name]} {figures[name]}"
+            for name in FIGURE_NAMES
+            if figures.get(name) is not None
+        )
+    return parts
+
+
+def sitrep_details(
+    kind: str, data: Mapping[str, Any], zone: ZoneInfo, *, compact: bool = False
+) -> str:
+    """What an information report's entry recorded: ``初报 signed off by 李芳``, ``续报二 sent``,
+    ``received time corrected 09:05 → 08:50``, ``死亡 0 → 1``."""
+    from uplink.reporting import FIELD_ZH, ObligationKind
+
+    def time(value: object) -> str:
+        return _time(value, zone, compact) if value else "-"
+
+    name = _report_name(data)
+    parts: list[str] = []
+    if kind == "sitrep_drafted":
+        parts.append(_("{report} drafted").format(report=name))
+        if data.get("corrects"):
+            parts.append(_("corrects report #{id}").format(id=data["corrects"]))
+    elif kind == "sitrep_edited":
+        parts.append(_("{report} edited").format(report=name))
+        changes = data.get("changes")
+        if isinstance(changes, dict):
+            parts.extend(FIELD_ZH.get(str(key), str(key)) for key in changes)
+        parts.extend(_figure_changes({"changes": data.get("figure_changes")}))
+        if data.get("unsigned"):
+            parts.append(_("sign-off by {signer} voided").format(signer=data["unsigned"]))
+    elif kind == "sitrep_signed":
+        signer = data.get("signer") or data.get("signed_by") or "?"
+        parts.append(_("{report} signed off by {signer}").format(report=name, signer=signer))
+    elif kind == "sitrep_unsigned":
+        parts.append(_("{report} edited after sign-off: back to draft").format(report=name))
+    elif kind == "sitrep_sent":
+        parts.append(_("{report} sent").format(report=name))
+        if data.get("signed_by"):
+            parts.append(_("signed off by {signer}").format(signer=data["signed_by"]))
+    elif kind == "sitrep_phoned":
+        to = data.get("to") or data.get("phoned_to") or "?"
+        parts.append(_("reported by phone to {name}").format(name=to))
+        if data.get("at"):
+            parts.append(_("at {time}").format(time=time(data["at"])))
+        if data.get("note"):
+            parts.append(str(data["note"]))
+    elif kind == "sitrep_discarded":
+        parts.append(_("{report} discarded").format(report=name))
+    elif kind == "sitrep_marked":
+        for key, label in (("marked", _("to be reported")), ("sensitive", _("sensitive"))):
+            if key not in data:
+                continue
+            pair = _pair(data[key])
+            if pair is not None:
+                parts.append(f"{label}: {_flag(pair[0])} → {_flag(pair[1])}")
+            else:
+                parts.append(f"{label}: {_flag(data[key])}")
+    elif kind == "sitrep_received":
+        pair = _pair(data.get("received_at"))
+        old, new = pair if pair is not None else (data.get("from"), data.get("to"))
+        parts.append(
+            _("received time corrected {old} → {new}").format(old=time(old), new=time(new))
+        )
+        if data.get("reason"):
+            parts.append(_("reason: {text}").format(text=data["reason"]))
+    elif kind == "sitrep_figures":
+        parts.extend(_figure_changes(data))
+        if data.get("as_of"):
+            parts.append(_("as of {time}").format(time=time(data["as_of"])))
+    elif kind == "sitrep_overdue":
+        raw = str(data.get("kind") or data.get("obligation") or "")
+        try:
+            report = ObligationKind(raw).label_zh
+        except ValueError:
+            report = raw
+        parts.append(_("{report} not sent in time").format(report=report))
+        if data.get("due"):
+            parts.append(_(TIME_WORDS["due"]).format(time=time(data["due"])))
     return ", ".join(p for p in parts if p)

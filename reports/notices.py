@@ -5,8 +5,9 @@ the CLI, another console, the engine, the ack server). The watcher remembers the
 it has seen and, when asked, turns the entries after it into :class:`Notice` values: a new
 report (with its level, and a bell for the levels configured), a case going overdue and put
 under supervision (督办), a mobilization answer (who said yes or no), a node nobody answered,
-a mobilization completed, and the ack server's security summary (refused requests, and the
-phones or addresses locked out after too many failures; at most one a minute). The console
+a mobilization completed, an information report (初报, 续报, 终报) gone overdue (with the
+bell), and the ack server's security summary (refused requests, and the phones or addresses
+locked out after too many failures; at most one a minute). The console
 shows them as toasts; this module knows nothing of Textual, so the wording is tested without a
 screen.
 
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from incidents.models import Severity, Stage
 from store.audit import StoredEvent, events_after, head
+from store.clock import from_iso
 from store.db import Database
 from store.i18n import N_, _
 
@@ -97,6 +99,7 @@ _COLLAPSED: dict[str, str] = {
     "unreachable": N_("{n} nodes unreachable"),
     "completed": N_("{n} mobilizations done"),
     "lockout": N_("{n} lockouts"),
+    "sitrep_overdue": N_("{n} reports overdue"),
     "security": N_("{n} security summaries"),
 }
 
@@ -164,6 +167,7 @@ class NoticeWatcher:
             "mobilization_node_unreachable": lambda e: _unreachable(e, mobs),
             "mobilization_completed": lambda e: self._completed(e, mobs),
             "security_summary": _security,
+            "sitrep_overdue": lambda e: _sitrep_overdue(e, cases.get(e.incident_id or 0)),
         }
         items = []
         for event in events:
@@ -215,7 +219,7 @@ class NoticeWatcher:
             for e in events
             if e.incident_id is not None
             and (
-                e.kind == "supervise"
+                e.kind in ("supervise", "sitrep_overdue")
                 or (e.kind == "reported" and not {"number", "title", "severity"} <= e.data.keys())
             )
         }
@@ -260,6 +264,42 @@ def _supervised(event: StoredEvent, case: _Case | None) -> _Item:
     parts.append(_("overdue at stage {stage}; now supervised").format(stage=name))
     notice = Notice(_("Overdue {number}").format(number=number), " · ".join(parts), "warning")
     return _Item("supervise", number, notice)
+
+
+def _sitrep_overdue(event: StoredEvent, case: _Case | None) -> _Item:
+    """An information report the case owes went past its deadline (written once by the
+    engine's sweep): ``初报超时未报: 2026-000123`` with the case's title and how late it is.
+
+    A missing initial (or phone) report is what the county counts first: an error; a late
+    follow-up or final report a warning. Both ring the bell.
+    """
+    from uplink.reporting import ObligationKind
+
+    data = event.data
+    number = case.number if case else str(data.get("case") or f"#{event.incident_id}")
+    raw = str(data.get("kind") or data.get("obligation") or "")
+    try:
+        kind: ObligationKind | None = ObligationKind(raw)
+    except ValueError:
+        kind = None
+    report = kind.label_zh if kind is not None else raw
+    parts = [case.title] if case else []
+    due = data.get("due")
+    if isinstance(due, str) and due:
+        try:
+            late = int((from_iso(event.at) - from_iso(due)).total_seconds() // 60)
+        except ValueError:
+            late = None
+        if late is not None and late >= 0:
+            parts.append(_("due {minutes} min ago, not sent").format(minutes=late))
+    urgent = kind in (ObligationKind.INITIAL, ObligationKind.PHONE)
+    notice = Notice(
+        _("{report} overdue: {number}").format(report=report, number=number),
+        " · ".join(parts) or _("report not sent"),
+        "error" if urgent else "warning",
+        bell=True,
+    )
+    return _Item("sitrep_overdue", f"{number} {report}", notice)
 
 
 def _answered(

@@ -78,6 +78,23 @@ def _changes_lines(brief: Any, zone: Any) -> list[str]:
     return lines
 
 
+def _reports_lines(brief: Any, now: Any, zone: Any) -> list[str]:
+    """The information reports owed (``初报 2026-000123 due in 12 min``) and those gone late
+    since the previous handover, a line each kind; nothing when there are none."""
+    from console.sitrep_words import obligation_words
+
+    lines = []
+    for label, part in (
+        (_("reports owed"), brief.reports_due),
+        (_("reports late since the last handover"), brief.reports_late),
+    ):
+        if part.total:
+            words = [obligation_words(o, now, zone, number=True) for o in part.items]
+            more = [_("… +{count} more").format(count=part.more)] if part.more else []
+            lines.append(f"  {label} {part.total}: " + "; ".join(words + more))
+    return lines
+
+
 def _shell_word(text: str) -> str:
     """``text`` as one word of a shell command: quoted only when it must be (李芳 stays)."""
     import re
@@ -92,6 +109,7 @@ def _brief_json(brief: Any) -> dict[str, Any]:
         "at": render.iso(brief.at),
         **brief.summary(),
         "changes": brief.changes_json(),
+        "reports": brief.reports_json(),
     }
 
 
@@ -127,6 +145,8 @@ def shift_brief_cmd(state: State, as_json: bool) -> None:
         if part.total:
             numbers = [f"{case.number} {case.title}" for case in part.items]
             click.echo(f"  {label}: " + "; ".join(numbers))
+    for line in _reports_lines(brief, ctx.clock.now(), ctx.config.zone):
+        click.echo(line)
     for line in _changes_lines(brief, ctx.config.zone):
         click.echo(line)
 

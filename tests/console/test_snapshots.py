@@ -160,11 +160,14 @@ def test_detail_screen(snap_compare, busy_desk: Context, size, lang):
     timeline newest first (extension asked, two tasks, note, handling with its note,
     dispatched, registered, reported), long details wrapped; two open tasks (one with owner
     "G01 网格员", one due 05-20 19:00) and one extension "pending 0/1"; the footer with Void
-    greyed (not allowed in handling), Task, Complete task, Back. At 80x24 the stage bar stays
+    greyed (not allowed in handling), Task, Complete task, Back, Report. Under the deadline, as
+    the engine's first sweep found them: "Reports 初报 due in 20 min · 续报一 due in 50 min" (the
+    initial report 30 minutes after 14:50; a follow-up an hour after the stage changed at 15:00);
+    no reports table yet (none drafted). At 80x24 the stage bar stays
     whole up to "closed" (arrows without spaces), the timeline takes the whole width (its
     details column the widest) with the tasks and extensions side by side under it, and the
-    footer keeps Task, Complete task and Back (long words cut with "…"). Asserted on the drawn
-    text by test_detail_screen_fits.
+    footer keeps Task, Complete task and Back (long words cut with "…"; Report, at its end,
+    gives way). Asserted on the drawn text by test_detail_screen_fits.
     """
 
     async def run_before(pilot: Pilot[None]) -> None:
@@ -198,6 +201,50 @@ def test_new_case_form_with_errors(snap_compare, ctx: Context, lang):
 
     assert snap_compare(
         DutydeskApp(ctx, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
+
+
+@LANGS
+def test_sitrep_form(snap_compare, ctx: Context, log_case, lang):
+    """The information report form at 80x24: a severity II fire's initial report, drafted
+    with R on the case screen, then saved with the dead "-1" and the evacuated "十几".
+
+    Look for: the box titled "初报 · 2026-000001 幸福社区3号楼火灾" filling the terminal, with a
+    scrollbar (the form scrolls); the Chinese labels in one column (接报时间及来源, 事发时间,
+    事发地点 ...) with the values the record knows filled in; at the bottom, scrolled to the
+    first bad field, the figures' rows (死亡 -1 tinted red, 受伤, 失联 / 被困, 转移疏散 十几 tinted
+    red, the "as of" time) and under them two red lines naming 死亡 (cannot be negative) and 转移
+    疏散 (not a whole number); the save and cancel buttons below.
+    """
+    from dataclasses import replace as replaced
+
+    assert lease.acquire(ctx.db, "serve:elsewhere", ctx.clock.now(), timedelta(days=1))
+    log_case(
+        "幸福社区3号楼火灾",
+        "accident_disaster",
+        type="fire",
+        severity="II",
+        grid="G01",
+        location="幸福社区3号楼",
+        reporter_name="王女士",
+        description="三楼住户厨房起火，浓烟较大",
+    )
+    desk = replaced(ctx)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#sitrep-figure-dead", Input).value = "-1"
+        screen.query_one("#sitrep-figure-evacuated", Input).value = "十几"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+
+    assert snap_compare(
+        DutydeskApp(desk, home="incidents"), terminal_size=SMALL, run_before=run_before
     )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from console.tui.dialogs.mobilize import MobilizeDialog, MobilizeRequest
     from console.tui.dialogs.new_incident import NewIncidentDialog
     from console.tui.dialogs.override import OverrideDialog, OverrideRequest
+    from console.tui.dialogs.sitrep import SitrepDialog, SitrepEdit
     from console.tui.dialogs.start_drill import StartDrillDialog
     from console.tui.dialogs.text import TextDialog
     from console.tui.dialogs.yes_no import YesNoDialog
@@ -37,6 +38,8 @@ _HOMES = {
     "NewIncidentDialog": "new_incident",
     "OverrideDialog": "override",
     "OverrideRequest": "override",
+    "SitrepDialog": "sitrep",
+    "SitrepEdit": "sitrep",
     "StartDrillDialog": "start_drill",
     "TextDialog": "text",
     "YesNoDialog": "yes_no",
@@ -56,6 +59,8 @@ __all__ = [
     "NewIncidentDialog",
     "OverrideDialog",
     "OverrideRequest",
+    "SitrepDialog",
+    "SitrepEdit",
     "StartDrillDialog",
     "TextDialog",
     "YesNoDialog",

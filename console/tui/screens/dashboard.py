@@ -5,7 +5,9 @@ Two lines at the top always show the counters (在办 open, 超期 overdue, 督�
 is configured, the link to the level above (connected, backing off, down since, token refused)
 with its backlog, the age of the oldest unsent event and the dead letters; a fourth, where
 drills are planned, the next drill and its next reminder, with the improvement items overdue
-and the drill moments missed lately (both ``⚠``; ``D`` opens the drills). Below them: active
+and the drill moments missed lately (both ``⚠``; ``D`` opens the drills); a fifth, while
+information reports are owed, the most pressing one with how many are overdue and due
+(``⚠ reports: 初报 2026-000123 overdue 5 min · 1 overdue``). Below them: active
 cases by stage and by level, who holds each duty post now and next, the active mobilizations
 with their progress, and a live feed of new reports, overdue cases and answers; enter opens the
 case of a feed line, or the mobilization of an answer or mobilization line. ``s`` opens the
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
     from drills.models import Occurrence
     from incidents.records import NewIncident
     from uplink.models import LinkStatus
+    from uplink.reporting import Obligation
 
 # The queue, the form of a new case and the mobilizations' list are imported when first used:
 # the first frame shows none of them (tests/console/test_import_closure.py).
@@ -78,6 +81,7 @@ FEED_LIMIT = 20
 MOBS_SHOWN = 5
 MOBS_COUNTED = 100  # "+n more" counts this many active mobilizations at most
 DUTY_LOOKAHEAD = timedelta(days=8)  # the next shift of a post is looked for this far ahead
+REPORTS_READ = 200  # reports owed read for the line (the most pressing one and the counts)
 DRILLS_MISSED_SINCE = timedelta(days=7)  # missed drill moments are told this long (then: D)
 EIGHTHS = " ▏▎▍▌▋▊▉"
 FEED_PADDING = 2  # the cell padding of each feed column
@@ -155,6 +159,30 @@ def drill_line(line: DrillLine, now: datetime, zone: ZoneInfo) -> Text:
     if nxt.next_reminder is not None:
         reminder = _("(reminder {time})").format(time=when(nxt.next_reminder, now, zone))
         text.append(f" {reminder}", style="dim")
+    return text
+
+
+def reports_line(obligations: list[Obligation], now: datetime, zone: ZoneInfo) -> Text:
+    """``⚠ reports: 初报 2026-000123 overdue 5 min · 1 overdue · 2 due``: the most late
+    report, else the next one due, then how many are overdue and how many are due."""
+    from console.sitrep_words import obligation_words
+    from uplink.reporting import ObligationState
+
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if not obligations:
+        return text
+    overdue = [o for o in obligations if o.state_at(now) is ObligationState.OVERDUE]
+    first = min(overdue, key=lambda o: o.due) if overdue else min(obligations, key=lambda o: o.due)
+    style = "bold red" if overdue else ""
+    if overdue:
+        text.append(f"{ALERT} ", style=style)
+    text.append(_("reports:") + " ", style="bold")
+    text.append(obligation_words(first, now, zone, number=True), style=style)
+    if overdue:
+        text.append(" · " + _("{count} overdue").format(count=len(overdue)), style=style)
+    pending = len(obligations) - len(overdue)
+    if pending:
+        text.append(" · " + _("{count} due").format(count=pending))
     return text
 
 
@@ -318,6 +346,12 @@ class DashboardScreen(LiveScreen):
         line: DrillLine
 
     @dataclass
+    class ReportsRead(Message, bubble=False):
+        """The information reports owed now (pending or overdue), earliest deadline first."""
+
+        obligations: list[Obligation]
+
+    @dataclass
     class ReadDone(Message, bubble=False):
         """A read ended (``error``: why it stopped early)."""
 
@@ -345,6 +379,7 @@ class DashboardScreen(LiveScreen):
                 yield Static(id="clock")
             yield Static(id="uplink")
             yield Static(id="drills-line")
+            yield Static(id="reports-line")
             yield CalendarWarning(id="calendar-line")
         with Vertical(id="dash-body"):
             with Vertical(id="panel-levels", classes="panel"):
@@ -420,6 +455,13 @@ class DashboardScreen(LiveScreen):
             self.post_message(read)
             if worker.is_cancelled:
                 return
+            try:  # the reports' line must not keep the rest of the dashboard from painting
+                reports = self._reports(now)
+            except Exception as exc:
+                error, reports = str(exc) or type(exc).__name__, []
+            self.post_message(self.ReportsRead(reports))
+            if worker.is_cancelled:
+                return
             with lock:
                 feed = recent_feed(db, FEED_LIMIT, after_id=feed_after)
             self.post_message(self.FeedRead(feed, incremental=feed_after is not None))
@@ -462,6 +504,13 @@ class DashboardScreen(LiveScreen):
             if shift.starts_at > now:
                 following.setdefault(shift.post.id, shift)
         return [DutyRow(p, current.get(p.id), following.get(p.id)) for p in list_posts(db)]
+
+    def _reports(self, now: datetime) -> list[Obligation]:
+        """The reports owed (an indexed read on the open deadlines), under the lock."""
+        from uplink.sitreps import open_obligations
+
+        with self.desk.db_lock:
+            return open_obligations(self.desk.ctx.db, now, limit=REPORTS_READ)
 
     def _drills(self, now: datetime) -> DrillLine:
         """The next drill, the overdue improvement items, the moments missed lately."""
@@ -713,6 +762,13 @@ class DashboardScreen(LiveScreen):
         widget.display = not message.line.empty
         if not message.line.empty:
             widget.update(drill_line(message.line, ctx.clock.now(), ctx.config.zone))
+
+    def on_dashboard_screen_reports_read(self, message: ReportsRead) -> None:
+        """The reports' line: shown while any report is owed."""
+        ctx = self.desk.ctx
+        widget = self.query_one("#reports-line", Static)
+        widget.display = bool(message.obligations)
+        widget.update(reports_line(message.obligations, ctx.clock.now(), ctx.config.zone))
 
     # ---- keys -------------------------------------------------------------------------------
 

@@ -2,6 +2,12 @@
 
 The same action keys as the incidents view work here on the case shown; ``t`` adds a task,
 ``c`` completes the task under the tasks table's cursor and ``M`` mobilizes the case's grid.
+Under the deadline a line tells the case's information reports owed (``初报 due in 12 min``,
+``续报二 overdue 5 min``), and the reports table lists those drafted and sent (name, 草稿 /
+已签发 / 已报送 / 已签收, signer, time). ``R`` opens the report form: the highlighted report
+(or the case's draft) when one is not sent yet, else a new one (初报 first, then 续报, 终报 once
+the case is closed); ``S`` signs a draft off (签发) and ``U`` sends a signed one up (报送),
+each after a yes/no question.
 It is a live screen: it reads the case in a worker, and again whenever the app reports a
 change, from this console or another process.
 """
@@ -23,6 +29,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Static
 
+from console.sitrep_words import next_followup, obligation_name, obligation_words, report_line
 from console.timefmt import local, short
 from console.timeline import entry_details, event_label, target_words, written_targets
 from console.tui.dialogs import MobilizeDialog, MobilizeRequest, YesNoDialog
@@ -49,6 +56,13 @@ from store.clock import Clock
 from store.db import Database
 from store.errors import DutydeskError, NotFound
 from store.i18n import N_, _
+from uplink.reporting import (
+    Obligation,
+    ObligationState,
+    ReportKind,
+    ReportState,
+    Sitrep,
+)
 
 # Extension statuses (database values) -> their names (translated where shown).
 EXTENSION_STATUS = {
@@ -88,6 +102,52 @@ class CaseView:
     tasks: list[Task]
     extensions: list[Extension]
     names: dict[str, str] = field(default_factory=dict)  # written targets → people's words
+    sitreps: list[Sitrep] = field(default_factory=list)  # its information reports, oldest first
+    obligations: list[Obligation] = field(default_factory=list)  # what it must report, by due
+
+
+REPORTS_SHOWN = 3
+"""Obligations on the reporting line: the open ones; else the last ones met."""
+
+
+def reporting_line(
+    obligations: list[Obligation], sitreps: list[Sitrep], now: datetime, zone: ZoneInfo
+) -> Text:
+    """``报告 初报 due in 12 min · 续报二 overdue 5 min``: the reports the case owes (overdue in
+    red with ⚠); when it owes none, how the last ones went (``初报 sent on time``)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    seq = next_followup(sitreps)
+    live = [o for o in obligations if not o.cancelled]
+    owed = [o for o in live if o.state_at(now).open]
+    shown = owed or [o for o in live if o.met_at is not None][-REPORTS_SHOWN:]
+    if not shown:
+        return text
+    text.append(_("Reports") + "  ", style="bold")
+    for index, obligation in enumerate(shown):
+        if index:
+            text.append(" · ")
+        state = obligation.state_at(now)
+        words = obligation_words(obligation, now, zone, name=obligation_name(obligation, seq))
+        if state is ObligationState.OVERDUE:
+            text.append(f"⚠ {words}", style="bold red")
+        elif state is ObligationState.LATE:
+            text.append(words, style="red")
+        elif state is ObligationState.PENDING:
+            text.append(words, style="bold")
+        else:
+            text.append(words, style="dim")
+    return text
+
+
+def new_report_kind(incident: Incident, sitreps: list[Sitrep]) -> ReportKind:
+    """What ``R`` drafts when no report is open: 初报 until one is written, then 续报; 终报
+    once the case is closed (and none was drafted yet)."""
+    written = [s for s in sitreps if s.phoned_to is None]
+    if not any(s.kind is ReportKind.INITIAL for s in written):
+        return ReportKind.INITIAL
+    if not incident.stage.is_open and not any(s.kind is ReportKind.FINAL for s in written):
+        return ReportKind.FINAL
+    return ReportKind.FOLLOWUP
 
 
 def task_status(task: Task, now: datetime) -> Text:
@@ -108,6 +168,12 @@ class IncidentDetailScreen(CaseScreen):
         Binding("c", "complete_task", N_("Complete task")),
         Binding("M", "mobilize", N_("Mobilize")),
         Binding("escape", "back", N_("Back")),
+        # After Back: on a narrow terminal the key bar drops keys from its end (the help, the
+        # palette and the reports' title still name them). Sign off and send up are shown only
+        # while there is a report to sign or to send.
+        Binding("R", "report", N_("Report")),
+        Binding("S", "sign_report", N_("Sign off")),
+        Binding("U", "send_report", N_("Send up")),
         Binding("z", "undo", N_("Undo"), show=False),
     ]
     COMMANDS_OFFERED = (
@@ -115,6 +181,20 @@ class IncidentDetailScreen(CaseScreen):
         ("add_task", N_("Add task"), N_("Add a task to this case (t)")),
         ("complete_task", N_("Complete task"), N_("Mark the highlighted task done (c)")),
         ("mobilize", N_("Mobilize"), N_("Call out the case's grid or teams (M)")),
+        (
+            "report",
+            N_("Information report"),
+            N_(
+                "Draft the case's next report up (initial, follow-up, final), or edit its draft (R)"
+            ),
+        ),
+        ("sign_report", N_("Sign report off"), N_("Sign the case's draft report off (S)")),
+        ("send_report", N_("Send report up"), N_("Send the signed report up (U)")),
+        (
+            "discard_report",
+            N_("Discard report draft"),
+            N_("Throw away the highlighted report not sent yet"),
+        ),
         ("undo", N_("Undo last step"), N_("Take back your last step, within minutes (z)")),
         ("back", N_("Back to the list"), N_("Back to the incidents table (escape)")),
     )
@@ -127,6 +207,8 @@ class IncidentDetailScreen(CaseScreen):
         self._tasks: list[Task] = []
         self._entries: list[TimelineEntry] = []
         self._names: dict[str, str] = {}
+        self._sitreps: list[Sitrep] = []
+        self._obligations: list[Obligation] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -137,6 +219,7 @@ class IncidentDetailScreen(CaseScreen):
                 yield Static(id="detail-title-text")
             yield StageBar(id="stage-bar")
             yield Static(id="detail-deadline")
+            yield Static(id="detail-reporting")
         yield Static(id="facts")
         with Horizontal(id="detail-body"):
             with Vertical(id="detail-timeline"):
@@ -149,12 +232,18 @@ class IncidentDetailScreen(CaseScreen):
                 with Vertical(id="detail-extensions"):
                     yield Label(_("Extensions"), classes="section-title")
                     yield DataTable(id="extensions", cursor_type="none")
+                with Vertical(id="detail-reports"):
+                    yield Label(_("Reports (R, S sign off, U send up)"), classes="section-title")
+                    yield DataTable(id="sitreps", cursor_type="row")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#tasks", DataTable).add_columns(_("Task"), _("Owner"), _("Due"), "")
         self.query_one("#extensions", DataTable).add_columns(
             "#", _("Reason"), _("New deadline"), _("Status")
+        )
+        self.query_one("#sitreps", DataTable).add_columns(
+            _("Report"), _("State"), _("Signer"), _("Time")
         )
         self.load()
         self.query_one("#timeline").focus()
@@ -164,7 +253,9 @@ class IncidentDetailScreen(CaseScreen):
         """Move the time left on; the data itself is reloaded when it changes."""
         if self.incident is not None:
             ctx = self.desk.ctx
-            self._show_head(self.incident, self._entries, ctx.clock.now(), ctx.config.zone)
+            now, zone = ctx.clock.now(), ctx.config.zone
+            self._show_head(self.incident, self._entries, now, zone)
+            self._show_reporting(now, zone)
 
     def selected_incident(self) -> Incident | None:
         return self.incident
@@ -178,6 +269,8 @@ class IncidentDetailScreen(CaseScreen):
         case = self.incident_id
 
         def read() -> CaseView:
+            from uplink.sitreps import list_sitreps, obligations_of
+
             incident, entries = get_incident(ctx.db, case), timeline(ctx.db, case)
             return CaseView(
                 incident,
@@ -185,6 +278,8 @@ class IncidentDetailScreen(CaseScreen):
                 tasks_of(ctx.db, case),
                 workflow.extensions_of(ctx.db, case),
                 labels(ctx.db, written_targets(incident.assignee, entries)),
+                sorted(list_sitreps(ctx.db, case=case), key=lambda s: (s.drafted_at, s.id)),
+                obligations_of(ctx.db, ctx.clock.now(), case),
             )
 
         self.read_and_show(read, self._show)
@@ -210,6 +305,9 @@ class IncidentDetailScreen(CaseScreen):
         self._show_facts(incident, zone)
         self._show_tasks(view.tasks, now, zone)
         self._show_extensions(view.extensions, zone)
+        self._sitreps, self._obligations = view.sitreps, view.obligations
+        self._show_reporting(now, zone)
+        self._show_sitreps(zone)
         self._entries = view.entries
         self._show_timeline()
         self.update_keys()
@@ -313,6 +411,31 @@ class IncidentDetailScreen(CaseScreen):
                 status,
             )
 
+    def _show_reporting(self, now: datetime, zone: ZoneInfo) -> None:
+        line = reporting_line(self._obligations, self._sitreps, now, zone)
+        widget = self.query_one("#detail-reporting", Static)
+        widget.update(line)
+        widget.display = bool(line.plain)
+
+    def _show_sitreps(self, zone: ZoneInfo) -> None:
+        """The case's reports, newest first; the cursor stays on the report it was on."""
+        table = self.query_one("#sitreps", DataTable)
+        chosen = self._highlighted_report()
+        table.clear()
+        for sitrep in reversed(self._sitreps):
+            name, state, signer, at = report_line(sitrep, zone)
+            style = "bold" if not sitrep.state.final else ""
+            table.add_row(
+                Text(name, style=style),
+                Text(state, style=style),
+                fit(signer, 10),
+                at,
+                key=str(sitrep.id),
+            )
+        if chosen is not None and str(chosen.id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(chosen.id)))
+        self.query_one("#detail-reports").display = bool(self._sitreps)
+
     def _show_timeline(self) -> None:
         """Fill the timeline, newest first; details wrap to the width the table has."""
         table = self.query_one("#timeline", DataTable)
@@ -353,6 +476,14 @@ class IncidentDetailScreen(CaseScreen):
         if action == "complete_task":
             task = self._highlighted_task()
             return True if task is not None and task.done_at is None else None
+        if action == "report":
+            return True if incident is not None else None
+        if action == "sign_report":
+            return self._report_in(ReportState.DRAFT) is not None
+        if action == "send_report":
+            return self._report_in(ReportState.SIGNED) is not None
+        if action == "discard_report":
+            return True if self._report_in(ReportState.DRAFT, ReportState.SIGNED) else None
         return super().check_action(action, parameters)
 
     def on_data_table_row_highlighted(self) -> None:
@@ -366,6 +497,210 @@ class IncidentDetailScreen(CaseScreen):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    # ---- information reports ----------------------------------------------------------------
+
+    def _highlighted_report(self) -> Sitrep | None:
+        table = self.query_one("#sitreps", DataTable)
+        if not self._sitreps or not table.row_count:
+            return None
+        row_key, _column = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((s for s in self._sitreps if str(s.id) == row_key.value), None)
+
+    def _report_in(self, *states: ReportState) -> Sitrep | None:
+        """The report a key acts on: the highlighted one when it is in one of ``states``, else
+        the newest that is (a written report, not one given by phone)."""
+        chosen = self._highlighted_report()
+        if chosen is not None and chosen.state in states and chosen.phoned_to is None:
+            return chosen
+        return next(
+            (s for s in reversed(self._sitreps) if s.state in states and s.phoned_to is None),
+            None,
+        )
+
+    def _case_words(self) -> str:
+        incident = self.incident
+        return f"{incident.number} {incident.title}" if incident is not None else ""
+
+    def action_report(self) -> None:
+        """报告: edit the report not sent yet (the highlighted one, or the case's draft), or
+        draft the case's next one; then open the form."""
+        incident = self._target()
+        if incident is None:
+            return
+        open_report = self._report_in(ReportState.DRAFT, ReportState.SIGNED)
+        if open_report is not None:
+            self._open_form(open_report)
+            return
+        kind = new_report_kind(incident, self._sitreps)
+        config = self.desk.ctx.config
+        drafted: list[Sitrep] = []  # filled by the write worker, read once it succeeded
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            rules = config.sitrep
+            drafted.append(
+                sitreps.draft(
+                    db, clock, rules, operator, incident.id, kind, unit_name=rules.unit_name
+                )
+            )
+            return ""  # the form opens next: it says what was drafted
+
+        self.write(
+            step, after=lambda: self._open_form(drafted[0]), error_title=_("Information report")
+        )
+
+    def _open_form(self, sitrep: Sitrep) -> None:
+        from console.tui.dialogs.sitrep import SitrepDialog, SitrepEdit
+
+        ctx = self.desk.ctx
+        number = self.incident.number if self.incident is not None else sitrep.case_number
+
+        def saved(edit: SitrepEdit | None) -> None:
+            if edit is None or edit.empty:
+                return
+
+            def step(db: Database, clock: Clock, operator: str) -> str:
+                from uplink import sitreps
+
+                sitreps.edit(
+                    db,
+                    clock,
+                    operator,
+                    sitrep.id,
+                    fields=edit.fields or None,
+                    figures=edit.figures or None,
+                    as_of=edit.as_of,
+                )
+                return _("{number}: {report} saved as a draft").format(
+                    number=number, report=sitrep.name
+                )
+
+            self.write(step, title="", error_title=_("Information report"))
+
+        dialog = SitrepDialog(sitrep, self._case_words(), ctx.clock.now(), ctx.config.zone)
+        self.app.push_screen(dialog, saved)
+
+    def action_sign_report(self) -> None:
+        """签发: sign the draft off, once confirmed: as the acting officer when they may sign
+        reports off, else as whom the officer names (the shift lead at this desk)."""
+        sitrep = self._report_in(ReportState.DRAFT)
+        if sitrep is None:
+            self.notify(_("no draft report to sign off"), severity="warning")
+            return
+        self._read_signers(sitrep)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="case-signers")
+    def _read_signers(self, sitrep: Sitrep) -> None:
+        """Who may sign reports off now (the configured names, the post, the roles)."""
+        from uplink.sitreps import signers
+
+        ctx = self.desk.ctx
+        try:
+            with self.desk.db_lock:
+                names = signers(ctx.db, ctx.config.sitrep, ctx.clock.now())
+        except DutydeskError as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title=_("Sign off"), severity="error", markup=False
+            )
+            return
+        self.app.call_from_thread(self._ask_sign_off, sitrep, names)
+
+    def _ask_sign_off(self, sitrep: Sitrep, names: list[str]) -> None:
+        ctx = self.desk.ctx
+        rules = ctx.config.sitrep
+        number = sitrep.case_number
+
+        def sign_as(signer: str | None) -> None:
+            def step(db: Database, clock: Clock, operator: str) -> str:
+                from uplink import sitreps
+
+                signed = sitreps.sign(db, clock, rules, operator, sitrep.id, signer=signer)
+                return _("{number}: {report} signed off by {signer}").format(
+                    number=number, report=signed.name, signer=signed.signed_by
+                )
+
+            self.write(step, title="", error_title=_("Sign off"))
+
+        if ctx.operator in names or not names:  # not entitled and nobody is: the service says so
+            question = _(
+                "Sign {report} of {number} off as {signer}? Once signed off it can be sent up; a"
+                " change after this voids the sign-off."
+            ).format(report=sitrep.name, number=number, signer=ctx.operator)
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    sign_as(None)
+
+            self.app.push_screen(YesNoDialog(_("Sign off"), question), answered)
+            return
+        from console.tui.dialogs import TextDialog
+
+        prompt = _(
+            "{operator} may not sign reports off. Who signs {report} of {number} off? Entitled"
+            " now: {names}"
+        ).format(operator=ctx.operator, report=sitrep.name, number=number, names=", ".join(names))
+
+        def named(signer: str | None) -> None:
+            if signer is not None:
+                sign_as(signer.strip())
+
+        self.app.push_screen(TextDialog(_("Sign off"), prompt, value=names[0]), named)
+
+    def action_send_report(self) -> None:
+        """报送: send the signed report up through the uplink, once confirmed."""
+        sitrep = self._report_in(ReportState.SIGNED)
+        if sitrep is None:
+            self.notify(_("no signed report to send"), severity="warning")
+            return
+        rules = self.desk.ctx.config.sitrep
+        unit_name = rules.unit_name
+        number = sitrep.case_number
+        question = _(
+            "Send {report} of {number}, signed off by {signer}, up now? A sent report is never"
+            " changed: a correction is a new follow-up."
+        ).format(report=sitrep.name, number=number, signer=sitrep.signed_by)
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            sent = sitreps.send(db, clock, operator, sitrep.id, unit_name=unit_name)
+            # The obligation it meets is met now, on every screen, not at the engine's sweep.
+            sitreps.catch_up(db, clock, rules)
+            return _("{number}: {report} sent up").format(number=number, report=sent.name)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(step, title="", error_title=_("Send up"), after=self._wake_engine)
+
+        self.app.push_screen(YesNoDialog(_("Send up"), question), answered)
+
+    def _wake_engine(self) -> None:
+        if self.desk.engine is not None:
+            self.desk.engine.engine.wake()  # the uplink drains now, not at the next tick
+
+    def action_discard_report(self) -> None:
+        """Throw away the report not sent yet (highlighted, or the case's draft), once confirmed."""
+        sitrep = self._report_in(ReportState.DRAFT, ReportState.SIGNED)
+        if sitrep is None:
+            return
+        number = sitrep.case_number
+        question = _("Discard {report} of {number}? The timeline keeps what it said.").format(
+            report=sitrep.name, number=number
+        )
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            sitreps.discard(db, clock, operator, sitrep.id)
+            return _("{number}: {report} discarded").format(number=number, report=sitrep.name)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.write(step, title="", error_title=_("Information report"))
+
+        self.app.push_screen(YesNoDialog(_("Discard report"), question), answered)
 
     def action_add_task(self) -> None:
         incident = self._target()

@@ -3,7 +3,8 @@
 The outgoing officer sees the brief (:func:`reports.handover.handover_brief`): the counts,
 what changed since the previous confirmed handover (cases new, closed, moved on; mobilizations
 started and finished), and the overdue, supervised and parked cases and the extension requests
-waiting for approval, one tab each. Below it they name the successor (a known person; prefilled
+waiting for approval, and the information reports owed or gone late since (初报 due, 续报
+overdue, 终报 sent late), one tab each. Below it they name the successor (a known person; prefilled
 with the next holder of the duty-officer post when the roster has one), write the note, and
 hand over with ``ctrl+s`` after a confirmation. The incoming officer sees, above the brief, the
 handover waiting for them (from whom, when, the note and the counts then) and confirms it with
@@ -95,6 +96,13 @@ CHANGE_COLUMNS = (
     ("stage", N_("stage")),
     ("at", N_("when")),
 )
+REPORT_COLUMNS = (
+    ("number", N_("number")),
+    ("report", N_("report")),
+    ("state", N_("state")),
+    ("due", N_("due")),
+    ("late", N_("late")),
+)
 # tab id -> (glyph, name shown with _())
 TABS = {
     "overdue": ("▲", N_("Overdue")),
@@ -102,6 +110,7 @@ TABS = {
     "supervised": ("◆", N_("Supervised")),
     "parked": ("‖", N_("Parked")),
     "extensions": ("◷", N_("Extensions")),
+    "reports": ("✉", N_("Reports")),
 }
 
 
@@ -280,6 +289,8 @@ class HandoverScreen(LiveScreen):
                 columns = EXTENSION_COLUMNS
             elif tab == "changes":
                 columns = CHANGE_COLUMNS
+            elif tab == "reports":
+                columns = REPORT_COLUMNS
             elif tab == "parked":
                 columns = CASE_COLUMNS[:3]  # a parked case's clock is stopped
             for key, label in columns:
@@ -328,6 +339,7 @@ class HandoverScreen(LiveScreen):
         self._fill_cases("supervised", brief.supervised)
         self._fill_cases("parked", brief.parked)
         self._fill_extensions(brief.extensions)
+        self._fill_reports(brief)
         self._show_last(view.last)
         if self._first:
             self._first = False
@@ -450,6 +462,33 @@ class HandoverScreen(LiveScreen):
                 key=str(ext.incident_id),  # a case has one pending request at most
             )
         self._finish("extensions", table, extensions.total, len(extensions.items))
+
+    def _fill_reports(self, brief: HandoverBrief) -> None:
+        """The reports owed (overdue ones first, in red), then those sent late since."""
+        from uplink.reporting import ObligationState
+
+        table = self.query_one("#handover-reports", BriefTable)
+        table.clear()
+        now = brief.at
+        owed = list(brief.reports_due.items)
+        seen = {(o.case_id, o.kind, o.seq) for o in owed}
+        late_met = [o for o in brief.reports_late.items if (o.case_id, o.kind, o.seq) not in seen]
+        for index, obligation in enumerate(owed + late_met):
+            state = obligation.state_at(now)
+            delay = obligation.delay_at(now)
+            alert = state is ObligationState.OVERDUE
+            table.add_row(
+                obligation.case_number,
+                obligation.kind.label_zh,
+                Text(state.label, style="bold red" if alert else ""),
+                short(obligation.due, self.zone),
+                Text(f"▲ {span(timedelta(minutes=delay))}", style="bold red")
+                if delay is not None
+                else Text("—", style="dim"),
+                key=f"report:{index}:{obligation.case_id}",
+            )
+        total = brief.reports_due.total + len(late_met)
+        self._finish("reports", table, total, len(owed) + len(late_met))
 
     def _finish(self, tab: str, table: BriefTable, total: int, shown: int) -> None:
         """Say so when a list is empty, or how many more a cut one has; count it in its tab."""
