@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from console.timefmt import short, span, when
 from store.i18n import _
 from uplink.reporting import (
+    Channel,
     Obligation,
     ObligationKind,
     ObligationState,
@@ -37,16 +38,19 @@ def minutes_words(minutes: float) -> str:
 
 
 def next_followup(sitreps: Sequence[Sitrep]) -> int:
-    """The number the case's next follow-up gets (its follow-ups' highest + 1)."""
-    seqs = [s.seq for s in sitreps if s.kind is ReportKind.FOLLOWUP]
-    return max(seqs, default=0) + 1
+    """The number of the follow-up that will meet what a case owes: the one being drafted
+    (续报一 while it is a draft), else the next to draft (the highest sent + 1)."""
+    written = [s for s in sitreps if s.kind is ReportKind.FOLLOWUP and s.channel is Channel.WRITTEN]
+    drafts = [s.seq for s in written if not s.state.final]
+    return min(drafts) if drafts else max((s.seq for s in written), default=0) + 1
 
 
 def obligation_name(obligation: Obligation, followup_seq: int | None = None) -> str:
-    """The report an obligation asks for: 初报, 电话报告, 终报; a follow-up as the one the case
-    drafts next (续报二, with ``followup_seq``), else 续报 / 每日续报."""
+    """The report an obligation asks for: 初报, 电话报告, 终报, 每日续报; a follow-up on a change
+    as the one the case drafts next (续报二, with ``followup_seq``), else 续报. The daily one
+    keeps its own name: beside the change's 续报二 it would read as the same report twice."""
     kind = obligation.kind
-    if kind in (ObligationKind.FOLLOWUP, ObligationKind.DAILY) and followup_seq is not None:
+    if kind is ObligationKind.FOLLOWUP and followup_seq is not None:
         return report_name(ReportKind.FOLLOWUP, followup_seq)
     return kind.label_zh
 

@@ -26,7 +26,7 @@ import click
 from console.cli import render
 from console.cli.common import ROW_ID, State, emit_json, parse_time, pass_state
 from console.cli.tables import echo_fields, print_table
-from console.sitrep_words import obligation_name, obligation_words
+from console.sitrep_words import next_followup, obligation_name, obligation_words
 from console.timefmt import local, short
 from store.errors import InvalidInput
 from store.i18n import N_, _
@@ -36,7 +36,6 @@ from uplink.reporting import (
     FIELD_ZH,
     FIGURE_NAMES,
     FIGURE_ZH,
-    Channel,
     Figures,
     Obligation,
     ReportKind,
@@ -835,14 +834,6 @@ def _state_words(sitrep: Sitrep) -> str:
     return sitrep.state.label_zh
 
 
-def _next_followup(reports: list[Sitrep]) -> int:
-    """The number of the follow-up that will meet what a case owes: the one being drafted,
-    else the next to draft."""
-    written = [s for s in reports if s.kind is ReportKind.FOLLOWUP and s.channel is Channel.WRITTEN]
-    drafts = [s.seq for s in written if not s.state.final]
-    return min(drafts) if drafts else max((s.seq for s in written), default=0) + 1
-
-
 def _print_obligations(state: State, owed: list[Any], now: datetime, zone: Any) -> None:
     """``2026-000241  幸福社区3号楼发生火灾  初报 due in 12 min  (case received)``."""
     from incidents.records import get_incident
@@ -856,7 +847,7 @@ def _print_obligations(state: State, owed: list[Any], now: datetime, zone: Any) 
         cid = obligation.case_id
         if cid not in titles:
             titles[cid] = get_incident(ctx.db, cid).title
-            seqs[cid] = _next_followup(sitreps.list_sitreps(ctx.db, case=cid))
+            seqs[cid] = next_followup(sitreps.list_sitreps(ctx.db, case=cid))
         name = obligation_name(obligation, seqs[cid])
         rows.append(
             (

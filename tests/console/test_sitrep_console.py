@@ -121,7 +121,7 @@ async def test_draft_edit_sign_and_send_from_the_case_screen(desk, fire):
         assert report_rows(screen)[0][:2] == ["初报", "已报送"]
         # The initial report is met; the daily follow-up is owed a day after it was sent.
         line = text_of(screen, "#detail-reporting")
-        assert "续报一 " + _("due {time}").format(time="05-21 14:00") in line, line
+        assert "每日续报 " + _("due {time}").format(time="05-21 14:00") in line, line
         assert screen.check_action("send_report", ()) is False  # hidden: nothing to send
 
 
