@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from console.tui.dialogs.answer import AnswerCandidate, AnswerDialog, AnswerResult
+    from console.tui.dialogs.case_reporting import (
+        PhoneReport,
+        PhoneReportDialog,
+        ReceivedCorrection,
+        ReceivedDialog,
+    )
     from console.tui.dialogs.evaluate import EvaluateDialog, EvaluationSaved
     from console.tui.dialogs.extension import ExtensionDialog, ExtensionRequest
     from console.tui.dialogs.form import FormDialog
@@ -38,6 +44,10 @@ _HOMES = {
     "NewIncidentDialog": "new_incident",
     "OverrideDialog": "override",
     "OverrideRequest": "override",
+    "PhoneReport": "case_reporting",
+    "PhoneReportDialog": "case_reporting",
+    "ReceivedCorrection": "case_reporting",
+    "ReceivedDialog": "case_reporting",
     "SitrepDialog": "sitrep",
     "SitrepEdit": "sitrep",
     "StartDrillDialog": "start_drill",
@@ -59,6 +69,10 @@ __all__ = [
     "NewIncidentDialog",
     "OverrideDialog",
     "OverrideRequest",
+    "PhoneReport",
+    "PhoneReportDialog",
+    "ReceivedCorrection",
+    "ReceivedDialog",
     "SitrepDialog",
     "SitrepEdit",
     "StartDrillDialog",

@@ -7,11 +7,12 @@ with its backlog, the age of the oldest unsent event and the dead letters; a fou
 drills are planned, the next drill and its next reminder, with the improvement items overdue
 and the drill moments missed lately (both ``⚠``; ``D`` opens the drills); a fifth, while
 information reports are owed, the most pressing one with how many are overdue and due
-(``⚠ reports: 初报 2026-000123 overdue 5 min · 1 overdue``). Below them: active
-cases by stage and by level, who holds each duty post now and next, the active mobilizations
-with their progress, and a live feed of new reports, overdue cases and answers; enter opens the
-case of a feed line, or the mobilization of an answer or mobilization line. ``s`` opens the
-silent list (who has not answered the running mobilizations, to ring them).
+(``⚠ reports: 初报 2026-000123 overdue 5 min · 1 overdue``; ``r`` or a click on the line opens
+that case). Below them: active cases by stage and by level, who holds each duty post now and
+next, the active mobilizations with their progress, and a live feed of new reports, overdue
+cases and answers; enter opens the case of a feed line, or the mobilization of an answer or
+mobilization line. ``s`` opens the silent list (who has not answered the running
+mobilizations, to ring them).
 
 Nothing depends on colour alone: alerts carry ``⚠``, levels their Roman numeral and colour word,
 states a glyph and a word. All reads run in one thread worker under the app's database lock,
@@ -162,6 +163,16 @@ def drill_line(line: DrillLine, now: datetime, zone: ZoneInfo) -> Text:
     return text
 
 
+def first_owed(obligations: list[Obligation], now: datetime) -> Obligation | None:
+    """The most pressing report owed: the longest overdue, else the next one due."""
+    from uplink.reporting import ObligationState
+
+    if not obligations:
+        return None
+    overdue = [o for o in obligations if o.state_at(now) is ObligationState.OVERDUE]
+    return min(overdue or obligations, key=lambda o: o.due)
+
+
 def reports_line(obligations: list[Obligation], now: datetime, zone: ZoneInfo) -> Text:
     """``⚠ reports: 初报 2026-000123 overdue 5 min · 1 overdue · 2 due``: the most late
     report, else the next one due, then how many are overdue and how many are due."""
@@ -169,10 +180,10 @@ def reports_line(obligations: list[Obligation], now: datetime, zone: ZoneInfo) -
     from uplink.reporting import ObligationState
 
     text = Text(no_wrap=True, overflow="ellipsis")
-    if not obligations:
+    first = first_owed(obligations, now)
+    if first is None:
         return text
     overdue = [o for o in obligations if o.state_at(now) is ObligationState.OVERDUE]
-    first = min(overdue, key=lambda o: o.due) if overdue else min(obligations, key=lambda o: o.due)
     style = "bold red" if overdue else ""
     if overdue:
         text.append(f"{ALERT} ", style=style)
@@ -310,6 +321,8 @@ class DashboardScreen(LiveScreen):
         Binding("m", "mobilizations", N_("Mobilizations")),
         Binding("s", "silent", N_("Silent")),
         Binding("u", "contacts", N_("Contacts")),
+        # Shown only while a report is owed: opens the case of the most pressing one.
+        Binding("r", "open_report", N_("Report owed")),
     ]
 
     @dataclass
@@ -365,6 +378,7 @@ class DashboardScreen(LiveScreen):
         self._feed: list[FeedItem] = []
         self._counts: Counts | None = None
         self._error: str | None = None
+        self._owed: list[Obligation] = []  # the reports owed, as last read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -769,8 +783,26 @@ class DashboardScreen(LiveScreen):
         widget = self.query_one("#reports-line", Static)
         widget.display = bool(message.obligations)
         widget.update(reports_line(message.obligations, ctx.clock.now(), ctx.config.zone))
+        owed_before, self._owed = bool(self._owed), message.obligations
+        if bool(self._owed) != owed_before:
+            self.refresh_bindings()  # r shows while a report is owed
 
     # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_report":
+            return bool(self._owed)  # hidden, not greyed, while no report is owed
+        return True
+
+    def action_open_report(self) -> None:
+        """The case of the most pressing report owed (the one the reports' line names)."""
+        first = first_owed(self._owed, self.desk.ctx.clock.now())
+        if first is not None:
+            self.post_message(IncidentOpened(first.case_id))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id == "reports-line":
+            self.action_open_report()
 
     async def action_incidents(self) -> None:
         """事件: the incidents queue (the app's own action when it has one)."""

@@ -7,16 +7,21 @@ Under the deadline a line tells the case's information reports owed (``初报 du
 已签发 / 已报送 / 已签收, signer, time). ``R`` opens the report form: the highlighted report
 (or the case's draft) when one is not sent yet, else a new one (初报 first, then 续报, 终报 once
 the case is closed); ``S`` signs a draft off (签发) and ``U`` sends a signed one up (报送),
-each after a yes/no question.
+each after a yes/no question. ``P`` records a report given by phone (电话报告), ``B`` marks the
+case "to be reported" (or takes the mark off) after a question, and the palette also marks it
+sensitive and corrects its received time (接报时间, with a reason); the reporting line shows
+the marks and a corrected received time. Each of these writes brings the case's deadlines up
+to date at once (:func:`uplink.sitreps.catch_up`), so the line moves with it.
 It is a live screen: it reads the case in a worker, and again whenever the app reports a
 change, from this console or another process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rich.cells import cell_len
@@ -30,7 +35,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Label, Static
 
 from console.sitrep_words import next_followup, obligation_name, obligation_words, report_line
-from console.timefmt import local, short
+from console.timefmt import local, short, when
 from console.timeline import entry_details, event_label, target_words, written_targets
 from console.tui.dialogs import MobilizeDialog, MobilizeRequest, YesNoDialog
 from console.tui.screens.actions import CASE_COMMANDS, CaseScreen
@@ -63,6 +68,10 @@ from uplink.reporting import (
     ReportState,
     Sitrep,
 )
+
+if TYPE_CHECKING:
+    from console.tui.dialogs.case_reporting import PhoneReport, ReceivedCorrection
+    from uplink.sitreps import CaseReporting
 
 # Extension statuses (database values) -> their names (translated where shown).
 EXTENSION_STATUS = {
@@ -104,25 +113,44 @@ class CaseView:
     names: dict[str, str] = field(default_factory=dict)  # written targets → people's words
     sitreps: list[Sitrep] = field(default_factory=list)  # its information reports, oldest first
     obligations: list[Obligation] = field(default_factory=list)  # what it must report, by due
+    reporting: CaseReporting | None = None  # received time, marks (to be reported, sensitive)
 
 
 REPORTS_SHOWN = 3
 """Obligations on the reporting line: the open ones; else the last ones met."""
 
 
+def mark_words(reporting: CaseReporting | None) -> str:
+    """``to be reported · sensitive`` (须上报 · 敏感): the case's marks; empty when none."""
+    if reporting is None:
+        return ""
+    marks = ((_("to be reported"), reporting.marked), (_("sensitive"), reporting.sensitive))
+    return " · ".join(word for word, on in marks if on)
+
+
 def reporting_line(
-    obligations: list[Obligation], sitreps: list[Sitrep], now: datetime, zone: ZoneInfo
+    obligations: list[Obligation],
+    sitreps: list[Sitrep],
+    now: datetime,
+    zone: ZoneInfo,
+    reporting: CaseReporting | None = None,
 ) -> Text:
-    """``报告 初报 due in 12 min · 续报二 overdue 5 min``: the reports the case owes (overdue in
-    red with ⚠); when it owes none, how the last ones went (``初报 sent on time``)."""
+    """``报告 须上报 · 敏感  初报 due in 12 min · 续报二 overdue 5 min  received 13:50
+    (corrected)``: the case's marks, the reports it owes (overdue in red with ⚠) or, when it
+    owes none, how the last ones went (``初报 sent on time``), and its received time once
+    corrected."""
     text = Text(no_wrap=True, overflow="ellipsis")
     seq = next_followup(sitreps)
     live = [o for o in obligations if not o.cancelled]
     owed = [o for o in live if o.state_at(now).open]
     shown = owed or [o for o in live if o.met_at is not None][-REPORTS_SHOWN:]
-    if not shown:
+    marks = mark_words(reporting)
+    if not shown and not marks:
         return text
     text.append(_("Reports") + "  ", style="bold")
+    if marks:
+        text.append(marks, style="bold magenta")
+        text.append("  ")
     for index, obligation in enumerate(shown):
         if index:
             text.append(" · ")
@@ -136,6 +164,11 @@ def reporting_line(
             text.append(words, style="bold")
         else:
             text.append(words, style="dim")
+    if reporting is not None and reporting.received_corrected:
+        corrected = _("received {time} (corrected)").format(
+            time=when(reporting.received_at, now, zone)
+        )
+        text.append(f"  {corrected}", style="dim")
     return text
 
 
@@ -148,6 +181,21 @@ def new_report_kind(incident: Incident, sitreps: list[Sitrep]) -> ReportKind:
     if not incident.stage.is_open and not any(s.kind is ReportKind.FINAL for s in written):
         return ReportKind.FINAL
     return ReportKind.FOLLOWUP
+
+
+REPORTING_ACTIONS = frozenset(
+    {
+        "phone_report",
+        "toggle_reported",
+        "mark_reported",
+        "unmark_reported",
+        "mark_sensitive",
+        "unmark_sensitive",
+        "correct_received",
+    }
+)
+"""The keys and commands that change the case's reporting facts (a report by phone, the marks,
+the received time)."""
 
 
 def task_status(task: Task, now: datetime) -> Text:
@@ -174,6 +222,9 @@ class IncidentDetailScreen(CaseScreen):
         Binding("R", "report", N_("Report")),
         Binding("S", "sign_report", N_("Sign off")),
         Binding("U", "send_report", N_("Send up")),
+        # Not in the footer (it is full at 80 columns): the help and the palette name them.
+        Binding("P", "phone_report", N_("Report by phone"), show=False),
+        Binding("B", "toggle_reported", N_("To-be-reported mark"), show=False),
         Binding("z", "undo", N_("Undo"), show=False),
     ]
     COMMANDS_OFFERED = (
@@ -195,6 +246,32 @@ class IncidentDetailScreen(CaseScreen):
             N_("Discard report draft"),
             N_("Throw away the highlighted report not sent yet"),
         ),
+        (
+            "phone_report",
+            N_("Report by phone"),
+            N_("Record a report given by phone: to whom, when, what was said (P)"),
+        ),
+        (
+            "mark_reported",
+            N_("Mark to be reported"),
+            N_("Make the case reportable whatever its level (B)"),
+        ),
+        (
+            "unmark_reported",
+            N_("Take the to-be-reported mark off"),
+            N_("The case is reportable by its level alone again (B)"),
+        ),
+        ("mark_sensitive", N_("Mark sensitive"), N_("Mark the case sensitive: reportable too")),
+        (
+            "unmark_sensitive",
+            N_("Take the sensitive mark off"),
+            N_("The case is no longer marked sensitive"),
+        ),
+        (
+            "correct_received",
+            N_("Correct received time"),
+            N_("Correct when the case was received, with a reason: the report deadline moves"),
+        ),
         ("undo", N_("Undo last step"), N_("Take back your last step, within minutes (z)")),
         ("back", N_("Back to the list"), N_("Back to the incidents table (escape)")),
     )
@@ -209,6 +286,7 @@ class IncidentDetailScreen(CaseScreen):
         self._names: dict[str, str] = {}
         self._sitreps: list[Sitrep] = []
         self._obligations: list[Obligation] = []
+        self._reporting: CaseReporting | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -269,7 +347,7 @@ class IncidentDetailScreen(CaseScreen):
         case = self.incident_id
 
         def read() -> CaseView:
-            from uplink.sitreps import list_sitreps, obligations_of
+            from uplink.sitreps import list_sitreps, obligations_of, reporting_of
 
             incident, entries = get_incident(ctx.db, case), timeline(ctx.db, case)
             return CaseView(
@@ -280,6 +358,7 @@ class IncidentDetailScreen(CaseScreen):
                 labels(ctx.db, written_targets(incident.assignee, entries)),
                 sorted(list_sitreps(ctx.db, case=case), key=lambda s: (s.drafted_at, s.id)),
                 obligations_of(ctx.db, ctx.clock.now(), case),
+                reporting_of(ctx.db, case),
             )
 
         self.read_and_show(read, self._show)
@@ -306,6 +385,7 @@ class IncidentDetailScreen(CaseScreen):
         self._show_tasks(view.tasks, now, zone)
         self._show_extensions(view.extensions, zone)
         self._sitreps, self._obligations = view.sitreps, view.obligations
+        self._reporting = view.reporting
         self._show_reporting(now, zone)
         self._show_sitreps(zone)
         self._entries = view.entries
@@ -412,7 +492,7 @@ class IncidentDetailScreen(CaseScreen):
             )
 
     def _show_reporting(self, now: datetime, zone: ZoneInfo) -> None:
-        line = reporting_line(self._obligations, self._sitreps, now, zone)
+        line = reporting_line(self._obligations, self._sitreps, now, zone, self._reporting)
         widget = self.query_one("#detail-reporting", Static)
         widget.update(line)
         widget.display = bool(line.plain)
@@ -484,7 +564,23 @@ class IncidentDetailScreen(CaseScreen):
             return self._report_in(ReportState.SIGNED) is not None
         if action == "discard_report":
             return True if self._report_in(ReportState.DRAFT, ReportState.SIGNED) else None
+        if action in REPORTING_ACTIONS:
+            return self._reporting_allows(action)
         return super().check_action(action, parameters)
+
+    def _reporting_allows(self, action: str) -> bool | None:
+        """Whether a reporting action applies: once the case and its reporting facts are read;
+        a mark to set only when it is not set, one to take off only when it is."""
+        facts = self._reporting
+        if self.incident is None or facts is None:
+            return None
+        wanted = {
+            "mark_reported": not facts.marked,
+            "unmark_reported": facts.marked,
+            "mark_sensitive": not facts.sensitive,
+            "unmark_sensitive": facts.sensitive,
+        }
+        return True if wanted.get(action, True) else None
 
     def on_data_table_row_highlighted(self) -> None:
         self.update_keys()
@@ -701,6 +797,166 @@ class IncidentDetailScreen(CaseScreen):
                 self.write(step, title="", error_title=_("Information report"))
 
         self.app.push_screen(YesNoDialog(_("Discard report"), question), answered)
+
+    # ---- the case's reporting facts: by phone, the marks, the received time ------------------
+
+    def _reporting_write(self, done: Callable[[Database, Clock, str], str], title: str) -> None:
+        """Run ``done`` in a write worker, then bring the case's deadlines up to date so the
+        reporting line moves at once (not at the engine's next sweep); the uplink then drains
+        what the write queued for the level above (a report by phone, the case's new facts)."""
+        rules = self.desk.ctx.config.sitrep
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            said = done(db, clock, operator)
+            sitreps.catch_up(db, clock, rules)
+            return said
+
+        self.write(step, title="", error_title=title, after=self._wake_engine)
+
+    def action_phone_report(self) -> None:
+        """电话报告: record a report given by phone (to whom, when, what was said)."""
+        from console.tui.dialogs.case_reporting import PhoneReportDialog
+
+        incident, facts = self._target(), self._reporting
+        if incident is None or facts is None:
+            return
+        ctx = self.desk.ctx
+        # Whom this case's reports were phoned to, the last first: the field starts with it.
+        recipients: list[str] = []
+        for sitrep in reversed(self._sitreps):
+            if sitrep.phoned_to and sitrep.phoned_to not in recipients:
+                recipients.append(sitrep.phoned_to)
+        earliest = min(facts.received_at, incident.reported_at)
+        dialog = PhoneReportDialog(
+            self._case_words(), earliest, ctx.clock, ctx.config.zone, recipients
+        )
+        self.app.push_screen(dialog, lambda report: self._phoned(incident, report))
+
+    def _phoned(self, incident: Incident, report: PhoneReport | None) -> None:
+        if report is None:
+            return
+        zone = self.desk.ctx.config.zone
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            sitreps.phone(
+                db, clock, operator, incident.id, to=report.to, at=report.at, note=report.note
+            )
+            return _("{number}: report by phone to {name} at {time} recorded").format(
+                number=incident.number, name=report.to, time=local(report.at, zone)
+            )
+
+        self._reporting_write(step, _("Report by phone"))
+
+    def action_toggle_reported(self) -> None:
+        """报送 mark: set it when it is not set, else take it off (each after a question)."""
+        facts = self._reporting
+        if facts is not None and facts.marked:
+            self.action_unmark_reported()
+        else:
+            self.action_mark_reported()
+
+    def action_mark_reported(self) -> None:
+        self._ask_mark(
+            marked=True,
+            question=_(
+                "Mark {number} to be reported? It is then reportable whatever its level: the"
+                " initial report is owed if it was not."
+            ),
+            done=_("{number}: marked to be reported"),
+        )
+
+    def action_unmark_reported(self) -> None:
+        self._ask_mark(
+            marked=False,
+            question=_(
+                "Take the to-be-reported mark off {number}? A report owed only because of the"
+                " mark is no longer owed."
+            ),
+            done=_("{number}: no longer marked to be reported"),
+        )
+
+    def action_mark_sensitive(self) -> None:
+        self._ask_mark(
+            sensitive=True,
+            question=_(
+                "Mark {number} sensitive? It is then reportable whatever its level: the initial"
+                " report is owed if it was not."
+            ),
+            done=_("{number}: marked sensitive"),
+        )
+
+    def action_unmark_sensitive(self) -> None:
+        self._ask_mark(
+            sensitive=False,
+            question=_(
+                "Take the sensitive mark off {number}? A report owed only because of the mark"
+                " is no longer owed."
+            ),
+            done=_("{number}: no longer marked sensitive"),
+        )
+
+    def _ask_mark(
+        self,
+        *,
+        question: str,
+        done: str,
+        marked: bool | None = None,
+        sensitive: bool | None = None,
+    ) -> None:
+        """Ask ``question``, then set or take off a mark (``None``: left as it is)."""
+        incident = self._target()
+        if incident is None:
+            return
+        number = incident.number
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            sitreps.mark(db, clock, operator, incident.id, marked=marked, sensitive=sensitive)
+            return done.format(number=number)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._reporting_write(step, _("Reporting marks"))
+
+        dialog = YesNoDialog(_("Reporting marks"), question.format(number=number))
+        self.app.push_screen(dialog, answered)
+
+    def action_correct_received(self) -> None:
+        """接报时间: correct when the case was received, with a reason (audited)."""
+        from console.tui.dialogs.case_reporting import ReceivedDialog
+
+        incident, facts = self._target(), self._reporting
+        if incident is None or facts is None:
+            return
+        ctx = self.desk.ctx
+        dialog = ReceivedDialog(
+            self._case_words(),
+            facts.received_at,
+            facts.received_corrected,
+            ctx.clock,
+            ctx.config.zone,
+        )
+        self.app.push_screen(dialog, lambda fix: self._received(incident, fix))
+
+    def _received(self, incident: Incident, fix: ReceivedCorrection | None) -> None:
+        if fix is None:
+            return
+        zone = self.desk.ctx.config.zone
+
+        def step(db: Database, clock: Clock, operator: str) -> str:
+            from uplink import sitreps
+
+            sitreps.correct_received(db, clock, operator, incident.id, fix.at, fix.reason)
+            return _("{number}: received time corrected to {time}").format(
+                number=incident.number, time=local(fix.at, zone)
+            )
+
+        self._reporting_write(step, _("Received time"))
 
     def action_add_task(self) -> None:
         incident = self._target()
