@@ -280,6 +280,13 @@ def resolve_id(db: Database, ref: int | str) -> int:
     return int(row[0])
 
 
+def case_number(db: Database, incident_id: int) -> str | None:
+    """A case's number by its id (None: no such case); the number alone, for callers that
+    label many rows and need nothing else of the case."""
+    row = db.conn.execute("SELECT number FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+    return str(row[0]) if row is not None else None
+
+
 TAIL_RE = re.compile(r"^\d{1,6}$")
 
 

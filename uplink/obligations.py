@@ -104,7 +104,10 @@ class _Walk:
     # --- bookkeeping -------------------------------------------------------------------------
 
     def unmet(self, kind: ObligationKind) -> _Draft | None:
-        return next((d for d in reversed(self.drafts) if d.kind is kind and d.unmet), None)
+        for draft in reversed(self.drafts):  # the latest one (a plain loop: called per change)
+            if draft.kind is kind and draft.met_at is None and not draft.cancelled:
+                return draft
+        return None
 
     def add(self, kind: ObligationKind, reason: Reason, since: datetime, due: datetime) -> _Draft:
         self.counts[kind] = seq = self.counts.get(kind, 0) + 1

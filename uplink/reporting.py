@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from store.clock import from_iso, to_iso
@@ -429,6 +430,15 @@ class SitrepRules:
 
     def rule_for(self, category: str, type_: str, severity: int) -> ReportRule:
         """The rule that decides for a case of this classification and level."""
+        key = (category, type_, severity)
+        found = self._rules_for.get(key)
+        if found is None:
+            found = self._match(category, type_, severity)
+            if len(self._rules_for) < _DECIDED_MAX:
+                self._rules_for[key] = found
+        return found
+
+    def _match(self, category: str, type_: str, severity: int) -> ReportRule:
         best: ReportRule | None = None
         for rule in (*DEFAULT_RULES, *self.rules):
             if rule.matches(category, type_, severity) and (
@@ -436,6 +446,14 @@ class SitrepRules:
             ):
                 best = rule
         return best if best is not None else ReportRule()
+
+    @cached_property
+    def _rules_for(self) -> dict[tuple[str, str, int], ReportRule]:
+        """The rule decided for each (category, type, severity) so far: the calculator asks
+        for every moment of every case (the hub's figures: hundreds of thousands), and the
+        answer only depends on these rules (frozen). Not a field: not compared, not copied by
+        ``replace``."""
+        return {}
 
     def initial_minutes(
         self, category: str, type_: str, severity: int, *, marked: bool
@@ -451,6 +469,9 @@ class SitrepRules:
         if marked:
             return self.marked_minutes, rule.phone_minutes
         return None, None
+
+
+_DECIDED_MAX = 10_000  # classifications remembered per rules (a hub's units may send any words)
 
 
 # --- records -------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from contacts.people import get_person, list_people
 from contacts.roster import holder
 from contacts.teams import get_team
 from incidents.models import CATEGORIES, Incident, Severity, Stage
-from incidents.records import get_incident, timeline
+from incidents.records import case_number, get_incident, timeline
 from jurisdiction.models import Level
 from jurisdiction.units import get_unit, list_units
 from mobilization import list_mobilizations, totals
@@ -177,10 +177,10 @@ class _Numbers:
 
     def __call__(self, incident_id: int) -> str:
         if incident_id not in self.known:
-            try:
-                self.known[incident_id] = get_incident(self.db, incident_id).number
-            except NotFound:
-                self.known[incident_id] = str(incident_id)
+            # The number alone: reading the whole case (get_incident) was most of the time of
+            # get_sitrep, which every command and the demo's build call again and again.
+            number = case_number(self.db, incident_id)
+            self.known[incident_id] = number if number is not None else str(incident_id)
         return self.known[incident_id]
 
 
@@ -499,6 +499,19 @@ def signers(db: Database, rules: SitrepRules, at: datetime) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _signer(db: Database, rules: SitrepRules, name: str, at: datetime) -> str | None:
+    """``_signer_name(db, name, signers(db, rules, at))``, without listing everyone with a
+    signer role when the post holders already decide (the shift lead signing: the usual case).
+    """
+    if rules.signers:
+        return _signer_name(db, name, signers(db, rules, at))
+    holders = list(dict.fromkeys(_post_holders(db, rules.signer_posts, at)))
+    stripped = name.strip()
+    if stripped and stripped in holders:
+        return stripped
+    return _signer_name(db, name, signers(db, rules, at))
+
+
 def _signer_name(db: Database, name: str, allowed: Sequence[str]) -> str | None:
     """``name`` as the list of signers spells it: as given, or the name of the person it
     names (a key, phone or id, as ``--by`` takes them); None when not entitled."""
@@ -518,7 +531,7 @@ def _signer_name(db: Database, name: str, allowed: Sequence[str]) -> str | None:
 def entitled(db: Database, rules: SitrepRules, name: str, at: datetime) -> bool:
     """Whether ``name`` (a name, or a person's key) may sign a report off at ``at``
     (see :func:`signers`)."""
-    return _signer_name(db, name, signers(db, rules, at)) is not None
+    return _signer(db, rules, name, at) is not None
 
 
 # --- drafting --------------------------------------------------------------------------------
@@ -927,9 +940,9 @@ def sign(
                 )
             )
         _check_correction_said(sitrep)
-        allowed = signers(db, rules, now)
-        known = _signer_name(db, name, allowed)
+        known = _signer(db, rules, name, now)
         if known is None:
+            allowed = signers(db, rules, now)
             raise PermissionDenied(
                 _("{name} may not sign reports off; entitled now: {names}").format(
                     name=name, names=", ".join(allowed) or _("nobody (set [sitrep] signers)")
@@ -1192,6 +1205,42 @@ def _severity(value: Any, default: int) -> int:
         return default
 
 
+_DATA_KINDS = ("reported", "edit", "sitrep_marked")
+"""The timeline kinds whose data :func:`_moments` reads (the others: their kind and stage)."""
+
+
+class _Entry(NamedTuple):
+    """What :func:`_moments` reads of a timeline entry (``data`` empty unless its kind is one
+    of :data:`_DATA_KINDS`)."""
+
+    at: str
+    kind: str
+    stage_to: str | None
+    data: dict[str, Any]
+
+
+def _entries(db: Database, incident_id: int) -> list[_Entry]:
+    """The case's timeline as :func:`_moments` needs it: the entries of
+    :func:`incidents.records.timeline`, in the same order, without parsing (and masking) the
+    data of the entries that only move the stage or are notes, reminders, reports..."""
+    rows = db.conn.execute(
+        "SELECT at, kind, stage_to, CASE WHEN kind IN (?, ?, ?) THEN data END FROM events"
+        " WHERE incident_id = ? ORDER BY id",
+        (*_DATA_KINDS, incident_id),
+    ).fetchall()
+    return [
+        _Entry(at, kind, Stage(stage_to).value if stage_to else None, _loads(data))
+        for at, kind, stage_to, data in rows
+    ]
+
+
+def _loads(data: str | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    loaded = json.loads(data)
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def _moments(db: Database, incident: Incident, reporting: CaseReporting) -> list[CaseMoment]:
     """The case after each change that bears on its reporting, from its timeline.
 
@@ -1199,7 +1248,7 @@ def _moments(db: Database, incident: Incident, reporting: CaseReporting) -> list
     really received, from the start). A case whose timeline does not start with ``reported``
     (loaded in bulk) starts as the record has it now.
     """
-    entries = timeline(db, incident.id)
+    entries = _entries(db, incident.id)
     state: dict[str, Any] = {
         "category": incident.category,
         "type": incident.type,
@@ -1234,8 +1283,8 @@ def _moments(db: Database, incident: Incident, reporting: CaseReporting) -> list
             state["type"] = str(data.get("type") or incident.type)
             state["severity"] = _severity(data.get("severity"), int(incident.severity))
             changed = True
-        if entry.stage_to is not None and entry.stage_to.value != state["stage"]:
-            state["stage"] = entry.stage_to.value
+        if entry.stage_to is not None and entry.stage_to != state["stage"]:
+            state["stage"] = entry.stage_to
             changed = True
         changes = data.get("changes") if entry.kind == "edit" else None
         if isinstance(changes, dict):
@@ -1257,14 +1306,28 @@ def _moments(db: Database, incident: Incident, reporting: CaseReporting) -> list
                 changed = True
         figures_changed = entry.kind == "sitrep_figures"
         if changed or figures_changed:
-            moment(entry.at, figures_changed)
+            moment(from_iso(entry.at), figures_changed)
     return moments
 
 
-def _filed(reports: Sequence[Sitrep]) -> list[Filed]:
+def _filed_of(db: Database, incident_id: int) -> list[Filed]:
+    """The case's reports that went up, as the calculator takes them: those :func:`_sent`
+    keeps of :func:`_case_sitreps`, in its order, reading only the columns needed (not each
+    report's fields, figures and text, nor the hub's receipts)."""
+    rows = db.conn.execute(
+        "SELECT id, kind, channel, state, sent_at FROM sitreps WHERE incident_id = ?"
+        " ORDER BY id LIMIT ?",
+        (incident_id, MAX_LIMIT),
+    ).fetchall()
+    sent = [
+        (from_iso(sent_at), int(ref), kind, channel)
+        for ref, kind, channel, state, sent_at in rows
+        if ReportState(state).final and sent_at
+    ]
+    sent.sort(key=lambda item: (item[0], item[1]))
     return [
-        Filed(ref=r.id, kind=r.kind, channel=r.channel, at=r.sent_at or r.drafted_at)
-        for r in _sent(reports)
+        Filed(ref=ref, kind=ReportKind(kind), channel=Channel(channel), at=at)
+        for at, ref, kind, channel in sent
     ]
 
 
@@ -1281,7 +1344,7 @@ def recompute(db: Database, rules: SitrepRules, incident_id: int, now: datetime)
         return 0
     reporting = _reporting(db, incident)
     moments = _moments(db, incident, reporting)
-    filed = _filed(_case_sitreps(db, incident.id, receipts=False))
+    filed = _filed_of(db, incident.id)
     computed = compute(
         moments, filed, rules, case_id=incident.id, case_number=incident.number, now=now
     )
