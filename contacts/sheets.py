@@ -463,6 +463,12 @@ def printable(text: str) -> str:
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error's words on one line: openpyxl's, when defusedxml is installed (the CAP reader
+    needs it), run over several."""
+    return " ".join(str(exc).split())
+
+
 def read_xlsx(
     path: Path,
     select: Callable[[Sequence[str]], list[tuple[int, str | None]]],
@@ -488,7 +494,9 @@ def read_xlsx(
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
         raise InvalidInput(
-            _("cannot read {path} as an XLSX workbook: {reason}").format(path=path, reason=exc),
+            _("cannot read {path} as an XLSX workbook: {reason}").format(
+                path=path, reason=_one_line(exc)
+            ),
             "file",
         ) from exc
     try:
@@ -518,7 +526,7 @@ def read_xlsx(
             except Exception as exc:  # a damaged part shows only when its rows are parsed
                 raise InvalidInput(
                     _("cannot read {path} as an XLSX workbook: {reason}").format(
-                        path=label, reason=exc
+                        path=label, reason=_one_line(exc)
                     ),
                     "file",
                 ) from exc
