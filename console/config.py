@@ -28,11 +28,13 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   default 15), ``include_reporter`` (send the reporter's name and masked phone, default
   false), ``summary_seconds`` (a mobilization's summary at most this often, default 30),
   ``backoff_max_seconds`` (60), ``rollup`` (a hub also sends summaries of its units, default
-  true);
+  true), ``poll_seconds`` (how often the engine pulls its inbox of alerts and directives at the
+  hub when no push came, default 60);
 * ``[hub]``: ``enabled`` (``serve`` also receives from units below), ``silent_minutes`` (a
   unit not heard from for longer is flagged, default 30), ``max_body_kb`` (4096),
   ``requests_per_minute`` (per unit, default 600), ``rollup_seconds`` (a unit's roll-up sent
-  up at most this often, default 60);
+  up at most this often, default 60), ``call_start_minutes`` (a unit in a warning's area whose
+  叫应 has not started this long after the alert was sent to it is flagged, default 15);
 * ``[serve]``: ``host``/``port`` (default 127.0.0.1:8470), ``public_url`` (where links point),
   ``inbound_host``/``inbound_port`` (a separate listener for the SMS gateway's replies),
   ``inbound_secret_file`` (the gateway's shared signing secret), ``signature_window_seconds``
@@ -52,6 +54,17 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   I-IV, or both; ``initial_minutes`` and ``phone_minutes``) over the built-in deadlines (I/II
   30 minutes, III 60, IV only when marked): the most specific match wins, a later one a tie;
   a rule without ``initial_minutes`` exempts its cases unless marked.
+* ``[warning]``: the 叫应 (call and answer) of a received warning (:mod:`uplink.callanswer`):
+  ``call_levels`` (the CAP severities, or colours, that start one at once on receipt: a list,
+  default ``["Severe", "Extreme"]``, i.e. orange and red; or one level, meaning it and above),
+  ``exercise_calls`` (an alert of status Exercise starts one too, default false), ``roles``
+  (called in every covered unit, default ``["community_secretary", "grid_leader"]``), ``posts``
+  (the township's roster posts called, default ``["LD", "DO"]``: the leader on duty, or the
+  shift lead ``SL`` where there is no post LD, and the duty officer), ``answer_minutes`` (a
+  person's time to answer before a re-send, then their alternates, default 5), ``repeats``
+  (re-sends before escalating, default 1); and ``[[warning.rule]]`` entries: an ``event`` (the
+  CAP event name, e.g. ``"暴雨"``; a trailing 预警 and spaces are ignored) with its own
+  ``levels``, ``roles`` and ``posts`` (left out: the table's); the last rule naming an event wins.
 
 Files named here are read relative to the configuration file's directory.
 """
@@ -77,6 +90,7 @@ from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 from store.text import clean_text
+from uplink.callanswer_rules import CallRule, WarningRules
 from uplink.reporting import DEFAULT_RULES, ReportRule, SitrepRules
 
 THEMES = ("dark", "light")
@@ -99,8 +113,19 @@ KNOWN = {
         "hub",
         "drills",
         "sitrep",
+        "warning",
     },
     "drills": {"grace_minutes", "reminders_minutes"},
+    "warning": {
+        "call_levels",
+        "exercise_calls",
+        "roles",
+        "posts",
+        "answer_minutes",
+        "repeats",
+        "rule",
+    },
+    "warning.rule": {"event", "levels", "roles", "posts"},
     "sitrep": {
         "marked_minutes",
         "followup_minutes",
@@ -126,8 +151,16 @@ KNOWN = {
         "summary_seconds",
         "backoff_max_seconds",
         "rollup",
+        "poll_seconds",
     },
-    "hub": {"enabled", "silent_minutes", "max_body_kb", "requests_per_minute", "rollup_seconds"},
+    "hub": {
+        "enabled",
+        "silent_minutes",
+        "max_body_kb",
+        "requests_per_minute",
+        "rollup_seconds",
+        "call_start_minutes",
+    },
     "serve": {
         "host",
         "port",
@@ -184,6 +217,7 @@ class UplinkSettings:
     summary_every: timedelta = timedelta(seconds=30)
     backoff_max_s: float = 60.0
     rollup: bool = True
+    poll_seconds: int = 60  # the inbox at the hub is pulled this often (and on a push)
 
     @property
     def enabled(self) -> bool:
@@ -199,6 +233,7 @@ class HubSettings:
     max_body_bytes: int = 4096 * 1024
     requests_per_minute: int = 600
     rollup_every: timedelta = timedelta(seconds=60)
+    call_start: timedelta = timedelta(minutes=15)  # a unit's 叫应 not started by then: flagged
 
 
 @dataclass(frozen=True)
@@ -244,6 +279,7 @@ class Config:
     hub: HubSettings = field(default_factory=lambda: HubSettings())
     drills: DrillSettings = field(default_factory=lambda: DrillSettings())
     sitrep: SitrepRules = field(default_factory=lambda: SitrepRules())
+    warning: WarningRules = field(default_factory=lambda: WarningRules())
     # The token of the calendar feeds (GET /calendar/*.ics?token=...), in a file only the
     # service may read; no file: no feeds.
     calendar_token_file: Path | None = None
@@ -311,6 +347,7 @@ class Config:
                 "summary_seconds": int(self.uplink.summary_every.total_seconds()),
                 "backoff_max_seconds": self.uplink.backoff_max_s,
                 "rollup": self.uplink.rollup,
+                "poll_seconds": self.uplink.poll_seconds,
             },
             "hub": {
                 "enabled": self.hub.enabled,
@@ -318,6 +355,7 @@ class Config:
                 "max_body_kb": self.hub.max_body_bytes // 1024,
                 "requests_per_minute": self.hub.requests_per_minute,
                 "rollup_seconds": int(self.hub.rollup_every.total_seconds()),
+                "call_start_minutes": int(self.hub.call_start.total_seconds() // 60),
             },
             "serve": {
                 "host": self.serve_host,
@@ -348,6 +386,7 @@ class Config:
                 "reminders_minutes": list(self.drills.reminders_min),
             },
             "sitrep": _sitrep_dict(self.sitrep),
+            "warning": self.warning.to_json(),
             "security": {
                 **({"key_file": str(self.security.key_file)} if self.security.key_file else {}),
                 "max_extension_days": self.security.max_extension.days,
@@ -619,6 +658,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     hub = _parse_hub(r, _table(r, data, "hub"))
     drills = _parse_drills(r, _table(r, data, "drills"))
     sitrep = _parse_sitrep(r, _table(r, data, "sitrep"), path)
+    warning = _parse_warning(r, _table(r, data, "warning"))
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -711,6 +751,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         hub=hub,
         drills=drills,
         sitrep=sitrep,
+        warning=warning,
         calendar_token_file=calendar_token_file,
     )
 
@@ -824,6 +865,7 @@ def _parse_uplink(r: _Reader, table: dict[str, Any], path: Path | None) -> Uplin
         ),
         backoff_max_s=float(_whole(r, table, ("uplink", "backoff_max_seconds"), 60, 1, 86400)),
         rollup=_flag(r, table, ("uplink", "rollup"), True),
+        poll_seconds=_whole(r, table, ("uplink", "poll_seconds"), 60, 1, 86400),
     )
 
 
@@ -834,6 +876,7 @@ def _parse_hub(r: _Reader, table: dict[str, Any]) -> HubSettings:
         max_body_bytes=_whole(r, table, ("hub", "max_body_kb"), 4096, 16, 65536) * 1024,
         requests_per_minute=_whole(r, table, ("hub", "requests_per_minute"), 600, 1, 100000),
         rollup_every=timedelta(seconds=_whole(r, table, ("hub", "rollup_seconds"), 60, 1, 86400)),
+        call_start=timedelta(minutes=_whole(r, table, ("hub", "call_start_minutes"), 15, 1, 10080)),
     )
 
 
@@ -944,6 +987,99 @@ def _parse_report_rule(r: _Reader, raw: Any, i: int) -> ReportRule:
         severity=severity,
         initial_minutes=initial,
         phone_minutes=phone,
+    )
+
+
+def _levels(r: _Reader, value: Any, where: tuple[str | int, ...]) -> tuple[str, ...]:
+    """Warning levels: a list of CAP severities or colours (exactly those), or one of them (it
+    and every level above), as CAP severity names, highest first."""
+    from uplink.cap import Severity, parse_severity  # only when levels are configured
+
+    message = _('use CAP severities or colours, e.g. ["Severe", "Extreme"] or "orange"')
+    if isinstance(value, str):
+        items, above = [value], True
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        items, above = list(value), False
+    else:
+        raise r.fail(where, message)
+    try:
+        chosen = [parse_severity(v) for v in items]
+    except InvalidInput as exc:
+        raise r.fail(where, exc.reason) from exc
+    if any(s is Severity.UNKNOWN for s in chosen):
+        raise r.fail(where, message)
+    if above:
+        chosen = [s for s in Severity if s.rank >= chosen[0].rank]
+    ordered = sorted(set(chosen), key=lambda s: -s.rank)
+    return tuple(s.value for s in ordered)
+
+
+def _roles(r: _Reader, table: dict[str, Any], where: tuple[str | int, ...]) -> tuple[str, ...]:
+    from contacts.models import Role
+
+    value = table[str(where[-1])]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise r.fail(where, _('must be a list of roles, e.g. ["community_secretary"]'))
+    try:
+        return tuple(dict.fromkeys(Role.parse(v).value for v in value))
+    except ValueError as exc:
+        raise r.fail(where, str(exc)) from exc
+
+
+def _posts(r: _Reader, table: dict[str, Any], where: tuple[str | int, ...]) -> tuple[str, ...]:
+    value = table[str(where[-1])]
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,15}", v.strip())
+        for v in value
+    ):
+        raise r.fail(where, _('must be a list of roster post codes, e.g. ["LD", "DO"]'))
+    return tuple(dict.fromkeys(v.strip().upper() for v in value))
+
+
+def _parse_warning(r: _Reader, table: dict[str, Any]) -> WarningRules:
+    defaults = WarningRules()
+    levels = (
+        _levels(r, table["call_levels"], ("warning", "call_levels"))
+        if "call_levels" in table
+        else defaults.call_levels
+    )
+    roles = _roles(r, table, ("warning", "roles")) if "roles" in table else defaults.roles
+    posts = _posts(r, table, ("warning", "posts")) if "posts" in table else defaults.posts
+    raw_rules = table.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise r.fail(("warning", "rule"), _("use [[warning.rule]] tables"))
+    rules: list[CallRule] = []
+    for i, raw in enumerate(raw_rules):
+        base: tuple[str | int, ...] = ("warning", "rule", i)
+        if not isinstance(raw, dict):
+            raise r.fail(base, _("must be a table"))
+        r.check_keys(raw, "warning.rule", base)
+        event = raw.get("event")
+        if not isinstance(event, str) or not event.strip():
+            where = (*base, "event") if "event" in raw else base
+            raise r.fail(where, _("the CAP event name is required, as the warnings write it"))
+        try:
+            event = clean_text(event, "event", kind="name")
+        except InvalidInput as exc:
+            raise r.fail((*base, "event"), exc.reason) from exc
+        if not any(name in raw for name in ("levels", "roles", "posts")):
+            raise r.fail(base, _("a rule must set levels, roles or posts"))
+        rules.append(
+            CallRule(
+                event=event,
+                levels=_levels(r, raw["levels"], (*base, "levels")) if "levels" in raw else None,
+                roles=_roles(r, raw, (*base, "roles")) if "roles" in raw else None,
+                posts=_posts(r, raw, (*base, "posts")) if "posts" in raw else None,
+            )
+        )
+    return WarningRules(
+        call_levels=levels,
+        exercise_calls=_flag(r, table, ("warning", "exercise_calls"), False),
+        roles=roles,
+        posts=posts,
+        answer_minutes=_whole(r, table, ("warning", "answer_minutes"), 5, 1, 1440),
+        repeats=_whole(r, table, ("warning", "repeats"), 1, 0, 10),
+        rules=tuple(rules),
     )
 
 

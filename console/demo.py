@@ -1099,12 +1099,17 @@ def build_county_demo(
     late (迟报); the second has a major case logged ``UNREPORTED_MINUTES`` ago whose initial
     report, due 30 minutes after, never went (漏报): ``dutydesk hub timeliness`` and the hub's
     units screen show both.
+
+    ``WARNING_LEAD`` before ``now`` the county issued an orange 暴雨 warning over the first two
+    townships, with a directive (:func:`_county_warning`): their 叫应 started on receipt and
+    runs still, some people answered and some are silent, and it all went up, so ``dutydesk
+    hub alert ID`` and the hub's console show it. The warned townships' own past stops when the
+    warning came, so each timeline stays in time order.
     """
     from jurisdiction.units import NewUnit, add_unit
     from uplink import hub
-    from uplink.models import Batch, LinkState
-    from uplink.outbox import Projection, mark_sent, project_all, sendable
-    from uplink.status import record_failure, record_ok
+    from uplink.models import LinkState
+    from uplink.status import record_failure
 
     county_db = directory / "county.db"
     if county_db.exists() and not replace:
@@ -1124,6 +1129,7 @@ def build_county_demo(
     )
     hub_db = connect(county_db)
     lines = []
+    tokens: dict[str, str] = {}
     try:
         with write(hub_db):
             add_unit(
@@ -1133,7 +1139,9 @@ def build_county_demo(
             offline = index == len(COUNTY_TOWNSHIPS) - 1
             _unit, token = hub.add_unit(hub_db, end - timedelta(days=30), code, name)
             path = towns / f"{code}.db"
-            cut = end - timedelta(hours=OFFLINE_HOURS) if offline else end
+            # The warned townships' own past stops when the warning comes; the 叫应 fills the rest.
+            cut = end - (timedelta(hours=OFFLINE_HOURS) if offline else WARNING_LEAD)
+            tokens[code] = token
             build_demo(
                 path,
                 cases=cases,
@@ -1156,19 +1164,7 @@ def build_county_demo(
             try:
                 if index == UNREPORTED_TOWNSHIP:
                     _unreported_case(town, cut)
-                project_all(town, Projection(code), cut)
-                while events := sendable(town, code, 200):
-                    hub.authenticate(hub_db, token, cut)
-                    batch = Batch(code, tuple(e.event for e in events))
-                    key = f"demo-{code}-{events[0].row}"
-                    results = hub.ingest(hub_db, code, batch, cut, key=key, body_hash=key)
-                    with write(town):
-                        mark_sent(
-                            town,
-                            [(e.row, r.result.value) for e, r in zip(events, results, strict=True)],
-                            cut,
-                        )
-                        record_ok(town, cut, len(events))
+                _send_up(hub_db, town, code, token, cut)
                 if offline:
                     waiting = _cases_since(town, cut, end, code)
                     with write(town):
@@ -1192,10 +1188,218 @@ def build_county_demo(
                     )
             finally:
                 town.close()
+        lines += _county_warning(hub_db, towns, tokens, end)
         lines += _timeliness_lines(hub_db, end)
     finally:
         hub_db.close()
     return "\n".join(lines)
+
+
+def _send_up(hub_db: Database, town: Database, code: str, token: str, at: datetime) -> int:
+    """What the township's engine sends at ``at``: its events projected, then ingested by the
+    hub batch by batch (exactly what ``serve`` does over HTTP). Returns how many went."""
+    from uplink import hub
+    from uplink.models import Batch
+    from uplink.outbox import Projection, mark_sent, project_all, sendable
+    from uplink.status import record_ok
+
+    project_all(town, Projection(code), at)
+    sent = 0
+    while events := sendable(town, code, 200):
+        hub.authenticate(hub_db, token, at)
+        batch = Batch(code, tuple(e.event for e in events))
+        key = f"demo-{code}-{events[0].row}"
+        results = hub.ingest(hub_db, code, batch, at, key=key, body_hash=key)
+        with write(town):
+            mark_sent(
+                town, [(e.row, r.result.value) for e, r in zip(events, results, strict=True)], at
+            )
+            record_ok(town, at, len(events))
+        sent += len(events)
+    return sent
+
+
+# The warning: an orange 暴雨 warning over the first two townships, WARNING_LEAD before "now".
+WARNING_LEAD = timedelta(minutes=12)
+WARNED = 2  # the first two townships lie in its area; the offline one does not
+# Per warned township: how it takes the inbox, the share of people who answer yes and how
+# fast (mean minutes); the rest are silent, a few say no (see _play_call).
+WARNED_CALLS = (("push", 0.82, 3.0), ("poll", 0.6, 7.0))
+COUNTY_OPERATOR = "区应急值班员"
+WARNING = {
+    "event": "暴雨",
+    "headline": "西湖区气象台发布暴雨橙色预警信号",
+    "description": (
+        "受强对流云团影响，预计未来6小时青山街道、和平街道累计降雨量将达80毫米以上，"
+        "局地伴有短时强降水和雷暴大风。"
+    ),
+    "instruction": "请立即到岗带班，排查低洼地带和地质灾害隐患点，做好群众转移准备。",
+}
+DIRECTIVE = {
+    "title": "关于做好强降雨防范应对工作的通知",
+    "text": (
+        "各街道：区气象台已发布暴雨橙色预警。请立即启动防汛应急响应，落实领导带班和24小时值班，"
+        "全面排查低洼易涝点、地下空间和在建工地，于2小时内反馈部署情况。"
+    ),
+    "reply": "已启动防汛Ⅳ级应急响应，党工委书记带班；排查低洼易涝点12处，预置抢险队员30人。",
+}
+
+
+def _county_warning(
+    hub_db: Database, towns: Path, tokens: dict[str, str], end: datetime
+) -> list[str]:
+    """The county issues an orange 暴雨 warning over the first two townships and a directive
+    with it; each township takes them from its inbox (one poked, one polling) through the
+    protocol's own puller, its 叫应 starts on receipt and runs until ``end`` (some answer,
+    some stay silent), the first replies to the directive, and everything goes up: the hub's
+    ``hub alert`` and console show each township's 叫应. Returns the summary's lines."""
+    from uplink import alerts, downlink, hub
+
+    start = end - WARNING_LEAD
+    clock = FixedClock(start)
+    warned = COUNTY_TOWNSHIPS[:WARNED]
+    spec = alerts.AlertSpec(
+        event=WARNING["event"],
+        severity="Severe",
+        urgency="Expected",
+        certainty="Likely",
+        headline=WARNING["headline"],
+        description=WARNING["description"],
+        instruction=WARNING["instruction"],
+        area_desc="、".join(name for _code, name in warned),
+        area_codes=tuple(code for code, _name in warned),
+        expires=end + timedelta(hours=6),
+        sender_name=COUNTY[1],
+    )
+    with write(hub_db):
+        record = alerts.issue(hub_db, clock, COUNTY_OPERATOR, spec, sender_code=COUNTY[0])
+        units = downlink.fan_out_alert(hub_db, clock.now(), record)
+        clock.advance(minutes=1)
+        directive, _sent = downlink.issue_directive(
+            hub_db,
+            clock.now(),
+            COUNTY_OPERATOR,
+            sender=COUNTY[0],
+            sender_name=COUNTY[1],
+            title=DIRECTIVE["title"],
+            text=DIRECTIVE["text"],
+            reply_by=clock.now() + timedelta(hours=2),
+            alert=record.identifier,
+            units=units,
+        )
+    rng = random.Random(record.identifier)
+    for index, (code, _name) in enumerate(warned):
+        via, share, speed = WARNED_CALLS[index]
+        town = connect(towns / f"{code}.db")
+        try:
+            at = FixedClock(start + timedelta(minutes=1, seconds=30 + 90 * index))
+            _pull(hub_db, town, code, tokens[code], at, via)
+            _send_up(hub_db, town, code, tokens[code], at.now())  # the receipt (签收)
+            _play_call(town, at, rng, record.identifier, share, speed, end)
+            if index == 0:
+                from uplink import directives
+
+                at.set(start + timedelta(minutes=9))
+                directives.reply(town, at, OPERATORS[0], directive, DIRECTIVE["reply"])
+            at.set(end)
+            _deliver(town, at)
+            _send_up(hub_db, town, code, tokens[code], end)
+        finally:
+            town.close()
+    view = hub.alert_view(hub_db, record.identifier, end, timedelta(minutes=15))
+    lines = [
+        _("{title} {id} sent down to {units}: dutydesk hub alert {id}").format(
+            title=f"{record.colour.label_zh if record.colour else ''}{record.event}",
+            id=record.identifier,
+            units=", ".join(units),
+        )
+    ]
+    for row in view.units:
+        lines.append(
+            _("{code} {name}: call-and-answer {yes}/{total} answered yes, {silent} silent").format(
+                code=row.unit,
+                name=row.name,
+                yes=row.yes,
+                total=row.total,
+                silent=row.not_answered,
+            )
+        )
+    return lines
+
+
+def _pull(
+    hub_db: Database, town: Database, code: str, token: str, clock: FixedClock, via: str
+) -> None:
+    """The township's engine pulling its inbox from the hub, through the protocol's own
+    :class:`uplink.downlink.Puller`; the HTTP exchange is answered in-process by the hub's
+    functions (what ``serve --hub`` does for ``GET /v1/units/{code}/inbox``)."""
+    import asyncio
+
+    import httpx
+
+    from uplink import downlink, hub
+    from uplink.callanswer_rules import WarningRules
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        hub.authenticate(
+            hub_db, request.headers["Authorization"].removeprefix("Bearer "), clock.now()
+        )
+        after = downlink.check_cursor(request.url.params.get("after"))
+        limit = downlink.check_limit(request.url.params.get("limit"))
+        items, following = downlink.inbox(hub_db, code, after, limit)
+        return httpx.Response(200, json=downlink.inbox_json(code, items, following, limit))
+
+    async def pull() -> downlink.PullReport:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            puller = downlink.Puller(
+                f"http://127.0.0.1:{COUNTY_PORT}",
+                token,
+                code,
+                clock,
+                client=client,
+                rules=WarningRules(),
+                policy=Policy(shift_leads=tuple(SHIFT_LEADS)),
+            )
+            return await puller.pull(town, via="push" if via == "push" else "poll")
+
+    report = asyncio.run(pull())
+    assert report.error is None and not report.refused, report
+
+
+def _play_call(
+    db: Database,
+    clock: FixedClock,
+    rng: random.Random,
+    identifier: str,
+    share: float,
+    speed: float,
+    end: datetime,
+) -> None:
+    """A 叫应 from its start until ``end``, minute by minute: the engine sends (and escalates
+    silence), each person called answers yes with ``share`` after an exponential delay of mean
+    ``speed`` minutes, a few say no, the rest stay silent."""
+    from mobilization import recipient_rows, record_answer
+    from uplink.callanswer import call_of
+
+    progress = call_of(db, identifier)
+    assert progress is not None, identifier
+    planned: dict[int, tuple[float, bool] | None] = {}
+    minute = 0
+    while (now := clock.now()) < end:
+        _deliver(db, clock)
+        for row in recipient_rows(db, progress.mobilization_id):
+            rid = int(row["id"])
+            if rid not in planned:
+                roll = rng.random()
+                answer = roll < share or roll > 0.97
+                planned[rid] = (
+                    (minute + rng.expovariate(1 / speed), roll < share) if answer else None
+                )
+            plan = planned[rid]
+            if plan is not None and plan[0] <= minute and row["answered_at"] is None:
+                record_answer(db, clock, "sms", yes=plan[1], via="sms", recipient_id=rid)
+        minute += 1
+        clock.set(min(now + timedelta(minutes=1), end))
 
 
 LATE_TOWNSHIP = 0  # its fortnight has one initial report sent late (迟报)

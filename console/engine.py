@@ -45,6 +45,15 @@ the engine stops or loses the lease; what it had armed is only a wake-up: the cl
 every moment fire once, whoever fires it. What keeps drills from firing or reminding is in
 :attr:`Engine.drill_error`; a drill never holds back a real call-out.
 
+The downlink (with ``[uplink]``): the engine pulls the unit's inbox from the hub (alerts and
+directives sent down, :class:`uplink.downlink.Puller`) every ``[uplink] poll_seconds`` and at
+once when the hub pokes (``POST /v1/inbox/poke`` calls :meth:`Engine.poke`); each item is
+taken in one transaction with the cursor's move, and a new alert starts its 叫应 there
+(:func:`uplink.downlink.take_item`). What keeps it from pulling is in
+:attr:`Engine.downlink_error`. At a hub (``[hub] enabled``) the engine pokes each unit with a
+push URL as soon as its inbox gained items (a failed poke is not retried: the unit polls). The
+sweep also marks directives whose reply is overdue (:func:`uplink.directives.sweep_overdue`).
+
 Never silently stopped: :func:`pending_work` says what a console that runs the engine would
 leave waiting if it quit, :func:`start_headless` and :func:`hand_over` pass the lease to a
 detached ``dutydesk serve`` so escalations go on, and :func:`paused_text` is what the dashboard
@@ -55,6 +64,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -95,9 +105,10 @@ from store.clock import Clock, SystemClock
 from store.db import Database, SQLError, connect, write
 from store.errors import DatabaseBusy, DutydeskError, InvalidInput
 from store.i18n import _
-from uplink import sitreps
+from uplink import directives, sitreps
 
 if TYPE_CHECKING:
+    from uplink.downlink import Puller
     from uplink.drain import Drain
 
 SWEEP_BATCH = 500
@@ -143,6 +154,14 @@ class EngineOptions:
     # How often the drill worker looks (cheaply) whether another process changed the
     # schedules or the plans, to arm their jobs again.
     drill_look_s: float = 5.0
+
+
+def _warm_for_alerts() -> None:
+    """Load what taking a warning needs (the CAP schema compiled, the 叫应's modules)."""
+    from uplink import cap
+
+    importlib.import_module("uplink.callanswer")
+    cap.schema()
 
 
 def routing_for(
@@ -314,6 +333,13 @@ class Engine:
         self.drain: Drain | None = None  # the uplink's drain, while the loop runs it
         self.uplink_error: str | None = None  # why the uplink cannot run (a bad token file...)
         self._token_stamp: tuple[int, int] | None = None  # the token file's mtime and size
+        # --- the downlink (alerts and directives from the hub; see _downlink)
+        self.puller: Puller | None = None
+        self.downlink_error: str | None = None  # why the inbox cannot be pulled, if it cannot
+        self.pulls = 0  # pulls done (for tests and the benchmark)
+        self.pokes_sent = 0  # pokes this hub sent to its units
+        self._poked: asyncio.Event | None = None
+        self._pull_token_stamp: tuple[int, int] | None = None
         # --- drills (see the module docstring)
         self.drill_error: str | None = None  # why drills cannot fire or remind, if they cannot
         self.drills_fired = 0  # runs this engine started from schedules (on time or late)
@@ -357,6 +383,12 @@ class Engine:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def poke(self) -> None:
+        """Pull the inbox from the hub now (thread-safe): the hub said something waits."""
+        if self._loop is not None and self._poked is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self._loop.call_soon_threadsafe(self._poked.set)
+
     # --- the loop
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; gives the lease back and closes the senders on the way out."""
@@ -376,6 +408,11 @@ class Engine:
         self._ahead_max = max(1, sum(s.concurrency for s in self.senders.values()))
         flusher = asyncio.ensure_future(self._flusher(outcomes))
         uplink = asyncio.ensure_future(self._uplink(stop)) if self.config.uplink.enabled else None
+        self._poked = asyncio.Event()
+        downlink = (
+            asyncio.ensure_future(self._downlink(stop)) if self.config.uplink.enabled else None
+        )
+        pushes = asyncio.ensure_future(self._pushes(stop)) if self.config.hub.enabled else None
         self._drill_kick = asyncio.Event()
         self._drill_closing = False
         drills = asyncio.ensure_future(self._drills())
@@ -417,13 +454,16 @@ class Engine:
             await asyncio.wait([drills])
             await self._drills_end()
             self._drills_close()
-            if uplink is not None:
-                # A batch on the wire when the stop came is sent again next time, same ids.
-                done, _pending = await asyncio.wait([uplink], timeout=self.options.drain_s)
+            # A batch on the wire when the stop came is sent again next time, same ids; an
+            # inbox item is taken in one transaction with its cursor, or not at all.
+            for task in (uplink, downlink, pushes):
+                if task is None:
+                    continue
+                done, _pending = await asyncio.wait([task], timeout=self.options.drain_s)
                 if not done:
-                    uplink.cancel()
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await uplink
+                        await task
             await self._drain(outcomes)
             # The flusher commits what came back last, then ends; a database that keeps
             # refusing must not hold the stop for ever.
@@ -493,6 +533,135 @@ class Engine:
             return self.options.uplink_s
         return 0.0 if report.more else self.options.uplink_s
 
+    # --- the downlink: alerts and directives from the hub, and this hub's pokes
+    async def _downlink(self, stop: asyncio.Event) -> None:
+        """Pull the inbox every ``[uplink] poll_seconds`` and at once on a poke (a task of the
+        loop, while this engine holds the lease). A failed pull is tried again sooner, within
+        the poll, backing off; what went wrong is in :attr:`downlink_error`."""
+        assert self._poked is not None
+        db = connect(self.db_path, migrate=False)
+        poll = float(self.config.uplink.poll_seconds)
+        # Compile the CAP schema and load the 叫应 now, off the loop, so the first warning does
+        # not pay for them: 0.4-1.3 s of CPU per township, 16 s for the last of 20 townships
+        # sharing two cores against 3 s warm (bench.warnings).
+        await asyncio.to_thread(_warm_for_alerts)
+        try:
+            via = "poll"
+            while not stop.is_set():
+                pause = self.options.uplink_s
+                if self.state == "here":
+                    try:
+                        pause = await self._pull(db, via, poll)
+                    except Exception as exc:  # noqa: BLE001 - the loop must outlive a bug
+                        self.downlink_error = self.last_error = _(
+                            "the inbox cannot be taken: {error}"
+                        ).format(error=f"{type(exc).__name__}: {exc}")
+                        pause = min(poll, 5.0)
+                waiters = [
+                    asyncio.ensure_future(self._poked.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+                via = "push" if self._poked.is_set() else "poll"
+                self._poked.clear()
+        finally:
+            if self.puller is not None:
+                with contextlib.suppress(Exception):
+                    await self.puller.aclose()
+                self.puller = None
+            db.close()
+
+    async def _pull(self, db: Database, via: str, poll: float) -> float:
+        """One pull; returns how long to wait for the next (unless poked)."""
+        from uplink.downlink import Puller, link_state
+
+        stamp = _stamp(self.config.uplink.token_file)
+        if self.puller is not None and stamp != self._pull_token_stamp:
+            await self.puller.aclose()
+            self.puller = None
+        if self.puller is None:
+            self._pull_token_stamp = stamp
+            try:
+                unit = uplink_unit(db, self.config)
+                token = uplink_token(self.config)
+            except DutydeskError as exc:
+                self.downlink_error = self.last_error = str(exc)
+                return min(poll, 5.0)
+            if unit is None or token is None or self.config.uplink.url is None:
+                self.downlink_error = _("the inbox cannot be pulled: no unit code or no token")
+                return min(poll, 5.0)
+            self.puller = Puller(
+                self.config.uplink.url,
+                token,
+                unit,
+                self.clock,
+                timeout_s=self.config.uplink.timeout_s,
+                rules=self.config.warning,
+                policy=self.config.policy,
+            )
+        try:
+            report = await self.puller.pull(db, via=via)
+        except (DutydeskError, SQLError) as exc:
+            self.downlink_error = self.last_error = str(exc)
+            return min(poll, 5.0)
+        self.pulls += 1
+        if report.error is not None:
+            self.downlink_error = self.last_error = report.error
+            failures = int(link_state(db)["failures"])
+            return min(poll, self.config.uplink.backoff_max_s, float(2 ** min(failures, 10)))
+        self.downlink_error = None
+        if report.received and self.on_change is not None:
+            self.on_change()
+        if report.received:
+            self.wake()  # a 叫应 may have started: its messages go out now
+        return poll
+
+    async def _pushes(self, stop: asyncio.Event) -> None:
+        """At a hub: poke each unit with a push URL when its inbox gained items (a task of the
+        loop, while this engine holds the lease). A poke that fails is not retried: the unit
+        pulls on its own every poll."""
+        import httpx
+
+        from uplink.downlink import poke_request, poked, push_targets
+
+        db = connect(self.db_path, migrate=False)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(2.0))
+        try:
+            while not stop.is_set():
+                if self.state == "here":
+                    try:
+                        targets = push_targets(db)
+                    except (DutydeskError, SQLError) as exc:  # busy: next time
+                        self.last_error = str(exc)
+                        targets = []
+                    if targets:
+                        await asyncio.gather(
+                            *(self._poke_one(client, db, t, poke_request, poked) for t in targets)
+                        )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.options.uplink_s)
+        finally:
+            await client.aclose()
+            db.close()
+
+    async def _poke_one(
+        self, client: Any, db: Database, target: Any, request: Any, done: Any
+    ) -> None:
+        import httpx
+
+        url, body, headers = request(target, self.clock.now().timestamp())
+        with contextlib.suppress(httpx.HTTPError):
+            await client.post(url, content=body, headers=headers)
+            self.pokes_sent += 1
+        try:
+            done(db, self.clock.now(), target)
+        except (DutydeskError, SQLError) as exc:
+            self.last_error = str(exc)
+
     def _renew(self, db: Database) -> bool:
         now = self.clock.now()
         try:
@@ -539,6 +708,7 @@ class Engine:
         except DutydeskError as exc:
             self.last_error = str(exc)
         self._sitreps(db)
+        self._directives(db)
         try:
             # Sign the audit chain's head (when it moved), so a history rewritten without the
             # key file is detected later; a broken chain is reported, and the engine goes on.
@@ -553,6 +723,29 @@ class Engine:
         it on the first sweep failed when the process was out of file descriptors."""
         try:
             overdue = sitreps.sweep(db, self.clock, self.config.sitrep)
+        except (DutydeskError, OSError) as exc:
+            self.last_error = str(exc)
+            return
+        if overdue and self.on_change is not None:
+            self.on_change()
+
+    def _directives(self, db: Database) -> None:
+        """Write a ``directive_overdue`` entry once for each directive whose reply is overdue
+        (the consoles' notices make it a toast and the bell); at a hub, flag once each unit
+        whose 叫应 has not started within ``[hub] call_start_minutes`` of a warning."""
+        try:
+            overdue = bool(directives.sweep_overdue(db, self.clock))
+            if self.config.hub.enabled:
+                from uplink.hub import flag_overdue
+
+                overdue |= bool(
+                    flag_overdue(
+                        db,
+                        self.clock.now(),
+                        self.config.hub.call_start,
+                        call_levels=self.config.warning.call_levels,
+                    )
+                )
         except (DutydeskError, OSError) as exc:
             self.last_error = str(exc)
             return

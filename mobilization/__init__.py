@@ -139,6 +139,7 @@ if TYPE_CHECKING:
         remove_node,
         resolve,
         shown_ref,
+        store_tree,
         subtree,
         tree_to_json,
     )
@@ -209,6 +210,7 @@ _WHERE: dict[str, str] = {
     "get_node": "mobilization.trees",
     "get_tree": "mobilization.trees",
     "import_tree": "mobilization.trees",
+    "store_tree": "mobilization.trees",
     "adopt_legacy_secret": "mobilization.acks",
     "read_token": "mobilization.acks",
     "levels": "mobilization.trees",
@@ -313,6 +315,7 @@ __all__ = [
     "get_node",
     "get_tree",
     "import_tree",
+    "store_tree",
     "adopt_legacy_secret",
     "read_token",
     "levels",

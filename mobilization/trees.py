@@ -1226,6 +1226,28 @@ def import_tree(
             ),
             "file",
         ) from exc
+    return store_tree(db, clock, operator, name, data, replace=replace, source=path.name)
+
+
+def store_tree(
+    db: Database,
+    clock: Clock,
+    operator: str,
+    tree: str,
+    data: Any,
+    *,
+    replace: bool = False,
+    source: str | None = None,
+) -> list[TreeNode]:
+    """Store the nested tree ``data`` (the JSON form :func:`import_tree` reads) as ``tree``,
+    all or nothing, with one ``tree_imported`` audit entry; what a tree built by the program
+    (the 叫应's, from the jurisdiction) is stored with.
+
+    Raises:
+        ImportRejected: a node with a bad field (naming node and field).
+        InvalidInput: the tree exists and ``replace`` is false.
+    """
+    name = _tree_name(tree)
     drafts = parse_tree_json(db, data)
     now = to_iso(clock.now())
     with write(db):
@@ -1235,7 +1257,7 @@ def import_tree(
             at=now,
             operator=operator,
             kind="tree_imported",
-            data={"tree": name, "nodes": len(drafts), "replaced": replaced, "file": path.name},
+            data={"tree": name, "nodes": len(drafts), "replaced": replaced, "file": source},
         )
     return get_tree(db, name)
 
@@ -1255,6 +1277,7 @@ __all__ = [
     "get_tree",
     "has_channel",
     "import_tree",
+    "store_tree",
     "levels",
     "list_trees",
     "parse_tree_json",

@@ -1016,6 +1016,188 @@ def _m16_sitreps(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m17_warnings(conn: sqlite3.Connection) -> None:
+    """Warnings (CAP 1.2 alerts) and directives down the chain, and the 叫应 that answers them.
+
+    A unit's side: ``alerts`` holds one row per CAP message, issued here or received from
+    above, with the fields the lists need and the XML exactly as validated; ``thread`` is the
+    identifier of the first message of an Update/Cancel chain (its own for an Alert), and
+    ``superseded_by``/``cancelled_at`` close a message. ``call_state``/``call_reason`` are the
+    automatic 叫应 decision for a received alert (started, or skipped and why).
+    ``directives`` are the notices and orders (通知/指令) received, with their reply;
+    ``downlink_cursor`` is how far the unit pulled its inbox at the hub; ``call_answers``
+    links a mobilization to the alert it calls for (a 叫应).
+
+    The hub's side: ``hub_down`` is each unit's inbox (the id is the cursor);
+    ``hub_directives`` the directives the hub sent; ``hub_alert_units`` and
+    ``hub_directive_units`` the per-unit receipts, 叫应 figures and replies; ``hub_units``
+    gains the unit's ``push_url`` and how far its inbox was announced to it (``poked_id``).
+    Also an index of the report obligations not yet alerted (the engine's idle sweep).
+    """
+    _run_script(
+        conn,
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            identifier TEXT NOT NULL UNIQUE,
+            sender TEXT NOT NULL,
+            sent TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('Actual', 'Exercise', 'System', 'Test', 'Draft')),
+            msg_type TEXT NOT NULL
+                CHECK (msg_type IN ('Alert', 'Update', 'Cancel', 'Ack', 'Error')),
+            scope TEXT NOT NULL CHECK (scope IN ('Public', 'Restricted', 'Private')),
+            refs TEXT NOT NULL DEFAULT '',
+            thread TEXT NOT NULL,
+            event TEXT NOT NULL,
+            category TEXT NOT NULL,
+            colour TEXT CHECK (colour IS NULL OR colour IN ('red', 'orange', 'yellow', 'blue')),
+            severity TEXT NOT NULL
+                CHECK (severity IN ('Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown')),
+            urgency TEXT NOT NULL
+                CHECK (urgency IN ('Immediate', 'Expected', 'Future', 'Past', 'Unknown')),
+            certainty TEXT NOT NULL
+                CHECK (certainty IN ('Observed', 'Likely', 'Possible', 'Unlikely', 'Unknown')),
+            headline TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            instruction TEXT NOT NULL DEFAULT '',
+            area_desc TEXT NOT NULL DEFAULT '',
+            area_codes TEXT NOT NULL DEFAULT '[]',
+            polygons TEXT NOT NULL DEFAULT '[]',
+            effective TEXT,
+            onset TEXT,
+            expires TEXT,
+            xml BLOB NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('issued', 'received')),
+            via TEXT CHECK (via IS NULL OR via IN ('push', 'poll', 'import')),
+            issued_by TEXT,
+            received_at TEXT NOT NULL,
+            cancelled_at TEXT,
+            superseded_by TEXT,
+            call_state TEXT CHECK (call_state IS NULL OR call_state IN ('started', 'skipped')),
+            call_reason TEXT,
+            call_at TEXT,
+            CHECK ((origin = 'issued') = (via IS NULL))
+        );
+        CREATE INDEX alerts_thread ON alerts(thread, id);
+        CREATE INDEX alerts_received ON alerts(received_at, id);
+        CREATE INDEX alerts_open ON alerts(expires)
+            WHERE cancelled_at IS NULL AND superseded_by IS NULL;
+        CREATE TABLE directives (
+            id TEXT PRIMARY KEY,
+            sender TEXT NOT NULL,
+            sender_name TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            sent_at TEXT NOT NULL,
+            reply_by TEXT,
+            action TEXT NOT NULL DEFAULT 'none' CHECK (action IN ('none', 'case', 'task')),
+            alert TEXT,
+            exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise IN (0, 1)),
+            via TEXT NOT NULL CHECK (via IN ('push', 'poll', 'import')),
+            received_at TEXT NOT NULL,
+            incident_id INTEGER REFERENCES incidents(id),
+            task_id INTEGER REFERENCES tasks(id),
+            reply TEXT,
+            replied_by TEXT,
+            replied_at TEXT,
+            overdue_at TEXT,
+            CHECK ((reply IS NULL) = (replied_at IS NULL))
+        );
+        CREATE INDEX directives_received ON directives(received_at, id);
+        CREATE INDEX directives_due ON directives(reply_by)
+            WHERE replied_at IS NULL AND overdue_at IS NULL AND reply_by IS NOT NULL;
+        CREATE TABLE downlink_cursor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            after INTEGER NOT NULL DEFAULT 0,
+            pulled_at TEXT,
+            poked_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE TABLE call_answers (
+            mobilization_id INTEGER PRIMARY KEY REFERENCES mobilizations(id),
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            started_at TEXT NOT NULL,
+            started_by TEXT NOT NULL,
+            auto INTEGER NOT NULL CHECK (auto IN (0, 1)),
+            exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise IN (0, 1)),
+            stopped_at TEXT
+        );
+        CREATE INDEX call_answers_alert ON call_answers(alert_id);
+        ALTER TABLE hub_units ADD COLUMN push_url TEXT;
+        ALTER TABLE hub_units ADD COLUMN poked_id INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE hub_units ADD COLUMN poked_at TEXT;
+        CREATE TABLE hub_down (
+            id INTEGER PRIMARY KEY,
+            unit TEXT NOT NULL REFERENCES hub_units(code),
+            kind TEXT NOT NULL CHECK (kind IN ('alert', 'directive')),
+            ref TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (unit, kind, ref)
+        );
+        CREATE INDEX hub_down_unit ON hub_down(unit, id);
+        CREATE TABLE hub_directives (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            attachments TEXT NOT NULL DEFAULT '[]',
+            reply_by TEXT,
+            action TEXT NOT NULL DEFAULT 'none' CHECK (action IN ('none', 'case', 'task')),
+            alert TEXT,
+            exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise IN (0, 1)),
+            sent_at TEXT NOT NULL,
+            sent_by TEXT NOT NULL
+        );
+        CREATE INDEX hub_directives_sent ON hub_directives(sent_at);
+        CREATE TABLE hub_alert_units (
+            identifier TEXT NOT NULL,
+            unit TEXT NOT NULL REFERENCES hub_units(code),
+            sent_at TEXT,
+            received_at TEXT,
+            via TEXT CHECK (via IS NULL OR via IN ('push', 'poll', 'import')),
+            call_state TEXT CHECK (call_state IS NULL OR call_state IN ('started', 'skipped')),
+            call_reason TEXT,
+            call_started_at TEXT,
+            call_mobilization TEXT,
+            exercise INTEGER NOT NULL DEFAULT 0 CHECK (exercise IN (0, 1)),
+            total INTEGER NOT NULL DEFAULT 0,
+            yes INTEGER NOT NULL DEFAULT 0,
+            no INTEGER NOT NULL DEFAULT 0,
+            silent INTEGER NOT NULL DEFAULT 0,
+            first_answer_at TEXT,
+            last_change_at TEXT,
+            flag TEXT,
+            flagged_at TEXT,
+            data TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (identifier, unit)
+        );
+        CREATE INDEX hub_alert_units_unit ON hub_alert_units(unit, identifier);
+        CREATE INDEX hub_alert_units_mob ON hub_alert_units(unit, call_mobilization)
+            WHERE call_mobilization IS NOT NULL;
+        CREATE INDEX hub_alert_units_unstarted ON hub_alert_units(sent_at)
+            WHERE call_started_at IS NULL AND flag IS NULL;
+        CREATE TABLE hub_directive_units (
+            directive TEXT NOT NULL,
+            unit TEXT NOT NULL REFERENCES hub_units(code),
+            sent_at TEXT,
+            received_at TEXT,
+            replied_at TEXT,
+            replied_by TEXT,
+            reply TEXT,
+            PRIMARY KEY (directive, unit)
+        );
+        CREATE INDEX hub_directive_units_unit ON hub_directive_units(unit, directive);
+        -- The engine's idle report sweep looks only at obligations not yet alerted: without
+        -- this it read every one long overdue and already alerted (bench.sitreps).
+        CREATE INDEX sitrep_obligations_unalerted ON sitrep_obligations(due_at)
+            WHERE met_at IS NULL AND cancelled = 0 AND alerted_at IS NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _m1_core,
     _m2_search_and_lease,
@@ -1033,5 +1215,6 @@ MIGRATIONS: list[Migration] = [
     _m14_drills,
     _m15_search_kinds,
     _m16_sitreps,
+    _m17_warnings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -638,6 +638,9 @@ def _refusal(unit: str, event: UplinkEvent, payload: str) -> str | None:
         Kind.ROLLUP: "rollup",
         Kind.AUDIT_HEAD: UNIT_SUBJECT,
         Kind.HANDOVER: UNIT_SUBJECT,
+        Kind.ALERT_RECEIVED: "alert",
+        Kind.DIRECTIVE_RECEIVED: "directive",
+        Kind.DIRECTIVE_REPLIED: "directive",
     }.get(kind, "case" if kind in _CASE_KINDS else None)
     if expected is not None and prefix != expected:
         return _("a {kind} event cannot be about {subject}").format(
@@ -662,6 +665,54 @@ def _refusal(unit: str, event: UplinkEvent, payload: str) -> str | None:
             return "payload: " + _("not a signed audit head: {error}").format(error=exc)
     elif kind is Kind.RESYNC:
         return _resync_problem(event)
+    elif kind is Kind.ALERT_RECEIVED:
+        return _receipt_problem(event, "alert")
+    elif kind in (Kind.DIRECTIVE_RECEIVED, Kind.DIRECTIVE_REPLIED):
+        return _receipt_problem(event, "directive")
+    return None
+
+
+_VIAS = ("push", "poll", "import")
+_CALL_STATES = ("started", "skipped")
+
+
+def _receipt_problem(event: UplinkEvent, what: str) -> str | None:
+    """Why an ``alert_received``, ``directive_received`` or ``directive_replied`` event is
+    refused, or ``None`` (the fields the hub applies; the rest is kept as sent)."""
+    payload = event.payload
+    ref = payload.get(what)
+    if ref is not None and str(ref) != subject_ref(event.subject):
+        words = (
+            _("must be the alert of the subject")
+            if what == "alert"
+            else _("must be the directive of the subject")
+        )
+        return f"payload.{what}: " + words
+    times = ["received_at"] if event.kind is not Kind.DIRECTIVE_REPLIED else ["replied_at"]
+    for name in times:
+        if payload.get(name) is not None and not _is_time(payload.get(name)):
+            return f"payload.{name}: " + _("must be an ISO-8601 time with its offset")
+    via = payload.get("via")
+    if via is not None and via not in _VIAS:
+        return "payload.via: " + _("must be one of {values}").format(values=", ".join(_VIAS))
+    if event.kind is Kind.DIRECTIVE_REPLIED:
+        reply = payload.get("reply")
+        if not isinstance(reply, str) or not reply.strip():
+            return "payload.reply: " + _("must be a non-empty string")
+    call = payload.get("call")
+    if call is not None:
+        if not isinstance(call, dict):
+            return "payload.call: " + _("must be a JSON object or null")
+        state = call.get("state")
+        if "started" in call and not isinstance(call.get("started"), bool):
+            return "payload.call.started: " + _("must be true or false")
+        if state is not None and state not in _CALL_STATES:
+            return "payload.call.state: " + _("must be one of {values}").format(
+                values=", ".join(_CALL_STATES)
+            )
+        for name in ("at", "started_at"):
+            if call.get(name) is not None and not _is_time(call.get(name)):
+                return f"payload.call.{name}: " + _("must be an ISO-8601 time with its offset")
     return None
 
 
@@ -717,6 +768,9 @@ class _Ingest:
         self.mobilizations: dict[str, dict[str, Any]] = {}
         self.rollups: dict[str, dict[str, Any]] = {}
         self.reports: list[dict[str, Any]] = []
+        self.alert_units: dict[str, dict[str, Any]] = {}  # identifier -> receipt
+        self.alert_calls: dict[str, dict[str, Any]] = {}  # identifier -> its 叫应's figures
+        self.directive_units: dict[str, dict[str, Any]] = {}  # directive -> receipt/reply
         self.head: str | None = None
         self.changed = False
         self.subjects: dict[str, _Subject] = {}
@@ -833,6 +887,10 @@ class _Ingest:
             }
         elif event.kind is Kind.RESYNC:
             self._resync(subject, event)
+        elif event.kind is Kind.ALERT_RECEIVED:
+            self._alert_received(event)
+        elif event.kind in (Kind.DIRECTIVE_RECEIVED, Kind.DIRECTIVE_REPLIED):
+            self._directive(event)
         # a handover is kept in hub_events only: the unit's received timeline
 
     def _case(self, seq: int, at: str, case: dict[str, Any]) -> None:
@@ -880,6 +938,76 @@ class _Ingest:
             "updated_at": _norm_time(event.at),
             "data": _dumps(payload),
         }
+        alert = payload.get("alert")
+        if isinstance(alert, str) and alert:
+            given = payload.get("answers")
+            answers: dict[str, Any] = given if isinstance(given, dict) else {}
+            first = answers.get("first_at")
+            self.alert_calls[alert] = {
+                "identifier": alert,
+                "unit": self.unit,
+                "call_started_at": _norm_time(payload["created_at"]),
+                "call_mobilization": ref,
+                "exercise": int(bool(payload.get("exercise", False))),
+                "total": int(counts.get("total", 0)),
+                "yes": int(counts.get("yes", 0)),
+                "no": int(counts.get("no", 0)),
+                "silent": int(counts.get("silent", 0)),
+                "first_answer_at": _norm_time(str(first)) if _is_time(first) else None,
+                "last_change_at": _norm_time(event.at),
+                "answers": _dumps(answers),
+            }
+
+    def _alert_received(self, event: UplinkEvent) -> None:
+        """A unit's receipt (签收) of an alert, with whether its 叫应 started or why not."""
+        payload = event.payload
+        given = payload.get("call")
+        call: dict[str, Any] = given if isinstance(given, dict) else {}
+        received = payload.get("received_at") or event.at
+        # {"state": "started"|"skipped", ...} or W4's decision {"started": bool, "reason", ...}
+        state = call.get("state")
+        if state is None and isinstance(call.get("started"), bool):
+            state = "started" if call["started"] else "skipped"
+        at = call.get("started_at") or call.get("at")
+        started = at if state == "started" and _is_time(at) else None
+        mobilization = call.get("mobilization")
+        reason = call.get("reason") if state != "started" else None
+        if reason is not None and call.get("detail"):
+            reason = f"{reason}: {call['detail']}"
+        self.alert_units[subject_ref(event.subject)] = {
+            "identifier": subject_ref(event.subject),
+            "unit": self.unit,
+            "received_at": _norm_time(received),
+            "via": payload.get("via"),
+            "call_state": state,
+            "call_reason": str(reason)[:500] if reason is not None else None,
+            "call_started_at": _norm_time(started) if started else None,
+            "call_mobilization": str(mobilization) if mobilization is not None else None,
+            "exercise": int(bool(payload.get("exercise", False))),
+            "data": _dumps(payload),
+        }
+
+    def _directive(self, event: UplinkEvent) -> None:
+        payload = event.payload
+        ref = subject_ref(event.subject)
+        row = self.directive_units.setdefault(
+            ref,
+            {
+                "directive": ref,
+                "unit": self.unit,
+                "received_at": None,
+                "replied_at": None,
+                "replied_by": None,
+                "reply": None,
+            },
+        )
+        if event.kind is Kind.DIRECTIVE_RECEIVED:
+            row["received_at"] = _norm_time(payload.get("received_at") or event.at)
+        else:
+            row["replied_at"] = _norm_time(payload.get("replied_at") or event.at)
+            row["replied_by"] = payload.get("replied_by")
+            row["reply"] = payload.get("reply")
+            row["received_at"] = row["received_at"] or row["replied_at"]
 
     def _resync(self, subject: _Subject, event: UplinkEvent) -> None:
         """The unit has only up to ``known``: what it sent after that is superseded, and its
@@ -1003,6 +1131,7 @@ class _Ingest:
                 " :channel, :at, :received_at, :name, :data)",
                 self.reports,
             )
+        self._flush_alerts()
         conn.executemany(
             "INSERT INTO hub_subjects (unit, subject, seq, event_id) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(unit, subject) DO UPDATE SET seq = excluded.seq,"
@@ -1019,6 +1148,61 @@ class _Ingest:
                 " WHERE code = ?",
                 (self.now, self.head, self.unit),
             )
+
+    def _flush_alerts(self) -> None:
+        """The receipts and the 叫应 figures of alerts, and directives' receipts and replies."""
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO hub_alert_units (identifier, unit, received_at, via, call_state,"
+            " call_reason, call_started_at, call_mobilization, exercise, last_change_at, data)"
+            " VALUES (:identifier, :unit, :received_at, :via, :call_state, :call_reason,"
+            " :call_started_at, :call_mobilization, :exercise, :received_at, :data)"
+            " ON CONFLICT(identifier, unit) DO UPDATE SET"
+            " received_at = coalesce(hub_alert_units.received_at, excluded.received_at),"
+            " via = coalesce(hub_alert_units.via, excluded.via),"
+            " call_state = CASE WHEN hub_alert_units.call_state = 'started' THEN 'started'"
+            "  ELSE excluded.call_state END,"
+            " call_reason = CASE WHEN hub_alert_units.call_state = 'started'"
+            "  THEN hub_alert_units.call_reason ELSE excluded.call_reason END,"
+            " call_started_at = coalesce(hub_alert_units.call_started_at,"
+            "  excluded.call_started_at),"
+            " call_mobilization = coalesce(hub_alert_units.call_mobilization,"
+            "  excluded.call_mobilization),"
+            " exercise = excluded.exercise,"
+            " last_change_at = max(coalesce(hub_alert_units.last_change_at, ''),"
+            "  excluded.last_change_at),"
+            " data = excluded.data",
+            list(self.alert_units.values()),
+        )
+        conn.executemany(
+            "INSERT INTO hub_alert_units (identifier, unit, call_state, call_started_at,"
+            " call_mobilization, exercise, total, yes, no, silent, first_answer_at,"
+            " last_change_at, data) VALUES (:identifier, :unit, 'started', :call_started_at,"
+            " :call_mobilization, :exercise, :total, :yes, :no, :silent, :first_answer_at,"
+            " :last_change_at, json_object('answers', json(:answers)))"
+            " ON CONFLICT(identifier, unit) DO UPDATE SET call_state = 'started',"
+            " call_started_at = coalesce(hub_alert_units.call_started_at,"
+            "  excluded.call_started_at),"
+            " call_mobilization = excluded.call_mobilization, exercise = excluded.exercise,"
+            " total = excluded.total, yes = excluded.yes, no = excluded.no,"
+            " silent = excluded.silent,"
+            " first_answer_at = coalesce(excluded.first_answer_at,"
+            "  hub_alert_units.first_answer_at),"
+            " last_change_at = max(coalesce(hub_alert_units.last_change_at, ''),"
+            "  excluded.last_change_at),"
+            " data = json_set(hub_alert_units.data, '$.answers', json(:answers))",
+            list(self.alert_calls.values()),
+        )
+        conn.executemany(
+            "INSERT INTO hub_directive_units (directive, unit, received_at, replied_at,"
+            " replied_by, reply) VALUES (:directive, :unit, :received_at, :replied_at,"
+            " :replied_by, :reply) ON CONFLICT(directive, unit) DO UPDATE SET"
+            " received_at = coalesce(hub_directive_units.received_at, excluded.received_at),"
+            " replied_at = coalesce(excluded.replied_at, hub_directive_units.replied_at),"
+            " replied_by = coalesce(excluded.replied_by, hub_directive_units.replied_by),"
+            " reply = coalesce(excluded.reply, hub_directive_units.reply)",
+            list(self.directive_units.values()),
+        )
 
 
 def _check_key(key: str) -> None:
@@ -1481,3 +1665,479 @@ def rollups_due(
         )
         for v in views
     ]
+
+
+# --- alerts and directives sent down: receipts and 叫应 ------------------------------------------
+
+CALL_LEVELS = ("Severe", "Extreme")  # severities whose receipt must start a 叫应 (by default)
+
+
+class AlertFlag:
+    """Why a unit is flagged in an alert's view (the protocol's words, shown translated)."""
+
+    NOT_RECEIVED = "not_received"  # sent down, no receipt within call_start
+    NOT_STARTED = "not_started"  # received, no 叫应 within call_start of the sending
+    LATE = "late"  # its 叫应 started, but later than call_start after the sending
+
+    LABELS = {
+        NOT_RECEIVED: N_("not received"),
+        NOT_STARTED: N_("call-and-answer not started"),
+        LATE: N_("call-and-answer started late"),
+    }
+
+    @classmethod
+    def label(cls, flag: str | None) -> str:
+        return _(cls.LABELS[flag]) if flag in cls.LABELS else ""
+
+
+@dataclass(frozen=True)
+class AlertUnit:
+    """One unit in an alert's view: received, 叫应 started, answered, how fast, still silent."""
+
+    unit: str
+    name: str
+    sent_at: datetime | None
+    received_at: datetime | None
+    via: str | None
+    call_state: str | None  # started | skipped | None (no word yet)
+    call_reason: str | None  # why not started (the unit's words)
+    call_started_at: datetime | None
+    call_mobilization: str | None
+    mobilization_state: str | None
+    exercise: bool
+    total: int
+    yes: int
+    no: int
+    silent: int
+    first_answer_at: datetime | None
+    median_answer_s: float | None
+    last_change_at: datetime | None
+    waiting_for_s: float | None  # how long the not-yet-answered have waited (since the start)
+    flag: str | None
+    silent_people: tuple[tuple[str, datetime], ...] = ()  # (name, silent since), longest first
+    silent_more: int = 0  # silent people beyond those named
+
+    @property
+    def answered(self) -> int:
+        return self.yes + self.no
+
+    @property
+    def not_answered(self) -> int:
+        """People called who have not answered (yet): silent, escalated or still waiting."""
+        return max(0, self.total - self.yes - self.no)
+
+    @property
+    def first_answer_s(self) -> float | None:
+        if self.first_answer_at is None or self.call_started_at is None:
+            return None
+        return max(0.0, (self.first_answer_at - self.call_started_at).total_seconds())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "name": self.name,
+            "sent_at": _iso(self.sent_at),
+            "received_at": _iso(self.received_at),
+            "via": self.via,
+            "call": {
+                "state": self.call_state,
+                "reason": self.call_reason,
+                "started_at": _iso(self.call_started_at),
+                "mobilization": self.call_mobilization,
+                "mobilization_state": self.mobilization_state,
+                "exercise": self.exercise,
+            },
+            "people": {
+                "total": self.total,
+                "yes": self.yes,
+                "no": self.no,
+                "answered": self.answered,
+                "silent": self.silent,
+                "not_answered": self.not_answered,
+            },
+            "first_answer_at": _iso(self.first_answer_at),
+            "first_answer_s": self.first_answer_s,
+            "median_answer_s": self.median_answer_s,
+            "waiting_for_s": self.waiting_for_s,
+            "silent_people": [
+                {"name": name, "since": to_iso(since)} for name, since in self.silent_people
+            ],
+            "silent_more": self.silent_more,
+            "last_change_at": _iso(self.last_change_at),
+            "flag": self.flag,
+        }
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert sent down, per unit of its area (the county's 叫应 board)."""
+
+    identifier: str
+    event: str | None
+    colour: str | None
+    severity: str | None
+    headline: str | None
+    status: str | None
+    msg_type: str | None
+    sent: datetime | None
+    expires: datetime | None
+    cancelled_at: datetime | None
+    call_start: timedelta
+    units: list[AlertUnit]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        units = self.units
+        return {
+            "units": len(units),
+            "received": sum(1 for u in units if u.received_at is not None),
+            "started": sum(1 for u in units if u.call_state == "started"),
+            "flagged": sum(1 for u in units if u.flag is not None),
+            "people": sum(u.total for u in units),
+            "yes": sum(u.yes for u in units),
+            "no": sum(u.no for u in units),
+            "answered": sum(u.answered for u in units),
+            "silent": sum(u.silent for u in units),
+            "not_answered": sum(u.not_answered for u in units),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "event": self.event,
+            "colour": self.colour,
+            "severity": self.severity,
+            "headline": self.headline,
+            "status": self.status,
+            "msg_type": self.msg_type,
+            "sent": _iso(self.sent),
+            "expires": _iso(self.expires),
+            "cancelled_at": _iso(self.cancelled_at),
+            "call_start_minutes": self.call_start.total_seconds() / 60,
+            "totals": self.totals,
+            "units": [u.to_json() for u in self.units],
+        }
+
+
+def _alert_row(db: Database, identifier: str) -> dict[str, Any] | None:
+    """The alert as stored at this hub (issued here, or received from above), if it is."""
+    cur = db.conn.execute(
+        "SELECT event, colour, severity, headline, status, msg_type, sent, expires,"
+        " cancelled_at, area_codes, polygons FROM alerts WHERE identifier = ?",
+        (identifier,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def _flag(
+    unit: AlertUnit,
+    now: datetime,
+    call_start: timedelta,
+    must_call: bool,
+    cancelled: datetime | None,
+) -> str | None:
+    since = unit.sent_at or unit.received_at
+    if since is None:
+        return None
+    deadline = since + call_start
+    if unit.call_started_at is not None:
+        return AlertFlag.LATE if must_call and unit.call_started_at > deadline else None
+    if cancelled is not None and cancelled <= deadline:
+        return None  # called off before anyone had to start
+    if now <= deadline:
+        return None
+    if unit.received_at is None:
+        return AlertFlag.NOT_RECEIVED
+    return AlertFlag.NOT_STARTED if must_call else None
+
+
+def alert_view(
+    db: Database,
+    identifier: str,
+    now: datetime,
+    call_start: timedelta,
+    *,
+    call_levels: Sequence[str] = CALL_LEVELS,
+) -> AlertView:
+    """Per unit of the alert's area: sent down at, received at (and via), 叫应 started at, the
+    people called (total, yes, no, silent), the first and median answer times, how long the
+    unanswered have waited, and a flag (:class:`AlertFlag`) when the unit had not received the
+    alert, or not started its 叫应, within ``call_start`` of its sending. Units of the area that
+    never received it are listed too.
+
+    Raises:
+        NotFound: the hub neither holds nor sent down an alert with this identifier.
+    """
+    from uplink.downlink import units_in_area
+
+    alert = _alert_row(db, identifier)
+    rows = db.conn.execute(
+        "SELECT a.unit, coalesce(u.name, a.unit), a.sent_at, a.received_at, a.via, a.call_state,"
+        " a.call_reason, a.call_started_at, a.call_mobilization, m.state, a.exercise, a.total,"
+        " a.yes, a.no, a.silent, a.first_answer_at, a.last_change_at, a.data"
+        " FROM hub_alert_units a LEFT JOIN hub_units u ON u.code = a.unit"
+        " LEFT JOIN hub_mobilizations m ON m.unit = a.unit AND m.ref = a.call_mobilization"
+        " WHERE a.identifier = ? ORDER BY a.unit",
+        (identifier,),
+    ).fetchall()
+    if alert is None and not rows:
+        raise NotFound(
+            _("no alert {identifier} was sent down from this hub").format(identifier=identifier)
+        )
+    cancelled = _opt_time(alert["cancelled_at"]) if alert else None
+    severity = alert["severity"] if alert else None
+    must_call = severity is None or severity in call_levels
+    units: list[AlertUnit] = []
+    seen: set[str] = set()
+    for row in rows:
+        data = json.loads(row[17] or "{}")
+        answers = data.get("answers") if isinstance(data.get("answers"), dict) else {}
+        median = answers.get("median_s")
+        started = _opt_time(row[7])
+        total, yes, no = int(row[11]), int(row[12]), int(row[13])
+        silent_people = tuple(
+            (str(p["name"]), from_iso(p["since"]))
+            for p in answers.get("silent") or []
+            if isinstance(p, dict) and isinstance(p.get("name"), str) and _is_time(p.get("since"))
+        )
+        since = silent_people[0][1] if silent_people else started
+        waiting = (
+            max(0.0, (now - since).total_seconds())
+            if since is not None and total - yes - no > 0 and row[9] in (None, "active")
+            else None
+        )
+        more = answers.get("silent_more")
+        unit = AlertUnit(
+            unit=row[0],
+            name=row[1],
+            sent_at=_opt_time(row[2]),
+            received_at=_opt_time(row[3]),
+            via=row[4],
+            call_state=row[5],
+            call_reason=row[6],
+            call_started_at=started,
+            call_mobilization=row[8],
+            mobilization_state=row[9],
+            exercise=bool(row[10]),
+            total=total,
+            yes=yes,
+            no=no,
+            silent=int(row[14]),
+            first_answer_at=_opt_time(row[15]),
+            median_answer_s=float(median) if isinstance(median, int | float) else None,
+            last_change_at=_opt_time(row[16]),
+            waiting_for_s=waiting,
+            flag=None,
+            silent_people=silent_people,
+            silent_more=more if isinstance(more, int) and not isinstance(more, bool) else 0,
+        )
+        units.append(replace(unit, flag=_flag(unit, now, call_start, must_call, cancelled)))
+        seen.add(unit.unit)
+    if alert is not None:
+        codes = json.loads(alert["area_codes"] or "[]")
+        polygons = [
+            [(float(p[0]), float(p[1])) for p in ring]
+            for ring in json.loads(alert["polygons"] or "[]")
+        ]
+        names = {u.code: u.name for u in list_units(db)}
+        for code in units_in_area(db, codes, polygons):
+            if code not in seen:
+                units.append(
+                    AlertUnit(
+                        code,
+                        names.get(code, code),
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        False,
+                        0,
+                        0,
+                        0,
+                        0,
+                        None,
+                        None,
+                        None,
+                        None,
+                        AlertFlag.NOT_RECEIVED,
+                    )
+                )
+        units.sort(key=lambda u: u.unit)
+    return AlertView(
+        identifier=identifier,
+        event=alert["event"] if alert else None,
+        colour=alert["colour"] if alert else None,
+        severity=severity,
+        headline=alert["headline"] if alert else None,
+        status=alert["status"] if alert else None,
+        msg_type=alert["msg_type"] if alert else None,
+        sent=_opt_time(alert["sent"]) if alert else None,
+        expires=_opt_time(alert["expires"]) if alert else None,
+        cancelled_at=cancelled,
+        call_start=call_start,
+        units=units,
+    )
+
+
+def alert_list(
+    db: Database,
+    now: datetime,
+    call_start: timedelta,
+    *,
+    limit: int = 100,
+    call_levels: Sequence[str] = CALL_LEVELS,
+) -> list[AlertView]:
+    """The alerts sent down from this hub, the newest first, each as its :func:`alert_view`
+    (``.totals`` is the one-line summary: units, received, started, flagged, people...)."""
+    rows = db.conn.execute(
+        "SELECT identifier FROM hub_alert_units GROUP BY identifier"
+        " ORDER BY min(coalesce(sent_at, received_at, '')) DESC, identifier LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [alert_view(db, str(r[0]), now, call_start, call_levels=call_levels) for r in rows]
+
+
+@dataclass(frozen=True)
+class DirectiveUnit:
+    """One unit a directive went to: received, replied (and what), overdue."""
+
+    unit: str
+    name: str
+    sent_at: datetime | None
+    received_at: datetime | None
+    replied_at: datetime | None
+    replied_by: str | None
+    reply: str | None
+    overdue: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "name": self.name,
+            "sent_at": _iso(self.sent_at),
+            "received_at": _iso(self.received_at),
+            "replied_at": _iso(self.replied_at),
+            "replied_by": self.replied_by,
+            "reply": self.reply,
+            "overdue": self.overdue,
+        }
+
+
+@dataclass(frozen=True)
+class DirectiveView:
+    """A directive sent down from this hub, per unit."""
+
+    id: str
+    title: str | None
+    reply_by: datetime | None
+    units: list[DirectiveUnit]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "reply_by": _iso(self.reply_by),
+            "totals": {
+                "units": len(self.units),
+                "received": sum(1 for u in self.units if u.received_at is not None),
+                "replied": sum(1 for u in self.units if u.replied_at is not None),
+                "overdue": sum(1 for u in self.units if u.overdue),
+            },
+            "units": [u.to_json() for u in self.units],
+        }
+
+
+def directive_view(db: Database, directive: str, now: datetime) -> DirectiveView:
+    """Per unit: sent, received (签收), replied (反馈) and what, overdue past its reply-by.
+
+    Raises:
+        NotFound: no such directive was sent from this hub.
+    """
+    head = db.conn.execute(
+        "SELECT title, reply_by FROM hub_directives WHERE id = ?", (directive,)
+    ).fetchone()
+    rows = db.conn.execute(
+        "SELECT d.unit, coalesce(u.name, d.unit), d.sent_at, d.received_at, d.replied_at,"
+        " d.replied_by, d.reply FROM hub_directive_units d"
+        " LEFT JOIN hub_units u ON u.code = d.unit WHERE d.directive = ? ORDER BY d.unit",
+        (directive,),
+    ).fetchall()
+    if head is None and not rows:
+        raise NotFound(_("no directive {id} was sent from this hub").format(id=directive))
+    reply_by = _opt_time(head[1]) if head else None
+    return DirectiveView(
+        directive,
+        head[0] if head else None,
+        reply_by,
+        [
+            DirectiveUnit(
+                r[0],
+                r[1],
+                _opt_time(r[2]),
+                _opt_time(r[3]),
+                _opt_time(r[4]),
+                r[5],
+                r[6],
+                reply_by is not None and r[4] is None and now > reply_by,
+            )
+            for r in rows
+        ],
+    )
+
+
+FLAGGED_KIND = "hub_alert_flagged"  # the timeline entry of a unit newly flagged (notices)
+
+
+def flag_overdue(
+    db: Database,
+    now: datetime,
+    call_start: timedelta,
+    *,
+    call_levels: Sequence[str] = CALL_LEVELS,
+) -> list[tuple[str, str, str]]:
+    """Mark the units whose 叫应 has not started within ``call_start`` of the alert's sending
+    (not received, or received without a 叫应), once each: ``hub_alert_units.flag`` and
+    ``flagged_at``, and one ``hub_alert_flagged`` timeline entry per unit (the hub's notices
+    make it a toast). Returns the (identifier, unit, flag) newly flagged. The engine's sweep
+    calls it at a hub; :func:`alert_view` computes the same flags on every read."""
+    rows = db.conn.execute(
+        "SELECT h.identifier, h.unit, h.received_at, a.severity, a.cancelled_at, h.sent_at"
+        " FROM hub_alert_units h LEFT JOIN alerts a ON a.identifier = h.identifier"
+        " WHERE h.call_started_at IS NULL AND h.flag IS NULL AND h.sent_at IS NOT NULL"
+        " AND h.sent_at <= ? ORDER BY h.identifier, h.unit",
+        (to_iso(now - call_start),),
+    ).fetchall()
+    flagged: list[tuple[str, str, str]] = []
+    for identifier, unit, received_at, severity, cancelled_at, sent_at in rows:
+        deadline = from_iso(sent_at) + call_start
+        if cancelled_at is not None and from_iso(cancelled_at) <= deadline:
+            continue
+        if received_at is None:
+            flagged.append((identifier, unit, AlertFlag.NOT_RECEIVED))
+        elif severity is None or severity in call_levels:
+            flagged.append((identifier, unit, AlertFlag.NOT_STARTED))
+    if not flagged:
+        return []
+    at = to_iso(now)
+    with write(db):
+        for identifier, unit, flag in flagged:
+            db.conn.execute(
+                "UPDATE hub_alert_units SET flag = ?, flagged_at = ? WHERE identifier = ?"
+                " AND unit = ? AND flag IS NULL",
+                (flag, at, identifier, unit),
+            )
+            append_event(
+                db,
+                at=at,
+                operator="engine",
+                kind=FLAGGED_KIND,
+                data={"identifier": identifier, "unit": unit, "flag": flag},
+            )
+    return flagged

@@ -3,11 +3,12 @@
 An **uplink event** is what the level above (the county hub, the city) learns of a change below.
 It has a stable ``id`` (its idempotency key, made once when the event is projected and kept
 through every retry), the ``unit`` (division code) it comes from, a ``subject`` (what it is
-about: a case, a mobilization, the unit itself, a township rolled up by a county) with a
-``seq`` number per subject (1, 2, 3, ... with no gaps: the hub applies a subject's events in
-that order and holds one that arrives ahead of its predecessor), a ``kind``, the time ``at``
-it happened, and a ``payload``: a projection documented field by field in
-``docs/uplink-protocol.md`` (no full phone number, the reporter only when configured).
+about: a case, a mobilization, the unit itself, a township rolled up by a county, a warning
+or a directive received from above) with a ``seq`` number per subject (1, 2, 3, ... with no
+gaps: the hub applies a subject's events in that order and holds one that arrives ahead of its
+predecessor), a ``kind``, the time ``at`` it happened, and a ``payload``: a projection
+documented field by field in ``docs/uplink-protocol.md`` (no full phone number, the reporter
+only when configured).
 
 Events travel in a :class:`Batch` (``POST /v1/events``); the hub answers one :class:`Result`
 per event. The protocol version is :data:`PROTOCOL_VERSION`; its paths live under ``/v1``.
@@ -39,7 +40,9 @@ MAX_PAYLOAD_BYTES = 64 * 1024  # one event's payload, as JSON
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
-SUBJECT_PATTERN = re.compile(r"(case|mobilization|rollup):[^\s/]{1,64}|unit")
+SUBJECT_PATTERN = re.compile(
+    r"(case|mobilization|rollup|directive):[^\s/]{1,64}|alert:[^\s/,<&]{1,128}|unit"
+)
 MAX_SEQ = 2**53  # JSON numbers stay exact up to here
 
 
@@ -58,6 +61,9 @@ class Kind(StrEnum):
     ROLLUP = "rollup"  # a hub's summary of one unit below it (subject ``rollup:<code>``)
     RESYNC = "resync"  # the unit's state of a subject after a restore (see the protocol doc)
     REPORT = "report"  # an information report (初报/续报/终报) sent up, with the case
+    ALERT_RECEIVED = "alert_received"  # a warning came down: the receipt (签收), subject alert:ID
+    DIRECTIVE_RECEIVED = "directive_received"  # a directive came down: the receipt
+    DIRECTIVE_REPLIED = "directive_replied"  # the unit's reply (反馈), subject directive:ID
 
     @property
     def is_case(self) -> bool:
@@ -88,6 +94,9 @@ _KIND_LABELS = {
     Kind.ROLLUP: N_("roll-up"),
     Kind.RESYNC: N_("resynchronised"),
     Kind.REPORT: N_("information report"),
+    Kind.ALERT_RECEIVED: N_("warning received"),
+    Kind.DIRECTIVE_RECEIVED: N_("directive received"),
+    Kind.DIRECTIVE_REPLIED: N_("directive replied"),
 }
 
 
@@ -165,8 +174,19 @@ def rollup_subject(unit_code: str) -> str:
     return f"rollup:{unit_code}"
 
 
+def alert_subject(identifier: str) -> str:
+    """The subject of a CAP alert's receipt: ``alert:<identifier>``."""
+    return f"alert:{identifier}"
+
+
+def directive_subject(directive_id: str) -> str:
+    """The subject of a directive's receipt and reply: ``directive:<id>``."""
+    return f"directive:{directive_id}"
+
+
 def subject_ref(subject: str) -> str:
-    """The part after the colon: a case number, a mobilization id, a unit code."""
+    """The part after the colon: a case number, a mobilization id, a unit code, an alert
+    identifier, a directive id."""
     return subject.partition(":")[2]
 
 
@@ -223,7 +243,10 @@ class UplinkEvent:
         subject = data.get("subject")
         if not isinstance(subject, str) or not SUBJECT_PATTERN.fullmatch(subject):
             raise InvalidInput(
-                _('must be "unit", "case:NUMBER", "mobilization:ID" or "rollup:CODE"'),
+                _(
+                    'must be "unit", "case:NUMBER", "mobilization:ID", "rollup:CODE",'
+                    ' "alert:IDENTIFIER" or "directive:ID"'
+                ),
                 f"{where}.subject",
             )
         seq = data.get("seq")

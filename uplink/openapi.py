@@ -17,6 +17,15 @@ from typing import Any
 from incidents.models import Severity, Source, Stage, Urgency
 from incidents.workflow import STAGE_STEPS
 from mobilization import Counts, MobilizationState, Mode
+from uplink.downlink import (
+    ACTIONS,
+    INBOX_LIMIT,
+    MAX_CURSOR,
+    POKE_BODY_LIMIT,
+    POKE_PATH,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+)
 from uplink.models import (
     CODE_PATTERN,
     EVENT_ID_PATTERN,
@@ -348,6 +357,34 @@ def _mobilization() -> Schema:
                 "description": "The last summary: the mobilization is over.",
             },
             "message": _string("The message sent (mobilization_started only)."),
+            "alert": _string(
+                "The identifier of the CAP alert this mobilization is the call-and-answer of; "
+                "absent for any other mobilization."
+            ),
+            "answers": _object(
+                "How fast the call-and-answer's people answer (with `alert` only).",
+                {
+                    "first_at": {
+                        "type": ["string", "null"],
+                        "format": "date-time",
+                        "description": "The first answer (yes or no).",
+                    },
+                    "median_s": {
+                        "type": ["number", "null"],
+                        "description": "Median seconds from the start to each answer.",
+                    },
+                    "silent": {
+                        "type": "array",
+                        "description": "Who is still silent, since when (names, no numbers), "
+                        "the longest silent first.",
+                        "items": _object(
+                            "A silent person.",
+                            {"name": _string("Their name."), "since": _time("Called at.")},
+                        ),
+                    },
+                    "silent_more": _count("Silent people beyond those named."),
+                },
+            ),
         },
         required=["mobilization", "case", "state", "exercise", "counts", "created_at", "final"],
     )
@@ -431,6 +468,137 @@ def _rollup() -> Schema:
     )
 
 
+def _call() -> Schema:
+    return _object(
+        "Whether the unit's call-and-answer started automatically on receipt, or why not.",
+        {
+            "state": {
+                "type": ["string", "null"],
+                "enum": ["started", "skipped", None],
+                "description": "started, skipped (see reason), or null: not decided yet.",
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "description": "Why not (below_level, expired, cancelled, superseded, exercise, "
+                "not_a_warning, cancel_message, already_calling, nobody, failed...).",
+            },
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "mobilization": {
+                "type": ["integer", "null"],
+                "description": "The call-and-answer's id.",
+            },
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "auto": {"type": ["boolean", "null"], "description": "Started without an officer."},
+        },
+    )
+
+
+def _alert_received() -> Schema:
+    return _object(
+        "The receipt of a CAP alert that came down: sent automatically when the unit "
+        "takes it, with the automatic call-and-answer's decision as it stood. The hub shows "
+        "it per unit in the alert's view.",
+        {
+            "alert": _string("The alert's identifier (the subject's)."),
+            "thread": _string("The identifier of the first message of its Update/Cancel chain."),
+            "msg_type": _string("CAP msgType.", enum=["Alert", "Update", "Cancel"]),
+            "status": _string("CAP status (Exercise for a drill)."),
+            "exercise": {"type": "boolean"},
+            "sender": _string("CAP sender."),
+            "sent": _time("CAP sent."),
+            "event": _string("CAP event (heavy rain, flood...)."),
+            "colour": {
+                "type": ["string", "null"],
+                "enum": ["red", "orange", "yellow", "blue", None],
+                "description": "The Chinese warning colour of its severity.",
+            },
+            "severity": _string("CAP severity."),
+            "headline": _string("CAP headline."),
+            "area_codes": {"type": "array", "items": {"type": "string"}},
+            "expires": {"type": ["string", "null"], "format": "date-time"},
+            "references": {"type": "array", "items": {"type": "string"}},
+            "received_at": _time("When the unit took it."),
+            "via": _string(
+                "push: pulled at once on the hub's poke; poll: on the unit's own schedule; "
+                "import: from a file.",
+                enum=["push", "poll", "import"],
+            ),
+            "call": _call(),
+        },
+        required=["received_at"],
+    )
+
+
+def _directive() -> Schema:
+    return _object(
+        "A directive's receipt (directive_received) or its reply (directive_replied).",
+        {
+            "directive": _string("The directive's id (the subject's)."),
+            "title": _string("Its title (receipt)."),
+            "sender": _string("Who sent it (receipt)."),
+            "received_at": _time("When the unit took it (receipt)."),
+            "via": _string("How it came (receipt).", enum=["push", "poll", "import"]),
+            "reply_by": {"type": ["string", "null"], "format": "date-time"},
+            "action": _string("What it asked to open.", enum=list(ACTIONS)),
+            "case": {"type": ["string", "null"], "description": "The case opened for it."},
+            "task": {"type": ["integer", "null"], "description": "The task opened for it."},
+            "exercise": {"type": "boolean"},
+            "reply": _string("The reply's text (reply: required, not empty)."),
+            "replied_by": _string("Who replied (reply)."),
+            "replied_at": _time("When (reply)."),
+            "late": {"type": "boolean", "description": "Replied after reply_by (reply)."},
+        },
+    )
+
+
+def _inbox_item() -> Schema:
+    return _object(
+        "One item sent down to the unit: a CAP alert or a directive.",
+        {
+            "id": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_CURSOR,
+                "description": "The item's cursor: pass the last one taken as ?after=.",
+            },
+            "kind": _string("What it is.", enum=["alert", "directive"]),
+            "ref": _string("The alert's identifier, or the directive's id."),
+            "created_at": _time("When the hub queued it."),
+            "alert": _string(
+                "The CAP 1.2 XML, exactly as the hub validated it (kind alert). The unit "
+                "validates it again before it stores it."
+            ),
+            "directive": _object(
+                "The directive (kind directive).",
+                {
+                    "id": _string("Its id at the hub."),
+                    "sender": _string("The sending unit's code."),
+                    "sender_name": _string("The sending office."),
+                    "title": _string("Its title."),
+                    "text": _string("Its text."),
+                    "attachments": {
+                        "type": "array",
+                        "description": "By reference: never fetched automatically.",
+                        "items": _object(
+                            "An attachment.",
+                            {"name": _string("Its name."), "url": _string("http(s) address.")},
+                        ),
+                    },
+                    "sent_at": _time("When it was sent."),
+                    "reply_by": {"type": ["string", "null"], "format": "date-time"},
+                    "action": _string("Open a case or a task for it.", enum=list(ACTIONS)),
+                    "alert": {
+                        "type": ["string", "null"],
+                        "description": "The alert it relates to.",
+                    },
+                    "exercise": {"type": "boolean"},
+                },
+            ),
+        },
+        required=["id", "kind", "ref", "created_at"],
+    )
+
+
 def _resync() -> Schema:
     return _object(
         "The unit's state of a subject after it diverged from the hub (restored from an older "
@@ -460,6 +628,8 @@ _EVENT_SCHEMAS: dict[str, tuple[str, str | None]] = {
     "RollupEvent": ("RollupPayload", r"^rollup:"),
     "ResyncEvent": ("ResyncPayload", None),
     "ReportEvent": ("ReportPayload", r"^case:"),
+    "AlertReceivedEvent": ("AlertReceivedPayload", r"^alert:"),
+    "DirectiveEvent": ("DirectivePayload", r"^directive:"),
 }
 
 
@@ -475,6 +645,9 @@ def event_schema_of(kind: Kind) -> str:
         Kind.ROLLUP: "RollupEvent",
         Kind.RESYNC: "ResyncEvent",
         Kind.REPORT: "ReportEvent",
+        Kind.ALERT_RECEIVED: "AlertReceivedEvent",
+        Kind.DIRECTIVE_RECEIVED: "DirectiveEvent",
+        Kind.DIRECTIVE_REPLIED: "DirectiveEvent",
     }[kind]
 
 
@@ -523,8 +696,9 @@ def _schemas() -> dict[str, Schema]:
             "8-64 letters, digits, '_' or '-'.", pattern=_anchored(EVENT_ID_PATTERN.pattern)
         ),
         "Subject": _string(
-            'What an event is about: "unit", "case:NUMBER", "mobilization:ID" or '
-            '"rollup:CODE" (a unit below a hub).',
+            'What an event is about: "unit", "case:NUMBER", "mobilization:ID", '
+            '"rollup:CODE" (a unit below a hub), "alert:IDENTIFIER" (a CAP alert received) '
+            'or "directive:ID" (a directive received).',
             pattern=_anchored(SUBJECT_PATTERN.pattern),
         ),
         "Batch": _object(
@@ -574,6 +748,32 @@ def _schemas() -> dict[str, Schema]:
         "AuditHead": _audit_head(),
         "RollupPayload": _rollup(),
         "ResyncPayload": _resync(),
+        "AlertReceivedPayload": _alert_received(),
+        "DirectivePayload": _directive(),
+        "InboxItem": _inbox_item(),
+        "InboxPage": _object(
+            "A page of the unit's inbox: the items queued after the cursor, oldest first.",
+            {
+                "version": {"const": PROTOCOL_VERSION},
+                "unit": _ref("UnitCode"),
+                "items": {"type": "array", "items": _ref("InboxItem")},
+                "next": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "The last item's id (or ?after= when there is none): the "
+                    "next ?after=.",
+                },
+                "more": {"type": "boolean", "description": "A full page: ask again at once."},
+            },
+        ),
+        "Poke": _object(
+            "The body of the hub's poke.",
+            {
+                "unit": _ref("UnitCode"),
+                "nonce": _string("Random, so that each poke's signature differs."),
+            },
+            required=["unit"],
+        ),
         "EventResult": _object(
             "The hub's answer for one event.",
             {
@@ -747,6 +947,26 @@ _PARAMETERS: dict[str, Schema] = {
         "description": "Subjects after this one (the previous page's `next`).",
         "schema": {"type": "string", "minLength": 1, "maxLength": STATE_AFTER_MAX},
     },
+    "Cursor": {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "Items after this cursor (the id of the last item taken; 0 or absent: "
+        "from the first).",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CURSOR, "default": 0},
+    },
+    "InboxLimit": {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Items on one page.",
+        "schema": {
+            "type": "integer",
+            "minimum": INBOX_LIMIT[0],
+            "maximum": INBOX_LIMIT[1],
+            "default": INBOX_LIMIT[2],
+        },
+    },
     "Limit": {
         "name": "limit",
         "in": "query",
@@ -883,6 +1103,28 @@ def _paths() -> dict[str, Schema]:
                 ),
             }
         },
+        "/v1/units/{code}/inbox": {
+            "get": {
+                "operationId": "getInbox",
+                "summary": "The alerts and directives sent down to the unit, after its cursor",
+                "description": "The unit takes each item in one transaction with its cursor "
+                "(exactly once), then its receipt goes up as an event (alert_received, "
+                "directive_received). It asks every [uplink] poll_seconds, and at once when the "
+                "hub pokes it (see the webhook inboxPoke). Reading changes nothing at the hub.",
+                "parameters": [
+                    {"$ref": "#/components/parameters/Protocol"},
+                    {"$ref": "#/components/parameters/Code"},
+                    {"$ref": "#/components/parameters/Cursor"},
+                    {"$ref": "#/components/parameters/InboxLimit"},
+                ],
+                "responses": _responses(
+                    _ok("A page of the inbox.", _ref("InboxPage")),
+                    (400, "BadRequest"),
+                    (403, "Forbidden"),
+                    *common,
+                ),
+            }
+        },
         "/v1/openapi.json": {
             "get": {
                 "operationId": "getOpenApi",
@@ -897,6 +1139,55 @@ def _paths() -> dict[str, Schema]:
     }
 
 
+def _webhooks() -> dict[str, Schema]:
+    return {
+        "inboxPoke": {
+            "post": {
+                "operationId": "pokeInbox",
+                "summary": f"The hub tells a unit that its inbox has news ({POKE_PATH})",
+                "description": f"Sent by the hub to `<push URL>{POKE_PATH}` of a unit "
+                "registered with a push URL, as soon as items are queued for it. Not the "
+                "bearer token: signed with HMAC-SHA256 keyed by the hex SHA-256 of the unit's "
+                f"token, over `<{TIMESTAMP_HEADER}>.` + the body; the timestamp within the "
+                "unit's signature window, each signature accepted once. The unit then pulls "
+                "its inbox at once; a lost or refused poke only delays the item to the next "
+                "poll.",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": TIMESTAMP_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "description": "Unix seconds when the hub sent it.",
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+                    },
+                    {
+                        "name": SIGNATURE_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "description": "v1= and 64 lowercase hex digits.",
+                        "schema": {"type": "string", "pattern": "^v1=[0-9a-f]{64}$"},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "description": f"At most {POKE_BODY_LIMIT} bytes.",
+                    "content": {JSON: {"schema": _ref("Poke")}},
+                },
+                "responses": {
+                    "202": {"description": "The unit pulls its inbox now."},
+                    "400": {"description": "Not the body above."},
+                    "401": {"description": "Unsigned, badly signed, stale or replayed."},
+                    "403": {"description": "A poke for another unit."},
+                    "413": {"description": "A larger body."},
+                    "429": {"description": "Too many pokes."},
+                    "503": {"description": "The unit cannot read its token."},
+                },
+            }
+        }
+    }
+
+
 def openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the uplink protocol (plain JSON-ready dictionaries)."""
     return {
@@ -906,13 +1197,16 @@ def openapi() -> dict[str, Any]:
             "version": str(PROTOCOL_VERSION),
             "summary": "Status flows up from a unit (township, county) to the hub above it.",
             "description": "Events of a unit's cases, mobilizations, handovers and audit "
-            "heads, sent in order, exactly once, to the hub above. Every path is under the "
-            "hub's base URL; every request carries `Authorization: Bearer <unit token>` and "
+            "heads, sent in order, exactly once, to the hub above; CAP alerts and directives "
+            "sent down to the unit's inbox, and their receipts and replies back up. Every "
+            "path is under the hub's base URL; every request carries "
+            "`Authorization: Bearer <unit token>` and "
             f"`{PROTOCOL_HEADER}: {PROTOCOL_VERSION}`; bodies are UTF-8 JSON. The protocol, "
             "its ingestion rules and each payload field by field: docs/uplink-protocol.md.",
         },
         "security": [{"unitToken": []}],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
             "securitySchemes": {
                 "unitToken": {

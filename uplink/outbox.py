@@ -23,6 +23,12 @@ receipt (签收) is that outbox row acknowledged by the hub (:func:`receipts`). 
 payload carries the case's reporting facts (``reporting``: received time, marked, sensitive,
 latest figures), from which the hub computes the unit's reporting obligations.
 
+A warning received from above (``alert_received``) goes up as its receipt (签收) on the subject
+``alert:<identifier>``, with the automatic 叫应 decision as it stands when projected (the
+caller records it in the same transaction as the receipt); a directive's receipt and its reply
+go up on ``directive:<id>``. A mobilization that is a 叫应 (``call_answers`` links it to an
+alert) carries the alert's identifier and how fast its people answered.
+
 The payload of each kind is documented field by field in ``docs/uplink-protocol.md``.
 """
 
@@ -34,22 +40,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from statistics import median
 from typing import Any
 
 from incidents.models import Incident, Severity
 from incidents.records import get_incident
-from mobilization import get_mobilization, totals
+from mobilization import ANSWERED, SILENT, get_mobilization, recipient_rows, totals
 from store.audit import StoredEvent, events_after, latest_checkpoint_row
 from store.clock import from_iso, to_iso
 from store.db import Database, write
 from store.errors import NotFound
+from uplink import alerts, directives
 from uplink.models import (
+    SUBJECT_PATTERN,
     UNIT_SUBJECT,
     Kind,
     OutboxState,
     UplinkEvent,
+    alert_subject,
     case_subject,
     compact_json,
+    directive_subject,
     mobilization_subject,
 )
 from uplink.reporting import Channel, ObligationKind, ReportKind, report_name
@@ -86,6 +97,12 @@ MOBILIZATION_ANSWERS = frozenset(
 )
 MOBILIZATION_ENDS = frozenset({"mobilization_completed", "mobilization_cancelled"})
 HANDOVER_KINDS = frozenset({"handover", "handover_confirmed"})
+# Warnings and directives from above: the receipts (签收) and the replies (反馈) go up.
+DIRECTIVE_KINDS: dict[str, Kind] = {
+    "directive_received": Kind.DIRECTIVE_RECEIVED,
+    "directive_replied": Kind.DIRECTIVE_REPLIED,
+}
+CALL_SILENT_LIMIT = 50  # silent people named in a 叫应's summary (longest silent first)
 
 
 @dataclass(frozen=True)
@@ -239,11 +256,43 @@ def _roman(level: Any) -> Any:
         return level
 
 
+def _call_alert(db: Database, mobilization_id: int) -> str | None:
+    """The identifier of the alert a mobilization is the 叫应 of, or None."""
+    row = db.conn.execute(
+        "SELECT a.identifier FROM call_answers AS c JOIN alerts AS a ON a.id = c.alert_id"
+        " WHERE c.mobilization_id = ?",
+        (mobilization_id,),
+    ).fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def call_answers_payload(db: Database, mobilization_id: int, started: datetime) -> dict[str, Any]:
+    """How fast a 叫应's people answer: the first answer, the median seconds from the start to
+    each answer (yes or no), and who is still silent since when (names, no numbers)."""
+    rows = recipient_rows(db, mobilization_id)
+    answered = sorted(
+        from_iso(r["answered_at"]) for r in rows if r["answered_at"] and r["state"] in ANSWERED
+    )
+    waits = [max(0.0, (at - started).total_seconds()) for at in answered]
+    silent = sorted(
+        (r for r in rows if r["state"] in SILENT and r["first_sent_at"]),
+        key=lambda r: (r["first_sent_at"], r["id"]),
+    )
+    return {
+        "first_at": to_iso(answered[0]) if answered else None,
+        "median_s": round(median(waits), 1) if waits else None,
+        "silent": [
+            {"name": r["name"], "since": r["first_sent_at"]} for r in silent[:CALL_SILENT_LIMIT]
+        ],
+        "silent_more": max(0, len(silent) - CALL_SILENT_LIMIT),
+    }
+
+
 def mobilization_payload(db: Database, mobilization_id: int, *, final: bool) -> dict[str, Any]:
     mob = get_mobilization(db, mobilization_id)
     counts = totals(db, mobilization_id)
     answered = counts.yes + counts.no
-    return {
+    payload = {
         "mobilization": mob.id,
         "case": mob.incident_number,
         "state": mob.state.value,
@@ -256,6 +305,77 @@ def mobilization_payload(db: Database, mobilization_id: int, *, final: bool) -> 
         "counts": counts.to_json(),
         "answered_pct": round(100.0 * answered / counts.total, 1) if counts.total else 0.0,
         "final": final,
+    }
+    identifier = _call_alert(db, mob.id)
+    if identifier is not None:
+        payload["alert"] = identifier
+        payload["answers"] = call_answers_payload(db, mob.id, mob.created_at)
+    return payload
+
+
+def alert_payload(db: Database, identifier: str) -> dict[str, Any] | None:
+    """The receipt of a warning as it goes up (``alert_received``), with the 叫应 decision as
+    it stands; None when the message is no longer held here."""
+    record = alerts.find_alert(db, identifier)
+    if record is None:
+        return None
+    row = db.conn.execute(
+        "SELECT c.mobilization_id, c.started_at, c.auto FROM call_answers AS c"
+        " JOIN alerts AS a ON a.id = c.alert_id WHERE a.thread = ?"
+        " ORDER BY c.started_at, c.mobilization_id LIMIT 1",
+        (record.thread,),
+    ).fetchone()
+    call: dict[str, Any] = {
+        "state": record.call_state,
+        "reason": record.call_reason,
+        "at": to_iso(record.call_at) if record.call_at else None,
+        "mobilization": None,
+        "started_at": None,
+        "auto": None,
+    }
+    if row is not None:
+        call.update(mobilization=int(row[0]), started_at=row[1], auto=bool(row[2]))
+        if call["state"] is None:
+            call["state"] = "started"
+    return {
+        "alert": record.identifier,
+        "thread": record.thread,
+        "msg_type": record.msg_type.value,
+        "status": record.status.value,
+        "exercise": record.exercise,
+        "sender": record.sender,
+        "sent": to_iso(record.sent),
+        "event": record.event,
+        "colour": record.colour.value if record.colour else None,
+        "severity": record.severity.value,
+        "headline": record.headline,
+        "area_codes": list(record.area_codes),
+        "expires": to_iso(record.expires) if record.expires else None,
+        "references": list(record.references),
+        "received_at": to_iso(record.received_at),
+        "via": record.via,
+        "call": call,
+    }
+
+
+def directive_payload(db: Database, directive_id: str) -> dict[str, Any] | None:
+    """A directive's receipt as it goes up, with its reply once there is one; None when the
+    directive is no longer held here."""
+    try:
+        found = directives.get_directive(db, directive_id)
+    except NotFound:
+        return None
+    return {
+        "directive": found.id,
+        "title": found.title,
+        "sender": found.sender,
+        "received_at": to_iso(found.received_at),
+        "via": found.via,
+        "reply_by": to_iso(found.reply_by) if found.reply_by else None,
+        "action": found.action.value,
+        "case": found.case_number,
+        "task": found.task_id,
+        "exercise": found.exercise,
     }
 
 
@@ -381,6 +501,28 @@ def _project_entry(
             " summarized_at = excluded.summarized_at, final = 1",
             (mob_id, entry.at),
         )
+    elif entry.kind == "alert_received" and isinstance(entry.data.get("identifier"), str):
+        identifier = entry.data["identifier"]
+        # An identifier the protocol cannot carry as a subject (CAP allows a '/', or 200
+        # characters) would make the hub refuse the whole batch: its receipt stays local.
+        receipt = alert_payload(db, identifier)
+        if receipt is not None and SUBJECT_PATTERN.fullmatch(alert_subject(identifier)):
+            out.add(alert_subject(identifier), Kind.ALERT_RECEIVED, entry.at, receipt)
+    elif entry.kind in DIRECTIVE_KINDS and isinstance(entry.data.get("id"), str):
+        directive_id = entry.data["id"]
+        sent = directive_payload(db, directive_id)
+        if sent is None:
+            return
+        if entry.kind == "directive_replied":
+            sent = {
+                "directive": directive_id,
+                "reply": entry.data.get("reply"),
+                "replied_by": entry.operator,
+                "replied_at": entry.at,
+                "reply_by": sent["reply_by"],
+                "late": bool(entry.data.get("late")),
+            }
+        out.add(directive_subject(directive_id), DIRECTIVE_KINDS[entry.kind], entry.at, sent)
     elif entry.kind in HANDOVER_KINDS:
         payload = {"kind": entry.kind, "operator": entry.operator}
         for name in (
@@ -717,6 +859,18 @@ def _current_state(db: Database, subject: str, now: datetime, options: Projectio
             return {"case": _case_of(db, incident, now, options)}
         if kind == "mobilization" and ref.isdigit():
             return {"mobilization": mobilization_payload(db, int(ref), final=False)}
+        if kind == "alert":
+            alert = alert_payload(db, ref)
+            return {"alert": alert} if alert is not None else gone
+        if kind == "directive":
+            directive = directive_payload(db, ref)
+            if directive is None:
+                return gone
+            found = directives.get_directive(db, ref)
+            directive["reply"] = found.reply
+            directive["replied_by"] = found.replied_by
+            directive["replied_at"] = to_iso(found.replied_at) if found.replied_at else None
+            return {"directive": directive}
     except (NotFound, ValueError):
         return gone  # the unit no longer has it (restored from an older backup)
     return gone

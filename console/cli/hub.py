@@ -8,9 +8,13 @@ contact; a unit silent for longer than ``[hub] silent_minutes`` is flagged), ``h
 ones due, late or missing, ``hub timeliness --from --to`` sums each unit's reporting in a period
 (obligations, on time, late, missing, median and worst delay: what a county assesses its
 townships by, computed under this hub's own ``[sitrep]`` rules), and ``hub witness`` prints
-a unit's last signed audit head for ``dutydesk audit verify --witness``. All of it reads
-:mod:`uplink.hub` and :mod:`uplink.timeliness`; the HTTP side that receives the events is
-``console.http.hub``.
+a unit's last signed audit head for ``dutydesk audit verify --witness``. Down the chain:
+``hub alerts`` and ``hub alert ID`` follow the warnings sent to the units (per unit: received,
+叫应 started, answered and how fast, still silent, flagged after ``[hub]
+call_start_minutes``), ``hub directive send|show`` sends a directive (通知/指令) and follows its
+receipts and replies; ``hub unit add --push-url`` lets the hub poke a unit. All of it reads
+:mod:`uplink.hub`, :mod:`uplink.timeliness` and :mod:`uplink.downlink`; the HTTP side that
+receives the events is ``console.http.hub``.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from console.timefmt import local, short, span, time_left
 from incidents.models import Severity, Stage
 from store.errors import InvalidInput, NotFound
 from store.i18n import N_, _
+from store.text import clean_text
 from uplink.hub import HubCase, HubReport, HubUnit, ReceivedEvent, UnitOverview
 from uplink.reporting import ObligationState
 
 if TYPE_CHECKING:
+    from uplink.hub import AlertUnit, AlertView
     from uplink.timeliness import HubObligation, UnitTimeliness
 
 JSON = click.option("--json", "as_json", is_flag=True, help=N_("Print JSON."))
@@ -88,16 +94,34 @@ def _token_json(unit: HubUnit, token: str) -> dict[str, Any]:
 @unit_group.command("add")
 @click.argument("code")
 @click.option("--name", required=True, help=N_("The unit's name (e.g. the township's)."))
+@click.option(
+    "--push-url",
+    "push_url",
+    metavar="URL",
+    help=N_(
+        "Where the unit's serve takes pushes (https://host:port): warnings and directives"
+        " are announced there at once; without it the unit polls."
+    ),
+)
 @JSON
 @pass_state
-def unit_add_cmd(state: State, code: str, name: str, as_json: bool) -> None:
+def unit_add_cmd(state: State, code: str, name: str, push_url: str | None, as_json: bool) -> None:
     """Register unit CODE (its division code) and print its token, shown only this once."""
+    from store.db import write
+    from uplink import downlink
     from uplink.hub import add_unit
 
     ctx = state.ctx
-    unit, token = add_unit(ctx.db, ctx.clock.now(), code, name, operator=ctx.operator)
+    with write(ctx.db):
+        unit, token = add_unit(ctx.db, ctx.clock.now(), code, name, operator=ctx.operator)
+        if push_url is not None:
+            try:
+                downlink.set_push_url(ctx.db, unit.code, push_url.strip() or None)
+            except InvalidInput as exc:  # nothing is registered: the transaction rolls back
+                raise InvalidInput(exc.reason, "--push-url") from None
     if as_json:
-        emit_json(_token_json(unit, token))
+        stored = push_url.strip().rstrip("/") if push_url else None
+        emit_json({**_token_json(unit, token), "push_url": stored or None})
         return
     _token_lines(
         token,
@@ -605,6 +629,367 @@ def timeliness_cmd(state: State, start: str, end: str, as_json: bool) -> None:
             _obligation_headers(),
             _obligation_rows(bad, now, zone),
         )
+
+
+# --- warnings and directives down the chain ---------------------------------------------------
+
+
+def _call_cell(row: AlertUnit, zone: ZoneInfo) -> Text:
+    """When the unit's 叫应 started, or why it did not (red when the hub flagged it)."""
+    from uplink.callanswer import CallReason
+
+    if row.call_started_at is not None:
+        return Text(short(row.call_started_at, zone))
+    if row.call_state == "skipped":
+        try:
+            reason = CallReason(row.call_reason or "").label
+        except ValueError:
+            reason = row.call_reason or ""
+        return Text(_("not started: {reason}").format(reason=reason), style="yellow")
+    return Text(_("not started"), style="bold red" if row.flag else "")
+
+
+def _seconds(value: float | None) -> str:
+    return span(timedelta(seconds=value)) if value is not None else ""
+
+
+def _alert_unit_rows(view: AlertView, zone: ZoneInfo) -> list[tuple[Any, ...]]:
+    from uplink.hub import AlertFlag
+
+    rows = []
+    for row in view.units:
+        waiting = _seconds(row.waiting_for_s)
+        rows.append(
+            (
+                row.unit,
+                row.name,
+                local(row.received_at, zone) or Text(_("not yet"), style="bold red"),
+                row.via or "",
+                _call_cell(row, zone),
+                f"{row.yes}/{row.total}" if row.total else "",
+                str(row.no) if row.total else "",
+                _seconds(row.first_answer_s),
+                _seconds(row.median_answer_s),
+                Text(
+                    f"{row.not_answered} ({waiting})" if waiting else str(row.not_answered or ""),
+                    style="bold red" if row.not_answered else "",
+                ),
+                Text(AlertFlag.label(row.flag) if row.flag else "", style="bold red"),
+            )
+        )
+    return rows
+
+
+@hub_group.command("alerts")
+@click.option(
+    "--limit", default=100, show_default=True, type=click.IntRange(1, 10_000), help=N_("How many.")
+)
+@JSON
+@pass_state
+def alerts_cmd(state: State, limit: int, as_json: bool) -> None:
+    """The warnings this hub sent down, newest first: how many units received each, started
+    their 叫应, how many people answered, how many units are flagged."""
+    from uplink.hub import alert_list
+
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    found = alert_list(ctx.db, now, ctx.config.hub.call_start, limit=limit)
+    if as_json:
+        emit_json(render.listing_json((a.to_json() for a in found), at=render.iso(now)))
+        return
+    if not found:
+        click.echo(_("no warnings sent down yet (issue one with: dutydesk alert issue ...)"))
+        return
+    rows: list[tuple[Any, ...]] = []
+    for a in found:
+        totals = a.totals
+        rows.append(
+            (
+                a.identifier,
+                _colour_cell(a.colour),
+                a.event or "",
+                short(a.sent, zone),
+                str(totals["units"]),
+                str(totals["received"]),
+                str(totals["started"]),
+                f"{totals['yes']}/{totals['people']}",
+                Text(str(totals["silent"]), style="bold red" if totals["silent"] else ""),
+                Text(str(totals["flagged"]), style="bold red" if totals["flagged"] else ""),
+            )
+        )
+    print_table(
+        [
+            _("alert"),
+            _("level"),
+            _("event"),
+            _("sent"),
+            _("units"),
+            _("received"),
+            _("call started"),
+            _("answered yes"),
+            _("silent"),
+            _("flagged"),
+        ],
+        rows,
+    )
+
+
+def _colour_cell(colour: Any) -> Text:
+    from console.cli.alert import COLOUR_STYLE
+    from uplink.cap import Colour
+
+    if not colour:
+        return Text("")
+    value = Colour(colour)
+    return Text(f" {value.label_zh} ", style=COLOUR_STYLE[value.value])
+
+
+def _alert_identifier(state: State, ref: str) -> str:
+    """The identifier of the alert ``ref`` names: an identifier, or its number here."""
+    from uplink.alerts import find_alert
+
+    text = ref.strip()
+    if text.isdigit():
+        found = find_alert(state.ctx.db, text)
+        if found is not None:
+            return found.identifier
+    return text
+
+
+@hub_group.command("alert")
+@click.argument("identifier", metavar="ID")
+@JSON
+@pass_state
+def alert_cmd(state: State, identifier: str, as_json: bool) -> None:
+    """A warning across the units of its area: when each received it, when its 叫应 started,
+    how many answered and how fast, who is still silent and for how long; a unit whose 叫应
+    has not started within [hub] call_start_minutes is flagged."""
+    from uplink.hub import alert_view
+
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    view = alert_view(
+        ctx.db,
+        _alert_identifier(state, identifier),
+        now,
+        ctx.config.hub.call_start,
+        call_levels=ctx.config.warning.call_levels,
+    )
+    if as_json:
+        emit_json(view.to_json())
+        return
+    click.echo(
+        _("{identifier}: {event} {headline} (sent {sent}, expires {expires})").format(
+            identifier=view.identifier,
+            event=view.event,
+            headline=view.headline,
+            sent=local(view.sent, zone),
+            expires=local(view.expires, zone) or "-",
+        )
+    )
+    totals = view.totals
+    click.echo(
+        _(
+            "{received}/{units} units received it, {started} started their call-and-answer,"
+            " {flagged} flagged; people: {yes} yes, {no} no, {silent} silent of {people}"
+        ).format(**totals)
+    )
+    if not view.units:
+        click.echo(_("no unit of this hub lies in its area"))
+        return
+    print_table(
+        [
+            _("unit"),
+            _("unit name"),
+            _("received"),
+            _("via"),
+            _("call started"),
+            _("answered yes"),
+            _("no"),
+            _("first answer"),
+            _("median answer"),
+            _("silent (for)"),
+            _("flag"),
+        ],
+        _alert_unit_rows(view, zone),
+    )
+
+
+@hub_group.group("directive")
+def directive_group() -> None:
+    """Send notices and instructions (通知/指令) down to the units; follow their replies."""
+
+
+def _attachment(text: str) -> dict[str, str]:
+    name, sep, url = text.partition("=")
+    if not sep or not name.strip() or not url.strip():
+        raise InvalidInput(
+            _("{value!r}: give NAME=URL, e.g. plan=https://example.org/plan.pdf").format(
+                value=text
+            ),
+            "--attach",
+        )
+    return {
+        "name": clean_text(name, "--attach", kind="title", required=True),
+        "url": clean_text(url, "--attach", kind="address", required=True),
+    }
+
+
+OPTION_OF = {
+    "title": "--title",
+    "text": "--text",
+    "reply_by": "--reply-by",
+    "unit": "--unit",
+    "action": "--open-case",
+    "alert": "--alert",
+}
+
+
+@directive_group.command("send")
+@click.option(
+    "--unit",
+    "units",
+    multiple=True,
+    required=True,
+    metavar="CODE",
+    help=N_("A unit to send it to (repeatable)."),
+)
+@click.option("--title", required=True, help=N_("The directive's title."))
+@click.option("--text", "text", required=True, help=N_("What the units must do or know."))
+@click.option("--reply-by", "reply_by", metavar="WHEN", help=N_("When the reply is due."))
+@click.option(
+    "--open-case",
+    "action",
+    flag_value="case",
+    help=N_("Open a case for it at each unit."),
+)
+@click.option(
+    "--open-task",
+    "action",
+    flag_value="task",
+    help=N_("Open a case and a task due at the reply deadline at each unit."),
+)
+@click.option(
+    "--attach",
+    "attachments",
+    multiple=True,
+    metavar="NAME=URL",
+    help=N_("A document by reference (never fetched automatically; repeatable)."),
+)
+@click.option("--alert", "alert", metavar="ID", help=N_("The warning it belongs to."))
+@click.option("--exercise", is_flag=True, help=N_("A drill."))
+@JSON
+@pass_state
+def directive_send_cmd(
+    state: State,
+    units: tuple[str, ...],
+    title: str,
+    text: str,
+    reply_by: str | None,
+    action: str | None,
+    attachments: tuple[str, ...],
+    alert: str | None,
+    exercise: bool,
+    as_json: bool,
+) -> None:
+    """Send a directive down to the units named; each receipt and reply comes back up."""
+    from uplink import downlink
+
+    ctx = state.ctx
+    now = ctx.clock.now()
+    title = clean_text(title, "--title", kind="title", required=True)
+    body = clean_text(text, "--text", kind="note", multiline=True, required=True)
+    deadline = parse_time(reply_by, now, ctx.config.zone, "--reply-by") if reply_by else None
+    if deadline is not None and deadline <= now:
+        raise InvalidInput(_("{time} is not in the future").format(time=reply_by), "--reply-by")
+    if action == "task" and deadline is None:
+        raise InvalidInput(_("a task needs a deadline: give --reply-by"), "--reply-by")
+    from console.cli.alert import split_codes
+
+    codes = split_codes(units, "--unit")
+    if not codes:
+        raise InvalidInput(_("required"), "--unit")
+    files = [_attachment(a) for a in attachments]
+    sender, sender_name = _hub_identity(state)
+    try:
+        directive_id, sent = downlink.issue_directive(
+            ctx.db,
+            now,
+            ctx.operator,
+            sender=sender,
+            sender_name=sender_name,
+            title=title,
+            text=body,
+            attachments=files,
+            reply_by=deadline,
+            action=action or "none",
+            alert=alert.strip() if alert else None,
+            exercise=exercise,
+            units=codes,
+        )
+    except InvalidInput as exc:  # the domain names its fields; the command line, its options
+        field = exc.field or ""
+        option = OPTION_OF.get(field, "--attach" if field.startswith("attachments") else field)
+        raise InvalidInput(exc.reason, option or None) from None
+    if as_json:
+        emit_json({"id": directive_id, "units": list(sent)})
+        return
+    click.echo(
+        _("directive {id} sent down to {n} units: {units}").format(
+            id=directive_id, n=len(sent), units=", ".join(sent)
+        )
+    )
+
+
+def _hub_identity(state: State) -> tuple[str, str]:
+    """This hub's division code and name: its top unit in the jurisdiction, else ``[uplink]
+    unit`` (a hub that reports further up), else ``hub``."""
+    from jurisdiction.models import Level
+    from jurisdiction.units import list_units
+
+    ctx = state.ctx
+    for level in Level:
+        units = list_units(ctx.db, level=level)
+        if units:
+            return units[0].code, units[0].name
+    return ctx.config.uplink.unit or "hub", ""
+
+
+@directive_group.command("show")
+@click.argument("directive_id", metavar="ID")
+@JSON
+@pass_state
+def directive_show_cmd(state: State, directive_id: str, as_json: bool) -> None:
+    """A directive sent down: each unit's receipt (签收) and reply (反馈), late ones marked."""
+    from uplink.hub import directive_view
+
+    ctx = state.ctx
+    now, zone = ctx.clock.now(), ctx.config.zone
+    view = directive_view(ctx.db, directive_id.strip(), now)
+    if as_json:
+        emit_json(view.to_json())
+        return
+    click.echo(
+        _("{id}: {title} (reply by {due})").format(
+            id=view.id, title=view.title or "", due=local(view.reply_by, zone) or "-"
+        )
+    )
+    rows = []
+    for row in view.units:
+        rows.append(
+            (
+                row.unit,
+                row.name,
+                local(row.received_at, zone) or Text(_("not yet"), style="bold red"),
+                Text(
+                    local(row.replied_at, zone) or (_("overdue") if row.overdue else _("no reply")),
+                    style="bold red" if row.overdue else "",
+                ),
+                row.replied_by or "",
+                row.reply or "",
+            )
+        )
+    print_table([_("unit"), _("unit name"), _("received"), _("replied"), _("by"), _("reply")], rows)
 
 
 @hub_group.command("witness")

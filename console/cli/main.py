@@ -85,6 +85,8 @@ LAZY_COMMANDS = {
     "drill": ("console.cli.drills", "drill"),
     "calendar": ("console.cli.calendar", "calendar_group"),
     "sitrep": ("console.cli.sitrep", "sitrep_group"),
+    "alert": ("console.cli.alert", "alert_group"),
+    "directive": ("console.cli.directive", "directive_group"),
 }
 
 # Commands that open no database (or make it): no word about the demo before them.
@@ -286,6 +288,11 @@ def _county_demo(directory: Path | None, force: bool) -> None:
     town = where / "townships" / COUNTY_TOWNSHIPS[-1][0]
     click.echo(
         _("the county's console (press b for the units): dutydesk {args}").format(args=county)
+    )
+    click.echo(
+        _("the warning and each township's call-and-answer: dutydesk {args} hub alerts").format(
+            args=county
+        )
     )
     click.echo(
         _("the offline township: dutydesk --db {db} --config {config}").format(

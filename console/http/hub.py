@@ -2,7 +2,8 @@
 
 ``POST /v1/events`` takes a unit's batch, ``GET /v1/units/{code}/state`` tells a unit what the
 hub holds of it (a page of subjects, or with ``?subject=`` one subject's events: to
-resynchronise), ``GET /v1/openapi.json`` describes both
+resynchronise), ``GET /v1/units/{code}/inbox`` gives it the alerts and directives sent down
+to it after its cursor (:mod:`uplink.downlink`), ``GET /v1/openapi.json`` describes them
 (:func:`uplink.openapi.openapi`). The protocol is ``docs/uplink-protocol.md``; the domain work
 (tokens, idempotent ingestion, the read model) is :mod:`uplink.hub`, run on the service's
 connection off the event loop (:meth:`HttpService.db_call`).
@@ -39,6 +40,7 @@ from console.http.guard import Buckets
 from console.http.security import Failure, address_source
 from store.db import Database
 from store.errors import DatabaseBusy, InvalidInput
+from uplink import downlink
 from uplink.hub import (
     HubUnit,
     Unauthorized,
@@ -135,6 +137,7 @@ def routes(service: HttpService) -> list[Route]:
     return [
         Route("/v1/events", endpoint(post_events), methods=["POST"]),
         Route("/v1/units/{code}/state", endpoint(get_state), methods=["GET"]),
+        Route("/v1/units/{code}/inbox", endpoint(get_inbox), methods=["GET"]),
         Route("/v1/openapi.json", endpoint(get_openapi), methods=["GET"]),
     ]
 
@@ -300,12 +303,34 @@ async def get_state(service: HttpService, rate: UnitRate, request: Request) -> R
     return _answer(200, {"version": PROTOCOL_VERSION, **state.to_json()})
 
 
+async def get_inbox(service: HttpService, rate: UnitRate, request: Request) -> Response:
+    """``GET /v1/units/{code}/inbox?after=CURSOR&limit=N``: the alerts and directives queued for
+    the unit after its cursor, oldest first (:func:`uplink.downlink.inbox`). Reading changes
+    nothing: the unit's receipts come up as events."""
+    unit = await authenticated(service, rate, request)
+    check_protocol(request)
+    code = request.path_params["code"]
+    if code != unit.code:
+        raise refusal(403, f"the token of unit {unit.code} reads only its own inbox", "code")
+    try:
+        after = downlink.check_cursor(request.query_params.get("after"))
+        limit = downlink.check_limit(request.query_params.get("limit"))
+    except InvalidInput as exc:
+        raise invalid(400, exc) from None
+    items, following = await service.db_call(lambda db: downlink.inbox(db, unit.code, after, limit))
+    body = downlink.inbox_json(unit.code, items, following, limit)
+    return _answer(200, {"version": PROTOCOL_VERSION, **body})
+
+
 async def _subject_state(service: HttpService, unit: str, subject: str) -> Response:
     """``?subject=S``: every event the hub holds of one subject (seq, id, state), what a unit
     restored from a backup needs to put its history after the hub's."""
     if not SUBJECT.fullmatch(subject):
         raise refusal(
-            400, 'must be "unit", "case:NUMBER", "mobilization:ID" or "rollup:CODE"', "subject"
+            400,
+            'must be "unit", "case:NUMBER", "mobilization:ID", "rollup:CODE",'
+            ' "alert:IDENTIFIER" or "directive:ID"',
+            "subject",
         )
     events = await service.db_call(lambda db: subject_events(db, unit, subject))
     applied = [int(e["seq"]) for e in events if e["state"] == "applied"]

@@ -3,8 +3,10 @@
 Starlette on uvicorn, loopback by default. One module per surface, all over one
 :class:`~console.http.common.HttpService`: the signed ack links (:mod:`console.http.acks`), the
 SMS gateway's replies (:mod:`console.http.inbound`), with ``[hub] enabled`` (or ``serve
---hub``) the uplink protocol for the units below (:mod:`console.http.hub`, ``/v1/...``), and
-``GET /healthz``, here. Every app is wrapped in the rate limiter of :mod:`console.http.guard`.
+--hub``) the uplink protocol for the units below (:mod:`console.http.hub`, ``/v1/...``), with
+``[uplink]`` the hub's poke that something waits in the unit's inbox
+(:mod:`console.http.inbox`, ``POST /v1/inbox/poke``), and ``GET /healthz``, here. Every app is
+wrapped in the rate limiter of :mod:`console.http.guard`.
 
 Listeners: the public one (``[serve] host/port``) serves the links and the hub; with ``[serve]
 inbound_port`` set, the gateway's replies get a listener of their own (``inbound_host``,
@@ -44,7 +46,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.config import Config
 from console.engine import Engine
-from console.http import acks, calendar, guard, hub, inbound
+from console.http import acks, calendar, guard, hub, inbound, inbox
 from console.http.common import HttpService
 from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
@@ -126,6 +128,7 @@ def build_app(
         routes += acks.routes(service) + calendar.routes(service)
         if service.config.hub.enabled:
             routes += hub.routes(service)
+        routes += inbox.routes(service)  # with [uplink]: the hub's poke
     if surface in (Surface.ALL, Surface.INBOUND):
         routes += inbound.routes(service)
     routes.append(Route("/healthz", partial(healthz, service, health_token), methods=["GET"]))

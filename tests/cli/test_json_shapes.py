@@ -16,7 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,53 @@ def _hub_timeline(desk: Desk) -> list[str]:
     finally:
         db.close()
     return ["hub", "timeline", unit, "A-1"]
+
+
+ALERT = ("alert", "issue", "--event", "暴雨", "--severity", "orange", "--area", "330106001000",
+         "--expires", "+6h")  # fmt: skip
+
+
+def _alert(desk: Desk) -> str:
+    """A new orange warning over the street (its 叫应 starts): its identifier."""
+    return str(desk.ok(*ALERT)["identifier"])
+
+
+def _alert_file(desk: Desk) -> list[str]:
+    """A warning written as CAP XML by another database (a copy), to import here."""
+    identifier = _alert(desk)
+    xml = desk.run("alert", "show", identifier, "--xml").out
+    path = desk.write("alert.xml", xml.replace(identifier, "330106000000_20261207090000_9"))
+    return ["alert", "import", path]
+
+
+def _directive(desk: Desk) -> str:
+    """A directive received from the county, as the engine takes it: its id."""
+    from store.clock import SystemClock
+    from uplink import directives
+
+    db = connect(desk.db)
+    try:
+        payload = {"id": "D-1", "sender": "330106000000", "title": "通知", "text": "请排查",
+                   "reply_by": to_iso(datetime.now(UTC) + timedelta(hours=2))}  # fmt: skip
+        directives.receive(db, SystemClock(), payload, via="poll")
+    finally:
+        db.close()
+    return "D-1"
+
+
+def _hub_alert(desk: Desk) -> str:
+    """This database as a county hub that sent a warning down to one unit: its identifier."""
+    desk.config.write_text('timezone = "Asia/Shanghai"\n[hub]\nenabled = true\n', encoding="utf-8")
+    desk.ok("hub", "unit", "add", "330106001000", "--name", "青山街道")
+    return _alert(desk)
+
+
+def _hub_directive(desk: Desk) -> str:
+    unit = desk.hub_unit()
+    sent = desk.ok(
+        "hub", "directive", "send", "--unit", unit, "--title", "通知", "--text", "请排查"
+    )
+    return str(sent["id"])
 
 
 def _sitrep(desk: Desk) -> str:
@@ -530,6 +577,40 @@ SHAPES: dict[str, tuple[str, Args]] = {
         LISTING,
         lambda d: [d.hub_unit(), "hub", "timeliness", "--from", "2026-11-23", "--to", "+1d"][1:],
     ),
+    # ---- warnings and directives
+    "alert issue": (RECORD, fixed(*ALERT)),
+    "alert update": (RECORD, lambda d: ["alert", "update", _alert(d), "--expires", "+8h"]),
+    "alert cancel": (RECORD, lambda d: ["alert", "cancel", _alert(d), "--reason", "降雨减弱"]),
+    "alert list": (LISTING, lambda d: [_alert(d), "alert", "list"][1:]),
+    "alert show": (RECORD, lambda d: ["alert", "show", _alert(d)]),
+    "alert import": (RECORD, _alert_file),
+    "alert call": (RECORD, lambda d: ["alert", "call", _alert(d), "--exercise"]),
+    "alert call-tree": (RECORD, fixed("alert", "call-tree")),
+    "directive list": (LISTING, lambda d: [_directive(d), "directive", "list"][1:]),
+    "directive show": (RECORD, lambda d: ["directive", "show", _directive(d)]),
+    "directive reply": (
+        RECORD,
+        lambda d: ["directive", "reply", _directive(d), "--text", "已落实"],
+    ),
+    "hub alerts": (LISTING, lambda d: [_hub_alert(d), "hub", "alerts"][1:]),
+    "hub alert": (RECORD, lambda d: ["hub", "alert", _hub_alert(d)]),
+    "hub directive send": (
+        RECORD,
+        lambda d: [
+            "hub",
+            "directive",
+            "send",
+            "--unit",
+            d.hub_unit(),
+            "--title",
+            "通知",
+            "--text",
+            "请排查",
+            "--reply-by",
+            "+2h",
+        ],
+    ),  # fmt: skip
+    "hub directive show": (RECORD, lambda d: ["hub", "directive", "show", _hub_directive(d)]),
     # ---- the installation
     "config show": (RECORD, fixed("config", "show")),
     "calendar show": (RECORD, fixed("calendar", "show", "2026-10")),

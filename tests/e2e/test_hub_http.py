@@ -350,7 +350,12 @@ def test_the_openapi_document_is_served_to_units(hub: Hub) -> None:
     document = answer.json()
     assert document == json.loads(json.dumps(openapi()))
     assert document["openapi"].startswith("3.1")
-    assert set(document["paths"]) == {"/v1/events", "/v1/units/{code}/state", "/v1/openapi.json"}
+    assert set(document["paths"]) == {
+        "/v1/events",
+        "/v1/units/{code}/state",
+        "/v1/units/{code}/inbox",
+        "/v1/openapi.json",
+    }
     # The header is optional here (a tool fetches it with the token alone); the token is not.
     token_only = {"Authorization": hub.headers(B)["Authorization"]}
     assert httpx.get(f"{hub.url}/v1/openapi.json", headers=token_only).status_code == 200

@@ -634,3 +634,129 @@ def test_a_bad_sitrep_rule_names_line_and_key(
 def test_a_sitrep_section_that_is_not_a_table(tmp_path: Path) -> None:
     message = fail(tmp_path, 'operator = "a"\nsitrep = 5\n')
     assert "line 2," in message and "key 'sitrep'" in message and "must be a table" in message
+
+
+# --- [warning], [uplink] poll_seconds, [hub] call_start_minutes --------------------------------
+
+WARNING = """\
+[uplink]
+poll_seconds = 30
+
+[hub]
+call_start_minutes = 20
+
+[warning]
+call_levels = "orange"
+exercise_calls = true
+roles = ["community_secretary", "网格长"]
+posts = ["ld", "DO"]
+answer_minutes = 3
+repeats = 2
+
+[[warning.rule]]
+event = "暴雨"
+levels = ["yellow", "Severe", "红色"]
+
+[[warning.rule]]
+event = "大风"
+roles = ["grid_leader"]
+posts = ["DO"]
+"""
+
+
+def test_warning_defaults_follow_the_issue() -> None:
+    config = load_config(None)
+    assert config.warning == parse_config("").warning
+    assert config.warning.call_levels == ("Severe", "Extreme")
+    assert config.warning.exercise_calls is False
+    assert config.warning.roles == ("community_secretary", "grid_leader")
+    assert config.warning.posts == ("LD", "DO")
+    assert config.uplink.poll_seconds == 60
+    assert config.hub.call_start == timedelta(minutes=15)
+    applied = config.warning.for_event("暴雨")
+    assert (applied.levels, applied.rule) == (("Severe", "Extreme"), None)
+    shown = config.effective()
+    assert shown["warning"]["call_levels"] == ["Severe", "Extreme"]
+    assert shown["uplink"]["poll_seconds"] == 60
+    assert shown["hub"]["call_start_minutes"] == 15
+
+
+def test_warning_configured() -> None:
+    config = parse_config(WARNING, "<test>")
+    rules = config.warning
+    assert rules.call_levels == ("Extreme", "Severe")  # "orange": orange and above
+    assert rules.exercise_calls is True
+    assert rules.roles == ("community_secretary", "grid_leader")  # Chinese labels accepted
+    assert rules.posts == ("LD", "DO")
+    assert (rules.answer_minutes, rules.repeats) == (3, 2)
+    rain = rules.for_event("暴雨预警")  # a trailing 预警 is the same event
+    assert rain.levels == ("Extreme", "Severe", "Moderate") and rain.rule == "暴雨"
+    assert rain.roles == rules.roles and rain.posts == rules.posts
+    wind = rules.for_event("大风")
+    assert (wind.levels, wind.roles, wind.posts) == (rules.call_levels, ("grid_leader",), ("DO",))
+    assert config.uplink.poll_seconds == 30
+    assert config.hub.call_start == timedelta(minutes=20)
+
+
+def test_warning_settings_render_as_toml_that_reads_back() -> None:
+    effective = parse_config(WARNING, "<test>").effective()
+    again = parse_config(to_toml({"warning": effective["warning"]}), "<again>")
+    assert again.warning == parse_config(WARNING, "<test>").warning
+    assert tomllib.loads(to_toml(effective))["warning"] == effective["warning"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "says"),
+    [
+        ('[warning]\ncall_levels = ["purple"]\n', 2, "warning.call_levels", "not a severity"),
+        ("[warning]\ncall_levels = []\n", 2, "warning.call_levels", "CAP severities or colours"),
+        ('[warning]\ncall_levels = "Unknown"\n', 2, "warning.call_levels", "CAP severities"),
+        ('[warning]\nexercise_calls = "yes"\n', 2, "warning.exercise_calls", "true or false"),
+        ('[warning]\nroles = ["boss"]\n', 2, "warning.roles", "grid-leader"),
+        ('[warning]\nroles = "grid_leader"\n', 2, "warning.roles", "list of roles"),
+        ('[warning]\nposts = ["D O"]\n', 2, "warning.posts", "roster post codes"),
+        ("[warning]\nanswer_minutes = 0\n", 2, "warning.answer_minutes", "from 1 to 1440"),
+        ("[warning]\nrepeats = 11\n", 2, "warning.repeats", "from 0 to 10"),
+        ("[warning]\nrule = 5\n", 2, "warning.rule", "[[warning.rule]]"),
+        ("[warning]\nlevels = []\n", 2, "warning.levels", "unknown setting"),
+        ("[uplink]\npoll_seconds = 0\n", 2, "uplink.poll_seconds", "from 1 to 86400"),
+        ("[hub]\ncall_start_minutes = 1.5\n", 2, "hub.call_start_minutes", "whole number"),
+    ],
+)
+def test_a_bad_warning_value_names_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str, says: str
+) -> None:
+    message = fail(tmp_path, text)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message
+
+
+@pytest.mark.parametrize(
+    ("rule", "line", "key", "says"),
+    [
+        ('[[warning.rule]]\nlevels = ["red"]\n', 4, "warning.rule[1]", "event name"),
+        ('[[warning.rule]]\nevent = " "\nposts = []\n', 5, "warning.rule[1].event", "event name"),
+        ('[[warning.rule]]\nevent = "暴雨"\n', 4, "warning.rule[1]", "levels, roles or posts"),
+        (
+            '[[warning.rule]]\nevent = "暴雨"\nlevels = ["pink"]\n',
+            6,
+            "warning.rule[1].levels",
+            "not a severity",
+        ),
+        (
+            '[[warning.rule]]\nevent = "暴雨"\ncolour = "red"\n',
+            6,
+            "warning.rule[1].colour",
+            "unknown setting",
+        ),
+    ],
+)
+def test_a_bad_warning_rule_names_line_and_key(
+    tmp_path: Path, rule: str, line: int, key: str, says: str
+) -> None:
+    base = '[[warning.rule]]\nevent = "台风"\nposts = ["DO"]\n'
+    message = fail(tmp_path, base + rule)
+    assert f"line {line}," in message
+    assert f"key '{key}'" in message
+    assert says in message

@@ -76,6 +76,15 @@ OWNERS: dict[str, str] = {
     "sitrep_obligations": "uplink",
     "sitrep_cursor": "uplink",
     "hub_reports": "uplink",
+    # uplink: warnings (CAP alerts), directives and 叫应 at a unit; the hub's inboxes and receipts
+    "alerts": "uplink",
+    "directives": "uplink",
+    "downlink_cursor": "uplink",
+    "call_answers": "uplink",
+    "hub_down": "uplink",
+    "hub_directives": "uplink",
+    "hub_alert_units": "uplink",
+    "hub_directive_units": "uplink",
     # drills: plans, schedules and their claims, runs, evaluation, improvements, notices
     "drill_plans": "drills",
     "drill_objectives": "drills",
@@ -178,6 +187,18 @@ EXCEPTIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     ("drills", "mob_nodes"): (
         frozenset({READ}),
         "a drill's evaluation counts answers per level and per grid of the nodes called",
+    ),
+    # uplink.downlink (a hub) finds the units of its jurisdiction inside an alert's area: it
+    # walks the tree up from a registered unit's code and reads the boundaries of a unit or its
+    # descendants (recursive reads jurisdiction.units does not offer).
+    ("uplink", "units"): (
+        frozenset({READ}),
+        "the hub's downlink matches an alert's area codes and polygons against its own units",
+    ),
+    ("uplink", "mobilizations"): (
+        frozenset({READ}),
+        "uplink.callanswer joins a 叫应's mobilization state to find the call still running for"
+        " an alert's thread (one read instead of a get_mobilization per call)",
     ),
     ("reports", "incidents"): (frozenset({READ}), "reports reads across domains by design"),
     ("reports", "mobilizations"): (frozenset({READ}), "reports reads across domains by design"),
