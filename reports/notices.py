@@ -6,8 +6,11 @@ it has seen and, when asked, turns the entries after it into :class:`Notice` val
 report (with its level, and a bell for the levels configured), a case going overdue and put
 under supervision (督办), a mobilization answer (who said yes or no), a node nobody answered,
 a mobilization completed, an information report (初报, 续报, 终报) gone overdue (with the
-bell), and the ack server's security summary (refused requests, and the phones or addresses
-locked out after too many failures; at most one a minute). The console
+bell), a warning received from above (its colour and event in words, its headline and its
+叫应; red and orange ring the bell), a directive received (with the bell) and a directive whose
+reply deadline passed unanswered (with the bell), and the ack server's security summary
+(refused requests, and the phones or addresses locked out after too many failures; at most one
+a minute). The console
 shows them as toasts; this module knows nothing of Textual, so the wording is tested without a
 screen.
 
@@ -22,13 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import UTC, tzinfo
+from typing import TYPE_CHECKING, Any, Literal
 
 from incidents.models import Severity, Stage
 from store.audit import StoredEvent, events_after, head
 from store.clock import from_iso
 from store.db import Database
 from store.i18n import N_, _
+
+if TYPE_CHECKING:
+    from uplink.alerts import AlertRecord
 
 NoticeSeverity = Literal["information", "warning", "error"]
 
@@ -101,6 +108,17 @@ _COLLAPSED: dict[str, str] = {
     "lockout": N_("{n} lockouts"),
     "sitrep_overdue": N_("{n} reports overdue"),
     "security": N_("{n} security summaries"),
+    "alert": N_("{n} warnings received"),
+    "directive": N_("{n} directives received"),
+    "directive_overdue": N_("{n} directive replies overdue"),
+}
+# The warning colours whose receipt rings the bell (uplink.cap.Colour values), and how their
+# toast looks: as serious as the colour.
+_BELL_COLOURS = frozenset({"red", "orange"})
+_ALERT_SEVERITY: dict[str, NoticeSeverity] = {
+    "red": "error",
+    "orange": "error",
+    "yellow": "warning",
 }
 
 
@@ -113,10 +131,16 @@ class NoticeWatcher:
     """
 
     def __init__(
-        self, db: Database, *, bell_severities: Collection[int] = frozenset({1, 2})
+        self,
+        db: Database,
+        *,
+        bell_severities: Collection[int] = frozenset({1, 2}),
+        zone: tzinfo = UTC,
     ) -> None:
         self.db = db
         self.bell_severities = frozenset(bell_severities)
+        self.zone = zone
+        """The office's zone, in which the notices give times (a warning's end, a deadline)."""
         self.last_id: int | None = None
 
     def prime(self) -> None:
@@ -159,6 +183,7 @@ class NoticeWatcher:
         cases = self._cases(events)
         mobs = self._mobilizations(events)
         names = self._recipients(events)
+        alerts = self._alerts(events)
         makers: dict[str, Callable[[StoredEvent], _Item | None]] = {
             "reported": lambda e: self._reported(e, cases.get(e.incident_id or 0)),
             "supervise": lambda e: _supervised(e, cases.get(e.incident_id or 0)),
@@ -168,6 +193,11 @@ class NoticeWatcher:
             "mobilization_completed": lambda e: self._completed(e, mobs),
             "security_summary": _security,
             "sitrep_overdue": lambda e: _sitrep_overdue(e, cases.get(e.incident_id or 0)),
+            "alert_received": lambda e: _alert_received(
+                e, alerts.get(str(e.data.get("identifier") or "")), self.zone
+            ),
+            "directive_received": lambda e: _directive(e, self.zone, overdue=False),
+            "directive_overdue": lambda e: _directive(e, self.zone, overdue=True),
         }
         items = []
         for event in events:
@@ -245,6 +275,26 @@ class NoticeWatcher:
         }
         rows = self._lookup("SELECT id, name FROM recipients", wanted)
         return {int(r[0]): str(r[1]) for r in rows}
+
+    def _alerts(self, events: Iterable[StoredEvent]) -> dict[str, AlertRecord]:
+        """The warnings received in these entries, by identifier (uplink.alerts' records)."""
+        wanted = {
+            str(e.data["identifier"])
+            for e in events
+            if e.kind == "alert_received" and e.data.get("identifier")
+        }
+        if not wanted:
+            return {}
+        from store.errors import NotFound
+        from uplink.alerts import get_alert  # loaded when a warning first arrives
+
+        found: dict[str, AlertRecord] = {}
+        for identifier in wanted:
+            try:
+                found[identifier] = get_alert(self.db, identifier)
+            except NotFound:
+                continue
+        return found
 
     def _lookup(self, select: str, ids: Collection[int]) -> list[Sequence[Any]]:
         if not ids:
@@ -373,6 +423,92 @@ def _security(event: StoredEvent) -> _Item:
         )
         return _Item("lockout", locked[0], notice)
     return _Item("security", str(failures), Notice(_("Security"), refused, "warning"))
+
+
+def _alert_received(event: StoredEvent, alert: AlertRecord | None, zone: tzinfo) -> _Item:
+    """A warning arrived from above: ``橙色 暴雨预警`` (colour and event in words) with its
+    headline, when it ends and its 叫应 (started, or why not). Red and orange ring the bell;
+    an update or a cancel says so in its title."""
+    data = event.data
+    identifier = str(data.get("identifier") or "?")
+    if alert is None:  # read back failed (a later write removed it): say what the entry says
+        notice = Notice(_("Warning received"), identifier, "warning", bell=True)
+        return _Item("alert", identifier, notice)
+    colour = alert.colour.value if alert.colour is not None else ""
+    words = alert.colour.label if alert.colour is not None else ""
+    name = _("{colour} {event} warning").format(colour=words, event=alert.event).strip()
+    prefix = (_("[EXERCISE]") + " ") if alert.exercise else ""
+    msg_type = str(data.get("msg_type") or alert.msg_type)
+    if msg_type == "Cancel":
+        title = _("Warning cancelled: {name}").format(name=name)
+    elif msg_type == "Update":
+        title = _("Warning updated: {name}").format(name=name)
+    else:
+        title = _("Warning received: {name}").format(name=name)
+    parts = [alert.headline] if alert.headline else []
+    if alert.expires is not None and msg_type != "Cancel":
+        until = alert.expires.astimezone(zone).strftime("%m-%d %H:%M")
+        parts.append(_("until {time}").format(time=until))
+    if alert.call_state == "started":
+        parts.append(_("call-and-answer started"))
+    elif alert.call_state == "skipped" and msg_type != "Cancel":
+        parts.append(
+            _("call-and-answer not started: {why}").format(why=_call_reason(alert.call_reason))
+        )
+    cancel = msg_type == "Cancel"
+    notice = Notice(
+        prefix + title,
+        " · ".join(parts) or identifier,
+        "information" if cancel else _ALERT_SEVERITY.get(colour, "information"),
+        bell=not cancel and colour in _BELL_COLOURS,
+    )
+    return _Item("alert", name, notice)
+
+
+def _call_reason(reason: str | None) -> str:
+    from uplink.callanswer import CallReason
+
+    try:
+        return CallReason(str(reason)).label
+    except ValueError:
+        return str(reason)
+
+
+def _directive(event: StoredEvent, zone: tzinfo, *, overdue: bool) -> _Item:
+    """A directive from above arrived (``通知: 防汛检查`` from whom, reply by when), or its
+    reply deadline passed unanswered; both ring the bell."""
+    data = event.data
+    title = str(data.get("title") or data.get("id") or "?")
+    parts = []
+    sender = str(data.get("sender_name") or data.get("sender") or "")
+    if sender:
+        parts.append(_("from {sender}").format(sender=sender))
+    due = data.get("reply_by")
+    if isinstance(due, str) and due:
+        try:
+            when = from_iso(due).astimezone(zone).strftime("%m-%d %H:%M")
+        except ValueError:
+            when = due
+        words = _("reply was due {time}") if overdue else _("reply by {time}")
+        parts.append(words.format(time=when))
+    if not overdue and data.get("case"):
+        parts.append(_("case {number} opened").format(number=data["case"]))
+    if overdue:
+        notice = Notice(
+            _("Directive reply overdue: {title}").format(title=title),
+            " · ".join(parts) or _("no reply sent"),
+            "error",
+            bell=True,
+        )
+        return _Item("directive_overdue", title, notice)
+    prefix = (_("[EXERCISE]") + " ") if data.get("exercise") else ""
+    notice = Notice(
+        prefix + _("Directive received: {title}").format(title=title),
+        " · ".join(parts) + (" · " if parts else "") + _("I: the inbox"),
+        "warning",
+        bell=True,
+    )
+    return _Item("directive", title, notice)
 
 
 def _collapse(items: Sequence[_Item]) -> list[Notice]:

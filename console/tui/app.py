@@ -104,6 +104,10 @@ class DutydeskApp(App[None]):
         # Who acts at the desk (the header names them on every screen): a picker, audited.
         Binding("ctrl+o", "switch_acting", N_("Acting officer"), show=False),
         Binding("D", "drills", N_("Drills")),
+        # Warnings (预警) and the directives' inbox (通知指令): in the help and the palette; the
+        # dashboard's banner names W while a warning is in force.
+        Binding("W", "alerts", N_("Alerts"), show=False),
+        Binding("I", "directives", N_("Directives"), show=False),
         # Only on a county hub (``[hub] enabled`` or units registered): see check_action.
         Binding("b", "hub_units", N_("Units")),
         Binding("question_mark", "help", N_("Help")),
@@ -153,7 +157,7 @@ class DutydeskApp(App[None]):
         self._watching = threading.Event()  # set: the watcher stops
         self._watcher: threading.Thread | None = None
         self.engine: EngineThread | None = None
-        self.notices = NoticeWatcher(ctx.db)
+        self.notices = NoticeWatcher(ctx.db, zone=ctx.config.zone)
         self._gc_threshold: tuple[int, int, int] | None = None
         self._signals: list[signal.Signals] = []
         # The uplink as the watcher last read it (on its thread), and when it reads it next.
@@ -613,6 +617,22 @@ class DutydeskApp(App[None]):
         if not isinstance(self.screen, DrillsScreen):
             self.push_screen(DrillsScreen())
 
+    def action_alerts(self) -> None:
+        """预警: the CAP warnings issued here or received, with their 叫应."""
+        from console.tui.screens.alerts import AlertsScreen
+
+        translate_bindings()  # the alerts' screen was imported just now
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen())
+
+    def action_directives(self) -> None:
+        """通知指令: the directives from the level above, to read and reply to."""
+        from console.tui.screens.directives import DirectivesScreen
+
+        translate_bindings()  # the inbox was imported just now
+        if not isinstance(self.screen, DirectivesScreen):
+            self.push_screen(DirectivesScreen())
+
     def action_hub_units(self) -> None:
         """下级单位: the units that report to this hub, and which of them went silent."""
         from console.tui.screens.hub import HubUnitsScreen
@@ -665,6 +685,16 @@ class DutydeskApp(App[None]):
             _("Drills"),
             _("Upcoming and running drills, past runs and their evaluation (D)"),
             self.action_drills,
+        )
+        yield SystemCommand(
+            _("Alerts"),
+            _("The warnings in force and past, each with its call-and-answer (W)"),
+            self.action_alerts,
+        )
+        yield SystemCommand(
+            _("Directives"),
+            _("The directives from the level above, to read and reply to (I)"),
+            self.action_directives,
         )
         if self.has_hub:
             yield SystemCommand(

@@ -54,6 +54,13 @@ CHINESE_DATA = (
     "uplink/sitreps.py:_measures",
     "uplink/sitreps.py:_nature",
     "uplink/sitreps.py:_fresh_fields",
+    "uplink/callanswer.py:call_message",  # the 叫应 SMS frame 【橙色暴雨预警】, sent to people
+    "uplink/callanswer_rules.py:event_key",  # a trailing 预警 names the same event
+    # The four warning colours (红色/橙色/黄色/蓝色) and the words accepted with them (预警, 色).
+    "uplink/cap.py:",
+    "uplink/cap.py:Colour",
+    "uplink/cap.py:Alert",
+    "console/cli/alert.py:",  # 预警, after the colour and the event: 橙色暴雨预警
 )
 
 

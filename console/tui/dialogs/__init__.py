@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ReceivedCorrection,
         ReceivedDialog,
     )
+    from console.tui.dialogs.directive_reply import DirectiveReplyDialog
     from console.tui.dialogs.evaluate import EvaluateDialog, EvaluationSaved
     from console.tui.dialogs.extension import ExtensionDialog, ExtensionRequest
     from console.tui.dialogs.form import FormDialog
@@ -34,6 +35,7 @@ _HOMES = {
     "AnswerCandidate": "answer",
     "AnswerDialog": "answer",
     "AnswerResult": "answer",
+    "DirectiveReplyDialog": "directive_reply",
     "EvaluateDialog": "evaluate",
     "EvaluationSaved": "evaluate",
     "ExtensionDialog": "extension",
@@ -59,6 +61,7 @@ __all__ = [
     "AnswerCandidate",
     "AnswerDialog",
     "AnswerResult",
+    "DirectiveReplyDialog",
     "EvaluateDialog",
     "EvaluationSaved",
     "ExtensionDialog",

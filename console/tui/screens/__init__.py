@@ -1,6 +1,7 @@
 """The console's screens: the dashboard, the queue of cases and one case, the contacts, the
-mobilizations and one mobilization, the duty roster and the shift handover, the drills; on a
-county hub, the units below it, one unit's cases and what was received of one case.
+mobilizations and one mobilization, the duty roster and the shift handover, the drills, the
+warnings (alerts) and the directives' inbox; on a county hub, the units below it, one unit's
+cases, what was received of one case, and the warnings sent down with their 叫应 per unit.
 
 Each of them is a :class:`~console.tui.screens.live.LiveScreen`; the help (``?``) is a modal.
 A screen's module is imported when the screen is first named, not with the package: the
@@ -13,12 +14,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from console.tui.screens.alerts import AlertsScreen
     from console.tui.screens.contacts import ContactsScreen
     from console.tui.screens.dashboard import DashboardScreen
     from console.tui.screens.detail import IncidentDetailScreen
+    from console.tui.screens.directives import DirectivesScreen
     from console.tui.screens.drills import DrillsScreen
     from console.tui.screens.handover import HandoverScreen
-    from console.tui.screens.hub import HubCasesScreen, HubTimelineScreen, HubUnitsScreen
+    from console.tui.screens.hub import (
+        HubAlertScreen,
+        HubAlertsScreen,
+        HubCasesScreen,
+        HubTimelineScreen,
+        HubUnitsScreen,
+    )
     from console.tui.screens.incidents import IncidentsScreen
     from console.tui.screens.mobilization import MobilizationScreen
     from console.tui.screens.mobilizations import MobilizationsScreen
@@ -26,10 +35,14 @@ if TYPE_CHECKING:
 
 # name -> the module that defines it
 _HOMES = {
+    "AlertsScreen": "alerts",
     "ContactsScreen": "contacts",
     "DashboardScreen": "dashboard",
+    "DirectivesScreen": "directives",
     "DrillsScreen": "drills",
     "HandoverScreen": "handover",
+    "HubAlertScreen": "hub",
+    "HubAlertsScreen": "hub",
     "HubCasesScreen": "hub",
     "HubTimelineScreen": "hub",
     "HubUnitsScreen": "hub",
@@ -41,10 +54,14 @@ _HOMES = {
 }
 
 __all__ = [
+    "AlertsScreen",
     "ContactsScreen",
     "DashboardScreen",
+    "DirectivesScreen",
     "DrillsScreen",
     "HandoverScreen",
+    "HubAlertScreen",
+    "HubAlertsScreen",
     "HubCasesScreen",
     "HubTimelineScreen",
     "HubUnitsScreen",

@@ -1,5 +1,8 @@
 """Provides the dashboard (值班台首页): the duty office's state at a glance.
 
+While a warning (预警) is in force, a banner above everything names it in words and its colour
+(``⚠ 橙色 暴雨预警 · until 12-08 18:00 · 叫应 12/40 answered``), one line per warning and two
+at most (the second then says how many more); ``W`` or a click on it opens the alerts.
 Two lines at the top always show the counters (在办 open, 超期 overdue, 督办 supervised,
 挂账 parked), who runs the engine and the clock in the office's zone; a third, where an uplink
 is configured, the link to the level above (connected, backing off, down since, token refused)
@@ -67,6 +70,7 @@ from reports.overview import (
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
+    from console.tui.screens.alerts import AlertRow
     from drills.models import Occurrence
     from incidents.records import NewIncident
     from uplink.models import LinkStatus
@@ -323,6 +327,8 @@ class DashboardScreen(LiveScreen):
         Binding("u", "contacts", N_("Contacts")),
         # Shown only while a report is owed: opens the case of the most pressing one.
         Binding("r", "open_report", N_("Report owed")),
+        # Shown only while a warning is in force (the app's W opens the alerts everywhere).
+        Binding("W", "alerts", N_("Alerts")),
     ]
 
     @dataclass
@@ -365,6 +371,12 @@ class DashboardScreen(LiveScreen):
         obligations: list[Obligation]
 
     @dataclass
+    class AlertsRead(Message, bubble=False):
+        """The warnings in force, most severe first, each with its 叫应."""
+
+        rows: list[AlertRow]
+
+    @dataclass
     class ReadDone(Message, bubble=False):
         """A read ended (``error``: why it stopped early)."""
 
@@ -379,10 +391,12 @@ class DashboardScreen(LiveScreen):
         self._counts: Counts | None = None
         self._error: str | None = None
         self._owed: list[Obligation] = []  # the reports owed, as last read
+        self._alerts: list[AlertRow] = []  # the warnings in force, as last read
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="dash-bar"):
+            yield Static(id="alerts-line")
             with Horizontal(id="dash-counters"):
                 yield Static(id="count-open", classes="counter")
                 yield Static(id="count-overdue", classes="counter")
@@ -476,6 +490,13 @@ class DashboardScreen(LiveScreen):
             self.post_message(self.ReportsRead(reports))
             if worker.is_cancelled:
                 return
+            try:  # nor the warnings' banner
+                warnings = self._warnings(now)
+            except Exception as exc:
+                error, warnings = str(exc) or type(exc).__name__, []
+            self.post_message(self.AlertsRead(warnings))
+            if worker.is_cancelled:
+                return
             with lock:
                 feed = recent_feed(db, FEED_LIMIT, after_id=feed_after)
             self.post_message(self.FeedRead(feed, incremental=feed_after is not None))
@@ -525,6 +546,13 @@ class DashboardScreen(LiveScreen):
 
         with self.desk.db_lock:
             return open_obligations(self.desk.ctx.db, now, limit=REPORTS_READ)
+
+    def _warnings(self, now: datetime) -> list[AlertRow]:
+        """The warnings in force with their 叫应 (an indexed read), under the lock."""
+        from console.tui.screens.alerts import read_banner
+
+        with self.desk.db_lock:
+            return read_banner(self.desk.ctx.db, now)
 
     def _drills(self, now: datetime) -> DrillLine:
         """The next drill, the overdue improvement items, the moments missed lately."""
@@ -787,12 +815,31 @@ class DashboardScreen(LiveScreen):
         if bool(self._owed) != owed_before:
             self.refresh_bindings()  # r shows while a report is owed
 
+    def on_dashboard_screen_alerts_read(self, message: AlertsRead) -> None:
+        """The warnings' banner: shown while any warning is in force."""
+        widget = self.query_one("#alerts-line", Static)
+        widget.display = bool(message.rows)
+        if message.rows:
+            from console.tui.screens.alerts import banner
+
+            ctx = self.desk.ctx
+            widget.update(banner(message.rows, ctx.clock.now(), ctx.config.zone))
+        before, self._alerts = bool(self._alerts), message.rows
+        if bool(self._alerts) != before:
+            self.refresh_bindings()  # W shows while a warning is in force
+
     # ---- keys -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_report":
             return bool(self._owed)  # hidden, not greyed, while no report is owed
+        if action == "alerts":
+            return bool(self._alerts)  # hidden while no warning is in force (the app's W works)
         return True
+
+    async def action_alerts(self) -> None:
+        """预警: the alerts screen (the app's own action)."""
+        await self.app.run_action("alerts")
 
     def action_open_report(self) -> None:
         """The case of the most pressing report owed (the one the reports' line names)."""
@@ -800,9 +847,11 @@ class DashboardScreen(LiveScreen):
         if first is not None:
             self.post_message(IncidentOpened(first.case_id))
 
-    def on_click(self, event: events.Click) -> None:
+    async def on_click(self, event: events.Click) -> None:
         if event.widget is not None and event.widget.id == "reports-line":
             self.action_open_report()
+        elif event.widget is not None and event.widget.id == "alerts-line":
+            await self.action_alerts()
 
     async def action_incidents(self) -> None:
         """事件: the incidents queue (the app's own action when it has one)."""

@@ -11,6 +11,14 @@ missing (漏报) in red, other reports overdue, reports due; the status line add
 first, overdue ones in red, cases the unit no longer has flagged as lost), and Enter on a case
 shows the events received for it (:class:`HubTimelineScreen`), each with its payload.
 
+``w`` lists the warnings this hub sent down (:class:`HubAlertsScreen`: colour and event in
+words, how many units received it, started their 叫应, answered, and how many are flagged);
+Enter opens one warning's board (:class:`HubAlertScreen`): per unit of its area, when it was
+received (and how), when its 叫应 started (or why not), answered of called, how fast the first
+answer came, who is still silent and for how long, and a red ``⚠`` flag where the unit had not
+received the warning or not started its 叫应 within ``[hub] call_start_minutes``
+(:func:`uplink.hub.alert_view`).
+
 What is shown is the hub's read model (:mod:`uplink.hub`), kept apart from the county's own
 cases, which stay in the usual screens. The read model changes when a unit's batch arrives at
 ``dutydesk serve``, which the console's change watcher does not see, and "last contact" and
@@ -39,6 +47,8 @@ from console.tui.widgets.keybar import KeyBar
 from incidents.models import Severity, Stage
 from store.i18n import N_, _, ngettext
 from uplink.hub import (
+    AlertUnit,
+    AlertView,
     HubCase,
     HubUnit,
     ReceivedEvent,
@@ -320,6 +330,7 @@ class HubUnitsScreen(HubScreen):
     """下级单位 — every unit that reports to this hub, at a glance."""
 
     READ_TITLE = N_("units")
+    BINDINGS = [Binding("w", "alerts", N_("Warnings sent"))]
 
     def __init__(self) -> None:
         super().__init__()
@@ -411,6 +422,10 @@ class HubUnitsScreen(HubScreen):
         row = next((r for r in self._rows if r.unit.code == event.row_key.value), None)
         if row is not None:
             self.app.push_screen(HubCasesScreen(row.unit.code))
+
+    def action_alerts(self) -> None:
+        """The warnings sent down from this hub, each with its 叫应 across the units."""
+        self.app.push_screen(HubAlertsScreen())
 
 
 class HubCasesScreen(HubScreen):
@@ -571,3 +586,308 @@ class HubTimelineScreen(HubScreen):
         event = self._events.get(self.selected_key(table) or "")
         shown = json.dumps(event.payload, ensure_ascii=False, indent=2) if event else ""
         self.query_one("#hub-payload", Static).update(shown)
+
+
+# ---- warnings sent down: the county's 叫应 board ------------------------------------------------
+
+ALERT_COLUMNS = (
+    ("warning", N_("warning")),
+    ("headline", N_("headline")),
+    ("sent", N_("sent")),
+    ("expires", N_("expires")),
+    ("received", N_("received")),
+    ("started", N_("call started")),
+    ("answered", N_("answered")),
+    ("flagged", N_("flagged")),
+)
+ALERT_UNIT_COLUMNS = (
+    ("unit", N_("unit")),
+    ("received", N_("received")),
+    ("started", N_("call started")),
+    ("answered", N_("answered")),
+    ("first", N_("first answer")),
+    ("silent", N_("silent")),
+    ("flag", N_("flag")),
+)
+HEADLINE_WIDTH = 22
+
+
+def warning_name(colour: str | None, event: str | None) -> Text:
+    """``橙色 暴雨预警`` as a badge (the colour's word on the colour) and the event's words."""
+    from console.tui.screens.alerts import colour_badge
+    from uplink.cap import Colour
+
+    try:
+        value = Colour(colour) if colour else None
+    except ValueError:
+        value = None
+    text = colour_badge(value)
+    text.append(" ")
+    text.append(_("{event} warning").format(event=event or "?"), style="bold")
+    return text
+
+
+def reason_words(reason: str | None) -> str:
+    """Why a unit did not start its 叫应, in words (:class:`uplink.callanswer.CallReason`'s)."""
+    from uplink.callanswer import CallReason
+
+    try:
+        return CallReason(str(reason)).label
+    except ValueError:
+        return reason or "?"
+
+
+def seconds(value: float | None) -> str:
+    """``45s``, ``4m05s``, ``1h05m``; ``—`` for none."""
+    if value is None:
+        return "—"
+    whole = int(round(value))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return span(timedelta(seconds=whole))
+
+
+def flag_text(flag: str | None) -> Text:
+    """``⚠ 叫应 not started`` in red (uplink.hub's words), or nothing."""
+    from uplink.hub import AlertFlag
+
+    if not flag:
+        return Text("")
+    return Text(f"{ALERT} {AlertFlag.label(flag) or flag}", style="bold red", no_wrap=True)
+
+
+def alert_unit_row(unit: AlertUnit, now: datetime, zone: ZoneInfo) -> tuple[object, ...]:
+    """One unit of a warning's board."""
+    flagged = unit.flag is not None
+    code = Text(f"{unit.unit} ", style="bold red" if flagged else "bold", no_wrap=True)
+    code.append(unit.name if unit.name != unit.unit else "", style="")
+    if unit.received_at is not None:
+        received = Text(short(unit.received_at, zone))
+        if unit.via:
+            received.append(f" ({unit.via})", style="dim")
+    else:
+        received = Text("— " + _("not yet"), style="yellow")
+    if unit.call_started_at is not None:
+        started = Text(short(unit.call_started_at, zone))
+        if unit.exercise:
+            started.append(" " + _("EXERCISE"), style="bold black on yellow")
+    elif unit.call_state == "skipped":
+        why = reason_words(unit.call_reason)
+        started = Text(_("not started: {why}").format(why=why), style="dim")
+    else:
+        started = Text("—", style="dim")
+    if unit.total:
+        answered = Text(
+            f"{unit.answered}/{unit.total}",
+            style="green" if unit.answered == unit.total else "bold",
+            justify="right",
+        )
+    else:
+        answered = Text("—", style="dim", justify="right")
+    first = Text(seconds(unit.first_answer_s), justify="right")
+    if unit.not_answered:
+        waited = ""
+        if unit.waiting_for_s is not None:
+            waited = " " + _("for {time}").format(time=seconds(unit.waiting_for_s))
+        silent = Text(f"⏳ {unit.not_answered}{waited}", style="yellow", no_wrap=True)
+    else:
+        silent = Text("0", style="dim")
+    return (code, received, started, answered, first, silent, flag_text(unit.flag))
+
+
+def alert_row(view: AlertView, zone: ZoneInfo) -> tuple[object, ...]:
+    totals = view.totals
+    units = totals["units"]
+    flagged = totals["flagged"]
+    name = warning_name(view.colour, view.event)
+    if view.cancelled_at is not None:
+        name.append(" " + _("cancelled"), style="dim")
+    return (
+        name,
+        fit(view.headline or "", HEADLINE_WIDTH),
+        short(view.sent, zone),
+        short(view.expires, zone),
+        Text(f"{totals['received']}/{units}", justify="right"),
+        Text(f"{totals['started']}/{units}", justify="right"),
+        Text(f"{totals['answered']}/{totals['people']}", justify="right"),
+        alerting(flagged),
+    )
+
+
+class HubAlertsScreen(HubScreen):
+    """下发预警 — the warnings this hub sent down, with their 叫应 across the units."""
+
+    READ_TITLE = N_("warnings sent")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._views: dict[str, AlertView] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="hub-alerts-status", classes="hub--status")
+        yield HubTable(id="hub-alerts", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            _("No warning was sent down from this hub: `dutydesk alert issue` sends one."),
+            id="hub-alerts-empty",
+            classes="hub--empty",
+            markup=False,
+        )
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(HubTable)
+        for key, label in ALERT_COLUMNS:
+            table.add_column(_(label), key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hub-alerts-read")
+    def load(self) -> None:
+        """Read every warning sent down, each as its board's totals."""
+        from uplink.hub import alert_list
+
+        ctx = self.desk.ctx
+        call_start, levels = ctx.config.hub.call_start, ctx.config.warning.call_levels
+
+        def read() -> list[AlertView]:
+            return alert_list(ctx.db, ctx.clock.now(), call_start, call_levels=levels)
+
+        self.read_and_show(read, self._show)
+
+    def _show(self, views: list[AlertView]) -> None:
+        if not self.is_attached:
+            return
+        self._views = {v.identifier: v for v in views}
+        table = self.query_one(HubTable)
+        selected = self.selected_key(table)
+        zone = self.desk.ctx.config.zone
+        table.clear()
+        for view in views:
+            table.add_row(*alert_row(view, zone), key=view.identifier)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        flagged = sum(v.totals["flagged"] for v in views)
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(
+            ngettext("{count} warning", "{count} warnings", len(views)).format(count=len(views))
+        )
+        status.append("  ")
+        status.append_text(alerting(flagged, _("units flagged") + " "))
+        limit = span(self.desk.ctx.config.hub.call_start)
+        status.append(
+            "  "
+            + _("(flagged: no call-and-answer within {span} of the sending)").format(span=limit),
+            style="dim",
+        )
+        self.query_one("#hub-alerts-status", Static).update(status)
+        table.display = bool(views)
+        self.query_one("#hub-alerts-empty").display = not views
+
+    @on(DataTable.RowSelected, "#hub-alerts")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value in self._views:
+            self.app.push_screen(HubAlertScreen(event.row_key.value))
+
+
+class HubAlertScreen(HubScreen):
+    """预警叫应 — one warning across the units of its area: received, 叫应, answered, silent."""
+
+    READ_TITLE = N_("warning board")
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__()
+        self.identifier = identifier
+        self.view: AlertView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="hub-alert-head", classes="hub--status")
+        yield Static(id="hub-alert-status", classes="hub--line")
+        yield HubTable(id="hub-alert-units", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            _("No unit lies in this warning's area."),
+            id="hub-alert-empty",
+            classes="hub--empty",
+        )
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one(HubTable)
+        for key, label in ALERT_UNIT_COLUMNS:
+            table.add_column(_(label), key=key)
+        table.focus()
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="hub-alert-read")
+    def load(self) -> None:
+        """Read the warning's board: every unit of its area."""
+        from uplink.hub import alert_view
+
+        ctx = self.desk.ctx
+        call_start, levels = ctx.config.hub.call_start, ctx.config.warning.call_levels
+
+        def read() -> AlertView:
+            now = ctx.clock.now()
+            return alert_view(ctx.db, self.identifier, now, call_start, call_levels=levels)
+
+        self.read_and_show(read, self._show)
+
+    def _show(self, view: AlertView) -> None:
+        if not self.is_attached:
+            return
+        self.view = view
+        ctx = self.desk.ctx
+        now, zone = ctx.clock.now(), ctx.config.zone
+        head = warning_name(view.colour, view.event)
+        if view.status == "Exercise":
+            head.append(" " + _("EXERCISE") + " ", style="bold black on yellow")
+        if view.headline:
+            head.append(f"  {view.headline}")
+        head.append(f"  {view.identifier}", style="dim")
+        self.query_one("#hub-alert-head", Static).update(head)
+        totals = view.totals
+        units = totals["units"]
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append(_("sent {time}").format(time=short(view.sent, zone)) + "  ")
+        if view.expires is not None:
+            status.append(_("until {time}").format(time=short(view.expires, zone)) + "  ")
+        if view.cancelled_at is not None:
+            status.append(_("cancelled {time}").format(time=short(view.cancelled_at, zone)) + "  ")
+        status.append(
+            _("received {received}/{units}  call-and-answer started {started}/{units}").format(
+                received=totals["received"], started=totals["started"], units=units
+            )
+        )
+        status.append(
+            "  "
+            + _("answered {answered}/{people}").format(
+                answered=totals["answered"], people=totals["people"]
+            )
+        )
+        if totals["not_answered"]:
+            status.append(
+                "  ⏳ " + _("silent {count}").format(count=totals["not_answered"]), style="yellow"
+            )
+        status.append("  ")
+        status.append_text(alerting(totals["flagged"], _("flagged") + " "))
+        self.query_one("#hub-alert-status", Static).update(status)
+        table = self.query_one(HubTable)
+        selected = self.selected_key(table)
+        table.clear()
+        for unit in view.units:
+            table.add_row(*alert_unit_row(unit, now, zone), key=unit.unit)
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected))
+        table.display = bool(view.units)
+        self.query_one("#hub-alert-empty").display = not view.units
+
+    @on(DataTable.RowSelected, "#hub-alert-units")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        """Enter on a unit: its cases, as from the units' screen."""
+        if event.row_key.value:
+            self.app.push_screen(HubCasesScreen(event.row_key.value))
