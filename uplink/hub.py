@@ -116,6 +116,7 @@ class HubUnit:
     rotated_at: datetime | None
     revoked_at: datetime | None
     last_contact_at: datetime | None
+    push_url: str | None = None  # where the hub pokes it when its inbox has news (else it polls)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +126,7 @@ class HubUnit:
             "rotated_at": _iso(self.rotated_at),
             "revoked_at": _iso(self.revoked_at),
             "last_contact_at": _iso(self.last_contact_at),
+            "push_url": self.push_url,
         }
 
 
@@ -354,11 +356,11 @@ class UnitState:
 
 # --- units and tokens -------------------------------------------------------------------------
 
-_UNIT_COLUMNS = "code, name, created_at, rotated_at, revoked_at, last_contact_at"
+_UNIT_COLUMNS = "code, name, created_at, rotated_at, revoked_at, last_contact_at, push_url"
 
 
 def _unit(row: Sequence[Any]) -> HubUnit:
-    code, name, created_at, rotated_at, revoked_at, last_contact_at = row
+    code, name, created_at, rotated_at, revoked_at, last_contact_at, push_url = row
     return HubUnit(
         code,
         name,
@@ -366,6 +368,7 @@ def _unit(row: Sequence[Any]) -> HubUnit:
         _opt_time(rotated_at),
         _opt_time(revoked_at),
         _opt_time(last_contact_at),
+        push_url or None,
     )
 
 

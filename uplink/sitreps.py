@@ -624,9 +624,22 @@ def _fresh_fields(
         area=grid,
         measures=_measures(db, incident),
         unit=unit,
-        contact=operator,
+        contact=_contact(db, operator),
     )
     return fields
+
+
+def _contact(db: Database, operator: str) -> str:
+    """联系人及电话: the officer drafting, with their phone when the directory has it (the
+    level above calls back on it), written as dialled in China (no +86)."""
+    try:
+        person = get_person(db, operator)
+    except (NotFound, InvalidInput):  # not in the directory, or a name two people share
+        return operator
+    if not person.phone:
+        return person.name
+    phone = person.phone.removeprefix("+86")
+    return f"{person.name} {phone}"
 
 
 def _check_followup_allowed(

@@ -153,6 +153,7 @@ def unit_list_cmd(state: State, as_json: bool) -> None:
             _("token rotated"),
             _("last contact"),
             _("status"),
+            _("inbox"),
         ],
         [
             (
@@ -162,6 +163,7 @@ def unit_list_cmd(state: State, as_json: bool) -> None:
                 local(u.rotated_at, zone),
                 local(u.last_contact_at, zone) or _("never"),
                 Text(_("revoked"), style="bold red") if u.revoked_at else _("active"),
+                _("pushed to {url}").format(url=u.push_url) if u.push_url else _("polls"),
             )
             for u in units
         ],

@@ -351,6 +351,10 @@ def test_a_hub_sends_a_warning_down_to_the_units_of_its_area(hub: Desk) -> None:
     assert query(hub, "SELECT push_url FROM hub_units WHERE code = ?", TOWNSHIP) == [
         ("http://127.0.0.1:9",)
     ]
+    units = {u["code"]: u["push_url"] for u in hub.items("hub", "unit", "list")}
+    assert units == {TOWNSHIP: "http://127.0.0.1:9", "330106002000": None, "330107001000": None}
+    listing = hub.run("hub", "unit", "list")
+    assert "pushed to http://127.0.0.1:9" in listing.out and "polls" in listing.out
     [listed] = hub.items("hub", "alerts")
     assert listed["identifier"] == data["identifier"]
     view = hub.ok("hub", "alert", str(data["id"]))  # its number here works too

@@ -821,3 +821,16 @@ def test_a_case_is_named_by_its_number_and_a_follow_up_may_go_by_phone(
     assert doc.previous is not None  # the written initial report's figures
     with pytest.raises(NotFound):
         sitreps.reporting_of(town, "2026-999999")
+
+
+def test_the_contact_line_gives_the_officers_phone_from_the_directory(
+    town_tree: Database, clock: FixedClock
+) -> None:
+    """The level above calls back: the drafting officer's number, as dialled in China."""
+    db = town_tree
+    add_person(db, clock, OPERATOR, NewPerson(name="周值班", phone="13800138000"), key="ZHOU")
+    case = fire(db, clock)
+    drafted = sitreps.draft(db, clock, RULES, "周值班", case, ReportKind.INITIAL)
+    assert drafted.fields["contact"] == "周值班 13800138000"
+    other = sitreps.draft(db, clock, RULES, "不在名录", fire(db, clock), ReportKind.INITIAL)
+    assert other.fields["contact"] == "不在名录"  # not in the directory: the name alone
