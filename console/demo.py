@@ -486,32 +486,49 @@ def _deliver(db: Database, clock: FixedClock) -> None:
             return
 
 
+class _Answers:
+    """How the people of a demo call-out answer, decided (seeded) when each is first called:
+    yes with ``share`` after an exponential delay of mean ``speed`` minutes, a few no, the rest
+    silent. A drill run and a 叫应 are played the same way."""
+
+    def __init__(self, rng: random.Random, share: float, speed: float) -> None:
+        self.rng, self.share, self.speed = rng, share, speed
+        self.planned: dict[int, tuple[float, bool] | None] = {}
+
+    def play(self, db: Database, clock: FixedClock, mobilization_id: int, minute: int) -> None:
+        """Record the answers due by ``minute`` of the call-out."""
+        from mobilization import recipient_rows, record_answer
+
+        for row in recipient_rows(db, mobilization_id):
+            rid = int(row["id"])
+            if rid not in self.planned:
+                roll = self.rng.random()
+                answer = roll < self.share or roll > 0.97
+                self.planned[rid] = (
+                    (minute + self.rng.expovariate(1 / self.speed), roll < self.share)
+                    if answer
+                    else None
+                )
+            plan = self.planned[rid]
+            if plan is not None and plan[0] <= minute and row["answered_at"] is None:
+                record_answer(db, clock, "sms", yes=plan[1], via="sms", recipient_id=rid)
+
+
 def _play_run(
     db: Database, clock: FixedClock, rng: random.Random, run_id: int, share: float, speed: float
 ) -> None:
     """A call-tree run's first 40 minutes: each person called answers yes with ``share``
     (after an exponential delay of mean ``speed`` minutes), a few say no, the rest are silent."""
     from drills.runs import get_run
-    from mobilization import recipient_rows, record_answer
 
     run = get_run(db, run_id)
     assert run.mobilization_id is not None
     start = clock.now()
-    planned: dict[int, tuple[float, bool] | None] = {}
+    answers = _Answers(rng, share, speed)
     for minute in range(41):
         clock.set(start + timedelta(minutes=minute))
         _deliver(db, clock)
-        for row in recipient_rows(db, run.mobilization_id):
-            rid = int(row["id"])
-            if rid not in planned:
-                roll = rng.random()
-                answer = roll < share or roll > 0.97
-                planned[rid] = (
-                    (minute + rng.expovariate(1 / speed), roll < share) if answer else None
-                )
-            plan = planned[rid]
-            if plan is not None and plan[0] <= minute and row["answered_at"] is None:
-                record_answer(db, clock, "sms", yes=plan[1], via="sms", recipient_id=rid)
+        answers.play(db, clock, run.mobilization_id, minute)
 
 
 TOWNSHIP_CODE = "330106001000"
@@ -1378,26 +1395,15 @@ def _play_call(
     """A 叫应 from its start until ``end``, minute by minute: the engine sends (and escalates
     silence), each person called answers yes with ``share`` after an exponential delay of mean
     ``speed`` minutes, a few say no, the rest stay silent."""
-    from mobilization import recipient_rows, record_answer
     from uplink.callanswer import call_of
 
     progress = call_of(db, identifier)
     assert progress is not None, identifier
-    planned: dict[int, tuple[float, bool] | None] = {}
+    answers = _Answers(rng, share, speed)
     minute = 0
     while (now := clock.now()) < end:
         _deliver(db, clock)
-        for row in recipient_rows(db, progress.mobilization_id):
-            rid = int(row["id"])
-            if rid not in planned:
-                roll = rng.random()
-                answer = roll < share or roll > 0.97
-                planned[rid] = (
-                    (minute + rng.expovariate(1 / speed), roll < share) if answer else None
-                )
-            plan = planned[rid]
-            if plan is not None and plan[0] <= minute and row["answered_at"] is None:
-                record_answer(db, clock, "sms", yes=plan[1], via="sms", recipient_id=rid)
+        answers.play(db, clock, progress.mobilization_id, minute)
         minute += 1
         clock.set(min(now + timedelta(minutes=1), end))
 

@@ -443,7 +443,7 @@ class DashboardScreen(LiveScreen):
         self.watch(self.app, "engine_trouble", self._show_trouble)
         self.watch(self.app, "uplink", self._show_uplink)
         self.set_interval(CLOCK_SECONDS, self._tick)
-        self.set_interval(REREAD_SECONDS, self._time_passed)
+        self.reread_every(REREAD_SECONDS)  # cases go overdue, shifts change
         self.request_read(full=True)
 
     def on_resize(self, event: events.Resize) -> None:
@@ -584,12 +584,9 @@ class DashboardScreen(LiveScreen):
         """Read again; of the feed, only what is newer than the lines shown."""
         self.request_read()
 
-    def _time_passed(self) -> None:
-        """Cases go overdue and shifts change with the time alone: read everything again."""
-        if self.is_current:
-            self.request_read(full=True)
-        else:
-            self._dirty = True
+    def time_passed(self) -> None:
+        """Everything again: the feed is not what the time alone changes."""
+        self.request_read(full=True)
 
     # ---- showing ----------------------------------------------------------------------------
 

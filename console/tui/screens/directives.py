@@ -227,15 +227,8 @@ class DirectivesScreen(LiveScreen):
         for key, label in COLUMNS:
             table.add_column(_(label), key=key)
         table.focus()
-        self.set_interval(REREAD_SECONDS, self._time_passed)
+        self.reread_every(REREAD_SECONDS)  # reply deadlines pass with the time alone
         self.load()
-
-    def _time_passed(self) -> None:
-        """Deadlines pass and warnings expire with the time alone: read again."""
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="directives-read")
     def load(self) -> None:

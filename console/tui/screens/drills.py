@@ -475,7 +475,7 @@ class DrillsScreen(LiveScreen):
                 table.add_column(label if key == "id" else _(label), key=key)
         self._table("upcoming").focus()
         self.set_interval(TICK_SECONDS, self._tick)
-        self.set_interval(REREAD_SECONDS, self._time_passed)
+        self.reread_every(REREAD_SECONDS)  # reminders pass, drills come closer
         self.load()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -844,13 +844,6 @@ class DrillsScreen(LiveScreen):
         for row in self.view.running:
             if str(row.run.id) in table.rows:
                 table.update_cell(str(row.run.id), "started", started_cell(row.run, now, zone))
-
-    def _time_passed(self) -> None:
-        """Reminders pass and drills come closer with the time alone: read again."""
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
 
     # ---- selection --------------------------------------------------------------------------
 

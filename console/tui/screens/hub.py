@@ -307,14 +307,7 @@ class HubScreen(LiveScreen):
     BINDINGS = [Binding("escape", "back", N_("Back"))]
 
     def on_mount(self) -> None:
-        self.set_interval(REREAD_SECONDS, self._time_passed)
-
-    def _time_passed(self) -> None:
-        """Batches arrive unseen by the change watcher, and silence grows with the time."""
-        if self.is_current:
-            self.load()
-        else:
-            self._dirty = True
+        self.reread_every(REREAD_SECONDS)  # batches unseen by the watcher; silence grows
 
     def selected_key(self, table: DataTable[object]) -> str | None:
         if not table.row_count:

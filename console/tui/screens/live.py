@@ -87,6 +87,21 @@ class LiveScreen(Screen[None]):
         # _("") would be the catalog's header: an empty title stays empty.
         return _(self.READ_TITLE) if self.READ_TITLE else ""
 
+    def reread_every(self, seconds: float) -> None:
+        """Read again every ``seconds`` while shown (when it comes back, if hidden then): for
+        what changes with the time alone (deadlines pass, warnings expire, silence grows)."""
+        self.set_interval(seconds, self._time_passed)
+
+    def _time_passed(self) -> None:
+        if self.is_current:
+            self.time_passed()
+        else:
+            self._dirty = True
+
+    def time_passed(self) -> None:
+        """What a tick of :meth:`reread_every` reads: by default, everything."""
+        self.load()
+
     def on_data_changed(self, message: DataChanged) -> None:
         if self.is_current:
             self.reread(own=message.own)
