@@ -270,3 +270,96 @@ def attempts_of(db: Database, recipient_id: int) -> list[dict[str, Any]]:
         row["kind"] = AttemptKind(row["kind"])
         row["state"] = AttemptState(row["state"])
     return out
+
+
+class AnswersAt(NamedTuple):
+    """How many people were first called, and answered yes or no, in one minute."""
+
+    minute: datetime  # the minute's start, UTC
+    called: int
+    yes: int
+    no: int
+
+
+def answers_over_time(db: Database, mobilization_id: int) -> list[AnswersAt]:
+    """Per minute with activity, oldest first: people first called, answers yes and no.
+
+    Two grouped reads of the mobilization's recipients (no row per person reaches Python), for
+    the reports' "answers over time" chart; a person counts under their current answer.
+    """
+    minutes: dict[str, list[int]] = {}
+    for minute, count in db.conn.execute(
+        "SELECT substr(first_sent_at, 1, 16), count(*) FROM recipients"
+        " WHERE mobilization_id = ? AND first_sent_at IS NOT NULL GROUP BY 1",
+        (mobilization_id,),
+    ):
+        minutes.setdefault(minute, [0, 0, 0])[0] += int(count)
+    for minute, state, count in db.conn.execute(
+        "SELECT substr(answered_at, 1, 16), state, count(*) FROM recipients"
+        " WHERE mobilization_id = ? AND answered_at IS NOT NULL AND state IN ('yes', 'no')"
+        " GROUP BY 1, 2",
+        (mobilization_id,),
+    ):
+        minutes.setdefault(minute, [0, 0, 0])[1 if state == "yes" else 2] += int(count)
+    return [
+        AnswersAt(from_iso(minute + ":00Z"), *counts) for minute, counts in sorted(minutes.items())
+    ]
+
+
+def people_in(
+    db: Database, mobilization_id: int, states: Sequence[str], *, limit: int = 200
+) -> tuple[list[SilentPerson], int]:
+    """The first ``limit`` people in ``states`` (earliest first called first), and how many in all.
+
+    What a report lists of the silent or the unreachable: capped, with the count of the rest.
+    """
+    marks = ", ".join("?" for _state in states)
+    total = int(
+        db.conn.execute(
+            f"SELECT count(*) FROM recipients WHERE mobilization_id = ? AND state IN ({marks})",
+            (mobilization_id, *states),
+        ).fetchone()[0]
+    )
+    rows = db.conn.execute(
+        "SELECT r.id, r.name, coalesce((SELECT n.label FROM mob_links l JOIN mob_nodes n"
+        " ON n.id = l.node_id WHERE l.recipient_id = r.id ORDER BY n.level, n.position LIMIT 1),"
+        " ''), r.ack_code, coalesce(r.first_sent_at, r.created_at), r.sends FROM recipients r"
+        f" WHERE r.mobilization_id = ? AND r.state IN ({marks})"
+        " ORDER BY r.first_sent_at IS NULL, r.first_sent_at, r.id LIMIT ?",
+        (mobilization_id, *states, limit),
+    ).fetchall()
+    people = [
+        SilentPerson(int(rid), name, label, code, from_iso(since), int(sends))
+        for rid, name, label, code, since, sends in rows
+    ]
+    return people, total
+
+
+def level_counts(
+    db: Database, mobilization_id: int
+) -> tuple[dict[int, Counts], float | None, float | None]:
+    """Counts per level and the time-to-answer p50/p90 (seconds), aggregated in SQL.
+
+    The same figures as :func:`summary`'s ``by_level``, ``p50_s`` and ``p90_s`` (each person at
+    the highest level that names them) without a Python loop over every person: what a report
+    of a 30,000-person mobilization reads.
+    """
+    by_level: dict[int, Counts] = {}
+    for level, state, count, reached in db.conn.execute(
+        "SELECT lvl, state, count(*), count(first_sent_at) FROM (SELECT r.state,"
+        " r.first_sent_at, (SELECT min(n.level) FROM mob_links l JOIN mob_nodes n"
+        " ON n.id = l.node_id WHERE l.recipient_id = r.id) AS lvl FROM recipients r"
+        " WHERE r.mobilization_id = ?) WHERE lvl IS NOT NULL GROUP BY lvl, state",
+        (mobilization_id,),
+    ):
+        by_level.setdefault(int(level), Counts()).add(state, int(count), int(reached))
+    waits = [
+        max(0.0, float(w))
+        for (w,) in db.conn.execute(
+            "SELECT (julianday(answered_at) - julianday(first_sent_at)) * 86400.0"
+            " FROM recipients WHERE mobilization_id = ? AND answered_at IS NOT NULL"
+            " AND first_sent_at IS NOT NULL",
+            (mobilization_id,),
+        )
+    ]
+    return by_level, _percentile(waits, 0.5), _percentile(waits, 0.9)

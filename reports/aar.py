@@ -1,4 +1,4 @@
-"""Provides the drill after-action report and improvement plan (AAR/IP) as Markdown and Word.
+"""Provides the drill after-action report and improvement plan (AAR/IP) as a report document.
 
 HSEEP's AAR/IP for one run of a drill plan: the overview, the objectives with their measured
 values and P/S/M/U ratings, the call-out figures (per grid worst first, per level), who never
@@ -6,20 +6,19 @@ answered (phones masked), strengths and observations, the areas for improvement,
 plan matrix, the trend across the plan's runs and the sign-off lines. The office prints it, so
 headings and words are fixed bilingual, Chinese first with the English beside it (the English
 words are the models' own; only :meth:`~drills.models.Objective.describe` follows the process
-language). Both formats are rendered from one list of blocks, so they hold the same sections.
+language). :func:`aar_document` builds it as a :class:`reports.document.Document`; the common
+renderers (:mod:`reports.render`) make every format of it, so they hold the same sections.
 
 Personal data stays masked: people's keys and operators that are phone numbers, the never
 answered and the twice silent, and mainland mobile numbers written into notes and reasons.
-python-docx is imported inside :func:`aar_docx` only: the console's start does not pay for it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from contacts.phones import mask_phone, shown_key
@@ -46,26 +45,13 @@ from drills.models import (
     SilentOne,
     Trend,
 )
+from reports.document import Block, Callout, Document, Heading, Items, Para, Table
+from reports.render import render
 from store.clock import SystemClock
-
-if TYPE_CHECKING:
-    from docx.document import Document as DocxDocument
-    from docx.oxml.table import CT_Row
-    from docx.oxml.text.font import CT_RPr
-    from docx.shared import Length
-    from docx.table import Table as DocxTable
-    from docx.table import _Cell, _Row
-    from docx.text.paragraph import Paragraph
 
 TITLE = "演练评估报告与改进计划 After-Action Report and Improvement Plan (AAR/IP)"
 NONE = "—"
 TO_RATE = "待评定 to rate"
-# 宋体 and 黑体, what a Chinese office's Word has; where they are missing (LibreOffice on Linux)
-# the East Asian text falls back to an installed CJK font such as Noto CJK.
-EAST_ASIA_FONT = "SimSun"
-EAST_ASIA_HEADING_FONT = "SimHei"  # 黑体
-LATIN_FONT = "Times New Roman"
-LATIN_HEADING_FONT = "Arial"
 BAR_CELLS = 10
 _PARTIAL = " ▏▎▍▌▋▊▉"
 WEEKDAYS = ("周一 Mon", "周二 Tue", "周三 Wed", "周四 Thu", "周五 Fri", "周六 Sat", "周日 Sun")
@@ -97,45 +83,6 @@ IMPROVEMENT_STATE_ZH = {
     ImprovementState.DONE: "待复测",
     ImprovementState.CLOSED: "已复测关闭",
 }
-
-
-# ------------------------------------------------------------------------------- blocks
-
-
-@dataclass(frozen=True)
-class Heading:
-    level: int  # 0: the title, 1: a section, 2: a part of one
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str
-    lead: str = ""  # shown bold before the text
-
-
-@dataclass(frozen=True)
-class Callout:
-    """A line the reader must not miss (a draft, a stopped run)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Items:
-    items: tuple[tuple[str, str], ...]  # (bold lead, text)
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    widths: tuple[float, ...]  # relative
-    align: str = ""  # one letter a column, "l" or "r"; missing ones are "l"
-    tall: bool = False  # rows high enough to sign in
-
-
-Block = Heading | Para | Callout | Items | Table
 
 
 # ------------------------------------------------------------------------------- words
@@ -247,12 +194,9 @@ def note_time(note: Note, start: datetime, zone: ZoneInfo) -> str:
 
 
 def build(ev: Evaluation, trend: Trend | None, zone: ZoneInfo, now: datetime) -> list[Block]:
-    """The report as blocks, in HSEEP's order; both renderers walk this list."""
+    """The report's blocks after its title, in HSEEP's order (texts not yet masked)."""
     numbers = {r.objective.id: r.objective.position for r in ev.results}
-    blocks: list[Block] = [
-        Heading(0, TITLE),
-        Para(f"{ev.plan.name} ({ev.plan.code}) · #{ev.run.id} · {local(ev.run.started_at, zone)}"),
-    ]
+    blocks: list[Block] = []
     unrated = sum(1 for r in ev.results if r.rating is None)
     if ev.run.state is RunState.RUNNING:
         blocks.append(
@@ -671,11 +615,8 @@ def sign_off(ev: Evaluation) -> list[Block]:
     ]
 
 
-# ------------------------------------------------------------------------------- Markdown
+# ------------------------------------------------------------------------------- masking
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-# What opens a block at a line's start: a heading, a list item, a rule or a setext underline.
-_MD_LEADING = re.compile(r"^(#{1,6}(?=\s|$)|[+-](?=\s|$)|\d{1,9}(?=[.)](?:\s|$))|[=-]+$)")
 _SPACE = re.compile(r"\s+")
 _PHONE_ONLY = re.compile(r"\+?\d{7,15}")
 # A mainland mobile number written in free text (a note, a reason): 138 0013 8000, +86-138...
@@ -683,57 +624,42 @@ _MOBILE_IN_TEXT = re.compile(r"(?<![\d+])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not allowed in XML 1.0
 
 
-def _plain(text: str, *, strip: bool = True) -> str:
-    """One line of text as both formats print it: runs of white space as one space, control
+def _plain(text: str) -> str:
+    """One line of text as every format prints it: runs of white space as one space, control
     characters dropped, mobile numbers masked (every text of the report passes here)."""
     line = _SPACE.sub(" ", _CONTROL.sub("", text))
     line = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m.group(0))), line)
-    return line.strip() if strip else line
+    return line.strip()
 
 
-def md(text: str) -> str:
-    """User or fixed text made inert in Markdown: one line, its markup characters escaped
-    (pipes too, so it can sit in a table cell), and nothing at its start that opens a block."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", _plain(text))
-    return _MD_LEADING.sub(_inert_start, escaped)
+def _masked(block: Block) -> Block:
+    """``block`` with every text passed through :func:`_plain`."""
+    if isinstance(block, Heading):
+        return replace(block, text=_plain(block.text))
+    if isinstance(block, Para):
+        return replace(block, text=_plain(block.text), lead=_plain(block.lead))
+    if isinstance(block, Callout):
+        return replace(block, text=_plain(block.text))
+    if isinstance(block, Items):
+        return replace(block, items=tuple((_plain(a), _plain(b)) for a, b in block.items))
+    if isinstance(block, Table):
+        return replace(
+            block,
+            header=tuple(_plain(h) for h in block.header),
+            rows=tuple(tuple(_plain(c) for c in row) for row in block.rows),
+        )
+    return block
 
 
-def _inert_start(match: re.Match[str]) -> str:
-    mark = match.group(1)
-    return mark + "\\" if mark[0].isdigit() else "\\" + mark  # "1\." and "\#"
+# ------------------------------------------------------------------------------- the document
 
 
-def _md_table(table: Table) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(md(c) or " " for c in cells) + " |"
-
-    rule = [
-        "---:" if (table.align[i : i + 1] or "l") == "r" else "---"
-        for i in range(len(table.header))
-    ]
-    return [line(table.header), "| " + " | ".join(rule) + " |", *(line(r) for r in table.rows)]
-
-
-def render_markdown(blocks: Sequence[Block]) -> str:
-    out: list[str] = []
-    for block in blocks:
-        if isinstance(block, Heading):
-            out.append("#" * (block.level + 1) + " " + md(block.text))
-        elif isinstance(block, Para):
-            out.append((f"**{md(block.lead)}** " if block.lead else "") + md(block.text))
-        elif isinstance(block, Callout):
-            out.append(f"> **{md(block.text)}**")
-        elif isinstance(block, Items):
-            out.append("\n".join(f"- **{md(lead)}** {md(text)}" for lead, text in block.items))
-        else:
-            out.append("\n".join(_md_table(block)))
-    return "\n\n".join(out) + "\n"
-
-
-def aar_markdown(
+def aar_document(
     ev: Evaluation, trend: Trend | None, zone: ZoneInfo, *, now: datetime | None = None
-) -> str:
-    """The AAR/IP of ``ev``'s run as Markdown (GitHub tables, every text escaped).
+) -> Document:
+    """The AAR/IP of ``ev``'s run as a :class:`reports.document.Document` (kind ``aar``) for
+    the common renderers (:func:`reports.render.render`: Markdown, HTML, PDF, Word), every text
+    masked.
 
     Args:
         ev: the run's evaluation (:func:`drills.evaluation.evaluation`).
@@ -742,228 +668,34 @@ def aar_markdown(
         now: when the report is made (overdue items are judged against it); the system clock
             when not given.
     """
-    return render_markdown(build(ev, trend, zone, now or SystemClock().now()))
-
-
-# ------------------------------------------------------------------------------- Word
-
-A4_WIDTH_CM, A4_HEIGHT_CM = 21.0, 29.7
-MARGIN_CM = 2.0
-HEADER_FILL = "D9D9D9"
-TABLE_PT = 9.0  # 小五
-KEEP_TOGETHER_ROWS = 12
-
-
-def _set_fonts(r_pr: CT_RPr, *, latin: str, east_asia: str) -> None:
-    """Name the run's fonts, East Asian included, and drop theme fonts (which would win)."""
-    from docx.oxml.ns import qn
-
-    fonts = r_pr.get_or_add_rFonts()
-    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(theme), None)
-    fonts.set(qn("w:ascii"), latin)
-    fonts.set(qn("w:hAnsi"), latin)
-    fonts.set(qn("w:cs"), latin)
-    fonts.set(qn("w:eastAsia"), east_asia)
-
-
-def _run(
-    paragraph: Paragraph,
-    text: str,
-    *,
-    bold: bool = False,
-    heading: bool = False,
-    size: float | None = None,
-) -> None:
-    from docx.shared import Pt
-
-    run = paragraph.add_run(_plain(text, strip=False))
-    run.bold = bold or None
-    if size is not None:
-        run.font.size = Pt(size)
-    _set_fonts(
-        run._element.get_or_add_rPr(),
-        latin=LATIN_HEADING_FONT if heading else LATIN_FONT,
-        east_asia=EAST_ASIA_HEADING_FONT if heading else EAST_ASIA_FONT,
+    at = now or SystemClock().now()
+    started = local(ev.run.started_at, zone)
+    return Document(
+        kind="aar",
+        title=_plain(f"{TITLE} — {ev.plan.name} #{ev.run.id}"),
+        subtitle=_plain(f"{ev.plan.name} ({ev.plan.code}) · #{ev.run.id} · {started}"),
+        blocks=tuple(_masked(b) for b in build(ev, trend, zone, at)),
+        generated_at=at,
+        lang="zh_CN",
+        facts=(
+            ("生成时间 Generated", local(at, zone)),
+            ("个人信息 Personal data", "已脱敏 masked"),
+        ),
     )
 
 
-def _style_fonts(doc: DocxDocument) -> None:
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-    from docx.shared import Pt
-
-    normal = doc.styles["Normal"]
-    normal.font.size = Pt(10.5)  # 五号
-    normal.paragraph_format.space_after = Pt(4)
-    r_pr = normal.element.get_or_add_rPr()
-    _set_fonts(r_pr, latin=LATIN_FONT, east_asia=EAST_ASIA_FONT)
-    lang = r_pr.find(qn("w:lang"))
-    if lang is None:
-        lang = OxmlElement("w:lang")
-        r_pr.append(lang)
-    lang.set(qn("w:eastAsia"), "zh-CN")
-    for name in ("Title", "Heading 1", "Heading 2"):
-        style = doc.styles[name]
-        _set_fonts(
-            style.element.get_or_add_rPr(),
-            latin=LATIN_HEADING_FONT,
-            east_asia=EAST_ASIA_HEADING_FONT,
-        )
-        style.font.color.rgb = None  # black print, not the template's blue
-    doc.styles["Title"].font.size = Pt(18)
-    doc.styles["Heading 1"].font.size = Pt(14)
-    doc.styles["Heading 2"].font.size = Pt(12)
-
-
-def _page(doc: DocxDocument) -> None:
-    from docx.enum.section import WD_ORIENT
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-    from docx.shared import Cm
-
-    section = doc.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Cm(A4_WIDTH_CM), Cm(A4_HEIGHT_CM)
-    for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
-        setattr(section, side, Cm(MARGIN_CM if "left" in side or "right" in side else 2.5))
-    footer = section.footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _run(footer, "第 ")
-    field = OxmlElement("w:fldSimple")
-    field.set(qn("w:instr"), "PAGE")
-    footer._p.append(field)
-    inner = footer.add_run("1")
-    footer._p.remove(inner._element)
-    field.append(inner._element)
-    _run(footer, " 页 Page")
-
-
-def _shade(cell: _Cell, fill: str) -> None:
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-
-    shading = OxmlElement("w:shd")
-    shading.set(qn("w:val"), "clear")
-    shading.set(qn("w:color"), "auto")
-    shading.set(qn("w:fill"), fill)
-    cell._tc.get_or_add_tcPr().append(shading)
-
-
-def _docx_table(doc: DocxDocument, table: Table) -> None:
-    """A Word table: the header row shaded and repeated on each page, rows never split.
-
-    The first body row is made through python-docx's API (about a millisecond a cell) and the
-    rest are copies of it with their texts put in: a 30,000-person drill's lists stay quick.
-    """
-    from copy import deepcopy
-
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-    from docx.shared import Cm, Pt
-
-    usable = A4_WIDTH_CM - 2 * MARGIN_CM
-    total = sum(table.widths)
-    widths = [Cm(usable * w / total) for w in table.widths]
-    grid = doc.add_table(rows=1, cols=len(table.header))
-    grid.style = doc.styles["Table Grid"]
-    grid.autofit = False
-    for column, width in zip(grid.columns, widths, strict=True):
-        column.width = width
-    header = grid.rows[0]
-    header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))  # repeats on each page
-    for cell, text, width in zip(header.cells, table.header, widths, strict=True):
-        cell.width = width
-        _shade(cell, HEADER_FILL)
-        paragraph = cell.paragraphs[0]
-        paragraph.paragraph_format.space_after = Pt(0)
-        paragraph.paragraph_format.keep_with_next = True  # not alone at a page's foot
-        _run(paragraph, text, bold=True, size=TABLE_PT)
-    together = len(table.rows) <= KEEP_TOGETHER_ROWS  # a short table is not split over pages
-    templates = {keep: _row_template(grid, table, widths, keep=keep) for keep in (False, True)}
-    text_tag = qn("w:t")
-    for n, values in enumerate(table.rows, start=1):
-        tr = deepcopy(templates[together and n < len(table.rows)])
-        for t, text in zip(tr.iter(text_tag), values, strict=True):
-            t.text = _plain(text)
-        grid._tbl.append(tr)
-
-
-def _row_template(grid: DocxTable, table: Table, widths: Sequence[Length], *, keep: bool) -> CT_Row:
-    """One body row of ``grid`` made through the API, with one text element a cell, detached."""
-    from docx.enum.table import WD_ROW_HEIGHT_RULE
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.oxml.parser import OxmlElement
-    from docx.shared import Cm, Pt
-
-    row: _Row = grid.add_row()  # type: ignore[no-untyped-call]  # python-docx leaves it untyped
-    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
-    if table.tall:
-        row.height = Cm(1.2)
-        row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
-    for i, (cell, width) in enumerate(zip(row.cells, widths, strict=True)):
-        cell.width = width
-        paragraph = cell.paragraphs[0]
-        paragraph.paragraph_format.space_after = Pt(0)
-        paragraph.paragraph_format.keep_with_next = keep or None
-        if (table.align[i : i + 1] or "l") == "r":
-            paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        _run(paragraph, "-", size=TABLE_PT)
-    for t in row._tr.iter(qn("w:t")):
-        t.set(qn("xml:space"), "preserve")
-    tr = row._tr
-    grid._tbl.remove(tr)
-    return tr
-
-
-def render_docx(blocks: Sequence[Block], *, title: str, now: datetime) -> bytes:
-    import io
-
-    from docx import Document
-    from docx.shared import Pt, RGBColor
-
-    doc = Document()
-    _style_fonts(doc)
-    _page(doc)
-    props = doc.core_properties
-    props.title, props.author, props.created, props.modified = title, "dutydesk", now, now
-    props.last_modified_by = "dutydesk"
-    for block, after in zip(blocks, [*blocks[1:], None], strict=True):
-        if isinstance(block, Heading):
-            heading = doc.add_heading("", level=block.level)
-            _run(heading, block.text, heading=True)
-        elif isinstance(block, Para):
-            paragraph = doc.add_paragraph()
-            paragraph.paragraph_format.keep_with_next = isinstance(after, Table) or None
-            if block.lead:
-                _run(paragraph, block.lead, bold=True)
-            _run(paragraph, block.text)
-        elif isinstance(block, Callout):
-            paragraph = doc.add_paragraph()
-            _run(paragraph, block.text, bold=True)
-            paragraph.runs[0].font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
-            paragraph.paragraph_format.space_before = Pt(6)
-        elif isinstance(block, Items):
-            for lead, text in block.items:
-                paragraph = doc.add_paragraph(style="List Bullet")
-                _run(paragraph, lead, bold=True)
-                _run(paragraph, text)
-        else:
-            _docx_table(doc, block)
-            doc.add_paragraph()
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+def aar_markdown(
+    ev: Evaluation, trend: Trend | None, zone: ZoneInfo, *, now: datetime | None = None
+) -> str:
+    """The AAR/IP as Markdown (GitHub tables, every text escaped): :func:`aar_document`
+    rendered by :func:`reports.render.render`."""
+    return render(aar_document(ev, trend, zone, now=now), "md").decode("utf-8")
 
 
 def aar_docx(
     ev: Evaluation, trend: Trend | None, zone: ZoneInfo, *, now: datetime | None = None
 ) -> bytes:
-    """The AAR/IP of ``ev``'s run as a Word document (.docx bytes): the same sections as
-    :func:`aar_markdown`, real tables with a shaded header row repeated on each page, A4
-    portrait, East Asian text in a Chinese font, page numbers in the footer."""
-    at = now or SystemClock().now()
-    blocks = build(ev, trend, zone, at)
-    return render_docx(blocks, title=f"{TITLE} — {ev.plan.name} #{ev.run.id}", now=at)
+    """The AAR/IP as a Word document (.docx bytes): :func:`aar_document` rendered by
+    :func:`reports.render.render` (A4 portrait, shaded header rows repeated on each page,
+    East Asian text in a Chinese font, page numbers in the footer)."""
+    return render(aar_document(ev, trend, zone, now=now), "docx")

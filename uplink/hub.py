@@ -1462,6 +1462,49 @@ def cases(
     return [_case(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class UnitCaseFigures:
+    """One unit's cases reported in a period, as the hub's copies show them now (the
+    statistics per township, :mod:`reports.hub_stats`)."""
+
+    unit: str
+    cases: int
+    closed: int
+    open: int
+    overdue: int
+    supervised: int
+    serious: int  # severity I or II
+    avg_handling_h: float | None  # reported → closed, the closed ones
+
+
+def case_figures(db: Database, start: datetime, end: datetime) -> dict[str, UnitCaseFigures]:
+    """Per unit, the cases whose ``reported_at`` (as sent) falls in ``[start, end)``.
+
+    One grouped read of ``hub_cases``; the times are compared as instants (``julianday``), so a
+    unit sending offsets other than ``Z`` counts right.
+    """
+    lo, hi = julianday_of(start), julianday_of(end)
+    rows = db.conn.execute(
+        "SELECT unit, count(*), sum(stage = 'closed'), sum(active), sum(overdue),"
+        " sum(supervised), sum(severity IN ('I', 'II')),"
+        " avg(CASE WHEN stage = 'closed' THEN (julianday(json_extract(data, '$.closed_at'))"
+        "  - julianday(json_extract(data, '$.reported_at'))) * 24 END)"
+        " FROM hub_cases WHERE julianday(json_extract(data, '$.reported_at')) >= ?"
+        " AND julianday(json_extract(data, '$.reported_at')) < ? GROUP BY unit",
+        (lo, hi),
+    ).fetchall()
+    return {
+        r[0]: UnitCaseFigures(r[0], int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0),
+                              int(r[5] or 0), int(r[6] or 0), r[7])
+        for r in rows
+    }  # fmt: skip
+
+
+def julianday_of(at: datetime) -> float:
+    """``at`` as SQLite's ``julianday`` number (days since noon UTC, 24 November 4714 BC)."""
+    return at.timestamp() / 86400.0 + 2440587.5
+
+
 def case_timeline(db: Database, unit: str, number: str) -> list[ReceivedEvent]:
     """Every event received about a case of ``unit``, in seq order (superseded ones too).
 

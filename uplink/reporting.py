@@ -27,6 +27,22 @@ from store.clock import from_iso, to_iso
 from store.errors import InvalidInput
 from store.i18n import N_, _
 
+# The information reports' timeline entries (uplink.sitreps writes them on the case's timeline)
+# in words: one owner for the console's timeline and the reports' activity log.
+EVENT_NAMES = {
+    "sitrep_drafted": N_("report drafted"),
+    "sitrep_edited": N_("report edited"),
+    "sitrep_signed": N_("report signed off"),
+    "sitrep_unsigned": N_("sign-off voided"),
+    "sitrep_sent": N_("report sent"),
+    "sitrep_phoned": N_("reported by phone"),
+    "sitrep_discarded": N_("report discarded"),
+    "sitrep_marked": N_("reporting marked"),
+    "sitrep_received": N_("received time corrected"),
+    "sitrep_figures": N_("casualties recorded"),
+    "sitrep_overdue": N_("report overdue"),
+}
+
 MAX_FIGURE = 10_000_000  # no count of people is larger; a typo is refused, not stored
 
 

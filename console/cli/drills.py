@@ -1508,8 +1508,8 @@ def trend_cmd(state: State, plan: str, limit: int, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "docx"]),
-    help=N_("md (Markdown) or docx (Word); default: by the file's suffix, else md."),
+    type=click.Choice(["md", "docx", "html", "pdf"]),
+    help=N_("md, docx, html or pdf; default: by the file's suffix, else md."),
 )
 @click.option(
     "-o",
@@ -1527,9 +1527,17 @@ def report_cmd(state: State, run_id: int, fmt: str | None, output: Path | None) 
     ev = evaluation.evaluation(ctx.db, run_id)
     trend = trends.trend(ctx.db, ev.plan.id)
     if fmt is None:
-        fmt = "docx" if output is not None and output.suffix.lower() == ".docx" else "md"
+        suffix = output.suffix.lower() if output is not None else ""
+        fmt = {".docx": "docx", ".html": "html", ".htm": "html", ".pdf": "pdf"}.get(suffix, "md")
     if fmt == "docx" and output is None:
         raise InvalidInput(_("a Word document needs a file: -o aar.docx"), "output")
+    if fmt in ("html", "pdf"):  # the common renderers: dutydesk report aar
+        from console.cli.report import emit_document
+        from reports.aar import aar_document
+
+        doc = aar_document(ev, trend, zone, now=now)
+        emit_document(state, doc, fmt, output, templates=None, as_json=False)
+        return
     if not ev.complete:
         click.echo(
             _("note: not every objective is rated yet; the report shows the proposals"), err=True

@@ -38,7 +38,8 @@ from drills.models import (
     Trend,
     TrendPoint,
 )
-from reports.aar import aar_docx, aar_markdown, bar, md
+from reports.aar import aar_docx, aar_markdown, bar
+from reports.render.markdown import md
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Wednesday
@@ -603,8 +604,13 @@ def test_docx_is_a4_portrait_with_east_asian_fonts() -> None:
     assert heading.get(qn("w:eastAsiaTheme")) is None  # a theme font would override ours
     runs = [r for p in doc.paragraphs for r in p.runs if r.text.strip()]
     runs += [r for t in doc.tables for c in t._cells for p in c.paragraphs for r in p.runs]
-    assert runs
-    assert {r._element.rPr.rFonts.get(qn("w:eastAsia")) for r in runs} <= {"SimSun", "SimHei"}
+    assert runs  # none names another East Asian font than the styles' (theirs apply)
+    own = {
+        fonts.get(qn("w:eastAsia"))
+        for r in runs
+        if (fonts := r._element.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")) is not None
+    }
+    assert own <= {None, "SimSun", "SimHei"}
     draft = [p for p in doc.paragraphs if "DRAFT" in p.text]
     assert draft and draft[0].runs[0].bold
     assert doc.core_properties.title.endswith("月度叫应演练 #12")
@@ -626,8 +632,12 @@ def test_docx_long_lists_keep_every_row_and_its_format() -> None:
     last = silent.rows[-1]._tr
     assert last.find(f"{qn('w:trPr')}/{qn('w:cantSplit')}") is not None
     assert last.find(f".//{qn('w:keepNext')}") is None  # a long table may break across pages
-    fonts = last.find(f".//{qn('w:rFonts')}")
-    assert fonts is not None and fonts.get(qn("w:eastAsia")) == "SimSun"
+    assert silent.rows[1]._tr.find(f".//{qn('w:keepNext')}") is None
+    assert last.find(f".//{qn('w:rFonts')}") is None  # the Normal style's fonts apply (SimSun)
+    short = doc.tables[1]  # the objectives: kept on one page, each row with the next
+    assert short.rows[0].cells[1].text == "目标 Objective" and len(short.rows) == 5
+    assert all(r._tr.find(f".//{qn('w:keepNext')}") is not None for r in short.rows[:-1])
+    assert short.rows[-1]._tr.find(f".//{qn('w:keepNext')}") is None
 
 
 def test_docx_of_a_stopped_and_a_tabletop_run() -> None:
