@@ -54,6 +54,14 @@ The file is optional: every setting has a default, so a fresh install works. Sec
   I-IV, or both; ``initial_minutes`` and ``phone_minutes``) over the built-in deadlines (I/II
   30 minutes, III 60, IV only when marked): the most specific match wins, a later one a tie;
   a rule without ``initial_minutes`` exempts its cases unless marked.
+* ``[reports]``: ``templates`` (a directory whose report templates, by file name, replace the
+  built-in ones: ``report.html.j2``, ``report.md.j2``, ``report.css``, ``report.docx``).
+* ``[field]``: a dispatch's delivery to the field (:mod:`uplink.field_rules`): ``accept_minutes``
+  (default 30) and ``urgent_accept_minutes`` (10), ``keep_photo_location`` (false),
+  ``photo_max_bytes``, ``photo_max_count``, ``photo_max_pixels`` and ``link_days`` (7).
+* ``[inbound]``: citizens' SMS to the office's number (:mod:`incidents.citizen`):
+  ``group_minutes`` (30: a number's messages within it join its case) and ``max_cases_per_day``
+  (5: beyond it a number's messages become notes on its latest case, unanswered).
 * ``[warning]``: the 叫应 (call and answer) of a received warning (:mod:`uplink.callanswer`):
   ``call_levels`` (the CAP severities, or colours, that start one at once on receipt: a list,
   default ``["Severe", "Extreme"]``, i.e. orange and red; or one level, meaning it and above),
@@ -71,7 +79,6 @@ Files named here are read relative to the configuration file's directory.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import re
@@ -84,13 +91,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.calendar import WorkingCalendar, undeclared
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
-from incidents.models import CATEGORIES, Severity, Urgency
+from incidents.models import CATEGORIES, InboundRules, Severity, Urgency
 from jurisdiction.models import GridRules
 from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 from store.text import clean_text
 from uplink.callanswer_rules import CallRule, WarningRules
+from uplink.field_rules import FieldRules
 from uplink.reporting import DEFAULT_RULES, ReportRule, SitrepRules
 
 THEMES = ("dark", "light")
@@ -114,7 +122,21 @@ KNOWN = {
         "drills",
         "sitrep",
         "warning",
+        "reports",
+        "field",
+        "inbound",
     },
+    "inbound": {"group_minutes", "max_cases_per_day"},
+    "field": {
+        "accept_minutes",
+        "urgent_accept_minutes",
+        "keep_photo_location",
+        "photo_max_bytes",
+        "photo_max_count",
+        "photo_max_pixels",
+        "link_days",
+    },
+    "reports": {"templates", "folder"},
     "drills": {"grace_minutes", "reminders_minutes"},
     "warning": {
         "call_levels",
@@ -280,9 +302,15 @@ class Config:
     drills: DrillSettings = field(default_factory=lambda: DrillSettings())
     sitrep: SitrepRules = field(default_factory=lambda: SitrepRules())
     warning: WarningRules = field(default_factory=lambda: WarningRules())
+    field_rules: FieldRules = field(default_factory=lambda: FieldRules())
+    inbound: InboundRules = field(default_factory=lambda: InboundRules())
     # The token of the calendar feeds (GET /calendar/*.ics?token=...), in a file only the
     # service may read; no file: no feeds.
     calendar_token_file: Path | None = None
+    # [reports] templates: a directory whose files replace the built-in report templates.
+    report_templates: Path | None = None
+    # [reports] folder: where the console writes reports (None: store.paths.reports_dir()).
+    report_folder: Path | None = None
 
     def key_path(self, db_path: Path) -> Path:
         """The key file of the database at ``db_path`` (``[security] key_file``, else beside it)."""
@@ -387,6 +415,8 @@ class Config:
             },
             "sitrep": _sitrep_dict(self.sitrep),
             "warning": self.warning.to_json(),
+            "field": self.field_rules.to_json(),
+            "inbound": self.inbound.to_json(),
             "security": {
                 **({"key_file": str(self.security.key_file)} if self.security.key_file else {}),
                 "max_extension_days": self.security.max_extension.days,
@@ -659,6 +689,10 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     drills = _parse_drills(r, _table(r, data, "drills"))
     sitrep = _parse_sitrep(r, _table(r, data, "sitrep"), path)
     warning = _parse_warning(r, _table(r, data, "warning"))
+    field_rules = _parse_field(r, _table(r, data, "field"))
+    inbound = _parse_inbound(r, _table(r, data, "inbound"))
+    report_templates = _path(r, _table(r, data, "reports"), ("reports", "templates"), path)
+    report_folder = _path(r, _table(r, data, "reports"), ("reports", "folder"), path)
     try:
         channels = parse_channels(data.get("channels", {}))
     except InvalidInput as exc:
@@ -752,7 +786,11 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         drills=drills,
         sitrep=sitrep,
         warning=warning,
+        field_rules=field_rules,
+        inbound=inbound,
         calendar_token_file=calendar_token_file,
+        report_templates=report_templates,
+        report_folder=report_folder,
     )
 
 
@@ -776,6 +814,8 @@ def _parse_templates(r: _Reader, raw: Any) -> dict[str, str]:
 
 
 def _is_address(text: str) -> bool:
+    import ipaddress  # only when addresses are configured
+
     try:
         ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -1034,6 +1074,39 @@ def _posts(r: _Reader, table: dict[str, Any], where: tuple[str | int, ...]) -> t
     ):
         raise r.fail(where, _('must be a list of roster post codes, e.g. ["LD", "DO"]'))
     return tuple(dict.fromkeys(v.strip().upper() for v in value))
+
+
+def _parse_inbound(r: _Reader, table: dict[str, Any]) -> InboundRules:
+    """``[inbound]``: citizens' SMS to the office (:mod:`incidents.citizen`)."""
+    d = InboundRules()
+    return InboundRules(
+        group_minutes=_whole(r, table, ("inbound", "group_minutes"), d.group_minutes, 0, 1440),
+        max_cases_per_day=_whole(
+            r, table, ("inbound", "max_cases_per_day"), d.max_cases_per_day, 0, 1000
+        ),
+    )
+
+
+def _parse_field(r: _Reader, table: dict[str, Any]) -> FieldRules:
+    """``[field]``: a dispatch's delivery to the field (:mod:`uplink.field_rules`)."""
+    d = FieldRules()
+    return FieldRules(
+        accept_minutes=_whole(r, table, ("field", "accept_minutes"), d.accept_minutes, 1, 1440),
+        urgent_accept_minutes=_whole(
+            r, table, ("field", "urgent_accept_minutes"), d.urgent_accept_minutes, 1, 1440
+        ),
+        keep_photo_location=_flag(
+            r, table, ("field", "keep_photo_location"), d.keep_photo_location
+        ),
+        photo_max_bytes=_whole(
+            r, table, ("field", "photo_max_bytes"), d.photo_max_bytes, 10_000, 100_000_000
+        ),
+        photo_max_count=_whole(r, table, ("field", "photo_max_count"), d.photo_max_count, 0, 100),
+        photo_max_pixels=_whole(
+            r, table, ("field", "photo_max_pixels"), d.photo_max_pixels, 10_000, 200_000_000
+        ),
+        link_days=_whole(r, table, ("field", "link_days"), d.link_days, 1, 90),
+    )
 
 
 def _parse_warning(r: _Reader, table: dict[str, Any]) -> WarningRules:

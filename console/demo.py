@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from incidents import workflow as wf
@@ -27,6 +28,10 @@ from store.i18n import _
 from store.keys import key_path_for, load_keys
 from store.paths import demo_db_path, private_dir
 from uplink.reporting import Obligation, ObligationKind, ReportKind, SitrepRules
+
+if TYPE_CHECKING:
+    from mobilization import Routing
+    from uplink.field import FieldDispatch
 
 STREET = "青山街道"
 COMMUNITIES = ["幸福社区", "和平社区", "滨江社区", "东湖村", "新河社区", "南苑社区"]
@@ -61,6 +66,7 @@ GIVEN = [
 ]
 OPERATORS = ["王伟", "李芳", "张强", "刘静"]
 SHIFT_LEADS = ["陈队长", "赵主任"]
+DEMO_URL = "http://127.0.0.1:8470"  # the demo's server (`dutydesk serve`): links point at it
 
 # (category, type, severity, urgency, title template, description template, weight). The levels
 # I-IV grade emergencies (突发事件); the routine grid cases (environment, facilities, disputes,
@@ -312,6 +318,7 @@ def build_demo(
                 created.append(_one_case(db, clock, policy, rng, started, end, weights, grids))
             _special_cases(db, clock, policy, rng, created, end)
             reported = _report_history(db, clock, rng, end, late=late_reports)
+            _field(db, clock, policy, created, end)
             clock.set(end)
             sweep_overdue(db, clock, policy)
         summary = counts(db, end)
@@ -470,12 +477,28 @@ def _drills(db: Database, clock: FixedClock, rng: random.Random, end: datetime) 
     clock.set(end)
 
 
-def _deliver(db: Database, clock: FixedClock) -> None:
-    """What the engine would do now: send every message due (each delivered, to the log)."""
+def _routing(path: Path) -> Routing:
+    """What the engine of the demo database at ``path`` sends with: its key file, the demo
+    server's address, and a field dispatch's person's own case link in their call-out."""
+    from functools import partial
+
+    from mobilization import Routing
+    from uplink import field
+
+    keys = load_keys(key_path_for(path))
+    link_for = partial(field.recipient_link, keys=keys, base_url=DEMO_URL)
+    return Routing(base_url=DEMO_URL, keys=keys, link_for=link_for)
+
+
+def _deliver(db: Database, clock: FixedClock, routing: Routing | None = None) -> None:
+    """What the engine would do now: send every message due (each delivered, to the log).
+
+    ``routing``: the engine's (:func:`_routing`) where field call-outs may be due, else
+    throwaway keys (a drill's ack links are never opened)."""
     from drills.notices import claim, record
     from mobilization import Delivery, Routing, claim_pending, process_due, record_deliveries
 
-    routing = Routing()
+    routing = routing or Routing()
     for _round in range(100):
         moved = process_due(db, clock)
         out, failed = claim_pending(db, clock, routing, claimer="demo")
@@ -843,6 +866,57 @@ def _special_cases(
     _landslide(db, clock, policy, rng, end)
 
 
+def _field(
+    db: Database, clock: FixedClock, policy: Policy, created: list[int], end: datetime
+) -> None:
+    """The dispatched cases reach the field half an hour before ``end`` (what the engine does
+    at once): each open one gets its field dispatch, people and call-out; one grid's case is
+    accepted on a phone, with a progress note and the feedback; the dispatches nobody accepted
+    in time are marked (the fire's team has 10 minutes). The links are made on demand
+    (``dutydesk field list CASE --links``) for ``http://127.0.0.1:8470``, the demo's server."""
+    from uplink import field
+    from uplink.field_rules import FieldRules
+
+    rules = FieldRules()
+    clock.set(end - timedelta(minutes=30))
+    field.catch_up(db, clock, rules, policy)
+    # A case waiting for its grid to accept it, else one its grid is already handling.
+    for stage in (Stage.DISPATCHED, Stage.HANDLING):
+        chosen = _field_case(db, created, stage)
+        if chosen is not None:
+            break
+    if chosen is not None:
+        d = chosen
+        person = next((p for p in d.people if p.role == "member"), d.people[0])
+        claim = field.claim_for(db, d.id, person.key, clock.now())
+        clock.set(end - timedelta(minutes=24))
+        field.accept(db, clock, policy, claim, form_id="demo-accept")
+        clock.set(end - timedelta(minutes=15))
+        field.add_progress(
+            db, clock, policy, claim, text="已到现场，正在处置。", form_id="demo-progress"
+        )
+        clock.set(end - timedelta(minutes=5))
+        field.submit_feedback(
+            db, clock, policy, claim, text="已处置完毕，现场恢复正常。", form_id="demo-feedback"
+        )
+    clock.set(end)
+    field.sweep(db, clock)
+
+
+def _field_case(db: Database, created: list[int], stage: Stage) -> FieldDispatch | None:
+    """The open field dispatch of the newest grid case in ``stage`` that has people."""
+    from uplink import field
+
+    for case in reversed(created):
+        incident = get_incident(db, case)
+        if incident.stage is not stage or not (incident.assignee or "").startswith("grid:"):
+            continue
+        open_ = [d for d in field.dispatches_of(db, case) if d.ended_at is None and d.people]
+        if open_:
+            return open_[-1]
+    return None
+
+
 # --- information reports (初报、续报、终报) ------------------------------------------------------
 
 SITREP_RULES = SitrepRules()  # the defaults: II within 30 min, III within 60, IV when marked
@@ -935,6 +1009,30 @@ def _fire_reports(db: Database, clock: FixedClock, fire: int, end: datetime) -> 
     )
 
 
+def _landslide_call_out(db: Database, clock: FixedClock, case: int, *, grid: str) -> None:
+    """The duty officer calls out the landslide's grid and the rescue team a minute after the
+    dispatch; most answer within two minutes (their own seeded answers, so the rest of the demo
+    stays as it was), before the next step of the case."""
+    from mobilization import Target, TargetKind, ensure_default_tree, start_mobilization
+
+    start = clock.now()
+    ensure_default_tree(db, clock, "王伟")
+    mob = start_mobilization(
+        db,
+        clock,
+        "王伟",
+        targets=[Target(TargetKind.GRID, grid), Target(TargetKind.TEAM, "T-RESCUE")],
+        message="东湖村后山山体滑坡，有人被困，请立即到东湖路后山坡下集合",
+        mode="broadcast",
+        incident_id=case,
+    )
+    answers = _Answers(random.Random(243), share=0.85, speed=0.8)
+    for minute in range(3):
+        clock.set(start + timedelta(minutes=minute))
+        _deliver(db, clock)
+        answers.play(db, clock, mob, minute)
+
+
 def _landslide(
     db: Database, clock: FixedClock, policy: Policy, rng: random.Random, end: datetime
 ) -> None:
@@ -976,6 +1074,7 @@ def _landslide(
 
     step(4, lambda: wf.register(db, clock, policy, "王伟", case))
     step(7, lambda: wf.dispatch(db, clock, policy, "王伟", case, "team:T-RESCUE"))
+    _landslide_call_out(db, clock, case, grid="G21")
     step(10, lambda: record_figures(db, clock, "王伟", case, {"trapped": 2, "evacuated": 12}))
     step(15, lambda: wf.handle(db, clock, policy, "王伟", case))
     _file(
@@ -1308,18 +1407,19 @@ def _county_warning(
     for index, (code, _name) in enumerate(warned):
         via, share, speed = WARNED_CALLS[index]
         town = connect(towns / f"{code}.db")
+        routing = _routing(towns / f"{code}.db")  # its field call-outs are due too
         try:
             at = FixedClock(start + timedelta(minutes=1, seconds=30 + 90 * index))
             _pull(hub_db, town, code, tokens[code], at, via)
             _send_up(hub_db, town, code, tokens[code], at.now())  # the receipt (签收)
-            _play_call(town, at, rng, record.identifier, share, speed, end)
+            _play_call(town, at, rng, record.identifier, share, speed, end, routing)
             if index == 0:
                 from uplink import directives
 
                 at.set(start + timedelta(minutes=9))
                 directives.reply(town, at, OPERATORS[0], directive, DIRECTIVE["reply"])
             at.set(end)
-            _deliver(town, at)
+            _deliver(town, at, routing)
             _send_up(hub_db, town, code, tokens[code], end)
         finally:
             town.close()
@@ -1391,10 +1491,12 @@ def _play_call(
     share: float,
     speed: float,
     end: datetime,
+    routing: Routing | None = None,
 ) -> None:
     """A 叫应 from its start until ``end``, minute by minute: the engine sends (and escalates
     silence), each person called answers yes with ``share`` after an exponential delay of mean
-    ``speed`` minutes, a few say no, the rest stay silent."""
+    ``speed`` minutes, a few say no, the rest stay silent. ``routing``: the engine's, for the
+    field call-outs due meanwhile (:func:`_routing`)."""
     from uplink.callanswer import call_of
 
     progress = call_of(db, identifier)
@@ -1402,7 +1504,7 @@ def _play_call(
     answers = _Answers(rng, share, speed)
     minute = 0
     while (now := clock.now()) < end:
-        _deliver(db, clock)
+        _deliver(db, clock, routing)
         answers.play(db, clock, progress.mobilization_id, minute)
         minute += 1
         clock.set(min(now + timedelta(minutes=1), end))

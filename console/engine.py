@@ -83,6 +83,7 @@ from zoneinfo import ZoneInfo
 
 from console.config import Config
 from console.context import keys_for, uplink_token, uplink_unit
+from incidents.citizen import due_replies, record_replies
 from incidents.supervision import sweep_overdue
 from mobilization import (
     Delivery,
@@ -106,6 +107,7 @@ from store.db import Database, SQLError, connect, write
 from store.errors import DatabaseBusy, DutydeskError, InvalidInput
 from store.i18n import _
 from uplink import directives, sitreps
+from uplink import field as field_side
 
 if TYPE_CHECKING:
     from uplink.downlink import Puller
@@ -167,11 +169,15 @@ def _warm_for_alerts() -> None:
 def routing_for(
     config: Config, db_path: Path, db: Database, base_url: str | None = None
 ) -> Routing:
-    """The configured channels, the public address ack links point at, the key that signs them."""
+    """The configured channels, the public address ack links point at, the key that signs them,
+    and the hook that gives a field dispatch's call-outs each person's own case link."""
+    url = base_url or config.base_url
+    keys = keys_for(db, db_path, config)
     return Routing(
         configured=config.channels.configured,
-        base_url=base_url or config.base_url,
-        keys=keys_for(db, db_path, config),
+        base_url=url,
+        keys=keys,
+        link_for=partial(field_side.recipient_link, keys=keys, base_url=url),
     )
 
 
@@ -214,6 +220,37 @@ def _stamp(path: Path | None) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_mtime_ns, info.st_size
+
+
+async def send_citizen_replies(db: Database, clock: Clock, sender: Sender) -> int:
+    """Send the acknowledgements queued for citizens' SMS through ``sender`` (the SMS channel).
+
+    Each goes under the idempotency key ``sms-reply-<entry id>``. A reply the channel took or
+    refused for good is recorded (``sms_reply_sent``/``sms_reply_failed``); one that failed
+    here (a local fault) or was not tried stays due for the next sweep.
+
+    Returns:
+        The replies recorded.
+    """
+    replies = due_replies(db)
+    if not replies:
+        return 0
+    messages = [
+        Outgoing(
+            attempt_id=r.key,
+            recipient_id=0,
+            channel=sender.name,
+            address=r.to,
+            text=r.text,
+            kind="notice",
+        )
+        for r in replies
+    ]
+    done = {d.attempt_id: d for d in await sender.send(messages)}
+    outcomes = [
+        (r, d.ok, d.error) for r in replies if (d := done.get(r.key)) is not None and not d.local
+    ]
+    return record_replies(db, clock, outcomes)
 
 
 def senders_for(config: Config, db_path: Path) -> dict[str, Sender]:
@@ -322,6 +359,8 @@ class Engine:
         self._resolved: list[Delivery] = []  # outcomes reported, not yet committed
         self._waiters: list[asyncio.Future[None]] = []  # workers waiting for that commit
         self._flush_due: asyncio.Event | None = None
+        self._citizen: asyncio.Future[None] | None = None  # acknowledging citizens' SMS
+        self._citizen_asked = False  # a citizen's SMS became a case: acknowledge it now
         self._closing = False  # the run is ending: the flusher commits what is left, then ends
         # The outcomes connection is used by the flusher's thread and, for hand-backs, the loop.
         self._outcomes_lock = threading.Lock()
@@ -382,6 +421,17 @@ class Engine:
         """Look for work now (thread-safe): a mobilization was started or answered."""
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    def replies_queued(self) -> None:
+        """Send the acknowledgements queued for citizens' SMS now (thread-safe)."""
+        if self._loop is not None and self._wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self._loop.call_soon_threadsafe(self._ask_citizen_replies)
+
+    def _ask_citizen_replies(self) -> None:
+        self._citizen_asked = True
+        if self._wake is not None:
+            self._wake.set()
 
     def poke(self) -> None:
         """Pull the inbox from the hub now (thread-safe): the hub said something waits."""
@@ -464,6 +514,10 @@ class Engine:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            if self._citizen is not None:  # a reply cut off goes again, same key
+                self._citizen.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._citizen
             await self._drain(outcomes)
             # The flusher commits what came back last, then ends; a database that keeps
             # refusing must not hold the stop for ever.
@@ -709,6 +763,8 @@ class Engine:
             self.last_error = str(exc)
         self._sitreps(db)
         self._directives(db)
+        self._field(db, sweep=True)
+        self._citizen_replies(db)
         try:
             # Sign the audit chain's head (when it moved), so a history rewritten without the
             # key file is detected later; a broken chain is reported, and the engine goes on.
@@ -727,6 +783,39 @@ class Engine:
             self.last_error = str(exc)
             return
         if overdue and self.on_change is not None:
+            self.on_change()
+
+    def _citizen_replies(self, db: Database) -> None:
+        """Send the acknowledgements queued for citizens' SMS (:mod:`incidents.citizen`) in a
+        task of the loop, one batch at a time, so a slow gateway never holds the sweep back."""
+        if self._citizen is not None and not self._citizen.done():
+            return
+        sender = self.senders.get("sms") or self.senders.get("log")
+        if sender is not None:
+            self._citizen = asyncio.ensure_future(self._send_citizen_replies(db, sender))
+
+    async def _send_citizen_replies(self, db: Database, sender: Sender) -> None:
+        try:
+            if await send_citizen_replies(db, self.clock, sender) and self.on_change is not None:
+                self.on_change()
+        except (DutydeskError, OSError) as exc:
+            self.last_error = str(exc)
+
+    def _field(self, db: Database, *, sweep: bool = False) -> None:
+        """Send newly dispatched cases to the field and end the dispatches the case left (one
+        read of the timeline's head when nothing changed); on a sweep, write
+        ``field_accept_overdue`` once for each dispatch nobody accepted in time."""
+        try:
+            changed = field_side.catch_up(
+                db, self.clock, self.config.field_rules, self.config.policy
+            )
+            if sweep:
+                changed += field_side.accept_replies(db, self.clock, self.config.policy)
+                changed += field_side.sweep(db, self.clock)
+        except (DutydeskError, OSError) as exc:
+            self.last_error = str(exc)
+            return
+        if changed and self.on_change is not None:
             self.on_change()
 
     def _directives(self, db: Database) -> None:
@@ -758,10 +847,14 @@ class Engine:
         With every send slot taken it does nothing and says "not busy": the loop then waits,
         and the first chunk that comes back wakes it.
         """
+        if self._citizen_asked and (self._citizen is None or self._citizen.done()):
+            self._citizen_asked = False  # asked while a batch was on the wire: after it
+            self._citizen_replies(db)
         opts = self.options
         free = opts.inflight * max(1, len(self.senders)) - len(self._inflight)
         if free <= 0:
             return False
+        self._field(db)
         try:
             moved = process_due(db, self.clock, limit=opts.chunk * 4)
             out, failed = claim_pending(

@@ -23,21 +23,8 @@ from jurisdiction import models as jurisdiction
 from mobilization import models as mobilization
 from store.clock import from_iso
 from store.i18n import N_, _
+from uplink.reporting import EVENT_NAMES as SITREP_EVENT_NAMES
 
-# The information reports' entries (uplink.sitreps writes them on the case's timeline).
-SITREP_EVENT_NAMES = {
-    "sitrep_drafted": N_("report drafted"),
-    "sitrep_edited": N_("report edited"),
-    "sitrep_signed": N_("report signed off"),
-    "sitrep_unsigned": N_("sign-off voided"),
-    "sitrep_sent": N_("report sent"),
-    "sitrep_phoned": N_("reported by phone"),
-    "sitrep_discarded": N_("report discarded"),
-    "sitrep_marked": N_("reporting marked"),
-    "sitrep_received": N_("received time corrected"),
-    "sitrep_figures": N_("casualties recorded"),
-    "sitrep_overdue": N_("report overdue"),
-}
 EVENT_NAMES: dict[str, str] = {
     **incidents.EVENT_NAMES,
     **mobilization.EVENT_NAMES,
@@ -67,11 +54,20 @@ HIDDEN = frozenset(
 )
 
 
+FIELD_PREFIX = "field_"
+"""The field's entries (:mod:`uplink.field`, imported on first use: it is heavy)."""
+
+
 def event_label(kind: str) -> str:
     """An entry kind in people's words, in the current language (unknown kinds lose their
     underscores rather than show as codes)."""
     if kind in EVENT_NAMES:
         return _(EVENT_NAMES[kind])
+    if kind.startswith(FIELD_PREFIX):
+        from uplink.field import EVENT_NAMES as FIELD_EVENT_NAMES
+
+        if kind in FIELD_EVENT_NAMES:
+            return _(FIELD_EVENT_NAMES[kind])
     return kind.replace("_", " ")
 
 
@@ -205,6 +201,8 @@ def entry_details(
     data = entry.data
     if entry.kind in SITREP_EVENT_NAMES:
         return sitrep_details(entry.kind, data, zone, compact=compact)
+    if entry.kind.startswith(FIELD_PREFIX):
+        return field_details(entry.kind, data, zone, compact=compact)
     if entry.kind == "reported":
         category, type_ = str(data.get("category")), str(data.get("type"))
         return "{title} ({category}/{type})".format(
@@ -376,4 +374,88 @@ def sitrep_details(
         parts.append(_("{report} not sent in time").format(report=report))
         if data.get("due"):
             parts.append(_(TIME_WORDS["due"]).format(time=time(data["due"])))
+    return ", ".join(p for p in parts if p)
+
+
+# --- the field (现场) ---------------------------------------------------------------------------
+
+
+def size_words(size: object) -> str:
+    """``1.2 MB``, ``340 KB``, ``512 B`` (a stored byte count)."""
+    try:
+        count = int(str(size))
+    except ValueError:
+        return str(size)
+    for factor, unit in ((1_000_000, "MB"), (1_000, "KB")):
+        if count >= factor:
+            value = count / factor
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{count} B"
+
+
+# Why a field dispatch ended (``field_ended``'s reason) -> words.
+FIELD_ENDINGS = {
+    "returned": N_("returned"),
+    "redispatched": N_("dispatched again"),
+    "closed": N_("closed"),
+    "voided": N_("voided"),
+    "merged": N_("merged"),
+}
+
+
+def field_details(
+    kind: str, data: Mapping[str, Any], zone: ZoneInfo, *, compact: bool = False
+) -> str:
+    """What a field entry recorded: ``to 张三, 李四 (grid G01), accept by 12-07 21:32``,
+    ``accepted by 张三``, ``李四 declined: reason: 不在村里``, ``张三: 已到现场``,
+    ``张三: before photo, 1.2 MB, 3000×2000``."""
+    from uplink.field import PHOTO_KIND_NAMES
+
+    def time(value: object) -> str:
+        return _time(value, zone, compact) if value else "-"
+
+    name = str(data.get("name") or data.get("person") or "?")
+    parts: list[str] = []
+    if kind == "field_sent":
+        people = value_words(data.get("people") or [])
+        parts.append(_("to {people}").format(people=people or "—"))
+        if data.get("sent_to"):
+            parts.append(str(data["sent_to"]))
+        if data.get("accept_by"):
+            parts.append(_("accept by {time}").format(time=time(data["accept_by"])))
+        if data.get("problem"):
+            parts.append(_("not sent: {problem}").format(problem=data["problem"]))
+    elif kind == "field_ended":
+        reason = str(data.get("reason") or "")
+        parts.append(_(FIELD_ENDINGS[reason]) if reason in FIELD_ENDINGS else reason)
+        if data.get("told"):
+            parts.append(_("{count} told").format(count=data["told"]))
+    elif kind == "field_accepted":
+        parts.append(_("accepted by {name}").format(name=name))
+        if data.get("late"):
+            parts.append(_("late"))
+        if data.get("via") == "reply":
+            parts.append(_("by SMS"))
+    elif kind == "field_declined":
+        parts.append(
+            _("{name} declined: {reason}").format(name=name, reason=data.get("reason") or "—")
+        )
+    elif kind in ("field_progress", "field_feedback"):
+        parts.append(f"{name}: {data.get('text') or ''}")
+    elif kind == "field_photo":
+        photo_kind = str(data.get("kind") or "")
+        words = _(PHOTO_KIND_NAMES[photo_kind]) if photo_kind in PHOTO_KIND_NAMES else photo_kind
+        parts.append(_("{name}: {kind} photo").format(name=name, kind=words))
+        if data.get("bytes") is not None:
+            parts.append(size_words(data["bytes"]))
+        if data.get("width") and data.get("height"):
+            parts.append(f"{data['width']}×{data['height']}")
+    elif kind == "field_accept_overdue":
+        parts.append(_("nobody accepted by {time}").format(time=time(data.get("accept_by"))))
+        if data.get("sent_to"):
+            parts.append(str(data["sent_to"]))
+        if data.get("declined"):
+            parts.append(_("{count} declined").format(count=data["declined"]))
+    else:
+        return value_words({k: v for k, v in data.items() if k not in ("dispatch", "update")})
     return ", ".join(p for p in parts if p)

@@ -172,6 +172,7 @@ class Source(StrEnum):
     GRID_PATROL = "grid_patrol"
     VIDEO = "video"
     DIRECTIVE = "directive"
+    SMS = "sms"
     OTHER = "other"
 
     @property
@@ -201,6 +202,7 @@ SOURCE_ZH = {
     Source.GRID_PATROL: "网格巡查",
     Source.VIDEO: "视频监控",
     Source.DIRECTIVE: "上级交办",
+    Source.SMS: "短信",
     Source.OTHER: "其他",
 }
 
@@ -210,8 +212,32 @@ SOURCE_NAMES = {
     Source.GRID_PATROL: N_("grid patrol"),
     Source.VIDEO: N_("video surveillance"),
     Source.DIRECTIVE: N_("assigned from above"),
+    Source.SMS: N_("SMS"),
     Source.OTHER: N_("other"),
 }
+
+# The acknowledgement sent to a citizen whose SMS became a case (incidents.citizen): Chinese
+# whatever the console's language, as the office's number writes to the public.
+SMS_REPLY_ZH = "已收到，事件编号 {number}。如遇紧急危险，请拨打 110、119、120。"
+
+
+@dataclass(frozen=True)
+class InboundRules:
+    """``[inbound]``: citizens' SMS (:mod:`incidents.citizen`): grouping, the daily cap, the class.
+
+    Messages from one number within ``group_minutes`` of its previous one join its case; beyond
+    ``max_cases_per_day`` new cases a day from one number, messages become notes, unanswered.
+    A new case is filed as ``category``/``type`` until the officer registers it.
+    """
+
+    group_minutes: int = 30
+    max_cases_per_day: int = 5
+    category: str = "safety_hazard"
+    type: str = "other"
+
+    def to_json(self) -> dict[str, int]:
+        return {"group_minutes": self.group_minutes, "max_cases_per_day": self.max_cases_per_day}
+
 
 # category -> (Chinese label, {type: Chinese label}); the Chinese labels are accepted as input
 # whatever the language; CATEGORY_NAMES and TYPE_NAMES are what is shown.
@@ -418,6 +444,13 @@ EVENT_NAMES = {
     "task_added": N_("task added"),
     "task_done": N_("task done"),
     "personal_data_shown": N_("phone shown"),
+    "lesson": N_("lesson learned"),
+    "follow_up_action": N_("follow-up action"),
+    # a citizen's SMS (incidents.citizen)
+    "sms_message": N_("SMS from the reporter"),
+    "sms_reply": N_("SMS acknowledgement queued"),
+    "sms_reply_sent": N_("SMS acknowledgement sent"),
+    "sms_reply_failed": N_("SMS acknowledgement failed"),
 }
 
 

@@ -32,7 +32,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mobilization.acks import adopt_legacy_secret, make_token, parse_reply, read_token
+    from mobilization.acks import (
+        adopt_legacy_secret,
+        b64decode_token,
+        b64encode_token,
+        make_token,
+        parse_reply,
+        read_token,
+    )
     from mobilization.answers import (
         CallOutOver,
         LinkRefused,
@@ -212,6 +219,8 @@ _WHERE: dict[str, str] = {
     "import_tree": "mobilization.trees",
     "store_tree": "mobilization.trees",
     "adopt_legacy_secret": "mobilization.acks",
+    "b64decode_token": "mobilization.acks",
+    "b64encode_token": "mobilization.acks",
     "read_token": "mobilization.acks",
     "levels": "mobilization.trees",
     "list_mobilizations": "mobilization.progress",
@@ -317,6 +326,8 @@ __all__ = [
     "import_tree",
     "store_tree",
     "adopt_legacy_secret",
+    "b64decode_token",
+    "b64encode_token",
     "read_token",
     "levels",
     "list_mobilizations",

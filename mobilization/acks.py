@@ -76,19 +76,24 @@ def adopt_legacy_secret(db: Database, key_path: Path) -> KeyRing:
     return ring
 
 
-def _b64(data: bytes) -> str:
+def b64encode_token(data: bytes) -> str:
+    """``data`` in URL-safe base64 without padding: a signed token's parts (links, forms)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 _B64 = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def _unb64(text: str) -> bytes:
-    """Strict URL-safe base64 without padding: only the one canonical spelling is accepted."""
+def b64decode_token(text: str) -> bytes:
+    """Strict URL-safe base64 without padding: only the one canonical spelling is accepted.
+
+    Raises:
+        ValueError: ``text`` is not the canonical spelling of any bytes.
+    """
     if not _B64.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("not canonical base64")
     data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(data) != text:  # unused low bits set: another spelling of the same bytes
+    if b64encode_token(data) != text:  # unused low bits set: another spelling of the same bytes
         raise ValueError("not canonical base64")
     return data
 
@@ -100,7 +105,8 @@ def _mac(secret: bytes, payload: str) -> bytes:
 def make_token(key: Key, recipient_id: int, expires_at: datetime) -> str:
     """A token for ``recipient_id`` valid until ``expires_at``, signed with ``key``."""
     payload = f"{recipient_id}.{int(expires_at.timestamp())}.{key.kid}"
-    return f"{_b64(payload.encode('ascii'))}.{_b64(_mac(key.derive(LINKS), payload))}"
+    mac = _mac(key.derive(LINKS), payload)
+    return f"{b64encode_token(payload.encode('ascii'))}.{b64encode_token(mac)}"
 
 
 def read_token(keys: KeyRing, token: str, now: datetime) -> int:
@@ -117,8 +123,8 @@ def read_token(keys: KeyRing, token: str, now: datetime) -> int:
         raise TokenInvalid("malformed")
     body, mac_text = token.split(".")
     try:
-        payload = _unb64(body).decode("ascii")
-        mac = _unb64(mac_text)
+        payload = b64decode_token(body).decode("ascii")
+        mac = b64decode_token(mac_text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TokenInvalid("malformed") from exc
     match = re.fullmatch(r"([1-9]\d{0,11})\.([1-9]\d{0,11})(?:\.([A-Za-z0-9_-]{1,32}))?", payload)

@@ -117,7 +117,9 @@ class Outgoing:
     ``attempt_id`` is the idempotency key; ``kind`` is ``notify`` (the call-out), ``stand_down``
     (enough people answered), ``cancel`` (the mobilization was cancelled) or ``notice`` (a node
     below this person was declared unreachable). ``ack_code``/``ack_url`` are empty for messages
-    that expect no answer.
+    that expect no answer. ``ack_url`` is the link the text carries, as the delivery fixed it:
+    the recipient's signed ack link, or the one ``Routing.link_for`` gave instead (a field
+    dispatch's person's case link); a sender that appends or redacts the link uses this one.
     """
 
     attempt_id: str

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -41,14 +41,26 @@ LOCAL_RETRY_S = 5.0  # a message held back by a local error (EMFILE, ENOSPC) goe
 NO_CHANNEL = "no configured channel reaches this person"
 
 
+LinkFor = Callable[[Database, int, int, datetime], str | None]
+"""``(db, mobilization id, recipient id, now) -> link``: the link a call-out carries instead
+of the ack link, or ``None`` for the ack link."""
+
+
 @dataclass(frozen=True)
 class Routing:
     """What the engine's process knows about sending: configured channels, the public base URL,
-    and the key ring that signs ack links (an ephemeral one only for tests and throwaways)."""
+    and the key ring that signs ack links (an ephemeral one only for tests and throwaways).
+
+    ``link_for``, when set, may give a recipient's call-out another link than the ack link (a
+    field dispatch's person gets their case link): the composition root binds it, since this
+    package knows nothing of what lies above it. It runs inside the claim's transaction, once,
+    when an attempt's text is fixed, so the text recorded is the text sent.
+    """
 
     configured: frozenset[str] = frozenset()
     base_url: str = "http://127.0.0.1:8470"
     keys: KeyRing = field(default_factory=KeyRing.ephemeral)
+    link_for: LinkFor | None = None
 
 
 def routes(
@@ -233,7 +245,7 @@ def claim_pending(
         ]
         if not rows:
             return [], []
-        out, failed, fixed = _messages(db, rows, routing)
+        out, failed, fixed = _messages(db, rows, routing, now)
         # One write per attempt: the claim, and for a first claim the route and text it keeps.
         db.conn.executemany(
             "UPDATE attempts SET claimed_by = ?, channel = ?, address = ?, text = ? WHERE id = ?",
@@ -276,12 +288,17 @@ def release_attempts(db: Database, attempt_ids: Sequence[str]) -> None:
 
 
 def _messages(
-    db: Database, rows: Sequence[_Claim], routing: Routing
+    db: Database, rows: Sequence[_Claim], routing: Routing, now: datetime
 ) -> tuple[list[Outgoing], list[Delivery], dict[str, tuple[str, str, str]]]:
     """The messages of claimed ``rows``, the deliveries that failed for want of a channel, and
-    the (channel, address, text) fixed for attempts claimed for the first time."""
+    the (channel, address, text) fixed for attempts claimed for the first time.
+
+    A call-out's link is the ack link, or the one ``routing.link_for`` gives; it ends the text
+    (:func:`notify_text`), so a call-out claimed again reads it back from the text it keeps.
+    """
     fresh = [r for r in rows if r.channel is None]
     fixed: dict[str, tuple[str, str, str]] = {}
+    links: dict[str, str] = {}
     failed: list[Delivery] = []
     if fresh:
         reach = routes(db, [int(r.person_id) for r in fresh], routing.configured)
@@ -297,8 +314,8 @@ def _messages(
             if r.kind == AttemptKind.NOTIFY:
                 mob = mobs.get(int(r.mobilization_id)) or get_mobilization(db, r.mobilization_id)
                 mobs[mob.id] = mob
-                token = make_token(routing.keys.current, int(r.recipient_id), mob.expires_at)
-                url = f"{routing.base_url.rstrip('/')}/ack/{token}"
+                url = _link(db, routing, mob, int(r.recipient_id), now)
+                links[r.id] = url
                 text = notify_text(mob, r.ack_code, url)
             fixed[r.id] = (channel, address, text)
     failed_ids = {d.attempt_id for d in failed}
@@ -307,10 +324,8 @@ def _messages(
         if r.id in failed_ids:
             continue
         channel, address, text = fixed.get(r.id) or (r.channel or "", r.address or "", r.text or "")
-        url = ""
         notify = r.kind == AttemptKind.NOTIFY
-        if notify and "/ack/" in text:
-            url = text[text.rfind("http") :]
+        url = (links.get(r.id) or _link_in(text)) if notify else ""
         out.append(
             Outgoing(
                 attempt_id=r.id,
@@ -326,6 +341,24 @@ def _messages(
             )
         )
     return out, failed, fixed
+
+
+def _link(
+    db: Database, routing: Routing, mob: Mobilization, recipient_id: int, now: datetime
+) -> str:
+    """A call-out's link: the hook's, else the recipient's signed ack link."""
+    if routing.link_for is not None:
+        link = routing.link_for(db, mob.id, recipient_id, now)
+        if link:
+            return link
+    token = make_token(routing.keys.current, recipient_id, mob.expires_at)
+    return f"{routing.base_url.rstrip('/')}/ack/{token}"
+
+
+def _link_in(text: str) -> str:
+    """The link a call-out's fixed text ends with (:func:`notify_text`), or ``""``."""
+    last = text.rsplit(None, 1)[-1] if text.strip() else ""
+    return last if last.startswith(("http://", "https://")) else ""
 
 
 def _tried(db: Database, attempt_ids: Sequence[str]) -> dict[str, set[tuple[str, str]]]:

@@ -111,6 +111,10 @@ _COLLAPSED: dict[str, str] = {
     "alert": N_("{n} warnings received"),
     "directive": N_("{n} directives received"),
     "directive_overdue": N_("{n} directive replies overdue"),
+    "field_accepted": N_("{n} cases accepted in the field"),
+    "field_declined": N_("{n} cases declined in the field"),
+    "field_feedback": N_("{n} feedbacks from the field"),
+    "field_accept_overdue": N_("{n} cases not accepted in time"),
 }
 # The warning colours whose receipt rings the bell (uplink.cap.Colour values), and how their
 # toast looks: as serious as the colour.
@@ -198,6 +202,10 @@ class NoticeWatcher:
             ),
             "directive_received": lambda e: _directive(e, self.zone, overdue=False),
             "directive_overdue": lambda e: _directive(e, self.zone, overdue=True),
+            "field_accepted": lambda e: _field(e, cases.get(e.incident_id or 0)),
+            "field_declined": lambda e: _field(e, cases.get(e.incident_id or 0)),
+            "field_feedback": lambda e: _field(e, cases.get(e.incident_id or 0)),
+            "field_accept_overdue": lambda e: _field(e, cases.get(e.incident_id or 0)),
         }
         items = []
         for event in events:
@@ -249,7 +257,7 @@ class NoticeWatcher:
             for e in events
             if e.incident_id is not None
             and (
-                e.kind in ("supervise", "sitrep_overdue")
+                e.kind in ("supervise", "sitrep_overdue", *_FIELD_KINDS)
                 or (e.kind == "reported" and not {"number", "title", "severity"} <= e.data.keys())
             )
         }
@@ -350,6 +358,40 @@ def _sitrep_overdue(event: StoredEvent, case: _Case | None) -> _Item:
         bell=True,
     )
     return _Item("sitrep_overdue", f"{number} {report}", notice)
+
+
+_FIELD_KINDS = ("field_accepted", "field_declined", "field_feedback", "field_accept_overdue")
+
+
+def _field(event: StoredEvent, case: _Case | None) -> _Item:
+    """What came back from the field (uplink.field): a case accepted (签收), declined with a
+    reason (the bell: the officer must send it elsewhere), its feedback (反馈), or nobody
+    accepting it in time (the bell: phone them)."""
+    data = event.data
+    number = case.number if case else f"#{event.incident_id}"
+    name = str(data.get("name") or data.get("person") or "")
+    parts = [case.title] if case else []
+    if event.kind == "field_accepted":
+        title = _("Accepted in the field: {number}").format(number=number)
+        said = _("{name} accepted").format(name=name)
+        if data.get("late"):
+            said = _("{name} accepted after the deadline").format(name=name)
+        notice = Notice(title, " · ".join([said, *parts]))
+    elif event.kind == "field_declined":
+        title = _("Declined in the field: {number}").format(number=number)
+        said = _("{name}: {reason}").format(name=name, reason=_short(str(data.get("reason"))))
+        notice = Notice(title, " · ".join([said, *parts]), "warning", bell=True)
+    elif event.kind == "field_feedback":
+        title = _("Feedback from the field: {number}").format(number=number)
+        said = _("{name}: {reason}").format(name=name, reason=_short(str(data.get("text"))))
+        notice = Notice(title, " · ".join([said, *parts]))
+    else:
+        title = _("Not accepted in time: {number}").format(number=number)
+        said = _("sent to {target}; nobody accepted it, call them").format(
+            target=str(data.get("sent_to") or "")
+        )
+        notice = Notice(title, " · ".join([said, *parts]), "warning", bell=True)
+    return _Item(event.kind, number, notice)
 
 
 def _answered(

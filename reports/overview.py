@@ -37,6 +37,10 @@ FEED_KINDS: dict[str, str] = {
     "mobilization_started": "mobilization",
     "mobilization_completed": "mobilization",
     "mobilization_cancelled": "mobilization",
+    "field_accepted": "field",
+    "field_declined": "field",
+    "field_feedback": "field",
+    "field_accept_overdue": "field",
 }
 """Timeline entry kind -> feed item kind. Reminders (``remind``) are left out: the sweep writes
 one per overdue case per interval, and they would crowd everything else out of the feed."""
@@ -54,16 +58,19 @@ class FeedItem:
         at: when it was recorded (aware UTC).
         kind: ``report`` (a case logged), ``overdue`` (a case passed its deadline and was put
             under supervision, 督办), ``answer`` (someone answered a mobilization) or
-            ``mobilization`` (one started, completed or was cancelled).
+            ``mobilization`` (one started, completed or was cancelled), ``field`` (a person in
+            the field accepted, declined or fed back a case, or nobody accepted it in time).
         incident_id: the case it concerns, if any (for an answer: the mobilization's case).
         number: that case's number.
         title: the case's title; for an answer or a mobilization without a case, the
             mobilization's message.
-        name: who answered (answers only).
+        name: who answered (answers; for the field: who accepted, declined or fed back).
         detail: ``yes``/``no`` for an answer; ``started``/``completed``/``cancelled`` for a
-            mobilization; the stage the case was overdue in for ``overdue``.
+            mobilization; the stage the case was overdue in for ``overdue``; ``accepted``/
+            ``declined``/``feedback``/``accept_overdue`` for the field.
         severity: the case's level, when there is a case.
         mobilization_id: the mobilization, for answers and mobilization entries.
+        note: for the field, the decline's reason or the feedback's text.
     """
 
     id: int
@@ -76,6 +83,7 @@ class FeedItem:
     detail: str | None = None
     severity: Severity | None = None
     mobilization_id: int | None = None
+    note: str = ""
 
 
 def stage_counts(db: Database) -> dict[Stage, int]:
@@ -126,8 +134,11 @@ def recent_feed(
     kinds = list(FEED_KINDS)
     marks = ",".join("?" * len(kinds))
     rows = db.conn.execute(
-        "SELECT e.id, e.at, e.kind, i.id, i.number, i.title, i.severity, r.name,"
-        " json_extract(e.data, '$.answer'), json_extract(e.data, '$.stage'), m.id, m.message"
+        "SELECT e.id, e.at, e.kind, i.id, i.number, i.title, i.severity,"
+        " coalesce(r.name, CASE WHEN e.kind LIKE 'field%' THEN json_extract(e.data, '$.name')"
+        " END), json_extract(e.data, '$.answer'), json_extract(e.data, '$.stage'), m.id,"
+        " m.message, CASE WHEN e.kind LIKE 'field%' THEN coalesce(json_extract(e.data,"
+        " '$.reason'), json_extract(e.data, '$.text')) END"
         " FROM events e"
         " LEFT JOIN mobilizations m ON e.kind LIKE 'mobilization%'"
         "  AND m.id = json_extract(e.data, '$.mobilization')"
@@ -141,9 +152,21 @@ def recent_feed(
 
 
 def _feed_item(row: Sequence[Any]) -> FeedItem:
-    event_id, at, kind, incident_id, number, title, level, name, answer, stage, mob_id, message = (
-        row
-    )
+    (
+        event_id,
+        at,
+        kind,
+        incident_id,
+        number,
+        title,
+        level,
+        name,
+        answer,
+        stage,
+        mob_id,
+        message,
+        note,
+    ) = row
     feed_kind = FEED_KINDS[kind]
     detail: str | None = None
     if feed_kind == "answer":
@@ -152,6 +175,8 @@ def _feed_item(row: Sequence[Any]) -> FeedItem:
         detail = kind.removeprefix("mobilization_")
     elif feed_kind == "overdue":
         detail = stage
+    elif feed_kind == "field":
+        detail = kind.removeprefix("field_")
     mobilization_text = feed_kind in ("answer", "mobilization") and message
     return FeedItem(
         id=int(event_id),
@@ -164,4 +189,5 @@ def _feed_item(row: Sequence[Any]) -> FeedItem:
         detail=detail,
         severity=Severity(level) if level is not None else None,
         mobilization_id=mob_id,
+        note=str(note or ""),
     )

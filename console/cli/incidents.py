@@ -136,7 +136,7 @@ def _done(state: State, item: Incident, as_json: bool, message: str) -> None:
     "--source",
     default="phone",
     show_default=True,
-    help=N_("phone, hotline, grid-patrol, video, directive, other."),
+    help=N_("phone, hotline, grid-patrol, video, directive, sms, other."),
 )
 @click.option("--tag", "tags", multiple=True, help=N_("A tag (repeatable)."))
 @click.option(

@@ -85,8 +85,10 @@ LAZY_COMMANDS = {
     "drill": ("console.cli.drills", "drill"),
     "calendar": ("console.cli.calendar", "calendar_group"),
     "sitrep": ("console.cli.sitrep", "sitrep_group"),
+    "report": ("console.cli.report", "report_group"),
     "alert": ("console.cli.alert", "alert_group"),
     "directive": ("console.cli.directive", "directive_group"),
+    "field": ("console.cli.field", "field_group"),
 }
 
 # Commands that open no database (or make it): no word about the demo before them.
@@ -549,16 +551,23 @@ def backup(state: State, path: Path) -> None:
 def sweep(state: State) -> None:
     """Run the overdue sweep once (supervision, reminders, reports), as the engine every 30 s."""
     from incidents.supervision import sweep_overdue
+    from uplink import field
     from uplink.sitreps import sweep as sitrep_sweep
 
     ctx = state.ctx
     result = sweep_overdue(ctx.db, ctx.clock, ctx.policy)
     overdue = sitrep_sweep(ctx.db, ctx.clock, ctx.config.sitrep)
+    sent = field.catch_up(ctx.db, ctx.clock, ctx.config.field_rules, ctx.policy)
+    field.accept_replies(ctx.db, ctx.clock, ctx.policy)
+    late = field.sweep(ctx.db, ctx.clock)
     click.echo(
         _("newly supervised: {supervised}, reminders: {reminded}").format(
             supervised=result.supervised, reminded=result.reminded
         )
         + _(", reports newly overdue: {n}").format(n=len(overdue))
+        + _(", field dispatches sent or ended: {sent}, not accepted in time: {late}").format(
+            sent=sent, late=late
+        )
     )
 
 

@@ -27,6 +27,13 @@ unknown code, another number's code, the call-out is over, the number locked out
 wrong codes), gets one and the same answer, 400 ``{"ok": false, "error": "reply not accepted"}``,
 so the response tells a guesser nothing. Wrong codes count towards the sender's lockout
 (:mod:`console.http.security`); a malformed body from the signed gateway gets its own 400.
+
+A text that is not shaped like a reply at all (no yes/no word: "后山有落石，路被堵了") is a
+citizen writing to the office: it becomes a reported case, or a note on the number's recent case
+(:func:`incidents.citizen.receive_sms`), answered 200 ``{"ok": true, "reported": {"outcome",
+"case", "messages"}}``. The acknowledgement to the citizen is not in the response: it is queued
+in the case's timeline and the engine sends it through the SMS channel
+(:func:`console.engine.send_citizen_replies`), under the idempotency key ``sms-reply-<entry id>``.
 """
 
 from __future__ import annotations
@@ -49,7 +56,8 @@ from console.http.common import (
 )
 from console.http.security import Failure, address_source, phone_source
 from contacts.phones import normalize_phone
-from mobilization import Answer, WrongCode, answer_by_sms
+from incidents.citizen import Receipt, receive_sms
+from mobilization import Answer, WrongCode, answer_by_sms, parse_reply
 from store.db import Database
 from store.errors import DatabaseBusy, InvalidInput, NotFound, PermissionDenied
 from store.keys import unsafe_permissions
@@ -159,6 +167,8 @@ async def inbound_sms(service: HttpService, request: Request) -> Response:
         phone = normalize_phone(str(sender), region, field="from")
     except InvalidInput:
         return _not_accepted()
+    if parse_reply(str(text)) is None:
+        return await _citizen(service, phone, str(text))
     source = phone_source(phone)
     if service.ledger.locked(source, now) is not None:
         service.refused(source, Failure.LOCKED_OUT)
@@ -179,3 +189,21 @@ async def inbound_sms(service: HttpService, request: Request) -> Response:
         return JSONResponse({"error": "busy, try again"}, 503, {"retry-after": "1"})
     service.answered()
     return JSONResponse({"ok": True, **result.to_json()})
+
+
+async def _citizen(service: HttpService, phone: str, text: str) -> Response:
+    """A citizen's message: a reported case or a note (the daily cap and grouping decide)."""
+
+    def receive(db: Database) -> Receipt:
+        config = service.config
+        return receive_sms(db, service.clock, config.policy, config.inbound, phone, text)
+
+    try:
+        receipt = await service.db_call(receive)
+    except InvalidInput as exc:
+        return JSONResponse({"error": str(exc), "field": exc.field}, 400)
+    except DatabaseBusy:
+        return JSONResponse({"error": "busy, try again"}, 503, {"retry-after": "1"})
+    if receipt.reply_entry is not None and service.engine is not None:
+        service.engine.replies_queued()
+    return JSONResponse({"ok": True, "reported": receipt.to_json()})

@@ -17,6 +17,7 @@ limit, leaving room for the engine's senders and SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
 import socket
@@ -42,6 +43,7 @@ ENGINE_FILES = 64
 # answering links and the gateway forwarding replies, a few per second at the peak of a
 # 30,000-person mobilization; each request takes milliseconds.
 MAX_REQUESTS = 64
+SMALL_BODY = 16 * 1024  # bytes: the forms and JSON bodies; beyond it a body gets more time
 MAX_REQUESTS_HUB = 256  # a hub: its units' connections on top of the office's
 # The most connections accepted in one turn of the event loop (and the kernel's queue of
 # connections not yet accepted). Connections accepted beyond the cap hold a descriptor until
@@ -66,8 +68,12 @@ class HttpLimits:
         header_timeout_s: from a connection's start (or the end of the previous response) to
             the end of the request head. A phone on a slow network sends a head of under
             1 KB well within it; a client trickling a header a byte at a time is cut off.
-        body_timeout_s: from the end of the head to the end of the body (bodies are at most
-            16 KB here).
+        body_timeout_s: from the end of the head to the end of the body, for a body of up to
+            16 KB; a bigger declared body (a field photo) gets ``body_rate_bytes_s`` more
+            time per byte declared, so a phone on a slow network can upload a photo while a
+            client that declares a big body and trickles it is still cut off. The routes
+            refuse a declared length above their own limit before reading it.
+        body_rate_bytes_s: the slowest upload rate allowed for a big body (bytes a second).
         keep_alive_s: an idle connection between two requests (uvicorn's
             ``timeout_keep_alive``).
         max_head_bytes: how much of a request head is buffered while it is incomplete (h11's
@@ -80,6 +86,7 @@ class HttpLimits:
     backlog: int = BACKLOG
     header_timeout_s: float = 10.0
     body_timeout_s: float = 20.0
+    body_rate_bytes_s: int = 32 * 1024
     keep_alive_s: float = 5.0
     max_head_bytes: int = 16 * 1024
     graceful_s: float = 5.0
@@ -206,10 +213,20 @@ class GuardedH11Protocol(H11Protocol):
         self._disarm()
         self._waiting_for = waiting
         if waiting is not None:
-            seconds = (
-                self.limits.header_timeout_s if waiting == "head" else self.limits.body_timeout_s
-            )
+            seconds = self.limits.header_timeout_s if waiting == "head" else self._body_seconds()
             self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+    def _body_seconds(self) -> float:
+        """The body's deadline: ``body_timeout_s``, plus time for a declared length beyond
+        16 KB at ``body_rate_bytes_s``."""
+        declared = 0
+        for name, value in (self.scope or {}).get("headers", ()):
+            if name == b"content-length":
+                with contextlib.suppress(ValueError):
+                    declared = int(value)
+                break
+        extra = max(declared - SMALL_BODY, 0) / self.limits.body_rate_bytes_s
+        return self.limits.body_timeout_s + extra
 
     def _disarm(self) -> None:
         if self._deadline is not None:

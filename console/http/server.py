@@ -2,6 +2,7 @@
 
 Starlette on uvicorn, loopback by default. One module per surface, all over one
 :class:`~console.http.common.HttpService`: the signed ack links (:mod:`console.http.acks`), the
+field's case pages behind their signed links (:mod:`console.http.casepage`, ``/case/...``), the
 SMS gateway's replies (:mod:`console.http.inbound`), with ``[hub] enabled`` (or ``serve
 --hub``) the uplink protocol for the units below (:mod:`console.http.hub`, ``/v1/...``), with
 ``[uplink]`` the hub's poke that something waits in the unit's inbox
@@ -46,7 +47,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.config import Config
 from console.engine import Engine
-from console.http import acks, calendar, guard, hub, inbound, inbox
+from console.http import acks, calendar, casepage, guard, hub, inbound, inbox
 from console.http.common import HttpService
 from console.http.limits import HttpLimits, bind, limits_for, uvicorn_options
 from store.clock import Clock, SystemClock
@@ -125,7 +126,7 @@ def build_app(
     """The ASGI app of one listener over ``service`` (closed at shutdown when it owns it)."""
     routes: list[BaseRoute] = []
     if surface in (Surface.ALL, Surface.PUBLIC):
-        routes += acks.routes(service) + calendar.routes(service)
+        routes += acks.routes(service) + casepage.routes(service) + calendar.routes(service)
         if service.config.hub.enabled:
             routes += hub.routes(service)
         routes += inbox.routes(service)  # with [uplink]: the hub's poke

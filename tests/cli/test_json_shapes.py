@@ -586,6 +586,21 @@ SHAPES: dict[str, tuple[str, Args]] = {
     "alert import": (RECORD, _alert_file),
     "alert call": (RECORD, lambda d: ["alert", "call", _alert(d), "--exercise"]),
     "alert call-tree": (RECORD, fixed("alert", "call-tree")),
+    "field list": (RECORD, lambda d: ["field", "list", d.case(("register",), ("dispatch",))]),
+    # ---- reports (the key figures; with -o also the file written)
+    "report case": (RECORD, lambda d: ["report", "case", d.case()]),
+    "report lesson": (RECORD, lambda d: ["report", "lesson", d.case(), "巡查应覆盖后山"]),
+    "report action": (
+        RECORD,
+        lambda d: ["report", "action", d.case(), "安装位移监测", "--owner", "东湖村"],
+    ),
+    "report duty-log": (RECORD, fixed("report", "duty-log", "--date", "2026-12-06")),
+    "report stats": (
+        RECORD,
+        fixed("report", "stats", "--from", "2026-12-01", "--to", "2026-12-06"),
+    ),
+    "report aar": (RECORD, fixed("report", "aar", "1")),
+    "report sitrep": (RECORD, lambda d: ["report", "sitrep", _sitrep(d)]),
     "directive list": (LISTING, lambda d: [_directive(d), "directive", "list"][1:]),
     "directive show": (RECORD, lambda d: ["directive", "show", _directive(d)]),
     "directive reply": (

@@ -123,10 +123,15 @@ async def test_log_dispatch_mobilize_and_see_the_answer_arrive(
             await settle(pilot)
 
             # serve's engine calls the grid leader through the gateway; the leader says yes
-            # through the signed link in the SMS.
+            # through the signed link in the SMS (the dispatch's own call-out to the field,
+            # with its case link, is another message).
             sms = await until(
                 pilot,
-                lambda: [m for m in gateway.accepted if m.get("to") == e164("L1")],
+                lambda: [
+                    m
+                    for m in gateway.accepted
+                    if m.get("to") == e164("L1") and "/ack/" in str(m.get("ack_url"))
+                ],
                 "the grid leader's SMS",
             )
             link = sms[0]["ack_url"]

@@ -69,11 +69,12 @@ def cli(home: dict[str, str], *args: str) -> str:
 def test_a_person_opens_the_demo_sees_the_dashboard_and_advances_a_case(
     terminal: Terminal, home: dict[str, str]
 ) -> None:
-    # Built on first use, then painted: the feed's newest case and the footer's keys.
+    # Built on first use, then painted: the feed's newest entries (a case reported, or the
+    # landslide's call-out answered, the demo's last-built history) and the footer's keys.
     # In Chinese, from LANG=zh_CN.UTF-8 alone. The engine's state comes a moment after the
     # first paint (it takes the lease in a thread): wait for it too, not just the keys.
     dashboard = terminal.wait_for(
-        r"(?s)(?=.*(?:此处运行|他处运行))(?=.*✚ 上报.*i\s+事件)", timeout=90
+        r"(?s)(?=.*(?:此处运行|他处运行))(?=.*(?:✚ 上报|✔ 应答).*i\s+事件)", timeout=90
     )
     assert "在办" in dashboard and "引擎" in dashboard
     assert "动态" in dashboard and "在办阶段" in dashboard
@@ -135,7 +136,9 @@ def test_a_shift_walk_in_a_real_terminal(terminal: Terminal, home: dict[str, str
     register it and dispatch it by picker, mobilize with the preview and a confirmation, open
     the silent list with one key from the dashboard, record an answer taken on the phone,
     hand the shift over and confirm it in the same console."""
-    dash = terminal.wait_for(r"(?s)(?=.*(?:此处运行|他处运行))(?=.*✚ 上报.*i\s+事件)", timeout=90)
+    dash = terminal.wait_for(
+        r"(?s)(?=.*(?:此处运行|他处运行))(?=.*(?:✚ 上报|✔ 应答).*i\s+事件)", timeout=90
+    )
     acting = re.search(r"当班 (\S+)", dash)
     # "→ 刘静 12-08 08:00 起", or "→ 刘静 08:00 起" once the next shift starts today.
     incoming = re.search(r"值班员 \S+ 至 [^\n]*\n[^\n]*?→ (\S+) \d", dash)

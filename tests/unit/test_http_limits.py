@@ -147,3 +147,25 @@ def test_each_surface_routes_only_its_endpoints(tmp_path: Path) -> None:
     assert "/inbound/sms" not in paths(Surface.PUBLIC) and "/ack/{token}" in paths(Surface.PUBLIC)
     assert "/inbound/sms" in paths(Surface.INBOUND) and "/ack/{token}" not in paths(Surface.INBOUND)
     assert {"/inbound/sms", "/ack/{token}", "/healthz"} <= paths(Surface.ALL)
+
+
+def test_a_big_declared_body_gets_time_at_the_slowest_rate_and_a_small_one_does_not() -> None:
+    """A field photo of 10 MB from a phone on a slow link must not be cut off at 20 s; a form
+    (16 KB at most) still is; a body declared nonsensically gets the plain deadline."""
+    from types import SimpleNamespace
+
+    from console.http.limits import SMALL_BODY, GuardedH11Protocol, HttpLimits
+
+    limits = HttpLimits()
+
+    def seconds(length: bytes | None) -> float:
+        headers = [] if length is None else [(b"content-length", length)]
+        fake = SimpleNamespace(scope={"headers": headers}, limits=limits)
+        return GuardedH11Protocol._body_seconds(fake)  # type: ignore[arg-type]
+
+    assert seconds(None) == limits.body_timeout_s
+    assert seconds(str(SMALL_BODY).encode()) == limits.body_timeout_s
+    assert seconds(b"nonsense") == limits.body_timeout_s
+    ten_mb = seconds(b"10000000")
+    assert ten_mb == limits.body_timeout_s + (10_000_000 - SMALL_BODY) / limits.body_rate_bytes_s
+    assert ten_mb > 300

@@ -44,10 +44,12 @@ CHINESE_DATA = (
     "drills/ical.py",
     "drills/models.py:",  # the official Chinese names of the drill kinds, accepted as input
     "mobilization/templates.py:",  # the built-in Chinese call-out templates, sent to people
+    "incidents/citizen.py:",  # the Chinese sentence marks where a citizen's SMS title ends
     # Information reports: the official names (初报/续报/终报), the report's element labels and
     # Chinese numerals of follow-ups, printed in the documents whatever the language.
     "uplink/reporting.py",
     "uplink/sitrep_render.py",  # the report's Chinese wording and template placeholders (printed)
+    "reports/sitrep.py:",  # the full-width colon after an information report's labels
     "uplink/templates/build_sitrep.py",  # the default template's fonts, styles, placeholders
     # A drafted report's text, in Chinese as it goes up (the case's words, the measures taken).
     "uplink/sitreps.py:_local",
@@ -55,6 +57,8 @@ CHINESE_DATA = (
     "uplink/sitreps.py:_nature",
     "uplink/sitreps.py:_fresh_fields",
     "uplink/callanswer.py:call_message",  # the 叫应 SMS frame 【橙色暴雨预警】, sent to people
+    "uplink/field.py:field_message",  # the dispatch's SMS 【派遣】…请于…前点链接签收处置, to people
+    "uplink/field.py:plan",  # the labels of a dispatch's tree nodes (网格长, 网格员, 队长, 值班员)
     "uplink/callanswer_rules.py:event_key",  # a trailing 预警 names the same event
     # The four warning colours (红色/橙色/黄色/蓝色) and the words accepted with them (预警, 色).
     "uplink/cap.py:",

@@ -85,6 +85,11 @@ OWNERS: dict[str, str] = {
     "hub_directives": "uplink",
     "hub_alert_units": "uplink",
     "hub_directive_units": "uplink",
+    # uplink: a dispatch delivered to the field (签收, progress, photos, 反馈), uplink.field
+    "field_dispatches": "uplink",
+    "field_people": "uplink",
+    "field_updates": "uplink",
+    "field_cursor": "uplink",
     # drills: plans, schedules and their claims, runs, evaluation, improvements, notices
     "drill_plans": "drills",
     "drill_objectives": "drills",

@@ -46,33 +46,23 @@ from textual.worker import get_current_worker
 from console import timefmt
 from console.tui.messages import IncidentOpened
 from console.tui.screens.live import LiveScreen
-from console.tui.screens.mobilization import (
-    LOOKS,
-    SILENT_LOOK,
-    Look,
-    MobilizationScreen,
-    exercise_badge,
-)
 from console.tui.widgets.calendar_warning import CalendarWarning
 from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
-from contacts.roster import Post, Shift, list_posts, on_duty, shifts
+from console.tui.widgets.looks import LOOKS, SILENT_LOOK, Look, exercise_badge
 from incidents.models import OPEN_STAGES, Severity, Stage
-from incidents.supervision import Counts, counts
-from mobilization import Counts as MobCounts
-from mobilization import Mobilization, RecipientState, list_mobilizations, totals
-from reports.overview import (
-    FeedItem,
-    recent_feed,
-    severity_counts,
-    stage_counts,
-)
+from incidents.supervision import Counts, counts  # loaded with who acts (console.acting) anyway
+from mobilization import RecipientState
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
     from console.tui.screens.alerts import AlertRow
+    from contacts.roster import Post, Shift
     from drills.models import Occurrence
     from incidents.records import NewIncident
+    from mobilization import Counts as MobCounts
+    from mobilization import Mobilization
+    from reports.overview import FeedItem
     from uplink.models import LinkStatus
     from uplink.reporting import Obligation
 
@@ -111,6 +101,11 @@ FEED_LOOKS = {
     ("mobilization", "completed"): Look("✔", N_("mobilization done"), "green"),
     ("mobilization", "cancelled"): Look("×", N_("mobilization cancelled"), "dim"),
     ("mobilization", None): Look("⚑", N_("mobilization"), ""),
+    ("field", "accepted"): Look("✔", N_("accepted in the field"), "green"),
+    ("field", "declined"): Look("✗", N_("declined in the field"), "bold yellow"),
+    ("field", "feedback"): Look("↩", N_("feedback from the field"), "bold cyan"),
+    ("field", "accept_overdue"): Look(ALERT, N_("not accepted in time"), "bold red"),
+    ("field", None): Look("⚑", N_("field"), ""),
 }
 # (key, header): the headers are English message ids, shown with _().
 FEED_COLUMNS = (
@@ -226,6 +221,9 @@ def feed_text(item: FeedItem) -> str:
         except ValueError:
             stage = item.detail
         return f"{item.title} ({stage})"
+    if item.kind == "field" and item.name:
+        said = f": {item.note}" if item.note else ""
+        return f"{item.name}{said} · {item.title}"
     return item.title
 
 
@@ -472,6 +470,10 @@ class DashboardScreen(LiveScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="dashboard-read")
     def _read(self, feed_after: int | None) -> None:
         """Read each part under the lock and post it at once, the fastest parts first."""
+        # Imported here, on the worker's thread: the first frame shows none of what they read.
+        from mobilization import list_mobilizations, totals
+        from reports.overview import recent_feed, severity_counts, stage_counts
+
         ctx, lock = self.desk.ctx, self.desk.db_lock
         db = ctx.db
         worker = get_current_worker()
@@ -532,6 +534,8 @@ class DashboardScreen(LiveScreen):
             self.post_message(self.ReadDone(error))
 
     def _duty(self, now: datetime) -> list[DutyRow]:
+        from contacts.roster import list_posts, on_duty, shifts
+
         db = self.desk.ctx.db
         current = {s.post.id: s for s in on_duty(db, now)}
         following: dict[int, Shift] = {}
@@ -888,6 +892,8 @@ class DashboardScreen(LiveScreen):
             return
         # An answer or a mobilization line is about the mobilization, even when it has a case.
         if item.mobilization_id is not None:
+            from console.tui.screens.mobilization import MobilizationScreen
+
             self.app.push_screen(MobilizationScreen(item.mobilization_id))
         elif item.incident_id is not None:
             self.post_message(IncidentOpened(item.incident_id))

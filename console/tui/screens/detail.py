@@ -32,11 +32,19 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Header, Label, Static
 
 from console.sitrep_words import next_followup, obligation_name, obligation_words, report_line
 from console.timefmt import local, short, when
-from console.timeline import entry_details, event_label, target_words, written_targets
+from console.timeline import (
+    FIELD_ENDINGS,
+    entry_details,
+    event_label,
+    size_words,
+    target_words,
+    written_targets,
+)
 from console.tui.dialogs import MobilizeDialog, MobilizeRequest, YesNoDialog
 from console.tui.screens.actions import CASE_COMMANDS, CaseScreen
 from console.tui.screens.incidents import CLOCK_SECONDS
@@ -71,6 +79,7 @@ from uplink.reporting import (
 
 if TYPE_CHECKING:
     from console.tui.dialogs.case_reporting import PhoneReport, ReceivedCorrection
+    from uplink.field import FieldDispatch, FieldUpdate
     from uplink.sitreps import CaseReporting
 
 # Extension statuses (database values) -> their names (translated where shown).
@@ -114,6 +123,8 @@ class CaseView:
     sitreps: list[Sitrep] = field(default_factory=list)  # its information reports, oldest first
     obligations: list[Obligation] = field(default_factory=list)  # what it must report, by due
     reporting: CaseReporting | None = None  # received time, marks (to be reported, sensitive)
+    dispatches: list[FieldDispatch] = field(default_factory=list)  # field dispatches, oldest first
+    messages: str | None = None  # "3 messages from 138****0000" for a case reported by SMS
 
 
 REPORTS_SHOWN = 3
@@ -206,6 +217,133 @@ def task_status(task: Task, now: datetime) -> Text:
     return Text(_("to do"), style="dim")
 
 
+# ---- the field (现场): the case's dispatches to the field, their answers and photos -------------
+
+
+PEOPLE_SHOWN = 4
+"""People named on a dispatch's "to" line (the rest counted): the section stays short."""
+
+
+def field_words(
+    dispatches: list[FieldDispatch],
+    now: datetime,
+    zone: ZoneInfo,
+    names: Mapping[str, str] | None = None,
+) -> Text:
+    """The field section's lines: per dispatch where it went and when, to whom, who accepted
+    (or how long is left / how late it is, in red), declines with their reasons, progress
+    notes and the feedback. An ended dispatch is one line."""
+    from uplink.field import ROLE_NAMES
+
+    out = Text()
+    for dispatch in reversed(dispatches):  # the current one first
+        if out:
+            out.append("\n")
+        target = target_words(dispatch.target, names)
+        out.append(
+            _("→ {target} · sent {time}").format(
+                target=target, time=short(dispatch.created_at, zone)
+            ),
+            style="bold",
+        )
+        if dispatch.ended_at is not None:
+            reason = dispatch.ended_reason or ""
+            ended = _(FIELD_ENDINGS[reason]) if reason in FIELD_ENDINGS else reason
+            out.append(
+                "  "
+                + _("ended {time} ({reason})").format(
+                    time=short(dispatch.ended_at, zone), reason=ended
+                ),
+                style="dim",
+            )
+            continue
+        out.append("\n  ")
+        if dispatch.accepted_at is not None:
+            who = next(
+                (p.name for p in dispatch.people if p.key == dispatch.accepted_by),
+                dispatch.accepted_by or "?",
+            )
+            out.append(
+                "✔ "
+                + _("accepted by {name} {time}").format(
+                    name=who, time=short(dispatch.accepted_at, zone)
+                ),
+                style="green",
+            )
+        elif now <= dispatch.accept_by:
+            minutes = max(1, round((dispatch.accept_by - now).total_seconds() / 60))
+            out.append(_("not accepted · due in {minutes} min").format(minutes=minutes))
+        else:
+            minutes = max(1, round((now - dispatch.accept_by).total_seconds() / 60))
+            out.append(
+                "⚠ " + _("not accepted, {minutes} min late").format(minutes=minutes),
+                style="bold red",
+            )
+        people = ", ".join(
+            f"{p.name} ({_(ROLE_NAMES[p.role]) if p.role in ROLE_NAMES else p.role})"
+            for p in dispatch.people[:PEOPLE_SHOWN]
+        )
+        if len(dispatch.people) > PEOPLE_SHOWN:
+            more = len(dispatch.people) - PEOPLE_SHOWN
+            people = _("{names} and {count} more").format(names=people, count=more)
+        out.append("\n  " + _("to {people}").format(people=people or "—"))
+        for person in dispatch.people:
+            if person.declined_at is not None:
+                out.append("\n  ")
+                out.append(
+                    "✗ "
+                    + _("{name} declined {time}: {reason}").format(
+                        name=person.name,
+                        time=short(person.declined_at, zone),
+                        reason=person.decline_reason or "—",
+                    ),
+                    style="yellow",
+                )
+        for update in dispatch.updates:
+            if update.kind == "progress":
+                line = _("progress {time} {name}: {text}")
+            elif update.kind == "feedback":
+                line = _("feedback {time} {name}: {text}")
+            else:
+                continue
+            out.append("\n  ")
+            out.append(
+                line.format(time=short(update.at, zone), name=update.person_name, text=update.text),
+                style="bold" if update.kind == "feedback" else "",
+            )
+    return out
+
+
+def field_photos(dispatches: list[FieldDispatch]) -> list[FieldUpdate]:
+    """The photos of every dispatch of the case, newest first."""
+    photos = [u for d in dispatches for u in d.updates if u.kind == "photo" and u.photo_sha256]
+    return sorted(photos, key=lambda u: (u.at, u.id), reverse=True)
+
+
+class PhotoTable(DataTable[object]):
+    """The case's field photos; ``o`` or enter opens the highlighted one with the system's
+    viewer (these keys win over the screen's ``o``, the note, while the table has focus)."""
+
+    BINDINGS = [
+        Binding("o", "open_photo", N_("Open photo")),
+        Binding("enter", "open_photo", N_("Open photo"), show=False),
+    ]
+
+    class Open(Message):
+        """Open the photo whose hash is ``sha256``."""
+
+        def __init__(self, sha256: str) -> None:
+            super().__init__()
+            self.sha256 = sha256
+
+    def action_open_photo(self) -> None:
+        if not self.row_count:
+            return
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        if key:
+            self.post_message(self.Open(str(key)))
+
+
 class IncidentDetailScreen(CaseScreen):
     """One case in full."""
 
@@ -226,6 +364,8 @@ class IncidentDetailScreen(CaseScreen):
         Binding("P", "phone_report", N_("Report by phone"), show=False),
         Binding("B", "toggle_reported", N_("To-be-reported mark"), show=False),
         Binding("z", "undo", N_("Undo"), show=False),
+        # o is the note (as on the queue): the report file is O.
+        Binding("O", "case_report", N_("Case report file"), show=False),
     ]
     COMMANDS_OFFERED = (
         *CASE_COMMANDS,
@@ -273,6 +413,11 @@ class IncidentDetailScreen(CaseScreen):
             N_("Correct when the case was received, with a reason: the report deadline moves"),
         ),
         ("undo", N_("Undo last step"), N_("Take back your last step, within minutes (z)")),
+        (
+            "case_report",
+            N_("Case report file"),
+            N_("The post-incident report: key figures, then HTML, PDF, Word or Markdown (O)"),
+        ),
         ("back", N_("Back to the list"), N_("Back to the incidents table (escape)")),
     )
     CASE_ACTIONS = frozenset({*CaseScreen.CASE_ACTIONS, "add_task", "complete_task"})
@@ -287,6 +432,8 @@ class IncidentDetailScreen(CaseScreen):
         self._sitreps: list[Sitrep] = []
         self._obligations: list[Obligation] = []
         self._reporting: CaseReporting | None = None
+        self._field: list[FieldDispatch] = []
+        self._messages: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -313,6 +460,10 @@ class IncidentDetailScreen(CaseScreen):
                 with Vertical(id="detail-reports"):
                     yield Label(_("Reports (R, S sign off, U send up)"), classes="section-title")
                     yield DataTable(id="sitreps", cursor_type="row")
+                with Vertical(id="detail-field"):
+                    yield Label(_("Field"), classes="section-title")
+                    yield Static(id="field-summary")
+                    yield PhotoTable(id="field-photos", cursor_type="row")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -323,6 +474,8 @@ class IncidentDetailScreen(CaseScreen):
         self.query_one("#sitreps", DataTable).add_columns(
             _("Report"), _("State"), _("Signer"), _("Time")
         )
+        self.query_one(PhotoTable).add_columns(_("Time"), _("Who"), _("Kind"), _("Size"), "W×H")
+        self.query_one("#detail-field").display = False
         self.load()
         self.query_one("#timeline").focus()
         self.set_interval(CLOCK_SECONDS, self._tick)
@@ -334,6 +487,10 @@ class IncidentDetailScreen(CaseScreen):
             now, zone = ctx.clock.now(), ctx.config.zone
             self._show_head(self.incident, self._entries, now, zone)
             self._show_reporting(now, zone)
+            if self._field:
+                self.query_one("#field-summary", Static).update(
+                    field_words(self._field, now, zone, self._names)
+                )
 
     def selected_incident(self) -> Incident | None:
         return self.incident
@@ -347,18 +504,25 @@ class IncidentDetailScreen(CaseScreen):
         case = self.incident_id
 
         def read() -> CaseView:
+            from incidents.citizen import message_summary
+            from uplink.field import dispatches_of
             from uplink.sitreps import list_sitreps, obligations_of, reporting_of
 
             incident, entries = get_incident(ctx.db, case), timeline(ctx.db, case)
+            dispatches = dispatches_of(ctx.db, incident.id)
+            targets = written_targets(incident.assignee, entries)
+            targets += [d.target for d in dispatches if d.target not in targets]
             return CaseView(
                 incident,
                 entries,
                 tasks_of(ctx.db, case),
                 workflow.extensions_of(ctx.db, case),
-                labels(ctx.db, written_targets(incident.assignee, entries)),
+                labels(ctx.db, targets),
                 sorted(list_sitreps(ctx.db, case=case), key=lambda s: (s.drafted_at, s.id)),
                 obligations_of(ctx.db, ctx.clock.now(), case),
                 reporting_of(ctx.db, case),
+                dispatches,
+                message_summary(ctx.db, incident.id),
             )
 
         self.read_and_show(read, self._show)
@@ -380,6 +544,7 @@ class IncidentDetailScreen(CaseScreen):
         self.sub_title = f"{incident.number} {incident.title}"
         ctx = self.desk.ctx
         now, zone = ctx.clock.now(), ctx.config.zone
+        self._messages = view.messages
         self._show_head(incident, view.entries, now, zone)
         self._show_facts(incident, zone)
         self._show_tasks(view.tasks, now, zone)
@@ -390,6 +555,9 @@ class IncidentDetailScreen(CaseScreen):
         self._show_sitreps(zone)
         self._entries = view.entries
         self._show_timeline()
+        # Only what reached someone: a dispatch with nobody to send it to has no field side.
+        self._field = [d for d in view.dispatches if d.people]
+        self._show_field(now, zone)
         self.update_keys()
 
     def _show_head(
@@ -437,7 +605,10 @@ class IncidentDetailScreen(CaseScreen):
             (_("Location"), incident.location),
             (_("Grid"), incident.grid or ""),
             (_("Reporter"), reporter),
-            (_("Source"), incident.source.label),
+            (
+                _("Source"),
+                " · ".join(x for x in (incident.source.label, self._messages or "") if x),
+            ),
             (
                 _("Assignee"),
                 target_words(incident.assignee, self._names) if incident.assignee else "",
@@ -515,6 +686,55 @@ class IncidentDetailScreen(CaseScreen):
         if chosen is not None and str(chosen.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(chosen.id)))
         self.query_one("#detail-reports").display = bool(self._sitreps)
+
+    def _show_field(self, now: datetime, zone: ZoneInfo) -> None:
+        """The field section, only when the case was sent to the field; the photos table keeps
+        its cursor on the photo it was on."""
+        section = self.query_one("#detail-field")
+        section.display = bool(self._field)
+        if not self._field:
+            return
+        self.query_one("#field-summary", Static).update(
+            field_words(self._field, now, zone, self._names)
+        )
+        table = self.query_one(PhotoTable)
+        chosen = None
+        if table.row_count:
+            chosen = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        photos = field_photos(self._field)
+        from uplink.field import PHOTO_KIND_NAMES
+
+        for photo in photos:
+            kind = photo.photo_kind or ""
+            size = (
+                f"{photo.photo_width}×{photo.photo_height}"
+                if photo.photo_width and photo.photo_height
+                else "—"
+            )
+            table.add_row(
+                short(photo.at, zone),
+                fit(photo.person_name, 8),
+                _(PHOTO_KIND_NAMES[kind]) if kind in PHOTO_KIND_NAMES else kind,
+                size_words(photo.photo_bytes),
+                size,
+                key=photo.photo_sha256,
+            )
+        table.display = bool(photos)
+        if chosen is not None and chosen in table.rows:
+            table.move_cursor(row=table.get_row_index(chosen))
+
+    def on_photo_table_open(self, message: PhotoTable.Open) -> None:
+        """Open a field photo with the system's viewer (or say where the file is)."""
+        from uplink.photos import find_photo, photo_folder
+
+        message.stop()
+        path = find_photo(photo_folder(self.desk.ctx.db_path), message.sha256)
+        if path is None:
+            self.notify(_("The photo's file is missing"), severity="error")
+            return
+        if not self.desk.open_file(path):
+            self.notify(_("No viewer here: the photo is {path}").format(path=path))
 
     def _show_timeline(self) -> None:
         """Fill the timeline, newest first; details wrap to the width the table has."""
@@ -1030,6 +1250,16 @@ class IncidentDetailScreen(CaseScreen):
         self.app.push_screen(YesNoDialog(_("Undo"), question), answered)
 
     # ---- mobilizing from the case -----------------------------------------------------------
+
+    def action_case_report(self) -> None:
+        """The case's post-incident report: its key figures, then the file, written and opened."""
+        from console.tui.dialogs.report import ReportDialog
+
+        if self.incident is None:
+            return
+        self.app.push_screen(
+            ReportDialog(case_id=self.incident.id, case_number=self.incident.number)
+        )
 
     def action_mobilize(self) -> None:
         """动员: call out the case's grid (or other targets), the case's title as the message."""
