@@ -86,6 +86,8 @@ _IDLE_KINDS = frozenset(
         "note",
         "task_added",
         "task_done",
+        "lesson",
+        "follow_up_action",
     }
 )
 
