@@ -30,6 +30,11 @@ def demo_db_path() -> Path:
     return user_data_path(APP, appauthor=False) / "demo.db"
 
 
+def reports_dir() -> Path:
+    """Where the console writes reports by default (``[reports] folder`` overrides it)."""
+    return user_data_path(APP, appauthor=False) / "reports"
+
+
 def default_config_path() -> Path:
     env = os.environ.get("DUTYDESK_CONFIG")
     if env:

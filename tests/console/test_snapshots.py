@@ -385,7 +385,61 @@ async def test_detail_screen_fits(busy_desk: Context, size, lang):
             assert start in keys, (start, keys)
 
 
+def test_detail_screen_with_field(snap_compare, ctx: Context, log_case):
+    """A case sent to the field (grid G01) and answered from there, at 120x36, photos focused.
+
+    Look for: in the side column under the (empty) Tasks and Extensions, the "Field" section:
+    "→ grid G01 (G01网格) · sent 05-20 14:00" in bold; "✔ accepted by M1 05-20 14:05" in
+    green; "to L1 (leader), M1 (member), M2 (member), SEC (alternate)" (the test town's people
+    are named by their keys); "✗ M2 declined 05-20 14:03: 人在外地" in yellow; the progress
+    note "已到现场" and the feedback "塌方已清理" (bold); under them the photos table (Time, Who,
+    Kind, Size, W×H) with one row 05-20 14:05, M1, before, 304 B, 64×48, highlighted (the table
+    has focus: the key bar starts with "o Open photo"). The case is in feedback; the timeline
+    lists the field entries in words (to L1, M1, M2, SEC, G01网格, accept by …; M2 declined:
+    人在外地; accepted by M1; M1: 已到现场; M1: before photo, 304 B, 64×48; M1: 塌方已清理).
+    """
+    from tests.console.test_case_field import answered_from_field
+
+    answered_from_field(ctx, log_case)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        pilot.app.screen.query_one("#field-photos").focus()
+        await settle(pilot)
+
+    assert snap_compare(
+        DutydeskApp(ctx, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
+
+
 def _cases(ctx: Context) -> list[Any]:
     from incidents.records import ListFilter, list_incidents
 
     return list_incidents(ctx.db, ctx.clock.now(), ListFilter(), limit=50).items
+
+
+def test_report_dialog(snap_compare, ctx: Context, log_case):
+    """The case report dialog at 120x36, opened with O on a registered case's screen.
+
+    Look for: the box titled "Report of 2026-000001" over the dimmed case screen; the report's
+    title in bold; the key figures in three columns (label, value in bold right-aligned, a dim
+    note): stages on time, total duration, mobilization reached, reports on time; no progress
+    line (the build is done); the four format buttons HTML (h), PDF (p), Word (w), Markdown (m),
+    HTML focused (enter writes it); the keys on the box's lower border.
+    """
+    assert lease.acquire(ctx.db, "serve:elsewhere", ctx.clock.now(), timedelta(days=1))
+    case = log_case("楼道堆放杂物", "safety_hazard", type="fire_hazard", grid="G03")
+    workflow.register(ctx.db, ctx.clock, ctx.policy, "seed", case.id)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("O")
+        await settle(pilot)
+
+    assert snap_compare(
+        DutydeskApp(ctx, home="incidents"), terminal_size=SIZE, run_before=run_before
+    )
