@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -288,6 +287,8 @@ def _parse_email(table: _Table) -> EmailSettings:
     sender = table.required("sender")
     if any(c.isspace() for c in host):
         raise InvalidInput("must be a host name or address", table.field("host"))
+    from email.utils import parseaddr  # only when [channels.email] is configured
+
     address = parseaddr(sender)[1]
     if "@" not in address or any(c in sender for c in "\r\n"):
         raise InvalidInput(

@@ -11,13 +11,14 @@ keys (:mod:`store.keys`), the engine lease (:mod:`store.lease`), the error hiera
 translations every package uses (:mod:`store.i18n`). Which package owns which table:
 ``tests/unit/test_table_owners.py``.
 
-Importing the package imports sqlite-utils once, with numpy hidden: see
-:func:`_import_sqlite_utils`.
+Importing the package imports sqlite-utils once, with numpy hidden, and dateutil's parser and
+one slow regular expression deferred to their first use: see :func:`_import_sqlite_utils`.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 def _import_sqlite_utils() -> None:
@@ -30,16 +31,67 @@ def _import_sqlite_utils() -> None:
     """
     if "sqlite_utils" in sys.modules:
         return
+    _defer_dateutil_parser()
     hidden = {name: sys.modules.get(name) for name in ("numpy", "pandas")}
     for name, module in hidden.items():
         if module is None:
             sys.modules[name] = None  # type: ignore[assignment]  # "import numpy" fails
+    import re
+
+    compile_now = re.compile
+
+    def compile_slow_later(pattern: Any, flags: Any = 0) -> Any:
+        if isinstance(pattern, str) and "CREATE\\s+VIRTUAL" in pattern:
+            return _LazyPattern(pattern, flags)  # ~20 ms to compile (\u0080-\uffff, any case)
+        return compile_now(pattern, flags)
+
+    re.compile = compile_slow_later
     try:
         import sqlite_utils  # noqa: F401
     finally:
+        re.compile = compile_now
         for name, module in hidden.items():
             if module is None:
                 del sys.modules[name]
+
+
+class _LazyPattern:
+    """A regular expression compiled on its first use (sqlite-utils' ``CREATE VIRTUAL TABLE``
+    matcher, which only its full-text helpers use)."""
+
+    def __init__(self, pattern: str, flags: Any) -> None:
+        self._args = (pattern, flags)
+        self._compiled: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            import re
+
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+def _defer_dateutil_parser() -> None:
+    """Make ``dateutil.parser`` load on its first use rather than with sqlite-utils.
+
+    sqlite-utils' ``recipes`` imports it at the top only for its ``parsedate`` conversions,
+    which dutydesk's reads never use; loading it (and ``dateutil.tz``) costs ~20 ms of every
+    start. The module is bound lazily (:class:`importlib.util.LazyLoader`): it runs on the first
+    attribute looked up on it, which then behaves as the real module.
+    """
+    if "dateutil.parser" in sys.modules:
+        return
+    import importlib.util
+
+    spec = importlib.util.find_spec("dateutil.parser")
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dateutil.parser"] = module
+    loader.exec_module(module)
+    setattr(sys.modules["dateutil"], "parser", module)  # noqa: B010  # as an import would
 
 
 _import_sqlite_utils()

@@ -35,6 +35,11 @@ from store.paths import create_private_file
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 from store.textsearch import segment
 
+# PLUGINS: dutydesk's connections run no sqlite-utils plugins (``execute_plugins=False``): none
+# is installed with it, one installed beside it would change every connection unseen, and
+# looking for them scans every installed distribution's entry points (importlib.metadata,
+# ~80 ms of each start of the console and of every CLI command).
+
 MEMORY = ":memory:"
 
 # Other packages name the database type and catch SQLite's errors through these, so that
@@ -103,7 +108,7 @@ def connect(
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
-    db = Database(conn)
+    db = Database(conn, execute_plugins=False)  # see PLUGINS
     if migrate:
         apply_migrations(db)
     return db
@@ -270,7 +275,7 @@ def connect_readonly(path: str | Path) -> Database:
         ) from error
     _refuse_newer(conn, path, version)
     conn.execute("PRAGMA query_only = ON")
-    return Database(conn)
+    return Database(conn, execute_plugins=False)  # see PLUGINS
 
 
 def database_file(db: Database) -> Path | None:

@@ -25,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING
 
@@ -48,9 +50,6 @@ from console.tui.messages import (
     IncidentOpened,
 )
 from console.tui.screens.dashboard import DashboardScreen
-from contacts.roster import PersonRef, Shift, on_duty
-from incidents.supervision import Handover, pending_handover
-from reports.notices import Notice, NoticeWatcher
 from store import lease
 from store.db import SQLError, change_marker, data_version
 from store.errors import DutydeskError
@@ -60,6 +59,9 @@ if TYPE_CHECKING:
     from console.acting import Acting, DeskPerson
     from console.context import Context
     from console.engine import EngineThread
+    from contacts.roster import PersonRef, Shift
+    from incidents.supervision import Handover
+    from reports.notices import Notice, NoticeWatcher
     from uplink.models import LinkStatus
 
 # Only the dashboard is imported with the app: every other screen, the engine and what they
@@ -77,6 +79,20 @@ QUEUE = "incidents"  # the name the one incidents queue is installed under
 # queue on a big database (measured with gc.callbacks): they no longer start on their own, the
 # console runs one a minute when no worker is busy. Young collections go on as usual.
 FREEZE_AFTER_S = 2.0
+# Imported on a thread right after the first frame (DutydeskApp._prewarm): the screens the
+# dashboard's keys open, the first of each press would otherwise import.
+PREWARM = (
+    "console.tui.screens.incidents",  # i
+    "console.tui.screens.detail",  # enter on a feed line, r
+    "console.tui.screens.mobilization",  # enter on a mobilization line
+    "console.tui.screens.mobilizations",  # m
+    "console.tui.screens.silent",  # s
+    "console.tui.dialogs.new_incident",  # n
+    "console.tui.screens.contacts",  # u
+    "console.tui.screens.roster",  # d
+    "console.tui.screens.handover",  # h
+    "console.tui.screens.help",  # ?
+)
 # Signals that end the console the way quitting does: the engine stops cleanly (what is in
 # flight recorded, the lease given back) instead of dying with the process.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -157,7 +173,7 @@ class DutydeskApp(App[None]):
         self._watching = threading.Event()  # set: the watcher stops
         self._watcher: threading.Thread | None = None
         self.engine: EngineThread | None = None
-        self.notices = NoticeWatcher(ctx.db, zone=ctx.config.zone)
+        self._notices: NoticeWatcher | None = None  # made on first use: see notices
         self._gc_threshold: tuple[int, int, int] | None = None
         self._signals: list[signal.Signals] = []
         # The uplink as the watcher last read it (on its thread), and when it reads it next.
@@ -167,6 +183,18 @@ class DutydeskApp(App[None]):
         self._uplink_alarmed = False
         self._uplink_refused = False
         self._on_duty: list[Shift] = []  # as last read: the header's "on duty"
+        # Hands a written report to the system's viewer; tests put their own here.
+        self.open_file: Callable[[Path], bool] = _open_with_viewer
+
+    @property
+    def notices(self) -> NoticeWatcher:
+        """What is news to the officer since the last look (made by the first worker to look:
+        its module is not needed before the first frame)."""
+        if self._notices is None:
+            from reports.notices import NoticeWatcher
+
+            self._notices = NoticeWatcher(self.ctx.db, zone=self.ctx.config.zone)
+        return self._notices
 
     def get_default_screen(self) -> Screen[None]:
         """The dashboard, or the queue of cases for offices that set ``[ui] home = "incidents"``."""
@@ -203,11 +231,23 @@ class DutydeskApp(App[None]):
         self.show_title()
         self.theme = "textual-light" if self.ctx.config.theme == "light" else "textual-dark"
         self._catch_stop_signals()
-        self.start()
+        # After the first frame: the engine's modules (~140 ms of imports on the worker's
+        # thread) would otherwise share the interpreter with painting it.
+        self.call_after_refresh(self.start)
         self.set_interval(ON_DUTY_SECONDS, self.show_on_duty)
         self.set_timer(FREEZE_AFTER_S, self._freeze)
         self.set_interval(FULL_GC_EVERY_S, self._collect_when_quiet)
         self.set_interval(UPLINK_ALARM_SECONDS, self.check_uplink)
+        self.call_after_refresh(self._prewarm)  # once the first frame is painted
+
+    @work(thread=True, exit_on_error=False, group="prewarm")
+    def _prewarm(self) -> None:
+        """Import what the keys of the first screen open, on a thread, after the first frame:
+        the first press of each then pays no import (a failed import fails again, visibly, on
+        the key)."""
+        for name in PREWARM:
+            importlib.import_module(name)
+        self.call_from_thread(translate_bindings)  # the screens' bindings, in the language
 
     @work(thread=True, exit_on_error=False, group="start")
     def start(self) -> None:
@@ -218,6 +258,8 @@ class DutydeskApp(App[None]):
         poll (a case gone overdue is a notice).
         """
         from console.engine import Engine, EngineThread  # after the first frame, in this worker
+        from contacts.roster import on_duty
+        from incidents.supervision import pending_handover
 
         ctx = self.ctx
         with self.db_lock:
@@ -465,6 +507,8 @@ class DutydeskApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="on-duty")
     def show_on_duty(self) -> None:
         """Who holds each duty post now, in the title every screen's header shows."""
+        from contacts.roster import on_duty
+
         with self.db_lock:
             shifts = on_duty(self.ctx.db, self.ctx.clock.now())
             self.ctx.refresh_leads()
@@ -598,6 +642,22 @@ class DutydeskApp(App[None]):
 
         await quit_console(self)
 
+    def action_reports(self) -> None:
+        """报告: a report's key figures, then the file (the current case's, the duty log, the
+        statistics, a drill's after-action report), written and opened."""
+        from console.tui.dialogs.report import ReportDialog
+        from console.tui.screens.actions import CaseScreen
+
+        translate_bindings()  # the dialog was imported just now
+        screen = self.screen
+        incident = screen.selected_incident() if isinstance(screen, CaseScreen) else None
+        if incident is None:
+            self.push_screen(ReportDialog(chooser=True))
+        else:
+            self.push_screen(
+                ReportDialog(case_id=incident.id, case_number=incident.number, chooser=True)
+            )
+
     def action_toggle_theme(self) -> None:
         """明暗: switch between the dark and the light theme."""
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
@@ -677,6 +737,11 @@ class DutydeskApp(App[None]):
             yield from screen.palette_commands()
         yield SystemCommand(_("Keys"), _("Every key of this screen (?)"), self.action_help)
         yield SystemCommand(
+            _("Reports…"),
+            _("A case report, the duty log, the statistics or a drill's AAR: figures, then file"),
+            self.action_reports,
+        )
+        yield SystemCommand(
             _("Acting officer"),
             _("Who acts at this desk: switch to someone on a duty post (ctrl+o)"),
             self.action_switch_acting,
@@ -704,6 +769,13 @@ class DutydeskApp(App[None]):
             )
         yield SystemCommand(_("Toggle theme"), _("Dark / light (ctrl+t)"), self.action_toggle_theme)
         yield from translate_system_commands(super().get_system_commands(screen))
+
+
+def _open_with_viewer(path: Path) -> bool:
+    """:func:`console.tui.viewer.open_with_viewer`, imported when first used."""
+    from console.tui.viewer import open_with_viewer
+
+    return open_with_viewer(path)
 
 
 def run_console(ctx: Context) -> None:

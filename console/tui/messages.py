@@ -8,12 +8,14 @@ worker touches a widget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from incidents.models import Incident
-from incidents.supervision import Counts
-from reports.notices import Notice
+if TYPE_CHECKING:
+    from incidents.models import Incident
+    from incidents.supervision import Counts
+    from reports.notices import Notice
 
 
 @dataclass

@@ -44,7 +44,6 @@ from console.timefmt import short, span
 from console.tui.screens.dashboard import bar, legend
 from console.tui.screens.live import LiveScreen
 from console.tui.screens.mobilization import (
-    LOOKS,
     MobilizationScreen,
     counters,
     duration,
@@ -53,6 +52,7 @@ from console.tui.screens.mobilization import (
 from console.tui.screens.mobilizations import progress
 from console.tui.widgets.cells import fit
 from console.tui.widgets.keybar import KeyBar
+from console.tui.widgets.looks import LOOKS
 from drills.models import (
     RUN_WHAT,
     Due,

@@ -14,10 +14,10 @@ mobilization (``c``); each write runs in its own worker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -32,6 +32,16 @@ from console import timefmt
 from console.timefmt import span
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.keybar import KeyBar
+from console.tui.widgets.looks import (
+    LOOKS,
+    MOB_LOOKS,
+    NODE_LOOKS,
+    NOTIFIED_LOOK,
+    SILENT_LOOK,
+    Look,
+    exercise_badge,
+    look_of,
+)
 from mobilization import (
     SILENT,
     Counts,
@@ -57,78 +67,6 @@ TICK_SECONDS = 1.0  # elapsed times ("⏳ 4m") move on between reads
 NARROW = 100  # below this many columns the nodes and the silent stack instead of side by side
 
 
-@runtime_checkable
-class Worded(Protocol):
-    """A word of the domain (a state of :mod:`mobilization.models`): ``.label`` is translated."""
-
-    @property
-    def label(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Look:
-    """How a state is drawn: a glyph, a word, a colour.
-
-    ``label`` is a state of the domain, whose word is its own ``.label``, or an English message
-    id marked with ``N_`` where the look is defined; either is translated when it is drawn. A
-    state the console has no look for shows its code as it is.
-    """
-
-    glyph: str
-    label: str | Worded
-    style: str
-
-    @property
-    def word(self) -> str:
-        """The label in the current language."""
-        if isinstance(self.label, Worded):
-            return self.label.label
-        return _(self.label) if self.label else ""
-
-    def text(self, word: str | None = None) -> Text:
-        """``glyph word``; ``word`` (already translated) replaces the label when given."""
-        return Text(f"{self.glyph} {word or self.word}", style=self.style)
-
-
-def _looks(styles: Mapping[str, tuple[str, str]]) -> dict[str, Look]:
-    """The looks of a domain vocabulary: its words, with these glyphs and colours."""
-    return {state: Look(glyph, state, style) for state, (glyph, style) in styles.items()}
-
-
-# Keyed by the domain's states (StrEnums: a stored code finds its look as well).
-LOOKS = _looks(
-    {
-        RecipientState.QUEUED: ("·", "dim"),
-        RecipientState.SENT: ("→", "cyan"),
-        RecipientState.YES: ("✔", "bold green"),
-        RecipientState.NO: ("✘", "bold red"),
-        RecipientState.NO_ANSWER: ("⏳", "yellow"),
-        RecipientState.ESCALATED: ("↑", "magenta"),
-        RecipientState.UNREACHABLE: ("⊘", "bold red"),
-        RecipientState.STOOD_DOWN: ("↓", "dim"),
-        RecipientState.CANCELLED: ("×", "dim"),
-    }
-)
-NODE_LOOKS = _looks(
-    {
-        NodeStatus.WAITING: ("·", "dim"),
-        NodeStatus.ACTIVE: ("→", "cyan"),
-        NodeStatus.YES: ("✔", "bold green"),
-        NodeStatus.UNREACHABLE: ("⊘", "bold red"),
-        NodeStatus.STOOD_DOWN: ("↓", "dim"),
-        NodeStatus.CANCELLED: ("×", "dim"),
-    }
-)
-MOB_LOOKS = _looks(
-    {
-        MobilizationState.ACTIVE: ("●", "bold cyan"),
-        MobilizationState.COMPLETED: ("✔", "green"),
-        MobilizationState.CANCELLED: ("×", "dim"),
-    }
-)
-# What the counters count (Counts.silent, .notified): groups of states, worded here.
-SILENT_LOOK = Look("⏳", N_("silent"), "yellow")
-NOTIFIED_LOOK = Look("→", N_("notified"), "cyan")
 SILENT_COLUMNS = (
     ("name", N_("person")),
     ("node", N_("node")),
@@ -136,16 +74,6 @@ SILENT_COLUMNS = (
     ("since", N_("silent since")),
     ("sends", N_("sends")),
 )
-
-
-def look_of(state: str) -> Look:
-    """A recipient state's look (a code the console does not know shows as it is)."""
-    return LOOKS.get(state, Look("?", state, ""))
-
-
-def exercise_badge() -> Text:
-    """The 演练 mark of an exercise, black on yellow and in words."""
-    return Text(f" {_('EXERCISE')} ", style="bold black on yellow")
 
 
 def elapsed(delta: timedelta) -> str:

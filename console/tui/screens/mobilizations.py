@@ -16,14 +16,10 @@ from textual.widgets import DataTable, Header, Static
 
 from console.timefmt import short
 from console.tui.screens.live import LiveScreen
-from console.tui.screens.mobilization import (
-    LOOKS,
-    MobilizationScreen,
-    exercise_badge,
-    mobilization_state,
-)
+from console.tui.screens.mobilization import MobilizationScreen, mobilization_state
 from console.tui.widgets.cells import fit
 from console.tui.widgets.keybar import KeyBar
+from console.tui.widgets.looks import LOOKS, exercise_badge
 from mobilization import (
     Counts,
     Mobilization,

@@ -24,12 +24,11 @@ from console.tui.screens.live import LiveScreen
 from console.tui.screens.mobilization import (
     MobilizationScreen,
     candidate_order,
-    exercise_badge,
-    look_of,
     phone_answer_step,
     since_cell,
 )
 from console.tui.widgets.keybar import KeyBar
+from console.tui.widgets.looks import exercise_badge, look_of
 from mobilization import (
     Mobilization,
     MobilizationState,
