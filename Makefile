@@ -29,6 +29,10 @@ bench:
 	$(BIN)/python -m bench.gridcheck
 	$(BIN)/python -m bench.mobilize
 	$(BIN)/python -m bench.uplink
+	$(BIN)/python -m bench.sitreps
+	$(BIN)/python -m bench.warnings
+	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.console
 
 demo:
 	$(BIN)/dutydesk --demo
