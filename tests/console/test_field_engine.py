@@ -16,19 +16,9 @@ from incidents.limits import Policy
 from incidents.records import NewIncident, create_incident
 from store.clock import FixedClock
 from store.db import connect
+from tests.support.wait import wait_until
 
 FAST = EngineOptions(tick_s=0.01, idle_s=0.01, renew_s=0.05, sweep_s=60)
-
-
-async def until(check: object, what: str) -> None:
-    assert callable(check)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10.0
-    while loop.time() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def log_lines(path: Path) -> list[dict[str, object]]:
@@ -50,10 +40,10 @@ async def test_a_dispatch_goes_out_with_each_persons_case_link(town_db: Path) ->
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
     try:
-        await until(lambda: engine.state == "here", "the lease")
+        await wait_until(lambda: engine.state == "here", 10.0, "the lease")
         wf.dispatch(db, clock, policy, "t", case, "grid:G01")
         engine.wake()
-        await until(lambda: len(log_lines(log)) >= 3, "the call-outs")
+        await wait_until(lambda: len(log_lines(log)) >= 3, 10.0, "the call-outs")
         lines = log_lines(log)
         addresses = {str(m["address"]) for m in lines}
         assert addresses == {"+8613800138004", "+8613800138005", "+8613800138006"}

@@ -7,6 +7,7 @@ does *not* happen, wait for a positive sign that the moment it would have happen
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -30,3 +31,22 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+async def wait_until(
+    check: Callable[[], T], within: float = 15.0, what: str = "condition", interval: float = 0.02
+) -> T:
+    """:func:`wait_for` inside a running event loop: the loop runs (an engine task, a server)
+    between the checks instead of being blocked by them.
+
+    Raises:
+        AssertionError: ``check`` stayed falsy for ``within`` seconds.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(interval)
