@@ -88,7 +88,7 @@ from store.db import Database, connect, write  # noqa: E402
 from uplink import hub, sitreps  # noqa: E402
 from uplink.models import Batch, Kind, UplinkEvent  # noqa: E402
 from uplink.outbox import Projection, project_all  # noqa: E402
-from uplink.reporting import SitrepRules  # noqa: E402
+from uplink.sitrep_rules import SitrepRules  # noqa: E402
 from uplink.timeliness import timeliness  # noqa: E402
 
 QUICK = (50_000, 250_000)

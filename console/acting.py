@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from console.config import Config
 from contacts.roster import (
@@ -30,11 +31,15 @@ from contacts.roster import (
     switch_acting,
     take_over,
 )
-from incidents.supervision import Handover, confirm_handover, get_handover, pending_handover
 from store.clock import Clock
 from store.db import Database, SQLError, write
 from store.errors import DutydeskError, InvalidInput, NotFound
 from store.i18n import N_, _
+
+if TYPE_CHECKING:
+    # The handover's functions load it when called: who acts is settled before the console's
+    # first frame, the handover (nine record types and the audit) is not needed then.
+    from incidents.supervision import Handover
 
 # Where the acting officer came from (:attr:`Acting.source`); the words are shown with _().
 SOURCES = {
@@ -160,6 +165,8 @@ def confirm_shift(
         PermissionDenied: the handover is to someone else.
         InvalidTransition: it was already confirmed.
     """
+    from incidents.supervision import confirm_handover, pending_handover
+
     with write(db):
         if handover_id is None:
             waiting = pending_handover(db, acting.name)
@@ -192,6 +199,8 @@ def confirm_incoming(db: Database, clock: Clock, handover_id: int) -> tuple[Hand
         InvalidInput: the handover names nobody known.
         NotFound, PermissionDenied, InvalidTransition: as :func:`confirm_shift`.
     """
+    from incidents.supervision import get_handover
+
     with write(db):
         handover = get_handover(db, handover_id)
         person = lookup_person(db, handover.to_operator, "to", clock.now())

@@ -99,7 +99,7 @@ from store.i18n import _, normalize
 from store.text import clean_text
 from uplink.callanswer_rules import CallRule, WarningRules
 from uplink.field_rules import FieldRules
-from uplink.reporting import DEFAULT_RULES, ReportRule, SitrepRules
+from uplink.sitrep_rules import DEFAULT_RULES, ReportRule, SitrepRules
 
 THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -212,6 +212,9 @@ KNOWN = {
     "ui": {"language", "refresh_seconds", "theme", "bell", "home"},
 }
 
+# [contacts] phone_region when the file names none (checked against phonenumbers only when named).
+DEFAULT_PHONE_REGION = "CN"
+
 
 @dataclass(frozen=True)
 class SecuritySettings:
@@ -281,7 +284,7 @@ class Config:
     bell: bool = True
     language: str | None = None  # None: the locale decides
     grid_rules: GridRules = field(default_factory=GridRules)
-    phone_region: str = "CN"
+    phone_region: str = DEFAULT_PHONE_REGION
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     serve_host: str = "127.0.0.1"
     serve_port: int = 8470
@@ -796,6 +799,8 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
 
 def _parse_templates(r: _Reader, raw: Any) -> dict[str, str]:
     """``[mobilize.templates]``: category code (or ``default``) -> a template's text."""
+    if raw == {}:  # none configured (the usual case): the templates' module is not loaded
+        return {}
     from mobilization.templates import DEFAULT, check_templates
 
     try:
@@ -1193,9 +1198,11 @@ def _parse_contacts(r: _Reader, contacts: Any) -> str:
     if not isinstance(contacts, dict):
         raise r.fail(("contacts",), _("must be a table"))
     r.check_keys(contacts, "contacts", ("contacts",))
+    if "phone_region" not in contacts:
+        return DEFAULT_PHONE_REGION
     from phonenumbers import SUPPORTED_REGIONS  # ~30 ms: only when a region is configured
 
-    region = contacts.get("phone_region", "CN")
+    region = contacts["phone_region"]
     if not isinstance(region, str) or region.strip().upper() not in SUPPORTED_REGIONS:
         raise r.fail(
             ("contacts", "phone_region"), _("must be a two-letter region code such as CN or HK")

@@ -27,7 +27,8 @@ from store.db import Database, connect, write
 from store.i18n import _
 from store.keys import key_path_for, load_keys
 from store.paths import demo_db_path, private_dir
-from uplink.reporting import Obligation, ObligationKind, ReportKind, SitrepRules
+from uplink.reporting import Obligation, ObligationKind, ReportKind
+from uplink.sitrep_rules import SitrepRules
 
 if TYPE_CHECKING:
     from mobilization import Routing

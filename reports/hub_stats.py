@@ -19,7 +19,7 @@ from store.db import Database
 from store.errors import InvalidInput
 from store.i18n import _, language
 from uplink.hub import case_figures, list_units
-from uplink.reporting import SitrepRules
+from uplink.sitrep_rules import SitrepRules
 from uplink.timeliness import timeliness
 
 

@@ -55,8 +55,8 @@ from uplink.reporting import (
     ObligationKind,
     Reason,
     ReportKind,
-    SitrepRules,
 )
+from uplink.sitrep_rules import SitrepRules
 
 _ENDED = frozenset({Stage.VOIDED.value, Stage.MERGED.value})
 _KIND_ORDER = {kind: i for i, kind in enumerate(ObligationKind)}

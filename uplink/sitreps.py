@@ -59,9 +59,9 @@ from uplink.reporting import (
     ReportState,
     Sitrep,
     SitrepDoc,
-    SitrepRules,
     report_name,
 )
+from uplink.sitrep_rules import SitrepRules
 
 ZONE = ZoneInfo("Asia/Shanghai")
 """The zone the report's text gives times in (a Chinese duty office's)."""

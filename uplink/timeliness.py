@@ -47,8 +47,8 @@ from uplink.reporting import (
     ObligationKind,
     ObligationState,
     ReportKind,
-    SitrepRules,
 )
+from uplink.sitrep_rules import SitrepRules
 
 _IN_CHUNK = 500
 _decode = json.JSONDecoder().raw_decode  # SQLite's JSON text: no whitespace to skip first

@@ -40,8 +40,8 @@ from uplink.reporting import (
     Obligation,
     ReportKind,
     Sitrep,
-    SitrepRules,
 )
+from uplink.sitrep_rules import SitrepRules
 
 CASE = click.argument("case", metavar="CASE")
 REPORT = click.argument("sitrep_id", metavar="ID", type=ROW_ID)

@@ -73,7 +73,8 @@ def test_the_county_sees_two_townships_in_step_and_one_silent(built: tuple[Path,
 def test_the_county_sees_one_township_report_late_and_one_case_unreported(
     built: tuple[Path, str],
 ) -> None:
-    from uplink.reporting import ObligationKind, SitrepRules
+    from uplink.reporting import ObligationKind
+    from uplink.sitrep_rules import SitrepRules
     from uplink.timeliness import obligations, timeliness
 
     tmp_path, summary = built

@@ -25,10 +25,9 @@ from console.tui.screens import (
     MobilizationScreen,
     MobilizationsScreen,
 )
-from console.tui.screens import dashboard as dashboard_screen
 from console.tui.screens.dashboard import CountBars
 from contacts.roster import add_post, add_rotation
-from incidents import workflow
+from incidents import supervision, workflow
 from incidents.supervision import sweep_overdue
 from mobilization import Target, start_mobilization
 from store import lease
@@ -278,7 +277,7 @@ async def test_the_clock_never_reads_the_database(ctx, clock, monkeypatch) -> No
         screen = await open_dashboard(app, pilot)
         reads: list[object] = []
         monkeypatch.setattr(screen, "request_read", lambda **kw: reads.append(kw))
-        monkeypatch.setattr(dashboard_screen, "counts", lambda *a: reads.append(a))
+        monkeypatch.setattr(supervision, "counts", lambda *a: reads.append(a))
         for _ in range(3):
             clock.advance(seconds=1)
             screen._tick()

@@ -27,7 +27,8 @@ from store import lease
 from store.i18n import _
 from tests.support.console import OPERATOR, settle, wait_until
 from uplink import sitreps
-from uplink.reporting import ReportKind, ReportState, SitrepRules
+from uplink.reporting import ReportKind, ReportState
+from uplink.sitrep_rules import SitrepRules
 
 TITLE = "幸福社区3号楼火灾"
 

@@ -34,7 +34,8 @@ from store.i18n import _
 from tests.console.test_sitrep_console import open_case, report_rows, text_of
 from tests.support.console import OPERATOR, settle, wait_until
 from uplink import sitreps
-from uplink.reporting import ObligationKind, ObligationState, ReportRule, SitrepRules
+from uplink.reporting import ObligationKind, ObligationState
+from uplink.sitrep_rules import ReportRule, SitrepRules
 
 TITLE = "幸福社区3号楼火灾"
 COUNTY = "县应急局值班室"

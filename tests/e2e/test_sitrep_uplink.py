@@ -27,7 +27,8 @@ from tests.support.domain import OPERATOR
 from tests.support.uplink import Node, hub_table, register_unit, uplink_table, write_token
 from tests.support.wait import wait_for
 from uplink import hub, sitreps
-from uplink.reporting import Channel, ReportKind, ReportState, SitrepRules
+from uplink.reporting import Channel, ReportKind, ReportState
+from uplink.sitrep_rules import SitrepRules
 
 UNIT = "330106009000"
 SIGNER = "陈队长"

@@ -23,7 +23,7 @@ from store.db import write
 from tests.support.domain import OPERATOR
 from tests.support.town import build_town
 from tests.unit.mobilization_support import code_of, drive
-from uplink.reporting import SitrepRules
+from uplink.sitrep_rules import SitrepRules
 from uplink.sitreps import phone, recompute
 
 

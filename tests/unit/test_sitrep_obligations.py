@@ -23,9 +23,8 @@ from uplink.reporting import (
     ObligationState,
     Reason,
     ReportKind,
-    ReportRule,
-    SitrepRules,
 )
+from uplink.sitrep_rules import ReportRule, SitrepRules
 
 ZONE = ZoneInfo("Asia/Shanghai")
 RULES = SitrepRules()

@@ -32,11 +32,10 @@ from uplink.reporting import (
     ObligationState,
     Reason,
     ReportKind,
-    ReportRule,
     ReportState,
-    SitrepRules,
 )
 from uplink.sitrep_render import plain_text
+from uplink.sitrep_rules import ReportRule, SitrepRules
 
 SIGNER = "SEC"  # the town's community secretary signs off where the rules name signers
 RULES = SitrepRules(signers=(SIGNER,))

@@ -23,7 +23,8 @@ from store.errors import InvalidInput
 from tests.support.domain import OPERATOR, case_json
 from uplink import hub
 from uplink.models import Batch, Kind, Result, UplinkEvent
-from uplink.reporting import ObligationKind, ObligationState, Reason, SitrepRules
+from uplink.reporting import ObligationKind, ObligationState, Reason
+from uplink.sitrep_rules import SitrepRules
 from uplink.timeliness import EventRow, moments, obligations, slack, timeliness
 
 DAY = datetime(2026, 11, 26, tzinfo=UTC)

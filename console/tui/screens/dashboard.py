@@ -51,7 +51,6 @@ from console.tui.widgets.cells import fit, severity_badge
 from console.tui.widgets.keybar import KeyBar
 from console.tui.widgets.looks import LOOKS, SILENT_LOOK, Look, exercise_badge
 from incidents.models import OPEN_STAGES, Severity, Stage
-from incidents.supervision import Counts, counts  # loaded with who acts (console.acting) anyway
 from mobilization import RecipientState
 from store.i18n import N_, _
 
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
     from contacts.roster import Post, Shift
     from drills.models import Occurrence
     from incidents.records import NewIncident
+    from incidents.supervision import Counts
     from mobilization import Counts as MobCounts
     from mobilization import Mobilization
     from reports.overview import FeedItem
@@ -462,7 +462,9 @@ class DashboardScreen(LiveScreen):
         self.watch(self.app, "uplink", self._show_uplink)
         self.set_interval(CLOCK_SECONDS, self._tick)
         self.reread_every(REREAD_SECONDS)  # cases go overdue, shifts change
-        self.request_read(full=True)
+        # After the first frame, which shows none of it: the reader's imports and queries on
+        # its thread would otherwise share the interpreter with painting that frame.
+        self.call_after_refresh(self.request_read, full=True)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
@@ -491,6 +493,7 @@ class DashboardScreen(LiveScreen):
     def _read(self, feed_after: int | None) -> None:
         """Read each part under the lock and post it at once, the fastest parts first."""
         # Imported here, on the worker's thread: the first frame shows none of what they read.
+        from incidents.supervision import counts
         from mobilization import list_mobilizations, totals
         from reports.overview import recent_feed, severity_counts, stage_counts
 
@@ -756,6 +759,10 @@ class DashboardScreen(LiveScreen):
             table.move_cursor(row=table.get_row_index(str(selected.id)))
         table.display = bool(self._feed)
         self.query_one("#feed-empty").display = not self._feed
+        if self._feed and self.focused is None:
+            # Hidden while the feed was empty (before the first read came back, on a new
+            # database), it lost the focus given at mount: enter opens the newest line.
+            table.focus()
 
     def selected_item(self) -> FeedItem | None:
         table = self.query_one(FeedTable)
