@@ -202,10 +202,11 @@ def progress(text: str) -> None:
 # ---- cold start (a fresh process per run) ----------------------------------------------------
 
 # Run with ``python -c``: the first line starts the clock, so every import counts. The console's
-# part imports what the ``dutydesk`` command imports (console.cli, then console.tui.app), opens
-# the context as the command does; the floor's imports bench.floor_app and opens its database.
-# The common tail runs the app headless; each compositor update of the first screen is rendered
-# to terminal text (what a real terminal would be sent) and timed; the child prints the times.
+# part does what the ``dutydesk`` script does (console.launch: the garbage collector off until
+# the first frame; then console.cli, then console.tui.app) and opens the context as it does; the
+# floor's imports bench.floor_app and opens its database. The common tail runs the app
+# headless; each compositor update of the first screen is rendered to terminal text (what a real
+# terminal would be sent) and timed; the child prints the times.
 # Arguments: database, seconds to wait, then the console's config and operator.
 START_HEAD = """\
 import time
@@ -214,6 +215,8 @@ import asyncio, json, sys
 """
 
 START_CONSOLE = """\
+from console.launch import starting
+starting()  # as the dutydesk script does first (console.launch.main)
 from pathlib import Path
 import console.cli
 from console.tui.app import DutydeskApp
@@ -374,7 +377,9 @@ def bench_start(db: Path, config: Path, runs: int, hog: bool, report: Report) ->
             if why is None
             else f" the OS page cache could not be dropped ({why}): run 1 is only the first"
         )
-        + "; the floor (bench.floor_app) started just before the console each run"
+        + "; the floor (bench.floor_app) started just before the console each run;"
+        " the console collects no garbage until its first frame (console.launch), the floor"
+        " does as Python does by default"
     )
 
     def med(runs_: list[StartRun], attr: str) -> float:

@@ -20,7 +20,7 @@ from console.timefmt import local, short
 from incidents import models as incidents
 from incidents.models import FIELD_NAMES, Stage, TimelineEntry
 from jurisdiction import models as jurisdiction
-from mobilization import models as mobilization
+from mobilization import vocabulary as mobilization
 from store.clock import from_iso
 from store.i18n import N_, _
 from uplink.reporting import EVENT_NAMES as SITREP_EVENT_NAMES

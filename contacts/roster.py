@@ -39,9 +39,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contacts.people import get_person
 from contacts.phones import shown_key
-from store.audit import append_event
+
+# The writers below load the audit log (store.audit) and the people (contacts.people) when they
+# are called: who holds a post now is read before the console's first frame (console.acting),
+# and it needs neither.
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.errors import InvalidInput, NotFound
@@ -206,6 +208,8 @@ def _people(db: Database, ids: Iterable[int]) -> dict[int, PersonRef]:
 
 def _person_ref(db: Database, ref: str | int, field: str = "person") -> PersonRef:
     """The person ``ref`` names (:func:`contacts.people.get_person`), as the roster holds them."""
+    from contacts.people import get_person
+
     person = get_person(db, ref, field=field)
     return PersonRef(person.id, person.key, person.name)
 
@@ -295,6 +299,8 @@ def add_post(db: Database, clock: Clock, operator: str, code: str, name: str) ->
     Raises:
         InvalidInput: bad code or name, or the code is taken.
     """
+    from store.audit import append_event
+
     code = code.strip()
     name = " ".join(clean_text(name, "name", kind="name").split())
     if not POST_CODE_RE.match(code):
@@ -367,6 +373,8 @@ def add_rotation(
     Raises:
         InvalidInput: a value is out of range; NotFound: no such post or person.
     """
+    from store.audit import append_event
+
     target = get_post(db, post)
     start_time = parse_shift_start(shift_start)
     _check_year(starts_on.year, starts_on.isoformat(), "starts-on")
@@ -468,6 +476,8 @@ def add_override(
         InvalidInput: times not aware, not in order, longer than :data:`MAX_OVERRIDE` or out of
             the roster's years, or no reason; NotFound: post/person.
     """
+    from store.audit import append_event
+
     target = get_post(db, post)
     who = _person_ref(db, person)
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
@@ -750,6 +760,8 @@ def switch_acting(
         NotFound: no such person.
         InvalidInput: a control character or an over-long reason.
     """
+    from store.audit import append_event
+
     who = _person_ref(db, person)
     reason = " ".join(clean_text(reason, "reason", kind="note", multiline=True).split())
     at = to_iso(clock.now())

@@ -22,8 +22,9 @@ from typing import Any, NamedTuple
 from contacts.phones import mask_phone, normalize_phone
 from mobilization.acks import TokenInvalid, parse_reply, read_token
 from mobilization.cascade import CascadeTxn
-from mobilization.models import Answer, Called, Mobilization, MobilizationState, RecipientState
+from mobilization.models import Answer, Called, Mobilization
 from mobilization.progress import get_mobilization
+from mobilization.vocabulary import MobilizationState, RecipientState
 from store.audit import append_event
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write

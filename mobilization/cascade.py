@@ -4,7 +4,7 @@ A mobilization snapshots the chosen part of a contact tree (:mod:`mobilization.t
 ``mob_nodes`` and walks it. Nodes are resolved to people when they are *released* (cascade: the
 roots at once, a child when its parent answers yes or is declared unreachable; broadcast: all at
 once). Each person becomes one **recipient** per mobilization, however many nodes name them
-(their states: :class:`~mobilization.models.RecipientState`).
+(their states: :class:`~mobilization.vocabulary.RecipientState`).
 
 A silent recipient is re-sent after the node's timeout up to its repeat count, then counts as
 ``no_answer`` (:func:`process_due`). A node whose current people are all negative (``no`` at
@@ -29,23 +29,22 @@ from typing import NamedTuple
 
 from jurisdiction.models import Level
 from mobilization.delivery import enqueue, followup_text, notice_text, reserve
-from mobilization.models import (
+from mobilization.models import Mobilization, Target
+from mobilization.progress import get_mobilization
+from mobilization.trees import DEFAULT_TREE, NodeRef, TreeNode, get_tree, resolve
+from mobilization.vocabulary import (
     DEFAULT_INTERVAL_S,
     DEFAULT_TTL,
     MAX_MESSAGE,
     MODES,
     NEGATIVE,
     AttemptKind,
-    Mobilization,
     MobilizationState,
     Mode,
     NodeStatus,
     RecipientState,
-    Target,
     TargetKind,
 )
-from mobilization.progress import get_mobilization
-from mobilization.trees import DEFAULT_TREE, NodeRef, TreeNode, get_tree, resolve
 from store.audit import append_event
 from store.clock import Clock, to_iso
 from store.db import Database, write

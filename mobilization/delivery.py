@@ -24,14 +24,9 @@ from typing import Any, NamedTuple
 
 from mobilization.acks import make_token
 from mobilization.channels import NOT_SENT, Delivery, Outgoing
-from mobilization.models import (
-    OPEN,
-    AttemptKind,
-    AttemptState,
-    Mobilization,
-    RecipientState,
-)
+from mobilization.models import Mobilization
 from mobilization.progress import get_mobilization
+from mobilization.vocabulary import OPEN, AttemptKind, AttemptState, RecipientState
 from store.clock import Clock, from_iso, to_iso
 from store.db import Database, write
 from store.keys import KeyRing

@@ -22,9 +22,10 @@ from mobilization.acks import make_token
 from mobilization.cascade import _group_of, _select_nodes
 from mobilization.channels import SmsLength, signed, sms_length
 from mobilization.delivery import notify_text
-from mobilization.models import DEFAULT_TTL, Mobilization, MobilizationState, Mode, Target
+from mobilization.models import Mobilization, Target
 from mobilization.progress import list_mobilizations
 from mobilization.trees import DEFAULT_TREE, get_tree, resolve
+from mobilization.vocabulary import DEFAULT_TTL, MobilizationState, Mode
 from store.db import Database
 from store.errors import NotFound
 from store.i18n import _

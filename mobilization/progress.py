@@ -14,19 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from mobilization.models import (
+from mobilization.models import Counts, Mobilization, NodeState, SilentPerson, Summary
+from mobilization.vocabulary import (
     SILENT,
     AttemptKind,
     AttemptState,
-    Counts,
-    Mobilization,
     MobilizationState,
     Mode,
-    NodeState,
     NodeStatus,
     RecipientState,
-    SilentPerson,
-    Summary,
 )
 from store.clock import from_iso
 from store.db import Database

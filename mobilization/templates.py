@@ -22,7 +22,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mobilization.models import MAX_MESSAGE
+from mobilization.vocabulary import MAX_MESSAGE
 from store.errors import InvalidInput
 from store.i18n import CHINESE, language
 
@@ -171,7 +171,7 @@ def fill(
     """The message for a case: its category's template filled with the case's facts.
 
     ``{what}`` and ``{report}`` are the category's built-in words in ``lang`` (by default the
-    console's); the result is one line, cut to :data:`~mobilization.models.MAX_MESSAGE`.
+    console's); the result is one line, cut to :data:`~mobilization.vocabulary.MAX_MESSAGE`.
     """
     chosen = lang or language()
     builtin = _builtin(facts.category, chosen)

@@ -36,8 +36,9 @@ from incidents.models import (
 from incidents.records import get_incident, tasks_of, timeline
 from incidents.review import review_of
 from mobilization import progress
-from mobilization.models import EVENT_NAMES as MOBILIZATION_EVENT_NAMES
-from mobilization.models import SILENT, Mobilization, RecipientState
+from mobilization.models import Mobilization
+from mobilization.vocabulary import EVENT_NAMES as MOBILIZATION_EVENT_NAMES
+from mobilization.vocabulary import SILENT, RecipientState
 from reports.document import (
     Block,
     Callout,

@@ -17,6 +17,7 @@ import click
 from console.cli.common import State, emit_json, fail, pass_state
 from console.cli.i18n import translate_commands
 from console.config import peek_language
+from console.launch import started
 from store.errors import DutydeskError
 from store.i18n import N_, _, choose, normalize, set_language
 from store.paths import default_config_path
@@ -196,6 +197,8 @@ def cli(
     ctx.obj = state
     ctx.call_on_close(state.close)
     command = ctx.invoked_subcommand
+    if command is not None:
+        started()  # a command's work begins: collect as usual (the console: after its first frame)
     if command is not None and HELP & set(ctx.meta.get(COMMAND_ARGS, ())):
         return  # a command's --help: nothing is opened, built or hinted at
     if demo and command != "demo":  # `dutydesk demo` builds it (with its own --db)

@@ -41,6 +41,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from console.launch import started
 from console.tui.i18n import translate_bindings, translate_system_commands
 from console.tui.messages import (
     DatabasePolled,
@@ -239,6 +240,7 @@ class DutydeskApp(App[None]):
         self.set_interval(FULL_GC_EVERY_S, self._collect_when_quiet)
         self.set_interval(UPLINK_ALARM_SECONDS, self.check_uplink)
         self.call_after_refresh(self._prewarm)  # once the first frame is painted
+        self.call_after_refresh(started)  # collect as usual from now on (console.launch)
 
     @work(thread=True, exit_on_error=False, group="prewarm")
     def _prewarm(self) -> None:

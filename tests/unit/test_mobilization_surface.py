@@ -39,4 +39,4 @@ def test_importing_a_state_loads_only_its_module() -> None:
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    assert json.loads(out) == ["mobilization", "mobilization.models"]
+    assert json.loads(out) == ["mobilization", "mobilization.vocabulary"]

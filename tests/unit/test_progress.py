@@ -1,7 +1,7 @@
 """Progress: summaries and totals that agree, node states, people and attempts, the vocabulary.
 
 The counts are what ``mobilization show``, the listings, the dashboard and the mobilization
-screen print; the states' words come from :mod:`mobilization.models` in both languages.
+screen print; the states' words come from :mod:`mobilization.vocabulary` in both languages.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from store.i18n import N_, _
 
 @runtime_checkable
 class Worded(Protocol):
-    """A word of the domain (a state of :mod:`mobilization.models`): ``.label`` is translated."""
+    """A word of the domain (a state of :mod:`mobilization.vocabulary`): ``.label`` is
+    translated."""
 
     @property
     def label(self) -> str: ...
