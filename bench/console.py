@@ -224,7 +224,9 @@ from console.context import open_context
 from console.tui.screens.dashboard import CountBars, DashboardScreen
 from textual.widgets import Static
 T_IMPORTED = time.perf_counter()
-ctx = open_context(Path(sys.argv[1]), Path(sys.argv[3]))  # who acts: roster, else config
+# As the console opens it: who acts (roster, else config); the configuration's deferred
+# sections are checked by the app after the first frame.
+ctx = open_context(Path(sys.argv[1]), Path(sys.argv[3]), deferred_sections=True)
 T_OPENED = time.perf_counter()
 app = DutydeskApp(ctx)
 

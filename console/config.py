@@ -82,24 +82,30 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidents.calendar import WorkingCalendar, undeclared
 from incidents.limits import BUILTIN_RULES, LIMITED_STAGES, UNITS, LimitRule, Policy
 from incidents.models import CATEGORIES, InboundRules, Severity, Urgency
-from jurisdiction.models import GridRules
-from mobilization import ChannelSettings, parse_channels
 from store.errors import ConfigError, InvalidInput
 from store.i18n import _, normalize
 from store.text import clean_text
-from uplink.callanswer_rules import CallRule, WarningRules
-from uplink.field_rules import FieldRules
-from uplink.sitrep_rules import DEFAULT_RULES, ReportRule, SitrepRules
+
+if TYPE_CHECKING:  # the deferred sections' rules: loaded when a section is parsed (Sections)
+    from jurisdiction.models import GridRules
+    from mobilization import ChannelSettings
+    from uplink.callanswer_rules import WarningRules
+    from uplink.field_rules import FieldRules
+    from uplink.sitrep_rules import ReportRule, SitrepRules
+
+T = TypeVar("T")
 
 THEMES = ("dark", "light")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -283,9 +289,7 @@ class Config:
     home: str = "dashboard"
     bell: bool = True
     language: str | None = None  # None: the locale decides
-    grid_rules: GridRules = field(default_factory=GridRules)
     phone_region: str = DEFAULT_PHONE_REGION
-    channels: ChannelSettings = field(default_factory=ChannelSettings)
     serve_host: str = "127.0.0.1"
     serve_port: int = 8470
     public_url: str | None = None
@@ -303,9 +307,6 @@ class Config:
     uplink: UplinkSettings = field(default_factory=lambda: UplinkSettings())
     hub: HubSettings = field(default_factory=lambda: HubSettings())
     drills: DrillSettings = field(default_factory=lambda: DrillSettings())
-    sitrep: SitrepRules = field(default_factory=lambda: SitrepRules())
-    warning: WarningRules = field(default_factory=lambda: WarningRules())
-    field_rules: FieldRules = field(default_factory=lambda: FieldRules())
     inbound: InboundRules = field(default_factory=lambda: InboundRules())
     # The token of the calendar feeds (GET /calendar/*.ics?token=...), in a file only the
     # service may read; no file: no feeds.
@@ -314,6 +315,47 @@ class Config:
     report_templates: Path | None = None
     # [reports] folder: where the console writes reports (None: store.paths.reports_dir()).
     report_folder: Path | None = None
+    # [grid], [channels], [sitrep], [warning], [field]: parsed on first use (see Sections).
+    sections: Sections = field(default_factory=lambda: Sections())
+
+    @property
+    def grid_rules(self) -> GridRules:
+        return self.sections.grid_rules
+
+    @property
+    def channels(self) -> ChannelSettings:
+        return self.sections.channels
+
+    @property
+    def sitrep(self) -> SitrepRules:
+        return self.sections.sitrep
+
+    @property
+    def warning(self) -> WarningRules:
+        return self.sections.warning
+
+    @property
+    def field_rules(self) -> FieldRules:
+        return self.sections.field_rules
+
+    def with_sections(
+        self,
+        *,
+        grid_rules: GridRules | None = None,
+        channels: ChannelSettings | None = None,
+        sitrep: SitrepRules | None = None,
+        warning: WarningRules | None = None,
+        field_rules: FieldRules | None = None,
+    ) -> Config:
+        """This configuration with the sections given replaced (the rest as they are)."""
+        given = {
+            "grid_rules": grid_rules,
+            "channels": channels,
+            "sitrep": sitrep,
+            "warning": warning,
+            "field_rules": field_rules,
+        }
+        return replace(self, sections=self.sections.replaced(given))
 
     def key_path(self, db_path: Path) -> Path:
         """The key file of the database at ``db_path`` (``[security] key_file``, else beside it)."""
@@ -526,6 +568,114 @@ class _Reader:
                 )
 
 
+class Sections:
+    """The sections that neither the console's first frame nor most commands read, each parsed
+    from its table on first use: ``[grid]``, ``[channels]``, ``[sitrep]``, ``[warning]`` and
+    ``[field]``.
+
+    Their rules are the domains' (jurisdiction, mobilization, uplink), fifteen record types
+    between them; loaded at once, they were about a tenth of what the console's start adds to
+    Textual's. :func:`parse_config` still checks every one of them when it reads the file,
+    unless asked to defer: the console does, and checks them right after its first frame
+    (:meth:`check`). A problem is the same :class:`ConfigError` (file, line, key) either way.
+    The engine's thread and the UI thread may ask first: a lock keeps it to one parse each.
+    """
+
+    NAMES = ("grid_rules", "channels", "sitrep", "warning", "field_rules")
+
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        reader: _Reader | None = None,
+        path: Path | None = None,
+        given: Mapping[str, object] | None = None,
+    ) -> None:
+        self._data = data if data is not None else {}
+        self._reader = reader if reader is not None else _Reader("", "<config>")
+        self._path = path
+        self._parsed: dict[str, object] = {k: v for k, v in (given or {}).items() if v is not None}
+        self._lock = threading.Lock()
+
+    def _get(self, name: str, parse: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._parsed:
+                self._parsed[name] = parse()
+            return cast(T, self._parsed[name])
+
+    @property
+    def grid_rules(self) -> GridRules:
+        return self._get(
+            "grid_rules", lambda: _parse_grid(self._reader, self._data.get("grid", {}))
+        )
+
+    @property
+    def channels(self) -> ChannelSettings:
+        return self._get("channels", lambda: _parse_channels(self._reader, self._data))
+
+    @property
+    def sitrep(self) -> SitrepRules:
+        return self._get(
+            "sitrep",
+            lambda: _parse_sitrep(
+                self._reader, _table(self._reader, self._data, "sitrep"), self._path
+            ),
+        )
+
+    @property
+    def warning(self) -> WarningRules:
+        return self._get(
+            "warning",
+            lambda: _parse_warning(self._reader, _table(self._reader, self._data, "warning")),
+        )
+
+    @property
+    def field_rules(self) -> FieldRules:
+        return self._get(
+            "field_rules",
+            lambda: _parse_field(self._reader, _table(self._reader, self._data, "field")),
+        )
+
+    def check(self) -> None:
+        """Parse every section not parsed yet.
+
+        Raises:
+            ConfigError: naming the file, line and key of the first problem.
+        """
+        for name in self.NAMES:
+            getattr(self, name)
+
+    def replaced(self, given: Mapping[str, object | None]) -> Sections:
+        """The same sections, those in ``given`` (not ``None``) replaced by the values given."""
+        with self._lock:
+            parsed = {**self._parsed, **{k: v for k, v in given.items() if v is not None}}
+        return Sections(self._data, self._reader, self._path, parsed)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sections):
+            return NotImplemented
+        self.check()
+        other.check()
+        return self._parsed == other._parsed
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value; unhashable, as Config's raw is
+
+    def __repr__(self) -> str:
+        return f"Sections(parsed={sorted(self._parsed)})"
+
+
+def _parse_channels(r: _Reader, data: Mapping[str, Any]) -> ChannelSettings:
+    """``[channels]``: the mobilization's senders (:mod:`mobilization.settings`)."""
+    from mobilization import parse_channels
+
+    if "channels" in data and not isinstance(data["channels"], dict):
+        raise r.fail(("channels",), _("must be a table"))
+    try:
+        return parse_channels(data.get("channels", {}))
+    except InvalidInput as exc:
+        where = tuple(exc.field.split(".")) if exc.field else ("channels",)
+        raise r.fail(where, exc.reason) from exc
+
+
 def _time(value: str) -> time:
     return time.fromisoformat(value.strip())
 
@@ -548,7 +698,7 @@ def peek_language(path: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
+def load_config(path: Path | None, *, must_exist: bool = False, deferred: bool = False) -> Config:
     """Read and validate the configuration file at ``path``.
 
     A missing file gives the defaults, unless ``must_exist`` (the path was named explicitly).
@@ -566,10 +716,18 @@ def load_config(path: Path | None, *, must_exist: bool = False) -> Config:
         raise ConfigError(
             _("cannot read configuration file {path}: {error}").format(path=path, error=exc)
         ) from exc
-    return parse_config(text, str(path), path)
+    return parse_config(text, str(path), path, deferred=deferred)
 
 
-def parse_config(text: str, source: str = "<config>", path: Path | None = None) -> Config:
+def parse_config(
+    text: str, source: str = "<config>", path: Path | None = None, *, deferred: bool = False
+) -> Config:
+    """The configuration in ``text``, every section checked (``deferred``: all but those of
+    :class:`Sections`, which are then checked on first use or by :meth:`Sections.check`).
+
+    Raises:
+        ConfigError: naming the file, line and key of the first problem.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -683,24 +841,13 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
     language = ui.get("language")
     if language is not None and (not isinstance(language, str) or normalize(language) is None):
         raise r.fail(("ui", "language"), _('must be "en" or "zh_CN"'))
-    grid_rules = _parse_grid(r, data.get("grid", {}))
     phone_region = _parse_contacts(r, data.get("contacts", {}))
-    if "channels" in data and not isinstance(data["channels"], dict):
-        raise r.fail(("channels",), _("must be a table"))
     uplink = _parse_uplink(r, _table(r, data, "uplink"), path)
     hub = _parse_hub(r, _table(r, data, "hub"))
     drills = _parse_drills(r, _table(r, data, "drills"))
-    sitrep = _parse_sitrep(r, _table(r, data, "sitrep"), path)
-    warning = _parse_warning(r, _table(r, data, "warning"))
-    field_rules = _parse_field(r, _table(r, data, "field"))
     inbound = _parse_inbound(r, _table(r, data, "inbound"))
     report_templates = _path(r, _table(r, data, "reports"), ("reports", "templates"), path)
     report_folder = _path(r, _table(r, data, "reports"), ("reports", "folder"), path)
-    try:
-        channels = parse_channels(data.get("channels", {}))
-    except InvalidInput as exc:
-        where = tuple(exc.field.split(".")) if exc.field else ("channels",)
-        raise r.fail(where, exc.reason) from exc
     serve = _table(r, data, "serve")
     host = serve.get("host", "127.0.0.1")
     if not isinstance(host, str) or not host.strip():
@@ -749,6 +896,9 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         raise r.fail(("mobilize", "ack_hours"), _("must be a number of hours from 0 to 720"))
     templates = _parse_templates(r, mob.get("templates", {}))
 
+    sections = Sections(data, r, path)
+    if not deferred:
+        sections.check()
     policy = Policy(
         rules=tuple(rules),
         calendar=calendar,
@@ -768,9 +918,7 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         home=home,
         bell=bell,
         language=normalize(language) if language else None,
-        grid_rules=grid_rules,
         phone_region=phone_region,
-        channels=channels,
         serve_host=host.strip(),
         serve_port=port,
         public_url=public_url.rstrip("/") if public_url else None,
@@ -787,13 +935,11 @@ def parse_config(text: str, source: str = "<config>", path: Path | None = None) 
         uplink=uplink,
         hub=hub,
         drills=drills,
-        sitrep=sitrep,
-        warning=warning,
-        field_rules=field_rules,
         inbound=inbound,
         calendar_token_file=calendar_token_file,
         report_templates=report_templates,
         report_folder=report_folder,
+        sections=sections,
     )
 
 
@@ -958,6 +1104,7 @@ def _names(
 
 def _parse_sitrep(r: _Reader, table: dict[str, Any], path: Path | None) -> SitrepRules:
     from contacts.models import Role
+    from uplink.sitrep_rules import DEFAULT_RULES, SitrepRules
 
     defaults = SitrepRules()
     roles = _names(r, table, ("sitrep", "signer_roles"), defaults.signer_roles)
@@ -993,6 +1140,8 @@ def _parse_sitrep(r: _Reader, table: dict[str, Any], path: Path | None) -> Sitre
 
 
 def _parse_report_rule(r: _Reader, raw: Any, i: int) -> ReportRule:
+    from uplink.sitrep_rules import ReportRule
+
     base: tuple[str | int, ...] = ("sitrep", "rule", i)
     if not isinstance(raw, dict):
         raise r.fail(base, _("must be a table"))
@@ -1094,6 +1243,8 @@ def _parse_inbound(r: _Reader, table: dict[str, Any]) -> InboundRules:
 
 def _parse_field(r: _Reader, table: dict[str, Any]) -> FieldRules:
     """``[field]``: a dispatch's delivery to the field (:mod:`uplink.field_rules`)."""
+    from uplink.field_rules import FieldRules
+
     d = FieldRules()
     return FieldRules(
         accept_minutes=_whole(r, table, ("field", "accept_minutes"), d.accept_minutes, 1, 1440),
@@ -1115,6 +1266,8 @@ def _parse_field(r: _Reader, table: dict[str, Any]) -> FieldRules:
 
 
 def _parse_warning(r: _Reader, table: dict[str, Any]) -> WarningRules:
+    from uplink.callanswer_rules import CallRule, WarningRules
+
     defaults = WarningRules()
     levels = (
         _levels(r, table["call_levels"], ("warning", "call_levels"))
@@ -1162,6 +1315,8 @@ def _parse_warning(r: _Reader, table: dict[str, Any]) -> WarningRules:
 
 
 def _sitrep_dict(rules: SitrepRules) -> dict[str, Any]:
+    from uplink.sitrep_rules import DEFAULT_RULES
+
     configured = (
         rules.rules[len(DEFAULT_RULES) :]
         if rules.rules[: len(DEFAULT_RULES)] == DEFAULT_RULES
@@ -1186,7 +1341,7 @@ def _report_rule_dict(rule: ReportRule) -> dict[str, Any]:
     return {k: v for k, v in rule.to_json().items() if v is not None}
 
 
-def _table(r: _Reader, data: dict[str, Any], name: str) -> dict[str, Any]:
+def _table(r: _Reader, data: Mapping[str, Any], name: str) -> dict[str, Any]:
     table = data.get(name, {})
     if not isinstance(table, dict):
         raise r.fail((name,), _("must be a table"))
@@ -1211,6 +1366,8 @@ def _parse_contacts(r: _Reader, contacts: Any) -> str:
 
 
 def _parse_grid(r: _Reader, grid: Any) -> GridRules:
+    from jurisdiction.models import GridRules
+
     if not isinstance(grid, dict):
         raise r.fail(("grid",), _("must be a table"))
     r.check_keys(grid, "grid", ("grid",))

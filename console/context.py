@@ -92,15 +92,23 @@ def open_context(
     clock: Clock | None = None,
     *,
     config_required: bool = False,
+    deferred_sections: bool = False,
 ) -> Context:
     """Load the configuration, open (and migrate) the database, settle who is acting.
+
+    ``deferred_sections``: the configuration's :class:`~console.config.Sections` are checked
+    on first use rather than now (the console checks them right after its first frame).
 
     Raises:
         InvalidInput: ``operator`` (``--as``) names nobody known; the closest are listed.
     """
     from console.acting import resolve_acting
 
-    config = load_config(config_path or default_config_path(), must_exist=config_required)
+    config = load_config(
+        config_path or default_config_path(),
+        must_exist=config_required,
+        deferred=deferred_sections,
+    )
     path = db_path or default_db_path()
     db = connect(path)
     clock = clock or SystemClock()

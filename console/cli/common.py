@@ -63,6 +63,8 @@ class State:
         self.config = config
         self.operator = operator
         self.config_required = False
+        # The console checks the configuration's deferred sections after its first frame.
+        self.deferred_sections = False
         self._ctx: Context | None = None
 
     @property
@@ -76,7 +78,11 @@ class State:
             if self.operator is not None:
                 self.operator = clean_text(self.operator, "--as", kind="operator")
             self._ctx = open_context(
-                self.db, self.config, self.operator, config_required=self.config_required
+                self.db,
+                self.config,
+                self.operator,
+                config_required=self.config_required,
+                deferred_sections=self.deferred_sections,
             )
         return self._ctx
 

@@ -215,6 +215,7 @@ def cli(
         return
     from console.tui.app import run_console
 
+    state.deferred_sections = True  # checked by the console right after its first frame
     run_console(state.ctx)
 
 

@@ -53,7 +53,7 @@ from console.tui.messages import (
 from console.tui.screens.dashboard import DashboardScreen
 from store import lease
 from store.db import SQLError, change_marker, data_version
-from store.errors import DutydeskError
+from store.errors import ConfigError, DutydeskError
 from store.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -186,6 +186,8 @@ class DutydeskApp(App[None]):
         self._on_duty: list[Shift] = []  # as last read: the header's "on duty"
         # Hands a written report to the system's viewer; tests put their own here.
         self.open_file: Callable[[Path], bool] = _open_with_viewer
+        # A deferred section of the configuration was refused after the first frame.
+        self.config_error: ConfigError | None = None
 
     @property
     def notices(self) -> NoticeWatcher:
@@ -264,6 +266,11 @@ class DutydeskApp(App[None]):
         from incidents.supervision import pending_handover
 
         ctx = self.ctx
+        try:  # the sections the first frame did not need, before the engine uses them
+            ctx.config.sections.check()
+        except ConfigError as exc:
+            self.call_from_thread(self._refuse_config, exc)
+            return
         with self.db_lock:
             version = data_version(ctx.db)
             marker = change_marker(ctx.db)
@@ -284,6 +291,12 @@ class DutydeskApp(App[None]):
         self.engine.start()
         # Shown before this worker ends, so the first screen already says who runs the timers.
         self.call_from_thread(self._started, version, marker, engine.state, shifts, waiting, uplink)
+
+    def _refuse_config(self, error: ConfigError) -> None:
+        """A section of the configuration is wrong: the console ends as the command would
+        have before opening it (the error, exit 2; see :func:`run_console`)."""
+        self.config_error = error
+        self.exit(return_code=error.exit_code)
 
     def _started(
         self,
@@ -781,10 +794,17 @@ def _open_with_viewer(path: Path) -> bool:
 
 
 def run_console(ctx: Context) -> None:
-    """Run the console on ``ctx`` until the officer quits (or a SIGTERM/SIGHUP ends it)."""
+    """Run the console on ``ctx`` until the officer quits (or a SIGTERM/SIGHUP ends it).
+
+    Raises:
+        ConfigError: a section of the configuration checked after the first frame is wrong
+            (``ctx`` opened with ``deferred_sections``); the console closed at once.
+    """
     app = DutydeskApp(ctx)
     try:
         app.run()
     finally:
         if app.engine is not None:  # however the app ended: the lease goes back
             app.engine.stop()
+    if app.config_error is not None:  # said as the command says any configuration error
+        raise app.config_error

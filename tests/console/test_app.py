@@ -468,3 +468,20 @@ async def test_markup_in_what_people_type_is_shown_as_typed(ctx, log_case):
         await pilot.press("enter", "o", *"[red]注意[/]", "enter")
         await settle(pilot)
         assert "[red]注意[/]" in str(app.screen.query_one("#timeline", DataTable).get_row_at(0)[3])
+
+
+async def test_a_wrong_deferred_section_closes_the_console_with_its_line_and_key(ctx) -> None:
+    """The console reads the configuration's rules sections after its first frame: a wrong one
+    ends it before the engine starts, and run_console raises it as any command would (exit 2,
+    the file, line and key)."""
+    from console.config import parse_config
+    from store.errors import ConfigError
+
+    ctx.config = parse_config("[sitrep]\nmarked_minutes = 0\n", "dutydesk.toml", deferred=True)
+    app = DutydeskApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.config_error is not None, what="the refusal")
+    assert app.engine is None  # stopped before the engine was started
+    assert app.return_code == 2
+    assert isinstance(app.config_error, ConfigError)
+    assert "dutydesk.toml, line 2, key 'sitrep.marked_minutes'" in str(app.config_error)

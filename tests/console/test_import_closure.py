@@ -58,13 +58,13 @@ ALLOWED_PACKAGES = [
     "array", "ast", "asyncio", "atexit", "base64", "binascii", "bisect", "bz2", "click",
     "collections", "colorsys", "concurrent", "console", "contacts", "contextvars", "copy", "csv",
     "dataclasses", "datetime", "dateutil", "decimal", "difflib", "dis", "fcntl", "fractions", "gc",
-    "gettext", "hashlib", "heapq", "hmac", "incidents", "inspect", "json", "jurisdiction",
-    "linecache", "locale", "logging", "lzma", "math", "mimetypes", "mobilization", "numbers",
-    "opcode", "pickle", "platform", "platformdirs", "pluggy", "queue", "random", "rich", "secrets",
-    "select", "selectors", "shutil", "signal", "socket", "sqlite3", "sqlite_fts4", "sqlite_utils",
-    "ssl", "store", "string", "struct", "subprocess", "sysconfig", "tempfile", "termios",
-    "textual", "textwrap", "threading", "token", "tokenize", "tomllib", "traceback", "tty",
-    "typing", "typing_extensions", "unicodedata", "uplink", "uuid", "weakref", "zlib", "zoneinfo",
+    "gettext", "hashlib", "heapq", "hmac", "incidents", "inspect", "json", "linecache", "locale",
+    "logging", "lzma", "math", "mimetypes", "mobilization", "numbers", "opcode", "pickle",
+    "platform", "platformdirs", "pluggy", "queue", "random", "rich", "secrets", "select",
+    "selectors", "shutil", "signal", "socket", "sqlite3", "sqlite_fts4", "sqlite_utils", "ssl",
+    "store", "string", "struct", "subprocess", "sysconfig", "tempfile", "termios", "textual",
+    "textwrap", "threading", "token", "tokenize", "tomllib", "traceback", "tty", "typing",
+    "typing_extensions", "unicodedata", "uuid", "weakref", "zlib", "zoneinfo",
 ]  # fmt: skip
 
 # Every first-party module of the closure. Refresh: see the docstring.
@@ -75,13 +75,11 @@ ALLOWED_FIRST_PARTY = [
     "console.tui.messages", "console.tui.screens", "console.tui.screens.dashboard",
     "console.tui.screens.live", "console.tui.widgets", "console.tui.widgets.calendar_warning",
     "console.tui.widgets.cells", "console.tui.widgets.keybar", "console.tui.widgets.looks",
-    "console.tui.widgets.stage_bar", "contacts", "contacts.models", "contacts.phones",
-    "contacts.roster", "incidents", "incidents.calendar", "incidents.limits", "incidents.models",
-    "jurisdiction", "jurisdiction.models", "mobilization", "mobilization.settings",
+    "console.tui.widgets.stage_bar", "contacts", "contacts.phones", "contacts.roster", "incidents",
+    "incidents.calendar", "incidents.limits", "incidents.models", "mobilization",
     "mobilization.vocabulary", "store", "store.clock", "store.db", "store.errors", "store.i18n",
     "store.keys", "store.lease", "store.masking", "store.paths", "store.schema", "store.text",
-    "store.textsearch", "uplink", "uplink.callanswer_rules", "uplink.field_rules",
-    "uplink.sitrep_rules",
+    "store.textsearch",
 ]  # fmt: skip
 
 # Run in a fresh interpreter: argv[1] the database, argv[2] a configuration file. Prints
@@ -101,7 +99,7 @@ from textual.worker import Worker
 
 db, config = sys.argv[1], sys.argv[2]
 choose_language(["--db", db, "--config", config])
-ctx = open_context(Path(db), Path(config))
+ctx = open_context(Path(db), Path(config), deferred_sections=True)  # as the console does
 
 from console.tui.app import DutydeskApp
 

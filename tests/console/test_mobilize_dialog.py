@@ -64,7 +64,7 @@ def jurisdiction(ctx) -> None:
 def with_sms(ctx: Context, **serve) -> Context:
     """The context with an SMS gateway configured (signature 【青山街道】)."""
     sms = SmsSettings(url="https://sms.example/send", signature="【青山街道】")
-    config = replace(ctx.config, channels=ChannelSettings(sms=sms), **serve)
+    config = replace(ctx.config.with_sections(channels=ChannelSettings(sms=sms)), **serve)
     return replace(ctx, config=config)
 
 

@@ -38,7 +38,7 @@ def desk(ctx: Context) -> Context:
     """The console's context with the operator entitled to sign reports off; the engine
     elsewhere, so nothing changes under the screens but what the test does."""
     assert lease.acquire(ctx.db, "serve:elsewhere", ctx.clock.now(), timedelta(days=1))
-    config = replace(ctx.config, sitrep=SitrepRules(signers=(OPERATOR,)))
+    config = ctx.config.with_sections(sitrep=SitrepRules(signers=(OPERATOR,)))
     return replace(ctx, config=config)
 
 
@@ -132,7 +132,7 @@ async def test_the_shift_lead_signs_off_at_the_officers_desk(desk, fire):
     from console.tui.dialogs.text import TextDialog
     from store.audit import events_after
 
-    lead = replace(desk, config=replace(desk.config, sitrep=SitrepRules(signers=("李芳",))))
+    lead = replace(desk, config=desk.config.with_sections(sitrep=SitrepRules(signers=("李芳",))))
     app = DutydeskApp(lead, home="incidents")
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_case(app, pilot, fire)

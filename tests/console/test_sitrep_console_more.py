@@ -48,13 +48,13 @@ PHONE_RULES = SitrepRules(
 def desk(ctx: Context) -> Context:
     """The console's context; the engine elsewhere, so nothing changes but what the test does."""
     assert lease.acquire(ctx.db, "serve:elsewhere", ctx.clock.now(), timedelta(days=1))
-    return replace(ctx, config=replace(ctx.config, sitrep=SitrepRules(signers=(OPERATOR,))))
+    return replace(ctx, config=ctx.config.with_sections(sitrep=SitrepRules(signers=(OPERATOR,))))
 
 
 @pytest.fixture
 def phoning(desk: Context) -> Context:
     """A county that wants a phone call within 20 minutes, the written report within 40."""
-    return replace(desk, config=replace(desk.config, sitrep=PHONE_RULES))
+    return replace(desk, config=desk.config.with_sections(sitrep=PHONE_RULES))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ def home(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def terminal(home: dict[str, str]) -> Iterator[Terminal]:
     assert TMUX is not None, "tmux is required: run .ci/system-packages (or install tmux)"
-    command = [sys.executable, "-c", "from console.cli import main; main()", "--demo"]
+    command = [sys.executable, "-c", "from console.launch import main; main()", "--demo"]
     with Terminal(command, home) as term:
         yield term
 
@@ -279,3 +280,21 @@ def test_a_shift_walk_in_a_real_terminal(terminal: Terminal, home: dict[str, str
     terminal.keys("q")
     terminal.wait_for(r"转入后台继续运行 \(k\)")
     terminal.keys("p")
+
+
+def test_a_wrong_rules_section_closes_the_console_with_its_file_line_and_key(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """The console checks [sitrep], [warning]... right after its first frame: a wrong one ends
+    it with the one line any command gives for the file (and exit 2), not a traceback."""
+    assert TMUX is not None, "tmux is required: run .ci/system-packages (or install tmux)"
+    config = tmp_path / "dutydesk.toml"
+    config.write_text('operator = "王伟"\n\n[warning]\nanswer_minutes = -3\n', encoding="utf-8")
+    dutydesk = [sys.executable, "-c", "from console.launch import main; main()"]
+    args = ["--db", str(tmp_path / "office.db"), "--config", str(config)]
+    script = " ".join(map(shlex.quote, [*dutydesk, *args])) + "; echo EXIT=$?; sleep 120"
+    with Terminal(["sh", "-c", script], {**home, "LANG": "C.UTF-8"}) as term:
+        screen = term.wait_for(r"EXIT=\d+", timeout=60)
+    assert "EXIT=2" in screen
+    assert f"{config}, line 4, key 'warning.answer_minutes'" in screen.replace("\n", "")
+    assert "Traceback" not in screen

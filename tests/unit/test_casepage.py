@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def make_field(db_path: Path, rules: FieldRules | None = None, grid: str = "G01"
     db = connect(db_path)
     clock = FixedClock(START)
     config = Config(path=None)
-    config = replace(config, field_rules=rules)
+    config = config.with_sections(field_rules=rules)
     policy = config.policy
     case = create_incident(
         db,

@@ -760,3 +760,44 @@ def test_a_bad_warning_rule_names_line_and_key(
     assert f"line {line}," in message
     assert f"key '{key}'" in message
     assert says in message
+
+
+# --- deferred sections -------------------------------------------------------------------------
+
+BAD_WARNING = 'operator = "王伟"\n\n[warning]\nanswer_minutes = -3\n'
+
+
+def test_every_section_is_checked_when_the_file_is_read() -> None:
+    with pytest.raises(ConfigError, match=r"line 4, key 'warning.answer_minutes'"):
+        parse_config(BAD_WARNING, "dutydesk.toml")
+
+
+def test_a_deferred_section_is_refused_on_first_use_with_its_line_and_key() -> None:
+    """The console reads the file with the sections deferred: the rest is taken, and the
+    section's problem is the same error when it is first read (or checked)."""
+    config = parse_config(BAD_WARNING, "dutydesk.toml", deferred=True)
+    assert config.operator == "王伟"
+    assert config.sitrep == parse_config("").sitrep  # a good section reads as usual
+    with pytest.raises(ConfigError, match=r"dutydesk.toml, line 4, key 'warning.answer_minutes'"):
+        config.warning  # noqa: B018 - reading it parses it
+    with pytest.raises(ConfigError, match=r"line 4, key 'warning.answer_minutes'"):
+        config.sections.check()
+
+
+def test_deferred_sections_parse_once_and_equal_the_eager_ones(tmp_path: Path) -> None:
+    text = "[grid]\nhouseholds_min = 150\nhouseholds_max = 250\n\n[field]\naccept_minutes = 20\n"
+    eager, lazy = parse_config(text), parse_config(text, deferred=True)
+    assert lazy.field_rules is lazy.field_rules  # parsed once, then kept
+    assert lazy.grid_rules == eager.grid_rules == GridRules(150, 250, 1.0, 1.0)
+    assert lazy == eager
+    assert lazy.effective() == eager.effective()
+
+
+def test_with_sections_replaces_only_the_sections_given() -> None:
+    from uplink.sitrep_rules import SitrepRules
+
+    config = parse_config("[field]\naccept_minutes = 20\n")
+    signed = config.with_sections(sitrep=SitrepRules(signers=("李芳",)))
+    assert signed.sitrep.signers == ("李芳",)
+    assert signed.field_rules.accept_minutes == 20
+    assert config.sitrep.signers == ()  # the original is left as it was

@@ -32,7 +32,7 @@ SMS = ChannelSettings(sms=SmsSettings(url="http://gw.example/send", concurrency=
 
 @pytest.mark.parametrize("listeners", [1, 2])
 def test_the_connections_never_reach_the_file_limit(listeners: int) -> None:
-    config = Config(path=None, channels=SMS)
+    config = Config(path=None).with_sections(channels=SMS)
     reserve = engine_files(config)
     for nofile in range(reserve + 40 * listeners, 20_000, 7):
         limits = limits_for(config, listeners, nofile)
@@ -44,7 +44,7 @@ def test_the_connections_never_reach_the_file_limit(listeners: int) -> None:
 
 
 def test_at_the_usual_limits_the_defaults_hold() -> None:
-    config = Config(path=None, channels=SMS)
+    config = Config(path=None).with_sections(channels=SMS)
     assert limits_for(config, 1, 256).max_requests == MAX_REQUESTS
     assert limits_for(config, 1, 1024).backlog == 32
     both = limits_for(config, 2, 256)  # two listeners share what is left
@@ -56,12 +56,15 @@ def test_the_channels_senders_are_kept_out_of_the_budget() -> None:
         sms=SmsSettings(url="http://gw.example/send", concurrency=100),
         email=EmailSettings(host="smtp.example", sender="duty@example", concurrency=20),
     )
-    assert engine_files(Config(path=None, channels=more)) == engine_files(Config(path=None)) + 120
+    assert (
+        engine_files(Config(path=None).with_sections(channels=more))
+        == engine_files(Config(path=None)) + 120
+    )
 
 
 def test_a_file_limit_too_low_is_one_clear_error() -> None:
     with pytest.raises(DutydeskError, match=r"ulimit -n\) of 80 .* raise it to \d+"):
-        limits_for(Config(path=None, channels=SMS), 1, 80)
+        limits_for(Config(path=None).with_sections(channels=SMS), 1, 80)
 
 
 def test_uvicorn_gets_the_limits_and_a_protocol_carrying_them() -> None:
