@@ -103,8 +103,11 @@ def sweep_overdue(
             break
     while True:
         with write(db):
+            # Named: left to itself SQLite takes incidents_queue (active, deadline) and reads
+            # every active case past its deadline (109,067 of 1,000,000 in bench.console:
+            # 130 ms a sweep, every few seconds) where the partial index holds only the unnoted.
             rows = db.conn.execute(
-                "SELECT id, stage, deadline FROM incidents"
+                "SELECT id, stage, deadline FROM incidents INDEXED BY incidents_unnoted"
                 " WHERE active = 1 AND overdue_since IS NULL AND deadline < ?"
                 " ORDER BY deadline LIMIT ?",
                 (at, batch),

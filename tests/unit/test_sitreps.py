@@ -833,3 +833,23 @@ def test_the_contact_line_gives_the_officers_phone_from_the_directory(
     assert drafted.fields["contact"] == "周值班 13800138000"
     other = sitreps.draft(db, clock, RULES, "不在名录", fire(db, clock), ReportKind.INITIAL)
     assert other.fields["contact"] == "不在名录"  # not in the directory: the name alone
+
+
+def test_the_sweeps_reminders_and_the_fields_entries_do_not_recompute_a_case(
+    town: Database, clock: FixedClock
+) -> None:
+    """At a million cases reminders come due by the thousand each sweep: they, supervision
+    and what the field sends cannot change what a case owes, so the cursor passes them by;
+    an entry that moves the stage is recomputed."""
+    from incidents.supervision import sweep_overdue
+
+    case = fire(town, clock)
+    assert sitreps.catch_up(town, clock, RULES) == 1
+    clock.advance(days=3)  # past every stage limit: supervised, then reminded
+    swept = sweep_overdue(town, clock, Policy())
+    clock.advance(hours=3)
+    swept2 = sweep_overdue(town, clock, Policy())
+    assert (swept.supervised, swept2.reminded) == (1, 1)
+    assert sitreps.catch_up(town, clock, RULES) == 0  # supervise, remind: nothing to recompute
+    workflow.register(town, clock, Policy(), OPERATOR, case)  # the stage moves: recomputed
+    assert sitreps.catch_up(town, clock, RULES) == 1

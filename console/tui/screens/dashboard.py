@@ -47,7 +47,7 @@ from console import timefmt
 from console.tui.messages import IncidentOpened
 from console.tui.screens.live import LiveScreen
 from console.tui.widgets.calendar_warning import CalendarWarning
-from console.tui.widgets.cells import fit, severity_badge
+from console.tui.widgets.cells import fit, severity_badge, show
 from console.tui.widgets.keybar import KeyBar
 from console.tui.widgets.looks import LOOKS, SILENT_LOOK, Look, exercise_badge
 from incidents.models import OPEN_STAGES, Severity, Stage
@@ -278,8 +278,9 @@ class CountBars(Widget):
         self.values: list[int] | None = None
 
     def show(self, values: list[int]) -> None:
-        self.values = values
-        self.refresh()
+        if values != self.values:  # read again every 30 s: mostly the same numbers
+            self.values = values
+            self.refresh()
 
     def render(self) -> Text:
         values = self.values or [0] * len(self._labels)
@@ -635,7 +636,7 @@ class DashboardScreen(LiveScreen):
             text.append(_(label))
             text.append(" …" if value is None else f" {value:,}", style="bold")
             widget = self.query_one(f"#count-{key}", Static)
-            widget.update(text)
+            show(widget, text)
             widget.set_class(alert, "-alert")
 
     # "no engine running since 09:46 — escalations paused", while no engine holds the lease.
@@ -655,7 +656,7 @@ class DashboardScreen(LiveScreen):
             text = Text.assemble(_("engine"), " ", (f"{ALERT} {paused}", "bold red"))
         if self.desk.engine_trouble:
             text.append("  " + _("local error: messages held back"), style="bold red")
-        widget.update(text)
+        show(widget, text)
         for name in ENGINE_LOOKS:
             widget.set_class(name == state, f"-{name}")
         widget.set_class(bool(paused), "-paused")
@@ -698,7 +699,7 @@ class DashboardScreen(LiveScreen):
         ctx = self.desk.ctx
         line = uplink_line(status, ctx.clock.now(), ctx.config.zone, ctx.config.uplink.alarm)
         widget = self.query_one("#uplink", Static)
-        widget.update(line)
+        show(widget, line)
         widget.display = bool(line)
 
     def _tick(self) -> None:
@@ -798,7 +799,7 @@ class DashboardScreen(LiveScreen):
             text.append("\n" + legend(), style="dim")
             if any(total.silent for _mob, total in message.rows):
                 text.append("\n" + _("s: who is silent, to ring them"), style="dim")
-        self.query_one("#mobs", Static).update(text)
+        show(self.query_one("#mobs", Static), text)
 
     def on_dashboard_screen_duty_read(self, message: DutyRead) -> None:
         zone = self.desk.ctx.config.zone
@@ -823,7 +824,7 @@ class DashboardScreen(LiveScreen):
                 text.append(f"{row.next.person.name} ")
                 starts = _("from {time}").format(time=when(row.next.starts_at, now, zone))
                 text.append(starts, style="dim")
-        self.query_one("#duty", Static).update(text)
+        show(self.query_one("#duty", Static), text)
 
     def on_dashboard_screen_drills_read(self, message: DrillsRead) -> None:
         """The drills' line: shown once anything is planned, overdue or missed."""
@@ -831,14 +832,14 @@ class DashboardScreen(LiveScreen):
         widget = self.query_one("#drills-line", Static)
         widget.display = not message.line.empty
         if not message.line.empty:
-            widget.update(drill_line(message.line, ctx.clock.now(), ctx.config.zone))
+            show(widget, drill_line(message.line, ctx.clock.now(), ctx.config.zone))
 
     def on_dashboard_screen_reports_read(self, message: ReportsRead) -> None:
         """The reports' line: shown while any report is owed."""
         ctx = self.desk.ctx
         widget = self.query_one("#reports-line", Static)
         widget.display = bool(message.obligations)
-        widget.update(reports_line(message.obligations, ctx.clock.now(), ctx.config.zone))
+        show(widget, reports_line(message.obligations, ctx.clock.now(), ctx.config.zone))
         owed_before, self._owed = bool(self._owed), message.obligations
         if bool(self._owed) != owed_before:
             self.refresh_bindings()  # r shows while a report is owed
@@ -851,7 +852,7 @@ class DashboardScreen(LiveScreen):
             from console.tui.screens.alerts import banner
 
             ctx = self.desk.ctx
-            widget.update(banner(message.rows, ctx.clock.now(), ctx.config.zone))
+            show(widget, banner(message.rows, ctx.clock.now(), ctx.config.zone))
         before, self._alerts = bool(self._alerts), message.rows
         if bool(self._alerts) != before:
             self.refresh_bindings()  # W shows while a warning is in force

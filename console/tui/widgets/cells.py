@@ -11,10 +11,34 @@ from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual.color import Color
+from textual.widgets import Static
 
 from console.timefmt import span
 from incidents.models import Incident, Severity
 from store.i18n import _
+
+
+def show(widget: Static, content: Text | str) -> None:
+    """Put ``content`` in ``widget`` unless it already shows exactly that.
+
+    An update lays the whole screen out again (``Static.update`` refreshes the layout); the
+    dashboard reads everything again after each write and every 30 s, and repainted eight
+    lines each time to show, mostly, the same words.
+    """
+    shown = widget.content
+    if isinstance(content, Text) and isinstance(shown, Text):
+        same = (content.plain, content.spans, content.style, content.no_wrap, content.end) == (
+            shown.plain,
+            shown.spans,
+            shown.style,
+            shown.no_wrap,
+            shown.end,
+        )
+    else:
+        same = type(content) is type(shown) and content == shown
+    if not same:
+        widget.update(content)
+
 
 # Dark text on the light warning colors, light text on the dark ones.
 _BADGE_TEXT = {
