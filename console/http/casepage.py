@@ -59,7 +59,15 @@ from store.i18n import N_
 from uplink import field
 from uplink.field import FieldView, LinkClaim, LinkInvalid
 from uplink.field_rules import FieldRules
-from uplink.photos import Photo, PhotoLimits, find_photo, ingest, photo_folder, save
+from uplink.photos import (
+    Photo,
+    PhotoLimits,
+    find_photo,
+    ingest,
+    photo_folder,
+    photo_path,
+    save,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 FORM_LIMIT = 16 * 1024
@@ -370,21 +378,26 @@ class CasePages:
                 )
             data = parts.get("photo") or b""
             folder = photo_folder(self.service.db_path)
-            stored = await anyio.to_thread.run_sync(
-                partial(_ingest_and_save, data, rules, folder), limiter=self.ingesting
+            photo = await anyio.to_thread.run_sync(
+                partial(_ingest, data, rules), limiter=self.ingesting
             )
 
             def record(db: Database) -> bool:
                 claim = self._claim(db, token)
-                return field.add_photo(
-                    db,
-                    self.service.clock,
-                    self.service.config.policy,
-                    claim,
-                    photo=stored,
-                    kind=kind,
-                    form_id=form_id,
-                    rules=rules,
+                return _stored(
+                    photo,
+                    folder,
+                    partial(
+                        field.add_photo,
+                        db,
+                        self.service.clock,
+                        self.service.config.policy,
+                        claim,
+                        photo=photo,
+                        kind=kind,
+                        form_id=form_id,
+                        rules=rules,
+                    ),
                 )
 
             changed = await self._call(request, record)
@@ -439,10 +452,28 @@ def _say(message: str, en: bool) -> str:
     return in_page_language(message, en)
 
 
-def _ingest_and_save(data: bytes, rules: FieldRules, folder: Path) -> Photo:
-    photo = ingest(data, limits=photo_limits(rules), keep_location=rules.keep_photo_location)
+def _ingest(data: bytes, rules: FieldRules) -> Photo:
+    return ingest(data, limits=photo_limits(rules), keep_location=rules.keep_photo_location)
+
+
+def _stored(photo: Photo, folder: Path, record: Callable[[], bool]) -> bool:
+    """Save ``photo``'s file, then ``record()`` its update; whether the update was taken.
+
+    A file written here is removed again when the update is not taken (a replayed form with
+    another photo, a case closed meanwhile): a refused upload leaves nothing behind. The caller
+    holds the service's connection, so no other upload can come to rely on the file between
+    its writing and its removal.
+    """
+    path = photo_path(folder, photo.sha256, photo.mime)
+    new = not path.is_file()
     save(photo, folder)
-    return photo
+    taken = False
+    try:
+        taken = record()
+    finally:
+        if new and not taken:
+            path.unlink(missing_ok=True)
+    return taken
 
 
 def _perform(

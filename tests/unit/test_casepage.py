@@ -410,3 +410,57 @@ def test_parse_multipart_reads_fields_and_refuses_junk() -> None:
     )
     with pytest.raises(InvalidInput, match="too many"):
         parse_multipart(many + b"--B--\r\n", "multipart/form-data; boundary=B")
+
+
+def photo_files(db_path: Path) -> list[str]:
+    folder = photo_folder(db_path)
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+async def test_a_photo_that_is_not_taken_leaves_no_file(fc: Field) -> None:
+    """A replayed photo form (a second photo sent with it) changes nothing, and the second
+    photo's file is not kept: no row names it."""
+    async with fc.client() as client:
+        await post(client, fc.token, "accept")
+        form_id, csrf = forms((await client.get(f"/case/{fc.token}")).text)["photo"]
+        fields = {"form_id": form_id, "csrf": csrf, "kind": "after"}
+        first = await client.post(
+            f"/case/{fc.token}/photo", data=fields, files={"photo": ("a.jpg", jpeg_with_gps())}
+        )
+        kept = photo_files(fc.db_path)
+        before = state(fc.db)
+        other = io.BytesIO()
+        Image.new("RGB", (640, 480), (200, 30, 30)).save(other, "JPEG")
+        replayed = await client.post(
+            f"/case/{fc.token}/photo", data=fields, files={"photo": ("b.jpg", other.getvalue())}
+        )
+    assert first.status_code == 303 and len(kept) == 1
+    assert replayed.status_code == 303 and replayed.headers["location"].endswith("done=again")
+    assert state(fc.db) == before
+    assert photo_files(fc.db_path) == kept
+
+
+@pytest.mark.parametrize("token", ["nonsense", "A" * 80])
+async def test_forged_links_leave_the_log_and_the_photos_as_they_were(
+    fc: Field, token: str
+) -> None:
+    """Every route behind a link, called with a forged one: a 403, nothing read of an upload,
+    nothing stored, and the permanent log grows by at most the one security summary however
+    many were refused."""
+    events = fc.db.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    before = state(fc.db)
+    async with fc.client() as client:
+        codes = []
+        for _ in range(5):
+            codes.append((await client.get(f"/case/{token}")).status_code)
+            codes.append((await client.post(f"/case/{token}/feedback", data={})).status_code)
+            photo = await client.post(
+                f"/case/{token}/photo", files={"photo": ("a.jpg", jpeg_with_gps())}
+            )
+            codes.append(photo.status_code)
+            codes.append((await client.get(f"/case/{token}/photo/{'0' * 64}")).status_code)
+    assert set(codes) == {403}
+    assert state(fc.db) == before
+    assert photo_files(fc.db_path) == []
+    grown = fc.db.conn.execute("SELECT count(*) FROM events").fetchone()[0] - events
+    assert grown <= 1  # the refusals' one summary, written when the server closed
