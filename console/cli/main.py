@@ -204,6 +204,8 @@ def cli(
     if demo and command != "demo":  # `dutydesk demo` builds it (with its own --db)
         from console.demo import ensure_demo
 
+        started()  # building the demo is work, not start: collect as usual
+
         # Only a --db typed with --demo chooses the demo file: DUTYDESK_DB names the real
         # database, which --demo must never open (or build over) as if it were the demo.
         typed = ctx.get_parameter_source("db") is click.core.ParameterSource.COMMANDLINE
