@@ -29,10 +29,11 @@ import httpx
 from PIL import Image
 
 from console.context import open_context
-from incidents.records import NewIncident, create_incident, get_incident
-from incidents.workflow import dispatch, register, return_case
+from incidents.records import get_incident
+from incidents.workflow import return_case
 from store.db import connect
 from tests.support.domain import OPERATOR
+from tests.support.field import dispatch_to_field
 from tests.support.serve import Serve, free_port, write_config
 from tests.support.wait import wait_for
 from uplink import field
@@ -61,35 +62,24 @@ def dispatched(db_path: Path, config: Path, base: str, grid: str, person: str, t
     """A case in ``grid``, registered and dispatched there, and ``person``'s link to it."""
     ctx = open_context(db_path, config)
     try:
-        db, clock, policy = ctx.db, ctx.clock, ctx.policy
-        case = create_incident(
-            db,
-            clock,
-            policy,
-            OPERATOR,
-            NewIncident(
-                title=title,
-                category="natural_disaster",
-                type="geological",
-                severity="II",
-                urgency="urgent",
-                description="后山有落石，村道半幅阻断，两户村民需转移",
-                location="东湖村后山（村道3公里处）",
-                lat=30.512,
-                lon=114.301,
-                grid=grid,
-                reporter_name="报告人甲",
-                reporter_phone="13912345678",
-            ),
+        case_id, _dispatch, link = dispatch_to_field(
+            ctx.db,
+            ctx.clock,
+            ctx.policy,
+            ctx.config.field_rules,
+            ctx.keys,
+            grid=grid,
+            person=person,
+            base=base,
+            title=title,
+            severity="II",
+            description="后山有落石，村道半幅阻断，两户村民需转移",
+            location="东湖村后山（村道3公里处）",
+            lat=30.512,
+            lon=114.301,
+            reporter_name="报告人甲",
         )
-        register(db, clock, policy, OPERATOR, case.id)
-        dispatch(db, clock, policy, OPERATOR, case.id, f"grid:{grid}")
-        field.catch_up(db, clock, ctx.config.field_rules, policy)
-        row = db.conn.execute(
-            "SELECT id FROM field_dispatches WHERE incident_id = ? AND ended_at IS NULL",
-            (case.id,),
-        ).fetchone()
-        return Case(case.id, field.link_for(db, ctx.keys, int(row[0]), person, base))
+        return Case(case_id, link)
     finally:
         ctx.close()
 

@@ -25,12 +25,13 @@ from console.context import keys_for
 from console.http.casepage import parse_multipart
 from console.http.common import in_page_language
 from console.http.server import create_app
-from incidents.records import NewIncident, create_incident, get_incident
-from incidents.workflow import dispatch, register, return_case
+from incidents.records import get_incident
+from incidents.workflow import return_case
 from store.clock import FixedClock
 from store.db import Database, connect
 from store.errors import InvalidInput
 from tests.support.domain import OPERATOR, START
+from tests.support.field import dispatch_to_field
 from uplink import field
 from uplink.field_rules import FieldRules
 from uplink.photos import GPS_IFD, photo_folder
@@ -70,37 +71,24 @@ def make_field(db_path: Path, rules: FieldRules | None = None, grid: str = "G01"
     clock = FixedClock(START)
     config = Config(path=None)
     config = config.with_sections(field_rules=rules)
-    policy = config.policy
-    case = create_incident(
+    person = "M1" if grid == "G01" else "L2"
+    case_id, dispatch_id, link = dispatch_to_field(
         db,
         clock,
-        policy,
-        OPERATOR,
-        NewIncident(
-            title="东湖村后山山体滑坡",
-            category="natural_disaster",
-            type="geological",
-            urgency="urgent",
-            description="后山有落石，道路半幅阻断",
-            location="东湖村后山",
-            lat=30.5,
-            lon=114.3,
-            grid=grid,
-            reporter_name="王秘密",
-            reporter_phone="13912345678",
-        ),
+        config.policy,
+        rules,
+        keys_for(db, db_path, config),
+        grid=grid,
+        person=person,
+        base=BASE,
+        description="后山有落石，道路半幅阻断",
+        location="东湖村后山",
+        lat=30.5,
+        lon=114.3,
+        reporter_name="王秘密",
     )
-    register(db, clock, policy, OPERATOR, case.id)
-    dispatch(db, clock, policy, OPERATOR, case.id, f"grid:{grid}")
-    keys = keys_for(db, db_path, config)
-    field.catch_up(db, clock, rules, policy)
-    row = db.conn.execute(
-        "SELECT id FROM field_dispatches WHERE incident_id = ? AND ended_at IS NULL", (case.id,)
-    ).fetchone()
-    person = "M1" if grid == "G01" else "L2"
-    link = field.link_for(db, keys, int(row[0]), person, BASE, clock.now())
     token = link.rsplit("/", 1)[1]
-    return Field(db_path, db, clock, config, case.id, int(row[0]), token)
+    return Field(db_path, db, clock, config, case_id, dispatch_id, token)
 
 
 @pytest.fixture
