@@ -372,6 +372,10 @@ class Engine:
         self.drain: Drain | None = None  # the uplink's drain, while the loop runs it
         self.uplink_error: str | None = None  # why the uplink cannot run (a bad token file...)
         self._token_stamp: tuple[int, int] | None = None  # the token file's mtime and size
+        # Until when (time.monotonic) the hub asked us to wait with a Retry-After. The hub
+        # limits each address over all its routes, so a 429 to the drain holds the inbox's
+        # pulls too, and the other way round.
+        self._hub_quiet_until = 0.0
         # --- the downlink (alerts and directives from the hub; see _downlink)
         self.puller: Puller | None = None
         self.downlink_error: str | None = None  # why the inbox cannot be pulled, if it cannot
@@ -580,12 +584,23 @@ class Engine:
                 )
                 return 5.0
             self.uplink_error = None
-        try:
-            report = await self.drain.step(db)
+        try:  # while the hub's Retry-After runs, only project
+            report = await self.drain.step(db, hold=self._hub_quiet() > 0)
         except (DutydeskError, SQLError) as exc:
             self.last_error = str(exc)
             return self.options.uplink_s
+        self._hold_hub(report.retry_after)
         return 0.0 if report.more else self.options.uplink_s
+
+    def _hold_hub(self, retry_after: float | None) -> None:
+        """Keep every request to the hub back for the seconds of its ``Retry-After``."""
+        if retry_after is not None:
+            until = time.monotonic() + retry_after
+            self._hub_quiet_until = max(self._hub_quiet_until, until)
+
+    def _hub_quiet(self) -> float:
+        """The seconds left of the hub's last ``Retry-After`` (0: ask away)."""
+        return max(0.0, self._hub_quiet_until - time.monotonic())
 
     # --- the downlink: alerts and directives from the hub, and this hub's pokes
     async def _downlink(self, stop: asyncio.Event) -> None:
@@ -657,6 +672,8 @@ class Engine:
                 rules=self.config.warning,
                 policy=self.config.policy,
             )
+        if (quiet := self._hub_quiet()) > 0:
+            return quiet
         try:
             report = await self.puller.pull(db, via=via)
         except (DutydeskError, SQLError) as exc:
@@ -665,8 +682,10 @@ class Engine:
         self.pulls += 1
         if report.error is not None:
             self.downlink_error = self.last_error = report.error
+            self._hold_hub(report.retry_after)
             failures = int(link_state(db)["failures"])
-            return min(poll, self.config.uplink.backoff_max_s, float(2 ** min(failures, 10)))
+            backoff = min(poll, self.config.uplink.backoff_max_s, float(2 ** min(failures, 10)))
+            return max(backoff, self._hub_quiet())
         self.downlink_error = None
         if report.received and self.on_change is not None:
             self.on_change()

@@ -604,6 +604,7 @@ class PullReport:
     received: int = 0  # items taken (alerts and directives, new or not)
     refused: int = 0  # items that could not be taken (recorded, passed over)
     error: str | None = None  # why the hub could not be asked (the link's fault)
+    retry_after: float | None = None  # the hub's Retry-After with that refusal, in seconds
 
 
 def cursor(db: Database) -> int:
@@ -688,7 +689,14 @@ def take_item(
 
 
 class PullFailed(Exception):
-    """The inbox could not be read (the message says why, in the officer's words)."""
+    """The inbox could not be read (the message says why, in the officer's words).
+
+    ``retry_after``: the seconds of the hub's ``Retry-After`` when it gave one (429, 503).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Puller:
@@ -754,7 +762,7 @@ class Puller:
         """
         import httpx
 
-        from uplink.drain import _describe, _error_text
+        from uplink.drain import _describe, _error_text, retry_after
 
         try:
             response = await self._client.get(
@@ -768,7 +776,8 @@ class Puller:
             raise PullFailed(
                 _("the hub answered HTTP {code}: {reason}").format(
                     code=response.status_code, reason=_error_text(response)
-                )
+                ),
+                retry_after(response.headers.get("retry-after"), self.clock.now()),
             )
         try:
             data = response.json()
@@ -793,6 +802,7 @@ class Puller:
                 page = await self.page(cursor(db))
             except PullFailed as exc:
                 report.error = str(exc)
+                report.retry_after = exc.retry_after
                 record_pull_failure(db, report.error)
                 return report
             items = [i for i in page["items"] if isinstance(i, dict)]

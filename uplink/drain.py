@@ -12,7 +12,9 @@ the link is not backing off, posts the next batch to ``<url>/v1/events``:
   4xx for a batch of several is narrowed down by halving the batch, so one bad event never
   condemns its neighbours;
 * 401/403 stop the link (``unauthorized``) until the token is fixed; 408, 429, 5xx, timeouts and
-  refused connections back off exponentially with full jitter, honouring ``Retry-After``.
+  refused connections back off exponentially with full jitter, honouring ``Retry-After``
+  (:attr:`StepReport.retry_after`: the engine holds the inbox's pulls as long, and a pull's
+  ``Retry-After`` holds the drain through ``step(hold=True)``).
 
 Every outcome is recorded in ``uplink_status`` (:mod:`uplink.status`) so every process shows
 the same link state. The batch's ``Idempotency-Key`` is derived from its event ids: a batch
@@ -112,6 +114,9 @@ class StepReport:
     waiting: bool = False  # backing off or unauthorized: nothing was tried
     more: bool = False  # there is more to do right away
     error: str | None = None
+    # The hub's Retry-After, in seconds, when it answered 429 or 503 with one: the hub limits
+    # each address over all its routes, so the engine holds the inbox's pulls as well.
+    retry_after: float | None = None
     results: list[EventResult] = field(default_factory=list)
 
 
@@ -177,9 +182,12 @@ class Drain:
             await self._client.aclose()
 
     # --- one step -----------------------------------------------------------------------------
-    async def step(self, db: Database) -> StepReport:
+    async def step(self, db: Database, *, hold: bool = False) -> StepReport:
         """Project, then send one batch if the link may try now. Never raises for the link's
-        faults (they are recorded); a database error propagates to the engine."""
+        faults (they are recorded); a database error propagates to the engine.
+
+        ``hold``: project only (the hub's ``Retry-After`` to another request still runs).
+        """
         report = StepReport()
         now = self.clock.now()
         report.projected = outbox.project(db, self.projection, now)
@@ -189,7 +197,7 @@ class Drain:
             with write(db):
                 outbox.enqueue(db, hub.rollups_due(db, now, self.hub_rollup_every))
         failures, next_try = status.failures(db)
-        if next_try is not None and now < next_try and failures:
+        if hold or (next_try is not None and now < next_try and failures):
             report.waiting = True
             report.more = report.projected >= outbox.PROJECT_BATCH
             return report
@@ -248,6 +256,7 @@ class Drain:
             status.record_failure(db, now, state, message, until)
         report.error = message
         report.waiting = True
+        report.retry_after = wait_s
 
     def _encode(self, events: list[OutboxEvent]) -> bytes:
         rows = ((e.id, e.subject, e.seq, e.kind.value, e.at, e.payload_json) for e in events)

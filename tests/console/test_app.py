@@ -20,7 +20,7 @@ from incidents.models import Stage
 from incidents.records import NewIncident, create_incident, get_incident, timeline
 from store import lease
 from store.db import connect
-from tests.support.console import OPERATOR, settle, wait_until
+from tests.support.console import OPERATOR, officer_entries, settle, wait_until
 
 COLUMN = {key: index for index, (key, _) in enumerate(COLUMNS)}
 TITLE, GRID, LEFT = COLUMN["title"], COLUMN["grid"], COLUMN["left"]
@@ -104,7 +104,19 @@ async def test_log_a_case_with_the_form_advance_it_and_see_it_in_the_table(ctx):
         incident = get_incident(ctx.db, 1)
         assert incident.stage is Stage.DISPATCHED
         assert incident.assignee == "grid:G01"
-        assert [e.operator for e in timeline(ctx.db, 1)] == [OPERATOR] * 3
+        # The officer's three steps are the officer's; the engine then sends the dispatched
+        # case to the field (nobody is on G01's roster here, which it says).
+        await wait_until(
+            pilot,
+            lambda: len(timeline(ctx.db, 1)) == 4,
+            what="the engine's field_sent on the case",
+        )
+        assert [(e.kind, e.operator) for e in timeline(ctx.db, 1)] == [
+            ("reported", OPERATOR),
+            ("register", OPERATOR),
+            ("dispatch", OPERATOR),
+            ("field_sent", "engine"),
+        ]
 
 
 async def test_the_form_shows_each_error_next_to_its_field_and_stays_open(ctx):
@@ -152,7 +164,7 @@ async def test_feedback_and_verification_ask_for_what_they_need(ctx, log_case):
         await pilot.press(*"已补装井盖", "enter")
         await settle(pilot)
         assert get_incident(ctx.db, case.id).stage is Stage.FEEDBACK
-        assert timeline(ctx.db, case.id)[-1].data["result"] == "已补装井盖"
+        assert officer_entries(ctx.db, case.id)[-1].data["result"] == "已补装井盖"
 
         await pilot.press("a")
         assert isinstance(app.screen, YesNoDialog)
@@ -230,7 +242,7 @@ async def test_merge_and_reopen_from_the_palette_actions(ctx, log_case):
         await settle(pilot)
         reopened = get_incident(ctx.db, finished.id)
         assert reopened.stage is Stage.HANDLING
-        assert timeline(ctx.db, finished.id)[-1].data["reason"] == "路灯又不亮了"
+        assert officer_entries(ctx.db, finished.id)[-1].data["reason"] == "路灯又不亮了"
 
 
 async def test_a_refused_step_is_a_notification_not_a_crash(ctx, log_case, db_path, notes):

@@ -21,8 +21,8 @@ from contacts.people import NewPerson, add_person
 from contacts.teams import add_team
 from incidents import workflow
 from incidents.models import Stage
-from incidents.records import get_incident, timeline
-from tests.support.console import settle
+from incidents.records import get_incident
+from tests.support.console import officer_entries, settle
 from tests.support.town import TOWN, build_town
 
 SIZE = (120, 36)
@@ -65,7 +65,7 @@ async def test_dispatch_by_typing_initials_and_enter(ctx, office) -> None:  # no
         after = get_incident(ctx.db, office.id)
         assert after.stage is Stage.DISPATCHED
         assert after.assignee == "team:T-FIRE"
-        assert timeline(ctx.db, office.id)[-1].data["to"] == "team:T-FIRE"
+        assert officer_entries(ctx.db, office.id)[-1].data["to"] == "team:T-FIRE"
 
 
 async def test_assign_by_full_pinyin_with_the_arrow_keys(ctx, office) -> None:  # noqa: ANN001

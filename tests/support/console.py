@@ -3,7 +3,9 @@
 ``settle(pilot)`` is the one way a Pilot test waits for the console to be quiet (its workers
 done, the messages they posted handled) instead of scattered pauses; ``wait_until(pilot,
 predicate)`` waits, with a deadline, for what a timer brings (a clock tick, a poll).
-``OPERATOR`` is who the console tests' context is opened as.
+``OPERATOR`` is who the console tests' context is opened as; ``officer_entries`` is a case's
+timeline without what the engine, running beside the console, adds on its own (a dispatched
+case is sent to the field a moment later).
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ from collections.abc import Callable
 from contextlib import suppress
 from time import monotonic
 
+from sqlite_utils import Database
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
+from incidents.models import TimelineEntry
+from incidents.records import timeline
+
 OPERATOR = "zhang-san"
+
+
+def officer_entries(db: Database, incident_id: int) -> list[TimelineEntry]:
+    """The case's timeline entries written by people, not by the engine."""
+    return [e for e in timeline(db, incident_id) if e.operator != "engine"]
 
 
 async def settle(pilot: Pilot[object]) -> None:

@@ -102,8 +102,10 @@ def uplink_table(
     batch: int = 50,
     timeout_s: int = 1,
     backoff_max_s: int = 1,
+    poll_s: int = 60,
 ) -> dict[str, Any]:
-    """A township's ``[uplink]``: short timeout, backoff capped at ``backoff_max_s``."""
+    """A township's ``[uplink]``: short timeout, backoff capped at ``backoff_max_s``, its
+    inbox pulled every ``poll_s``."""
     return {
         "url": url,
         "token_file": str(token_file),
@@ -111,6 +113,7 @@ def uplink_table(
         "batch": batch,
         "timeout_seconds": timeout_s,
         "backoff_max_seconds": backoff_max_s,
+        "poll_seconds": poll_s,
     }
 
 

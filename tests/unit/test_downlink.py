@@ -311,6 +311,28 @@ async def test_the_pull_takes_each_item_once_with_the_cursor_through_an_outage(
         unit_db.close()
 
 
+async def test_a_throttled_pull_says_the_hub_s_retry_after(clock: FixedClock) -> None:
+    """The engine holds every request to the hub for the seconds of a 429's Retry-After."""
+    from store.db import connect
+
+    def throttled(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            429, json={"error": "too many requests"}, headers={"Retry-After": "7"}
+        )
+
+    unit_db = connect()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(throttled))
+    puller = Puller("http://hub", "t" * 20, "330102001", clock, client=client)
+    try:
+        report = await puller.pull(unit_db)
+        assert report.retry_after == 7 and report.received == 0
+        assert report.error is not None and "429" in report.error
+        assert downlink.link_state(unit_db)["failures"] == 1
+    finally:
+        await client.aclose()
+        unit_db.close()
+
+
 async def test_an_item_whose_taking_fails_is_taken_again_next_time(
     db: Database, clock: FixedClock, units: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

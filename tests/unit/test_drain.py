@@ -147,10 +147,24 @@ async def test_retry_after_is_honoured(db: Database, clock: FixedClock, policy: 
             else httpx.Response(429, headers={"Retry-After": "120"})
         )
     )
-    await drain_for(clock, hub).step(db)
+    report = await drain_for(clock, hub).step(db)
+    assert report.retry_after == 120  # the engine holds the inbox's pulls for as long
     _failures, next_try = failures(db)
     assert next_try is not None
     assert next_try - clock.now() >= timedelta(seconds=120)
+
+
+async def test_a_held_step_projects_and_sends_nothing(
+    db: Database, clock: FixedClock, policy: Policy
+) -> None:
+    # The hub's Retry-After to an inbox pull holds the drain too (the hub limits an address).
+    cases(db, clock, policy, 3)
+    hub = Hub()
+    drain = drain_for(clock, hub)
+    held = await drain.step(db, hold=True)
+    assert held.waiting and held.projected > 0 and held.sent == 0
+    assert hub.posts == [] and backlog(db)[0] == held.projected
+    assert (await drain.step(db)).sent == held.projected
 
 
 def test_retry_after_reads_seconds_and_http_dates(clock: FixedClock) -> None:
