@@ -502,6 +502,7 @@ class Engine:
                 )
                 self._collect(outcomes)
         finally:
+            self.first_look.set()  # stopped before its first look: nobody waits for one
             # The drill worker finishes the pass it is in (a transaction), then ends.
             self._drill_closing = True
             self._drill_kick.set()
@@ -1467,18 +1468,30 @@ async def run_until_signalled(
 
 
 class EngineThread:
-    """The engine on a thread of its own with its own event loop: how the console runs it."""
+    """The engine on a thread of its own with its own event loop: how the console runs it.
+
+    The console starts it from a worker after its first frame and stops it when it closes,
+    from the UI thread: a console closed at once may stop it before it started, or before its
+    loop runs. A stop is remembered (:attr:`_stopping`): a thread not started yet never starts,
+    and one whose loop was not running yet stops as soon as it does.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
+        self._lock = threading.Lock()  # _stopping, and the loop and event it stops
+        self._stopping = False
         self._thread = threading.Thread(target=self._main, name="dutydesk-engine", daemon=True)
 
     def start(self, wait: float = 10.0) -> None:
-        """Start the thread; return once the engine has had its first look (or ``wait`` s)."""
-        self._thread.start()
+        """Start the thread; return once the engine has had its first look, or stopped (or
+        ``wait`` s). Does nothing once a stop was asked."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._thread.start()
         self._ready.wait(wait)
         self.engine.first_look.wait(wait)
 
@@ -1486,20 +1499,28 @@ class EngineThread:
         asyncio.run(self._run())
 
     async def _run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        stop = asyncio.Event()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._stop = stop
+            if self._stopping:  # asked before this loop ran: the engine only closes
+                stop.set()
         self._ready.set()
-        await self.engine.run(self._stop)
+        await self.engine.run(stop)
 
     def request_stop(self) -> None:
         """Ask the engine to stop (thread-safe, returns at once); :meth:`stop` waits for it."""
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+        with self._lock:
+            self._stopping = True
+            loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop has just closed
-                self._loop.call_soon_threadsafe(self._stop.set)
+                loop.call_soon_threadsafe(stop.set)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.request_stop()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started (a stop before the start prevents it)
+            self._thread.join(timeout)
 
     @property
     def stopped(self) -> bool:

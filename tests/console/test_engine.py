@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,3 +107,45 @@ async def test_time_outs_resends_and_alternates_follow_the_clock(town_db: Path) 
     check = connect(town_db)
     assert lease.current_holder(check, clock.now()) is None  # given back on the way out
     check.close()
+
+
+def test_a_console_closed_at_once_stops_its_engine_whenever_that_comes(town_db: Path) -> None:
+    """The console starts the engine from a worker after its first frame and stops it from the
+    UI thread when it closes: either may come first, and the engine never outlives the stop."""
+    from console.engine import EngineThread
+
+    # Stopped before it started: it never starts, and no lease is taken.
+    early = EngineThread(Engine(town_db, Config(path=None), options=FAST))
+    early.stop(timeout=5)
+    early.start(wait=5)
+    assert early.stopped and early._thread.ident is None
+    db = connect(town_db)
+    try:
+        assert lease.current_holder(db, datetime.now(UTC)) is None
+    finally:
+        db.close()
+
+    # Stopped after its thread started but before its loop ran: it closes as soon as it does.
+    engine = Engine(town_db, Config(path=None), options=FAST)
+    late = EngineThread(engine)
+    gate = threading.Event()
+    main = late._main
+
+    def held_main() -> None:
+        gate.wait(5)
+        main()
+
+    late._main = held_main  # type: ignore[method-assign]
+    late._thread = threading.Thread(target=late._main, daemon=True)
+    starting = threading.Thread(target=late.start, kwargs={"wait": 5})
+    starting.start()
+    deadline = time.monotonic() + 5
+    while late._thread.ident is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # a poll with a deadline, until the thread exists
+    assert late._thread.ident is not None
+    late.request_stop()  # the thread runs, its loop does not yet
+    gate.set()
+    late.stop(timeout=5)
+    starting.join(5)
+    assert late.stopped and not starting.is_alive()
+    assert engine.state == "stopped"
