@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,21 +127,18 @@ def test_a_console_closed_at_once_stops_its_engine_whenever_that_comes(town_db: 
     # Stopped after its thread started but before its loop ran: it closes as soon as it does.
     engine = Engine(town_db, Config(path=None), options=FAST)
     late = EngineThread(engine)
-    gate = threading.Event()
+    running, gate = threading.Event(), threading.Event()
     main = late._main
 
     def held_main() -> None:
+        running.set()
         gate.wait(5)
         main()
 
-    late._main = held_main  # type: ignore[method-assign]
-    late._thread = threading.Thread(target=late._main, daemon=True)
+    late._thread = threading.Thread(target=held_main, daemon=True)
     starting = threading.Thread(target=late.start, kwargs={"wait": 5})
     starting.start()
-    deadline = time.monotonic() + 5
-    while late._thread.ident is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # a poll with a deadline, until the thread exists
-    assert late._thread.ident is not None
+    assert running.wait(5), "the engine's thread did not start"
     late.request_stop()  # the thread runs, its loop does not yet
     gate.set()
     late.stop(timeout=5)
